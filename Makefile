@@ -1,0 +1,175 @@
+# omlop build. `make help` lists the targets.
+#
+# Sources are found by wildcard so adding a module needs no Makefile edit:
+#   lib/ crds/ operator/ reconcilers/ clients/   -> libomlop (minus the mains)
+#   operator/omlopd.c                            -> bin/omlopd
+#   clients/omlctl/*.c                           -> bin/omlctl
+#   unit-tests/**/test_*.c                       -> one cmocka binary each (ASan+UBSan)
+# Objects live out of tree in build/<mode>/; -MMD keeps header dependencies right.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+V       ?= 0
+
+PKGS := libcurl json-c yaml-0.1 libwebsockets libssh sqlite3 openssl
+DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyaml-dev \
+	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev \
+	clang-format cppcheck git ca-certificates curl
+
+# e2e lab peers: real services the tests drive (see e2e/README.md).
+DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
+	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
+	psmisc procps kubectl
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wno-format-nonliteral -Werror
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -Ibuild/gen $(WARN) -pthread \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+
+REL_CFLAGS  := $(BASE_CFLAGS) -O2 -g
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+ASAN_LDFLAGS := -fsanitize=address,undefined
+
+MAINS    := operator/omlopd.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard lib/*.c crds/*.c operator/*.c reconcilers/*.c clients/*.c))
+CTL_SRCS := $(wildcard clients/omlctl/*.c)
+GEN_SRCS := build/gen/crds_embed.c
+CRD_FILES := $(sort $(wildcard crds/*.yaml))
+TEST_SRCS := $(shell find unit-tests -name 'test_*.c' 2>/dev/null | sort)
+
+obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+
+REL_LIB_OBJS  := $(call obj,rel,$(LIB_SRCS) $(GEN_SRCS))
+ASAN_LIB_OBJS := $(call obj,asan,$(LIB_SRCS) $(GEN_SRCS))
+TEST_BINS     := $(patsubst %.c,build/asan/%,$(TEST_SRCS))
+TEST_HELPERS  := $(filter-out $(TEST_SRCS),$(shell find unit-tests -name '*.c' 2>/dev/null))
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+.SECONDARY:
+.PHONY: all deps test unit e2e bench fuzz format lint clean install help asan-bins
+
+all: bin/omlopd bin/omlctl
+
+help:
+	@echo "make deps     install missing Debian packages (as root; otherwise prints the apt command)"
+	@echo "make          build bin/omlopd and bin/omlctl"
+	@echo "make test     deps + build + unit tests (ASan+UBSan) + e2e lab scenarios"
+	@echo "make unit     unit tests only"
+	@echo "make e2e      e2e scenarios only (root; starts the lab)"
+	@echo "make bench    benchmarks, printing ratios against a baseline run in the same process"
+	@echo "make fuzz     build and briefly run the libFuzzer targets"
+	@echo "make format   clang-format every source file"
+	@echo "make lint     clang-format check + cppcheck"
+	@echo "make install  install binaries, CRDs and the systemd unit (PREFIX, DESTDIR)"
+	@echo "make clean    remove build/ and bin/"
+
+deps:
+	@sh deploy/deps.sh $(DEB_PKGS) -- $(DEB_PKGS_E2E)
+
+# --- generated: CRDs compiled in ---------------------------------------------------------
+build/gen/crds_embed.c: $(CRD_FILES) deploy/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh deploy/embed.sh $(CRD_FILES) > $@.tmp && mv $@.tmp $@
+
+# --- objects -----------------------------------------------------------------------------
+build/rel/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC asan $<"
+	$(Q)$(CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/rel/build/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) -c $< -o $@
+
+build/asan/build/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+build/rel/libomlop.a: $(REL_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+build/asan/libomlop.a: $(ASAN_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# --- binaries ----------------------------------------------------------------------------
+bin/omlopd: $(call obj,rel,$(MAINS)) build/rel/libomlop.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+bin/omlctl: $(call obj,rel,$(CTL_SRCS)) build/rel/libomlop.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+build/asan/bin/omlopd: $(call obj,asan,$(MAINS)) build/asan/libomlop.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+build/asan/bin/omlctl: $(call obj,asan,$(CTL_SRCS)) build/asan/libomlop.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+asan-bins: build/asan/bin/omlopd build/asan/bin/omlctl
+
+# --- unit tests --------------------------------------------------------------------------
+build/asan/unit-tests/%: build/asan/unit-tests/%.o $(call obj,asan,$(TEST_HELPERS)) build/asan/libomlop.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+unit: $(TEST_BINS) asan-bins
+	@sh unit-tests/run.sh $(TEST_BINS)
+
+# --- the test command CI runs ------------------------------------------------------------
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory e2e
+
+e2e: all asan-bins
+	@if [ -x e2e/run ]; then e2e/run; else echo "e2e: no scenarios yet (e2e/run missing)"; fi
+
+bench: all
+	@if [ -x bench/run ]; then bench/run; else echo "bench: no benchmarks yet"; fi
+
+fuzz:
+	@if [ -x bench/../unit-tests/fuzz/run ]; then unit-tests/fuzz/run; else echo "fuzz: no targets yet"; fi
+
+# --- style -------------------------------------------------------------------------------
+ALL_C := $(shell find lib crds operator reconcilers clients unit-tests bench -name '*.[ch]' 2>/dev/null | sort)
+
+format:
+	$(Q)clang-format -i $(ALL_C)
+
+lint:
+	$(Q)clang-format --dry-run -Werror $(ALL_C)
+	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+		--enable=warning,portability --suppress=missingIncludeSystem -I. $(ALL_C)
+
+# --- install -----------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/omlop/crds/examples
+	install -m 0755 bin/omlopd bin/omlctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(CRD_FILES) $(DESTDIR)$(PREFIX)/share/omlop/crds/
+	install -m 0644 crds/examples/*.yaml $(DESTDIR)$(PREFIX)/share/omlop/crds/examples/
+	@if [ -f deploy/omlopd.service ]; then \
+		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+		sed 's|@PREFIX@|$(PREFIX)|g' deploy/omlopd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/omlopd.service; fi
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,41 @@
+/* omlctl: the command-line client. Dispatches argv[1] to one cmd_<verb>. */
+#include <stdio.h>
+#include <string.h>
+
+#include "clients/omlctl/cmds.h"
+#include "lib/log.h"
+
+static const omlctl_cmd commands[] = {
+    {"version", cmd_version, "Print the omlctl version"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "omlctl controls omlop, the OMniLeads operator.\n\n"
+                 "Usage:\n  omlctl COMMAND [flags]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'omlctl COMMAND --help' for a command's flags and examples.\n"
+                 "Exit codes: 0 ok, 1 error, 2 usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    log_configure(LOG_LEVEL_WARN, LOG_FORMAT_TEXT, stderr);
+    if (argc < 2) {
+        usage(stderr);
+        return OMLCTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return OMLCTL_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "omlctl: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return OMLCTL_EXIT_USAGE;
+}

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Install the Debian packages omlop needs, only those missing (idempotent).
+# usage: deps.sh REQUIRED... -- OPTIONAL...
+# Required packages must install; optional ones (e2e peers) are installed when
+# the archive has them and skipped with a note otherwise.
+set -u
+required=""
+optional=""
+seen_sep=0
+for p in "$@"; do
+	if [ "$p" = "--" ]; then seen_sep=1; continue; fi
+	if [ $seen_sep -eq 0 ]; then required="$required $p"; else optional="$optional $p"; fi
+done
+
+missing() {
+	out=""
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+		case "$st" in *" installed") ;; *) out="$out $p" ;; esac
+	done
+	echo "$out"
+}
+
+miss_req=$(missing $required)
+miss_opt=$(missing $optional)
+if [ -z "$miss_req$miss_opt" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$miss_req$miss_opt"
+	echo "deps: run as root:  apt-get update && apt-get install -y$miss_req$miss_opt"
+	[ -z "$miss_req" ] && exit 0
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "deps: installing:$miss_req$miss_opt"
+apt-get update -qq || { echo "deps: apt-get update failed"; exit 1; }
+if [ -n "$miss_req" ]; then
+	apt-get install -y -qq --no-install-recommends $miss_req || { echo "deps: could not install:$miss_req"; exit 1; }
+fi
+for p in $miss_opt; do
+	if apt-cache show "$p" >/dev/null 2>&1; then
+		apt-get install -y -qq --no-install-recommends "$p" >/dev/null || echo "deps: note: optional package $p failed to install"
+	else
+		echo "deps: note: optional package $p is not in the archive; tests that need it are skipped"
+	fi
+done
+exit 0

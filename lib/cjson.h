@@ -1,0 +1,38 @@
+/*
+ * cjson: canonical JSON text and its stable hash, plus small json-c helpers.
+ *
+ * The canonical form is what drift detection hashes: object keys sorted
+ * bytewise, no insignificant white space, strings escaped minimally, integers
+ * in decimal, doubles in their shortest round-trip form (an integral double
+ * below 2^53 is written as an integer, so 1 and 1.0 hash alike). Two trees that
+ * mean the same JSON give the same text; any change of value changes it.
+ */
+#ifndef OMLOP_CJSON_H
+#define OMLOP_CJSON_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "strbuf.h"
+
+#define CJSON_HASH_HEX_LEN 64
+
+/* Append the canonical text of obj (NULL is "null") to out. */
+void cjson_canonical(const json_object *obj, strbuf *out);
+
+/* SHA-256 of the canonical text, as 64 lowercase hex digits plus NUL. */
+void cjson_hash(const json_object *obj, char out[CJSON_HASH_HEX_LEN + 1]);
+
+/* Borrowed child at a dotted path ("metadata.name"); NULL when absent. */
+json_object *cjson_get(const json_object *obj, const char *dotted_path);
+
+/* String at a dotted path, or NULL when absent or not a string. */
+const char *cjson_get_string(const json_object *obj, const char *dotted_path);
+
+/* Integer at a dotted path, or def when absent or not an integer. */
+int64_t cjson_get_int(const json_object *obj, const char *dotted_path, int64_t def);
+
+/* Whether a and b hold the same JSON value (canonical texts equal). */
+int cjson_equal(const json_object *a, const json_object *b);
+
+#endif
