@@ -54,11 +54,12 @@ Q :=
 endif
 
 .SECONDARY:
-.PHONY: all deps test unit e2e bench fuzz format lint clean install help asan-bins
+.PHONY: run all deps test unit e2e bench fuzz format lint clean install help asan-bins
 
 all: bin/omlopd bin/omlctl
 
 help:
+	@echo "make run      deps + build, then run omlopd with the embedded store in ./.omlop-data"
 	@echo "make deps     install missing Debian packages (as root; otherwise prints the apt command)"
 	@echo "make          build bin/omlopd and bin/omlctl"
 	@echo "make test     deps + build + unit tests (ASan+UBSan) + e2e lab scenarios"
@@ -70,6 +71,10 @@ help:
 	@echo "make lint     clang-format check + cppcheck"
 	@echo "make install  install binaries, CRDs and the systemd unit (PREFIX, DESTDIR)"
 	@echo "make clean    remove build/ and bin/"
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./bin/omlopd --data-dir ./.omlop-data $(ARGS)
 
 deps:
 	@sh deploy/deps.sh $(DEB_PKGS) -- $(DEB_PKGS_E2E)
