@@ -45,7 +45,7 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 REL_LIB_OBJS  := $(call obj,rel,$(LIB_SRCS) $(GEN_SRCS))
 ASAN_LIB_OBJS := $(call obj,asan,$(LIB_SRCS) $(GEN_SRCS))
 TEST_BINS     := $(patsubst %.c,build/asan/%,$(TEST_SRCS))
-TEST_HELPERS  := $(filter-out $(TEST_SRCS),$(shell find unit-tests -name '*.c' 2>/dev/null))
+TEST_HELPERS  := $(filter-out unit-tests/fuzz/%,$(filter-out $(TEST_SRCS),$(shell find unit-tests -name '*.c' 2>/dev/null)))
 
 ifeq ($(V),0)
 Q := @
@@ -151,7 +151,7 @@ bench: all
 	@if [ -x bench/run ]; then bench/run; else echo "bench: no benchmarks yet"; fi
 
 fuzz:
-	@if [ -x bench/../unit-tests/fuzz/run ]; then unit-tests/fuzz/run; else echo "fuzz: no targets yet"; fi
+	@if [ -x unit-tests/fuzz/run ]; then unit-tests/fuzz/run; else echo "fuzz: no targets yet"; fi
 
 # --- style -------------------------------------------------------------------------------
 ALL_C := $(shell find lib crds operator reconcilers clients unit-tests bench -name '*.[ch]' 2>/dev/null | sort)
@@ -178,3 +178,26 @@ clean:
 	rm -rf build bin
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# --- bench programs: bench/<name>.c -> build/rel/bench/<name>, built and run by bench/run --------
+BENCH_BINS := $(patsubst bench/%.c,build/rel/bench/%,$(wildcard bench/*.c))
+
+$(BENCH_BINS): build/rel/bench/%: build/rel/bench/%.o build/rel/libomlop.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+# --- e2e programs: e2e/bin-src/<name>.c -> build/asan/e2e/<name> (ASan+UBSan) -------------------
+# Integration programs the e2e scenarios run against the lab (e.g. e2e/scenarios/10-transport
+# runs build/asan/e2e/transport_check). `make e2e` builds them first.
+E2E_PROG_BINS := $(patsubst e2e/bin-src/%.c,build/asan/e2e/%,$(wildcard e2e/bin-src/*.c))
+
+$(E2E_PROG_BINS): build/asan/e2e/%: build/asan/e2e/bin-src/%.o build/asan/libomlop.a
+	@mkdir -p $(@D)
+	@echo "  LD asan $@"
+	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+.PHONY: e2e-progs
+e2e-progs: $(E2E_PROG_BINS)
+e2e: e2e-progs
+ALL_C += $(sort $(wildcard e2e/bin-src/*.c)) # make format / make lint cover them too

@@ -36,7 +36,7 @@ typedef struct kind_info {
     int has_status; /* the status subresource is enabled */
 } kind_info;
 
-/* Load the CRDs compiled into the binary (from crds/*.yaml at build time). */
+/* Load the CRDs compiled into the binary (from the crds/ YAML files at build time). */
 int schema_set_new_builtin(schema_set **out, omlop_err *err);
 
 /* Load every CRD file (*.yaml) in dir; for tests and --crds-dir. */

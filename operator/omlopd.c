@@ -1,36 +1,129 @@
-/* omlopd: the omlop daemon (API server, store, work queue, reconcilers). */
+/*
+ * omlopd: the omlop daemon. Reads its settings (config.h), opens the store and
+ * the resource model, and serves the Kubernetes-style API (api_server.h) until
+ * SIGTERM or SIGINT, then stops gracefully: requests being served finish,
+ * watches are closed, the store is closed last.
+ */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "crds/schema.h"
 #include "lib/log.h"
 #include "lib/version.h"
+#include "operator/api.h"
+#include "operator/api_auth.h"
+#include "operator/api_server.h"
+#include "operator/config.h"
+#include "operator/store.h"
 
-static void usage(FILE *out)
+/* Block the stop signals in every thread; the API server reads them from a signalfd. */
+static void block_stop_signals(void)
 {
-    fprintf(out,
-            "omlopd %s: the OMniLeads operator daemon.\n\n"
-            "Usage:\n  omlopd [flags]\n\n"
-            "Flags:\n"
-            "  --help       show this help\n"
-            "  --version    print the version\n",
-            OMLOP_RELEASE);
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error return, not a death */
+}
+
+static int open_store(const omlopd_config *cfg, store **out, omlop_err *err)
+{
+    store_options so;
+
+    store_options_default(&so);
+    so.data_dir = cfg->data_dir;
+    so.tls_ca = cfg->store_ca;
+    so.tls_cert = cfg->store_cert;
+    so.tls_key = cfg->store_key;
+    return store_open(cfg->store, &so, out, err);
 }
 
 int main(int argc, char **argv)
 {
+    omlopd_config cfg;
+    omlop_err err = OMLOP_ERR_INIT;
+    schema_set *schemas = NULL;
+    api_auth *auth = NULL;
+    store *st = NULL;
+    api *a = NULL;
+    api_server *srv = NULL;
+    api_server_options so;
+    int rc = 1;
+
+    block_stop_signals();
     log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT, stderr);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("omlopd %s\n", OMLOP_RELEASE);
-            return 0;
-        }
-        fprintf(stderr, "omlopd: unknown flag '%s' (see omlopd --help)\n", argv[i]);
-        return 2;
+    config_init(&cfg);
+    if (config_parse_args(&cfg, argc, argv, &err) != 0) {
+        fprintf(stderr, "omlopd: %s\n", err.msg);
+        rc = 2;
+        goto out;
     }
-    fprintf(stderr, "omlopd: the daemon is not built yet in this revision; see README.md\n");
-    return 1;
+    if (cfg.want_help) {
+        config_usage(stdout);
+        rc = 0;
+        goto out;
+    }
+    if (cfg.want_version) {
+        printf("omlopd %s\n", OMLOP_RELEASE);
+        rc = 0;
+        goto out;
+    }
+    log_configure(cfg.log_level, cfg.log_format, stderr);
+    if (config_check(&cfg, &err) != 0) {
+        fprintf(stderr, "omlopd: %s\n", err.msg);
+        rc = 2;
+        goto out;
+    }
+    if (schema_set_new_builtin(&schemas, &err) != 0) {
+        fprintf(stderr, "omlopd: loading the resource model: %s\n", err.msg);
+        goto out;
+    }
+    if (cfg.tokens) {
+        if (api_auth_load(cfg.tokens, &auth, &err) != 0) {
+            fprintf(stderr, "omlopd: %s\n", err.msg);
+            goto out;
+        }
+    } else {
+        auth = api_auth_new_open();
+    }
+    if (open_store(&cfg, &st, &err) != 0) {
+        fprintf(stderr, "omlopd: store %s: %s\n", cfg.store, err.msg);
+        goto out;
+    }
+    if (api_new(&cfg.api, st, schemas, auth, &a, &err) != 0) {
+        fprintf(stderr, "omlopd: %s\n", err.msg);
+        goto out;
+    }
+    memset(&so, 0, sizeof(so));
+    so.listen = cfg.listen;
+    so.socket_path = cfg.socket_path;
+    so.tls_cert = cfg.tls_cert;
+    so.tls_key = cfg.tls_key;
+    if (api_server_new(a, &so, &srv, &err) != 0) {
+        fprintf(stderr, "omlopd: %s\n", err.msg);
+        goto out;
+    }
+    printf("omlopd %s listening on %s, store %s, %s\n", OMLOP_RELEASE, api_server_describe(srv),
+           store_describe(st),
+           api_auth_enabled(auth) ? "bearer tokens required" : "no tokens (local admin access)");
+    fflush(stdout);
+    log_info("listen=\"%s\" store=%s tokens=%zu omlopd started", api_server_describe(srv),
+             store_describe(st), api_auth_count(auth));
+    if (api_server_run(srv, &err) != 0) {
+        fprintf(stderr, "omlopd: %s\n", err.msg);
+        goto out;
+    }
+    rc = 0;
+    log_info("omlopd stopped");
+out:
+    api_server_free(srv); /* closes the connections and their watches first */
+    api_free(a);
+    store_close(st); /* waits for in-flight store writes */
+    api_auth_free(auth);
+    schema_set_free(schemas);
+    config_release(&cfg);
+    return rc;
 }

@@ -17,5 +17,18 @@ typedef struct omlctl_cmd {
 } omlctl_cmd;
 
 int cmd_version(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_host(int argc, char **argv);
 
 #endif

@@ -6,7 +6,20 @@
 #include "lib/log.h"
 
 static const omlctl_cmd commands[] = {
-    {"version", cmd_version, "Print the omlctl version"},
+    {"apply", cmd_apply, "Create or update objects from manifest files"},
+    {"get", cmd_get, "Show objects as a table, YAML, JSON or names; watch them"},
+    {"describe", cmd_describe, "Show an object in detail, with its conditions and events"},
+    {"diff", cmd_diff, "Show what apply would change"},
+    {"delete", cmd_delete, "Delete objects by name, selector or manifest"},
+    {"wait", cmd_wait, "Wait for a condition on objects, or for their deletion"},
+    {"edit", cmd_edit, "Edit an object in $EDITOR and save it"},
+    {"config", cmd_config, "Show or change the server, token and CA settings"},
+    {"version", cmd_version, "Print the client and server versions"},
+    {"validate", cmd_validate, "Check manifests against the resource model, offline"},
+    {"convert", cmd_convert, "Print manifests normalized (typed, defaults applied)"},
+    {"explain", cmd_explain, "Describe a kind or field from its schema (--markdown: all)"},
+    {"render", cmd_render, "Print the containers omlop would run for a Tenant, offline"},
+    {"host", cmd_host, "Check that omlop can drive a host (SSH, host key, Podman)"},
 };
 
 static void usage(FILE *out)

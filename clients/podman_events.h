@@ -1,0 +1,48 @@
+/*
+ * podman_events: Podman's event stream, with filters (label, type, event).
+ * podman_events streams once; podman_events_follow survives breaks (Podman
+ * restarted, SSH reconnected) by resuming with `since` the last event seen and
+ * skipping what was already delivered. Part of the Podman client (podman.h).
+ */
+#ifndef OMLOP_PODMAN_EVENTS_H
+#define OMLOP_PODMAN_EVENTS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "clients/podman.h"
+#include "lib/err.h"
+
+/* Called per event; return non-zero to stop the stream. */
+typedef int (*podman_event_fn)(void *ud, const podman_event *ev);
+
+/* Told about each break of a followed stream, before it is resumed. */
+typedef void (*podman_break_fn)(void *ud, const omlop_err *why, unsigned attempt);
+
+typedef struct podman_events_opts {
+    const podman_filters *filters;
+    int64_t since_nano;   /* replay from here (Podman's clock); 0: only new events */
+    atomic_int *cancel;   /* set non-zero to end the stream (checked about every second) */
+    unsigned max_resumes; /* follow: give up after this many breaks in a row; 0: never */
+    long backoff_max_ms;  /* follow: cap of the wait between resumes; 0: 5000 */
+    podman_break_fn on_break;
+    void *break_ud;
+} podman_events_opts;
+
+/*
+ * Stream events once: returns 0 when the callback or *cancel stopped it, an
+ * error when the stream broke (Podman died, the host went away).
+ */
+int podman_events(podman_client *p, const podman_events_opts *o, podman_event_fn cb, void *ud,
+                  omlop_err *err);
+
+/*
+ * Stream events and survive breaks: after an error, wait (exponential backoff)
+ * and resume with `since` the last event seen, skipping events already
+ * delivered, so each event is delivered once. Returns 0 when stopped by the
+ * callback or *cancel, or the last error after max_resumes breaks in a row.
+ */
+int podman_events_follow(podman_client *p, const podman_events_opts *o, podman_event_fn cb,
+                         void *ud, omlop_err *err);
+
+#endif

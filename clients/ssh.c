@@ -1,0 +1,486 @@
+/*
+ * ssh: the callers' side of a host connection (see ssh.h): create and free
+ * it, read its status, queue requests for its pump thread (ssh_pump.c) and
+ * wait for the answers, and the forwards' local sockets.
+ */
+#include "clients/ssh.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clients/ssh_pump.h"
+#include "lib/log.h"
+
+static void deadline_ts(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* --- pure helpers --------------------------------------------------------------------- */
+
+long ssh_backoff_delay_ms(unsigned attempt, long initial_ms, long max_ms, double jitter01)
+{
+    long d = initial_ms > 0 ? initial_ms : 1;
+
+    if (max_ms < d)
+        max_ms = d;
+    for (unsigned i = 1; i < attempt && d < max_ms; i++)
+        d = d > max_ms / 2 ? max_ms : d * 2;
+    if (jitter01 < 0)
+        jitter01 = 0;
+    if (jitter01 >= 1)
+        jitter01 = 0.999999;
+    /* "equal jitter": never less than half the delay, so retries still back off */
+    return d / 2 + (long)((double)(d - d / 2) * jitter01);
+}
+
+const char *ssh_conn_state_name(ssh_conn_state s)
+{
+    switch (s) {
+    case SSH_CONN_CONNECTING:
+        return "connecting";
+    case SSH_CONN_CONNECTED:
+        return "connected";
+    case SSH_CONN_DOWN:
+        return "unreachable";
+    case SSH_CONN_CLOSED:
+        return "closed";
+    }
+    return "?";
+}
+
+const char *ssh_hostkey_verdict_text(ssh_hostkey_verdict v)
+{
+    switch (v) {
+    case SSH_HOSTKEY_UNCHECKED:
+        return "not checked yet";
+    case SSH_HOSTKEY_MATCHED_ENTRY:
+        return "verified: matches the expected host key";
+    case SSH_HOSTKEY_MATCHED_FILE:
+        return "verified: found in known_hosts";
+    case SSH_HOSTKEY_TOFU_RECORDED:
+        return "NOT verified: trusted on first use and recorded";
+    case SSH_HOSTKEY_TOFU_MATCHED:
+        return "matches the key trusted on first use";
+    case SSH_HOSTKEY_UNKNOWN:
+        return "REFUSED: unknown host key";
+    case SSH_HOSTKEY_CHANGED:
+        return "REFUSED: host key differs from the expected one";
+    }
+    return "?";
+}
+
+/* --- status ---------------------------------------------------------------------------- */
+
+void ssh_conn_get_status(ssh_conn *c, ssh_conn_status *st)
+{
+    pthread_mutex_lock(&c->lock);
+    *st = c->st;
+    pthread_mutex_unlock(&c->lock);
+    if (st->state == SSH_CONN_DOWN) {
+        /* next_retry_ms is stored as an absolute monotonic time; report the remainder */
+        long long left = st->next_retry_ms - ssh_pump_now_ms();
+        st->next_retry_ms = left > 0 ? (long)left : 0;
+    } else {
+        st->next_retry_ms = 0;
+    }
+}
+
+const char *ssh_conn_name(const ssh_conn *c)
+{
+    return c->name;
+}
+
+const char *ssh_conn_target(const ssh_conn *c)
+{
+    return c->target;
+}
+
+/* --- requests --------------------------------------------------------------------------- */
+
+/*
+ * Queue r for the pump and wait for the answer. With wait_ms < 0 wait as long
+ * as it takes (the pump always answers: its blocking steps have timeouts).
+ * Returns 0 when answered (r is the caller's to free), or an error after which
+ * r belongs to the pump.
+ */
+static int req_submit(ssh_conn *c, struct req *r, long wait_ms, omlop_err *err)
+{
+    struct timespec ts;
+
+    if (wait_ms >= 0)
+        deadline_ts(&ts, wait_ms);
+    pthread_mutex_lock(&c->lock);
+    if (c->is_stopping) {
+        pthread_mutex_unlock(&c->lock);
+        ssh_pump_req_free(r);
+        return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
+    }
+    if (c->req_tail)
+        c->req_tail->next = r;
+    else
+        c->req_head = r;
+    c->req_tail = r;
+    pthread_mutex_unlock(&c->lock);
+    ssh_pump_wake(c);
+    pthread_mutex_lock(&c->lock);
+    while (!r->is_done) {
+        if (wait_ms < 0)
+            pthread_cond_wait(&c->cond, &c->lock);
+        else if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    if (!r->is_done) {
+        r->is_abandoned = 1;
+        pthread_mutex_unlock(&c->lock);
+        return omlop_err_set(err, OMLOP_ETIMEOUT, "host %s: no answer from the SSH thread",
+                             c->name);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+/* --- public lifecycle ----------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int positive_or(int v, int def)
+{
+    return v > 0 ? v : def;
+}
+
+void ssh_conn_free(ssh_conn *c)
+{
+    if (!c)
+        return;
+    if (c->fwds)
+        log_error("host=%s ssh: bug: connection freed before its forwards", c->name);
+    if (c->has_thread) {
+        pthread_mutex_lock(&c->lock);
+        c->is_stopping = 1;
+        pthread_mutex_unlock(&c->lock);
+        ssh_pump_wake(c);
+        pthread_join(c->thread, NULL);
+    }
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    free(c->pfd);
+    free(c->who);
+    ssh_key_free(c->tofu_key);
+    ssh_key_free(c->data_key);
+    ssh_key_free(c->file_key);
+    ssh_keys_hostset_release(&c->entry_keys);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c->name);
+    free(c->address);
+    free(c->user);
+    free(c->target);
+    free(c->known_hosts_file);
+    free(c->file_key_path);
+    free(c);
+}
+
+int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
+{
+    ssh_conn *c;
+    pthread_condattr_t ca;
+    strbuf target = STRBUF_INIT;
+    int rc;
+
+    *out = NULL;
+    if (!cfg->address || !cfg->address[0])
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: no SSH address given",
+                             cfg->name ? cfg->name : "?");
+    if (cfg->port < 0 || cfg->port > 65535)
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: SSH port %d is not in 1-65535",
+                             cfg->name ? cfg->name : cfg->address, cfg->port);
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    c->wake_fd = -1;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    c->name = strdup(cfg->name && cfg->name[0] ? cfg->name : cfg->address);
+    c->address = strdup(cfg->address);
+    c->user = strdup(cfg->user && cfg->user[0] ? cfg->user : SSH_DEFAULT_USER);
+    c->port = cfg->port ? cfg->port : SSH_DEFAULT_PORT;
+    c->known_hosts_file = dup_or_null(cfg->known_hosts_file);
+    c->is_tofu = cfg->is_tofu;
+    c->use_agent = cfg->use_agent;
+    c->connect_timeout_ms = positive_or(cfg->connect_timeout_ms, 10000);
+    c->keepalive_interval_ms = positive_or(cfg->keepalive_interval_ms, 10000);
+    c->keepalive_count_max = positive_or(cfg->keepalive_count_max, 3);
+    c->backoff_initial_ms = positive_or(cfg->backoff_initial_ms, 500);
+    c->backoff_max_ms = positive_or(cfg->backoff_max_ms, 30000);
+    c->open_timeout_ms = positive_or(cfg->open_timeout_ms, 10000);
+    if (strchr(c->address, ':'))
+        strbuf_addf(&target, "%s@[%s]:%d", c->user, c->address, c->port);
+    else
+        strbuf_addf(&target, "%s@%s:%d", c->user, c->address, c->port);
+    c->target = strbuf_detach(&target, NULL);
+    if (!c->name || !c->address || !c->user || (cfg->known_hosts_file && !c->known_hosts_file)) {
+        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    c->st.state = SSH_CONN_CONNECTING;
+    c->st.since = time(NULL);
+    c->rand_state = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)c;
+    if (cfg->host_key && cfg->host_key[0]) {
+        rc = ssh_keys_hostset_parse(cfg->host_key, &c->entry_keys, err);
+        if (rc < 0)
+            goto prefixed;
+    }
+    if (cfg->identity_data && cfg->identity_data[0]) {
+        rc = ssh_keys_load_text(cfg->identity_data, "identity key", &c->data_key, err);
+        if (rc < 0)
+            goto prefixed;
+    }
+    if (cfg->identity_file && cfg->identity_file[0]) {
+        c->file_key_path = strdup(cfg->identity_file);
+        rc = ssh_keys_load_file(cfg->identity_file, &c->file_key, err);
+        if (rc < 0)
+            goto prefixed;
+    }
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->wake_fd < 0) {
+        rc = omlop_err_set(err, OMLOP_EIO, "host %s: eventfd: %s", c->name, strerror(errno));
+        goto fail;
+    }
+    if (pthread_create(&c->thread, NULL, ssh_pump_main, c) != 0) {
+        rc = omlop_err_set(err, OMLOP_EIO, "host %s: cannot start the SSH thread", c->name);
+        goto fail;
+    }
+    c->has_thread = 1;
+    *out = c;
+    return 0;
+prefixed:
+    omlop_err_prefix(err, "host %s: ", c->name);
+fail:
+    ssh_conn_free(c);
+    return rc;
+}
+
+int ssh_conn_wait_connected(ssh_conn *c, int timeout_ms, omlop_err *err)
+{
+    struct timespec ts;
+    int rc = 0;
+
+    deadline_ts(&ts, timeout_ms);
+    pthread_mutex_lock(&c->lock);
+    while (c->st.state == SSH_CONN_CONNECTING) {
+        if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    switch (c->st.state) {
+    case SSH_CONN_CONNECTED:
+        break;
+    case SSH_CONN_CONNECTING:
+        rc = omlop_err_set(err, OMLOP_ETIMEOUT, "host %s: not connected within %d ms", c->name,
+                           timeout_ms);
+        break;
+    default:
+        rc = omlop_err_set(err, c->st.last_error_code ? c->st.last_error_code : OMLOP_EUNAVAIL,
+                           "%s", c->st.last_error[0] ? c->st.last_error : "not connected");
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+static struct req *req_new(enum req_type type, const char *path, ssh_forward *f)
+{
+    struct req *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->type = type;
+    r->fd = -1;
+    r->fwd = f;
+    if (path && !(r->path = strdup(path))) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, omlop_err *err)
+{
+    struct req *r;
+    int rc;
+
+    *fd = -1;
+    if (!socket_path || socket_path[0] != '/')
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
+                             c->name, socket_path ? socket_path : "");
+    r = req_new(REQ_OPEN, socket_path, NULL);
+    if (!r)
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    /* the pump answers within connect + open timeouts; the slack only guards against bugs */
+    rc = req_submit(c, r, (long)c->connect_timeout_ms + c->open_timeout_ms + 5000, err);
+    if (rc < 0)
+        return rc;
+    if (r->fd >= 0) {
+        *fd = r->fd;
+        rc = 0;
+    } else {
+        rc = omlop_err_set(err, r->err.code ? r->err.code : OMLOP_EINTERNAL, "%s", r->err.msg);
+    }
+    ssh_pump_req_free(r);
+    return rc;
+}
+
+/* --- forwards ------------------------------------------------------------------------- */
+
+static void fwd_destroy(ssh_forward *f)
+{
+    if (f->listen_fd >= 0)
+        close(f->listen_fd);
+    if (f->local_path)
+        unlink(f->local_path);
+    if (f->dir)
+        rmdir(f->dir);
+    free(f->dir);
+    free(f->local_path);
+    free(f->remote_path);
+    free(f);
+}
+
+static int fwd_listen(ssh_forward *f, omlop_err *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    struct sockaddr_un sa;
+    strbuf sb = STRBUF_INIT;
+
+    strbuf_addf(&sb, "%s/omlop-fwd-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    f->dir = strbuf_detach(&sb, NULL);
+    /* mkdtemp makes it 0700: only this user can reach the forwarded socket */
+    if (!mkdtemp(f->dir)) {
+        int e = errno;
+
+        free(f->dir);
+        f->dir = NULL;
+        return omlop_err_set(err, OMLOP_EIO,
+                             "cannot create a private directory for the "
+                             "forwarded socket: %s",
+                             strerror(e));
+    }
+    strbuf_addf(&sb, "%s/s", f->dir);
+    f->local_path = strbuf_detach(&sb, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(f->local_path) >= sizeof(sa.sun_path))
+        return omlop_err_set(err, OMLOP_EINVAL, "forward socket path %s is too long",
+                             f->local_path);
+    memcpy(sa.sun_path, f->local_path, strlen(f->local_path));
+    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (f->listen_fd < 0 || bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(f->listen_fd, 128) != 0)
+        return omlop_err_set(err, OMLOP_EIO, "cannot listen on %s: %s", f->local_path,
+                             strerror(errno));
+    return 0;
+}
+
+int ssh_forward_new(ssh_conn *c, const char *remote_path, ssh_forward **out, omlop_err *err)
+{
+    ssh_forward *f;
+    struct req *r;
+    int rc;
+
+    *out = NULL;
+    if (!remote_path || remote_path[0] != '/')
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
+                             c->name, remote_path ? remote_path : "");
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    f->conn = c;
+    f->listen_fd = -1;
+    f->remote_path = strdup(remote_path);
+    if (!f->remote_path) {
+        fwd_destroy(f);
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    }
+    rc = fwd_listen(f, err);
+    if (rc < 0) {
+        fwd_destroy(f);
+        return omlop_err_prefix(err, "host %s: ", c->name);
+    }
+    r = req_new(REQ_FWD_ADD, NULL, f);
+    if (!r) {
+        fwd_destroy(f);
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    }
+    rc = req_submit(c, r, -1, err);
+    if (rc < 0) {
+        fwd_destroy(f); /* not queued: the connection is closing (r is gone too) */
+        return rc;
+    }
+    if (r->err.code) {
+        rc = omlop_err_set(err, r->err.code, "%s", r->err.msg);
+        fwd_destroy(f);
+    } else {
+        *out = f;
+    }
+    ssh_pump_req_free(r);
+    return rc;
+}
+
+void ssh_forward_free(ssh_forward *f)
+{
+    struct req *r;
+
+    if (!f)
+        return;
+    r = req_new(REQ_FWD_DEL, NULL, f);
+    if (r && req_submit(f->conn, r, -1, NULL) == 0)
+        ssh_pump_req_free(r);
+    /* on failure the conn is closing: its pump no longer looks at forwards */
+    fwd_destroy(f);
+}
+
+const char *ssh_forward_local_path(const ssh_forward *f)
+{
+    return f->local_path;
+}
+
+unsigned long ssh_forward_error_seq(ssh_forward *f)
+{
+    unsigned long seq;
+
+    pthread_mutex_lock(&f->conn->lock);
+    seq = f->err_seq;
+    pthread_mutex_unlock(&f->conn->lock);
+    return seq;
+}
+
+int ssh_forward_last_error(ssh_forward *f, unsigned long since_seq, omlop_err *err)
+{
+    int is_newer;
+
+    pthread_mutex_lock(&f->conn->lock);
+    is_newer = f->err_seq != since_seq;
+    if (is_newer && err)
+        *err = f->last_err;
+    pthread_mutex_unlock(&f->conn->lock);
+    return is_newer;
+}

@@ -1,0 +1,693 @@
+/*
+ * ssh_pump: the thread that alone drives one host's libssh session (see
+ * ssh_pump.h). It connects, verifies, authenticates (ssh_login), then runs a
+ * poll loop over the session socket, the request eventfd, the forwards'
+ * listening sockets and the local ends of its channels, moving bytes both
+ * ways (ssh_chan), sending keepalives, and reconnecting with backoff.
+ */
+#include "clients/ssh_pump.h"
+
+#include <errno.h>
+#include <libssh/server.h> /* ssh_send_keepalive (client use is fine; declared here) */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clients/ssh_login.h"
+#include "lib/log.h"
+
+/* Poll at least this often, to run timers (keepalive, open deadlines). */
+#define TICK_MS 1000
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long ssh_pump_now_ms(void)
+{
+    return mono_ms();
+}
+
+void ssh_pump_wake(ssh_conn *c)
+{
+    uint64_t one = 1;
+
+    /* a full counter already means "wake up", so a failed write loses nothing */
+    if (write(c->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("host=%s ssh: wake write failed: %s", c->name, strerror(errno));
+}
+
+/* --- status and requests (under lock) ------------------------------------------------- */
+
+static void status_set(ssh_conn *c, ssh_conn_state state, const omlop_err *why)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->st.state != state)
+        c->st.since = time(NULL);
+    c->st.state = state;
+    if (why) {
+        c->st.last_error_code = why->code;
+        snprintf(c->st.last_error, sizeof(c->st.last_error), "%s", why->msg);
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* The "unreachable" error for callers while the connection is down. */
+static void unreachable_err(ssh_conn *c, omlop_err *err)
+{
+    char when[32] = "";
+    long long left;
+    struct tm tm;
+
+    pthread_mutex_lock(&c->lock);
+    if (localtime_r(&c->st.since, &tm))
+        strftime(when, sizeof(when), "%H:%M:%S", &tm);
+    left = c->st.next_retry_ms - mono_ms();
+    omlop_err_set(err, OMLOP_EUNAVAIL, "host %s unreachable since %s: %s (retrying in %.1fs)",
+                  c->name, when, c->st.last_error[0] ? c->st.last_error : "not connected",
+                  left > 0 ? (double)left / 1000.0 : 0.0);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* --- requests --------------------------------------------------------------------------- */
+
+void ssh_pump_req_free(struct req *r)
+{
+    free(r->path);
+    free(r);
+}
+
+/* Answer a request: hand over fd (or the error) unless the caller left. */
+static void req_finish(ssh_conn *c, struct req *r, int fd, const omlop_err *e)
+{
+    pthread_mutex_lock(&c->lock);
+    if (r->is_abandoned) {
+        pthread_mutex_unlock(&c->lock);
+        if (fd >= 0)
+            close(fd);
+        ssh_pump_req_free(r);
+        return;
+    }
+    r->fd = fd;
+    if (e)
+        r->err = *e;
+    r->is_done = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void req_fail(ssh_conn *c, struct req *r, int code, const char *fmt, ...) OMLOP_PRINTF(4, 5);
+
+static void req_fail(ssh_conn *c, struct req *r, int code, const char *fmt, ...)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    omlop_err_vset(&e, code, fmt, ap);
+    va_end(ap);
+    req_finish(c, r, -1, &e);
+}
+
+/* --- channels (pump thread) ------------------------------------------------------------- */
+
+/* Record why a forwarded connection could not be served (for tunnel error messages). */
+static void fwd_record(ssh_conn *c, ssh_forward *f, const omlop_err *e)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&c->lock);
+    f->last_err = *e;
+    f->err_seq++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* The open finished: e == NULL on success. Answers the caller or serves the forward. */
+static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
+{
+    omlop_err ae = OMLOP_ERR_INIT;
+    int fd = -1;
+
+    ch->is_opening = 0;
+    if (!e && ch->req && ssh_chan_attach(ch->k, &fd, &ae) < 0) {
+        omlop_err_prefix(&ae, "host %s: ", c->name);
+        e = &ae;
+    }
+    if (e) {
+        if (ch->req)
+            req_finish(c, ch->req, -1, e);
+        else
+            fwd_record(c, ch->fwd, e);
+        if (ch->adopt_fd >= 0)
+            close(ch->adopt_fd); /* the local client sees EOF at once */
+        ch->req = NULL;
+        ch->adopt_fd = -1;
+        return;
+    }
+    if (!ch->req) {
+        ssh_chan_adopt(ch->k, ch->adopt_fd);
+        ch->adopt_fd = -1;
+    }
+    ch->is_open = 1;
+    pthread_mutex_lock(&c->lock);
+    c->st.open_channels++;
+    c->st.opened_total++;
+    pthread_mutex_unlock(&c->lock);
+    if (ch->req)
+        req_finish(c, ch->req, fd, NULL);
+    ch->req = NULL;
+}
+
+static void chan_free(ssh_conn *c, struct chan *ch)
+{
+    if (ch->is_opening) {
+        omlop_err e = OMLOP_ERR_INIT;
+
+        omlop_err_set(&e, OMLOP_EUNAVAIL, "host %s: connection lost while opening %s", c->name,
+                      ssh_chan_path(ch->k));
+        chan_resolve(c, ch, &e);
+    }
+    ssh_chan_free(ch->k);
+    free(ch);
+}
+
+static void chan_step_open(ssh_conn *c, struct chan *ch, long long now)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+    int rc = ssh_chan_open_step(ch->k);
+
+    if (rc > 0) {
+        chan_resolve(c, ch, NULL);
+    } else if (rc < 0) {
+        ssh_chan_open_error(ch->k, c->name, &e);
+        chan_resolve(c, ch, &e);
+    } else if (now >= ch->deadline_ms) {
+        omlop_err_set(&e, OMLOP_ETIMEOUT, "host %s: no answer to opening %s within %d ms", c->name,
+                      ssh_chan_path(ch->k), c->open_timeout_ms);
+        chan_resolve(c, ch, &e);
+    }
+}
+
+/* Open a channel to path for a caller (r) or for a connection a forward accepted (f, fd). */
+static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+    struct chan *ch = calloc(1, sizeof(*ch));
+
+    if (!ch) {
+        omlop_err_set(&e, OMLOP_ENOMEM, "out of memory");
+    } else if (ssh_chan_new(c->session, path, &ch->k, &e) < 0) {
+        omlop_err_prefix(&e, "host %s: ", c->name);
+        free(ch);
+        ch = NULL;
+    }
+    if (!ch) {
+        if (r)
+            req_finish(c, r, -1, &e);
+        else
+            fwd_record(c, f, &e);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    ch->req = r;
+    ch->fwd = f;
+    ch->adopt_fd = fd;
+    ch->is_opening = 1;
+    ch->deadline_ms = mono_ms() + c->open_timeout_ms;
+    ch->next = c->chans;
+    c->chans = ch;
+    chan_step_open(c, ch, mono_ms());
+}
+
+/* Whether a list entry is done: it failed to open, or it opened and finished. */
+static int chan_is_done(const struct chan *ch)
+{
+    return !ch->is_opening && (!ch->is_open || ssh_chan_is_finished(ch->k));
+}
+
+/* Free the channels that are done, and keep the count in the status. */
+static void chans_reap(ssh_conn *c)
+{
+    struct chan **pp = &c->chans;
+    size_t closed = 0;
+
+    while (*pp) {
+        struct chan *ch = *pp;
+
+        if (!chan_is_done(ch)) {
+            pp = &ch->next;
+            continue;
+        }
+        *pp = ch->next;
+        if (ch->is_open)
+            closed++;
+        chan_free(c, ch);
+    }
+    if (closed) {
+        pthread_mutex_lock(&c->lock);
+        c->st.open_channels -= closed;
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+/* Serve a forward's listening socket: each new connection becomes a channel. */
+static void fwd_accept(ssh_conn *c, ssh_forward *f)
+{
+    /* bounded, so one busy forward cannot starve the rest of the loop */
+    for (int i = 0; i < 16; i++) {
+        int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd < 0)
+            return;
+        if (!c->session) {
+            omlop_err e = OMLOP_ERR_INIT;
+
+            unreachable_err(c, &e);
+            fwd_record(c, f, &e);
+            close(fd);
+            continue;
+        }
+        chan_start(c, NULL, f, fd, f->remote_path);
+    }
+}
+
+static void fwd_detach(ssh_conn *c, ssh_forward *f)
+{
+    for (ssh_forward **pp = &c->fwds; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    for (struct chan *ch = c->chans; ch; ch = ch->next) {
+        if (ch->fwd == f)
+            ch->fwd = NULL;
+    }
+}
+
+/* --- connecting (pump thread) ---------------------------------------------------------- */
+
+static void session_drop(ssh_conn *c)
+{
+    while (c->chans) {
+        struct chan *ch = c->chans;
+
+        c->chans = ch->next;
+        chan_free(c, ch); /* closes our socketpair end: the caller sees EOF */
+    }
+    if (c->event) {
+        if (c->session)
+            ssh_event_remove_session(c->event, c->session);
+        ssh_event_free(c->event);
+        c->event = NULL;
+    }
+    if (c->session) {
+        ssh_disconnect(c->session);
+        ssh_free(c->session);
+        c->session = NULL;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->st.open_channels = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void schedule_retry(ssh_conn *c, const omlop_err *why)
+{
+    double jitter = (double)rand_r(&c->rand_state) / ((double)RAND_MAX + 1.0);
+    unsigned attempt;
+    long delay;
+
+    pthread_mutex_lock(&c->lock);
+    attempt = ++c->st.attempts;
+    delay = ssh_backoff_delay_ms(attempt, c->backoff_initial_ms, c->backoff_max_ms, jitter);
+    c->next_attempt_ms = mono_ms() + delay;
+    c->st.next_retry_ms = c->next_attempt_ms; /* absolute here; get_status makes it relative */
+    pthread_mutex_unlock(&c->lock);
+    status_set(c, SSH_CONN_DOWN, why);
+    log_warn("host=%s ssh: %s; retry %u in %ld ms", c->name, why->msg, attempt, delay);
+}
+
+static int session_open(ssh_conn *c, omlop_err *err)
+{
+    ssh_login l = {
+        .name = c->name,
+        .target = c->target,
+        .address = c->address,
+        .port = c->port,
+        .user = c->user,
+        .timeout_ms = c->connect_timeout_ms,
+        .entry_keys = &c->entry_keys,
+        .known_hosts_file = c->known_hosts_file,
+        .is_tofu = c->is_tofu,
+        .tofu_key = c->tofu_key,
+        .data_key = c->data_key,
+        .file_key = c->file_key,
+        .file_key_path = c->file_key_path,
+        .use_agent = c->use_agent,
+    };
+    ssh_login_result res;
+    ssh_session s = NULL;
+    int rc = ssh_login_open(&l, &res, &s, err);
+
+    pthread_mutex_lock(&c->lock);
+    if (res.host_key_fingerprint[0]) {
+        snprintf(c->st.host_key_type, sizeof(c->st.host_key_type), "%s", res.host_key_type);
+        snprintf(c->st.host_key_fingerprint, sizeof(c->st.host_key_fingerprint), "%s",
+                 res.host_key_fingerprint);
+        c->st.host_key_verdict = res.verdict;
+    }
+    if (rc == 0)
+        snprintf(c->st.auth_method, sizeof(c->st.auth_method), "%s", res.auth_method);
+    pthread_mutex_unlock(&c->lock);
+    if (rc < 0)
+        return rc;
+    if (res.new_tofu_key) {
+        ssh_key_free(c->tofu_key);
+        c->tofu_key = res.new_tofu_key;
+    }
+    /* from here on the pump polls: the session must never block */
+    ssh_set_blocking(s, 0);
+    memset(&c->rx, 0, sizeof(c->rx));
+    memset(&c->tx, 0, sizeof(c->tx));
+    ssh_set_counters(s, &c->tx, &c->rx);
+    c->event = ssh_event_new();
+    if (!c->event || ssh_event_add_session(c->event, s) != SSH_OK) {
+        if (c->event)
+            ssh_event_free(c->event);
+        c->event = NULL;
+        ssh_disconnect(s);
+        ssh_free(s);
+        return omlop_err_set(err, OMLOP_ENOMEM, "host %s: cannot set up the event loop", c->name);
+    }
+    c->session = s;
+    c->last_rx_ms = c->last_keepalive_ms = mono_ms();
+    c->last_rx_packets = 0;
+    return 0;
+}
+
+static void attempt_connect(ssh_conn *c)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+
+    if (session_open(c, &e) < 0) {
+        schedule_retry(c, &e);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->st.attempts = 0;
+    c->st.connects++;
+    c->st.last_error_code = 0;
+    c->st.last_error[0] = '\0';
+    pthread_mutex_unlock(&c->lock);
+    status_set(c, SSH_CONN_CONNECTED, NULL);
+    log_info("host=%s ssh: connected to %s", c->name, c->target);
+}
+
+static void connection_lost(ssh_conn *c, const char *fmt, ...) OMLOP_PRINTF(2, 3);
+
+static void connection_lost(ssh_conn *c, const char *fmt, ...)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    omlop_err_vset(&e, OMLOP_EUNAVAIL, fmt, ap);
+    va_end(ap);
+    session_drop(c);
+    schedule_retry(c, &e);
+}
+
+/* --- the pump loop -------------------------------------------------------------------- */
+
+static void drain_wake(ssh_conn *c)
+{
+    uint64_t v;
+
+    while (read(c->wake_fd, &v, sizeof(v)) > 0)
+        ;
+}
+
+/* Make room for n entries in the poll set; 0 or -1 (out of memory). */
+static int pollset_reserve(ssh_conn *c, size_t n)
+{
+    struct pollfd *p;
+    struct poll_who *w;
+
+    if (n <= c->pfd_cap)
+        return 0;
+    n += 16;
+    p = realloc(c->pfd, n * sizeof(*p));
+    if (!p)
+        return -1;
+    c->pfd = p;
+    w = realloc(c->who, n * sizeof(*w));
+    if (!w)
+        return -1;
+    c->who = w;
+    c->pfd_cap = n;
+    return 0;
+}
+
+static void pollset_add(ssh_conn *c, size_t *n, int fd, short events, ssh_forward *f,
+                        struct chan *ch)
+{
+    c->pfd[*n].fd = fd;
+    c->pfd[*n].events = events;
+    c->pfd[*n].revents = 0;
+    c->who[*n].fwd = f;
+    c->who[*n].ch = ch;
+    (*n)++;
+}
+
+/*
+ * Wait for anything to do - the wake eventfd, forward listeners, the session
+ * socket, the channels' local ends - and serve the listeners. Marks channels
+ * whose local end is ready; returns whether the session socket is.
+ */
+static int wait_events(ssh_conn *c, int sfd, long long now)
+{
+    size_t n = 0, cap = 2, session_at;
+    /* next timer: a keepalive one interval after the last sign of life or the last probe,
+     * or the dead-peer verdict; never in the past, or the loop would spin */
+    long long last = c->last_rx_ms > c->last_keepalive_ms ? c->last_rx_ms : c->last_keepalive_ms;
+    long long ka_due = last + c->keepalive_interval_ms - now;
+    long long dead_due =
+        c->last_rx_ms + (long long)c->keepalive_interval_ms * c->keepalive_count_max - now;
+    int timeout = TICK_MS, is_session_ready;
+
+    for (struct chan *ch = c->chans; ch; ch = ch->next)
+        cap++;
+    for (ssh_forward *f = c->fwds; f; f = f->next)
+        cap++;
+    if (pollset_reserve(c, cap) < 0) {
+        poll(NULL, 0, 10); /* out of memory: try again shortly */
+        return 1;
+    }
+    pollset_add(c, &n, c->wake_fd, POLLIN, NULL, NULL);
+    for (ssh_forward *f = c->fwds; f; f = f->next)
+        pollset_add(c, &n, f->listen_fd, POLLIN, f, NULL);
+    session_at = n;
+    pollset_add(
+        c, &n, sfd,
+        (short)(POLLIN | (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING ? POLLOUT : 0)), NULL,
+        NULL);
+    for (struct chan *ch = c->chans; ch; ch = ch->next) {
+        short ev;
+        int fd;
+
+        ch->is_ready = 0;
+        if (ch->is_opening) {
+            long long left = ch->deadline_ms - now;
+
+            if (left < timeout)
+                timeout = left > 0 ? (int)left : 0;
+            continue;
+        }
+        if (ssh_chan_has_backlog(ch->k)) {
+            timeout = 0;
+            ch->is_ready = 1;
+        }
+        fd = ssh_chan_poll_fd(ch->k, &ev);
+        if (fd >= 0)
+            pollset_add(c, &n, fd, ev, NULL, ch);
+    }
+    if (dead_due < ka_due)
+        ka_due = dead_due;
+    if (ka_due < timeout)
+        timeout = ka_due > 0 ? (int)ka_due : 0;
+    if (poll(c->pfd, n, timeout) < 0 && errno != EINTR)
+        log_warn("host=%s ssh: poll: %s", c->name, strerror(errno));
+    if (c->pfd[0].revents)
+        drain_wake(c);
+    is_session_ready = c->pfd[session_at].revents != 0 ||
+                       (ssh_get_poll_flags(c->session) & (SSH_READ_PENDING | SSH_WRITE_PENDING));
+    for (size_t i = 1; i < n; i++) {
+        if (!c->pfd[i].revents)
+            continue;
+        if (c->who[i].fwd)
+            fwd_accept(c, c->who[i].fwd);
+        else if (c->who[i].ch)
+            c->who[i].ch->is_ready = 1;
+    }
+    return is_session_ready;
+}
+
+/* While disconnected: wait for requests or the next attempt; refuse forwarded connections. */
+static void wait_disconnected(ssh_conn *c)
+{
+    long long left = c->next_attempt_ms - mono_ms();
+    size_t n = 0, cap = 1;
+
+    for (ssh_forward *f = c->fwds; f; f = f->next)
+        cap++;
+    if (left <= 0)
+        return;
+    if (pollset_reserve(c, cap) < 0) {
+        poll(NULL, 0, 10); /* out of memory: try again shortly */
+        return;
+    }
+    pollset_add(c, &n, c->wake_fd, POLLIN, NULL, NULL);
+    for (ssh_forward *f = c->fwds; f; f = f->next)
+        pollset_add(c, &n, f->listen_fd, POLLIN, f, NULL);
+    if (poll(c->pfd, n, left < TICK_MS ? (int)left : TICK_MS) <= 0)
+        return;
+    if (c->pfd[0].revents)
+        drain_wake(c);
+    for (size_t i = 1; i < n; i++) {
+        if (c->pfd[i].revents)
+            fwd_accept(c, c->who[i].fwd);
+    }
+}
+
+/* Declare the peer dead after keepalive_count_max silent intervals; probe when silent. */
+static int check_liveness(ssh_conn *c, long long now)
+{
+    long long dead_after = (long long)c->keepalive_interval_ms * c->keepalive_count_max;
+
+    if (c->rx.in_packets != c->last_rx_packets) {
+        c->last_rx_packets = c->rx.in_packets;
+        c->last_rx_ms = now;
+    }
+    if (now - c->last_rx_ms >= dead_after) {
+        connection_lost(c,
+                        "no answer from %s for %lld ms (keepalive); the host or the network "
+                        "is down",
+                        c->target, now - c->last_rx_ms);
+        return -1;
+    }
+    if (now - c->last_rx_ms >= c->keepalive_interval_ms &&
+        now - c->last_keepalive_ms >= c->keepalive_interval_ms) {
+        /* keepalive@openssh.com with want-reply: any answer counts as a sign of life */
+        ssh_send_keepalive(c->session);
+        c->last_keepalive_ms = now;
+    }
+    return 0;
+}
+
+/* One round while connected: wait, let libssh process packets, pump every channel. */
+static void step_connected(ssh_conn *c)
+{
+    int sfd = ssh_get_fd(c->session), is_session_ready;
+    long long now;
+
+    if (sfd == SSH_INVALID_SOCKET) {
+        connection_lost(c, "connection to %s lost: %s", c->target, ssh_get_error(c->session));
+        return;
+    }
+    is_session_ready = wait_events(c, sfd, mono_ms());
+    /* only when the socket has something: each dopoll is a poll(2) of its own */
+    if (is_session_ready)
+        ssh_event_dopoll(c->event, 0);
+    if (!ssh_is_connected(c->session) ||
+        (ssh_get_status(c->session) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
+        const char *why = ssh_get_error(c->session);
+
+        connection_lost(c, "connection to %s lost: %s", c->target,
+                        why && why[0] ? why : "closed by the server");
+        return;
+    }
+    now = mono_ms();
+    for (struct chan *ch = c->chans; ch; ch = ch->next) {
+        if (ch->is_opening)
+            chan_step_open(c, ch, now);
+        /* session input may have filled a channel's buffer or opened its window */
+        else if (ch->is_open && (ch->is_ready || is_session_ready))
+            ssh_chan_pump(ch->k);
+    }
+    chans_reap(c);
+    check_liveness(c, now);
+}
+
+static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+
+    switch (r->type) {
+    case REQ_FWD_ADD:
+        if (is_stopping) {
+            req_fail(c, r, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
+            return;
+        }
+        r->fwd->next = c->fwds;
+        c->fwds = r->fwd;
+        req_finish(c, r, -1, NULL);
+        return;
+    case REQ_FWD_DEL:
+        fwd_detach(c, r->fwd);
+        req_finish(c, r, -1, NULL);
+        return;
+    case REQ_OPEN:
+        if (is_stopping) {
+            req_fail(c, r, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
+        } else if (c->session) {
+            chan_start(c, r, NULL, -1, r->path);
+        } else {
+            unreachable_err(c, &e);
+            req_finish(c, r, -1, &e);
+        }
+        return;
+    }
+}
+
+void *ssh_pump_main(void *arg)
+{
+    ssh_conn *c = arg;
+
+    for (;;) {
+        struct req *reqs;
+        int is_stopping;
+
+        pthread_mutex_lock(&c->lock);
+        is_stopping = c->is_stopping;
+        reqs = c->req_head;
+        c->req_head = c->req_tail = NULL;
+        pthread_mutex_unlock(&c->lock);
+        if (!is_stopping && !c->session && mono_ms() >= c->next_attempt_ms)
+            attempt_connect(c);
+        while (reqs) {
+            struct req *r = reqs;
+
+            reqs = r->next;
+            handle_request(c, r, is_stopping);
+        }
+        if (is_stopping)
+            break;
+        if (c->session)
+            step_connected(c);
+        else
+            wait_disconnected(c);
+    }
+    session_drop(c);
+    status_set(c, SSH_CONN_CLOSED, NULL);
+    return NULL;
+}

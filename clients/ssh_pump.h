@@ -1,0 +1,129 @@
+/*
+ * ssh_pump: the inside of clients/ssh - the connection object's layout and
+ * the pump thread that alone drives its libssh session (see ssh.h for the
+ * locking scheme). ssh.c is the callers' side: it creates and frees the
+ * connection, queues requests and waits for their answers; ssh_pump.c is the
+ * thread's side: connecting and reconnecting, channels, forwards, keepalives.
+ * Nothing outside these two files includes this header.
+ */
+#ifndef OMLOP_SSH_PUMP_H
+#define OMLOP_SSH_PUMP_H
+
+#include <libssh/libssh.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "clients/ssh.h"
+#include "clients/ssh_chan.h"
+#include "clients/ssh_keys.h"
+#include "lib/err.h"
+
+enum req_type { REQ_OPEN, REQ_FWD_ADD, REQ_FWD_DEL };
+
+/* One queued request to the pump; shared by the caller and the pump under conn->lock. */
+struct req {
+    struct req *next;
+    enum req_type type;
+    char *path;       /* REQ_OPEN: the socket on the host */
+    ssh_forward *fwd; /* REQ_FWD_*: the forward to add or remove */
+    int fd;           /* REQ_OPEN answer: the caller's end, or -1 */
+    omlop_err err;
+    int is_done;
+    int is_abandoned; /* the caller gave up waiting: the pump frees it */
+};
+
+struct ssh_forward {
+    ssh_conn *conn;
+    struct ssh_forward *next; /* in the pump's list; only the pump touches it */
+    int listen_fd;
+    char *dir; /* private (0700) directory holding the socket */
+    char *local_path;
+    char *remote_path;
+    /* conn->lock protects these two */
+    unsigned long err_seq;
+    omlop_err last_err;
+};
+
+/* A channel in the pump's list; owned and touched only by the pump thread. */
+struct chan {
+    struct chan *next;
+    ssh_chan *k;
+    struct req *req;       /* opening for a caller: whom to answer */
+    ssh_forward *fwd;      /* opening for a forward: where failures are recorded */
+    int adopt_fd;          /* forward: the accepted connection, pumped once open; or -1 */
+    long long deadline_ms; /* while opening */
+    int is_opening;
+    int is_open;
+    int is_ready; /* its local end had poll events this round */
+};
+
+/* What one pollfd of the pump's poll set stands for. */
+struct poll_who {
+    ssh_forward *fwd;
+    struct chan *ch;
+};
+
+struct ssh_conn {
+    /* Set by ssh_conn_new, read-only afterwards. */
+    char *name;
+    char *address;
+    char *user;
+    char *target; /* user@address:port */
+    int port;
+    char *known_hosts_file;
+    int is_tofu;
+    int use_agent;
+    int connect_timeout_ms;
+    int keepalive_interval_ms;
+    int keepalive_count_max;
+    int backoff_initial_ms;
+    int backoff_max_ms;
+    int open_timeout_ms;
+    ssh_keys_hostset entry_keys;
+    ssh_key data_key; /* from identity_data */
+    ssh_key file_key; /* from identity_file */
+    char *file_key_path;
+    int wake_fd;
+    pthread_t thread;
+    int has_thread;
+
+    /* Owned by the pump thread alone. */
+    ssh_session session;
+    ssh_event event;
+    struct ssh_counter_struct rx;
+    struct ssh_counter_struct tx;
+    struct chan *chans;
+    ssh_forward *fwds;
+    struct pollfd *pfd; /* the poll set, reused from round to round */
+    struct poll_who *who;
+    size_t pfd_cap;
+    ssh_key tofu_key; /* trusted on first use; later keys must equal it */
+    long long next_attempt_ms;
+    long long last_rx_ms;
+    long long last_keepalive_ms;
+    uint64_t last_rx_packets;
+    unsigned rand_state;
+
+    /* lock protects everything below; cond signals state changes and answers. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct req *req_head;
+    struct req *req_tail;
+    int is_stopping;
+    ssh_conn_status st;
+};
+
+/* Milliseconds on a monotonic clock. */
+long long ssh_pump_now_ms(void);
+
+/* Wake the pump (after queueing a request or setting is_stopping). */
+void ssh_pump_wake(ssh_conn *c);
+
+/* Free a request (its path too). */
+void ssh_pump_req_free(struct req *r);
+
+/* The pump thread's body; arg is the ssh_conn. Returns when is_stopping is set. */
+void *ssh_pump_main(void *arg);
+
+#endif

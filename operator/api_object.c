@@ -1,0 +1,142 @@
+/* api_object: keys, resourceVersions, uids and timestamps of stored objects. */
+#include "api_object.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "crds/schema_format.h"
+#include "lib/cjson.h"
+
+void api_object_key(strbuf *out, const char *plural, const char *name)
+{
+    strbuf_addf(out, API_KEY_ROOT "%s/%s", plural, name);
+}
+
+void api_object_prefix(strbuf *out, const char *plural)
+{
+    strbuf_addf(out, API_KEY_ROOT "%s/", plural);
+}
+
+json_object *api_object_meta(json_object *obj)
+{
+    json_object *meta;
+
+    if (json_object_object_get_ex(obj, "metadata", &meta) &&
+        json_object_is_type(meta, json_type_object))
+        return meta;
+    meta = json_object_new_object();
+    json_object_object_add(obj, "metadata", meta);
+    return meta;
+}
+
+const char *api_object_name(const json_object *obj)
+{
+    return cjson_get_string(obj, "metadata.name");
+}
+
+void api_object_set_rv(json_object *obj, int64_t revision)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%lld", (long long)revision);
+    json_object_object_add(api_object_meta(obj), "resourceVersion", json_object_new_string(buf));
+}
+
+json_object *api_object_parse(const char *text, size_t len)
+{
+    json_tokener *tok = json_tokener_new_ex(API_JSON_MAX_DEPTH);
+    json_object *obj;
+
+    if (!tok)
+        abort();
+    obj = json_tokener_parse_ex(tok, text ? text : "", (int)len);
+    if (obj && (json_tokener_get_error(tok) != json_tokener_success ||
+                !json_object_is_type(obj, json_type_object))) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    json_tokener_free(tok);
+    return obj;
+}
+
+int api_object_from_kv(const store_kv *kv, json_object **out, omlop_err *err)
+{
+    json_object *obj = api_object_parse(kv->value, kv->value ? kv->value_len : 0);
+
+    *out = NULL;
+    if (!obj)
+        return omlop_err_set(err, OMLOP_EINTERNAL,
+                             "the stored value of %s is not a JSON object; the store is damaged",
+                             kv->key);
+    api_object_set_rv(obj, kv->mod_revision);
+    *out = obj;
+    return 0;
+}
+
+void api_object_store_text(const json_object *obj, strbuf *out)
+{
+    json_object *meta = json_object_object_get((json_object *)obj, "metadata");
+    json_object *rv = NULL;
+
+    /* drop the resourceVersion for the write and put it back: it is the revision */
+    if (meta && json_object_object_get_ex(meta, "resourceVersion", &rv)) {
+        json_object_get(rv);
+        json_object_object_del(meta, "resourceVersion");
+    }
+    strbuf_adds(out,
+                json_object_to_json_string_ext(
+                    (json_object *)obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (rv)
+        json_object_object_add(meta, "resourceVersion", rv);
+}
+
+void api_time_format(time_t t, char out[32])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void api_uid_new(char out[37])
+{
+    unsigned char b[16];
+    size_t got = 0;
+
+    while (got < sizeof(b)) {
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            abort(); /* the kernel's CSPRNG failing is not survivable */
+        got += (size_t)n;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+int api_name_is_valid(const char *name)
+{
+    return name && *name && schema_format_is_dns_subdomain(name);
+}
+
+int64_t api_rv_parse(const char *s)
+{
+    char *end;
+    long long v;
+
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0)
+        return -1;
+    return (int64_t)v;
+}

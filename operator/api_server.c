@@ -1,0 +1,324 @@
+/* api_server: the libwebsockets context, its listeners, signals and the graceful stop. */
+#include "api_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "operator/api_conn.h"
+
+/* How often the stop timer looks whether the connections are drained. */
+#define STOP_POLL_US (50 * 1000)
+
+int api_server_signal_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len);
+
+int api_server_parse_listen(const char *listen, char *host, size_t hostsz, int *port,
+                            omlop_err *err)
+{
+    const char *colon, *h = listen;
+    size_t hn;
+    char *end;
+    long p;
+
+    if (!listen || !*listen)
+        return omlop_err_set(err, OMLOP_EINVAL, "--listen: empty; expected HOST:PORT");
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+
+        if (!close || close[1] != ':')
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "--listen '%s': expected [IPV6]:PORT, e.g. [::1]:8787", listen);
+        h = listen + 1;
+        hn = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || strchr(listen, ':') != colon)
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "--listen '%s': expected HOST:PORT, e.g. 127.0.0.1:8787 "
+                                 "(IPv6 in brackets)",
+                                 listen);
+        hn = (size_t)(colon - listen);
+    }
+    if (hn >= hostsz)
+        return omlop_err_set(err, OMLOP_EINVAL, "--listen '%s': the host is too long", listen);
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno || *end || colon[1] == '\0' || p < 0 || p > 65535)
+        return omlop_err_set(err, OMLOP_EINVAL, "--listen '%s': the port must be 0-65535", listen);
+    *port = (int)p;
+    return 0;
+}
+
+int api_server_host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+static void lws_log(int level, const char *line)
+{
+    char msg[512];
+    size_t n;
+
+    snprintf(msg, sizeof(msg), "%s", line);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (level & LLL_ERR)
+        log_warn("component=http %s", msg);
+    else
+        log_debug("component=http %s", msg);
+}
+
+static void fill_common(struct lws_context_creation_info *info, api_server *s)
+{
+    const api_options *o = &s->a->opts;
+    size_t ah = o->max_header_bytes * 2 + 1024;
+
+    info->protocols = api_conn_protocols;
+    info->user = s;
+    /* lws closes a connection whose headers overflow its buffer; ours (smaller) answers 431 */
+    info->max_http_header_data = (unsigned short)(ah > 65535 ? 65535 : ah);
+    info->timeout_secs = (unsigned int)o->request_timeout_s + 5;
+    info->timeout_secs_ah_idle = (unsigned int)o->request_timeout_s;
+    info->keepalive_timeout = 30;
+}
+
+static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop_err *err)
+{
+    struct lws_context_creation_info info;
+    char host[256];
+    int port;
+    int rc = api_server_parse_listen(opts->listen, host, sizeof(host), &port, err);
+
+    if (rc)
+        return rc;
+    memset(&info, 0, sizeof(info));
+    fill_common(&info, s);
+    info.vhost_name = "tcp";
+    info.port = port;
+    info.iface = host[0] && strcmp(host, "*") != 0 ? host : NULL;
+    if (!strchr(host, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (opts->tls_cert) {
+        if (access(opts->tls_cert, R_OK) != 0)
+            return omlop_err_set(err, OMLOP_EINVAL, "--tls-cert %s: %s", opts->tls_cert,
+                                 strerror(errno));
+        if (!opts->tls_key || access(opts->tls_key, R_OK) != 0)
+            return omlop_err_set(err, OMLOP_EINVAL, "--tls-key %s: %s",
+                                 opts->tls_key ? opts->tls_key : "(missing)",
+                                 opts->tls_key ? strerror(errno) : "needed with --tls-cert");
+        /* lws only turns TLS on for a vhost that repeats the global-init option */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = opts->tls_cert;
+        info.ssl_private_key_filepath = opts->tls_key;
+        info.alpn = "http/1.1";
+    }
+    s->vh_tcp = lws_create_vhost(s->ctx, &info);
+    if (!s->vh_tcp)
+        return omlop_err_set(err, OMLOP_EIO,
+                             "cannot listen on %s%s: the address is in use or not local%s",
+                             opts->listen, opts->tls_cert ? " with TLS" : "",
+                             opts->tls_cert ? ", or the certificate and key do not load" : "");
+    s->port = lws_get_vhost_listen_port(s->vh_tcp);
+    s->is_tcp_local = host[0] && api_server_host_is_loopback(host);
+    snprintf(s->describe, sizeof(s->describe), "%s://%s%s%s:%d", opts->tls_cert ? "https" : "http",
+             strchr(host, ':') ? "[" : "", host[0] ? host : "0.0.0.0", strchr(host, ':') ? "]" : "",
+             s->port);
+    return 0;
+}
+
+static int create_unix_vhost(api_server *s, const char *path, omlop_err *err)
+{
+    struct lws_context_creation_info info;
+    struct stat st;
+    size_t used = strlen(s->describe);
+
+    if (strlen(path) >= 100)
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "--socket %s: the path is too long for a unix "
+                             "socket (at most 99 bytes)",
+                             path);
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "--socket %s: exists and is not a socket; not replacing it", path);
+        unlink(path); /* a stale socket of an earlier run */
+    }
+    memset(&info, 0, sizeof(info));
+    fill_common(&info, s);
+    info.vhost_name = "unix";
+    info.options = LWS_SERVER_OPTION_UNIX_SOCK;
+    info.iface = path;
+    s->vh_unix = lws_create_vhost(s->ctx, &info);
+    if (!s->vh_unix)
+        return omlop_err_set(err, OMLOP_EIO,
+                             "--socket %s: cannot listen there (does the directory exist?)", path);
+    if (chmod(path, 0600) != 0)
+        return omlop_err_set(err, OMLOP_EIO, "--socket %s: chmod 0600: %s", path, strerror(errno));
+    snprintf(s->describe + used, sizeof(s->describe) - used, "%sunix:%s", used ? ", " : "", path);
+    return 0;
+}
+
+int api_server_new(api *a, const api_server_options *opts, api_server **out, omlop_err *err)
+{
+    struct lws_context_creation_info info;
+    api_server *s;
+    int rc = 0;
+
+    *out = NULL;
+    if (!opts->listen && !opts->socket_path)
+        return omlop_err_set(err, OMLOP_EINVAL, "nothing to listen on: give --listen or --socket");
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        abort();
+    s->a = a;
+    s->sig_fd = -1;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    memset(&info, 0, sizeof(info));
+    fill_common(&info, s);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (opts->tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        rc = omlop_err_set(err, OMLOP_EIO, "cannot create the HTTP server (libwebsockets)");
+        goto out;
+    }
+    if (opts->listen) {
+        rc = create_tcp_vhost(s, opts, err);
+        if (rc)
+            goto out;
+    }
+    if (opts->socket_path) {
+        rc = create_unix_vhost(s, opts->socket_path, err);
+        if (rc)
+            goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    api_server_free(s);
+    return rc;
+}
+
+const char *api_server_describe(const api_server *s)
+{
+    return s->describe;
+}
+
+int api_server_port(const api_server *s)
+{
+    return s->vh_tcp ? s->port : 0;
+}
+
+static void on_stop_tick(lws_sorted_usec_list_t *sul)
+{
+    api_server *s = lws_container_of(sul, api_server, sul_stop);
+    int busy = api_conn_busy(s);
+
+    if (busy == 0 || lws_now_usecs() >= s->stop_deadline_us) {
+        if (busy)
+            log_warn("shutdown: %d request(s) still running after %ds; stopping anyway", busy,
+                     s->a->opts.shutdown_grace_s);
+        s->is_done = 1;
+        lws_cancel_service(s->ctx);
+        return;
+    }
+    lws_sul_schedule(s->ctx, 0, &s->sul_stop, on_stop_tick, STOP_POLL_US);
+}
+
+static void begin_stop(api_server *s, const char *why)
+{
+    int busy;
+
+    if (s->is_stopping)
+        return;
+    s->is_stopping = 1;
+    s->a->is_shutting_down = 1;
+    busy = api_conn_drain(s);
+    log_info("signal=%s shutting down: %d connection(s) busy, watches closed, waiting up to %ds",
+             why, busy, s->a->opts.shutdown_grace_s);
+    s->stop_deadline_us =
+        lws_now_usecs() + (lws_usec_t)s->a->opts.shutdown_grace_s * LWS_US_PER_SEC;
+    lws_sul_schedule(s->ctx, 0, &s->sul_stop, on_stop_tick, STOP_POLL_US);
+}
+
+int api_server_signal_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    api_server *s = lws_context_user(lws_get_context(wsi));
+    struct signalfd_siginfo si;
+
+    (void)user;
+    (void)in;
+    (void)len;
+    if (reason != LWS_CALLBACK_RAW_RX_FILE)
+        return 0;
+    if (read(lws_get_socket_fd(wsi), &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return 0;
+    begin_stop(s, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 0;
+}
+
+int api_server_run(api_server *s, omlop_err *err)
+{
+    sigset_t set;
+    lws_sock_file_fd_type fd;
+    struct lws *sig_wsi;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (s->sig_fd < 0)
+        return omlop_err_set(err, OMLOP_EIO, "signalfd: %s", strerror(errno));
+    fd.filefd = s->sig_fd;
+    sig_wsi =
+        lws_adopt_descriptor_vhost(s->vh_tcp ? s->vh_tcp : s->vh_unix, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                   API_CONN_SIGNAL_PROTOCOL, NULL);
+    if (!sig_wsi) {
+        close(s->sig_fd);
+        s->sig_fd = -1;
+        return omlop_err_set(err, OMLOP_EIO, "cannot watch for signals in the event loop");
+    }
+    s->sig_fd = -1; /* lws owns it now */
+    while (!s->is_done)
+        if (lws_service(s->ctx, 0) < 0)
+            break;
+    return 0;
+}
+
+void api_server_free(api_server *s)
+{
+    if (!s)
+        return;
+    if (s->ctx) {
+        lws_sul_cancel(&s->sul_stop);
+        lws_context_destroy(s->ctx);
+    }
+    if (s->sig_fd >= 0)
+        close(s->sig_fd);
+    free(s);
+}

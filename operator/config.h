@@ -1,0 +1,80 @@
+/*
+ * config: omlopd's settings, from a YAML file (--config) and flags, flags
+ * winning. Every flag has a config key of the same meaning:
+ *
+ *   --data-dir DIR          dataDir          /var/lib/omlop (root) or $XDG_DATA_HOME/omlop
+ *   --store URL             store            sqlite | sqlite:///DIR | etcd://H:P[,H:P][/prefix]
+ *   --store-ca/-cert/-key   storeCA/storeCert/storeKey   etcd client TLS files
+ *   --listen HOST:PORT      listen           127.0.0.1:8787; "none" for no TCP listener
+ *   --socket PATH           socket           also a unix socket, mode 0600
+ *   --tls-cert / --tls-key  tlsCert / tlsKey HTTPS on the TCP listener
+ *   --tokens FILE           tokens           CSV token,name,role (api_auth.h)
+ *   --log-level LEVEL       logLevel         debug | info | warn | error
+ *   --log-format FORMAT     logFormat        text | json
+ *   --max-body-bytes N      maxBodyBytes     1048576
+ *   --max-header-bytes N    maxHeaderBytes   16384
+ *   --request-timeout S     requestTimeout   30
+ *   --max-watches N         maxWatches       256
+ *   --bookmark-interval S   bookmarkInterval 60
+ *   --shutdown-grace S      shutdownGrace    10
+ *
+ * The security rule (config_check): listening anywhere but loopback needs TLS
+ * (--tls-cert and --tls-key) and --tokens; without --tokens only loopback and
+ * the unix socket are served, and every caller is the admin "local".
+ */
+#ifndef OMLOP_CONFIG_H
+#define OMLOP_CONFIG_H
+
+#include <stdio.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "operator/api.h"
+
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
+
+typedef struct omlopd_config {
+    char *config_file;
+    char *data_dir;
+    char *store;
+    char *store_ca;
+    char *store_cert;
+    char *store_key;
+    char *listen; /* NULL: no TCP listener */
+    char *socket_path;
+    char *tls_cert;
+    char *tls_key;
+    char *tokens;
+    log_level log_level;
+    log_format log_format;
+    api_options api;
+    int want_help;
+    int want_version;
+} omlopd_config;
+
+/* Defaults (the data directory depends on the user). */
+void config_init(omlopd_config *c);
+
+/* Free the strings and reset. */
+void config_release(omlopd_config *c);
+
+/* Read a YAML config file over c; errors name file:line and the key. */
+int config_load_file(omlopd_config *c, const char *path, omlop_err *err);
+
+/* Parse YAML config text named name (for tests). */
+int config_load_text(omlopd_config *c, const char *name, const char *text, size_t len,
+                     omlop_err *err);
+
+/*
+ * Apply argv: --config FILE is read first, then every other flag overrides it.
+ * OMLOP_EINVAL naming the flag for unknown flags and bad values.
+ */
+int config_parse_args(omlopd_config *c, int argc, char **argv, omlop_err *err);
+
+/* The security and consistency rules; the message says how to fix it. */
+int config_check(const omlopd_config *c, omlop_err *err);
+
+/* The --help text. */
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,457 @@
+/* plan: drift detection and the ordered repair actions. */
+#include "reconcilers/plan.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct action_list {
+    plan_action *v;
+    size_t n, cap;
+} action_list;
+
+struct plan {
+    action_list actions;
+};
+
+/* Sort key kept beside each action while the plan is assembled. */
+typedef struct keyed {
+    plan_action a;
+    size_t host_index;
+    size_t seq; /* insertion order: makes qsort stable */
+} keyed;
+
+typedef struct keyed_list {
+    keyed *v;
+    size_t n, cap;
+} keyed_list;
+
+static char *dup_or_null(const char *s)
+{
+    char *d;
+
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        abort(); /* strbuf's policy: OOM is not a path we test */
+    return d;
+}
+
+static void action_release(plan_action *a)
+{
+    free(a->host);
+    free(a->container);
+    free(a->component);
+    free(a->image);
+    free(a->container_id);
+    free(a->reason);
+}
+
+static void keyed_push(keyed_list *l, const plan_action *a, size_t host_index)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        keyed *v = realloc(l->v, cap * sizeof(*v));
+
+        if (!v)
+            abort();
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].a = *a;
+    l->v[l->n].host_index = host_index;
+    l->v[l->n].seq = l->n;
+    l->n++;
+}
+
+static void keyed_release(keyed_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        action_release(&l->v[i].a);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int by_order(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+
+    if (a->a.order != b->a.order)
+        return a->a.order < b->a.order ? -1 : 1;
+    if (a->host_index != b->host_index)
+        return a->host_index < b->host_index ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Removals run dependents first: reverse start order. */
+static int by_reverse_order(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+
+    if (a->a.order != b->a.order)
+        return a->a.order > b->a.order ? -1 : 1;
+    if (a->host_index != b->host_index)
+        return a->host_index < b->host_index ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* --- live helpers ------------------------------------------------------------------------ */
+
+live_state live_state_parse(const char *s)
+{
+    static const struct {
+        const char *name;
+        live_state st;
+    } map[] = {
+        {"created", LIVE_STATE_CREATED},     {"configured", LIVE_STATE_CREATED},
+        {"initialized", LIVE_STATE_CREATED}, {"running", LIVE_STATE_RUNNING},
+        {"paused", LIVE_STATE_PAUSED},       {"exited", LIVE_STATE_EXITED},
+        {"stopped", LIVE_STATE_EXITED},      {"stopping", LIVE_STATE_RUNNING},
+        {"removing", LIVE_STATE_REMOVING},   {"dead", LIVE_STATE_DEAD},
+    };
+
+    for (size_t i = 0; s && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(s, map[i].name) == 0)
+            return map[i].st;
+    return LIVE_STATE_UNKNOWN;
+}
+
+const char *live_state_name(live_state st)
+{
+    switch (st) {
+    case LIVE_STATE_CREATED:
+        return "created";
+    case LIVE_STATE_RUNNING:
+        return "running";
+    case LIVE_STATE_PAUSED:
+        return "paused";
+    case LIVE_STATE_EXITED:
+        return "exited";
+    case LIVE_STATE_REMOVING:
+        return "removing";
+    case LIVE_STATE_DEAD:
+        return "dead";
+    case LIVE_STATE_UNKNOWN:
+        break;
+    }
+    return "unknown";
+}
+
+const char *live_container_label(const live_container *c, const char *key)
+{
+    for (size_t i = 0; i < c->n_labels; i++)
+        if (c->labels[i].key && strcmp(c->labels[i].key, key) == 0)
+            return c->labels[i].value;
+    return NULL;
+}
+
+static const live_container *live_find(const live_host *lh, const char *name)
+{
+    for (size_t i = 0; i < lh->n_containers; i++)
+        if (lh->containers[i].name && strcmp(lh->containers[i].name, name) == 0)
+            return &lh->containers[i];
+    return NULL;
+}
+
+static int image_present(const live_host *lh, const char *image)
+{
+    for (size_t i = 0; i < lh->n_images; i++)
+        if (lh->images[i] && strcmp(lh->images[i], image) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_ours(const live_container *lc, const char *tenant)
+{
+    const char *mgr = live_container_label(lc, OMLOP_LABEL_MANAGED_BY);
+    const char *t = live_container_label(lc, OMLOP_LABEL_TENANT);
+
+    return mgr && t && strcmp(mgr, OMLOP_MANAGER_NAME) == 0 && strcmp(t, tenant) == 0;
+}
+
+/* --- building actions -------------------------------------------------------------------- */
+
+static plan_action action_new(plan_kind kind, const char *host, const desired_container *c,
+                              const live_container *lc, const char *reason)
+{
+    plan_action a;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = kind;
+    a.host = dup_or_null(host);
+    a.reason = dup_or_null(reason);
+    a.desired = c;
+    if (c) {
+        a.container = dup_or_null(c->name);
+        a.component = dup_or_null(c->component->name);
+        a.order = c->component->order;
+    }
+    if (lc) {
+        a.container_id = dup_or_null(lc->id);
+        a.from_state = lc->state;
+    }
+    return a;
+}
+
+static void add_pull(keyed_list *pulls, const char *host, size_t hi, const desired_container *c,
+                     const char *reason)
+{
+    plan_action a;
+
+    for (size_t i = 0; i < pulls->n; i++)
+        if (strcmp(pulls->v[i].a.host, host) == 0 && strcmp(pulls->v[i].a.image, c->image) == 0)
+            return; /* one pull per image per host (omlapp runs three containers) */
+    a = action_new(PLAN_PULL, host, c, NULL, reason);
+    free(a.container); /* a pull is about an image, not a container */
+    a.container = NULL;
+    a.image = dup_or_null(c->image);
+    keyed_push(pulls, &a, hi);
+}
+
+static void reason_fmt(strbuf *sb, const char *fmt, ...) OMLOP_PRINTF(2, 3);
+
+static void reason_fmt(strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+
+    strbuf_reset(sb);
+    va_start(ap, fmt);
+    strbuf_vaddf(sb, fmt, ap);
+    va_end(ap);
+}
+
+static void blocked(keyed_list *steps, const char *host, size_t hi, const desired_container *c,
+                    const live_container *lc, strbuf *why)
+{
+    const char *mgr = live_container_label(lc, OMLOP_LABEL_MANAGED_BY);
+    const char *owner = live_container_label(lc, OMLOP_LABEL_TENANT);
+    plan_action a;
+
+    if (mgr && strcmp(mgr, OMLOP_MANAGER_NAME) == 0 && owner)
+        reason_fmt(why, "the name %s is taken by tenant %s's container", c->name, owner);
+    else
+        reason_fmt(why,
+                   "the name %s is taken by a container omlop does not manage (no %s label); "
+                   "remove or rename it",
+                   c->name, OMLOP_LABEL_MANAGED_BY);
+    a = action_new(PLAN_BLOCKED, host, c, lc, strbuf_str(why));
+    keyed_push(steps, &a, hi);
+}
+
+/* Actions for one desired container against what its host runs. */
+static void plan_container(keyed_list *pulls, keyed_list *steps, const char *tenant,
+                           const desired_host *dh, size_t hi, const live_host *lh,
+                           const desired_container *c, strbuf *why)
+{
+    const live_container *lc = live_find(lh, c->name);
+    int has_image = image_present(lh, c->image);
+    const char *hash;
+    plan_action a;
+
+    if (!lc) {
+        if (!has_image)
+            add_pull(pulls, dh->name, hi, c, "image not on host");
+        a = action_new(PLAN_CREATE, dh->name, c, NULL, "missing");
+        a.image = dup_or_null(c->image);
+        a.wait_ready = 1;
+        keyed_push(steps, &a, hi);
+        return;
+    }
+    if (!is_ours(lc, tenant)) {
+        blocked(steps, dh->name, hi, c, lc, why);
+        return;
+    }
+    hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);
+    if (!lc->image || strcmp(lc->image, c->image) != 0 || lc->state == LIVE_STATE_DEAD || !hash ||
+        strcmp(hash, c->spec_hash) != 0) {
+        if (!lc->image || strcmp(lc->image, c->image) != 0)
+            reason_fmt(why, "image changed from %s to %s", lc->image ? lc->image : "(none)",
+                       c->image);
+        else if (lc->state == LIVE_STATE_DEAD)
+            reason_fmt(why, "container dead");
+        else
+            reason_fmt(why, "spec changed");
+        if (!has_image)
+            add_pull(pulls, dh->name, hi, c, "image not on host");
+        a = action_new(PLAN_RECREATE, dh->name, c, lc, strbuf_str(why));
+        a.image = dup_or_null(c->image);
+        a.is_serial = 1;
+        a.wait_ready = 1;
+        keyed_push(steps, &a, hi);
+        return;
+    }
+    switch (lc->state) {
+    case LIVE_STATE_RUNNING:
+        /* Converged. Without its image a later restart would fail: fetch it back now. */
+        if (!has_image && !lc->is_image_present)
+            add_pull(pulls, dh->name, hi, c, "image missing on host");
+        return;
+    case LIVE_STATE_REMOVING:
+        return; /* Podman is removing it; the next round sees it gone and creates it */
+    case LIVE_STATE_EXITED:
+        reason_fmt(why, "container died (exit code %d)", lc->exit_code);
+        break;
+    case LIVE_STATE_PAUSED:
+        reason_fmt(why, "container paused");
+        break;
+    case LIVE_STATE_CREATED:
+        reason_fmt(why, "container created but not started");
+        break;
+    case LIVE_STATE_DEAD:
+    case LIVE_STATE_UNKNOWN:
+        reason_fmt(why, "container in state %s", live_state_name(lc->state));
+        break;
+    }
+    a = action_new(PLAN_START, dh->name, c, lc, strbuf_str(why));
+    a.wait_ready = 1;
+    keyed_push(steps, &a, hi);
+}
+
+static void plan_orphans(keyed_list *removes, const char *tenant, const desired_host *dh, size_t hi,
+                         const live_host *lh)
+{
+    for (size_t i = 0; i < lh->n_containers; i++) {
+        const live_container *lc = &lh->containers[i];
+        const catalog_component *cc;
+        const char *comp;
+        plan_action a;
+
+        if (!lc->name || !is_ours(lc, tenant))
+            continue;
+        if (dh && desired_host_find_container(dh, lc->name))
+            continue;
+        comp = live_container_label(lc, OMLOP_LABEL_COMPONENT);
+        cc = catalog_find(comp);
+        a = action_new(PLAN_REMOVE, lh->host, NULL, lc,
+                       dh ? "no longer desired on this host (orphan)"
+                          : "host no longer in the tenant's spec (orphan)");
+        a.container = dup_or_null(lc->name);
+        a.component = dup_or_null(comp);
+        a.order = cc ? cc->order : 0;
+        keyed_push(removes, &a, hi);
+    }
+}
+
+static void move_all(action_list *dst, keyed_list *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        dst->v[dst->n++] = src->v[i].a;
+    free(src->v);
+    src->v = NULL;
+    src->n = src->cap = 0;
+}
+
+int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, plan **out,
+                 omlop_err *err)
+{
+    keyed_list pulls = {NULL, 0, 0}, steps = {NULL, 0, 0}, removes = {NULL, 0, 0};
+    const char *tenant = desired_tenant(ds);
+    strbuf why = STRBUF_INIT;
+    plan *p;
+
+    *out = NULL;
+    for (size_t l = 0; l < n_live; l++) {
+        if (!live[l].host)
+            return omlop_err_set(err, OMLOP_EINVAL, "plan: live host %zu has no name", l);
+        for (size_t m = 0; m < l; m++)
+            if (strcmp(live[m].host, live[l].host) == 0)
+                return omlop_err_set(err, OMLOP_EINVAL, "plan: host %s listed twice", live[l].host);
+    }
+    for (size_t l = 0; l < n_live; l++) {
+        const live_host *lh = &live[l];
+        const desired_host *dh = desired_host_find(ds, lh->host);
+        size_t hi = desired_host_count(ds) + l; /* hosts not in the spec sort last */
+
+        for (size_t h = 0; dh && h < desired_host_count(ds); h++)
+            if (desired_host_at(ds, h) == dh)
+                hi = h;
+        for (size_t i = 0; dh && i < dh->n_containers; i++)
+            plan_container(&pulls, &steps, tenant, dh, hi, lh, &dh->containers[i], &why);
+        plan_orphans(&removes, tenant, dh, hi, lh);
+    }
+    strbuf_release(&why);
+    if (pulls.n > 1)
+        qsort(pulls.v, pulls.n, sizeof(*pulls.v), by_order);
+    if (steps.n > 1)
+        qsort(steps.v, steps.n, sizeof(*steps.v), by_order);
+    if (removes.n > 1)
+        qsort(removes.v, removes.n, sizeof(*removes.v), by_reverse_order);
+
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        abort();
+    p->actions.cap = pulls.n + steps.n + removes.n;
+    p->actions.v = calloc(p->actions.cap ? p->actions.cap : 1, sizeof(*p->actions.v));
+    if (!p->actions.v)
+        abort();
+    move_all(&p->actions, &pulls);
+    move_all(&p->actions, &steps);
+    move_all(&p->actions, &removes);
+    keyed_release(&pulls);
+    keyed_release(&steps);
+    keyed_release(&removes);
+    *out = p;
+    return 0;
+}
+
+void plan_free(plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->actions.n; i++)
+        action_release(&p->actions.v[i]);
+    free(p->actions.v);
+    free(p);
+}
+
+size_t plan_count(const plan *p)
+{
+    return p->actions.n;
+}
+
+const plan_action *plan_at(const plan *p, size_t i)
+{
+    return i < p->actions.n ? &p->actions.v[i] : NULL;
+}
+
+const char *plan_kind_name(plan_kind k)
+{
+    switch (k) {
+    case PLAN_PULL:
+        return "pull";
+    case PLAN_CREATE:
+        return "create";
+    case PLAN_START:
+        return "start";
+    case PLAN_RECREATE:
+        return "recreate";
+    case PLAN_REMOVE:
+        return "remove";
+    case PLAN_BLOCKED:
+        return "blocked";
+    }
+    return "?";
+}
+
+void plan_format(const plan *p, strbuf *out)
+{
+    for (size_t i = 0; i < p->actions.n; i++) {
+        const plan_action *a = &p->actions.v[i];
+
+        strbuf_addf(out, "host %s: %s", a->host, plan_kind_name(a->kind));
+        if (a->kind == PLAN_PULL)
+            strbuf_addf(out, " %s", a->image);
+        else
+            strbuf_addf(out, " %s", a->container);
+        if (a->image && a->kind != PLAN_PULL)
+            strbuf_addf(out, " (%s)", a->image);
+        if (a->reason)
+            strbuf_addf(out, ": %s", a->reason);
+        if (a->is_serial)
+            strbuf_adds(out, " [one at a time]");
+        strbuf_addch(out, '\n');
+    }
+}

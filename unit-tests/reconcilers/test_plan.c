@@ -1,0 +1,685 @@
+/*
+ * Tests for reconcilers/plan: each drift kind and its repair, ordering (pulls
+ * first, catalog start order across hosts, removals last), orphans, other
+ * tenants and unmanaged containers left alone, and the empty plan when
+ * converged. The live side is built from the desired state and then bent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crds/schema.h"
+#include "crds/yamlio.h"
+#include "reconcilers/plan.h"
+
+/* --- fixtures ---------------------------------------------------------------------------- */
+
+static json_object *example(const char *name)
+{
+    const char *src = getenv("OMLOP_SRCDIR");
+    ydoc_list docs = YDOC_LIST_INIT;
+    diag_list *dl = diag_list_new();
+    schema_set *set = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *obj = NULL;
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/crds/examples/%s", src ? src : ".", name);
+    if (schema_set_new_builtin(&set, &err) < 0)
+        fail_msg("schema: %s", err.msg);
+    if (yaml_load_path(path, NULL, &docs, dl) < 0 || docs.n != 1 ||
+        schema_set_decode(set, docs.docs[0].root, path, &obj, dl) < 0)
+        fail_msg("cannot load %s", path);
+    ydoc_list_release(&docs);
+    diag_list_free(dl);
+    schema_set_free(set);
+    return obj;
+}
+
+static int fixed_ip(void *ctx, const char *host, strbuf *out)
+{
+    (void)ctx;
+    (void)host;
+    strbuf_adds(out, "203.0.113.10");
+    return 0;
+}
+
+static desired_state *build(const char *example_name)
+{
+    json_object *t = example(example_name);
+    desired_options opts = {fixed_ip, NULL, 0};
+    omlop_err err = OMLOP_ERR_INIT;
+    desired_state *ds = NULL;
+
+    if (desired_build(t, &opts, &ds, &err) < 0)
+        fail_msg("desired_build: %s", err.msg);
+    json_object_put(t);
+    return ds;
+}
+
+#define MAX_C 40
+#define MAX_L 8
+
+/* A mutable picture of one host: what Podman would report. */
+typedef struct fake_host {
+    char host[64];
+    live_container c[MAX_C];
+    live_label labels[MAX_C][MAX_L];
+    char label_vals[MAX_C][MAX_L][160];
+    char names[MAX_C][80];
+    char images[MAX_C][160];
+    char ids[MAX_C][16];
+    size_t n;
+    const char *image_list[MAX_C];
+    char image_store[MAX_C][160];
+    size_t n_images;
+} fake_host;
+
+static void fake_add_image(fake_host *f, const char *image)
+{
+    for (size_t i = 0; i < f->n_images; i++)
+        if (strcmp(f->image_list[i], image) == 0)
+            return;
+    snprintf(f->image_store[f->n_images], sizeof(f->image_store[0]), "%s", image);
+    f->image_list[f->n_images] = f->image_store[f->n_images];
+    f->n_images++;
+}
+
+static void fake_remove_image(fake_host *f, const char *image)
+{
+    for (size_t i = 0; i < f->n_images; i++) {
+        if (strcmp(f->image_list[i], image) == 0) {
+            f->image_list[i] = "removed";
+            return;
+        }
+    }
+}
+
+/* Add a container; labels as "k=v" strings, NULL-ended. Returns it for further edits. */
+static live_container *fake_add(fake_host *f, const char *name, const char *image, live_state st,
+                                const char *const *labels)
+{
+    size_t i = f->n++;
+    live_container *c = &f->c[i];
+
+    assert_true(i < MAX_C);
+    snprintf(f->names[i], sizeof(f->names[0]), "%s", name);
+    snprintf(f->images[i], sizeof(f->images[0]), "%s", image);
+    snprintf(f->ids[i], sizeof(f->ids[0]), "id%zu", i);
+    memset(c, 0, sizeof(*c));
+    c->name = f->names[i];
+    c->image = f->images[i];
+    c->id = f->ids[i];
+    c->is_image_present = 1;
+    c->state = st;
+    c->labels = f->labels[i];
+    for (size_t l = 0; labels && labels[l]; l++) {
+        char *eq;
+
+        assert_true(l < MAX_L);
+        snprintf(f->label_vals[i][l], sizeof(f->label_vals[0][0]), "%s", labels[l]);
+        eq = strchr(f->label_vals[i][l], '=');
+        *eq = '\0';
+        f->labels[i][l].key = f->label_vals[i][l];
+        f->labels[i][l].value = eq + 1;
+        c->n_labels++;
+    }
+    fake_add_image(f, image);
+    return c;
+}
+
+/* The live picture of a converged host: every desired container running, labelled. */
+static void fake_converged(fake_host *f, const desired_host *dh)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->host, sizeof(f->host), "%s", dh->name);
+    for (size_t i = 0; i < dh->n_containers; i++) {
+        const desired_container *d = &dh->containers[i];
+        const char *labels[MAX_L + 1] = {NULL};
+        char buf[MAX_L][160];
+
+        for (size_t l = 0; l < d->n_labels && l < MAX_L; l++) {
+            snprintf(buf[l], sizeof(buf[0]), "%s=%s", d->labels[l].key, d->labels[l].value);
+            labels[l] = buf[l];
+        }
+        fake_add(f, d->name, d->image, LIVE_STATE_RUNNING, labels);
+    }
+}
+
+static live_container *fake_find(fake_host *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->c[i].name, name) == 0)
+            return &f->c[i];
+    fail_msg("no live %s", name);
+    return NULL;
+}
+
+/* Drop a container from the live picture (its image stays). */
+static void fake_drop(fake_host *f, const char *name)
+{
+    live_container *c = fake_find(f, name);
+
+    c->name = "";
+    c->n_labels = 0;
+}
+
+static void set_label(fake_host *f, const char *name, const char *key, const char *value)
+{
+    live_container *c = fake_find(f, name);
+    size_t i = (size_t)(c - f->c);
+
+    for (size_t l = 0; l < c->n_labels; l++) {
+        if (strcmp(f->labels[i][l].key, key) == 0) {
+            snprintf(f->label_vals[i][l], sizeof(f->label_vals[0][0]), "%s", key);
+            f->labels[i][l].key = f->label_vals[i][l];
+            f->labels[i][l].value = value;
+            return;
+        }
+    }
+    fail_msg("%s has no label %s", name, key);
+}
+
+static live_host as_live(const fake_host *f)
+{
+    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images};
+
+    return lh;
+}
+
+static plan *compute(const desired_state *ds, const live_host *lh, size_t n)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    plan *p = NULL;
+
+    if (plan_compute(ds, lh, n, &p, &err) < 0)
+        fail_msg("plan_compute: %s", err.msg);
+    return p;
+}
+
+/* "kind target" per action, joined with "; " (target: container, or image for pulls). */
+static void summary(const plan *p, strbuf *out)
+{
+    strbuf_reset(out);
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        strbuf_addf(out, "%s%s %s", i ? "; " : "", plan_kind_name(a->kind),
+                    a->kind == PLAN_PULL ? a->image : a->container);
+    }
+}
+
+static void assert_plan(const plan *p, const char *want)
+{
+    strbuf sb = STRBUF_INIT;
+
+    summary(p, &sb);
+    if (strcmp(strbuf_str(&sb), want) != 0)
+        fail_msg("plan:\n got: %s\nwant: %s", strbuf_str(&sb), want);
+    strbuf_release(&sb);
+}
+
+/* --- tests ------------------------------------------------------------------------------- */
+
+static void test_plan_converged_is_empty(void **state)
+{
+    static const char *const examples[] = {"tenant-aio.yaml", "tenant-cluster.yaml",
+                                           "tenant-ha.yaml"};
+
+    (void)state;
+    for (size_t e = 0; e < 3; e++) {
+        desired_state *ds = build(examples[e]);
+        fake_host *f = calloc(desired_host_count(ds), sizeof(*f));
+        live_host lh[3];
+        plan *p;
+
+        for (size_t h = 0; h < desired_host_count(ds); h++) {
+            fake_converged(&f[h], desired_host_at(ds, h));
+            /* other tenants' and unmanaged containers are never touched */
+            fake_add(
+                &f[h], "oml-other-server", "docker.io/x:1", LIVE_STATE_EXITED,
+                (const char *const[]){"omlop.io/managed-by=omlop", "omlop.io/tenant=other", NULL});
+            fake_add(&f[h], "random", "docker.io/busybox:1", LIVE_STATE_EXITED, NULL);
+            lh[h] = as_live(&f[h]);
+        }
+        p = compute(ds, lh, desired_host_count(ds));
+        if (plan_count(p) != 0) {
+            strbuf sb = STRBUF_INIT;
+
+            plan_format(p, &sb);
+            fail_msg("%s: not converged:\n%s", examples[e], strbuf_str(&sb));
+        }
+        plan_free(p);
+        free(f);
+        desired_free(ds);
+    }
+}
+
+static void test_plan_fresh_host_pulls_first_then_creates_in_order(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    live_host lh = {dh->name, NULL, 0, NULL, 0};
+    plan *p = compute(ds, &lh, 1);
+    size_t pulls = 0, creates = 0, omlapp_pulls = 0;
+    int last_order = -1;
+
+    (void)state;
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        if (a->kind == PLAN_PULL) {
+            assert_int_equal(creates, 0); /* every pull before any create */
+            pulls++;
+            if (strstr(a->image, "/omlapp:"))
+                omlapp_pulls++;
+            continue;
+        }
+        assert_int_equal(a->kind, PLAN_CREATE);
+        assert_string_equal(a->reason, "missing");
+        assert_true(a->order > last_order);
+        assert_true(a->wait_ready);
+        assert_false(a->is_serial);
+        assert_non_null(a->desired);
+        assert_string_equal(a->image, a->desired->image);
+        last_order = a->order;
+        creates++;
+    }
+    assert_int_equal(creates, dh->n_containers);
+    /* uwsgi, daphne and cron share the omlapp image: one pull */
+    assert_int_equal(omlapp_pulls, 1);
+    assert_int_equal(pulls, dh->n_containers - 2);
+    assert_string_equal(plan_at(p, pulls)->container, "oml-minio-server");
+    assert_string_equal(plan_at(p, plan_count(p) - 1)->container, "oml-prometheus-server");
+    plan_free(p);
+    desired_free(ds);
+}
+
+static void test_plan_cluster_orders_across_hosts(void **state)
+{
+    desired_state *ds = build("tenant-cluster.yaml");
+    live_host lh[3];
+    plan *p;
+    strbuf sb = STRBUF_INIT;
+    fake_host *f = calloc(3, sizeof(*f));
+
+    (void)state;
+    /* images present everywhere, no containers: creates only, data before voice before app */
+    for (size_t h = 0; h < 3; h++) {
+        const desired_host *dh = desired_host_at(ds, h);
+
+        fake_converged(&f[h], dh);
+        for (size_t i = 0; i < dh->n_containers; i++)
+            fake_drop(&f[h], dh->containers[i].name);
+        lh[h] = as_live(&f[h]);
+    }
+    p = compute(ds, lh, 3);
+    summary(p, &sb);
+    assert_string_equal(
+        strbuf_str(&sb),
+        "create oml-minio-server; create oml-postgresql-server; create oml-redis-server; "
+        "create oml-rabbitmq-server; create oml-rtpengine-server; create oml-fastagi-server; "
+        "create oml-asterisk-server; create oml-asterisk-retrieve-conf; "
+        "create oml-kamailio-server; create oml-ami-server; create oml-websockets-server; "
+        "create oml-daphne-server; create oml-uwsgi-server; "
+        "create oml-interaction_processor-server; create oml-nginx-server; "
+        "create oml-cron-server; create oml-prometheus-node; create oml-prometheus-node; "
+        "create oml-prometheus-node; create oml-prometheus-podman; create oml-prometheus-podman; "
+        "create oml-prometheus-podman; create oml-prometheus-postgres; "
+        "create oml-prometheus-redis; create oml-prometheus-server");
+    /* per-host exporters: hosts in spec order */
+    assert_string_equal(plan_at(p, 16)->host, "data");
+    assert_string_equal(plan_at(p, 17)->host, "voice");
+    assert_string_equal(plan_at(p, 18)->host, "app");
+    strbuf_release(&sb);
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
+typedef enum drift {
+    DRIFT_MISSING,
+    DRIFT_MISSING_NO_IMAGE,
+    DRIFT_EXITED,
+    DRIFT_PAUSED,
+    DRIFT_CREATED,
+    DRIFT_HASH,
+    DRIFT_NO_HASH,
+    DRIFT_IMAGE,
+    DRIFT_IMAGE_NOT_PULLED,
+    DRIFT_DEAD,
+    DRIFT_REMOVING,
+    DRIFT_IMAGE_GONE,
+    DRIFT_UNMANAGED_SAME_NAME,
+    DRIFT_OTHER_TENANT_SAME_NAME
+} drift;
+
+typedef struct drift_case {
+    const char *what;
+    drift kind;
+    const char *want; /* plan summary */
+    const char *reason;
+    int is_serial;
+} drift_case;
+
+static void apply_drift(fake_host *f, const desired_container *d, drift kind)
+{
+    live_container *c = fake_find(f, d->name);
+
+    switch (kind) {
+    case DRIFT_MISSING:
+        fake_drop(f, d->name);
+        break;
+    case DRIFT_MISSING_NO_IMAGE:
+        fake_drop(f, d->name);
+        fake_remove_image(f, d->image);
+        break;
+    case DRIFT_EXITED:
+        c->state = LIVE_STATE_EXITED;
+        c->exit_code = 137;
+        break;
+    case DRIFT_PAUSED:
+        c->state = LIVE_STATE_PAUSED;
+        break;
+    case DRIFT_CREATED:
+        c->state = LIVE_STATE_CREATED;
+        break;
+    case DRIFT_HASH:
+        set_label(f, d->name, OMLOP_LABEL_SPEC_HASH, "0000");
+        break;
+    case DRIFT_NO_HASH:
+        set_label(f, d->name, OMLOP_LABEL_SPEC_HASH, "");
+        break;
+    case DRIFT_IMAGE:
+        c->image = "docker.io/omnileads/nginx:230215.01";
+        fake_add_image(f, c->image);
+        break;
+    case DRIFT_IMAGE_NOT_PULLED:
+        c->image = "docker.io/omnileads/nginx:230215.01";
+        fake_remove_image(f, d->image);
+        fake_add_image(f, c->image);
+        break;
+    case DRIFT_DEAD:
+        c->state = LIVE_STATE_DEAD;
+        break;
+    case DRIFT_REMOVING:
+        c->state = LIVE_STATE_REMOVING;
+        break;
+    case DRIFT_IMAGE_GONE:
+        c->is_image_present = 0;
+        fake_remove_image(f, d->image);
+        break;
+    case DRIFT_UNMANAGED_SAME_NAME:
+        c->n_labels = 0;
+        break;
+    case DRIFT_OTHER_TENANT_SAME_NAME:
+        set_label(f, d->name, OMLOP_LABEL_TENANT, "someone-else");
+        break;
+    }
+}
+
+static void test_plan_each_drift_kind(void **state)
+{
+    static const drift_case cases[] = {
+        {"removed", DRIFT_MISSING, "create oml-nginx-server", "missing", 0},
+        {"removed with its image", DRIFT_MISSING_NO_IMAGE,
+         "pull docker.io/omnileads/nginx:241009.01; create oml-nginx-server", "missing", 0},
+        {"killed", DRIFT_EXITED, "start oml-nginx-server", "container died (exit code 137)", 0},
+        {"paused", DRIFT_PAUSED, "start oml-nginx-server", "container paused", 0},
+        {"created only", DRIFT_CREATED, "start oml-nginx-server",
+         "container created but not started", 0},
+        {"edited by hand", DRIFT_HASH, "recreate oml-nginx-server", "spec changed", 1},
+        {"hash label lost", DRIFT_NO_HASH, "recreate oml-nginx-server", "spec changed", 1},
+        {"other image", DRIFT_IMAGE, "recreate oml-nginx-server",
+         "image changed from docker.io/omnileads/nginx:230215.01 to "
+         "docker.io/omnileads/nginx:241009.01",
+         1},
+        {"upgrade, new tag not pulled", DRIFT_IMAGE_NOT_PULLED,
+         "pull docker.io/omnileads/nginx:241009.01; recreate oml-nginx-server", NULL, 1},
+        {"dead", DRIFT_DEAD, "recreate oml-nginx-server", "container dead", 1},
+        {"being removed", DRIFT_REMOVING, "", NULL, 0},
+        {"image removed under a running container", DRIFT_IMAGE_GONE,
+         "pull docker.io/omnileads/nginx:241009.01", "image missing on host", 0},
+        {"name taken by an unmanaged container", DRIFT_UNMANAGED_SAME_NAME,
+         "blocked oml-nginx-server", "omlop does not manage", 0},
+        {"name taken by another tenant", DRIFT_OTHER_TENANT_SAME_NAME, "blocked oml-nginx-server",
+         "tenant someone-else's container", 0},
+    };
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    const desired_container *nginx = desired_host_find_container(dh, "oml-nginx-server");
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const drift_case *dc = &cases[i];
+        fake_host *f = calloc(1, sizeof(*f));
+        live_host lh;
+        plan *p;
+
+        fake_converged(f, dh);
+        apply_drift(f, nginx, dc->kind);
+        lh = as_live(f);
+        p = compute(ds, &lh, 1);
+        {
+            strbuf sb = STRBUF_INIT;
+
+            summary(p, &sb);
+            if (strcmp(strbuf_str(&sb), dc->want) != 0)
+                fail_msg("%s:\n got: %s\nwant: %s", dc->what, strbuf_str(&sb), dc->want);
+            strbuf_release(&sb);
+        }
+        if (plan_count(p) > 0) {
+            const plan_action *last = plan_at(p, plan_count(p) - 1);
+
+            if (dc->reason && !strstr(last->reason, dc->reason))
+                fail_msg("%s: reason \"%s\" lacks \"%s\"", dc->what, last->reason, dc->reason);
+            assert_int_equal(last->is_serial, dc->is_serial);
+            assert_string_equal(last->host, "algarrobo");
+            if (last->kind == PLAN_START || last->kind == PLAN_RECREATE)
+                assert_string_equal(last->container_id, fake_find(f, "oml-nginx-server")->id);
+            if (dc->kind == DRIFT_PAUSED)
+                assert_int_equal(last->from_state, LIVE_STATE_PAUSED);
+            if (last->kind == PLAN_RECREATE)
+                assert_string_equal(last->image, nginx->image);
+        }
+        plan_free(p);
+        free(f);
+    }
+    desired_free(ds);
+}
+
+static void test_plan_orphans_removed_others_untouched(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    fake_host *f = calloc(1, sizeof(*f));
+    live_host lh;
+    plan *p;
+
+    (void)state;
+    fake_converged(f, dh);
+    /* ours, no longer desired (e.g. promtail after lokiURL was removed) */
+    fake_add(f, "oml-promtail-server", "docker.io/grafana/promtail:latest", LIVE_STATE_RUNNING,
+             (const char *const[]){"omlop.io/managed-by=omlop", "omlop.io/tenant=algarrobo",
+                                   "omlop.io/component=promtail", NULL});
+    /* a hand-made container carrying our labels */
+    fake_add(f, "sneaky", "docker.io/busybox:1", LIVE_STATE_RUNNING,
+             (const char *const[]){"omlop.io/managed-by=omlop", "omlop.io/tenant=algarrobo", NULL});
+    /* another tenant's, and one with our tenant label but not managed by omlop */
+    fake_add(f, "oml-x-server", "docker.io/x:1", LIVE_STATE_RUNNING,
+             (const char *const[]){"omlop.io/managed-by=omlop", "omlop.io/tenant=other", NULL});
+    fake_add(f, "lookalike", "docker.io/x:1", LIVE_STATE_RUNNING,
+             (const char *const[]){"omlop.io/tenant=algarrobo", NULL});
+    /* and a drift, so removals are seen to come last */
+    fake_find(f, "oml-asterisk-server")->state = LIVE_STATE_EXITED;
+    lh = as_live(f);
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "start oml-asterisk-server; remove oml-promtail-server; remove sneaky");
+    assert_string_equal(plan_at(p, 1)->reason, "no longer desired on this host (orphan)");
+    assert_string_equal(plan_at(p, 1)->component, "promtail");
+    assert_null(plan_at(p, 1)->desired);
+    assert_string_equal(plan_at(p, 2)->container_id, fake_find(f, "sneaky")->id);
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
+static void test_plan_hosts_outside_spec_and_unobserved(void **state)
+{
+    desired_state *ds = build("tenant-cluster.yaml");
+    fake_host *f = calloc(2, sizeof(*f));
+    live_host lh[2];
+    plan *p;
+
+    (void)state;
+    /* voice and app not observed this round; data converged; an old host still has ours */
+    fake_converged(&f[0], desired_host_at(ds, 0));
+    snprintf(f[1].host, sizeof(f[1].host), "retired");
+    fake_add(&f[1], "oml-redis-server", "docker.io/omnileads/redis:231125.01", LIVE_STATE_RUNNING,
+             (const char *const[]){"omlop.io/managed-by=omlop", "omlop.io/tenant=tenant-mr-x",
+                                   "omlop.io/component=redis", NULL});
+    fake_add(&f[1], "oml-other", "docker.io/x:1", LIVE_STATE_RUNNING,
+             (const char *const[]){"omlop.io/managed-by=omlop", "omlop.io/tenant=t2", NULL});
+    lh[0] = as_live(&f[0]);
+    lh[1] = as_live(&f[1]);
+    p = compute(ds, lh, 2);
+    assert_plan(p, "remove oml-redis-server");
+    assert_string_equal(plan_at(p, 0)->host, "retired");
+    assert_string_equal(plan_at(p, 0)->reason, "host no longer in the tenant's spec (orphan)");
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
+static void test_plan_upgrade_recreates_only_changed_in_order(void **state)
+{
+    /* Live runs the old tags; the spec moved asterisk and nginx: only those two recreate,
+     * serially, asterisk first (start order), after both pulls. */
+    json_object *t = example("tenant-aio.yaml");
+    desired_options opts = {fixed_ip, NULL, 0};
+    omlop_err err = OMLOP_ERR_INIT;
+    desired_state *old_ds = NULL, *new_ds = NULL;
+    fake_host *f = calloc(1, sizeof(*f));
+    live_host lh;
+    plan *p;
+
+    (void)state;
+    assert_int_equal(desired_build(t, &opts, &old_ds, &err), 0);
+    json_object_object_add(
+        json_object_object_get(json_object_object_get(json_object_object_get(t, "spec"), "images"),
+                               "tags"),
+        "asterisk", json_object_new_string("250101.01"));
+    json_object_object_add(
+        json_object_object_get(json_object_object_get(json_object_object_get(t, "spec"), "images"),
+                               "tags"),
+        "nginx", json_object_new_string("250101.02"));
+    assert_int_equal(desired_build(t, &opts, &new_ds, &err), 0);
+    fake_converged(f, desired_host_at(old_ds, 0));
+    lh = as_live(f);
+    p = compute(new_ds, &lh, 1);
+    assert_plan(p, "pull docker.io/omnileads/asterisk:250101.01; "
+                   "pull docker.io/omnileads/nginx:250101.02; recreate oml-asterisk-server; "
+                   "recreate oml-nginx-server");
+    assert_true(plan_at(p, 2)->is_serial);
+    assert_true(plan_at(p, 3)->is_serial);
+    assert_true(plan_at(p, 2)->wait_ready);
+    plan_free(p);
+
+    /* rollback: the old spec against the new live state */
+    fake_converged(f, desired_host_at(new_ds, 0));
+    lh = as_live(f);
+    p = compute(old_ds, &lh, 1);
+    assert_plan(p, "pull docker.io/omnileads/asterisk:240102.01; "
+                   "pull docker.io/omnileads/nginx:241009.01; recreate oml-asterisk-server; "
+                   "recreate oml-nginx-server");
+    plan_free(p);
+    free(f);
+    desired_free(old_ds);
+    desired_free(new_ds);
+    json_object_put(t);
+}
+
+static void test_plan_rejects_duplicate_hosts(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0}, {"algarrobo", NULL, 0, NULL, 0}};
+    omlop_err err = OMLOP_ERR_INIT;
+    plan *p = NULL;
+
+    (void)state;
+    assert_int_equal(plan_compute(ds, lh, 2, &p, &err), OMLOP_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "algarrobo listed twice"));
+    desired_free(ds);
+}
+
+static void test_plan_format_lines(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    fake_host *f = calloc(1, sizeof(*f));
+    strbuf sb = STRBUF_INIT;
+    live_host lh;
+    plan *p;
+
+    (void)state;
+    fake_converged(f, dh);
+    set_label(f, "oml-nginx-server", OMLOP_LABEL_SPEC_HASH, "x");
+    fake_find(f, "oml-redis-server")->state = LIVE_STATE_EXITED;
+    fake_find(f, "oml-redis-server")->exit_code = 1;
+    lh = as_live(f);
+    p = compute(ds, &lh, 1);
+    plan_format(p, &sb);
+    assert_string_equal(strbuf_str(&sb),
+                        "host algarrobo: start oml-redis-server: container died (exit code 1)\n"
+                        "host algarrobo: recreate oml-nginx-server "
+                        "(docker.io/omnileads/nginx:241009.01): spec changed [one at a time]\n");
+    strbuf_release(&sb);
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
+static void test_plan_live_state_parse(void **state)
+{
+    static const struct {
+        const char *in;
+        live_state want;
+    } cases[] = {
+        {"running", LIVE_STATE_RUNNING}, {"Running", LIVE_STATE_RUNNING},
+        {"exited", LIVE_STATE_EXITED},   {"stopped", LIVE_STATE_EXITED},
+        {"created", LIVE_STATE_CREATED}, {"configured", LIVE_STATE_CREATED},
+        {"paused", LIVE_STATE_PAUSED},   {"removing", LIVE_STATE_REMOVING},
+        {"dead", LIVE_STATE_DEAD},       {"weird", LIVE_STATE_UNKNOWN},
+        {NULL, LIVE_STATE_UNKNOWN},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(live_state_parse(cases[i].in), cases[i].want);
+    assert_string_equal(live_state_name(LIVE_STATE_EXITED), "exited");
+    assert_string_equal(plan_kind_name(PLAN_RECREATE), "recreate");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_converged_is_empty),
+        cmocka_unit_test(test_plan_fresh_host_pulls_first_then_creates_in_order),
+        cmocka_unit_test(test_plan_cluster_orders_across_hosts),
+        cmocka_unit_test(test_plan_each_drift_kind),
+        cmocka_unit_test(test_plan_orphans_removed_others_untouched),
+        cmocka_unit_test(test_plan_hosts_outside_spec_and_unobserved),
+        cmocka_unit_test(test_plan_upgrade_recreates_only_changed_in_order),
+        cmocka_unit_test(test_plan_rejects_duplicate_hosts),
+        cmocka_unit_test(test_plan_format_lines),
+        cmocka_unit_test(test_plan_live_state_parse),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
