@@ -139,9 +139,11 @@ unit: $(TEST_BINS) asan-bins
 	@sh unit-tests/run.sh $(TEST_BINS)
 
 # --- the test command CI runs ------------------------------------------------------------
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all asan-bins
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) unit
 	$(Q)$(MAKE) --no-print-directory e2e
 
 e2e: all asan-bins

@@ -10,7 +10,7 @@ failed=0
 crashed=""
 for t in "$@"; do
 	log=$(mktemp)
-	timeout 600 "$t" >"$log" 2>&1
+	timeout 300 "$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
