@@ -414,10 +414,34 @@ static void test_every_verb_has_help(void **state)
     }
 }
 
+/* Global flags may precede the verb, as with kubectl; they override OMLOP_SERVER. */
+static void test_global_flags_before_the_verb(void **state)
+{
+    octl_run r;
+
+    (void)state;
+    OCTL(&env, &r, NULL, "--server", "http://127.0.0.1:1", "get", "tn", "-o", "name");
+    octl_assert_code(&r, 1);
+    octl_assert_contains(r.err.buf, "127.0.0.1:1");
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "--server", env.server, "-v", "get", "tn", "algarrobo", "-o", "name");
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "tenant/algarrobo\n");
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "--server");
+    octl_assert_code(&r, 2);
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "--token=abc");
+    octl_assert_code(&r, 2);
+    octl_assert_contains(r.err.buf, "no command after the global flags");
+    octl_run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_table_and_wide),
+        cmocka_unit_test(test_global_flags_before_the_verb),
         cmocka_unit_test(test_get_machine_formats),
         cmocka_unit_test(test_get_label_selector),
         cmocka_unit_test(test_get_watch_prints_rows_as_events_arrive),
