@@ -37,7 +37,7 @@ typedef struct store_options {
 
 typedef struct store_kv {
     char *key;
-    char *value; /* JSON text, NUL-terminated; NULL for a DELETED event's kv */
+    char *value; /* JSON text, NUL-terminated; for a DELETED event, the last value */
     size_t value_len;
     int64_t create_revision;
     int64_t mod_revision; /* = resourceVersion */
