@@ -11,8 +11,10 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/k8s_status.h"
 #include "lib/log.h"
 #include "lib/version.h"
+#include "lib/xalloc.h"
 
 typedef struct sink {
     strbuf *body;
@@ -31,18 +33,6 @@ void apiclient_opts_default(apiclient_opts *opts)
     opts->timeout_ms = 60000;
     opts->max_response = 64u << 20;
     opts->max_event = 8u << 20;
-}
-
-static char *dup_or_null(const char *s)
-{
-    char *d;
-
-    if (!s)
-        return NULL;
-    d = strdup(s);
-    if (!d)
-        abort();
-    return d;
 }
 
 static int has_ctl_or_space(const char *s)
@@ -73,7 +63,7 @@ int apiclient_new(const apiclient_opts *opts, apiclient **out, omlop_err *err)
     c = calloc(1, sizeof(*c));
     if (!c)
         abort();
-    c->server = dup_or_null(server);
+    c->server = xstrdup(server);
     if (strncmp(server, "unix://", 7) == 0) {
         if (server[7] != '/') {
             apiclient_free(c);
@@ -81,8 +71,8 @@ int apiclient_new(const apiclient_opts *opts, apiclient **out, omlop_err *err)
                                  "server URL '%s': a unix socket URL is unix:///absolute/path",
                                  server);
         }
-        c->unix_path = dup_or_null(server + 7);
-        c->base = dup_or_null("http://localhost");
+        c->unix_path = xstrdup(server + 7);
+        c->base = xstrdup("http://localhost");
     } else if (strncmp(server, "http://", 7) == 0 || strncmp(server, "https://", 8) == 0) {
         const char *host = strstr(server, "://") + 3;
 
@@ -105,7 +95,7 @@ int apiclient_new(const apiclient_opts *opts, apiclient **out, omlop_err *err)
         strbuf_addf(&sb, "Authorization: Bearer %s", opts->token);
         c->auth_header = strbuf_detach(&sb, NULL);
     }
-    c->ca_file = dup_or_null(opts->ca_file);
+    c->ca_file = xstrdup(opts->ca_file);
     c->insecure = opts->insecure_skip_verify;
     c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 0;
@@ -339,43 +329,14 @@ static void add_sanitized(strbuf *out, const char *s, size_t len, size_t max)
         strbuf_adds(out, "...");
 }
 
+/* The reason for a code when the answer carries no Status: the standard one, else its class. */
 static const char *http_reason(long code)
 {
-    switch (code) {
-    case 400:
-        return "BadRequest";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "NotFound";
-    case 405:
-        return "MethodNotAllowed";
-    case 406:
-        return "NotAcceptable";
-    case 408:
-        return "Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 413:
-        return "RequestEntityTooLarge";
-    case 415:
-        return "UnsupportedMediaType";
-    case 422:
-        return "Invalid";
-    case 429:
-        return "TooManyRequests";
-    case 500:
-        return "InternalError";
-    case 503:
-        return "ServiceUnavailable";
-    case 504:
-        return "Timeout";
-    }
-    return code >= 500 ? "ServerError" : "Error";
+    const char *reason = k8s_status_reason(code);
+
+    if (!reason)
+        reason = code >= 500 ? "ServerError" : "Error";
+    return reason;
 }
 
 int apiclient_code_from_http(long code, const char *reason)

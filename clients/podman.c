@@ -85,6 +85,18 @@ void podman_client_api_prefix(podman_client *p, char *out, size_t size)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Add the list filters (f may be NULL: no filtering) to the call's query. */
+static void add_filters(podman_call *c, const podman_filters *f)
+{
+    strbuf filters = STRBUF_INIT;
+
+    if (!f)
+        return;
+    podman_filters_json(f, &filters);
+    podman_query_add(&c->path, "filters", strbuf_str(&filters));
+    strbuf_release(&filters);
+}
+
 /* --- system ------------------------------------------------------------------------------ */
 
 int podman_ping(podman_client *p, char *api_version, size_t size, omlop_err *err)
@@ -127,7 +139,6 @@ int podman_containers_list(podman_client *p, const podman_filters *f, int is_all
                            podman_container_list *out, omlop_err *err)
 {
     tunnel_response resp = TUNNEL_RESPONSE_INIT;
-    strbuf filters = STRBUF_INIT;
     podman_call c;
     int rc;
 
@@ -135,17 +146,13 @@ int podman_containers_list(podman_client *p, const podman_filters *f, int is_all
     podman_call_init(&c, p, "GET", "list containers%s", NULL);
     strbuf_adds(&c.path, "/containers/json");
     podman_query_add(&c.path, "all", is_all ? "true" : "false");
-    if (f) {
-        podman_filters_json(f, &filters);
-        podman_query_add(&c.path, "filters", strbuf_str(&filters));
-    }
+    add_filters(&c, f);
     rc = podman_call_do(p, &c, PODMAN_OK_200, &resp, err);
     if (rc == 0) {
         rc = podman_parse_container_list(resp.body.buf, resp.body.len, out, err);
         if (rc < 0)
             omlop_err_prefix(err, "host %s: ", p->host);
     }
-    strbuf_release(&filters);
     tunnel_response_release(&resp);
     return rc;
 }
@@ -497,24 +504,19 @@ int podman_volumes_list(podman_client *p, const podman_filters *f, podman_volume
                         omlop_err *err)
 {
     tunnel_response resp = TUNNEL_RESPONSE_INIT;
-    strbuf filters = STRBUF_INIT;
     podman_call c;
     int rc;
 
     memset(out, 0, sizeof(*out));
     podman_call_init(&c, p, "GET", "list volumes%s", NULL);
     strbuf_adds(&c.path, "/volumes/json");
-    if (f) {
-        podman_filters_json(f, &filters);
-        podman_query_add(&c.path, "filters", strbuf_str(&filters));
-    }
+    add_filters(&c, f);
     rc = podman_call_do(p, &c, PODMAN_OK_200, &resp, err);
     if (rc == 0) {
         rc = podman_parse_volume_list(resp.body.buf, resp.body.len, out, err);
         if (rc < 0)
             omlop_err_prefix(err, "host %s: ", p->host);
     }
-    strbuf_release(&filters);
     tunnel_response_release(&resp);
     return rc;
 }

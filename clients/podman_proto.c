@@ -387,6 +387,33 @@ static int parse_json(const char *body, size_t len, const char *what, json_objec
     return 0;
 }
 
+/*
+ * A list reply: *arr is the parsed JSON array (caller puts) and *items a zeroed
+ * array of item_size entries, one per element (caller frees).
+ */
+static int parse_array(const char *body, size_t len, const char *what, size_t item_size,
+                       json_object **arr, void **items, omlop_err *err)
+{
+    json_object *a;
+    size_t n;
+    int rc = parse_json(body, len, what, &a, err);
+
+    if (rc < 0)
+        return rc;
+    if (!json_object_is_type(a, json_type_array)) {
+        json_object_put(a);
+        return omlop_err_set(err, OMLOP_EPROTO, "%s: expected a JSON array", what);
+    }
+    n = json_object_array_length(a);
+    *items = calloc(n ? n : 1, item_size);
+    if (!*items) {
+        json_object_put(a);
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    }
+    *arr = a;
+    return 0;
+}
+
 /* A copy of the string at path, "" when absent (never NULL: callers print freely). */
 static char *str_at(const json_object *o, const char *path)
 {
@@ -463,22 +490,15 @@ int podman_parse_container_list(const char *body, size_t len, podman_container_l
                                 omlop_err *err)
 {
     json_object *a;
+    void *items;
     size_t n;
-    int rc = parse_json(body, len, "list containers", &a, err);
+    int rc = parse_array(body, len, "list containers", sizeof(*out->items), &a, &items, err);
 
     memset(out, 0, sizeof(*out));
     if (rc < 0)
         return rc;
-    if (!json_object_is_type(a, json_type_array)) {
-        json_object_put(a);
-        return omlop_err_set(err, OMLOP_EPROTO, "list containers: expected a JSON array");
-    }
+    out->items = items;
     n = json_object_array_length(a);
-    out->items = calloc(n ? n : 1, sizeof(*out->items));
-    if (!out->items) {
-        json_object_put(a);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(a, i);
 
@@ -541,22 +561,15 @@ void podman_volume_list_release(podman_volume_list *l)
 int podman_parse_volume_list(const char *body, size_t len, podman_volume_list *out, omlop_err *err)
 {
     json_object *a;
+    void *items;
     size_t n;
-    int rc = parse_json(body, len, "list volumes", &a, err);
+    int rc = parse_array(body, len, "list volumes", sizeof(*out->items), &a, &items, err);
 
     memset(out, 0, sizeof(*out));
     if (rc < 0)
         return rc;
-    if (!json_object_is_type(a, json_type_array)) {
-        json_object_put(a);
-        return omlop_err_set(err, OMLOP_EPROTO, "list volumes: expected a JSON array");
-    }
+    out->items = items;
     n = json_object_array_length(a);
-    out->items = calloc(n ? n : 1, sizeof(*out->items));
-    if (!out->items) {
-        json_object_put(a);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(a, i);
         podman_volume *v;

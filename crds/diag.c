@@ -5,22 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
+
 struct diag_list {
     diag *items;
     size_t n, cap;
 };
-
-static char *dup_or_null(const char *s)
-{
-    char *p;
-
-    if (!s)
-        return NULL;
-    p = strdup(s);
-    if (!p)
-        abort();
-    return p;
-}
 
 diag_list *diag_list_new(void)
 {
@@ -70,10 +60,10 @@ void diag_add(diag_list *dl, const char *file, int line, int col, const char *pa
     strbuf_vaddf(&msg, fmt, ap);
     va_end(ap);
     d = &dl->items[dl->n++];
-    d->file = dup_or_null(file);
+    d->file = xstrdup(file);
     d->line = line;
     d->col = col;
-    d->path = path && *path ? dup_or_null(path) : NULL;
+    d->path = path && *path ? xstrdup(path) : NULL;
     d->message = strbuf_detach(&msg, NULL);
 }
 

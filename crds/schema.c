@@ -394,6 +394,24 @@ const json_object *schema_set_crd(const schema_set *set, const char *kind)
     return e ? e->crd : NULL;
 }
 
+const json_object *schema_set_crd_version(const schema_set *set, const char *kind)
+{
+    const json_object *crd = schema_set_crd(set, kind);
+    json_object *versions = crd ? cjson_get(crd, "spec.versions") : NULL;
+    json_object *chosen = NULL;
+
+    if (!versions || !json_object_is_type(versions, json_type_array))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(versions); i++) {
+        json_object *v = json_object_array_get_idx(versions, i);
+        const char *name = cjson_get_string(v, "name");
+
+        if (!chosen || (name && strcmp(name, OMLOP_VERSION) == 0))
+            chosen = v;
+    }
+    return chosen;
+}
+
 /* A scalar's text, or NULL for anything else. */
 static const char *scalar_text(const ynode *n)
 {

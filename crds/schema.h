@@ -55,6 +55,9 @@ const kind_info *schema_set_find_kind(const schema_set *set, const char *name);
 /* The kind's CRD as loaded (borrowed), e.g. to publish /openapi/v2. */
 const json_object *schema_set_crd(const schema_set *set, const char *kind);
 
+/* The served entry of the CRD's spec.versions (named OMLOP_VERSION, else the first); borrowed. */
+const json_object *schema_set_crd_version(const schema_set *set, const char *kind);
+
 /*
  * Decode one document: check apiVersion and kind, type every scalar by the
  * schema, apply defaults, check keywords and cross-field rules. On success *out

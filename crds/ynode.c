@@ -10,26 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
+
 #define CORE_TAG_PREFIX "tag:yaml.org,2002:"
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-
-    /* Same policy as strbuf: an OOM path nobody tests is worse than aborting. */
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-
-    if (!p)
-        abort();
-    return p;
-}
 
 static ynode *node_new(ynode_kind kind, int line, int col)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add_string(strbuf *out, const char *s, size_t n)
+void cjson_add_quoted(strbuf *out, const char *s, size_t n, unsigned flags)
 {
     strbuf_addch(out, '"');
     for (size_t i = 0; i < n; i++) {
@@ -36,7 +36,7 @@ static void add_string(strbuf *out, const char *s, size_t n)
             strbuf_adds(out, "\\t");
             break;
         default:
-            if (c < 0x20)
+            if (c < 0x20 || (c == 0x7f && (flags & CJSON_QUOTE_DEL)))
                 strbuf_addf(out, "\\u%04x", c);
             else
                 strbuf_addch(out, (char)c);
@@ -89,7 +89,8 @@ void cjson_canonical(const json_object *cobj, strbuf *out)
         add_double(out, json_object_get_double(obj));
         break;
     case json_type_string:
-        add_string(out, json_object_get_string(obj), (size_t)json_object_get_string_len(obj));
+        cjson_add_quoted(out, json_object_get_string(obj), (size_t)json_object_get_string_len(obj),
+                         0);
         break;
     case json_type_array: {
         size_t n = json_object_array_length(obj);
@@ -119,7 +120,7 @@ void cjson_canonical(const json_object *cobj, strbuf *out)
         for (i = 0; i < n; i++) {
             if (i)
                 strbuf_addch(out, ',');
-            add_string(out, keys[i], strlen(keys[i]));
+            cjson_add_quoted(out, keys[i], strlen(keys[i]), 0);
             strbuf_addch(out, ':');
             cjson_canonical(json_object_object_get(obj, keys[i]), out);
         }

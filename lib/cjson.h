@@ -20,6 +20,16 @@
 /* Append the canonical text of obj (NULL is "null") to out. */
 void cjson_canonical(const json_object *obj, strbuf *out);
 
+/* cjson_add_quoted flag: also escape DEL (0x7f), so text shown on a terminal stays inert. */
+#define CJSON_QUOTE_DEL 1u
+
+/*
+ * Append n bytes of s as a quoted JSON string: '"', '\\' and control bytes
+ * escaped (short forms where JSON has them), everything else verbatim. The
+ * canonical form uses flags 0; changing what it escapes changes every hash.
+ */
+void cjson_add_quoted(strbuf *out, const char *s, size_t n, unsigned flags);
+
 /* SHA-256 of the canonical text, as 64 lowercase hex digits plus NUL. */
 void cjson_hash(const json_object *obj, char out[CJSON_HASH_HEX_LEN + 1]);
 

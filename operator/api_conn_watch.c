@@ -25,6 +25,22 @@ static void resume_fd(api_conn *c)
     }
 }
 
+/*
+ * n queued bytes went out: drop them (the whole buffer once drained), let a
+ * paused producer go on, and ask for another write while anything is left.
+ */
+static void stream_sent(api_conn *c, size_t n)
+{
+    c->out_off += n;
+    if (c->out_off == c->out.len) {
+        strbuf_reset(&c->out);
+        c->out_off = 0;
+    }
+    resume_fd(c);
+    if (c->out.len || c->is_stream_done)
+        lws_callback_on_writable(c->wsi);
+}
+
 static void pump(api_conn *c)
 {
     if (!c->stream || c->is_stream_done)
@@ -178,14 +194,7 @@ int api_conn_stream_write_http(api_conn *c)
         if (lws_write(c->wsi, start, (size_t)hn + n + 2, LWS_WRITE_HTTP) <
             (int)((size_t)hn + n + 2))
             return -1;
-        c->out_off += n;
-        if (c->out_off == c->out.len) {
-            strbuf_reset(&c->out);
-            c->out_off = 0;
-        }
-        resume_fd(c);
-        if (c->out.len || c->is_stream_done)
-            lws_callback_on_writable(c->wsi);
+        stream_sent(c, n);
         return 0;
     }
     if (!c->is_stream_done)
@@ -224,14 +233,7 @@ int api_conn_stream_write_ws(api_conn *c)
     free(buf);
     if (wrote < (int)n)
         return -1;
-    c->out_off += n + (nl ? 1 : 0);
-    if (c->out_off == c->out.len) {
-        strbuf_reset(&c->out);
-        c->out_off = 0;
-    }
-    resume_fd(c);
-    if (c->out.len || c->is_stream_done)
-        lws_callback_on_writable(c->wsi);
+    stream_sent(c, n + (nl ? 1 : 0));
     return 0;
 }
 

@@ -27,21 +27,9 @@ static const char *const object_meta_fields[] = {"name",
 
 const json_object *api_fields_schema(const schema_set *set, const char *kind)
 {
-    const json_object *crd = schema_set_crd(set, kind);
-    json_object *versions, *chosen = NULL;
+    const json_object *v = schema_set_crd_version(set, kind);
 
-    if (!crd || !json_object_object_get_ex((json_object *)crd, "spec", &versions) ||
-        !json_object_object_get_ex(versions, "versions", &versions) ||
-        !json_object_is_type(versions, json_type_array))
-        return NULL;
-    for (size_t i = 0; i < json_object_array_length(versions); i++) {
-        json_object *v = json_object_array_get_idx(versions, i);
-        const char *name = cjson_get_string(v, "name");
-
-        if (!chosen || (name && strcmp(name, OMLOP_VERSION) == 0))
-            chosen = v;
-    }
-    return chosen ? cjson_get(chosen, "schema.openAPIV3Schema") : NULL;
+    return v ? cjson_get(v, "schema.openAPIV3Schema") : NULL;
 }
 
 static int is_true(const json_object *o, const char *key)

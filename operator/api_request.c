@@ -6,14 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-
-    if (!p)
-        abort();
-    return p;
-}
+#include "lib/xalloc.h"
 
 static char *xstrndup(const char *s, size_t n)
 {

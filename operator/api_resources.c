@@ -10,6 +10,7 @@
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
 #include "operator/api_fields.h"
+#include "operator/api_history.h"
 #include "operator/api_object.h"
 #include "operator/api_select.h"
 #include "operator/api_status.h"
@@ -734,6 +735,11 @@ void api_resources_handle(api *a, const api_request *req, api_response *resp, co
     rr.kind = kind;
     rr.name = name;
     rr.verb = "unknown";
+    if (sub && name && strcmp(sub, API_HISTORY_SUBRES) == 0 && api_history_applies(kind)) {
+        api_history_serve(&rr); /* the read-only rollout history (api_history.h) */
+        *verb = rr.verb;
+        return;
+    }
     if (sub) {
         if (strcmp(sub, "status") != 0 || !kind->has_status) {
             api_status_respond(resp, 404, "%s has no subresource '%s'%s", kind->plural, sub,

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "lib/k8s_status.h"
+
 json_object *api_status_new(int code, const char *reason, const char *message)
 {
     json_object *st = json_object_new_object();
@@ -69,44 +71,12 @@ void api_status_add_diags(json_object *st, const diag_list *diags)
 
 const char *api_status_reason(int code)
 {
-    switch (code) {
-    case 400:
-        return "BadRequest";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "NotFound";
-    case 405:
-        return "MethodNotAllowed";
-    case 406:
-        return "NotAcceptable";
-    case 408:
-        return "Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "LengthRequired";
-    case 413:
-        return "RequestEntityTooLarge";
-    case 415:
-        return "UnsupportedMediaType";
-    case 422:
-        return "Invalid";
-    case 429:
-        return "TooManyRequests";
-    case 431:
-        return "RequestHeaderFieldsTooLarge";
-    case 503:
-        return "ServiceUnavailable";
-    case 504:
-        return "Timeout";
-    default:
-        return code >= 500 ? "InternalError" : "BadRequest";
-    }
+    const char *reason = k8s_status_reason(code);
+
+    /* a Status must carry some reason: fall back on the class of the code */
+    if (!reason)
+        reason = code >= 500 ? "InternalError" : "BadRequest";
+    return reason;
 }
 
 int api_status_code_for_err(int omlop_code, const char **reason)

@@ -8,6 +8,7 @@
 
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
+#include "lib/humanize.h"
 #include "operator/api_patch.h"
 
 #define JP_MAX_NODES 256
@@ -242,59 +243,6 @@ out:
     return rc;
 }
 
-void api_human_duration(int64_t s, char *out, size_t outsz)
-{
-    int64_t m, h;
-
-    if (s < -1) {
-        snprintf(out, outsz, "<invalid>");
-        return;
-    }
-    if (s < 0)
-        s = 0;
-    if (s < 120) {
-        snprintf(out, outsz, "%llds", (long long)s);
-        return;
-    }
-    m = s / 60;
-    if (m < 10) {
-        if (s % 60)
-            snprintf(out, outsz, "%lldm%llds", (long long)m, (long long)(s % 60));
-        else
-            snprintf(out, outsz, "%lldm", (long long)m);
-        return;
-    }
-    if (m < 180) {
-        snprintf(out, outsz, "%lldm", (long long)m);
-        return;
-    }
-    h = s / 3600;
-    if (h < 8) {
-        if (m % 60)
-            snprintf(out, outsz, "%lldh%lldm", (long long)h, (long long)(m % 60));
-        else
-            snprintf(out, outsz, "%lldh", (long long)h);
-    } else if (h < 48) {
-        snprintf(out, outsz, "%lldh", (long long)h);
-    } else if (h < 24 * 8) {
-        if (h % 24)
-            snprintf(out, outsz, "%lldd%lldh", (long long)(h / 24), (long long)(h % 24));
-        else
-            snprintf(out, outsz, "%lldd", (long long)(h / 24));
-    } else if (h < 24 * 365 * 2) {
-        snprintf(out, outsz, "%lldd", (long long)(h / 24));
-    } else if (h < 24 * 365 * 8) {
-        int64_t dy = (h / 24) % 365;
-
-        if (dy)
-            snprintf(out, outsz, "%lldy%lldd", (long long)(h / 24 / 365), (long long)dy);
-        else
-            snprintf(out, outsz, "%lldy", (long long)(h / 24 / 365));
-    } else {
-        snprintf(out, outsz, "%lldy", (long long)(h / 24 / 365));
-    }
-}
-
 static json_object *column_def(const char *name, const char *type, const char *format,
                                const char *description, int priority)
 {
@@ -311,20 +259,9 @@ static json_object *column_def(const char *name, const char *type, const char *f
 
 static const json_object *printer_columns(const schema_set *set, const kind_info *kind)
 {
-    const json_object *crd = schema_set_crd(set, kind->kind);
-    json_object *versions = crd ? cjson_get(crd, "spec.versions") : NULL;
-    json_object *chosen = NULL;
+    const json_object *v = schema_set_crd_version(set, kind->kind);
 
-    if (!json_object_is_type(versions, json_type_array))
-        return NULL;
-    for (size_t i = 0; i < json_object_array_length(versions); i++) {
-        json_object *v = json_object_array_get_idx(versions, i);
-        const char *name = cjson_get_string(v, "name");
-
-        if (!chosen || (name && strcmp(name, OMLOP_VERSION) == 0))
-            chosen = v;
-    }
-    return chosen ? cjson_get(chosen, "additionalPrinterColumns") : NULL;
+    return v ? cjson_get(v, "additionalPrinterColumns") : NULL;
 }
 
 static json_object *date_cell(const json_object *v, time_t now)
@@ -335,7 +272,7 @@ static json_object *date_cell(const json_object *v, time_t now)
     if (!json_object_is_type((json_object *)v, json_type_string) ||
         !schema_format_parse_date_time(json_object_get_string((json_object *)v), &epoch))
         return json_object_new_string("<invalid>");
-    api_human_duration((int64_t)now - epoch, buf, sizeof(buf));
+    humanize_duration((int64_t)now - epoch, buf, sizeof(buf));
     return json_object_new_string(buf);
 }
 

@@ -37,9 +37,6 @@ int api_include_object_parse(const char *s);
 int api_jsonpath_eval(const json_object *root, const char *expr, const json_object **out,
                       size_t max);
 
-/* Kubernetes' HumanDuration: "45s", "5m10s", "3h20m", "12d", "2y30d". */
-void api_human_duration(int64_t seconds, char *out, size_t outsz);
-
 /*
  * A Table (caller puts) for objects of kind: columns from the kind's CRD, one
  * row per object; now is the reference time for ages.

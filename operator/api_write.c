@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "operator/api_history.h"
 #include "operator/api_object.h"
 #include "operator/api_patch.h"
 #include "operator/api_status.h"
@@ -247,6 +248,9 @@ static void create_object(api_rr *rr, json_object *obj, const char *url_name)
         api_rr_store_error(rr, name, &err);
         goto out;
     }
+    /* rollout history: right after the object, so a crash loses at most this entry */
+    if (api_history_applies(rr->kind))
+        api_history_after_write(rr->a->store, NULL, decoded);
     api_object_set_rv(decoded, rev);
     api_rr_respond_object(rr, 201, decoded);
 out:
@@ -337,6 +341,8 @@ static int commit_update(api_rr *rr, const store_kv *kv, const json_object *cur,
             api_rr_store_error(rr, name, &err);
             goto out;
         }
+        if (!rr->is_dry_run && api_history_applies(rr->kind))
+            api_history_after_delete(rr->a->store, name); /* after the object: see api_history.h */
         api_rr_respond_object(rr, 200, decoded);
         goto out;
     }
@@ -358,6 +364,9 @@ static int commit_update(api_rr *rr, const store_kv *kv, const json_object *cur,
         api_rr_store_error(rr, name, &err);
         goto out;
     }
+    /* rollout history: only when the spec changed (it checks), right after the object */
+    if (api_history_applies(rr->kind))
+        api_history_after_write(rr->a->store, cur, decoded);
     api_object_set_rv(decoded, rev);
     api_rr_respond_object(rr, 200, decoded);
 out:
@@ -683,6 +692,8 @@ void api_write_delete(api_rr *rr)
         } else if (rr->is_dry_run) {
             api_rr_respond_object(rr, 200, cur);
         } else if (store_delete(rr->a->store, kv.key, kv.mod_revision, &rev, &err) == 0) {
+            if (api_history_applies(rr->kind))
+                api_history_after_delete(rr->a->store, rr->name); /* after the object */
             api_rr_respond_object(rr, 200, cur);
         } else if (err.code == OMLOP_ECONFLICT && want_rv < 0) {
             again = 1;

@@ -11,6 +11,7 @@
 #include "crds/yamlio.h"
 #include "lib/strbuf.h"
 #include "lib/version.h"
+#include "lib/xalloc.h"
 #include "operator/api_server.h"
 
 #define CONFIG_FILE_MAX (256 * 1024)
@@ -55,15 +56,6 @@ static const opt options[] = {
     {"bookmark-interval", "bookmarkInterval", OPT_SECONDS, OFF(api.bookmark_interval_s), 1, 86400},
     {"shutdown-grace", "shutdownGrace", OPT_SECONDS, OFF(api.shutdown_grace_s), 0, 3600},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-
-    if (!p)
-        abort();
-    return p;
-}
 
 static void set_str(char **slot, const char *v)
 {

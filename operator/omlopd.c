@@ -15,6 +15,8 @@
 #include "operator/api_auth.h"
 #include "operator/api_server.h"
 #include "operator/config.h"
+#include "operator/events.h"
+#include "operator/manager.h"
 #include "operator/store.h"
 
 /* Block the stop signals in every thread; the API server reads them from a signalfd. */
@@ -51,18 +53,24 @@ int main(int argc, char **argv)
     api *a = NULL;
     api_server *srv = NULL;
     api_server_options so;
+    manager_options mo;
+    events *ev = NULL;
+    manager *mgr = NULL;
     int rc = 1;
 
     block_stop_signals();
     log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT, stderr);
     config_init(&cfg);
-    if (config_parse_args(&cfg, argc, argv, &err) != 0) {
+    manager_options_default(&mo);
+    if (manager_parse_args(&mo, &argc, argv, &err) != 0 ||
+        config_parse_args(&cfg, argc, argv, &err) != 0) {
         fprintf(stderr, "omlopd: %s\n", err.msg);
         rc = 2;
         goto out;
     }
     if (cfg.want_help) {
         config_usage(stdout);
+        manager_usage(stdout);
         rc = 0;
         goto out;
     }
@@ -106,6 +114,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "omlopd: %s\n", err.msg);
         goto out;
     }
+    if (mo.is_enabled &&
+        (events_new(st, schemas, "omlopd", &ev, &err) != 0 ||
+         manager_new(st, ev, &mo, &mgr, &err) != 0 || manager_start(mgr, &err) != 0)) {
+        fprintf(stderr, "omlopd: reconcile loop: %s\n", err.msg);
+        goto out;
+    }
     printf("omlopd %s listening on %s, store %s, %s\n", OMLOP_RELEASE, api_server_describe(srv),
            store_describe(st),
            api_auth_enabled(auth) ? "bearer tokens required" : "no tokens (local admin access)");
@@ -119,6 +133,8 @@ int main(int argc, char **argv)
     rc = 0;
     log_info("omlopd stopped");
 out:
+    manager_free(mgr); /* stops the reconciles before the store goes */
+    events_free(ev);
     api_server_free(srv); /* closes the connections and their watches first */
     api_free(a);
     store_close(st); /* waits for in-flight store writes */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
 #include "operator/store_etcd.h"
 
 #define ETCD_MAX_REPLY    (64u * 1024 * 1024)
@@ -18,15 +19,6 @@
 #define ETCD_DEFAULT_PORT 2379
 
 /* --- small shared helpers ------------------------------------------------------------------ */
-
-static char *xstrdup(const char *s)
-{
-    char *d = s ? strdup(s) : NULL;
-
-    if (s && !d)
-        abort();
-    return d;
-}
 
 void etcd_conf_copy(etcd_conf *dst, const etcd_conf *src)
 {

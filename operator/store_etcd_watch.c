@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,7 +273,12 @@ static void create_body(const etcd_conf *c, const char *prefix, int64_t start, s
     strbuf_release(&enc);
 }
 
-static void stream_init(stream *s, const etcd_conf *c, atomic_int *stop, stream_fn fn, void *ctx)
+/*
+ * Set up a stream on the thread that will run it, and publish its multi handle
+ * in *published (under mu) so the thread stopping it can curl_multi_wakeup it.
+ */
+static void stream_init(stream *s, const etcd_conf *c, atomic_int *stop, stream_fn fn, void *ctx,
+                        pthread_mutex_t *mu, CURLM **published)
 {
     memset(s, 0, sizeof(*s));
     s->conf = c;
@@ -283,10 +289,18 @@ static void stream_init(stream *s, const etcd_conf *c, atomic_int *stop, stream_
     s->tok = json_tokener_new_ex(64);
     if (!s->multi || !s->tok)
         abort();
+    pthread_mutex_lock(mu);
+    *published = s->multi;
+    pthread_mutex_unlock(mu);
 }
 
-static void stream_destroy(stream *s)
+/* Withdraw the published handle first, so no wakeup reaches a freed multi. */
+static void stream_destroy(stream *s, pthread_mutex_t *mu, CURLM **published)
 {
+    pthread_mutex_lock(mu);
+    *published = NULL;
+    pthread_mutex_unlock(mu);
+    curl_multi_cleanup(s->multi);
     json_tokener_free(s->tok);
 }
 
@@ -295,6 +309,14 @@ static void stream_sleep(stream *s, int ms)
 {
     if (!atomic_load(s->stop))
         curl_multi_poll(s->multi, NULL, 0, ms, NULL);
+}
+
+/* After a broken stream: pause (doubling up to the cap), then try the next endpoint. */
+static void stream_back_off(stream *s, size_t *idx, int *backoff)
+{
+    *idx = (*idx + 1) % s->conf->n_endpoints;
+    stream_sleep(s, *backoff);
+    *backoff = *backoff * 2 > STREAM_BACKOFF_MAX ? STREAM_BACKOFF_MAX : *backoff * 2;
 }
 
 /* --- the feed ------------------------------------------------------------------------------ */
@@ -358,10 +380,7 @@ static void *feed_main(void *arg)
     size_t idx = atomic_load(&f->conf.preferred);
     int backoff = STREAM_BACKOFF_MIN;
 
-    stream_init(&s, &f->conf, &f->stop, feed_on_result, f);
-    pthread_mutex_lock(&f->mu);
-    f->multi = s.multi;
-    pthread_mutex_unlock(&f->mu);
+    stream_init(&s, &f->conf, &f->stop, feed_on_result, f, &f->mu, &f->multi);
     while (!atomic_load(&f->stop)) {
         omlop_err err = OMLOP_ERR_INIT;
         int rc;
@@ -389,15 +408,9 @@ static void *feed_main(void *arg)
         if (f->failures++ == 0)
             log_warn("store=etcd watch interrupted, reconnecting from revision %" PRId64 ": %s",
                      f->pos + 1, err.msg);
-        idx = (idx + 1) % f->conf.n_endpoints;
-        stream_sleep(&s, backoff);
-        backoff = backoff * 2 > STREAM_BACKOFF_MAX ? STREAM_BACKOFF_MAX : backoff * 2;
+        stream_back_off(&s, &idx, &backoff);
     }
-    pthread_mutex_lock(&f->mu);
-    f->multi = NULL;
-    pthread_mutex_unlock(&f->mu);
-    curl_multi_cleanup(s.multi);
-    stream_destroy(&s);
+    stream_destroy(&s, &f->mu, &f->multi);
     strbuf_release(&body);
     return NULL;
 }
@@ -511,10 +524,7 @@ static void *replay_main(void *arg)
     size_t idx = atomic_load(&r->conf.preferred);
     int backoff = STREAM_BACKOFF_MIN;
 
-    stream_init(&s, &r->conf, &r->stop, replay_on_result, r);
-    pthread_mutex_lock(&r->mu);
-    r->multi = s.multi;
-    pthread_mutex_unlock(&r->mu);
+    stream_init(&s, &r->conf, &r->stop, replay_on_result, r, &r->mu, &r->multi);
     while (!atomic_load(&r->stop)) {
         omlop_err err = OMLOP_ERR_INIT;
         int64_t from;
@@ -535,15 +545,9 @@ static void *replay_main(void *arg)
             pthread_mutex_unlock(&r->mu);
             break;
         }
-        idx = (idx + 1) % r->conf.n_endpoints;
-        stream_sleep(&s, backoff);
-        backoff = backoff * 2 > STREAM_BACKOFF_MAX ? STREAM_BACKOFF_MAX : backoff * 2;
+        stream_back_off(&s, &idx, &backoff);
     }
-    pthread_mutex_lock(&r->mu);
-    r->multi = NULL;
-    pthread_mutex_unlock(&r->mu);
-    curl_multi_cleanup(s.multi);
-    stream_destroy(&s);
+    stream_destroy(&s, &r->mu, &r->multi);
     strbuf_release(&body);
     return NULL;
 }

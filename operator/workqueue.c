@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/xalloc.h"
+
 typedef struct wq_entry {
     char *key;
     struct wq_entry *next_in_bucket;
@@ -45,15 +47,6 @@ static int64_t monotonic_ms(void *ctx)
     (void)ctx;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-
-    if (!p)
-        abort();
-    return p;
 }
 
 static void *xrealloc(void *p, size_t size)

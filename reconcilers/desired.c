@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
 #include "reconcilers/tenantvars.h"
 
 struct desired_state {
@@ -14,24 +15,6 @@ struct desired_state {
     desired_host *hosts;
     size_t n_hosts;
 };
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-
-    if (!p)
-        abort(); /* strbuf's policy: OOM is not a path we test */
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (!d)
-        abort();
-    return d;
-}
 
 /* --- templates --------------------------------------------------------------------------- */
 

@@ -6,17 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/tenantvars.h"
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (!d)
-        abort(); /* strbuf's policy: OOM is not a path we test */
-    return d;
-}
 
 static int has_line_break(const char *s)
 {

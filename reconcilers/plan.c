@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/xalloc.h"
+
 typedef struct action_list {
     plan_action *v;
     size_t n, cap;
@@ -26,18 +28,6 @@ typedef struct keyed_list {
     keyed *v;
     size_t n, cap;
 } keyed_list;
-
-static char *dup_or_null(const char *s)
-{
-    char *d;
-
-    if (!s)
-        return NULL;
-    d = strdup(s);
-    if (!d)
-        abort(); /* strbuf's policy: OOM is not a path we test */
-    return d;
-}
 
 static void action_release(plan_action *a)
 {
@@ -181,16 +171,16 @@ static plan_action action_new(plan_kind kind, const char *host, const desired_co
 
     memset(&a, 0, sizeof(a));
     a.kind = kind;
-    a.host = dup_or_null(host);
-    a.reason = dup_or_null(reason);
+    a.host = xstrdup(host);
+    a.reason = xstrdup(reason);
     a.desired = c;
     if (c) {
-        a.container = dup_or_null(c->name);
-        a.component = dup_or_null(c->component->name);
+        a.container = xstrdup(c->name);
+        a.component = xstrdup(c->component->name);
         a.order = c->component->order;
     }
     if (lc) {
-        a.container_id = dup_or_null(lc->id);
+        a.container_id = xstrdup(lc->id);
         a.from_state = lc->state;
     }
     return a;
@@ -207,7 +197,7 @@ static void add_pull(keyed_list *pulls, const char *host, size_t hi, const desir
     a = action_new(PLAN_PULL, host, c, NULL, reason);
     free(a.container); /* a pull is about an image, not a container */
     a.container = NULL;
-    a.image = dup_or_null(c->image);
+    a.image = xstrdup(c->image);
     keyed_push(pulls, &a, hi);
 }
 
@@ -255,7 +245,7 @@ static void plan_container(keyed_list *pulls, keyed_list *steps, const char *ten
         if (!has_image)
             add_pull(pulls, dh->name, hi, c, "image not on host");
         a = action_new(PLAN_CREATE, dh->name, c, NULL, "missing");
-        a.image = dup_or_null(c->image);
+        a.image = xstrdup(c->image);
         a.wait_ready = 1;
         keyed_push(steps, &a, hi);
         return;
@@ -277,7 +267,7 @@ static void plan_container(keyed_list *pulls, keyed_list *steps, const char *ten
         if (!has_image)
             add_pull(pulls, dh->name, hi, c, "image not on host");
         a = action_new(PLAN_RECREATE, dh->name, c, lc, strbuf_str(why));
-        a.image = dup_or_null(c->image);
+        a.image = xstrdup(c->image);
         a.is_serial = 1;
         a.wait_ready = 1;
         keyed_push(steps, &a, hi);
@@ -328,8 +318,8 @@ static void plan_orphans(keyed_list *removes, const char *tenant, const desired_
         a = action_new(PLAN_REMOVE, lh->host, NULL, lc,
                        dh ? "no longer desired on this host (orphan)"
                           : "host no longer in the tenant's spec (orphan)");
-        a.container = dup_or_null(lc->name);
-        a.component = dup_or_null(comp);
+        a.container = xstrdup(lc->name);
+        a.component = xstrdup(comp);
         a.order = cc ? cc->order : 0;
         keyed_push(removes, &a, hi);
     }

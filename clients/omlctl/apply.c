@@ -302,16 +302,8 @@ int cmd_apply(int argc, char **argv)
     o.validate = 1;
     o.field_manager = "omlctl";
     omlctl_ctx_init(&ctx, "apply");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(apply_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, apply_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        ret = OMLCTL_EXIT_USAGE;
-        goto out;
-    }
     ret = OMLCTL_EXIT_USAGE;
     if (args.n) {
         omlctl_usage_error(&ctx, "unexpected argument '%s' (manifests come with -f)", args.v[0]);

@@ -30,5 +30,6 @@ int cmd_wait(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_host(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 
 #endif

@@ -114,6 +114,20 @@ int omlctl_ctx_schemas(omlctl_ctx *ctx, schema_set **out, omlop_err *err)
     return 0;
 }
 
+int omlctl_ctx_schemas_from(omlctl_ctx *ctx, const char *crds_dir, schema_set **out, omlop_err *err)
+{
+    if (!crds_dir)
+        return omlctl_ctx_schemas(ctx, out, err);
+    if (!ctx->schemas) {
+        int rc = schema_set_new_from_dir(crds_dir, &ctx->schemas, err);
+
+        if (rc < 0)
+            return rc;
+    }
+    *out = ctx->schemas;
+    return 0;
+}
+
 void omlctl_print_error(const omlctl_ctx *ctx, const omlop_err *err)
 {
     (void)ctx;
@@ -325,6 +339,23 @@ int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *
     if (ctx->verbose > 0)
         log_configure(LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, stderr);
     return OMLCTL_PARSE_OK;
+}
+
+int omlctl_parse_verb_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *opts,
+                           omlctl_strv *pos, const char *help, int *exit_code)
+{
+    switch (omlctl_parse_args(ctx, argc, argv, opts, pos)) {
+    case OMLCTL_PARSE_OK:
+        return 1;
+    case OMLCTL_PARSE_HELP:
+        fputs(help, stdout);
+        omlctl_print_global_flags(stdout);
+        *exit_code = OMLCTL_EXIT_OK;
+        return 0;
+    default:
+        *exit_code = OMLCTL_EXIT_USAGE;
+        return 0;
+    }
 }
 
 /* --- kinds ------------------------------------------------------------------------------ */

@@ -106,6 +106,15 @@ int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *
 /* Print the global flags section of --help. */
 void omlctl_print_global_flags(FILE *out);
 
+/*
+ * omlctl_parse_args plus what every verb does with its answer. Returns 1 when
+ * the verb goes on (*exit_code untouched); 0 when it is done, with *exit_code
+ * OMLCTL_EXIT_OK after printing help (the verb's, then the global flags) or
+ * OMLCTL_EXIT_USAGE after a usage error (already printed).
+ */
+int omlctl_parse_verb_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *opts,
+                           omlctl_strv *pos, const char *help, int *exit_code);
+
 /* The resolved config (flags > env > file > default); loaded on first use. */
 int omlctl_ctx_config(omlctl_ctx *ctx, const omlctl_config **out, omlop_err *err);
 
@@ -114,6 +123,10 @@ int omlctl_ctx_client(omlctl_ctx *ctx, apiclient **out, omlop_err *err);
 
 /* The resource model compiled into the binary; loaded on first use. */
 int omlctl_ctx_schemas(omlctl_ctx *ctx, schema_set **out, omlop_err *err);
+
+/* The model of --crds-dir (crds_dir; NULL: the built-in one); loaded on first use. */
+int omlctl_ctx_schemas_from(omlctl_ctx *ctx, const char *crds_dir, schema_set **out,
+                            omlop_err *err);
 
 /* Print "error: <message>" (every line of a multi-line message) to stderr. */
 void omlctl_print_error(const omlctl_ctx *ctx, const omlop_err *err);

@@ -13,22 +13,11 @@
 #include "clients/omlctl/common.h"
 #include "clients/omlctl/output.h"
 #include "crds/yamlio.h"
+#include "lib/xalloc.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
 
 static const char *const config_keys[] = {"server", "token", "caFile", "insecureSkipTLSVerify"};
-
-static char *xstrdup_or_null(const char *s)
-{
-    char *d;
-
-    if (!s)
-        return NULL;
-    d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 void omlctl_config_release(omlctl_config *cfg)
 {
@@ -95,7 +84,7 @@ static int config_string(const char *file, const ynode_pair *p, char **dest, oml
     free(*dest);
     *dest = NULL;
     if (!is_null_scalar(p->value))
-        *dest = xstrdup_or_null(p->value->value);
+        *dest = xstrdup(p->value->value);
     return 0;
 }
 
@@ -192,13 +181,12 @@ static const char *pick(const char *flag, const char *env, const char *file, con
 void omlctl_config_resolve(const omlctl_config_layer *flags, const omlctl_config_layer *env,
                            const omlctl_config_layer *file, omlctl_config *out)
 {
-    out->server =
-        xstrdup_or_null(pick(flags->server, env->server, file->server, OMLCTL_DEFAULT_SERVER,
-                             "flag --server", "env OMLOP_SERVER", &out->server_from));
-    out->token = xstrdup_or_null(pick(flags->token, env->token, file->token, NULL, "flag --token",
-                                      "env OMLOP_TOKEN", &out->token_from));
-    out->ca_file = xstrdup_or_null(pick(flags->ca_file, env->ca_file, file->ca_file, NULL,
-                                        "flag --ca-file", "env OMLOP_CA_FILE", &out->ca_file_from));
+    out->server = xstrdup(pick(flags->server, env->server, file->server, OMLCTL_DEFAULT_SERVER,
+                               "flag --server", "env OMLOP_SERVER", &out->server_from));
+    out->token = xstrdup(pick(flags->token, env->token, file->token, NULL, "flag --token",
+                              "env OMLOP_TOKEN", &out->token_from));
+    out->ca_file = xstrdup(pick(flags->ca_file, env->ca_file, file->ca_file, NULL, "flag --ca-file",
+                                "env OMLOP_CA_FILE", &out->ca_file_from));
     if (flags->insecure >= 0) {
         out->insecure = flags->insecure;
         out->insecure_from = "flag --insecure-skip-tls-verify";
@@ -486,17 +474,17 @@ static int config_change(omlctl_ctx *ctx, const char *key, const char *value)
     switch (idx) {
     case 0:
         free(vals.server);
-        vals.server = xstrdup_or_null(value);
+        vals.server = xstrdup(value);
         break;
     case 1:
         if (vals.token)
             memset(vals.token, 0, strlen(vals.token));
         free(vals.token);
-        vals.token = xstrdup_or_null(value);
+        vals.token = xstrdup(value);
         break;
     case 2:
         free(vals.ca_file);
-        vals.ca_file = xstrdup_or_null(value);
+        vals.ca_file = xstrdup(value);
         break;
     default:
         vals.insecure = value ? !strcmp(value, "true") : -1;
@@ -527,15 +515,8 @@ int cmd_config(int argc, char **argv)
     const char *sub;
 
     omlctl_ctx_init(&ctx, "config");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(config_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, config_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        goto out;
-    }
     sub = args.n ? args.v[0] : "view";
     if (!strcmp(sub, "view") && args.n <= 1) {
         ret = config_view(&ctx, raw);

@@ -33,20 +33,6 @@ static const char convert_help[] =
     "\n"
     "Exit status: 0 converted, 1 any problem, 2 usage error.\n";
 
-static int schemas_for(omlctl_ctx *ctx, const char *crds_dir, schema_set **out, omlop_err *err)
-{
-    if (!crds_dir)
-        return omlctl_ctx_schemas(ctx, out, err);
-    if (!ctx->schemas) {
-        int rc = schema_set_new_from_dir(crds_dir, &ctx->schemas, err);
-
-        if (rc < 0)
-            return rc;
-    }
-    *out = ctx->schemas;
-    return 0;
-}
-
 /* Render every decoded object into text as format asks. */
 static int render(const schema_doc_list *docs, int as_json, strbuf *text, omlop_err *err)
 {
@@ -91,17 +77,8 @@ int cmd_convert(int argc, char **argv)
     };
 
     omlctl_ctx_init(&ctx, "convert");
-    rc = omlctl_parse_args(&ctx, argc, argv, opts, &pos);
-    if (rc == OMLCTL_PARSE_HELP) {
-        fputs(convert_help, stdout);
-        omlctl_print_global_flags(stdout);
-        rc = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &pos, convert_help, &rc))
         goto out;
-    }
-    if (rc != OMLCTL_PARSE_OK) {
-        rc = OMLCTL_EXIT_USAGE;
-        goto out;
-    }
     rc = OMLCTL_EXIT_USAGE;
     if (pos.n > 0) {
         omlctl_usage_error(&ctx, "unexpected argument '%s' (files go after -f)", pos.v[0]);
@@ -117,7 +94,7 @@ int cmd_convert(int argc, char **argv)
     }
     as_json = strcmp(output, "json") == 0;
     rc = OMLCTL_EXIT_ERROR;
-    if (schemas_for(&ctx, crds_dir, &set, &err) < 0) {
+    if (omlctl_ctx_schemas_from(&ctx, crds_dir, &set, &err) < 0) {
         omlctl_print_error(&ctx, &err);
         goto out;
     }

@@ -244,15 +244,8 @@ int cmd_delete(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.timeout_ms = 5 * 60 * 1000;
     omlctl_ctx_init(&ctx, "delete");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(delete_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, delete_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        goto out;
-    }
     if (!args.n && !o.files.n) {
         omlctl_usage_error(&ctx, "name what to delete: KIND NAME, KIND/NAME, KIND -l SEL, "
                                  "KIND --all or -f FILE");

@@ -491,15 +491,8 @@ int cmd_describe(int argc, char **argv)
     };
 
     omlctl_ctx_init(&ctx, "describe");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(describe_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, describe_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        goto out;
-    }
     if (!args.n) {
         omlctl_usage_error(&ctx, "name what to describe: KIND NAME or KIND/NAME");
         goto out;

@@ -123,16 +123,8 @@ int cmd_diff(int argc, char **argv)
     };
 
     omlctl_ctx_init(&ctx, "diff");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(diff_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, diff_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        ret = OMLCTL_EXIT_USAGE;
-        goto out;
-    }
     if (args.n || !files.n || context < 0 || context > 1000) {
         omlctl_usage_error(&ctx, args.n    ? "unexpected argument (manifests come with -f)"
                                  : files.n ? "--context takes 0 to 1000"

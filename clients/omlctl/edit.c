@@ -397,15 +397,8 @@ int cmd_edit(int argc, char **argv)
     st.validate = 1;
     omlctl_ctx_init(&ctx, "edit");
     st.ctx = &ctx;
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(edit_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, edit_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        goto out;
-    }
     if (omlctl_output_parse(output ? output : "yaml", &st.fmt, &err) < 0 ||
         (st.fmt != OMLCTL_OUT_YAML && st.fmt != OMLCTL_OUT_JSON)) {
         omlctl_usage_error(&ctx, "-o takes yaml or json");

@@ -509,17 +509,8 @@ int cmd_explain(int argc, char **argv)
     schema_set *set;
 
     omlctl_ctx_init(&ctx, "explain");
-    rc = omlctl_parse_args(&ctx, argc, argv, opts, &pos);
-    if (rc == OMLCTL_PARSE_HELP) {
-        fputs(explain_help, stdout);
-        omlctl_print_global_flags(stdout);
-        rc = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &pos, explain_help, &rc))
         goto out;
-    }
-    if (rc != OMLCTL_PARSE_OK) {
-        rc = OMLCTL_EXIT_USAGE;
-        goto out;
-    }
     rc = OMLCTL_EXIT_USAGE;
     if (markdown && (pos.n > 0 || recursive)) {
         omlctl_usage_error(&ctx, "--markdown documents every kind and takes no KIND or "

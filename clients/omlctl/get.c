@@ -294,16 +294,8 @@ int cmd_get(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     omlctl_ctx_init(&ctx, "get");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(get_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, get_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        ret = OMLCTL_EXIT_USAGE;
-        goto out;
-    }
     if (o.watch_only)
         o.watch = 1;
     if (omlctl_output_parse(o.output, &fmt, &err) < 0) {

@@ -13,6 +13,7 @@ static const omlctl_cmd commands[] = {
     {"delete", cmd_delete, "Delete objects by name, selector or manifest"},
     {"wait", cmd_wait, "Wait for a condition on objects, or for their deletion"},
     {"edit", cmd_edit, "Edit an object in $EDITOR and save it"},
+    {"rollout", cmd_rollout, "Show a tenant's spec history; roll it back (undo)"},
     {"config", cmd_config, "Show or change the server, token and CA settings"},
     {"version", cmd_version, "Print the client and server versions"},
     {"validate", cmd_validate, "Check manifests against the resource model, offline"},

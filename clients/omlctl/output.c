@@ -9,6 +9,8 @@
 #include "clients/omlctl/jsonpath.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "lib/humanize.h"
+#include "lib/xalloc.h"
 
 int omlctl_output_parse(const char *s, omlctl_output *out, omlop_err *err)
 {
@@ -29,44 +31,6 @@ int omlctl_output_parse(const char *s, omlctl_output *out, omlop_err *err)
 }
 
 /* --- JSON ------------------------------------------------------------------------------- */
-
-static void json_escape(const char *s, size_t len, strbuf *out)
-{
-    strbuf_addch(out, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        switch (c) {
-        case '"':
-            strbuf_adds(out, "\\\"");
-            break;
-        case '\\':
-            strbuf_adds(out, "\\\\");
-            break;
-        case '\n':
-            strbuf_adds(out, "\\n");
-            break;
-        case '\r':
-            strbuf_adds(out, "\\r");
-            break;
-        case '\t':
-            strbuf_adds(out, "\\t");
-            break;
-        case '\b':
-            strbuf_adds(out, "\\b");
-            break;
-        case '\f':
-            strbuf_adds(out, "\\f");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                strbuf_addf(out, "\\u%04x", c);
-            else
-                strbuf_addch(out, (char)c);
-        }
-    }
-    strbuf_addch(out, '"');
-}
 
 static void indent(strbuf *out, int n)
 {
@@ -93,7 +57,7 @@ static void json_pretty_rec(const json_object *o, strbuf *out, int depth)
         json_object_object_foreach((json_object *)o, key, val)
         {
             indent(out, (depth + 1) * 4);
-            json_escape(key, strlen(key), out);
+            cjson_add_quoted(out, key, strlen(key), CJSON_QUOTE_DEL);
             strbuf_adds(out, ": ");
             json_pretty_rec(val, out, depth + 1);
             strbuf_adds(out, ++i < n ? ",\n" : "\n");
@@ -116,8 +80,8 @@ static void json_pretty_rec(const json_object *o, strbuf *out, int depth)
         indent(out, depth * 4);
         strbuf_addch(out, ']');
     } else if (json_object_is_type(o, json_type_string)) {
-        json_escape(json_object_get_string((json_object *)o), (size_t)json_object_get_string_len(o),
-                    out);
+        cjson_add_quoted(out, json_object_get_string((json_object *)o),
+                         (size_t)json_object_get_string_len(o), CJSON_QUOTE_DEL);
     } else if (!o) {
         strbuf_adds(out, "null");
     } else {
@@ -185,15 +149,6 @@ static size_t display_width(const char *s)
             n++;
     }
     return n;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (!d)
-        abort();
-    return d;
 }
 
 /* A cell must stay on one line and keep columns intact. */
@@ -443,66 +398,6 @@ void omlctl_columns_add_row(const omlctl_columns *cols, omlctl_table *t, const j
 
 /* --- times ------------------------------------------------------------------------------ */
 
-void omlctl_age_format(long long s, char *out, size_t outsz)
-{
-    long long m, h, d;
-
-    if (s < -1) {
-        snprintf(out, outsz, "<invalid>");
-        return;
-    }
-    if (s < 0)
-        s = 0;
-    if (s < 120) {
-        snprintf(out, outsz, "%llds", s);
-        return;
-    }
-    m = s / 60;
-    if (m < 10) {
-        if (s % 60)
-            snprintf(out, outsz, "%lldm%llds", m, s % 60);
-        else
-            snprintf(out, outsz, "%lldm", m);
-        return;
-    }
-    if (m < 180) {
-        snprintf(out, outsz, "%lldm", m);
-        return;
-    }
-    h = s / 3600;
-    if (h < 8) {
-        if (m % 60)
-            snprintf(out, outsz, "%lldh%lldm", h, m % 60);
-        else
-            snprintf(out, outsz, "%lldh", h);
-        return;
-    }
-    if (h < 48) {
-        snprintf(out, outsz, "%lldh", h);
-        return;
-    }
-    d = h / 24;
-    if (h < 24 * 8) {
-        if (h % 24)
-            snprintf(out, outsz, "%lldd%lldh", d, h % 24);
-        else
-            snprintf(out, outsz, "%lldd", d);
-        return;
-    }
-    if (h < 24 * 365 * 2) {
-        snprintf(out, outsz, "%lldd", d);
-        return;
-    }
-    if (h < 24 * 365 * 8) {
-        if (d % 365)
-            snprintf(out, outsz, "%lldy%lldd", d / 365, d % 365);
-        else
-            snprintf(out, outsz, "%lldy", d / 365);
-        return;
-    }
-    snprintf(out, outsz, "%lldy", d / 365);
-}
-
 static int digits(const char *p, int n, int *out)
 {
     int v = 0;
@@ -574,5 +469,5 @@ void omlctl_age_of(const char *timestamp, time_t now, char *out, size_t outsz)
         snprintf(out, outsz, "<unknown>");
         return;
     }
-    omlctl_age_format((long long)(now - t), out, outsz);
+    humanize_duration((int64_t)(now - t), out, outsz);
 }

@@ -100,9 +100,6 @@ void omlctl_columns_add_row(const omlctl_columns *cols, omlctl_table *t, const j
 
 /* --- times ------------------------------------------------------------------------------ */
 
-/* kubectl's human duration: "45s", "3m20s", "5h", "2d3h", "400d", "3y12d", ... */
-void omlctl_age_format(long long seconds, char *out, size_t outsz);
-
 /* Parse an RFC 3339 time ("2024-05-01T10:00:00Z", fractions and offsets too). */
 int omlctl_time_parse(const char *s, time_t *out);
 

@@ -122,20 +122,6 @@ out:
     return rc;
 }
 
-static int schemas_for(omlctl_ctx *ctx, const char *crds_dir, schema_set **out, omlop_err *err)
-{
-    if (!crds_dir)
-        return omlctl_ctx_schemas(ctx, out, err);
-    if (!ctx->schemas) {
-        int rc = schema_set_new_from_dir(crds_dir, &ctx->schemas, err);
-
-        if (rc < 0)
-            return rc;
-    }
-    *out = ctx->schemas;
-    return 0;
-}
-
 static int check_flags(omlctl_ctx *ctx, const omlctl_strv *files, const omlctl_strv *pos,
                        const char *output, const omlctl_strv *ips)
 {
@@ -183,19 +169,14 @@ int cmd_render(int argc, char **argv)
     };
 
     omlctl_ctx_init(&ctx, "render");
-    rc = omlctl_parse_args(&ctx, argc, argv, opts, &pos);
-    if (rc == OMLCTL_PARSE_HELP) {
-        fputs(render_help, stdout);
-        omlctl_print_global_flags(stdout);
-        rc = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &pos, render_help, &rc))
         goto out;
-    }
-    if (rc != OMLCTL_PARSE_OK || check_flags(&ctx, &files, &pos, output, &ips) < 0) {
+    if (check_flags(&ctx, &files, &pos, output, &ips) < 0) {
         rc = OMLCTL_EXIT_USAGE;
         goto out;
     }
     rc = OMLCTL_EXIT_ERROR;
-    if (schemas_for(&ctx, crds_dir, &set, &err) < 0) {
+    if (omlctl_ctx_schemas_from(&ctx, crds_dir, &set, &err) < 0) {
         omlctl_print_error(&ctx, &err);
         goto out;
     }

@@ -35,21 +35,6 @@ static const char validate_help[] =
     "\n"
     "Exit status: 0 every document valid, 1 any problem, 2 usage error.\n";
 
-/* The built-in model, or the CRDs of --crds-dir. */
-static int schemas_for(omlctl_ctx *ctx, const char *crds_dir, schema_set **out, omlop_err *err)
-{
-    if (!crds_dir)
-        return omlctl_ctx_schemas(ctx, out, err);
-    if (!ctx->schemas) {
-        int rc = schema_set_new_from_dir(crds_dir, &ctx->schemas, err);
-
-        if (rc < 0)
-            return rc;
-    }
-    *out = ctx->schemas;
-    return 0;
-}
-
 static void print_diags(const diag_list *diags, size_t first, size_t n)
 {
     strbuf line = STRBUF_INIT;
@@ -78,17 +63,8 @@ int cmd_validate(int argc, char **argv)
     schema_set *set;
 
     omlctl_ctx_init(&ctx, "validate");
-    rc = omlctl_parse_args(&ctx, argc, argv, opts, &pos);
-    if (rc == OMLCTL_PARSE_HELP) {
-        fputs(validate_help, stdout);
-        omlctl_print_global_flags(stdout);
-        rc = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &pos, validate_help, &rc))
         goto out;
-    }
-    if (rc != OMLCTL_PARSE_OK) {
-        rc = OMLCTL_EXIT_USAGE;
-        goto out;
-    }
     if (pos.n > 0 || files.n == 0) {
         if (pos.n > 0)
             omlctl_usage_error(&ctx, "unexpected argument '%s' (files go after -f)", pos.v[0]);
@@ -97,7 +73,7 @@ int cmd_validate(int argc, char **argv)
         rc = OMLCTL_EXIT_USAGE;
         goto out;
     }
-    if (schemas_for(&ctx, crds_dir, &set, &err) < 0) {
+    if (omlctl_ctx_schemas_from(&ctx, crds_dir, &set, &err) < 0) {
         omlctl_print_error(&ctx, &err);
         rc = OMLCTL_EXIT_ERROR;
         goto out;

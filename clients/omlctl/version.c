@@ -43,15 +43,8 @@ int cmd_version(int argc, char **argv)
     };
 
     omlctl_ctx_init(&ctx, "version");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(version_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, version_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        goto out;
-    }
     if (args.n) {
         omlctl_usage_error(&ctx, "unexpected argument '%s'", args.v[0]);
         goto out;

@@ -255,15 +255,8 @@ int cmd_wait(int argc, char **argv)
     };
 
     omlctl_ctx_init(&ctx, "wait");
-    switch (omlctl_parse_args(&ctx, argc, argv, opts, &args)) {
-    case OMLCTL_PARSE_HELP:
-        fputs(wait_help, stdout);
-        omlctl_print_global_flags(stdout);
-        ret = OMLCTL_EXIT_OK;
+    if (!omlctl_parse_verb_args(&ctx, argc, argv, opts, &args, wait_help, &ret))
         goto out;
-    case OMLCTL_PARSE_USAGE:
-        goto out;
-    }
     if (!for_s || parse_for(for_s, &f) < 0) {
         omlctl_usage_error(&ctx, "--for takes condition=TYPE, condition=TYPE=STATUS or delete%s%s",
                            for_s ? ", not " : "", for_s ? for_s : "");

@@ -397,10 +397,13 @@ static void test_version_reports_both_sides(void **state)
     octl_run_release(&r);
 }
 
+/* Every verb answers --help (exit 0, its help then the global flags) and an unknown flag (exit 2).
+ */
 static void test_every_verb_has_help(void **state)
 {
-    static const char *const verbs[] = {"apply", "get",  "describe", "diff",   "delete",
-                                        "wait",  "edit", "config",   "version"};
+    static const char *const verbs[] = {"apply",   "get",     "describe", "diff",    "delete",
+                                        "wait",    "edit",    "config",   "version", "render",
+                                        "convert", "explain", "validate"};
     octl_run r;
 
     (void)state;
@@ -410,6 +413,12 @@ static void test_every_verb_has_help(void **state)
         octl_assert_contains(r.out.buf, "Usage:\n");
         octl_assert_contains(r.out.buf, "Examples:\n");
         octl_assert_contains(r.out.buf, "--server URL");
+        assert_true(strstr(r.out.buf, "Usage:\n") < strstr(r.out.buf, "--server URL"));
+        octl_run_release(&r);
+        OCTL(&env, &r, NULL, verbs[i], "--no-such-flag");
+        octl_assert_code(&r, 2);
+        octl_assert_contains(r.err.buf, "--no-such-flag");
+        assert_int_equal(r.out.len, 0);
         octl_run_release(&r);
     }
 }

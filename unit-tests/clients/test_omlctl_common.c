@@ -327,6 +327,35 @@ static void test_manifests_load_validates_and_finds_duplicates(void **state)
     teardown_tmp(NULL);
 }
 
+/* --crds-dir loads that directory once; without it the built-in model is used. */
+static void test_schemas_from_crds_dir_or_builtin(void **state)
+{
+    omlctl_ctx ctx;
+    omlop_err err = OMLOP_ERR_INIT;
+    schema_set *a = NULL, *b = NULL;
+    char dir[4096];
+    const char *src = getenv("OMLOP_SRCDIR");
+
+    (void)state;
+    omlctl_ctx_init(&ctx, "test");
+    assert_int_equal(omlctl_ctx_schemas_from(&ctx, "/nonexistent/crds", &a, &err), OMLOP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "/nonexistent/crds"));
+    assert_null(a);
+    snprintf(dir, sizeof(dir), "%s/crds", src ? src : ".");
+    assert_int_equal(omlctl_ctx_schemas_from(&ctx, dir, &a, &err), 0);
+    assert_non_null(a);
+    assert_non_null(schema_set_find_kind(a, "tenant"));
+    assert_int_equal(omlctl_ctx_schemas_from(&ctx, dir, &b, &err), 0);
+    assert_ptr_equal(a, b);
+    omlctl_ctx_release(&ctx);
+
+    omlctl_ctx_init(&ctx, "test");
+    assert_int_equal(omlctl_ctx_schemas_from(&ctx, NULL, &b, &err), 0);
+    assert_non_null(b);
+    assert_non_null(schema_set_find_kind(b, "Secret"));
+    omlctl_ctx_release(&ctx);
+}
+
 static void test_comparable_drops_server_fields(void **state)
 {
     json_object *o = json_tokener_parse(
@@ -486,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_targets_forms),
         cmocka_unit_test(test_selector_flag),
         cmocka_unit_test(test_manifests_load_validates_and_finds_duplicates),
+        cmocka_unit_test(test_schemas_from_crds_dir_or_builtin),
         cmocka_unit_test(test_comparable_drops_server_fields),
         cmocka_unit_test(test_config_parse_reports_position),
         cmocka_unit_test(test_config_precedence_flags_env_file_default),

@@ -197,43 +197,6 @@ static void test_jsonpath_subset(void **state)
     }
 }
 
-static void test_age_format_matches_kubectl(void **state)
-{
-    static const struct {
-        long long s;
-        const char *want;
-    } cases[] = {
-        {-5, "<invalid>"},
-        {-1, "0s"},
-        {0, "0s"},
-        {59, "59s"},
-        {119, "119s"},
-        {120, "2m"},
-        {150, "2m30s"},
-        {599, "9m59s"},
-        {600, "10m"},
-        {3 * 3600 - 1, "179m"},
-        {3 * 3600, "3h"},
-        {3 * 3600 + 60, "3h1m"},
-        {8 * 3600, "8h"},
-        {47 * 3600, "47h"},
-        {48 * 3600, "2d"},
-        {50 * 3600, "2d2h"},
-        {8 * 86400, "8d"},
-        {400 * 86400LL, "400d"},
-        {730 * 86400LL, "2y"},
-        {(730 + 5) * 86400LL, "2y5d"},
-        {3000 * 86400LL, "8y"},
-    };
-    char buf[32];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        omlctl_age_format(cases[i].s, buf, sizeof(buf));
-        assert_string_equal(buf, cases[i].want);
-    }
-}
-
 static void test_time_parse_rfc3339(void **state)
 {
     time_t t;
@@ -356,7 +319,6 @@ int main(void)
         cmocka_unit_test(test_output_parse_formats),
         cmocka_unit_test(test_json_pretty_is_exact),
         cmocka_unit_test(test_jsonpath_subset),
-        cmocka_unit_test(test_age_format_matches_kubectl),
         cmocka_unit_test(test_time_parse_rfc3339),
         cmocka_unit_test(test_columns_follow_the_crd),
         cmocka_unit_test(test_columns_render_a_tenant_row),

@@ -8,105 +8,31 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "lib/strbuf.h"
+#include "unit-tests/clients/omlctl_exec.h"
 
-#define RUN_DEADLINE_SECONDS 60
-
-extern char **environ;
-
-typedef struct run_result {
-    int rc;
-    strbuf out;
-    strbuf err;
-} run_result;
-
-static const char *srcdir(void)
-{
-    const char *s = getenv("OMLOP_SRCDIR");
-
-    return s ? s : ".";
-}
-
-static void slurp(int fd, strbuf *sb)
-{
-    omlop_err err = OMLOP_ERR_INIT;
-
-    lseek(fd, 0, SEEK_SET);
-    if (strbuf_read_fd(sb, fd, 16u << 20, &err) < 0)
-        fail_msg("read output: %s", err.msg);
-    close(fd);
-}
-
-/* Run omlctl render with args (NULL-terminated) from the source tree; output via temp files. */
+/* omlctl render with args (NULL-terminated). */
 static void run(run_result *r, const char *const *args)
 {
-    const char *bin = getenv("OMLOP_OMLCTL");
-    char out_path[] = "/tmp/omlctl-render-out-XXXXXX", err_path[] = "/tmp/omlctl-render-err-XXXXXX";
-    strbuf path = STRBUF_INIT;
-    posix_spawn_file_actions_t fa;
-    const char *argv[32];
-    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path), status = 0;
-    time_t deadline = time(NULL) + RUN_DEADLINE_SECONDS;
-    size_t n = 0;
-    pid_t pid;
+    const char *argv[32] = {"render"};
+    size_t n = 1;
 
-    assert_true(out_fd >= 0 && err_fd >= 0);
-    unlink(out_path);
-    unlink(err_path);
-    strbuf_init(&r->out);
-    strbuf_init(&r->err);
-    if (bin)
-        strbuf_adds(&path, bin);
-    else
-        strbuf_addf(&path, "%s/build/asan/bin/omlctl", srcdir());
-    argv[n++] = path.buf;
-    argv[n++] = "render";
     for (size_t i = 0; args[i] && n < 31; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    if (posix_spawn(&pid, path.buf, &fa, NULL, (char *const *)argv, environ) != 0)
-        fail_msg("cannot run %s", path.buf);
-    posix_spawn_file_actions_destroy(&fa);
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (time(NULL) > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("omlctl render did not finish in %d s", RUN_DEADLINE_SECONDS);
-        }
-        usleep(10000);
-    }
-    r->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    slurp(out_fd, &r->out);
-    slurp(err_fd, &r->err);
-    strbuf_release(&path);
-}
-
-static void release(run_result *r)
-{
-    strbuf_release(&r->out);
-    strbuf_release(&r->err);
+    omlctl_exec_run(r, NULL, argv);
 }
 
 static const char *example(const char *name)
 {
     static char path[4096]; /* test-local convenience; one path in use at a time */
 
-    snprintf(path, sizeof(path), "%s/crds/examples/%s", srcdir(), name);
+    snprintf(path, sizeof(path), "%s/crds/examples/%s", omlctl_exec_srcdir(), name);
     return path;
 }
 
@@ -127,7 +53,7 @@ static void test_render_env_for_one_host(void **state)
     /* only the app host */
     assert_null(strstr(strbuf_str(&r.out), "host voice"));
     assert_null(strstr(strbuf_str(&r.out), "oml-asterisk-server"));
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_render_yaml_and_json(void **state)
@@ -142,7 +68,7 @@ static void test_render_yaml_and_json(void **state)
     assert_non_null(strstr(strbuf_str(&r.out), "omlop.io/spec-hash:"));
     /* the public IP is not known offline: shown as a placeholder */
     assert_non_null(strstr(strbuf_str(&r.out), "ASTERISK_PUBLIC_IP: <public-ip:algarrobo>"));
-    release(&r);
+    omlctl_exec_release(&r);
 
     run(&r, (const char *const[]){"-f", example("tenant-aio.yaml"), "-o", "json", "--public-ip",
                                   "algarrobo=198.51.100.9", NULL});
@@ -166,7 +92,7 @@ static void test_render_yaml_and_json(void **state)
         assert_string_equal(ip, "198.51.100.9");
     }
     json_object_put(o);
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 typedef struct bad_case {
@@ -209,7 +135,7 @@ static void test_render_errors(void **state)
         if (r.rc != cases[i].rc || !strstr(strbuf_str(&r.err), cases[i].err))
             fail_msg("%s: rc %d, stderr: %s", cases[i].what, r.rc, strbuf_str(&r.err));
         assert_int_equal(r.out.len, 0);
-        release(&r);
+        omlctl_exec_release(&r);
     }
     unlink(bad_path);
 }

@@ -117,6 +117,9 @@ static int serve(fake *f, int fd, const char *method, const char *target, const 
         respond(fd, 200, "OK", "application/json",
                 "[{\"Id\":\"c1\",\"Names\":[\"t1-redis\"],\"Image\":\"redis:1\",\"State\":"
                 "\"running\",\"Labels\":{\"omlop.io/tenant\":\"t1\"},\"Status\":\"\"}]");
+    } else if (strncmp(target, "/volumes/json", 13) == 0) {
+        respond(fd, 200, "OK", "application/json",
+                "[{\"Name\":\"t1-data\",\"Mountpoint\":\"/v/t1-data\",\"Labels\":{}}]");
     } else if (strcmp(target, "/containers/nope/json") == 0) {
         respond(fd, 404, "Not Found", "application/json",
                 "{\"cause\":\"no such container\",\"message\":\"no container with name or ID "
@@ -396,6 +399,7 @@ static void test_list_sends_filters_and_parses(void **state)
     podman_filters flt = {.labels = labels};
     fake *f = *state;
     podman_container_list l;
+    podman_volume_list vl;
     omlop_err err = OMLOP_ERR_INIT;
     client c;
 
@@ -406,6 +410,17 @@ static void test_list_sends_filters_and_parses(void **state)
     assert_true(fake_logged(f, "GET /v4.0.0/libpod/containers/json?all=true&filters="
                                "%7B%22label%22%3A%5B%22omlop.io%2Ftenant%3Dt1%22%5D%7D"));
     podman_container_list_release(&l);
+
+    /* volumes share the filter encoding; no filters means no filters parameter */
+    assert_int_equal(podman_volumes_list(c.p, &flt, &vl, &err), 0);
+    assert_int_equal(vl.n, 1);
+    assert_string_equal(vl.items[0].name, "t1-data");
+    podman_volume_list_release(&vl);
+    assert_true(fake_logged(f, "GET /v4.0.0/libpod/volumes/json?filters="
+                               "%7B%22label%22%3A%5B%22omlop.io%2Ftenant%3Dt1%22%5D%7D"));
+    assert_int_equal(podman_volumes_list(c.p, NULL, &vl, &err), 0);
+    podman_volume_list_release(&vl);
+    assert_true(fake_logged(f, "GET /v4.0.0/libpod/volumes/json\n"));
     client_close(&c);
 }
 

@@ -338,6 +338,10 @@ static void test_parse_list(void **state)
     assert_int_equal(l.n, 0);
     podman_container_list_release(&l);
     assert_int_equal(podman_parse_container_list("{}", 2, &l, &err), OMLOP_EPROTO);
+    assert_string_equal(err.msg, "list containers: expected a JSON array");
+    assert_null(l.items);
+    assert_int_equal(podman_parse_container_list("[", 1, &l, &err), OMLOP_EPROTO);
+    assert_non_null(strstr(err.msg, "list containers: Podman sent a reply that is not JSON"));
 }
 
 static void test_parse_volumes(void **state)
@@ -357,6 +361,15 @@ static void test_parse_volumes(void **state)
     assert_string_equal(json_object_get_string(json_object_object_get(l.items[0].labels, "a")),
                         "b");
     podman_volume_list_release(&l);
+    /* entries that are not objects are skipped, not counted */
+    assert_int_equal(podman_parse_volume_list("[1,{\"Name\":\"v2\"}]", 17, &l, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].name, "v2");
+    podman_volume_list_release(&l);
+    assert_int_equal(podman_parse_volume_list("{}", 2, &l, &err), OMLOP_EPROTO);
+    assert_string_equal(err.msg, "list volumes: expected a JSON array");
+    assert_null(l.items);
+    assert_int_equal(l.n, 0);
 }
 
 static void test_parse_event(void **state)

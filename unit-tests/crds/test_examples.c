@@ -17,25 +17,7 @@
 #include "crds/schema_files.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
-
-static int setup(void **state)
-{
-    schema_set *set = NULL;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    if (schema_set_new_builtin(&set, &err) < 0) {
-        fprintf(stderr, "built-in CRDs do not load: %s\n", err.msg);
-        return -1;
-    }
-    *state = set;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    schema_set_free(*state);
-    return 0;
-}
+#include "unit-tests/crds/crds_harness.h"
 
 static void src_path(strbuf *out, const char *rel)
 {
@@ -213,5 +195,5 @@ int main(void)
         cmocka_unit_test(test_crds_are_documented_and_complete),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, crds_builtin_setup, crds_builtin_teardown);
 }

@@ -15,25 +15,7 @@
 #include "crds/schema.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
-
-static int setup(void **state)
-{
-    schema_set *set = NULL;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    if (schema_set_new_builtin(&set, &err) < 0) {
-        fprintf(stderr, "built-in CRDs do not load: %s\n", err.msg);
-        return -1;
-    }
-    *state = set;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    schema_set_free(*state);
-    return 0;
-}
+#include "unit-tests/crds/crds_harness.h"
 
 #define HEAD                 "apiVersion: omlop.io/v1alpha1\nkind: Tenant\nmetadata: {name: t}\nspec:\n"
 #define SSH(addr)            "ssh: {address: " addr ", identitySecretRef: {name: k}}"
@@ -358,5 +340,5 @@ int main(void)
         cmocka_unit_test(test_cron),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, crds_builtin_setup, crds_builtin_teardown);
 }

@@ -9,125 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib/strbuf.h"
-
-/* ASan binaries start slowly on a loaded machine; nothing here should take this long. */
-#define RUN_DEADLINE_SECONDS 60
-
-typedef struct run_result {
-    int rc; /* exit status, or -1 when killed */
-    strbuf out;
-    strbuf err;
-} run_result;
-
-static const char *srcdir(void)
-{
-    const char *s = getenv("OMLOP_SRCDIR");
-
-    return s ? s : ".";
-}
-
-/* Drain fd into sb; returns 0 at EOF. */
-static int drain(int fd, strbuf *sb)
-{
-    char buf[4096];
-    ssize_t n = read(fd, buf, sizeof(buf));
-
-    if (n > 0)
-        strbuf_add(sb, buf, (size_t)n);
-    return n > 0 || (n < 0 && errno == EINTR);
-}
-
-/* Run omlctl with args (NULL-terminated) in the source tree, feeding stdin_text. */
-static void run(run_result *r, const char *stdin_text, const char *const *args)
-{
-    const char *bin = getenv("OMLOP_OMLCTL");
-    strbuf path = STRBUF_INIT;
-    const char *argv[32];
-    int in[2], out[2], err[2], status = 0, open_fds = 2;
-    time_t deadline = time(NULL) + RUN_DEADLINE_SECONDS;
-    pid_t pid;
-    size_t n = 0;
-
-    strbuf_init(&r->out);
-    strbuf_init(&r->err);
-    if (bin)
-        strbuf_adds(&path, bin);
-    else
-        strbuf_addf(&path, "%s/build/asan/bin/omlctl", srcdir());
-    argv[n++] = path.buf;
-    for (size_t i = 0; args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    assert_int_equal(pipe(err), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(in[1]);
-        close(out[0]);
-        close(err[0]);
-        if (chdir(srcdir()) != 0)
-            _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    if (stdin_text && write(in[1], stdin_text, strlen(stdin_text)) < 0)
-        fail_msg("writing stdin: %s", strerror(errno));
-    close(in[1]);
-    while (open_fds > 0 && time(NULL) < deadline) {
-        struct pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-
-        if (poll(p, 2, 1000) < 0 && errno != EINTR)
-            break;
-        if (p[0].fd >= 0 && (p[0].revents & (POLLIN | POLLHUP)) && !drain(out[0], &r->out)) {
-            close(out[0]);
-            out[0] = -1;
-            open_fds--;
-        }
-        if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)) && !drain(err[0], &r->err)) {
-            close(err[0]);
-            err[0] = -1;
-            open_fds--;
-        }
-    }
-    if (open_fds > 0) {
-        kill(pid, SIGKILL);
-        if (out[0] >= 0)
-            close(out[0]);
-        if (err[0] >= 0)
-            close(err[0]);
-    }
-    waitpid(pid, &status, 0);
-    r->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (r->rc == 127)
-        fail_msg("cannot run %s (build it with make asan-bins)", path.buf);
-    strbuf_release(&path);
-}
-
-static void release(run_result *r)
-{
-    strbuf_release(&r->out);
-    strbuf_release(&r->err);
-}
+#include "unit-tests/clients/omlctl_exec.h"
 
 static size_t count_lines(const strbuf *sb)
 {
@@ -150,14 +38,14 @@ static void test_validate_examples(void **state)
     const char *args[] = {"validate", "-f", "crds/examples", NULL};
 
     (void)state;
-    run(&r, NULL, args);
+    omlctl_exec_run(&r, NULL, args);
     if (r.rc != 0)
         fail_msg("rc %d:\n%s", r.rc, r.err.buf);
     expect_in(&r.out, "crds/examples/tenant-aio.yaml: Tenant/algarrobo valid\n");
     expect_in(&r.out, "crds/examples/tenant-ha.yaml: Tenant/tenant-example-7 valid\n");
     expect_in(&r.out, "crds/examples/secret.yaml: Secret/tenant-example-7-bucket valid\n");
     assert_int_equal(r.err.len, 0);
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_validate_reports_every_error_with_position(void **state)
@@ -166,7 +54,7 @@ static void test_validate_reports_every_error_with_position(void **state)
     const char *args[] = {"validate", "-f", "unit-tests/data/manifests/several-errors.yaml", NULL};
 
     (void)state;
-    run(&r, NULL, args);
+    omlctl_exec_run(&r, NULL, args);
     assert_int_equal(r.rc, 1);
     assert_int_equal(r.out.len, 0);
 #define F "unit-tests/data/manifests/several-errors.yaml:"
@@ -182,7 +70,7 @@ static void test_validate_reports_every_error_with_position(void **state)
                         "got \"yes\"\n");
 #undef F
     assert_int_equal(count_lines(&r.err), 5);
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_validate_duplicate_key_and_rules(void **state)
@@ -193,20 +81,20 @@ static void test_validate_duplicate_key_and_rules(void **state)
                            NULL};
 
     (void)state;
-    run(&r, NULL, dup);
+    omlctl_exec_run(&r, NULL, dup);
     assert_int_equal(r.rc, 1);
     expect_in(&r.err, "unit-tests/data/manifests/duplicate-key.yaml:8:3:");
     expect_in(&r.err, "duplicate key");
     expect_in(&r.err, "tenantRef");
-    release(&r);
-    run(&r, NULL, rules);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, rules);
     assert_int_equal(r.rc, 1);
     expect_in(&r.err, "rule-errors.yaml:14:13: spec.hosts[1].role: layout cluster takes exactly "
                       "one host with role data");
     expect_in(&r.err, "spec.network.natIP: required when infraEnv is nat");
     expect_in(&r.err, "spec.tls.secretRef: required when tls.mode is custom");
     expect_in(&r.err, "spec.timestamp: set only one of backupRef and timestamp");
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_validate_stdin_and_directories(void **state)
@@ -216,18 +104,18 @@ static void test_validate_stdin_and_directories(void **state)
     const char *quiet[] = {"validate", "--quiet", "--filename=crds/examples", NULL};
 
     (void)state;
-    run(&r,
-        "apiVersion: omlop.io/v1alpha1\nkind: Backup\nmetadata: {name: from-stdin}\n"
-        "spec: {tenantRef: {name: t}}\n",
-        args);
+    omlctl_exec_run(&r,
+                    "apiVersion: omlop.io/v1alpha1\nkind: Backup\nmetadata: {name: from-stdin}\n"
+                    "spec: {tenantRef: {name: t}}\n",
+                    args);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "-: Backup/from-stdin valid\n");
     expect_in(&r.out, "crds/examples/backup.yaml: Backup/algarrobo-before-upgrade valid\n");
-    release(&r);
-    run(&r, NULL, quiet);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, quiet);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.out.len, 0);
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_validate_exit_codes(void **state)
@@ -258,14 +146,14 @@ static void test_validate_exit_codes(void **state)
         run_result r;
         strbuf all = STRBUF_INIT;
 
-        run(&r, NULL, cases[i].args);
+        omlctl_exec_run(&r, NULL, cases[i].args);
         strbuf_addf(&all, "%s%s", strbuf_str(&r.out), strbuf_str(&r.err));
         if (r.rc != cases[i].rc || !strstr(all.buf, cases[i].text))
             fail_msg("omlctl %s %s: rc %d (want %d), want '%s' in:\n%s", cases[i].args[0],
                      cases[i].args[1] ? cases[i].args[1] : "", r.rc, cases[i].rc, cases[i].text,
                      all.buf);
         strbuf_release(&all);
-        release(&r);
+        omlctl_exec_release(&r);
     }
 }
 
@@ -278,28 +166,28 @@ static void test_convert_outputs(void **state)
     const char *bad[] = {"convert", "-f", "unit-tests/data/manifests/several-errors.yaml", NULL};
 
     (void)state;
-    run(&r, NULL, json_one);
+    omlctl_exec_run(&r, NULL, json_one);
     assert_int_equal(r.rc, 0);
     assert_true(r.out.len > 0 && r.out.buf[0] == '{');
     expect_in(&r.out, "\"timestamp\": \"1681319391\"");
     expect_in(&r.out, "\"includeAsteriskCustom\": true"); /* a default */
-    release(&r);
-    run(&r, NULL, json_many);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, json_many);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "\"kind\": \"List\"");
     expect_in(&r.out, "\"items\": [");
     expect_in(&r.out, "\"name\": \"algarrobo-postgres\"");
-    release(&r);
-    run(&r, NULL, yaml_many);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, yaml_many);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "\n---\n");
     expect_in(&r.out, "name: tenant-example-7-bucket\n");
-    release(&r);
-    run(&r, NULL, bad);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, bad);
     assert_int_equal(r.rc, 1);
     assert_int_equal(r.out.len, 0); /* nothing half-converted on stdout */
     assert_int_equal(count_lines(&r.err), 5);
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_explain(void **state)
@@ -311,28 +199,28 @@ static void test_explain(void **state)
     const char *meta[] = {"explain", "secret.metadata.labels", NULL};
 
     (void)state;
-    run(&r, NULL, port);
+    omlctl_exec_run(&r, NULL, port);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "KIND:       Tenant\n");
     expect_in(&r.out, "FIELD: port <integer>\n");
     expect_in(&r.out, "Default: 22.");
     expect_in(&r.out, "Range: 1 to 65535.");
-    release(&r);
-    run(&r, NULL, hosts);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, hosts);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "FIELD: hosts <[]Object>\n");
     expect_in(&r.out, "  lanIP\t<string> -required-\n");
     expect_in(&r.out, "Format: ipv4.");
-    release(&r);
-    run(&r, NULL, rec);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, rec);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "  omnileadsVIP\t<string> -required-\n");
     expect_in(&r.out, "  failback\t<string>\n");
-    release(&r);
-    run(&r, NULL, meta);
+    omlctl_exec_release(&r);
+    omlctl_exec_run(&r, NULL, meta);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "FIELD: labels <map[string]string>\n");
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 static void test_reference_doc_is_current(void **state)
@@ -343,19 +231,19 @@ static void test_reference_doc_is_current(void **state)
     omlop_err err = OMLOP_ERR_INIT;
 
     (void)state;
-    run(&r, NULL, args);
+    omlctl_exec_run(&r, NULL, args);
     assert_int_equal(r.rc, 0);
     expect_in(&r.out, "## Tenant\n");
     expect_in(&r.out, "| `spec.hosts[].ssh.port` | integer |");
     expect_in(&r.out, "## metadata\n");
-    strbuf_addf(&path, "%s/docs/reference.md", srcdir());
+    strbuf_addf(&path, "%s/docs/reference.md", omlctl_exec_srcdir());
     if (strbuf_read_file(&doc, path.buf, 4 * 1024 * 1024, &err) < 0 ||
         strcmp(doc.buf ? doc.buf : "", r.out.buf) != 0)
         fail_msg("docs/reference.md is stale or missing; run: bin/omlctl explain --markdown > "
                  "docs/reference.md");
     strbuf_release(&path);
     strbuf_release(&doc);
-    release(&r);
+    omlctl_exec_release(&r);
 }
 
 int main(void)

@@ -17,25 +17,7 @@
 #include "crds/schema.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
-
-static int setup(void **state)
-{
-    schema_set *set = NULL;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    if (schema_set_new_builtin(&set, &err) < 0) {
-        fprintf(stderr, "built-in CRDs do not load: %s\n", err.msg);
-        return -1;
-    }
-    *state = set;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    schema_set_free(*state);
-    return 0;
-}
+#include "unit-tests/crds/crds_harness.h"
 
 /* Decode one YAML document; diags returned (caller frees), *out the object or NULL. */
 static diag_list *decode_doc(const schema_set *set, const char *yaml, json_object **out)
@@ -99,6 +81,11 @@ static void test_builtin_kinds_and_names(void **state)
     assert_string_equal(cjson_get_string(schema_set_crd(set, "Tenant"), "metadata.name"),
                         "tenants.omlop.io");
     assert_null(schema_set_kind_at(set, 5));
+    /* the served version: what the API's field selectors and tables read */
+    assert_string_equal(cjson_get_string(schema_set_crd_version(set, "Tenant"), "name"),
+                        OMLOP_VERSION);
+    assert_non_null(cjson_get(schema_set_crd_version(set, "Tenant"), "schema.openAPIV3Schema"));
+    assert_null(schema_set_crd_version(set, "Pod"));
 }
 
 static const char minimal_tenant[] = "apiVersion: omlop.io/v1alpha1\n"
@@ -453,5 +440,5 @@ int main(void)
         cmocka_unit_test(test_crds_dir_matches_builtin),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, crds_builtin_setup, crds_builtin_teardown);
 }

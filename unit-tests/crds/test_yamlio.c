@@ -15,77 +15,9 @@
 
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "unit-tests/crds/crds_harness.h"
 
 /* --- helpers ---------------------------------------------------------------------------- */
-
-static void fixture_path(const char *name, strbuf *out)
-{
-    const char *src = getenv("OMLOP_SRCDIR");
-
-    strbuf_reset(out);
-    strbuf_addf(out, "%s/unit-tests/data/yaml/%s", src && *src ? src : ".", name);
-}
-
-/* Load a fixture with default limits; asserts the return code. */
-static void load_fixture(const char *name, int want_rc, ydoc_list *docs, diag_list *dl)
-{
-    strbuf path = STRBUF_INIT;
-    int rc;
-
-    fixture_path(name, &path);
-    rc = yaml_load_path(path.buf, NULL, docs, dl);
-    if (rc != want_rc) {
-        strbuf msg = STRBUF_INIT;
-
-        diag_list_format(dl, &msg);
-        fail_msg("%s: rc %d, want %d; diags:\n%s", name, rc, want_rc, strbuf_str(&msg));
-    }
-    strbuf_release(&path);
-}
-
-static int load_text(const char *name, const char *text, const yaml_limits *lim, ydoc_list *docs,
-                     diag_list *dl)
-{
-    return yaml_load_buffer(name, text, strlen(text), lim, docs, dl);
-}
-
-/* The i-th diagnostic as "file:line:col: path: message". */
-static const char *diag_text(const diag_list *dl, size_t i, strbuf *sb)
-{
-    strbuf_reset(sb);
-    assert_true(i < diag_list_count(dl));
-    diag_format(diag_list_at(dl, i), sb);
-    return strbuf_str(sb);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-    assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
 
 static double now_seconds(void)
 {
@@ -112,9 +44,9 @@ static void test_yamlio_positions_of_nodes_and_keys(void **state)
     const ynode *root, *n;
 
     (void)state;
-    load_fixture("positions.yaml", 0, &docs, dl);
+    crds_load_fixture("positions.yaml", 0, &docs, dl);
     assert_int_equal(docs.n, 1);
-    assert_true(ends_with(docs.docs[0].file, "unit-tests/data/yaml/positions.yaml"));
+    assert_true(crds_ends_with(docs.docs[0].file, "unit-tests/data/yaml/positions.yaml"));
     root = docs.docs[0].root;
     assert_int_equal(root->kind, YNODE_MAP);
     assert_int_equal(root->line, 1);
@@ -186,7 +118,7 @@ static void test_yamlio_multi_doc_skips_empty_documents(void **state)
     diag_list *dl = diag_list_new();
 
     (void)state;
-    load_fixture("multi.yaml", 0, &docs, dl);
+    crds_load_fixture("multi.yaml", 0, &docs, dl);
     assert_int_equal(docs.n, 3);
     assert_string_equal(ynode_map_get(docs.docs[0].root, "kind")->value, "A");
     assert_string_equal(ynode_map_get(docs.docs[1].root, "kind")->value, "B");
@@ -198,13 +130,13 @@ static void test_yamlio_multi_doc_skips_empty_documents(void **state)
     assert_int_equal(docs.docs[2].root->line, 11);
 
     /* Appends to what the list already holds; an empty input adds nothing. */
-    assert_int_equal(load_text("e.yaml", "", NULL, &docs, dl), 0);
-    assert_int_equal(load_text("e.yaml", "# nothing\n---\n...\n", NULL, &docs, dl), 0);
-    assert_int_equal(load_text("x.yaml", "kind: D\n", NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("e.yaml", "", NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("e.yaml", "# nothing\n---\n...\n", NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("x.yaml", "kind: D\n", NULL, &docs, dl), 0);
     assert_int_equal(docs.n, 4);
     assert_string_equal(docs.docs[3].file, "x.yaml");
     /* A document that is just a scalar is not empty. */
-    assert_int_equal(load_text("s.yaml", "--- ''\n--- ~\n", NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("s.yaml", "--- ''\n--- ~\n", NULL, &docs, dl), 0);
     assert_int_equal(docs.n, 6);
     assert_int_equal(diag_list_count(dl), 0);
     ydoc_list_release(&docs);
@@ -223,9 +155,9 @@ static void test_yamlio_json_input_parses_like_yaml(void **state)
     const ynode *root;
 
     (void)state;
-    load_fixture("manifest.json", 0, &docs, dl);
+    crds_load_fixture("manifest.json", 0, &docs, dl);
     assert_int_equal(docs.n, 1);
-    fixture_path("manifest.json", &path);
+    crds_fixture_path("manifest.json", &path);
     assert_int_equal(strbuf_read_file(&text, path.buf, 1 << 20, &err), 0);
     want = json_tokener_parse(text.buf);
     assert_non_null(want);
@@ -256,27 +188,29 @@ static void test_yamlio_duplicate_key_names_both_positions(void **state)
     strbuf sb = STRBUF_INIT;
 
     (void)state;
-    load_fixture("dup_key.yaml", OMLOP_EINVAL, &docs, dl);
+    crds_load_fixture("dup_key.yaml", OMLOP_EINVAL, &docs, dl);
     assert_int_equal(docs.n, 0);
     assert_int_equal(diag_list_count(dl), 1);
-    assert_true(ends_with(diag_text(dl, 0, &sb),
-                          "dup_key.yaml:4:3: spec: duplicate key 'image' (first at 2:3)"));
+    assert_true(crds_ends_with(crds_diag_text(dl, 0, &sb),
+                               "dup_key.yaml:4:3: spec: duplicate key 'image' (first at 2:3)"));
     diag_list_clear(dl);
 
     /* At the root (no path), three times, in source order; other keys do not clash. */
-    assert_int_equal(load_text("d.yaml", "b: 1\na: 1\nb: 2\nc: 3\nb: 4\n", NULL, &docs, dl),
+    assert_int_equal(crds_load_text("d.yaml", "b: 1\na: 1\nb: 2\nc: 3\nb: 4\n", NULL, &docs, dl),
                      OMLOP_EINVAL);
     assert_int_equal(diag_list_count(dl), 2);
-    assert_string_equal(diag_text(dl, 0, &sb), "d.yaml:3:1: duplicate key 'b' (first at 1:1)");
-    assert_string_equal(diag_text(dl, 1, &sb), "d.yaml:5:1: duplicate key 'b' (first at 1:1)");
+    assert_string_equal(crds_diag_text(dl, 0, &sb), "d.yaml:3:1: duplicate key 'b' (first at 1:1)");
+    assert_string_equal(crds_diag_text(dl, 1, &sb), "d.yaml:5:1: duplicate key 'b' (first at 1:1)");
     diag_list_clear(dl);
 
     /* Quoted and plain spellings are the same key; JSON too. */
-    assert_int_equal(load_text("d.json", "{\"a\": 1,\n \"a\": 2}", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb), "d.json:2:2: duplicate key 'a' (first at 1:2)");
+    assert_int_equal(crds_load_text("d.json", "{\"a\": 1,\n \"a\": 2}", NULL, &docs, dl),
+                     OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb), "d.json:2:2: duplicate key 'a' (first at 1:2)");
     diag_list_clear(dl);
-    assert_int_equal(load_text("d.yaml", "x:\n- k: 1\n  'k': 2\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("d.yaml", "x:\n- k: 1\n  'k': 2\n", NULL, &docs, dl),
+                     OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "d.yaml:3:3: x[0]: duplicate key 'k' (first at 2:3)");
     assert_int_equal(docs.n, 0);
     strbuf_release(&sb);
@@ -291,7 +225,7 @@ static void test_yamlio_aliases_resolve_by_copy(void **state)
     const ynode *root, *a, *b;
 
     (void)state;
-    load_fixture("aliases.yaml", 0, &docs, dl);
+    crds_load_fixture("aliases.yaml", 0, &docs, dl);
     root = docs.docs[0].root;
     a = ynode_map_get(root, "a");
     assert_int_equal(a->kind, YNODE_MAP);
@@ -317,7 +251,7 @@ static void test_yamlio_aliases_resolve_by_copy(void **state)
     ydoc_list_release(&docs);
 
     /* An alias may be a key when it names a scalar. */
-    assert_int_equal(load_text("k.yaml", "a: &n name\n*n : v\n", NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("k.yaml", "a: &n name\n*n : v\n", NULL, &docs, dl), 0);
     assert_string_equal(docs.docs[0].root->pairs[1].key, "name");
     assert_int_equal(docs.docs[0].root->pairs[1].line, 2);
     ydoc_list_release(&docs);
@@ -335,14 +269,15 @@ static void test_yamlio_alias_bomb_rejected_fast(void **state)
     double t0 = now_seconds();
 
     (void)state;
-    load_fixture("bomb.yaml", OMLOP_ELIMIT, &docs, dl);
+    crds_load_fixture("bomb.yaml", OMLOP_ELIMIT, &docs, dl);
     assert_true(now_seconds() - t0 < 2.0);
     /* Naive expansion would need 9^9 nodes (tens of GiB); the budget caps it at 100000. */
     assert_true(max_rss_kb() - rss_before < 64 * 1024);
     assert_int_equal(docs.n, 0);
     assert_int_equal(diag_list_count(dl), 1);
-    assert_true(ends_with(diag_text(dl, 0, &sb), "bomb.yaml:7:8: f[0]: alias expansion exceeds "
-                                                 "100000 nodes (max_doc_nodes); alias *e"));
+    assert_true(crds_ends_with(crds_diag_text(dl, 0, &sb),
+                               "bomb.yaml:7:8: f[0]: alias expansion exceeds "
+                               "100000 nodes (max_doc_nodes); alias *e"));
     diag_list_clear(dl);
 
     /* Few nodes but much text: one 6000-byte scalar aliased 200 times is over 1 MiB. */
@@ -355,30 +290,32 @@ static void test_yamlio_alias_bomb_rejected_fast(void **state)
     for (int i = 0; i < 200; i++)
         strbuf_adds(&big, i ? ",*s" : "*s");
     strbuf_adds(&big, "]\n");
-    assert_int_equal(load_text("b.yaml", big.buf, &lim, &docs, dl), OMLOP_ELIMIT);
-    assert_non_null(strstr(diag_text(dl, 0, &sb), "alias expansion exceeds 1048576 bytes of text"));
+    assert_int_equal(crds_load_text("b.yaml", big.buf, &lim, &docs, dl), OMLOP_ELIMIT);
+    assert_non_null(
+        strstr(crds_diag_text(dl, 0, &sb), "alias expansion exceeds 1048576 bytes of text"));
     assert_int_equal(diag_list_at(dl, 0)->line, 2);
     diag_list_clear(dl);
 
     /* Under the budget the same shape loads. */
     lim.max_doc_nodes = 20;
-    assert_int_equal(load_text("ok.yaml", "a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", &lim, &docs, dl),
-                     0);
+    assert_int_equal(
+        crds_load_text("ok.yaml", "a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", &lim, &docs, dl), 0);
     assert_int_equal(ynode_count(docs.docs[0].root), 18);
     ydoc_list_release(&docs);
     lim.max_doc_nodes = 17;
-    assert_int_equal(load_text("ok.yaml", "a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", &lim, &docs, dl),
-                     OMLOP_ELIMIT);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(
+        crds_load_text("ok.yaml", "a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", &lim, &docs, dl),
+        OMLOP_ELIMIT);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "ok.yaml:2:13: b[2]: alias expansion exceeds 17 nodes (max_doc_nodes); "
                         "alias *a");
     diag_list_clear(dl);
     /* Plain documents are held to the same budget. */
-    assert_int_equal(load_text("n.yaml",
-                               "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]", &lim,
-                               &docs, dl),
+    assert_int_equal(crds_load_text("n.yaml",
+                                    "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]",
+                                    &lim, &docs, dl),
                      OMLOP_ELIMIT);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "n.yaml:1:57: [16]: document exceeds 17 nodes (max_doc_nodes)");
     assert_int_equal(docs.n, 0);
     strbuf_release(&sb);
@@ -393,26 +330,28 @@ static void test_yamlio_undefined_and_recursive_alias(void **state)
     strbuf sb = STRBUF_INIT;
 
     (void)state;
-    load_fixture("undefined_alias.yaml", OMLOP_EINVAL, &docs, dl);
-    assert_true(
-        ends_with(diag_text(dl, 0, &sb),
-                  "undefined_alias.yaml:3:6: b.c: undefined alias *nope (no &nope before it)"));
+    crds_load_fixture("undefined_alias.yaml", OMLOP_EINVAL, &docs, dl);
+    assert_true(crds_ends_with(
+        crds_diag_text(dl, 0, &sb),
+        "undefined_alias.yaml:3:6: b.c: undefined alias *nope (no &nope before it)"));
     diag_list_clear(dl);
     /* Anchors belong to their document. */
-    assert_int_equal(load_text("u.yaml", "a: &x 1\n---\nb: *x\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("u.yaml", "a: &x 1\n---\nb: *x\n", NULL, &docs, dl),
+                     OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "u.yaml:3:4: b: undefined alias *x (no &x before it)");
     diag_list_clear(dl);
-    assert_int_equal(load_text("r.yaml", "a: &a [1, *a]\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("r.yaml", "a: &a [1, *a]\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "r.yaml:1:11: a[1]: alias *a refers to a node that contains it "
                         "(recursive alias)");
     diag_list_clear(dl);
-    assert_int_equal(load_text("r.yaml", "&m {k: *m}\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_non_null(strstr(diag_text(dl, 0, &sb), "recursive alias"));
+    assert_int_equal(crds_load_text("r.yaml", "&m {k: *m}\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_non_null(strstr(crds_diag_text(dl, 0, &sb), "recursive alias"));
     diag_list_clear(dl);
-    assert_int_equal(load_text("r.yaml", "a: &m [1]\n*m : 2\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("r.yaml", "a: &m [1]\n*m : 2\n", NULL, &docs, dl),
+                     OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "r.yaml:2:1: alias *m names a sequence, which cannot be a map key");
     assert_int_equal(docs.n, 0);
     strbuf_release(&sb);
@@ -439,37 +378,39 @@ static void test_yamlio_depth_limit(void **state)
 
     (void)state;
     nested(&text, 64, "1");
-    assert_int_equal(load_text("deep.yaml", text.buf, NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("deep.yaml", text.buf, NULL, &docs, dl), 0);
     assert_int_equal(docs.n, 1);
     ydoc_list_release(&docs);
     nested(&text, 65, "1");
-    assert_int_equal(load_text("deep.yaml", text.buf, NULL, &docs, dl), OMLOP_ELIMIT);
+    assert_int_equal(crds_load_text("deep.yaml", text.buf, NULL, &docs, dl), OMLOP_ELIMIT);
     assert_int_equal(diag_list_count(dl), 1);
-    assert_true(ends_with(diag_text(dl, 0, &sb), "nesting deeper than 64 levels (max_depth)"));
+    assert_true(
+        crds_ends_with(crds_diag_text(dl, 0, &sb), "nesting deeper than 64 levels (max_depth)"));
     assert_int_equal(diag_list_at(dl, 0)->line, 1);
     assert_int_equal(diag_list_at(dl, 0)->col, 65);
     diag_list_clear(dl);
     /* A very deep input stops at the limit instead of building 100000 levels. */
     nested(&text, 100000, "");
-    assert_int_equal(load_text("deep.yaml", text.buf, NULL, &docs, dl), OMLOP_ELIMIT);
+    assert_int_equal(crds_load_text("deep.yaml", text.buf, NULL, &docs, dl), OMLOP_ELIMIT);
     assert_int_equal(diag_list_count(dl), 1);
     diag_list_clear(dl);
 
     /* Block maps count too, and an alias adds its own height where it is used. */
     yaml_limits_default(&lim);
     lim.max_depth = 3;
-    assert_int_equal(load_text("m.yaml", "a:\n  b:\n    c: 1\n", &lim, &docs, dl), 0);
+    assert_int_equal(crds_load_text("m.yaml", "a:\n  b:\n    c: 1\n", &lim, &docs, dl), 0);
     ydoc_list_release(&docs);
-    assert_int_equal(load_text("m.yaml", "a:\n  b:\n    c: {d: 1}\n", &lim, &docs, dl),
+    assert_int_equal(crds_load_text("m.yaml", "a:\n  b:\n    c: {d: 1}\n", &lim, &docs, dl),
                      OMLOP_ELIMIT);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "m.yaml:3:8: a.b.c: nesting deeper than 3 levels (max_depth)");
     diag_list_clear(dl);
-    assert_int_equal(load_text("m.yaml", "x: &x [[1]]\ny: *x\n", &lim, &docs, dl), 0);
+    assert_int_equal(crds_load_text("m.yaml", "x: &x [[1]]\ny: *x\n", &lim, &docs, dl), 0);
     ydoc_list_release(&docs);
-    assert_int_equal(load_text("m.yaml", "x: &x [[1]]\ny: [*x]\n", &lim, &docs, dl), OMLOP_ELIMIT);
-    assert_string_equal(diag_text(dl, 0, &sb), "m.yaml:2:5: y[0]: alias *x expands to nesting "
-                                               "deeper than 3 levels (max_depth)");
+    assert_int_equal(crds_load_text("m.yaml", "x: &x [[1]]\ny: [*x]\n", &lim, &docs, dl),
+                     OMLOP_ELIMIT);
+    assert_string_equal(crds_diag_text(dl, 0, &sb), "m.yaml:2:5: y[0]: alias *x expands to nesting "
+                                                    "deeper than 3 levels (max_depth)");
     assert_int_equal(docs.n, 0);
     strbuf_release(&text);
     strbuf_release(&sb);
@@ -488,24 +429,24 @@ static void test_yamlio_size_limit(void **state)
     yaml_limits_default(&lim);
     assert_int_equal(lim.max_input_bytes, 4 << 20);
     lim.max_input_bytes = 15;
-    assert_int_equal(load_text("s.yaml", "a: 0123456789abc", &lim, &docs, dl), OMLOP_ELIMIT);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("s.yaml", "a: 0123456789abc", &lim, &docs, dl), OMLOP_ELIMIT);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "s.yaml: input is 16 bytes, over the 15 byte limit (max_input_bytes)");
     diag_list_clear(dl);
     lim.max_input_bytes = 15;
-    assert_int_equal(load_text("s.yaml", "a: 0123456789ab", &lim, &docs, dl), 0);
+    assert_int_equal(crds_load_text("s.yaml", "a: 0123456789ab", &lim, &docs, dl), 0);
     assert_int_equal(docs.n, 1);
 
     assert_non_null(mkdtemp(dir));
     strbuf_reset(&sb);
     strbuf_addf(&sb, "%s/big.yaml", dir);
-    write_file(sb.buf, "a: 0123456789abcdef\n");
+    crds_write_file(sb.buf, "a: 0123456789abcdef\n");
     assert_int_equal(yaml_load_path(sb.buf, &lim, &docs, dl), OMLOP_ELIMIT);
     assert_int_equal(diag_list_count(dl), 1);
     assert_string_equal(diag_list_at(dl, 0)->file, sb.buf);
     assert_non_null(strstr(diag_list_at(dl, 0)->message, "20 bytes, over the 15 byte limit"));
     assert_int_equal(docs.n, 1);
-    rm_tree(dir);
+    crds_rm_tree(dir);
     ydoc_list_release(&docs);
     strbuf_release(&sb);
     diag_list_free(dl);
@@ -523,13 +464,13 @@ static void test_yamlio_doc_count_limit(void **state)
     lim.max_docs = 3;
     for (int i = 0; i < 3; i++)
         strbuf_addf(&text, "---\nn: %d\n", i);
-    assert_int_equal(load_text("c.yaml", text.buf, &lim, &docs, dl), 0);
+    assert_int_equal(crds_load_text("c.yaml", text.buf, &lim, &docs, dl), 0);
     assert_int_equal(docs.n, 3);
     ydoc_list_release(&docs);
     strbuf_adds(&text, "---\nn: 3\n---\nn: 4\n");
-    assert_int_equal(load_text("c.yaml", text.buf, &lim, &docs, dl), OMLOP_ELIMIT);
+    assert_int_equal(crds_load_text("c.yaml", text.buf, &lim, &docs, dl), OMLOP_ELIMIT);
     assert_int_equal(diag_list_count(dl), 1);
-    assert_string_equal(diag_text(dl, 0, &sb), "c.yaml:7:1: more than 3 documents (max_docs)");
+    assert_string_equal(crds_diag_text(dl, 0, &sb), "c.yaml:7:1: more than 3 documents (max_docs)");
     assert_int_equal(docs.n, 0);
     strbuf_release(&text);
     strbuf_release(&sb);
@@ -544,24 +485,26 @@ static void test_yamlio_syntax_error_position(void **state)
     const diag *d;
 
     (void)state;
-    load_fixture("syntax_error.yaml", OMLOP_EINVAL, &docs, dl);
+    crds_load_fixture("syntax_error.yaml", OMLOP_EINVAL, &docs, dl);
     assert_int_equal(diag_list_count(dl), 1);
-    assert_true(ends_with(diag_text(dl, 0, &sb),
-                          "syntax_error.yaml:3:2: syntax error: did not find expected key (while "
-                          "parsing a block mapping started at 1:1)"));
+    assert_true(
+        crds_ends_with(crds_diag_text(dl, 0, &sb),
+                       "syntax_error.yaml:3:2: syntax error: did not find expected key (while "
+                       "parsing a block mapping started at 1:1)"));
     d = diag_list_at(dl, 0);
     assert_null(d->path);
     diag_list_clear(dl);
 
     /* Earlier good documents are not handed out when a later one is broken. */
-    assert_int_equal(load_text("s.yaml", "a: 1\n---\nb: [1, 2\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_int_equal(crds_load_text("s.yaml", "a: 1\n---\nb: [1, 2\n", NULL, &docs, dl),
+                     OMLOP_EINVAL);
     assert_int_equal(docs.n, 0);
     assert_int_equal(diag_list_at(dl, 0)->line, 4);
     assert_non_null(strstr(diag_list_at(dl, 0)->message, "flow sequence"));
     diag_list_clear(dl);
-    assert_int_equal(load_text("s.yaml", "a: \"open\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_non_null(strstr(diag_text(dl, 0, &sb), "s.yaml:2:1: syntax error: found unexpected "
-                                                  "end of stream"));
+    assert_int_equal(crds_load_text("s.yaml", "a: \"open\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_non_null(strstr(crds_diag_text(dl, 0, &sb), "s.yaml:2:1: syntax error: found unexpected "
+                                                       "end of stream"));
     strbuf_release(&sb);
     diag_list_free(dl);
 }
@@ -610,20 +553,20 @@ static void test_yamlio_complex_and_nul_keys_rejected(void **state)
     strbuf sb = STRBUF_INIT;
 
     (void)state;
-    assert_int_equal(load_text("k.yaml", "? [a, b]\n: 1\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("k.yaml", "? [a, b]\n: 1\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "k.yaml:1:3: a sequence cannot be a map key; keys must be scalars "
                         "(strings)");
     diag_list_clear(dl);
-    assert_int_equal(load_text("k.yaml", "x:\n  {a: 1}: 2\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_int_equal(crds_load_text("k.yaml", "x:\n  {a: 1}: 2\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "k.yaml:2:3: x: a map cannot be a map key; keys must be scalars (strings)");
     diag_list_clear(dl);
-    assert_int_equal(load_text("k.yaml", "\"a\\0b\": 1\n", NULL, &docs, dl), OMLOP_EINVAL);
-    assert_string_equal(diag_text(dl, 0, &sb), "k.yaml:1:1: map key contains a NUL character");
+    assert_int_equal(crds_load_text("k.yaml", "\"a\\0b\": 1\n", NULL, &docs, dl), OMLOP_EINVAL);
+    assert_string_equal(crds_diag_text(dl, 0, &sb), "k.yaml:1:1: map key contains a NUL character");
     diag_list_clear(dl);
     /* Tagged and empty keys are fine: keys are just text. */
-    assert_int_equal(load_text("k.yaml", "!!str 1: a\n\"\": b\n", NULL, &docs, dl), 0);
+    assert_int_equal(crds_load_text("k.yaml", "!!str 1: a\n\"\": b\n", NULL, &docs, dl), 0);
     assert_string_equal(docs.docs[0].root->pairs[0].key, "1");
     assert_string_equal(docs.docs[0].root->pairs[1].key, "");
     ydoc_list_release(&docs);
@@ -638,8 +581,9 @@ static void test_yamlio_reports_every_bad_document_up_to_a_cap(void **state)
     strbuf text = STRBUF_INIT, sb = STRBUF_INIT;
 
     (void)state;
-    assert_int_equal(load_text("m.yaml", "a: 1\na: 2\n---\nok: 1\n---\nb: *u\n", NULL, &docs, dl),
-                     OMLOP_EINVAL);
+    assert_int_equal(
+        crds_load_text("m.yaml", "a: 1\na: 2\n---\nok: 1\n---\nb: *u\n", NULL, &docs, dl),
+        OMLOP_EINVAL);
     assert_int_equal(diag_list_count(dl), 2);
     assert_int_equal(diag_list_at(dl, 0)->line, 2);
     assert_int_equal(diag_list_at(dl, 1)->line, 6);
@@ -648,10 +592,10 @@ static void test_yamlio_reports_every_bad_document_up_to_a_cap(void **state)
 
     for (int i = 0; i < 200; i++)
         strbuf_adds(&text, "k: v\n");
-    assert_int_equal(load_text("many.yaml", text.buf, NULL, &docs, dl), OMLOP_EINVAL);
+    assert_int_equal(crds_load_text("many.yaml", text.buf, NULL, &docs, dl), OMLOP_EINVAL);
     assert_int_equal(diag_list_count(dl), 50);
-    assert_true(
-        ends_with(diag_text(dl, 49, &sb), "(too many problems; stopped reading this input)"));
+    assert_true(crds_ends_with(crds_diag_text(dl, 49, &sb),
+                               "(too many problems; stopped reading this input)"));
     strbuf_release(&text);
     strbuf_release(&sb);
     diag_list_free(dl);

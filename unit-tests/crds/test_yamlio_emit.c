@@ -9,46 +9,9 @@
 
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "unit-tests/crds/crds_harness.h"
 
 /* --- helpers ---------------------------------------------------------------------------- */
-
-static void fixture_path(const char *name, strbuf *out)
-{
-    const char *src = getenv("OMLOP_SRCDIR");
-
-    strbuf_reset(out);
-    strbuf_addf(out, "%s/unit-tests/data/yaml/%s", src && *src ? src : ".", name);
-}
-
-/* Load a fixture with default limits; asserts the return code. */
-static void load_fixture(const char *name, int want_rc, ydoc_list *docs, diag_list *dl)
-{
-    strbuf path = STRBUF_INIT;
-    int rc;
-
-    fixture_path(name, &path);
-    rc = yaml_load_path(path.buf, NULL, docs, dl);
-    if (rc != want_rc) {
-        strbuf msg = STRBUF_INIT;
-
-        diag_list_format(dl, &msg);
-        fail_msg("%s: rc %d, want %d; diags:\n%s", name, rc, want_rc, strbuf_str(&msg));
-    }
-    strbuf_release(&path);
-}
-
-static int load_text(const char *name, const char *text, const yaml_limits *lim, ydoc_list *docs,
-                     diag_list *dl)
-{
-    return yaml_load_buffer(name, text, strlen(text), lim, docs, dl);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
 
 /* yaml -> ynode -> core JSON of the first document of text (asserts it loads). */
 static json_object *core_of(const char *text)
@@ -56,7 +19,7 @@ static json_object *core_of(const char *text)
     ydoc_list docs = YDOC_LIST_INIT;
     diag_list *dl = diag_list_new();
     json_object *o;
-    int rc = load_text("t.yaml", text, NULL, &docs, dl);
+    int rc = crds_load_text("t.yaml", text, NULL, &docs, dl);
 
     if (rc != 0) {
         strbuf msg = STRBUF_INIT;
@@ -108,13 +71,13 @@ static void test_yamlio_emit_scalars_and_empties(void **state)
     /* A second document appended to the same buffer starts with "---". */
     o = json_object_new_string("second");
     assert_int_equal(yaml_emit_json(o, &out, &err), 0);
-    assert_true(ends_with(out.buf, "    'y': []\n--- second\n"));
+    assert_true(crds_ends_with(out.buf, "    'y': []\n--- second\n"));
     json_object_put(o);
     {
         ydoc_list docs = YDOC_LIST_INIT;
         diag_list *dl = diag_list_new();
 
-        assert_int_equal(load_text("two.yaml", out.buf, NULL, &docs, dl), 0);
+        assert_int_equal(crds_load_text("two.yaml", out.buf, NULL, &docs, dl), 0);
         assert_int_equal(docs.n, 2);
         ydoc_list_release(&docs);
         diag_list_free(dl);
@@ -305,10 +268,10 @@ static void assert_round_trip(const char *fixture)
     omlop_err err = OMLOP_ERR_INIT;
     json_object *first, *second;
 
-    load_fixture(fixture, 0, &docs, dl);
+    crds_load_fixture(fixture, 0, &docs, dl);
     first = ynode_to_json_core(docs.docs[0].root);
     assert_int_equal(yaml_emit_json(first, &out, &err), 0);
-    assert_int_equal(load_text("again.yaml", out.buf, NULL, &again, dl), 0);
+    assert_int_equal(crds_load_text("again.yaml", out.buf, NULL, &again, dl), 0);
     second = ynode_to_json_core(again.docs[0].root);
     if (!cjson_equal(first, second))
         fail_msg("%s: round trip changed the value:\n%s", fixture, out.buf);

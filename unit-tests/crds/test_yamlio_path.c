@@ -13,39 +13,7 @@
 
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
-
-/* --- helpers ---------------------------------------------------------------------------- */
-
-/* The i-th diagnostic as "file:line:col: path: message". */
-static const char *diag_text(const diag_list *dl, size_t i, strbuf *sb)
-{
-    strbuf_reset(sb);
-    assert_true(i < diag_list_count(dl));
-    diag_format(diag_list_at(dl, i), sb);
-    return strbuf_str(sb);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-    assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
+#include "unit-tests/crds/crds_harness.h"
 
 /* --- paths ---------------------------------------------------------------------------- */
 
@@ -64,16 +32,16 @@ static void test_yamlio_directory_walk_recursive_sorted_filtered(void **state)
     (void)state;
     assert_non_null(mkdtemp(dir));
 #define AT(rel) (strbuf_reset(&p), strbuf_addf(&p, "%s%s", dir, rel), p.buf)
-    write_file(AT("/b.yaml"), "name: b\n");
-    write_file(AT("/a.yml"), "name: a\n");
-    write_file(AT("/c.json"), "{\"name\": \"c\"}\n");
-    write_file(AT("/d.txt"), "name: d\n");
-    write_file(AT("/.hidden.yaml"), "name: hidden\n");
-    write_file(AT("/README.md"), "# not a manifest: [\n");
+    crds_write_file(AT("/b.yaml"), "name: b\n");
+    crds_write_file(AT("/a.yml"), "name: a\n");
+    crds_write_file(AT("/c.json"), "{\"name\": \"c\"}\n");
+    crds_write_file(AT("/d.txt"), "name: d\n");
+    crds_write_file(AT("/.hidden.yaml"), "name: hidden\n");
+    crds_write_file(AT("/README.md"), "# not a manifest: [\n");
     assert_int_equal(mkdir(AT("/sub"), 0700), 0);
     assert_int_equal(mkdir(AT("/sub/deeper"), 0700), 0);
-    write_file(AT("/sub/z.yaml"), "name: z1\n---\nname: z2\n");
-    write_file(AT("/sub/deeper/y.yaml"), "name: y\n");
+    crds_write_file(AT("/sub/z.yaml"), "name: z1\n---\nname: z2\n");
+    crds_write_file(AT("/sub/deeper/y.yaml"), "name: y\n");
     assert_int_equal(symlink(dir, AT("/loop")), 0); /* a loop if followed */
     assert_int_equal(symlink("a.yml", AT("/link.yaml")), 0);
     assert_int_equal(symlink("sub", AT("/sub.yaml")), 0); /* a directory, by name a manifest */
@@ -95,7 +63,7 @@ static void test_yamlio_directory_walk_recursive_sorted_filtered(void **state)
     ydoc_list_release(&docs);
 
     /* A bad file is reported; the other files still load. */
-    write_file(AT("/sub/bad.yaml"), "name: [\n");
+    crds_write_file(AT("/sub/bad.yaml"), "name: [\n");
     assert_int_equal(yaml_load_path(dir, NULL, &docs, dl), OMLOP_EINVAL);
     assert_int_equal(diag_list_count(dl), 1);
     assert_string_equal(diag_list_at(dl, 0)->file, AT("/sub/bad.yaml"));
@@ -122,7 +90,7 @@ static void test_yamlio_directory_walk_recursive_sorted_filtered(void **state)
     assert_non_null(strstr(diag_list_at(dl, 0)->message, "more than 3 manifest files"));
     assert_int_equal(docs.n, 0);
 #undef AT
-    rm_tree(dir);
+    crds_rm_tree(dir);
     strbuf_release(&p);
     strbuf_release(&msg);
     diag_list_free(dl);
@@ -137,7 +105,7 @@ static void test_yamlio_missing_path_is_named(void **state)
     (void)state;
     assert_int_equal(yaml_load_path("/nonexistent/omlop/tenant.yaml", NULL, &docs, dl),
                      OMLOP_ENOTFOUND);
-    assert_string_equal(diag_text(dl, 0, &sb),
+    assert_string_equal(crds_diag_text(dl, 0, &sb),
                         "/nonexistent/omlop/tenant.yaml: cannot read: No such file or directory");
     assert_int_equal(docs.n, 0);
     strbuf_release(&sb);
@@ -187,7 +155,7 @@ static void test_yamlio_stdin_through_a_pipe(void **state)
     for (int i = 0; i < 500; i++)
         strbuf_adds(&text, "k: v\n");
     assert_int_equal(load_stdin(text.buf, &lim, &docs, dl), OMLOP_ELIMIT);
-    assert_string_equal(diag_text(dl, 0, &sb), "-: input is larger than the 1000 byte limit");
+    assert_string_equal(crds_diag_text(dl, 0, &sb), "-: input is larger than the 1000 byte limit");
     assert_int_equal(docs.n, 0);
     strbuf_release(&text);
     strbuf_release(&sb);

@@ -45,6 +45,27 @@ static void test_canonical_escapes_and_numbers(void **state)
     assert_canonical("1e300", "1e+300");
 }
 
+static void assert_quoted(const char *in, size_t n, unsigned flags, const char *want)
+{
+    strbuf sb = STRBUF_INIT;
+
+    cjson_add_quoted(&sb, in, n, flags);
+    assert_string_equal(strbuf_str(&sb), want);
+    strbuf_release(&sb);
+}
+
+/* The canonical form leaves DEL alone (hashes depend on it); omlctl's output escapes it. */
+static void test_add_quoted_escapes_del_only_when_asked(void **state)
+{
+    (void)state;
+    assert_quoted("a\"\\\b\f\n\r\t\x01z", 10, 0, "\"a\\\"\\\\\\b\\f\\n\\r\\t\\u0001z\"");
+    assert_quoted("x\x7fy", 3, 0, "\"x\x7fy\"");
+    assert_quoted("x\x7fy", 3, CJSON_QUOTE_DEL, "\"x\\u007fy\"");
+    /* n bounds the input: an embedded NUL is escaped, not an end */
+    assert_quoted("a\0b", 3, 0, "\"a\\u0000b\"");
+    assert_quoted("", 0, CJSON_QUOTE_DEL, "\"\"");
+}
+
 static void test_hash_ignores_key_order(void **state)
 {
     char h1[CJSON_HASH_HEX_LEN + 1], h2[CJSON_HASH_HEX_LEN + 1];
@@ -104,6 +125,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical_sorts_keys_and_strips_space),
         cmocka_unit_test(test_canonical_escapes_and_numbers),
+        cmocka_unit_test(test_add_quoted_escapes_del_only_when_asked),
         cmocka_unit_test(test_hash_ignores_key_order),
         cmocka_unit_test(test_hash_changes_with_any_value),
         cmocka_unit_test(test_get_by_dotted_path),

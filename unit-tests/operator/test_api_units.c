@@ -131,25 +131,6 @@ static void test_jsonpath_subset(void **state)
     json_object_put(o);
 }
 
-static void test_human_duration_like_kubernetes(void **state)
-{
-    static const struct {
-        int64_t s;
-        const char *want;
-    } cases[] = {{-5, "<invalid>"},  {-1, "0s"},       {0, "0s"},       {59, "59s"},
-                 {119, "119s"},      {120, "2m"},      {150, "2m30s"},  {600, "10m"},
-                 {10799, "179m"},    {10800, "3h"},    {11100, "3h5m"}, {28800, "8h"},
-                 {172800, "2d"},     {180000, "2d2h"}, {864000, "10d"}, {63072000, "2y"},
-                 {63158400, "2y1d"}, {300000000, "9y"}};
-    char buf[32];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        api_human_duration(cases[i].s, buf, sizeof(buf));
-        assert_string_equal(buf, cases[i].want);
-    }
-}
-
 static void test_accept_header_parsing(void **state)
 {
     (void)state;
@@ -419,7 +400,6 @@ int main(void)
         cmocka_unit_test(test_merge_patch_rfc7386_examples),
         cmocka_unit_test(test_strategic_patch_directives),
         cmocka_unit_test(test_jsonpath_subset),
-        cmocka_unit_test(test_human_duration_like_kubernetes),
         cmocka_unit_test(test_accept_header_parsing),
         cmocka_unit_test(test_query_parsing),
         cmocka_unit_test(test_field_and_label_selectors),

@@ -1,0 +1,704 @@
+/*
+ * manager: workers, triggers and the host connection cache (see manager.h).
+ */
+#include "operator/manager.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clients/podman.h"
+#include "clients/podman_events.h"
+#include "clients/ssh.h"
+#include "clients/tunnel.h"
+#include "lib/cjson.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
+#include "operator/api_object.h"
+#include "operator/workqueue.h"
+#include "reconcilers/desired.h"
+#include "reconcilers/tenant.h"
+
+#define CONNECT_TIMEOUT_MS_DEFAULT 10000
+#define WATCH_POLL_MS              500
+#define QUEUE_BACKOFF_BASE_MS      500
+#define QUEUE_BACKOFF_MAX_MS       (5 * 60 * 1000)
+#define RELIST_PAUSE_MS            1000
+
+/* One cached host: the SSH connection, its tunnel and Podman client, and the event follower. */
+typedef struct host_entry {
+    struct host_entry *next;
+    manager *m;
+    char *tenant;
+    char *host;
+    char cfg_hash[CJSON_HASH_HEX_LEN + 1]; /* of everything that decides how to connect */
+    ssh_conn *conn;
+    tunnel *tun;
+    podman_client *pc;
+    pthread_t events_thread;
+    int has_events_thread;
+    atomic_int cancel; /* ends the event follower */
+} host_entry;
+
+/* Last seen "spec" hash (everything but .status) of a tenant, and tombstones of deleted ones. */
+typedef struct name_val {
+    struct name_val *next;
+    char *name;
+    char *val;
+} name_val;
+
+struct manager {
+    store *st;
+    events *ev;
+    manager_options opts;
+    workqueue *q;
+    tenant_env env;
+    atomic_int stop; /* also the reconciles' cancel flag */
+    pthread_t watch_thread;
+    pthread_t *workers;
+    int n_workers;
+    int has_watch_thread;
+    /* lock protects hosts, seen and tombs; never held across host or store I/O */
+    pthread_mutex_t lock;
+    host_entry *hosts;
+    name_val *seen;
+    name_val *tombs;
+};
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+void manager_options_default(manager_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->is_enabled = 1;
+    o->workers = MANAGER_DEFAULT_WORKERS;
+    o->resync_s = MANAGER_DEFAULT_RESYNC_S;
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out, omlop_err *err)
+{
+    char *end = NULL;
+    long n;
+
+    errno = 0;
+    n = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || n < lo || n > hi)
+        return omlop_err_set(err, OMLOP_EINVAL, "%s: '%s' is not a number from %d to %d", flag,
+                             v ? v : "", lo, hi);
+    *out = (int)n;
+    return 0;
+}
+
+int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *err)
+{
+    static const struct {
+        const char *flag;
+        int lo, hi;
+        size_t off;
+    } num[] = {
+        {"--workers", 1, MANAGER_MAX_WORKERS, offsetof(manager_options, workers)},
+        {"--resync", 1, 24 * 3600, offsetof(manager_options, resync_s)},
+    };
+    int w = 1;
+
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        int is_ours = 0;
+
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[w++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--reconcile") == 0) {
+            o->is_enabled = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-reconcile") == 0) {
+            o->is_enabled = 0;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof(num) / sizeof(num[0]) && !is_ours; k++) {
+            size_t fl = strlen(num[k].flag);
+            const char *v;
+
+            if (strncmp(a, num[k].flag, fl) != 0 || (a[fl] != '\0' && a[fl] != '='))
+                continue;
+            is_ours = 1;
+            if (a[fl] == '=')
+                v = a + fl + 1;
+            else if (i + 1 < *argc)
+                v = argv[++i];
+            else
+                return omlop_err_set(err, OMLOP_EINVAL, "%s needs a value", num[k].flag);
+            if (parse_int(num[k].flag, v, num[k].lo, num[k].hi, (int *)((char *)o + num[k].off),
+                          err) < 0)
+                return OMLOP_EINVAL;
+        }
+        if (!is_ours)
+            argv[w++] = argv[i];
+    }
+    *argc = w;
+    argv[w] = NULL;
+    return 0;
+}
+
+void manager_usage(FILE *out)
+{
+    fprintf(out, "\nReconciling (operator/manager.h):\n"
+                 "  --reconcile / --no-reconcile   run the tenant reconcile loop (default: on)\n"
+                 "  --workers N                    tenants reconciled in parallel (default 2)\n"
+                 "  --resync SECONDS               look at every tenant this often (default 60)\n");
+}
+
+/* ---- small tables ------------------------------------------------------------------------- */
+
+static name_val **nv_find(name_val **head, const char *name)
+{
+    for (; *head; head = &(*head)->next)
+        if (strcmp((*head)->name, name) == 0)
+            return head;
+    return NULL;
+}
+
+/* Set name's value (taking val); returns 1 when it changed. */
+static int nv_set_take(name_val **head, const char *name, char *val)
+{
+    name_val **p = nv_find(head, name), *n;
+
+    if (p) {
+        int changed = strcmp((*p)->val, val) != 0;
+
+        free((*p)->val);
+        (*p)->val = val;
+        return changed;
+    }
+    n = calloc(1, sizeof(*n));
+    n->name = strdup(name);
+    n->val = val;
+    n->next = *head;
+    *head = n;
+    return 1;
+}
+
+/* Remove name and return its value (caller frees), or NULL. */
+static char *nv_take(name_val **head, const char *name)
+{
+    name_val **p = nv_find(head, name), *n;
+    char *v;
+
+    if (!p)
+        return NULL;
+    n = *p;
+    *p = n->next;
+    v = n->val;
+    free(n->name);
+    free(n);
+    return v;
+}
+
+static void nv_free_all(name_val **head)
+{
+    while (*head)
+        free(nv_take(head, (*head)->name));
+}
+
+/* ---- host cache --------------------------------------------------------------------------- */
+
+static int on_podman_event(void *ud, const podman_event *ev)
+{
+    host_entry *e = ud;
+    json_object *owner = NULL;
+
+    /* the label filter should only pass this tenant's containers; check, it is cheap */
+    if (json_object_object_get_ex(ev->attributes, OMLOP_LABEL_TENANT, &owner) &&
+        strcmp(json_object_get_string(owner), e->tenant) != 0)
+        return 0;
+    log_info("tenant=%s host=%s container=%s event=%s requeued", e->tenant, e->host,
+             ev->name ? ev->name : "?", ev->action ? ev->action : "?");
+    workqueue_add(e->m->q, e->tenant);
+    return 0;
+}
+
+static void *events_main(void *arg)
+{
+    host_entry *e = arg;
+    strbuf lbl = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    const char *labels[3], *types[] = {"container", NULL};
+    const char *actions[] = {"died", "remove", "oom", "health_status", NULL};
+    podman_filters f;
+    podman_events_opts o;
+
+    strbuf_addf(&lbl, "%s=%s", OMLOP_LABEL_TENANT, e->tenant);
+    labels[0] = lbl.buf;
+    labels[1] = OMLOP_LABEL_MANAGED_BY "=" OMLOP_MANAGER_NAME;
+    labels[2] = NULL;
+    memset(&f, 0, sizeof(f));
+    f.labels = labels;
+    f.types = types;
+    f.events = actions;
+    memset(&o, 0, sizeof(o));
+    o.filters = &f;
+    o.cancel = &e->cancel;
+    if (podman_events_follow(e->pc, &o, on_podman_event, e, &err) < 0)
+        log_warn("tenant=%s host=%s event stream ended: %s", e->tenant, e->host, err.msg);
+    strbuf_release(&lbl);
+    return NULL;
+}
+
+static void host_entry_free(host_entry *e)
+{
+    if (!e)
+        return;
+    atomic_store(&e->cancel, 1);
+    if (e->has_events_thread)
+        pthread_join(e->events_thread, NULL);
+    podman_client_free(e->pc);
+    tunnel_free(e->tun);
+    ssh_conn_free(e->conn);
+    free(e->tenant);
+    free(e->host);
+    free(e);
+}
+
+static void access_hash(const tenant_host_access *a, char out[CJSON_HASH_HEX_LEN + 1])
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "address", json_object_new_string(a->address ? a->address : ""));
+    json_object_object_add(o, "port", json_object_new_int(a->port));
+    json_object_object_add(o, "user", json_object_new_string(a->user ? a->user : ""));
+    json_object_object_add(o, "identity", json_object_new_string(a->identity ? a->identity : ""));
+    json_object_object_add(o, "hostKey",
+                           json_object_new_string(a->known_host_key ? a->known_host_key : ""));
+    json_object_object_add(o, "socket", json_object_new_string(a->socket ? a->socket : ""));
+    cjson_hash(o, out);
+    json_object_put(o);
+}
+
+static int host_entry_new(manager *m, const tenant_host_access *a, const char *hash,
+                          host_entry **out, omlop_err *err)
+{
+    host_entry *e = calloc(1, sizeof(*e));
+    ssh_host_config cfg;
+    int rc;
+
+    *out = NULL;
+    if (!e)
+        return omlop_err_set(err, OMLOP_ENOMEM, "host %s: out of memory", a->host);
+    e->m = m;
+    e->tenant = strdup(a->tenant);
+    e->host = strdup(a->host);
+    memcpy(e->cfg_hash, hash, sizeof(e->cfg_hash));
+    atomic_init(&e->cancel, 0);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.name = a->host;
+    cfg.address = a->address;
+    cfg.port = a->port;
+    cfg.user = a->user;
+    cfg.identity_data = a->identity;
+    cfg.host_key = a->known_host_key;
+    cfg.connect_timeout_ms = m->opts.connect_timeout_ms;
+    if ((rc = ssh_conn_new(&cfg, &e->conn, err)) < 0 ||
+        (rc = tunnel_new_ssh(e->conn, a->socket, &e->tun, err)) < 0 ||
+        (rc = podman_client_new(e->tun, &e->pc, err)) < 0) {
+        omlop_err_prefix(err, "host %s: ", a->host);
+        host_entry_free(e);
+        return rc;
+    }
+    if (pthread_create(&e->events_thread, NULL, events_main, e) == 0)
+        e->has_events_thread = 1;
+    else
+        log_warn("tenant=%s host=%s no event follower (thread): self-healing waits for resync",
+                 a->tenant, a->host);
+    *out = e;
+    return 0;
+}
+
+/* tenant_host_fn: the cached client for this host, connecting or replacing it as needed. */
+static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
+                    tenant_host_info *info, omlop_err *err)
+{
+    manager *m = ctx;
+    char hash[CJSON_HASH_HEX_LEN + 1];
+    host_entry **p, *e = NULL, *stale = NULL;
+    ssh_conn_status st;
+    int timeout =
+        m->opts.connect_timeout_ms > 0 ? m->opts.connect_timeout_ms : CONNECT_TIMEOUT_MS_DEFAULT;
+    int rc;
+
+    *out = NULL;
+    access_hash(a, hash);
+    pthread_mutex_lock(&m->lock);
+    for (p = &m->hosts; *p; p = &(*p)->next)
+        if (strcmp((*p)->tenant, a->tenant) == 0 && strcmp((*p)->host, a->host) == 0)
+            break;
+    if (*p && strcmp((*p)->cfg_hash, hash) != 0) {
+        stale = *p; /* the host's access changed: start over */
+        *p = stale->next;
+    } else if (*p)
+        e = *p;
+    pthread_mutex_unlock(&m->lock);
+    /* Only this tenant's worker (one at a time, by the queue) adds or drops its entries, so
+     * using e outside the lock is safe. */
+    host_entry_free(stale);
+    if (!e) {
+        if ((rc = host_entry_new(m, a, hash, &e, err)) < 0)
+            return rc;
+        pthread_mutex_lock(&m->lock);
+        e->next = m->hosts;
+        m->hosts = e;
+        pthread_mutex_unlock(&m->lock);
+    }
+    rc = ssh_conn_wait_connected(e->conn, timeout, err);
+    ssh_conn_get_status(e->conn, &st);
+    if (info)
+        snprintf(info->fingerprint, sizeof(info->fingerprint), "%s", st.host_key_fingerprint);
+    if (rc < 0) {
+        /* the status says "host NAME: " itself; add where we tried to go if not said */
+        if (!strstr(err->msg, ssh_conn_target(e->conn)))
+            omlop_err_prefix(err, "ssh %s: ", ssh_conn_target(e->conn));
+        return rc;
+    }
+    *out = e->pc;
+    return 0;
+}
+
+static int is_kept(const char *host, const char *const *keep)
+{
+    for (size_t i = 0; keep && keep[i]; i++)
+        if (strcmp(keep[i], host) == 0)
+            return 1;
+    return 0;
+}
+
+/* tenant_host_forget_fn: drop a tenant's entries for hosts not in keep. */
+static void host_forget(void *ctx, const char *tenant, const char *const *keep)
+{
+    manager *m = ctx;
+    host_entry **p, *gone = NULL;
+
+    pthread_mutex_lock(&m->lock);
+    for (p = &m->hosts; *p;) {
+        host_entry *e = *p;
+
+        if (strcmp(e->tenant, tenant) == 0 && !is_kept(e->host, keep)) {
+            *p = e->next;
+            e->next = gone;
+            gone = e;
+        } else
+            p = &e->next;
+    }
+    pthread_mutex_unlock(&m->lock);
+    while (gone) {
+        host_entry *n = gone->next;
+
+        log_info("tenant=%s host=%s connection closed (host left the spec)", tenant, gone->host);
+        host_entry_free(gone);
+        gone = n;
+    }
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static void reconcile_one(manager *m, const char *name)
+{
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    int rc = tenant_reconcile(&m->env, name, &res, &err);
+
+    if (rc == 0 && res.is_gone) {
+        char *tomb;
+
+        pthread_mutex_lock(&m->lock);
+        tomb = nv_take(&m->tombs, name);
+        pthread_mutex_unlock(&m->lock);
+        if (!tomb) {
+            host_forget(m, name, NULL);
+            workqueue_forget(m->q, name);
+            return;
+        }
+        rc = tenant_teardown(&m->env, tomb, &err);
+        if (rc < 0) {
+            log_warn("tenant=%s teardown failed, retrying: %s", name, err.msg);
+            pthread_mutex_lock(&m->lock);
+            if (!nv_find(&m->tombs, name))
+                nv_set_take(&m->tombs, name, tomb);
+            else
+                free(tomb);
+            pthread_mutex_unlock(&m->lock);
+            workqueue_add_rate_limited(m->q, name);
+            return;
+        }
+        log_info("tenant=%s deleted: its containers are removed", name);
+        free(tomb);
+        workqueue_forget(m->q, name);
+        return;
+    }
+    if (rc < 0) {
+        log_warn("tenant=%s reconcile failed (retry in %lld ms): %s", name,
+                 (long long)workqueue_backoff_ms(m->q, name), err.msg);
+        workqueue_add_rate_limited(m->q, name);
+        return;
+    }
+    workqueue_forget(m->q, name);
+    if (res.requeue_ms > 0)
+        workqueue_add_after(m->q, name, res.requeue_ms);
+}
+
+static void *worker_main(void *arg)
+{
+    manager *m = arg;
+    char *key;
+
+    while ((key = workqueue_get(m->q, -1)) != NULL) {
+        if (!atomic_load(&m->stop))
+            reconcile_one(m, key);
+        workqueue_done(m->q, key);
+        free(key);
+    }
+    return NULL;
+}
+
+/* ---- store watch and resync --------------------------------------------------------------- */
+
+/* The tenant name of a store key, or NULL. */
+static const char *key_name(const char *key)
+{
+    size_t pl = strlen(TENANT_KEY_PREFIX);
+
+    if (!key || strncmp(key, TENANT_KEY_PREFIX, pl) != 0 || !key[pl] || strchr(key + pl, '/'))
+        return NULL;
+    return key + pl;
+}
+
+/* Hash of a stored Tenant without .status: what the reconciler must react to. */
+static char *spec_hash(const char *value, size_t len)
+{
+    json_object *o = api_object_parse(value, len);
+    char h[CJSON_HASH_HEX_LEN + 1];
+
+    if (!o)
+        return strdup("unparsable");
+    json_object_object_del(o, "status");
+    cjson_hash(o, h);
+    json_object_put(o);
+    return strdup(h);
+}
+
+/* Note the tenant's current value; queue it when it is new or its spec changed (or always). */
+static void observe(manager *m, const char *name, const char *value, size_t len, int is_always)
+{
+    char *h = spec_hash(value, len);
+    int changed;
+
+    pthread_mutex_lock(&m->lock);
+    changed = nv_set_take(&m->seen, name, h);
+    free(nv_take(&m->tombs, name)); /* it exists again */
+    pthread_mutex_unlock(&m->lock);
+    if (changed || is_always)
+        workqueue_add(m->q, name);
+}
+
+/* List every tenant and queue each; *revision = the list's revision. */
+static int resync(manager *m, int64_t *revision, omlop_err *err)
+{
+    store_list_opts lo;
+    store_list_result res;
+    int rc;
+
+    memset(&lo, 0, sizeof(lo));
+    memset(&res, 0, sizeof(res));
+    lo.prefix = TENANT_KEY_PREFIX;
+    rc = store_list(m->st, &lo, &res, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < res.items.n; i++) {
+        const store_kv *kv = &res.items.items[i];
+        const char *name = key_name(kv->key);
+
+        if (name && kv->value)
+            observe(m, name, kv->value, kv->value_len, 1);
+    }
+    if (revision)
+        *revision = res.revision;
+    store_list_result_release(&res);
+    return 0;
+}
+
+static void on_store_event(manager *m, const store_event *ev)
+{
+    const char *name = key_name(ev->kv.key);
+
+    if (!name)
+        return;
+    if (ev->type == STORE_EVENT_DELETED) {
+        pthread_mutex_lock(&m->lock);
+        free(nv_take(&m->seen, name));
+        if (ev->kv.value)
+            nv_set_take(&m->tombs, name, strdup(ev->kv.value));
+        pthread_mutex_unlock(&m->lock);
+        workqueue_add(m->q, name);
+        return;
+    }
+    if (ev->kv.value)
+        observe(m, name, ev->kv.value, ev->kv.value_len, 0);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *watch_main(void *arg)
+{
+    manager *m = arg;
+
+    while (!atomic_load(&m->stop)) {
+        omlop_err err = OMLOP_ERR_INIT;
+        store_watch *w = NULL;
+        int64_t rev = 0, next_resync;
+
+        if (resync(m, &rev, &err) < 0 ||
+            store_watch_open(m->st, TENANT_KEY_PREFIX, rev, &w, &err) < 0) {
+            log_warn("reconcile: listing or watching tenants failed, retrying: %s", err.msg);
+            for (int i = 0; i < RELIST_PAUSE_MS / 100 && !atomic_load(&m->stop); i++) {
+                struct timespec ts = {0, 100 * 1000000L};
+
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+        while (!atomic_load(&m->stop)) {
+            store_event ev;
+            int rc;
+
+            memset(&ev, 0, sizeof(ev));
+            rc = store_watch_next(w, &ev, WATCH_POLL_MS, &err);
+            if (rc == 0) {
+                on_store_event(m, &ev);
+                store_event_release(&ev);
+            } else if (rc != OMLOP_ETIMEOUT) {
+                if (!atomic_load(&m->stop))
+                    log_info("reconcile: tenant watch ended (%s), listing again", err.msg);
+                break; /* EGONE: list again and watch from there */
+            }
+            if (mono_ms() >= next_resync) {
+                if (resync(m, NULL, &err) < 0)
+                    log_warn("reconcile: resync failed: %s", err.msg);
+                next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+            }
+        }
+        store_watch_close(w);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+int manager_new(store *st, events *ev, const manager_options *o, manager **out, omlop_err *err)
+{
+    manager *m = calloc(1, sizeof(*m));
+    workqueue_options qo;
+
+    *out = NULL;
+    if (!m)
+        return omlop_err_set(err, OMLOP_ENOMEM, "manager: out of memory");
+    m->st = st;
+    m->ev = ev;
+    if (o)
+        m->opts = *o;
+    else
+        manager_options_default(&m->opts);
+    if (m->opts.workers < 1)
+        m->opts.workers = MANAGER_DEFAULT_WORKERS;
+    if (m->opts.resync_s < 1)
+        m->opts.resync_s = MANAGER_DEFAULT_RESYNC_S;
+    workqueue_options_default(&qo);
+    qo.backoff_base_ms = QUEUE_BACKOFF_BASE_MS;
+    qo.backoff_max_ms = QUEUE_BACKOFF_MAX_MS;
+    m->q = workqueue_new(&qo);
+    atomic_init(&m->stop, 0);
+    pthread_mutex_init(&m->lock, NULL);
+    m->env.st = st;
+    m->env.ev = ev;
+    m->env.host_get = host_get;
+    m->env.host_forget = host_forget;
+    m->env.host_ctx = m;
+    m->env.ready_timeout_ms = m->opts.ready_timeout_ms;
+    m->env.cancel = &m->stop;
+    *out = m;
+    return 0;
+}
+
+int manager_start(manager *m, omlop_err *err)
+{
+    m->workers = calloc((size_t)m->opts.workers, sizeof(*m->workers));
+    if (!m->workers)
+        return omlop_err_set(err, OMLOP_ENOMEM, "manager: out of memory");
+    if (pthread_create(&m->watch_thread, NULL, watch_main, m) != 0)
+        return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the watch thread");
+    m->has_watch_thread = 1;
+    for (int i = 0; i < m->opts.workers; i++) {
+        if (pthread_create(&m->workers[i], NULL, worker_main, m) != 0) {
+            manager_stop(m);
+            return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start worker %d", i);
+        }
+        m->n_workers++;
+    }
+    log_info("workers=%d resync_s=%d reconcile loop started", m->opts.workers, m->opts.resync_s);
+    return 0;
+}
+
+void manager_enqueue(manager *m, const char *tenant)
+{
+    workqueue_add(m->q, tenant);
+}
+
+void manager_stop(manager *m)
+{
+    host_entry *e;
+
+    if (!m)
+        return;
+    atomic_store(&m->stop, 1);
+    workqueue_shutdown(m->q);
+    if (m->has_watch_thread)
+        pthread_join(m->watch_thread, NULL);
+    m->has_watch_thread = 0;
+    for (int i = 0; i < m->n_workers; i++)
+        pthread_join(m->workers[i], NULL);
+    m->n_workers = 0;
+    pthread_mutex_lock(&m->lock);
+    e = m->hosts;
+    m->hosts = NULL;
+    pthread_mutex_unlock(&m->lock);
+    while (e) {
+        host_entry *n = e->next;
+
+        host_entry_free(e);
+        e = n;
+    }
+}
+
+void manager_free(manager *m)
+{
+    if (!m)
+        return;
+    manager_stop(m);
+    free(m->workers);
+    workqueue_free(m->q);
+    nv_free_all(&m->seen);
+    nv_free_all(&m->tombs);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}

@@ -1,0 +1,79 @@
+/*
+ * manager: the controller loop that keeps every Tenant converged.
+ *
+ * N worker threads take tenant names from a work queue (operator/workqueue.h:
+ * deduplicated, never two workers on one tenant, per-tenant backoff after a
+ * failed round) and run one reconcile each (reconcilers/tenant.h). What puts
+ * a tenant on the queue - only ever "look at it again", never what changed:
+ *   - a store watch on /omlop/tenants/: a tenant added, deleted, or changed in
+ *     anything but .status (the reconciler's own status writes do not wake it);
+ *   - a periodic resync of every tenant (default 60 s);
+ *   - Podman events on each host (a managed container of the tenant died, was
+ *     removed, ran out of memory or turned unhealthy): the self-healing path;
+ *   - a failed round (backoff) or a round that changed something (a re-check
+ *     shortly after, so a crash loop shows).
+ * A deleted tenant's containers are removed using the last value the watch
+ * delivered (tenant_teardown); named volumes are kept.
+ *
+ * Host connections are cached, one SSH connection + tunnel + Podman client
+ * (+ its event follower) per tenant host, reused by every round and replaced
+ * when the host's address, user, key, host key or socket change.
+ *
+ * Threads and locks: m->lock (owned by the manager) protects the host cache
+ * list, the spec-hash table and the tombstones; it is never held while
+ * talking to a host or the store. The watch thread alone reads the store
+ * watch. manager_stop cancels everything and joins every thread.
+ */
+#ifndef OMLOP_MANAGER_H
+#define OMLOP_MANAGER_H
+
+#include <stdio.h>
+
+#include "lib/err.h"
+#include "operator/events.h"
+#include "operator/store.h"
+
+#define MANAGER_DEFAULT_WORKERS  2
+#define MANAGER_DEFAULT_RESYNC_S 60
+#define MANAGER_MAX_WORKERS      64
+
+typedef struct manager manager;
+
+typedef struct manager_options {
+    int is_enabled;         /* run the loop at all (--reconcile / --no-reconcile) */
+    int workers;            /* reconciles in parallel */
+    int resync_s;           /* every tenant is looked at again this often */
+    int connect_timeout_ms; /* waiting for a host's SSH connection in a round; 0: 10000 */
+    int ready_timeout_ms;   /* waiting for a started container to run; 0: 30000 */
+} manager_options;
+
+/* Defaults: enabled, 2 workers, resync 60 s. */
+void manager_options_default(manager_options *o);
+
+/*
+ * Take the manager's flags out of argv (--reconcile, --no-reconcile,
+ * --workers N, --resync SECONDS, also as --flag=value), leaving the rest in
+ * place for the daemon's own parser; *argc is updated. OMLOP_EINVAL names a
+ * bad value.
+ */
+int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *err);
+
+/* The --help lines of those flags. */
+void manager_usage(FILE *out);
+
+/* A manager over st recording events through ev (may be NULL); nothing runs yet. */
+int manager_new(store *st, events *ev, const manager_options *o, manager **out, omlop_err *err);
+
+/* Start the watch and worker threads. */
+int manager_start(manager *m, omlop_err *err);
+
+/* Queue one tenant for a reconcile (tests, tools). */
+void manager_enqueue(manager *m, const char *tenant);
+
+/* Stop every thread (a round in progress stops between actions) and close host connections. */
+void manager_stop(manager *m);
+
+/* Stop (if running) and free; NULL is fine. */
+void manager_free(manager *m);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * secrets: Secret values from the store, generated Secrets on first use (see secrets.h).
+ */
+#include "reconcilers/secrets.h"
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clients/ssh_keys.h"
+#include "lib/cjson.h"
+#include "lib/log.h"
+#include "operator/api_object.h"
+#include "reconcilers/desired.h"
+
+#define GENERATED_SECRET_BYTES 18
+
+/* Secrets omlop makes itself when the spec names none, and the keys each holds. */
+static const struct generated_secret {
+    const char *suffix;
+    const char *keys[3];
+} generated_secrets[] = {
+    {DESIRED_SECRET_POSTGRES, {"password", NULL, NULL}},
+    {DESIRED_SECRET_OBJECTSTORAGE, {"accessKey", "secretKey", NULL}},
+    {DESIRED_SECRET_MINIO_ADMIN, {"user", "password", NULL}},
+    {DESIRED_SECRET_AMI, {"password", NULL, NULL}},
+};
+
+static const struct generated_secret *generated_for(const char *tenant, const char *name)
+{
+    size_t tl = strlen(tenant);
+
+    if (strncmp(name, tenant, tl) != 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++)
+        if (strcmp(name + tl, generated_secrets[i].suffix) == 0)
+            return &generated_secrets[i];
+    return NULL;
+}
+
+/* Create Secret name with random values for g's keys (EEXIST: someone else just did). */
+static int secret_generate(store *st, const char *tenant, const char *name,
+                           const struct generated_secret *g, omlop_err *err)
+{
+    json_object *obj = json_object_new_object(), *meta = json_object_new_object();
+    json_object *labels = json_object_new_object(), *data = json_object_new_object();
+    strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+    char uid[37], now[32];
+    int rc = 0;
+
+    json_object_object_add(obj, "apiVersion", json_object_new_string("omlop.io/v1alpha1"));
+    json_object_object_add(obj, "kind", json_object_new_string("Secret"));
+    api_uid_new(uid);
+    api_time_format(time(NULL), now);
+    json_object_object_add(meta, "name", json_object_new_string(name));
+    json_object_object_add(meta, "uid", json_object_new_string(uid));
+    json_object_object_add(meta, "creationTimestamp", json_object_new_string(now));
+    json_object_object_add(meta, "generation", json_object_new_int64(1));
+    json_object_object_add(labels, OMLOP_LABEL_TENANT, json_object_new_string(tenant));
+    json_object_object_add(labels, OMLOP_LABEL_MANAGED_BY,
+                           json_object_new_string(OMLOP_MANAGER_NAME));
+    json_object_object_add(meta, "labels", labels);
+    json_object_object_add(obj, "metadata", meta);
+    json_object_object_add(obj, "type", json_object_new_string("Opaque"));
+    for (size_t i = 0; i < 3 && g->keys[i]; i++) {
+        unsigned char raw[GENERATED_SECRET_BYTES];
+        char hex[2 * GENERATED_SECRET_BYTES + 1];
+        unsigned char b64[4 * ((sizeof(hex) + 2) / 3) + 1];
+
+        if (RAND_bytes(raw, sizeof(raw)) != 1) {
+            rc = omlop_err_set(err, OMLOP_EINTERNAL, "Secret %s: no random bytes available", name);
+            goto out;
+        }
+        for (size_t j = 0; j < sizeof(raw); j++)
+            snprintf(hex + 2 * j, 3, "%02x", raw[j]);
+        /* a value safe in env files and URLs: lowercase hex */
+        EVP_EncodeBlock(b64, (const unsigned char *)hex, (int)strlen(hex));
+        json_object_object_add(data, g->keys[i], json_object_new_string((const char *)b64));
+        OPENSSL_cleanse(raw, sizeof(raw));
+        OPENSSL_cleanse(hex, sizeof(hex));
+    }
+    json_object_object_add(obj, "data", data);
+    data = NULL;
+    strbuf_addf(&key, "%s%s", SECRETS_KEY_PREFIX, name);
+    api_object_store_text(obj, &text);
+    rc = store_create(st, key.buf, text.buf, text.len, NULL, err);
+    if (rc == OMLOP_EEXIST)
+        rc = 0;
+    else if (rc == 0)
+        log_info("tenant=%s secret=%s generated secret created", tenant, name);
+out:
+    json_object_put(data);
+    json_object_put(obj);
+    if (text.buf)
+        OPENSSL_cleanse(text.buf, text.len);
+    strbuf_release(&text);
+    strbuf_release(&key);
+    return rc;
+}
+
+/* desired_secret_fn over the store: data (base64) or stringData (text). */
+int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, omlop_err *err)
+{
+    secrets_ctx *ctx = vctx;
+    const struct generated_secret *g = generated_for(ctx->tenant, name);
+    strbuf skey = STRBUF_INIT;
+    store_kv kv = {0};
+    json_object *obj = NULL;
+    const char *v;
+    int rc;
+
+    strbuf_addf(&skey, "%s%s", SECRETS_KEY_PREFIX, name);
+    rc = store_get(ctx->st, skey.buf, &kv, err);
+    if (rc == OMLOP_ENOTFOUND && g) {
+        rc = secret_generate(ctx->st, ctx->tenant, name, g, err);
+        if (rc == 0)
+            rc = store_get(ctx->st, skey.buf, &kv, err);
+    }
+    if (rc == OMLOP_ENOTFOUND) {
+        rc = omlop_err_set(
+            err, OMLOP_ENOTFOUND,
+            "Secret %s (key %s) not found: create it (see crds/examples/secret.yaml)", name, key);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    obj = api_object_parse(kv.value, kv.value_len);
+    if (!obj) {
+        rc = omlop_err_set(err, OMLOP_EPROTO, "Secret %s: stored value is not a JSON object", name);
+        goto out;
+    }
+    if ((v = cjson_get_string(cjson_get(obj, "stringData"), key)) != NULL) {
+        strbuf_adds(out, v);
+    } else if ((v = cjson_get_string(cjson_get(obj, "data"), key)) != NULL) {
+        rc = ssh_keys_base64_decode(v, out, err);
+        if (rc < 0)
+            omlop_err_set(err, rc, "Secret %s key %s: data is not valid base64", name, key);
+    } else {
+        rc = omlop_err_set(err, OMLOP_ENOTFOUND, "Secret %s has no key %s", name, key);
+    }
+out:
+    json_object_put(obj);
+    if (kv.value)
+        OPENSSL_cleanse(kv.value, kv.value_len);
+    store_kv_release(&kv);
+    strbuf_release(&skey);
+    return rc;
+}

@@ -1,0 +1,948 @@
+/*
+ * tenant: one reconcile of one Tenant (see tenant.h). Observing the hosts
+ * comes first, executing the plan second, the status write and the entry
+ * points last. Secret values come through reconcilers/secrets.h.
+ */
+#include "reconcilers/tenant.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/cjson.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
+#include "operator/api_object.h"
+#include "reconcilers/desired.h"
+#include "reconcilers/plan.h"
+#include "reconcilers/secrets.h"
+#include "reconcilers/tenant_status.h"
+
+#define READY_TIMEOUT_MS_DEFAULT 30000
+#define STOP_TIMEOUT_S_DEFAULT   10
+#define READY_POLL_MS            200
+/* A recreated (upgraded) component must still run this long after it started, at most. */
+#define SERIAL_SETTLE_MAX_S     2
+#define STATUS_WRITE_TRIES      5
+#define REQUEUE_AFTER_CHANGE_MS 2000
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static int is_cancelled(const tenant_env *env)
+{
+    return env->cancel && atomic_load(env->cancel);
+}
+
+/* ---- one host this round ------------------------------------------------------------------ */
+
+typedef struct host_round {
+    const char *name;
+    podman_client *pc; /* borrowed from the provider; NULL when unreachable */
+    int is_reachable;
+    omlop_err err; /* why not */
+    tenant_host_info info;
+    podman_container_list list;
+    live_container *lc;
+    live_label *labels; /* storage for every lc's labels */
+    char **images;      /* image references present on the host (of those we asked about) */
+    size_t n_images;
+} host_round;
+
+static void host_round_release_live(host_round *h)
+{
+    podman_container_list_release(&h->list);
+    free(h->lc);
+    free(h->labels);
+    for (size_t i = 0; i < h->n_images; i++)
+        free(h->images[i]);
+    free(h->images);
+    h->lc = NULL;
+    h->labels = NULL;
+    h->images = NULL;
+    h->n_images = 0;
+}
+
+static int has_string(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Append a copy of s to *v (n entries); OMLOP_ENOMEM when out of memory. */
+static int strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+    char *copy = strdup(s);
+
+    if (nv)
+        *v = nv;
+    if (!nv || !copy) {
+        free(copy);
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    }
+    nv[(*n)++] = copy;
+    return 0;
+}
+
+/* Ask whether ref is on the host (once per ref); record it when it is. */
+static int image_check(host_round *h, char ***asked, size_t *n_asked, const char *ref,
+                       omlop_err *err)
+{
+    int exists = 0, rc;
+
+    if (!ref || !*ref || has_string(*asked, *n_asked, ref))
+        return 0;
+    if ((rc = strv_push(asked, n_asked, ref, err)) < 0)
+        return rc;
+    rc = podman_image_exists(h->pc, ref, &exists, err);
+    if (rc < 0)
+        return rc;
+    return exists ? strv_push(&h->images, &h->n_images, ref, err) : 0;
+}
+
+/*
+ * List everything the host runs (all tenants: a desired name taken by another
+ * container must be seen) and which of the images that matter are present.
+ */
+static int host_observe(host_round *h, const char *tenant, const desired_host *dh, omlop_err *err)
+{
+    size_t n_labels = 0, li = 0, n_asked = 0;
+    char **asked = NULL;
+    int rc;
+
+    host_round_release_live(h);
+    rc = podman_containers_list(h->pc, NULL, 1, &h->list, err);
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < h->list.n; i++)
+        if (h->list.items[i].labels)
+            n_labels += (size_t)json_object_object_length(h->list.items[i].labels);
+    h->lc = calloc(h->list.n ? h->list.n : 1, sizeof(*h->lc));
+    h->labels = calloc(n_labels ? n_labels : 1, sizeof(*h->labels));
+    if (!h->lc || !h->labels) {
+        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < h->list.n; i++) {
+        podman_container *pcn = &h->list.items[i];
+        live_container *l = &h->lc[i];
+
+        l->name = pcn->name;
+        l->id = pcn->id;
+        l->image = pcn->image;
+        l->state = live_state_parse(pcn->state);
+        l->exit_code = pcn->exit_code;
+        l->labels = &h->labels[li];
+        if (pcn->labels) {
+            json_object_object_foreach(pcn->labels, k, v)
+            {
+                if (!json_object_is_type(v, json_type_string))
+                    continue;
+                h->labels[li].key = k;
+                h->labels[li].value = json_object_get_string(v);
+                li++;
+                l->n_labels++;
+            }
+        }
+    }
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        if ((rc = image_check(h, &asked, &n_asked, dh->containers[i].image, err)) < 0)
+            goto out;
+    for (size_t i = 0; i < h->list.n; i++) {
+        const char *owner = live_container_label(&h->lc[i], OMLOP_LABEL_TENANT);
+
+        if (owner && strcmp(owner, tenant) == 0 &&
+            (rc = image_check(h, &asked, &n_asked, h->lc[i].image, err)) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < h->list.n; i++)
+        h->lc[i].is_image_present =
+            !h->lc[i].image || has_string(h->images, h->n_images, h->lc[i].image) ||
+            !has_string(asked, n_asked, h->lc[i].image); /* not asked: not ours, not our business */
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_asked; i++)
+        free(asked[i]);
+    free(asked);
+    if (rc < 0)
+        omlop_err_prefix(err, "host %s: ", h->name);
+    return rc;
+}
+
+static const live_container *host_find(const host_round *h, const char *name)
+{
+    for (size_t i = 0; i < h->list.n; i++)
+        if (h->lc[i].name && strcmp(h->lc[i].name, name) == 0)
+            return &h->lc[i];
+    return NULL;
+}
+
+/* Connect to host i of the spec through the provider; failures go to h->err. */
+static void host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,
+                         const json_object *hspec, host_round *h)
+{
+    const char *sname = cjson_get_string(hspec, "ssh.identitySecretRef.name");
+    const char *skey = cjson_get_string(hspec, "ssh.identitySecretRef.key");
+    strbuf identity = STRBUF_INIT;
+    tenant_host_access a;
+
+    memset(&a, 0, sizeof(a));
+    a.tenant = tenant;
+    a.host = h->name;
+    a.address = cjson_get_string(hspec, "ssh.address");
+    a.port = (int)cjson_get_int(hspec, "ssh.port", 22);
+    a.user = cjson_get_string(hspec, "ssh.user");
+    a.known_host_key = cjson_get_string(hspec, "ssh.knownHostKey");
+    a.socket = cjson_get_string(hspec, "podmanSocket");
+    if (!sname) {
+        omlop_err_set(&h->err, OMLOP_EINVAL, "spec.hosts[%s].ssh.identitySecretRef.name is empty",
+                      h->name);
+        goto out;
+    }
+    if (secrets_lookup(sc, sname, skey ? skey : "ssh-privatekey", &identity, &h->err) < 0) {
+        omlop_err_prefix(&h->err, "SSH key for host %s: ", h->name);
+        goto out;
+    }
+    a.identity = identity.buf;
+    if (env->host_get(env->host_ctx, &a, &h->pc, &h->info, &h->err) == 0)
+        h->is_reachable = 1;
+    else
+        h->pc = NULL;
+out:
+    if (identity.buf)
+        OPENSSL_cleanse(identity.buf, identity.len);
+    strbuf_release(&identity);
+}
+
+/* ---- executing the plan ------------------------------------------------------------------- */
+
+/* Wait until name runs; if settle_s, it must still run settle_s later. */
+static int wait_running(const tenant_env *env, podman_client *pc, const char *name, int settle_s,
+                        omlop_err *err)
+{
+    long budget = env->ready_timeout_ms > 0 ? env->ready_timeout_ms : READY_TIMEOUT_MS_DEFAULT;
+    long waited = 0;
+    int rc, seen_running = 0;
+
+    for (;;) {
+        podman_container c;
+
+        memset(&c, 0, sizeof(c));
+        rc = podman_container_inspect(pc, name, &c, err);
+        if (rc < 0)
+            return rc;
+        if (c.is_running && (!settle_s || seen_running)) {
+            podman_container_release(&c);
+            return 0;
+        }
+        if (!c.is_running && (seen_running || (c.state && strcmp(c.state, "exited") == 0))) {
+            rc = omlop_err_set(err, OMLOP_EUNAVAIL, "%s exited with code %d right after starting",
+                               name, c.exit_code);
+            podman_container_release(&c);
+            return rc;
+        }
+        if (c.is_running) {
+            seen_running = 1;
+            podman_container_release(&c);
+            sleep_ms(settle_s * 1000L);
+            continue;
+        }
+        podman_container_release(&c);
+        if (waited >= budget || is_cancelled(env))
+            return omlop_err_set(err, OMLOP_ETIMEOUT, "%s not running after %ld ms", name, waited);
+        sleep_ms(READY_POLL_MS);
+        waited += READY_POLL_MS;
+    }
+}
+
+/* Create and start the desired container c (env passed directly: see tenant.h). */
+static int container_create(const tenant_env *env, secrets_ctx *sc, podman_client *pc,
+                            const desired_container *c, omlop_err *err)
+{
+    desired_env_values ev = {NULL, 0};
+    podman_kv *envkv = NULL, *labels = NULL;
+    podman_mount *mounts = NULL;
+    podman_create_spec spec;
+    int rc;
+
+    (void)env;
+    if (c->n_files > 0)
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "%s needs the host file %s, which omlop cannot write yet "
+                             "(set spec.observability.enabled false)",
+                             c->name, c->files[0].path);
+    rc = desired_env_resolve(c, secrets_lookup, sc, &ev, err);
+    if (rc < 0)
+        goto out;
+    envkv = calloc(ev.n + 1, sizeof(*envkv));
+    labels = calloc(c->n_labels + 1, sizeof(*labels));
+    mounts = calloc(c->n_volumes + 1, sizeof(*mounts));
+    for (size_t i = 0; i < ev.n; i++) {
+        envkv[i].key = ev.items[i].key;
+        envkv[i].value = ev.items[i].value;
+    }
+    for (size_t i = 0; i < c->n_labels; i++) {
+        labels[i].key = c->labels[i].key;
+        labels[i].value = c->labels[i].value;
+    }
+    for (size_t i = 0; i < c->n_volumes; i++) {
+        mounts[i].type = c->volumes[i].is_named ? PODMAN_MOUNT_VOLUME : PODMAN_MOUNT_BIND;
+        mounts[i].source = c->volumes[i].source;
+        mounts[i].destination = c->volumes[i].target;
+        mounts[i].is_readonly = c->volumes[i].is_readonly;
+        mounts[i].options = c->volumes[i].options;
+    }
+    memset(&spec, 0, sizeof(spec));
+    spec.name = c->name;
+    spec.image = c->image;
+    spec.command = c->n_command ? (const char *const *)c->command : NULL;
+    spec.env = envkv;
+    spec.n_env = ev.n;
+    spec.labels = labels;
+    spec.n_labels = c->n_labels;
+    spec.mounts = mounts;
+    spec.n_mounts = c->n_volumes;
+    spec.is_host_network = c->is_host_network;
+    spec.memory_limit_bytes = c->memory_limit;
+    spec.restart_policy = c->restart_policy;
+    spec.cap_add = c->n_cap_add ? (const char *const *)c->cap_add : NULL;
+    rc = podman_container_create(pc, &spec, NULL, 0, err);
+    if (rc < 0)
+        goto out;
+    rc = podman_container_start(pc, c->name, err);
+out:
+    desired_env_values_release(&ev);
+    free(envkv);
+    free(labels);
+    free(mounts);
+    return rc;
+}
+
+/* What happened to one action, for the status and the events. */
+typedef struct action_result {
+    int is_done;
+    int is_skipped;
+    int rc;
+    char msg[OMLOP_ERR_MSG_MAX];
+} action_result;
+
+typedef struct round {
+    const tenant_env *env;
+    const char *tenant;
+    json_object *obj; /* the Tenant as read (with resourceVersion), for events */
+    secrets_ctx sc;
+    desired_state *ds;
+    host_round *hosts;
+    size_t n_hosts;
+    plan *pl;
+    action_result *res;
+    size_t n_applied, n_pending;
+    strbuf failed, failure;
+} round;
+
+static host_round *round_host(round *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        if (strcmp(r->hosts[i].name, name) == 0)
+            return &r->hosts[i];
+    return NULL;
+}
+
+static void event(round *r, const char *type, const char *reason, const char *fmt, ...)
+    OMLOP_PRINTF(4, 5);
+
+static void event(round *r, const char *type, const char *reason, const char *fmt, ...)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf msg = STRBUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    strbuf_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    log_write(strcmp(type, EVENT_TYPE_WARNING) == 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+              "tenant=%s reason=%s %s", r->tenant, reason, msg.buf);
+    if (r->env->ev && r->obj &&
+        events_record(r->env->ev, r->obj, type, reason, &err, "%s", msg.buf) < 0)
+        log_warn("tenant=%s reason=%s recording the event failed: %s", r->tenant, reason, err.msg);
+    strbuf_release(&msg);
+}
+
+static int pull_progress(void *ud, const char *line)
+{
+    const plan_action *a = ud;
+
+    log_debug("host=%s image=%s pull: %s", a->host, a->image, line);
+    return 0;
+}
+
+static int image_failed(const round *r, const char *host, const char *image)
+{
+    for (size_t i = 0; i < plan_count(r->pl); i++) {
+        const plan_action *a = plan_at(r->pl, i);
+
+        if (a->kind == PLAN_PULL && r->res[i].rc < 0 && strcmp(a->host, host) == 0 &&
+            strcmp(a->image, image) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void note_failure(round *r, const plan_action *a, const char *msg)
+{
+    if (r->failed.len)
+        return; /* the first failure is the one that stopped the rollout */
+    if (a->component)
+        strbuf_addf(&r->failed, "component %s on host %s", a->component, a->host);
+    else
+        strbuf_addf(&r->failed, "image %s on host %s", a->image ? a->image : "?", a->host);
+    strbuf_adds(&r->failure, msg);
+}
+
+static int run_action(round *r, const plan_action *a, omlop_err *err)
+{
+    host_round *h = round_host(r, a->host);
+    podman_client *pc = h ? h->pc : NULL;
+    long stop_s = r->env->stop_timeout_s > 0 ? r->env->stop_timeout_s : STOP_TIMEOUT_S_DEFAULT;
+    int settle = 0, rc = 0;
+
+    if (!pc)
+        return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s is not connected", a->host);
+    if (a->desired && a->desired->ready.start_period_s > 0)
+        settle = a->desired->ready.start_period_s < SERIAL_SETTLE_MAX_S
+                     ? a->desired->ready.start_period_s
+                     : SERIAL_SETTLE_MAX_S;
+    switch (a->kind) {
+    case PLAN_PULL: {
+        podman_pull_opts po = {-1, 0, r->env->cancel};
+
+        return podman_image_pull(pc, a->image, &po, pull_progress, (void *)a, NULL, 0, err);
+    }
+    case PLAN_CREATE:
+        rc = container_create(r->env, &r->sc, pc, a->desired, err);
+        if (rc == 0)
+            rc = wait_running(r->env, pc, a->container, 0, err);
+        return rc;
+    case PLAN_START:
+        rc = podman_container_start(pc, a->container, err);
+        if (rc == 0)
+            rc = wait_running(r->env, pc, a->container, 0, err);
+        return rc;
+    case PLAN_RECREATE:
+        rc = podman_container_stop(pc, a->container, (int)stop_s, err);
+        if (rc == 0 || rc == OMLOP_ENOTFOUND)
+            rc = podman_container_remove(pc, a->container, 1, 0, err);
+        if (rc == OMLOP_ENOTFOUND)
+            rc = 0;
+        if (rc == 0)
+            rc = container_create(r->env, &r->sc, pc, a->desired, err);
+        /* an upgrade goes one component at a time: this one must hold before the next */
+        if (rc == 0)
+            rc = wait_running(r->env, pc, a->container, a->is_serial ? settle : 0, err);
+        return rc;
+    case PLAN_REMOVE:
+        rc = podman_container_remove(pc, a->container, 1, 0, err);
+        return rc == OMLOP_ENOTFOUND ? 0 : rc;
+    case PLAN_BLOCKED:
+        return omlop_err_set(err, OMLOP_ECONFLICT, "%s", a->reason ? a->reason : "blocked");
+    }
+    return omlop_err_set(err, OMLOP_EINTERNAL, "unknown plan action %d", (int)a->kind);
+}
+
+static const char *fail_reason(plan_kind k)
+{
+    switch (k) {
+    case PLAN_PULL:
+        return "PullFailed";
+    case PLAN_CREATE:
+        return "CreateFailed";
+    case PLAN_START:
+        return "StartFailed";
+    case PLAN_RECREATE:
+        return "RecreateFailed";
+    case PLAN_REMOVE:
+        return "RemoveFailed";
+    case PLAN_BLOCKED:
+        return "NameConflict";
+    }
+    return "Failed";
+}
+
+static void report_done(round *r, const plan_action *a)
+{
+    const char *why = a->reason ? a->reason : "";
+
+    switch (a->kind) {
+    case PLAN_PULL:
+        event(r, EVENT_TYPE_NORMAL, "Pulled", "Pulled %s on host %s", a->image, a->host);
+        break;
+    case PLAN_CREATE:
+        event(r, EVENT_TYPE_NORMAL, "Created", "Created %s on host %s: %s", a->container, a->host,
+              why);
+        break;
+    case PLAN_START:
+        event(r, EVENT_TYPE_NORMAL, "Restarted", "Restarted %s on host %s: %s", a->container,
+              a->host, why);
+        break;
+    case PLAN_RECREATE:
+        event(r, EVENT_TYPE_NORMAL, "Recreated", "Recreated %s on host %s: %s", a->container,
+              a->host, why);
+        break;
+    case PLAN_REMOVE:
+        event(r, EVENT_TYPE_NORMAL, "Removed", "Removed %s on host %s: %s", a->container, a->host,
+              why);
+        break;
+    case PLAN_BLOCKED:
+        break;
+    }
+}
+
+/*
+ * Execute the plan in order. A failed pull skips the actions needing that
+ * image; any other failure stops every later create/start/recreate (removals
+ * of orphans still run: they cannot hurt the failing component).
+ */
+static void run_plan(round *r)
+{
+    int is_stopped = 0;
+
+    for (size_t i = 0; i < plan_count(r->pl); i++) {
+        const plan_action *a = plan_at(r->pl, i);
+        action_result *ar = &r->res[i];
+        omlop_err err = OMLOP_ERR_INIT;
+
+        if (is_cancelled(r->env) || (is_stopped && a->kind != PLAN_REMOVE) ||
+            (a->image && a->kind != PLAN_PULL && image_failed(r, a->host, a->image))) {
+            ar->is_skipped = 1;
+            r->n_pending++;
+            continue;
+        }
+        ar->rc = run_action(r, a, &err);
+        if (ar->rc == 0) {
+            ar->is_done = 1;
+            r->n_applied++;
+            report_done(r, a);
+            continue;
+        }
+        snprintf(ar->msg, sizeof(ar->msg), "%s", err.msg);
+        r->n_pending++;
+        note_failure(r, a, err.msg);
+        if (a->kind == PLAN_PULL)
+            event(r, EVENT_TYPE_WARNING, "PullFailed", "Pulling %s on host %s failed: %s", a->image,
+                  a->host, err.msg);
+        else
+            event(r, EVENT_TYPE_WARNING, fail_reason(a->kind), "%s %s on host %s failed: %s",
+                  plan_kind_name(a->kind), a->container ? a->container : "", a->host, err.msg);
+        if (a->kind != PLAN_PULL && a->kind != PLAN_REMOVE)
+            is_stopped = 1;
+    }
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+static const char *state_of(const live_container *lc)
+{
+    if (!lc)
+        return TENANT_STATE_MISSING;
+    switch (lc->state) {
+    case LIVE_STATE_RUNNING:
+        return TENANT_STATE_RUNNING;
+    case LIVE_STATE_CREATED:
+        return TENANT_STATE_STARTING;
+    case LIVE_STATE_PAUSED:
+        return TENANT_STATE_STOPPED;
+    case LIVE_STATE_EXITED:
+        return lc->exit_code == 0 ? TENANT_STATE_STOPPED : TENANT_STATE_FAILED;
+    case LIVE_STATE_DEAD:
+        return TENANT_STATE_FAILED;
+    case LIVE_STATE_REMOVING:
+    case LIVE_STATE_UNKNOWN:
+        break;
+    }
+    return TENANT_STATE_UNKNOWN;
+}
+
+/* The component's observation: live state after the plan ran, and what omlop did to it. */
+static void observe_component(round *r, const host_round *h, const desired_container *c,
+                              tenant_obs_component *oc)
+{
+    const live_container *lc = h->is_reachable ? host_find(h, c->name) : NULL;
+    const char *hash = lc ? live_container_label(lc, OMLOP_LABEL_SPEC_HASH) : NULL;
+
+    memset(oc, 0, sizeof(*oc));
+    oc->host = h->name;
+    oc->name = c->component->name;
+    oc->image = lc && lc->image ? lc->image : c->image;
+    oc->state = h->is_reachable ? state_of(lc) : TENANT_STATE_UNKNOWN;
+    oc->container_id = lc ? lc->id : NULL;
+    oc->spec_hash = hash;
+    oc->is_current = lc && lc->state == LIVE_STATE_RUNNING && hash &&
+                     strcmp(hash, c->spec_hash) == 0 && lc->image &&
+                     strcmp(lc->image, c->image) == 0;
+    if (!h->is_reachable)
+        oc->message = "host unreachable";
+    for (size_t i = 0; i < plan_count(r->pl); i++) {
+        const plan_action *a = plan_at(r->pl, i);
+
+        if (!a->container || strcmp(a->container, c->name) != 0 || strcmp(a->host, h->name) != 0)
+            continue;
+        if (r->res[i].is_done) {
+            oc->is_restarted = a->kind == PLAN_START;
+            oc->is_repaired = a->kind == PLAN_START || a->kind == PLAN_RECREATE;
+            oc->is_created = a->kind == PLAN_CREATE;
+        } else if (r->res[i].rc < 0)
+            oc->message = r->res[i].msg;
+        else if (r->res[i].is_skipped)
+            oc->message = "waiting: the rollout stopped at an earlier failure";
+    }
+}
+
+/* Replace .status of the stored Tenant (compare-and-swap; retried on a concurrent write). */
+static int status_write(round *r, const tenant_obs *obs, omlop_err *err)
+{
+    const char *uid = cjson_get_string(r->obj, "metadata.uid");
+    strbuf key = STRBUF_INIT;
+    int rc = 0;
+
+    strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, r->tenant);
+    for (int attempt = 0; attempt < STATUS_WRITE_TRIES; attempt++) {
+        store_kv kv = {0};
+        json_object *cur = NULL, *st = NULL;
+        strbuf text = STRBUF_INIT;
+        const char *cur_uid;
+        char now[32];
+
+        rc = store_get(r->env->st, key.buf, &kv, err);
+        if (rc < 0)
+            break;
+        cur = api_object_parse(kv.value, kv.value_len);
+        cur_uid = cjson_get_string(cur, "metadata.uid");
+        if (!cur || (uid && cur_uid && strcmp(uid, cur_uid) != 0)) {
+            /* deleted and created again meanwhile: that one gets its own reconcile */
+            json_object_put(cur);
+            store_kv_release(&kv);
+            rc = 0;
+            break;
+        }
+        api_time_format(time(NULL), now);
+        rc = tenant_status_compute(cjson_get(cur, "status"), obs, now, &st, err);
+        if (rc == 0) {
+            json_object_object_add(cur, "status", st);
+            api_object_store_text(cur, &text);
+            rc = store_update(r->env->st, key.buf, text.buf, text.len, kv.mod_revision, NULL, err);
+        }
+        strbuf_release(&text);
+        json_object_put(cur);
+        store_kv_release(&kv);
+        if (rc != OMLOP_ECONFLICT)
+            break;
+    }
+    if (rc == OMLOP_ENOTFOUND)
+        rc = 0; /* deleted meanwhile: nothing to report on */
+    strbuf_release(&key);
+    return rc;
+}
+
+static int write_status(round *r, const char *invalid, omlop_err *err)
+{
+    tenant_obs obs;
+    tenant_obs_host *oh = calloc(r->n_hosts + 1, sizeof(*oh));
+    tenant_obs_component *oc = NULL;
+    size_t n_oc = 0, cap = 0;
+    int rc;
+
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = cjson_get_int(r->obj, "metadata.generation", 1);
+    obs.invalid = invalid;
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        const host_round *h = &r->hosts[i];
+        const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
+
+        oh[i].name = h->name;
+        oh[i].is_reachable = h->is_reachable;
+        oh[i].error = h->is_reachable ? NULL : h->err.msg;
+        oh[i].fingerprint = h->info.fingerprint[0] ? h->info.fingerprint : NULL;
+        for (size_t j = 0; dh && j < dh->n_containers; j++) {
+            if (n_oc == cap) {
+                size_t ncap = cap ? 2 * cap : 32;
+                tenant_obs_component *noc = realloc(oc, ncap * sizeof(*oc));
+
+                if (!noc) {
+                    free(oh);
+                    free(oc);
+                    return omlop_err_set(err, OMLOP_ENOMEM, "tenant %s: status: out of memory",
+                                         r->tenant);
+                }
+                oc = noc;
+                cap = ncap;
+            }
+            observe_component(r, h, &dh->containers[j], &oc[n_oc++]);
+        }
+    }
+    obs.hosts = oh;
+    obs.n_hosts = r->n_hosts;
+    obs.components = oc;
+    obs.n_components = n_oc;
+    obs.n_applied = r->n_applied;
+    obs.n_pending = r->n_pending;
+    obs.failed = r->failed.len ? r->failed.buf : NULL;
+    obs.failure = r->failure.len ? r->failure.buf : NULL;
+    rc = status_write(r, &obs, err);
+    free(oh);
+    free(oc);
+    return rc;
+}
+
+/* ---- entry points ------------------------------------------------------------------------- */
+
+static int is_paused(const json_object *obj)
+{
+    json_object *v = NULL;
+
+    /* annotation keys hold dots: no dotted-path getter here */
+    if (!json_object_object_get_ex(cjson_get(obj, "metadata.annotations"), TENANT_PAUSED_ANNOTATION,
+                                   &v))
+        return 0;
+    return json_object_is_type(v, json_type_string) &&
+           strcmp(json_object_get_string(v), "true") == 0;
+}
+
+/* Connect to every host of the spec (hosts with no connection stay unreachable). */
+static void round_connect(round *r)
+{
+    json_object *hosts = cjson_get(r->obj, "spec.hosts");
+    size_t n =
+        hosts && json_object_is_type(hosts, json_type_array) ? json_object_array_length(hosts) : 0;
+
+    r->hosts = calloc(n + 1, sizeof(*r->hosts));
+    for (size_t i = 0; i < n; i++) {
+        json_object *hs = json_object_array_get_idx(hosts, i);
+        host_round *h = &r->hosts[r->n_hosts];
+
+        h->name = cjson_get_string(hs, "name");
+        if (!h->name)
+            continue;
+        r->n_hosts++;
+        host_connect(r->env, &r->sc, r->tenant, hs, h);
+        if (!h->is_reachable)
+            event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s", h->name,
+                  h->err.msg);
+    }
+    if (r->env->host_forget) {
+        /* hosts removed from the spec: drop their cached connections */
+        const char **keep = calloc(r->n_hosts + 1, sizeof(*keep));
+
+        for (size_t i = 0; i < r->n_hosts; i++)
+            keep[i] = r->hosts[i].name;
+        r->env->host_forget(r->env->host_ctx, r->tenant, keep);
+        free(keep);
+    }
+}
+
+/* Observe every reachable host; a listing failure makes the host unreachable this round. */
+static void round_observe(round *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        host_round *h = &r->hosts[i];
+
+        if (!h->is_reachable)
+            continue;
+        if (host_observe(h, r->tenant, desired_host_find(r->ds, h->name), &h->err) < 0) {
+            h->is_reachable = 0;
+            event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s", h->name,
+                  h->err.msg);
+        }
+    }
+}
+
+static void round_release(round *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        host_round_release_live(&r->hosts[i]);
+    free(r->hosts);
+    free(r->res);
+    plan_free(r->pl);
+    desired_free(r->ds);
+    json_object_put(r->obj);
+    strbuf_release(&r->failed);
+    strbuf_release(&r->failure);
+}
+
+int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res, omlop_err *err)
+{
+    round r;
+    strbuf key = STRBUF_INIT;
+    store_kv kv = {0};
+    live_host *live = NULL;
+    size_t n_live = 0, n_down = 0;
+    omlop_err berr = OMLOP_ERR_INIT;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    memset(res, 0, sizeof(*res));
+    r.env = env;
+    r.tenant = name;
+    r.sc.st = env->st;
+    r.sc.tenant = name;
+    strbuf_init(&r.failed);
+    strbuf_init(&r.failure);
+    strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, name);
+    rc = store_get(env->st, key.buf, &kv, err);
+    if (rc == OMLOP_ENOTFOUND) {
+        res->is_gone = 1;
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    if ((rc = api_object_from_kv(&kv, &r.obj, err)) < 0)
+        goto out;
+    if (is_paused(r.obj)) {
+        log_info("tenant=%s paused (annotation %s), not reconciled", name,
+                 TENANT_PAUSED_ANNOTATION);
+        goto out;
+    }
+    if (desired_build(r.obj, NULL, &r.ds, &berr) < 0) {
+        event(&r, EVENT_TYPE_WARNING, "InvalidSpec", "Tenant %s cannot be converged: %s", name,
+              berr.msg);
+        rc = write_status(&r, berr.msg, err);
+        goto out; /* nothing to retry until the spec changes */
+    }
+    round_connect(&r);
+    round_observe(&r);
+    live = calloc(r.n_hosts + 1, sizeof(*live));
+    for (size_t i = 0; i < r.n_hosts; i++) {
+        host_round *h = &r.hosts[i];
+
+        if (!h->is_reachable) {
+            n_down++;
+            continue;
+        }
+        live[n_live].host = h->name;
+        live[n_live].containers = h->lc;
+        live[n_live].n_containers = h->list.n;
+        live[n_live].images = (const char *const *)h->images;
+        live[n_live].n_images = h->n_images;
+        n_live++;
+    }
+    rc = plan_compute(r.ds, live, n_live, &r.pl, err);
+    if (rc < 0)
+        goto out;
+    r.res = calloc(plan_count(r.pl) + 1, sizeof(*r.res));
+    if (plan_count(r.pl) > 0) {
+        strbuf ptext = STRBUF_INIT;
+
+        plan_format(r.pl, &ptext);
+        log_info("tenant=%s actions=%zu plan:\n%s", name, plan_count(r.pl), ptext.buf);
+        strbuf_release(&ptext);
+        run_plan(&r);
+        round_observe(&r); /* the status reports what runs now, not what we meant to do */
+    }
+    rc = write_status(&r, NULL, err);
+    if (rc < 0)
+        goto out;
+    res->is_converged =
+        r.failed.len == 0 && n_down == 0 && r.n_pending == 0 && (plan_count(r.pl) == 0);
+    if (r.n_applied > 0)
+        res->requeue_ms = REQUEUE_AFTER_CHANGE_MS; /* confirm it holds: a crash loop shows */
+    if (r.failed.len)
+        rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %s: %s", name, r.failed.buf,
+                           r.failure.buf);
+    else if (n_down)
+        rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %zu host(s) unreachable", name, n_down);
+out:
+    free(live);
+    round_release(&r);
+    store_kv_release(&kv);
+    strbuf_release(&key);
+    return rc;
+}
+
+int tenant_teardown(const tenant_env *env, const char *tenant_json, omlop_err *err)
+{
+    round r;
+    strbuf lbl = STRBUF_INIT;
+    const char *labels[3];
+    podman_filters f;
+    int rc = 0;
+
+    memset(&r, 0, sizeof(r));
+    strbuf_init(&r.failed);
+    strbuf_init(&r.failure);
+    r.env = env;
+    r.obj = api_object_parse(tenant_json, strlen(tenant_json));
+    r.tenant = api_object_name(r.obj);
+    if (!r.tenant) {
+        rc = omlop_err_set(err, OMLOP_EINVAL, "teardown: the last Tenant value has no name");
+        goto out;
+    }
+    r.sc.st = env->st;
+    r.sc.tenant = r.tenant;
+    strbuf_addf(&lbl, "%s=%s", OMLOP_LABEL_TENANT, r.tenant);
+    labels[0] = OMLOP_LABEL_MANAGED_BY "=" OMLOP_MANAGER_NAME;
+    labels[1] = lbl.buf;
+    labels[2] = NULL;
+    memset(&f, 0, sizeof(f));
+    f.labels = labels;
+    {
+        json_object *hosts = cjson_get(r.obj, "spec.hosts");
+        size_t n = hosts && json_object_is_type(hosts, json_type_array)
+                       ? json_object_array_length(hosts)
+                       : 0;
+
+        r.hosts = calloc(n + 1, sizeof(*r.hosts));
+        for (size_t i = 0; i < n; i++) {
+            json_object *hs = json_object_array_get_idx(hosts, i);
+            host_round *h = &r.hosts[r.n_hosts];
+            omlop_err herr = OMLOP_ERR_INIT;
+
+            h->name = cjson_get_string(hs, "name");
+            if (!h->name)
+                continue;
+            r.n_hosts++;
+            host_connect(env, &r.sc, r.tenant, hs, h);
+            if (!h->is_reachable) {
+                log_warn("tenant=%s host=%s teardown: %s", r.tenant, h->name, h->err.msg);
+                rc = omlop_err_set(err, OMLOP_EUNAVAIL, "teardown of %s: host %s: %s", r.tenant,
+                                   h->name, h->err.msg);
+                continue;
+            }
+            if (podman_containers_list(h->pc, &f, 1, &h->list, &herr) < 0) {
+                rc = omlop_err_set(err, herr.code, "teardown of %s: %s", r.tenant, herr.msg);
+                continue;
+            }
+            for (size_t j = 0; j < h->list.n; j++) {
+                const char *cn = h->list.items[j].name;
+                json_object *owner = NULL;
+
+                /* the filter should only return ours; never remove another tenant's on trust */
+                if (!json_object_object_get_ex(h->list.items[j].labels, OMLOP_LABEL_TENANT,
+                                               &owner) ||
+                    strcmp(json_object_get_string(owner), r.tenant) != 0)
+                    continue;
+
+                if (podman_container_remove(h->pc, cn, 1, 0, &herr) < 0 &&
+                    herr.code != OMLOP_ENOTFOUND) {
+                    rc = omlop_err_set(err, herr.code, "teardown of %s: %s", r.tenant, herr.msg);
+                    continue;
+                }
+                log_info("tenant=%s host=%s container=%s removed (tenant deleted)", r.tenant,
+                         h->name, cn);
+            }
+        }
+    }
+    if (rc == 0 && env->host_forget)
+        env->host_forget(env->host_ctx, r.tenant, NULL);
+out:
+    strbuf_release(&lbl);
+    round_release(&r);
+    return rc;
+}

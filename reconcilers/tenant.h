@@ -1,0 +1,107 @@
+/*
+ * tenant: one reconcile of one Tenant - the shell around the pure core.
+ *
+ * Level-triggered: whatever woke it, a reconcile re-reads everything. It
+ * reads the Tenant from the store, resolves its Secrets (/omlop/secrets/NAME,
+ * data in base64 or stringData; the "<tenant>-postgres|-objectstorage|
+ * -minio-admin|-ami" Secrets omlop generates are created with random values
+ * when absent), builds the desired state (desired.h), lists every container
+ * and the needed images on each host, computes the plan (plan.h) and
+ * executes it through the Podman client: pulls first, then create / start /
+ * recreate in catalog order, recreations one at a time, each waited for until
+ * it runs; orphans removed last. A pull that fails skips only the components
+ * using that image; any other failed action stops the rollout there. Then it
+ * lists the hosts again and writes .status (tenant_status.h) straight to the
+ * store with a compare-and-swap on the object's revision, changing nothing
+ * but .status (so metadata.generation is untouched, as with the API's status
+ * subresource), and records an Event for every repair and failure.
+ *
+ * Env files: the Podman API cannot write files on the host, so the env a
+ * component's /etc/default/<x>.env would hold is passed in the create call
+ * (secret values included; they never enter the spec hash or the logs).
+ * Host files (desired_file: Prometheus/Promtail configs) are not written yet:
+ * such a component fails with a message saying so. Bind-mount sources must
+ * exist on the host.
+ *
+ * Paused tenants (annotation omlop.io/paused: "true") are left alone.
+ *
+ * Thread safety: tenant_reconcile may run for different tenants in parallel;
+ * the caller (operator/manager.c's work queue) never runs one tenant twice at
+ * once.
+ */
+#ifndef OMLOP_TENANT_H
+#define OMLOP_TENANT_H
+
+#include <json-c/json.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "clients/podman.h"
+#include "lib/err.h"
+#include "operator/events.h"
+#include "operator/store.h"
+
+#define TENANT_KEY_PREFIX        "/omlop/tenants/"
+#define TENANT_PAUSED_ANNOTATION "omlop.io/paused"
+
+/* How to reach one host of a tenant (all borrowed; identity holds a private key). */
+typedef struct tenant_host_access {
+    const char *tenant;
+    const char *host; /* spec.hosts[].name */
+    const char *address;
+    int port;
+    const char *user;
+    const char *identity;       /* private key text or its base64 */
+    const char *known_host_key; /* spec.hosts[].ssh.knownHostKey, or NULL */
+    const char *socket;         /* Podman socket path on the host */
+} tenant_host_access;
+
+/* What a host connection tells the status: its host key fingerprint. */
+typedef struct tenant_host_info {
+    char fingerprint[80];
+} tenant_host_info;
+
+/*
+ * Hands out a connected Podman client for a host (the manager caches them).
+ * The client stays owned by the provider and valid until the reconcile ends.
+ * Returns OMLOP_EUNAVAIL (or another error) with err naming the host when it
+ * cannot be reached; info (may be NULL) is filled either way when known.
+ */
+typedef int (*tenant_host_fn)(void *ctx, const tenant_host_access *access, podman_client **out,
+                              tenant_host_info *info, omlop_err *err);
+
+/* Drops the provider's connections to hosts of tenant that are not in keep (NULL-ended). */
+typedef void (*tenant_host_forget_fn)(void *ctx, const char *tenant, const char *const *keep);
+
+typedef struct tenant_env {
+    store *st;
+    events *ev; /* may be NULL: no Events */
+    tenant_host_fn host_get;
+    tenant_host_forget_fn host_forget; /* may be NULL */
+    void *host_ctx;
+    long ready_timeout_ms; /* waiting for a started container to run; 0: 30000 */
+    long stop_timeout_s;   /* stop before remove on recreate; 0: 10 */
+    atomic_int *cancel;    /* shutdown: stop between actions; may be NULL */
+} tenant_env;
+
+typedef struct tenant_result {
+    int is_gone;        /* the Tenant does not exist (deleted) */
+    int is_converged;   /* every component runs as specified */
+    int64_t requeue_ms; /* look again after this long (0: only on the next trigger) */
+} tenant_result;
+
+/*
+ * Reconcile tenant name once. Returns 0 when the round went as far as it
+ * could (the status says how far), or a negative code when it should be
+ * retried with backoff (a host unreachable, an action failed, a store error).
+ */
+int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res, omlop_err *err);
+
+/*
+ * The Tenant was deleted: stop and remove the containers labelled with its
+ * name and managed by omlop on every host of its last spec (tenant_json, the
+ * stored text before deletion). Named volumes are kept.
+ */
+int tenant_teardown(const tenant_env *env, const char *tenant_json, omlop_err *err);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * tenant_status: what one reconcile observed -> the Tenant's .status object.
+ * A pure function of the previous status, the observation and the time, so
+ * the rules are unit-tested without hosts:
+ *
+ *   conditions Ready, Progressing, Degraded, HostsReachable, each with reason,
+ *   message and observedGeneration; lastTransitionTime changes only when the
+ *   condition's status flips (True <-> False <-> Unknown), never on a mere
+ *   reason or message change;
+ *   hosts[]: reachable, lastError, lastContactTime (kept from before while a
+ *   host is unreachable), hostKeyFingerprint, and components[] with image,
+ *   state, containerID, restarts (counted by omlop across reconciles),
+ *   specHash and lastDriftRepaired;
+ *   phase, observedGeneration, lastReconcileTime.
+ *
+ * Only fields the Tenant CRD's status schema defines are written (the API
+ * re-validates the stored status on every later spec update).
+ */
+#ifndef OMLOP_TENANT_STATUS_H
+#define OMLOP_TENANT_STATUS_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+
+/* Component states of status.hosts[].components[].state (the CRD's enum). */
+#define TENANT_STATE_RUNNING  "Running"
+#define TENANT_STATE_STARTING "Starting"
+#define TENANT_STATE_STOPPED  "Stopped"
+#define TENANT_STATE_MISSING  "Missing"
+#define TENANT_STATE_FAILED   "Failed"
+#define TENANT_STATE_UNKNOWN  "Unknown"
+
+/* One host as the reconcile saw it. Strings are borrowed. */
+typedef struct tenant_obs_host {
+    const char *name;
+    int is_reachable;
+    const char *error;       /* why it was not reachable (or NULL) */
+    const char *fingerprint; /* SHA256:... of its host key, or NULL */
+} tenant_obs_host;
+
+/* One desired component on one host, after the plan ran. Strings are borrowed. */
+typedef struct tenant_obs_component {
+    const char *host;
+    const char *name;         /* catalog name ("asterisk") */
+    const char *image;        /* what runs (or the desired image when nothing does) */
+    const char *state;        /* TENANT_STATE_* */
+    const char *container_id; /* or NULL */
+    const char *spec_hash;    /* the live container's omlop.io/spec-hash, or NULL */
+    int is_current;           /* running with the desired spec hash */
+    int is_restarted;         /* omlop started it again after it died (counts a restart) */
+    int is_repaired;          /* omlop repaired drift on it this round */
+    int is_created;           /* omlop created it this round (a repair if it existed before) */
+    const char *message;      /* why it is not as desired, or NULL */
+} tenant_obs_component;
+
+/* Everything one reconcile learnt. */
+typedef struct tenant_obs {
+    int64_t generation; /* metadata.generation of the spec reconciled */
+    const tenant_obs_host *hosts;
+    size_t n_hosts;
+    const tenant_obs_component *components;
+    size_t n_components;
+    size_t n_applied;    /* actions executed successfully this round */
+    size_t n_pending;    /* actions still to do (skipped after a failure, blocked) */
+    const char *failed;  /* "component asterisk on host h1" that stopped the rollout */
+    const char *failure; /* its error */
+    const char *invalid; /* the spec cannot be turned into containers: why */
+} tenant_obs;
+
+/*
+ * Build the new status from old_status (the current .status, or NULL) and obs,
+ * at now (RFC 3339). *out is a new object the caller puts.
+ */
+int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, const char *now,
+                          json_object **out, omlop_err *err);
+
+/*
+ * Set condition type in conds (an array, changed in place): add it, or update
+ * it keeping lastTransitionTime unless status differs from the current one.
+ */
+void tenant_condition_set(json_object *conds, const char *type, const char *status,
+                          const char *reason, const char *message, int64_t generation,
+                          const char *now);
+
+/* The condition of that type in a status object, or NULL (borrowed). */
+json_object *tenant_condition_find(const json_object *status, const char *type);
+
+#endif

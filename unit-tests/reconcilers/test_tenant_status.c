@@ -1,0 +1,413 @@
+/*
+ * Tests for reconcilers/tenant_status: conditions per situation (converged,
+ * progressing, failed rollout, unreachable host, invalid spec), transition
+ * times that move only on a status flip, per-host component fields, restarts
+ * counted across rounds, and fields of other writers kept.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "crds/diag.h"
+#include "crds/schema.h"
+#include "lib/cjson.h"
+#include "reconcilers/tenant_status.h"
+
+#define T0 "2026-01-01T00:00:00Z"
+#define T1 "2026-01-01T00:01:00Z"
+#define T2 "2026-01-01T00:02:00Z"
+
+static const tenant_obs_host one_host_up[] = {{"h1", 1, NULL, "SHA256:abc"}};
+static const tenant_obs_host one_host_down[] = {{"h1", 0, "connection refused", NULL}};
+
+static tenant_obs_component comp(const char *name, const char *state, int is_current)
+{
+    tenant_obs_component c;
+
+    memset(&c, 0, sizeof(c));
+    c.host = "h1";
+    c.name = name;
+    c.image = "reg/omnileads/x:1";
+    c.state = state;
+    c.container_id = strcmp(state, TENANT_STATE_MISSING) == 0 ? NULL : "cid-1";
+    c.spec_hash = "hash";
+    c.is_current = is_current;
+    return c;
+}
+
+static json_object *compute(const json_object *old, const tenant_obs *obs, const char *now)
+{
+    json_object *st = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    if (tenant_status_compute(old, obs, now, &st, &err) != 0)
+        fail_msg("tenant_status_compute: %s", err.msg);
+    assert_non_null(st);
+    return st;
+}
+
+static const char *cond(const json_object *st, const char *type, const char *field)
+{
+    json_object *c = tenant_condition_find(st, type);
+
+    if (!c)
+        fail_msg("no condition %s", type);
+    return cjson_get_string(c, field);
+}
+
+static void test_status_ready_when_every_component_runs(void **state)
+{
+    tenant_obs_component cs[2];
+    tenant_obs obs;
+    json_object *st;
+
+    (void)state;
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    cs[1] = comp("nginx", TENANT_STATE_RUNNING, 1);
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 3;
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 2;
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cjson_get_string(st, "phase"), "Ready");
+    assert_int_equal(cjson_get_int(st, "observedGeneration", 0), 3);
+    assert_string_equal(cjson_get_string(st, "lastReconcileTime"), T0);
+    assert_string_equal(cond(st, "Ready", "status"), "True");
+    assert_string_equal(cond(st, "Ready", "reason"), "AllComponentsRunning");
+    assert_string_equal(cond(st, "Progressing", "status"), "False");
+    assert_string_equal(cond(st, "Degraded", "status"), "False");
+    assert_string_equal(cond(st, "HostsReachable", "status"), "True");
+    assert_int_equal(cjson_get_int(tenant_condition_find(st, "Ready"), "observedGeneration", 0), 3);
+    json_object_put(st);
+}
+
+static void test_status_progressing_while_components_missing(void **state)
+{
+    tenant_obs_component cs[2];
+    tenant_obs obs;
+    json_object *st;
+
+    (void)state;
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    cs[1] = comp("nginx", TENANT_STATE_MISSING, 0);
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 1;
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 2;
+    obs.n_applied = 1;
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cjson_get_string(st, "phase"), "Provisioning");
+    assert_string_equal(cond(st, "Ready", "status"), "False");
+    assert_string_equal(cond(st, "Ready", "reason"), "ComponentsNotReady");
+    assert_non_null(strstr(cond(st, "Ready", "message"), "nginx on h1 (Missing)"));
+    assert_string_equal(cond(st, "Progressing", "status"), "True");
+    json_object_put(st);
+}
+
+static void test_status_degraded_names_failed_component(void **state)
+{
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st;
+
+    (void)state;
+    cs[0] = comp("asterisk", TENANT_STATE_MISSING, 0);
+    cs[0].message = "pull failed";
+    memset(&obs, 0, sizeof(obs));
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    obs.failed = "component asterisk on host h1";
+    obs.failure = "manifest unknown";
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cjson_get_string(st, "phase"), "Degraded");
+    assert_string_equal(cond(st, "Degraded", "status"), "True");
+    assert_string_equal(cond(st, "Degraded", "reason"), "ComponentFailed");
+    assert_string_equal(cond(st, "Degraded", "message"),
+                        "component asterisk on host h1: manifest unknown");
+    assert_string_equal(cond(st, "Progressing", "reason"), "RolloutStopped");
+    assert_string_equal(cond(st, "Ready", "status"), "False");
+    assert_string_equal(
+        cjson_get_string(
+            json_object_array_get_idx(
+                cjson_get(json_object_array_get_idx(cjson_get(st, "hosts"), 0), "components"), 0),
+            "message"),
+        "pull failed");
+    json_object_put(st);
+}
+
+static void test_status_host_unreachable_keeps_last_contact(void **state)
+{
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st1, *st2, *h;
+
+    (void)state;
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    memset(&obs, 0, sizeof(obs));
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    st1 = compute(NULL, &obs, T0);
+
+    cs[0] = comp("redis", TENANT_STATE_UNKNOWN, 0);
+    cs[0].container_id = NULL; /* not seen this round */
+    obs.hosts = one_host_down;
+    st2 = compute(st1, &obs, T1);
+    h = json_object_array_get_idx(cjson_get(st2, "hosts"), 0);
+    assert_false(json_object_get_boolean(cjson_get(h, "reachable")));
+    assert_string_equal(cjson_get_string(h, "lastError"), "connection refused");
+    assert_string_equal(cjson_get_string(h, "lastContactTime"), T0);
+    assert_string_equal(cjson_get_string(h, "hostKeyFingerprint"), "SHA256:abc");
+    /* the container id known from before stays while the host cannot be asked */
+    assert_string_equal(
+        cjson_get_string(json_object_array_get_idx(cjson_get(h, "components"), 0), "containerID"),
+        "cid-1");
+    assert_string_equal(cond(st2, "HostsReachable", "status"), "False");
+    assert_string_equal(cond(st2, "HostsReachable", "reason"), "HostUnreachable");
+    assert_string_equal(cond(st2, "HostsReachable", "message"), "host h1: connection refused");
+    assert_string_equal(cond(st2, "Ready", "reason"), "HostUnreachable");
+    assert_string_equal(cjson_get_string(st2, "phase"), "Degraded");
+    json_object_put(st1);
+    json_object_put(st2);
+}
+
+static void test_status_transition_time_moves_only_on_flip(void **state)
+{
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st1, *st2, *st3;
+
+    (void)state;
+    cs[0] = comp("redis", TENANT_STATE_MISSING, 0);
+    memset(&obs, 0, sizeof(obs));
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    obs.n_applied = 1;
+    st1 = compute(NULL, &obs, T0);
+    assert_string_equal(cond(st1, "Ready", "lastTransitionTime"), T0);
+
+    /* still not ready, another message: no transition */
+    cs[0] = comp("redis", TENANT_STATE_STARTING, 0);
+    st2 = compute(st1, &obs, T1);
+    assert_string_equal(cond(st2, "Ready", "status"), "False");
+    assert_string_equal(cond(st2, "Ready", "lastTransitionTime"), T0);
+    assert_string_equal(cond(st2, "HostsReachable", "lastTransitionTime"), T0);
+
+    /* ready now: Ready and Progressing flip, HostsReachable does not */
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    obs.n_applied = 0;
+    st3 = compute(st2, &obs, T2);
+    assert_string_equal(cond(st3, "Ready", "status"), "True");
+    assert_string_equal(cond(st3, "Ready", "lastTransitionTime"), T2);
+    assert_string_equal(cond(st3, "Progressing", "lastTransitionTime"), T2);
+    assert_string_equal(cond(st3, "HostsReachable", "lastTransitionTime"), T0);
+    assert_string_equal(cond(st3, "Degraded", "lastTransitionTime"), T0);
+    assert_int_equal(json_object_array_length(cjson_get(st3, "conditions")), 4);
+    json_object_put(st1);
+    json_object_put(st2);
+    json_object_put(st3);
+}
+
+static void test_status_counts_restarts_and_repairs(void **state)
+{
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st1, *st2, *st3, *c;
+
+    (void)state;
+    cs[0] = comp("nginx", TENANT_STATE_RUNNING, 1);
+    memset(&obs, 0, sizeof(obs));
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    st1 = compute(NULL, &obs, T0);
+    cs[0].is_restarted = 1;
+    cs[0].is_repaired = 1;
+    st2 = compute(st1, &obs, T1);
+    cs[0].is_restarted = 0;
+    cs[0].is_repaired = 0;
+    st3 = compute(st2, &obs, T2);
+    c = json_object_array_get_idx(
+        cjson_get(json_object_array_get_idx(cjson_get(st3, "hosts"), 0), "components"), 0);
+    assert_string_equal(cjson_get_string(c, "name"), "nginx");
+    assert_string_equal(cjson_get_string(c, "state"), "Running");
+    assert_string_equal(cjson_get_string(c, "containerID"), "cid-1");
+    assert_string_equal(cjson_get_string(c, "specHash"), "hash");
+    assert_int_equal(cjson_get_int(c, "restarts", -1), 1);
+    assert_string_equal(cjson_get_string(c, "lastDriftRepaired"), T1);
+    assert_string_equal(cjson_get_string(cjson_get(st3, "images"), "nginx"), "reg/omnileads/x:1");
+    json_object_put(st1);
+    json_object_put(st2);
+    json_object_put(st3);
+}
+
+static void test_status_invalid_spec_is_failed(void **state)
+{
+    tenant_obs obs;
+    json_object *st;
+
+    (void)state;
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 2;
+    obs.invalid = "spec.hosts: layout cluster needs 3 hosts";
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cjson_get_string(st, "phase"), "Failed");
+    assert_string_equal(cond(st, "Degraded", "reason"), "InvalidSpec");
+    assert_string_equal(cond(st, "Ready", "status"), "False");
+    assert_string_equal(cond(st, "Ready", "message"), "spec.hosts: layout cluster needs 3 hosts");
+    json_object_put(st);
+}
+
+static void test_status_keeps_other_writers_fields(void **state)
+{
+    json_object *old = json_tokener_parse(
+        "{\"url\":\"https://x\",\"lastBackup\":{\"name\":\"b1\"},\"conditions\":"
+        "[{\"type\":\"BackupOK\",\"status\":\"True\",\"lastTransitionTime\":\"" T0 "\"}]}");
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st;
+
+    (void)state;
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    memset(&obs, 0, sizeof(obs));
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    st = compute(old, &obs, T1);
+    assert_string_equal(cjson_get_string(st, "url"), "https://x");
+    assert_string_equal(cjson_get_string(st, "lastBackup.name"), "b1");
+    assert_string_equal(cond(st, "BackupOK", "status"), "True");
+    assert_int_equal(json_object_array_length(cjson_get(st, "conditions")), 5);
+    /* the input is not changed */
+    assert_null(cjson_get(old, "phase"));
+    json_object_put(old);
+    json_object_put(st);
+}
+
+static void test_condition_set_appends_and_updates(void **state)
+{
+    json_object *conds = json_object_new_array();
+
+    (void)state;
+    tenant_condition_set(conds, "Ready", "False", "A", "m1", 1, T0);
+    tenant_condition_set(conds, "Ready", "False", "B", "m2", 2, T1);
+    assert_int_equal(json_object_array_length(conds), 1);
+    assert_string_equal(cjson_get_string(json_object_array_get_idx(conds, 0), "reason"), "B");
+    assert_string_equal(cjson_get_string(json_object_array_get_idx(conds, 0), "lastTransitionTime"),
+                        T0);
+    assert_int_equal(cjson_get_int(json_object_array_get_idx(conds, 0), "observedGeneration", 0),
+                     2);
+    tenant_condition_set(conds, "Ready", "Unknown", "C", "", 2, T2);
+    assert_string_equal(cjson_get_string(json_object_array_get_idx(conds, 0), "lastTransitionTime"),
+                        T2);
+    json_object_put(conds);
+}
+
+/* The API re-validates a stored status on every later update: it must fit the CRD. */
+static void test_status_fits_the_tenant_schema(void **state)
+{
+    json_object *tenant = json_tokener_parse(
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Tenant\",\"metadata\":{\"name\":"
+        "\"t1\"},\"spec\":{\"layout\":\"aio\",\"hosts\":[{\"name\":\"h1\",\"lanIP\":"
+        "\"10.0.0.1\",\"ssh\":{\"address\":\"10.0.0.1\",\"identitySecretRef\":{\"name\":"
+        "\"k\"}}}]}}");
+    tenant_obs_component cs[2];
+    tenant_obs obs;
+    schema_set *set = NULL;
+    diag_list *dl = diag_list_new();
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *st, *out = NULL;
+
+    (void)state;
+    assert_non_null(tenant);
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    cs[0].is_restarted = 1;
+    cs[0].is_repaired = 1;
+    cs[1] = comp("nginx", TENANT_STATE_FAILED, 0);
+    cs[1].message = "exited with code 1";
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 1;
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 2;
+    obs.failed = "component nginx on host h1";
+    obs.failure = "exited";
+    st = compute(NULL, &obs, T0);
+    json_object_object_add(tenant, "status", st);
+    if (schema_set_new_builtin(&set, &err) < 0)
+        fail_msg("schema: %s", err.msg);
+    if (schema_set_decode_json(set, tenant, &out, dl) < 0)
+        fail_msg("status does not fit the schema (%zu problems)", diag_list_count(dl));
+    assert_string_equal(cjson_get_string(out, "status.phase"), "Degraded");
+    json_object_put(out);
+    json_object_put(tenant);
+    schema_set_free(set);
+    diag_list_free(dl);
+}
+
+static void test_status_recreation_after_removal_is_a_repair(void **state)
+{
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st1, *st2, *st3, *c;
+
+    (void)state;
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    cs[0].is_created = 1; /* first install: not a repair */
+    memset(&obs, 0, sizeof(obs));
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    st1 = compute(NULL, &obs, T0);
+    c = json_object_array_get_idx(
+        cjson_get(json_object_array_get_idx(cjson_get(st1, "hosts"), 0), "components"), 0);
+    assert_null(cjson_get(c, "lastDriftRepaired"));
+    st2 = compute(st1, &obs, T1); /* created again where a container was known: a repair */
+    c = json_object_array_get_idx(
+        cjson_get(json_object_array_get_idx(cjson_get(st2, "hosts"), 0), "components"), 0);
+    assert_string_equal(cjson_get_string(c, "lastDriftRepaired"), T1);
+    assert_int_equal(cjson_get_int(c, "restarts", -1), 0);
+    cs[0].is_created = 0;
+    st3 = compute(st2, &obs, T2);
+    c = json_object_array_get_idx(
+        cjson_get(json_object_array_get_idx(cjson_get(st3, "hosts"), 0), "components"), 0);
+    assert_string_equal(cjson_get_string(c, "lastDriftRepaired"), T1);
+    json_object_put(st1);
+    json_object_put(st2);
+    json_object_put(st3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_ready_when_every_component_runs),
+        cmocka_unit_test(test_status_progressing_while_components_missing),
+        cmocka_unit_test(test_status_degraded_names_failed_component),
+        cmocka_unit_test(test_status_host_unreachable_keeps_last_contact),
+        cmocka_unit_test(test_status_transition_time_moves_only_on_flip),
+        cmocka_unit_test(test_status_counts_restarts_and_repairs),
+        cmocka_unit_test(test_status_invalid_spec_is_failed),
+        cmocka_unit_test(test_status_keeps_other_writers_fields),
+        cmocka_unit_test(test_condition_set_appends_and_updates),
+        cmocka_unit_test(test_status_fits_the_tenant_schema),
+        cmocka_unit_test(test_status_recreation_after_removal_is_a_repair),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
