@@ -20,7 +20,7 @@ DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyam
 # e2e lab peers: real services the tests drive (see e2e/README.md).
 DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
-	psmisc procps kubectl
+	psmisc procps kubectl ansible
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wno-format-nonliteral -Werror

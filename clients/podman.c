@@ -241,6 +241,11 @@ int podman_container_start(podman_client *p, const char *name, omlop_err *err)
     return container_action(p, name, "start", "start container '%s'", NULL, -1, err);
 }
 
+int podman_container_unpause(podman_client *p, const char *name, omlop_err *err)
+{
+    return container_action(p, name, "unpause", "unpause container '%s'", NULL, -1, err);
+}
+
 int podman_container_stop(podman_client *p, const char *name, int timeout_s, omlop_err *err)
 {
     return container_action(p, name, "stop", "stop container '%s'", "timeout", timeout_s, err);

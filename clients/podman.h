@@ -75,6 +75,9 @@ int podman_container_create(podman_client *p, const podman_create_spec *spec, ch
 
 int podman_container_start(podman_client *p, const char *name, omlop_err *err);
 
+/* Resume a paused container (a paused one does not start: it must be unpaused). */
+int podman_container_unpause(podman_client *p, const char *name, omlop_err *err);
+
 /* Stop, sending SIGKILL after timeout_s (< 0: the container's own stop timeout). */
 int podman_container_stop(podman_client *p, const char *name, int timeout_s, omlop_err *err);
 

@@ -23,7 +23,8 @@ typedef enum opt_kind {
     OPT_SECONDS, /* int, seconds */
     OPT_COUNT,   /* int, a count */
     OPT_LEVEL,
-    OPT_FORMAT
+    OPT_FORMAT,
+    OPT_BOOL /* int; as a flag --x (true), --no-x (false) or --x=true|false */
 } opt_kind;
 
 typedef struct opt {
@@ -55,6 +56,9 @@ static const opt options[] = {
     {"max-watches", "maxWatches", OPT_COUNT, OFF(api.max_watches), 1, 100000},
     {"bookmark-interval", "bookmarkInterval", OPT_SECONDS, OFF(api.bookmark_interval_s), 1, 86400},
     {"shutdown-grace", "shutdownGrace", OPT_SECONDS, OFF(api.shutdown_grace_s), 0, 3600},
+    {"reconcile", "reconcile", OPT_BOOL, OFF(reconcile.is_enabled), 0, 1},
+    {"workers", "workers", OPT_COUNT, OFF(reconcile.workers), 1, MANAGER_MAX_WORKERS},
+    {"resync", "resync", OPT_SECONDS, OFF(reconcile.resync_s), 1, 24 * 3600},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)
@@ -81,6 +85,7 @@ void config_init(omlopd_config *c)
     c->log_level = LOG_LEVEL_INFO;
     c->log_format = LOG_FORMAT_TEXT;
     api_options_default(&c->api);
+    manager_options_default(&c->reconcile);
 }
 
 void config_release(omlopd_config *c)
@@ -118,6 +123,13 @@ static int set_value(omlopd_config *c, const opt *o, const char *v, const char *
     case OPT_FORMAT:
         rc = log_format_parse(v, slot, err);
         return rc ? omlop_err_set(err, rc, "%s: '%s' is not one of text, json", where, v) : 0;
+    case OPT_BOOL:
+        /* YAML 1.1's other spellings (yes/on) are refused rather than guessed at */
+        if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+            *(int *)slot = v[0] == 't';
+            return 0;
+        }
+        return omlop_err_set(err, OMLOP_EINVAL, "%s: '%s' is not true or false", where, v);
     default:
         break;
     }
@@ -263,12 +275,19 @@ int config_parse_args(omlopd_config *c, int argc, char **argv, omlop_err *err)
         if (strncmp(a, "--", 2) != 0)
             return omlop_err_set(err, OMLOP_EINVAL, "unexpected argument '%s' (see --help)", a);
         eq = strchr(a, '=');
+        if (!eq && strncmp(a, "--no-", 5) == 0 && (o = find_flag(a + 5, strlen(a + 5))) &&
+            o->kind == OPT_BOOL) {
+            *(int *)((char *)c + o->offset) = 0;
+            continue;
+        }
         o = find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
         if (!o)
             return omlop_err_set(err, OMLOP_EINVAL, "unknown flag '%.*s' (see --help)",
                                  (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
         if (eq) {
             value = eq + 1;
+        } else if (o->kind == OPT_BOOL) {
+            value = "true"; /* a bare --reconcile; a following word is not its value */
         } else {
             if (i + 1 >= argc)
                 return omlop_err_set(err, OMLOP_EINVAL, "--%s needs a value", o->flag);
@@ -348,6 +367,7 @@ void config_usage(FILE *out)
             "  --max-watches N          maxWatches: open watch streams (default 256)\n"
             "  --bookmark-interval S    bookmarkInterval: BOOKMARK event period (60)\n"
             "  --shutdown-grace S       shutdownGrace: on SIGTERM, wait for requests (10)\n"
+            "  (the reconcile flags, also config keys, are listed below)\n"
             "  --help                   this help\n"
             "  --version                print the version\n"
             "\n"

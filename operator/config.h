@@ -17,6 +17,9 @@
  *   --max-watches N         maxWatches       256
  *   --bookmark-interval S   bookmarkInterval 60
  *   --shutdown-grace S      shutdownGrace    10
+ *   --reconcile / --no-reconcile  reconcile  true (false: serve the API only)
+ *   --workers N             workers          2 (tenants reconciled in parallel, 1..64)
+ *   --resync S              resync           60 (every tenant looked at again this often)
  *
  * The security rule (config_check): listening anywhere but loopback needs TLS
  * (--tls-cert and --tls-key) and --tokens; without --tokens only loopback and
@@ -30,6 +33,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "operator/api.h"
+#include "operator/manager.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
 
@@ -48,6 +52,7 @@ typedef struct omlopd_config {
     log_level log_level;
     log_format log_format;
     api_options api;
+    manager_options reconcile; /* the reconcile loop (operator/manager.h) */
     int want_help;
     int want_version;
 } omlopd_config;

@@ -19,9 +19,11 @@
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "operator/api_object.h"
+#include "operator/config.h"
 #include "operator/workqueue.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tenant_lifecycle.h"
 
 #define CONNECT_TIMEOUT_MS_DEFAULT 10000
 #define WATCH_POLL_MS              500
@@ -93,6 +95,36 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out, 
     return 0;
 }
 
+/*
+ * The reconcile keys of the --config file, if argv names one, as the base the
+ * flags then override. The daemon's own parser reads the file again for its
+ * other keys (operator/config.h owns the format; this only borrows it).
+ */
+static int options_from_config_file(manager_options *o, int argc, char **argv, omlop_err *err)
+{
+    const char *path = NULL;
+    omlopd_config c;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    if (!path)
+        return 0;
+    config_init(&c);
+    c.reconcile = *o;
+    rc = config_load_file(&c, path, err);
+    if (rc == 0)
+        *o = c.reconcile;
+    config_release(&c);
+    return rc;
+}
+
 int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *err)
 {
     static const struct {
@@ -105,6 +137,8 @@ int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *er
     };
     int w = 1;
 
+    if (options_from_config_file(o, *argc, argv, err) < 0)
+        return OMLOP_EINVAL;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
         int is_ours = 0;
@@ -149,10 +183,11 @@ int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *er
 
 void manager_usage(FILE *out)
 {
-    fprintf(out, "\nReconciling (operator/manager.h):\n"
-                 "  --reconcile / --no-reconcile   run the tenant reconcile loop (default: on)\n"
-                 "  --workers N                    tenants reconciled in parallel (default 2)\n"
-                 "  --resync SECONDS               look at every tenant this often (default 60)\n");
+    fprintf(out, "\nReconciling (operator/manager.h; also config keys, flags win):\n"
+                 "  --reconcile / --no-reconcile   reconcile: true|false - run the tenant\n"
+                 "                                 reconcile loop (default: true)\n"
+                 "  --workers N                    workers: tenants reconciled in parallel (2)\n"
+                 "  --resync SECONDS               resync: look at every tenant this often (60)\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -477,7 +512,34 @@ static const char *key_name(const char *key)
     return key + pl;
 }
 
-/* Hash of a stored Tenant without .status: what the reconciler must react to. */
+/* Drop omlop's own finalizer from o's list (a no-op when absent). */
+static void drop_own_finalizer(json_object *o)
+{
+    json_object *f = cjson_get(o, "metadata.finalizers"), *keep;
+
+    if (!f || !json_object_is_type(f, json_type_array))
+        return;
+    keep = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(f); i++) {
+        json_object *e = json_object_array_get_idx(f, i);
+        const char *s = json_object_get_string(e);
+
+        if (!s || strcmp(s, TENANT_FINALIZER) != 0)
+            json_object_array_add(keep, json_object_get(e));
+    }
+    if (json_object_array_length(keep) == 0) {
+        json_object_put(keep); /* [] and no list at all must hash the same */
+        json_object_object_del(cjson_get(o, "metadata"), "finalizers");
+        return;
+    }
+    json_object_object_add(cjson_get(o, "metadata"), "finalizers", keep);
+}
+
+/*
+ * Hash of a stored Tenant without .status and without omlop's finalizer: what
+ * the reconciler must react to (its own writes of either do not wake it again;
+ * a PUT that drops the finalizer is repaired at the next round or resync).
+ */
 static char *spec_hash(const char *value, size_t len)
 {
     json_object *o = api_object_parse(value, len);
@@ -486,6 +548,7 @@ static char *spec_hash(const char *value, size_t len)
     if (!o)
         return strdup("unparsable");
     json_object_object_del(o, "status");
+    drop_own_finalizer(o);
     cjson_hash(o, h);
     json_object_put(o);
     return strdup(h);
@@ -531,6 +594,16 @@ static int resync(manager *m, int64_t *revision, omlop_err *err)
     return 0;
 }
 
+/* Whether a deleted Tenant's last value went through the finalizer (had a deletionTimestamp). */
+static int was_finalized(const char *value, size_t len)
+{
+    json_object *o = api_object_parse(value, len);
+    int is_deleting = o && tenant_is_deleting(o);
+
+    json_object_put(o);
+    return is_deleting;
+}
+
 static void on_store_event(manager *m, const store_event *ev)
 {
     const char *name = key_name(ev->kv.key);
@@ -540,7 +613,9 @@ static void on_store_event(manager *m, const store_event *ev)
     if (ev->type == STORE_EVENT_DELETED) {
         pthread_mutex_lock(&m->lock);
         free(nv_take(&m->seen, name));
-        if (ev->kv.value)
+        /* Deleted through the finalizer (torn down already, or the finalizer was removed by
+         * hand to force it): nothing left to do. Otherwise tear down from the last value. */
+        if (ev->kv.value && !was_finalized(ev->kv.value, ev->kv.value_len))
             nv_set_take(&m->tombs, name, strdup(ev->kv.value));
         pthread_mutex_unlock(&m->lock);
         workqueue_add(m->q, name);

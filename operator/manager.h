@@ -12,8 +12,12 @@
  *     removed, ran out of memory or turned unhealthy): the self-healing path;
  *   - a failed round (backoff) or a round that changed something (a re-check
  *     shortly after, so a crash loop shows).
- * A deleted tenant's containers are removed using the last value the watch
- * delivered (tenant_teardown); named volumes are kept.
+ * Deletion goes through the finalizer omlop.io/teardown (reconcilers/
+ * tenant_lifecycle.h): the round that sees metadata.deletionTimestamp tears
+ * the tenant down and releases it, also after omlopd was down (the first
+ * listing finds it). A tenant that vanished without it (never reconciled, or
+ * a PUT dropped the finalizer just before the DELETE) is torn down from the
+ * last value the watch delivered (tenant_teardown).
  *
  * Host connections are cached, one SSH connection + tunnel + Podman client
  * (+ its event follower) per tenant host, reused by every round and replaced
@@ -53,8 +57,10 @@ void manager_options_default(manager_options *o);
 /*
  * Take the manager's flags out of argv (--reconcile, --no-reconcile,
  * --workers N, --resync SECONDS, also as --flag=value), leaving the rest in
- * place for the daemon's own parser; *argc is updated. OMLOP_EINVAL names a
- * bad value.
+ * place for the daemon's own parser; *argc is updated. When argv names a
+ * --config FILE, its keys reconcile, workers and resync (operator/config.h)
+ * are read first and the flags win. OMLOP_EINVAL names a bad value (and the
+ * file, line and key for the file's).
  */
 int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *err);
 

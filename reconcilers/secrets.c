@@ -150,3 +150,57 @@ out:
     strbuf_release(&skey);
     return rc;
 }
+
+/* Whether labels (an object) has key=value. */
+static int has_label(const json_object *labels, const char *key, const char *value)
+{
+    json_object *v = NULL;
+
+    /* label keys hold dots: no dotted-path getter */
+    return json_object_object_get_ex(labels, key, &v) && json_object_is_type(v, json_type_string) &&
+           strcmp(json_object_get_string(v), value) == 0;
+}
+
+int secrets_delete_generated(store *st, const char *tenant, size_t *n_deleted, omlop_err *err)
+{
+    int rc = 0;
+
+    if (n_deleted)
+        *n_deleted = 0;
+    for (size_t i = 0; i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++) {
+        strbuf key = STRBUF_INIT;
+        store_kv kv = {0};
+        json_object *obj = NULL, *labels;
+        int grc;
+
+        strbuf_addf(&key, "%s%s%s", SECRETS_KEY_PREFIX, tenant, generated_secrets[i].suffix);
+        grc = store_get(st, key.buf, &kv, err);
+        if (grc == 0) {
+            obj = api_object_parse(kv.value, kv.value_len);
+            labels = cjson_get(obj, "metadata.labels");
+            if (has_label(labels, OMLOP_LABEL_TENANT, tenant) &&
+                has_label(labels, OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME)) {
+                grc = store_delete(st, key.buf, kv.mod_revision, NULL, err);
+                if (grc == 0 && n_deleted)
+                    (*n_deleted)++;
+                if (grc == 0)
+                    log_info("tenant=%s secret=%s%s generated secret deleted", tenant, tenant,
+                             generated_secrets[i].suffix);
+            }
+        }
+        if (grc == OMLOP_ENOTFOUND)
+            grc = 0;
+        if (grc < 0 && rc == 0) {
+            omlop_err_prefix(err, "deleting Secret %s%s: ", tenant, generated_secrets[i].suffix);
+            rc = grc;
+        }
+        json_object_put(obj);
+        if (kv.value)
+            OPENSSL_cleanse(kv.value, kv.value_len);
+        store_kv_release(&kv);
+        strbuf_release(&key);
+        if (rc < 0)
+            break;
+    }
+    return rc;
+}

@@ -7,7 +7,8 @@
  * ("<tenant>-postgres": password; "-objectstorage": accessKey, secretKey;
  * "-minio-admin": user, password; "-ami": password, see desired.h) are
  * created on first use with random hex values and the labels
- * omlop.io/tenant and omlop.io/managed-by=omlop. Values never appear in
+ * omlop.io/tenant and omlop.io/managed-by=omlop (the mark that lets the
+ * tenant's deletion remove them, and nothing else). Values never appear in
  * error messages or logs.
  */
 #ifndef OMLOP_SECRETS_H
@@ -30,5 +31,13 @@ typedef struct secrets_ctx {
  * key in Secret name to out. OMLOP_ENOTFOUND names the Secret and key.
  */
 int secrets_lookup(void *ctx, const char *name, const char *key, strbuf *out, omlop_err *err);
+
+/*
+ * The tenant is being deleted: delete the Secrets omlop generated for it -
+ * only those of the generated names that carry both labels omlop.io/tenant=
+ * tenant and omlop.io/managed-by=omlop (a Secret the user made under such a
+ * name is left alone). *n_deleted (may be NULL) counts them.
+ */
+int secrets_delete_generated(store *st, const char *tenant, size_t *n_deleted, omlop_err *err);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * tenant: one reconcile of one Tenant (see tenant.h). Observing the hosts
  * comes first, executing the plan second, the status write and the entry
- * points last. Secret values come through reconcilers/secrets.h.
+ * points last. Secret values come through reconcilers/secrets.h; the round's
+ * state is shared (tenant_round.h) with the deletion half, tenant_teardown.c.
  */
 #include "reconcilers/tenant.h"
 
@@ -17,6 +18,8 @@
 #include "reconcilers/desired.h"
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
+#include "reconcilers/tenant_lifecycle.h"
+#include "reconcilers/tenant_round.h"
 #include "reconcilers/tenant_status.h"
 
 #define READY_TIMEOUT_MS_DEFAULT 30000
@@ -41,20 +44,7 @@ static int is_cancelled(const tenant_env *env)
 
 /* ---- one host this round ------------------------------------------------------------------ */
 
-typedef struct host_round {
-    const char *name;
-    podman_client *pc; /* borrowed from the provider; NULL when unreachable */
-    int is_reachable;
-    omlop_err err; /* why not */
-    tenant_host_info info;
-    podman_container_list list;
-    live_container *lc;
-    live_label *labels; /* storage for every lc's labels */
-    char **images;      /* image references present on the host (of those we asked about) */
-    size_t n_images;
-} host_round;
-
-static void host_round_release_live(host_round *h)
+static void host_round_release_live(tenant_host_round *h)
 {
     podman_container_list_release(&h->list);
     free(h->lc);
@@ -68,7 +58,7 @@ static void host_round_release_live(host_round *h)
     h->n_images = 0;
 }
 
-static int has_string(char *const *v, size_t n, const char *s)
+int tenant_strv_has(char *const *v, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i], s) == 0)
@@ -77,7 +67,7 @@ static int has_string(char *const *v, size_t n, const char *s)
 }
 
 /* Append a copy of s to *v (n entries); OMLOP_ENOMEM when out of memory. */
-static int strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
+int tenant_strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
 {
     char **nv = realloc(*v, (*n + 1) * sizeof(**v));
     char *copy = strdup(s);
@@ -93,26 +83,27 @@ static int strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
 }
 
 /* Ask whether ref is on the host (once per ref); record it when it is. */
-static int image_check(host_round *h, char ***asked, size_t *n_asked, const char *ref,
+static int image_check(tenant_host_round *h, char ***asked, size_t *n_asked, const char *ref,
                        omlop_err *err)
 {
     int exists = 0, rc;
 
-    if (!ref || !*ref || has_string(*asked, *n_asked, ref))
+    if (!ref || !*ref || tenant_strv_has(*asked, *n_asked, ref))
         return 0;
-    if ((rc = strv_push(asked, n_asked, ref, err)) < 0)
+    if ((rc = tenant_strv_push(asked, n_asked, ref, err)) < 0)
         return rc;
     rc = podman_image_exists(h->pc, ref, &exists, err);
     if (rc < 0)
         return rc;
-    return exists ? strv_push(&h->images, &h->n_images, ref, err) : 0;
+    return exists ? tenant_strv_push(&h->images, &h->n_images, ref, err) : 0;
 }
 
 /*
  * List everything the host runs (all tenants: a desired name taken by another
  * container must be seen) and which of the images that matter are present.
  */
-static int host_observe(host_round *h, const char *tenant, const desired_host *dh, omlop_err *err)
+static int host_observe(tenant_host_round *h, const char *tenant, const desired_host *dh,
+                        omlop_err *err)
 {
     size_t n_labels = 0, li = 0, n_asked = 0;
     char **asked = NULL;
@@ -165,8 +156,9 @@ static int host_observe(host_round *h, const char *tenant, const desired_host *d
     }
     for (size_t i = 0; i < h->list.n; i++)
         h->lc[i].is_image_present =
-            !h->lc[i].image || has_string(h->images, h->n_images, h->lc[i].image) ||
-            !has_string(asked, n_asked, h->lc[i].image); /* not asked: not ours, not our business */
+            !h->lc[i].image || tenant_strv_has(h->images, h->n_images, h->lc[i].image) ||
+            !tenant_strv_has(asked, n_asked,
+                             h->lc[i].image); /* not asked: not ours, not our business */
     rc = 0;
 out:
     for (size_t i = 0; i < n_asked; i++)
@@ -177,7 +169,7 @@ out:
     return rc;
 }
 
-static const live_container *host_find(const host_round *h, const char *name)
+static const live_container *host_find(const tenant_host_round *h, const char *name)
 {
     for (size_t i = 0; i < h->list.n; i++)
         if (h->lc[i].name && strcmp(h->lc[i].name, name) == 0)
@@ -186,8 +178,8 @@ static const live_container *host_find(const host_round *h, const char *name)
 }
 
 /* Connect to host i of the spec through the provider; failures go to h->err. */
-static void host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,
-                         const json_object *hspec, host_round *h)
+void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,
+                               const json_object *hspec, tenant_host_round *h)
 {
     const char *sname = cjson_get_string(hspec, "ssh.identitySecretRef.name");
     const char *skey = cjson_get_string(hspec, "ssh.identitySecretRef.key");
@@ -326,29 +318,7 @@ out:
     return rc;
 }
 
-/* What happened to one action, for the status and the events. */
-typedef struct action_result {
-    int is_done;
-    int is_skipped;
-    int rc;
-    char msg[OMLOP_ERR_MSG_MAX];
-} action_result;
-
-typedef struct round {
-    const tenant_env *env;
-    const char *tenant;
-    json_object *obj; /* the Tenant as read (with resourceVersion), for events */
-    secrets_ctx sc;
-    desired_state *ds;
-    host_round *hosts;
-    size_t n_hosts;
-    plan *pl;
-    action_result *res;
-    size_t n_applied, n_pending;
-    strbuf failed, failure;
-} round;
-
-static host_round *round_host(round *r, const char *name)
+static tenant_host_round *round_host(tenant_round *r, const char *name)
 {
     for (size_t i = 0; i < r->n_hosts; i++)
         if (strcmp(r->hosts[i].name, name) == 0)
@@ -356,10 +326,7 @@ static host_round *round_host(round *r, const char *name)
     return NULL;
 }
 
-static void event(round *r, const char *type, const char *reason, const char *fmt, ...)
-    OMLOP_PRINTF(4, 5);
-
-static void event(round *r, const char *type, const char *reason, const char *fmt, ...)
+void tenant_round_event(tenant_round *r, const char *type, const char *reason, const char *fmt, ...)
 {
     omlop_err err = OMLOP_ERR_INIT;
     strbuf msg = STRBUF_INIT;
@@ -384,7 +351,7 @@ static int pull_progress(void *ud, const char *line)
     return 0;
 }
 
-static int image_failed(const round *r, const char *host, const char *image)
+static int image_failed(const tenant_round *r, const char *host, const char *image)
 {
     for (size_t i = 0; i < plan_count(r->pl); i++) {
         const plan_action *a = plan_at(r->pl, i);
@@ -396,7 +363,7 @@ static int image_failed(const round *r, const char *host, const char *image)
     return 0;
 }
 
-static void note_failure(round *r, const plan_action *a, const char *msg)
+static void note_failure(tenant_round *r, const plan_action *a, const char *msg)
 {
     if (r->failed.len)
         return; /* the first failure is the one that stopped the rollout */
@@ -407,9 +374,9 @@ static void note_failure(round *r, const plan_action *a, const char *msg)
     strbuf_adds(&r->failure, msg);
 }
 
-static int run_action(round *r, const plan_action *a, omlop_err *err)
+static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
 {
-    host_round *h = round_host(r, a->host);
+    tenant_host_round *h = round_host(r, a->host);
     podman_client *pc = h ? h->pc : NULL;
     long stop_s = r->env->stop_timeout_s > 0 ? r->env->stop_timeout_s : STOP_TIMEOUT_S_DEFAULT;
     int settle = 0, rc = 0;
@@ -432,7 +399,11 @@ static int run_action(round *r, const plan_action *a, omlop_err *err)
             rc = wait_running(r->env, pc, a->container, 0, err);
         return rc;
     case PLAN_START:
-        rc = podman_container_start(pc, a->container, err);
+        /* a paused container refuses start: it is resumed where it stopped */
+        if (a->from_state == LIVE_STATE_PAUSED)
+            rc = podman_container_unpause(pc, a->container, err);
+        else
+            rc = podman_container_start(pc, a->container, err);
         if (rc == 0)
             rc = wait_running(r->env, pc, a->container, 0, err);
         return rc;
@@ -476,29 +447,34 @@ static const char *fail_reason(plan_kind k)
     return "Failed";
 }
 
-static void report_done(round *r, const plan_action *a)
+static void report_done(tenant_round *r, const plan_action *a)
 {
     const char *why = a->reason ? a->reason : "";
 
     switch (a->kind) {
     case PLAN_PULL:
-        event(r, EVENT_TYPE_NORMAL, "Pulled", "Pulled %s on host %s", a->image, a->host);
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Pulled", "Pulled %s on host %s", a->image,
+                           a->host);
         break;
     case PLAN_CREATE:
-        event(r, EVENT_TYPE_NORMAL, "Created", "Created %s on host %s: %s", a->container, a->host,
-              why);
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Created", "Created %s on host %s: %s",
+                           a->container, a->host, why);
         break;
     case PLAN_START:
-        event(r, EVENT_TYPE_NORMAL, "Restarted", "Restarted %s on host %s: %s", a->container,
-              a->host, why);
+        if (a->from_state == LIVE_STATE_PAUSED)
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Unpaused", "Unpaused %s on host %s: %s",
+                               a->container, a->host, why);
+        else
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Restarted", "Restarted %s on host %s: %s",
+                               a->container, a->host, why);
         break;
     case PLAN_RECREATE:
-        event(r, EVENT_TYPE_NORMAL, "Recreated", "Recreated %s on host %s: %s", a->container,
-              a->host, why);
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Recreated", "Recreated %s on host %s: %s",
+                           a->container, a->host, why);
         break;
     case PLAN_REMOVE:
-        event(r, EVENT_TYPE_NORMAL, "Removed", "Removed %s on host %s: %s", a->container, a->host,
-              why);
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Removed", "Removed %s on host %s: %s",
+                           a->container, a->host, why);
         break;
     case PLAN_BLOCKED:
         break;
@@ -510,13 +486,13 @@ static void report_done(round *r, const plan_action *a)
  * image; any other failure stops every later create/start/recreate (removals
  * of orphans still run: they cannot hurt the failing component).
  */
-static void run_plan(round *r)
+static void run_plan(tenant_round *r)
 {
     int is_stopped = 0;
 
     for (size_t i = 0; i < plan_count(r->pl); i++) {
         const plan_action *a = plan_at(r->pl, i);
-        action_result *ar = &r->res[i];
+        tenant_action_result *ar = &r->res[i];
         omlop_err err = OMLOP_ERR_INIT;
 
         if (is_cancelled(r->env) || (is_stopped && a->kind != PLAN_REMOVE) ||
@@ -536,11 +512,12 @@ static void run_plan(round *r)
         r->n_pending++;
         note_failure(r, a, err.msg);
         if (a->kind == PLAN_PULL)
-            event(r, EVENT_TYPE_WARNING, "PullFailed", "Pulling %s on host %s failed: %s", a->image,
-                  a->host, err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, "PullFailed",
+                               "Pulling %s on host %s failed: %s", a->image, a->host, err.msg);
         else
-            event(r, EVENT_TYPE_WARNING, fail_reason(a->kind), "%s %s on host %s failed: %s",
-                  plan_kind_name(a->kind), a->container ? a->container : "", a->host, err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, fail_reason(a->kind),
+                               "%s %s on host %s failed: %s", plan_kind_name(a->kind),
+                               a->container ? a->container : "", a->host, err.msg);
         if (a->kind != PLAN_PULL && a->kind != PLAN_REMOVE)
             is_stopped = 1;
     }
@@ -571,8 +548,8 @@ static const char *state_of(const live_container *lc)
 }
 
 /* The component's observation: live state after the plan ran, and what omlop did to it. */
-static void observe_component(round *r, const host_round *h, const desired_container *c,
-                              tenant_obs_component *oc)
+static void observe_component(tenant_round *r, const tenant_host_round *h,
+                              const desired_container *c, tenant_obs_component *oc)
 {
     const live_container *lc = h->is_reachable ? host_find(h, c->name) : NULL;
     const char *hash = lc ? live_container_label(lc, OMLOP_LABEL_SPEC_HASH) : NULL;
@@ -605,8 +582,14 @@ static void observe_component(round *r, const host_round *h, const desired_conta
     }
 }
 
+static int status_from_obs(const json_object *old_status, const void *ctx, const char *now,
+                           json_object **out, omlop_err *err)
+{
+    return tenant_status_compute(old_status, ctx, now, out, err);
+}
+
 /* Replace .status of the stored Tenant (compare-and-swap; retried on a concurrent write). */
-static int status_write(round *r, const tenant_obs *obs, omlop_err *err)
+int tenant_round_status_write(tenant_round *r, tenant_status_fn fn, const void *ctx, omlop_err *err)
 {
     const char *uid = cjson_get_string(r->obj, "metadata.uid");
     strbuf key = STRBUF_INIT;
@@ -633,7 +616,7 @@ static int status_write(round *r, const tenant_obs *obs, omlop_err *err)
             break;
         }
         api_time_format(time(NULL), now);
-        rc = tenant_status_compute(cjson_get(cur, "status"), obs, now, &st, err);
+        rc = fn(cjson_get(cur, "status"), ctx, now, &st, err);
         if (rc == 0) {
             json_object_object_add(cur, "status", st);
             api_object_store_text(cur, &text);
@@ -651,11 +634,48 @@ static int status_write(round *r, const tenant_obs *obs, omlop_err *err)
     return rc;
 }
 
-static int write_status(round *r, const char *invalid, omlop_err *err)
+static int status_write(tenant_round *r, const tenant_obs *obs, omlop_err *err)
+{
+    return tenant_round_status_write(r, status_from_obs, obs, err);
+}
+
+/* The plan's actions this round did not carry out (the live plan, status.plan); caller frees. */
+static tenant_obs_action *pending_actions(const tenant_round *r, size_t *n)
+{
+    size_t total = r->pl ? plan_count(r->pl) : 0;
+    tenant_obs_action *v = calloc(total + 1, sizeof(*v));
+
+    *n = 0;
+    for (size_t i = 0; v && i < total; i++) {
+        const plan_action *a = plan_at(r->pl, i);
+        const tenant_action_result *ar = &r->res[i];
+        tenant_obs_action *p;
+
+        if (ar->is_done)
+            continue;
+        p = &v[(*n)++];
+        p->host = a->host;
+        p->action = plan_kind_name(a->kind);
+        p->container = a->container;
+        p->component = a->component;
+        p->image = a->image;
+        p->reason = a->reason;
+        if (ar->rc < 0)
+            p->error = ar->msg;
+        else if (ar->is_skipped)
+            p->error = is_cancelled(r->env)
+                           ? "not tried: omlopd is stopping"
+                           : "not tried: the rollout stopped at an earlier failure";
+    }
+    return v;
+}
+
+static int write_status(tenant_round *r, const char *invalid, omlop_err *err)
 {
     tenant_obs obs;
     tenant_obs_host *oh = calloc(r->n_hosts + 1, sizeof(*oh));
     tenant_obs_component *oc = NULL;
+    tenant_obs_action *pending = NULL;
     size_t n_oc = 0, cap = 0;
     int rc;
 
@@ -663,7 +683,7 @@ static int write_status(round *r, const char *invalid, omlop_err *err)
     obs.generation = cjson_get_int(r->obj, "metadata.generation", 1);
     obs.invalid = invalid;
     for (size_t i = 0; i < r->n_hosts; i++) {
-        const host_round *h = &r->hosts[i];
+        const tenant_host_round *h = &r->hosts[i];
         const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
 
         oh[i].name = h->name;
@@ -695,9 +715,11 @@ static int write_status(round *r, const char *invalid, omlop_err *err)
     obs.n_pending = r->n_pending;
     obs.failed = r->failed.len ? r->failed.buf : NULL;
     obs.failure = r->failure.len ? r->failure.buf : NULL;
+    obs.plan = pending = pending_actions(r, &obs.n_plan);
     rc = status_write(r, &obs, err);
     free(oh);
     free(oc);
+    free(pending);
     return rc;
 }
 
@@ -716,7 +738,7 @@ static int is_paused(const json_object *obj)
 }
 
 /* Connect to every host of the spec (hosts with no connection stay unreachable). */
-static void round_connect(round *r)
+static void round_connect(tenant_round *r)
 {
     json_object *hosts = cjson_get(r->obj, "spec.hosts");
     size_t n =
@@ -725,16 +747,16 @@ static void round_connect(round *r)
     r->hosts = calloc(n + 1, sizeof(*r->hosts));
     for (size_t i = 0; i < n; i++) {
         json_object *hs = json_object_array_get_idx(hosts, i);
-        host_round *h = &r->hosts[r->n_hosts];
+        tenant_host_round *h = &r->hosts[r->n_hosts];
 
         h->name = cjson_get_string(hs, "name");
         if (!h->name)
             continue;
         r->n_hosts++;
-        host_connect(r->env, &r->sc, r->tenant, hs, h);
+        tenant_round_host_connect(r->env, &r->sc, r->tenant, hs, h);
         if (!h->is_reachable)
-            event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s", h->name,
-                  h->err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s",
+                               h->name, h->err.msg);
     }
     if (r->env->host_forget) {
         /* hosts removed from the spec: drop their cached connections */
@@ -747,23 +769,31 @@ static void round_connect(round *r)
     }
 }
 
+static int round_any_reachable(const tenant_round *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        if (r->hosts[i].is_reachable)
+            return 1;
+    return 0;
+}
+
 /* Observe every reachable host; a listing failure makes the host unreachable this round. */
-static void round_observe(round *r)
+static void round_observe(tenant_round *r)
 {
     for (size_t i = 0; i < r->n_hosts; i++) {
-        host_round *h = &r->hosts[i];
+        tenant_host_round *h = &r->hosts[i];
 
         if (!h->is_reachable)
             continue;
         if (host_observe(h, r->tenant, desired_host_find(r->ds, h->name), &h->err) < 0) {
             h->is_reachable = 0;
-            event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s", h->name,
-                  h->err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s",
+                               h->name, h->err.msg);
         }
     }
 }
 
-static void round_release(round *r)
+void tenant_round_release(tenant_round *r)
 {
     for (size_t i = 0; i < r->n_hosts; i++)
         host_round_release_live(&r->hosts[i]);
@@ -778,7 +808,7 @@ static void round_release(round *r)
 
 int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res, omlop_err *err)
 {
-    round r;
+    tenant_round r;
     strbuf key = STRBUF_INIT;
     store_kv kv = {0};
     live_host *live = NULL;
@@ -805,22 +835,34 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         goto out;
     if ((rc = api_object_from_kv(&kv, &r.obj, err)) < 0)
         goto out;
+    if (tenant_is_deleting(r.obj)) {
+        rc = tenant_round_finalize(&r, res, err);
+        goto out;
+    }
     if (is_paused(r.obj)) {
         log_info("tenant=%s paused (annotation %s), not reconciled", name,
                  TENANT_PAUSED_ANNOTATION);
         goto out;
     }
     if (desired_build(r.obj, NULL, &r.ds, &berr) < 0) {
-        event(&r, EVENT_TYPE_WARNING, "InvalidSpec", "Tenant %s cannot be converged: %s", name,
-              berr.msg);
+        tenant_round_event(&r, EVENT_TYPE_WARNING, "InvalidSpec",
+                           "Tenant %s cannot be converged: %s", name, berr.msg);
         rc = write_status(&r, berr.msg, err);
         goto out; /* nothing to retry until the spec changes */
     }
     round_connect(&r);
+    if (round_any_reachable(&r) && !tenant_has_finalizer(r.obj)) {
+        /* before omlop touches a host: what it may create there, it must be able to remove.
+         * A tenant no host of which was ever reached has nothing to tear down, and its
+         * deletion must not wait for hosts that may never exist. */
+        rc = tenant_finalizer_ensure(env->st, name, cjson_get_string(r.obj, "metadata.uid"), err);
+        if (rc < 0)
+            goto out;
+    }
     round_observe(&r);
     live = calloc(r.n_hosts + 1, sizeof(*live));
     for (size_t i = 0; i < r.n_hosts; i++) {
-        host_round *h = &r.hosts[i];
+        tenant_host_round *h = &r.hosts[i];
 
         if (!h->is_reachable) {
             n_down++;
@@ -860,89 +902,8 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %zu host(s) unreachable", name, n_down);
 out:
     free(live);
-    round_release(&r);
+    tenant_round_release(&r);
     store_kv_release(&kv);
     strbuf_release(&key);
-    return rc;
-}
-
-int tenant_teardown(const tenant_env *env, const char *tenant_json, omlop_err *err)
-{
-    round r;
-    strbuf lbl = STRBUF_INIT;
-    const char *labels[3];
-    podman_filters f;
-    int rc = 0;
-
-    memset(&r, 0, sizeof(r));
-    strbuf_init(&r.failed);
-    strbuf_init(&r.failure);
-    r.env = env;
-    r.obj = api_object_parse(tenant_json, strlen(tenant_json));
-    r.tenant = api_object_name(r.obj);
-    if (!r.tenant) {
-        rc = omlop_err_set(err, OMLOP_EINVAL, "teardown: the last Tenant value has no name");
-        goto out;
-    }
-    r.sc.st = env->st;
-    r.sc.tenant = r.tenant;
-    strbuf_addf(&lbl, "%s=%s", OMLOP_LABEL_TENANT, r.tenant);
-    labels[0] = OMLOP_LABEL_MANAGED_BY "=" OMLOP_MANAGER_NAME;
-    labels[1] = lbl.buf;
-    labels[2] = NULL;
-    memset(&f, 0, sizeof(f));
-    f.labels = labels;
-    {
-        json_object *hosts = cjson_get(r.obj, "spec.hosts");
-        size_t n = hosts && json_object_is_type(hosts, json_type_array)
-                       ? json_object_array_length(hosts)
-                       : 0;
-
-        r.hosts = calloc(n + 1, sizeof(*r.hosts));
-        for (size_t i = 0; i < n; i++) {
-            json_object *hs = json_object_array_get_idx(hosts, i);
-            host_round *h = &r.hosts[r.n_hosts];
-            omlop_err herr = OMLOP_ERR_INIT;
-
-            h->name = cjson_get_string(hs, "name");
-            if (!h->name)
-                continue;
-            r.n_hosts++;
-            host_connect(env, &r.sc, r.tenant, hs, h);
-            if (!h->is_reachable) {
-                log_warn("tenant=%s host=%s teardown: %s", r.tenant, h->name, h->err.msg);
-                rc = omlop_err_set(err, OMLOP_EUNAVAIL, "teardown of %s: host %s: %s", r.tenant,
-                                   h->name, h->err.msg);
-                continue;
-            }
-            if (podman_containers_list(h->pc, &f, 1, &h->list, &herr) < 0) {
-                rc = omlop_err_set(err, herr.code, "teardown of %s: %s", r.tenant, herr.msg);
-                continue;
-            }
-            for (size_t j = 0; j < h->list.n; j++) {
-                const char *cn = h->list.items[j].name;
-                json_object *owner = NULL;
-
-                /* the filter should only return ours; never remove another tenant's on trust */
-                if (!json_object_object_get_ex(h->list.items[j].labels, OMLOP_LABEL_TENANT,
-                                               &owner) ||
-                    strcmp(json_object_get_string(owner), r.tenant) != 0)
-                    continue;
-
-                if (podman_container_remove(h->pc, cn, 1, 0, &herr) < 0 &&
-                    herr.code != OMLOP_ENOTFOUND) {
-                    rc = omlop_err_set(err, herr.code, "teardown of %s: %s", r.tenant, herr.msg);
-                    continue;
-                }
-                log_info("tenant=%s host=%s container=%s removed (tenant deleted)", r.tenant,
-                         h->name, cn);
-            }
-        }
-    }
-    if (rc == 0 && env->host_forget)
-        env->host_forget(env->host_ctx, r.tenant, NULL);
-out:
-    strbuf_release(&lbl);
-    round_release(&r);
     return rc;
 }

@@ -23,7 +23,17 @@
  * such a component fails with a message saying so. Bind-mount sources must
  * exist on the host.
  *
- * Paused tenants (annotation omlop.io/paused: "true") are left alone.
+ * Deletion (tenant_lifecycle.h): a Tenant gets the finalizer
+ * omlop.io/teardown in the first round that reaches one of its hosts, before
+ * anything is done there (a tenant no host of which was ever reached has
+ * nothing to tear down, and deleting it must not wait); once metadata.deletionTimestamp is set, a
+ * round removes the tenant's containers on every host (named volumes only with spec.deletionPolicy
+ * Purge) and the Secrets omlop generated, records an Event, and releases the finalizer (the object
+ * disappears). An unreachable host blocks it: a TeardownBlocked Warning event and an error
+ * (retried).
+ *
+ * Paused tenants (annotation omlop.io/paused: "true") are left alone; a
+ * deletion still tears them down (if they carry the finalizer).
  *
  * Thread safety: tenant_reconcile may run for different tenants in parallel;
  * the caller (operator/manager.c's work queue) never runs one tenant twice at
@@ -98,9 +108,12 @@ typedef struct tenant_result {
 int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res, omlop_err *err);
 
 /*
- * The Tenant was deleted: stop and remove the containers labelled with its
- * name and managed by omlop on every host of its last spec (tenant_json, the
- * stored text before deletion). Named volumes are kept.
+ * The Tenant vanished without going through the finalizer (it was removed
+ * before omlop added it, or a PUT dropped it): stop and remove the containers
+ * labelled with its name and managed by omlop on every host of its last spec
+ * (tenant_json, the stored text before deletion). Named volumes are kept
+ * unless spec.deletionPolicy is Purge. Generated Secrets are left (nothing
+ * says the deletion was meant to reach them).
  */
 int tenant_teardown(const tenant_env *env, const char *tenant_json, omlop_err *err);
 

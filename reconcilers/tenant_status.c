@@ -234,6 +234,49 @@ static json_object *images_json(const tenant_obs *obs)
     return o;
 }
 
+/*
+ * add_str cut to max bytes (the CRD's maxLength: a status the schema refuses
+ * would make the API refuse the next spec update), never inside a UTF-8
+ * sequence.
+ */
+static void add_str_max(json_object *o, const char *key, const char *v, size_t max)
+{
+    size_t n;
+
+    if (!v || !*v)
+        return;
+    n = strlen(v);
+    if (n <= max) {
+        json_object_object_add(o, key, json_object_new_string(v));
+        return;
+    }
+    n = max;
+    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+        n--;
+    json_object_object_add(o, key, json_object_new_string_len(v, (int)n));
+}
+
+static json_object *plan_json(const tenant_obs *obs)
+{
+    json_object *a = json_object_new_array();
+
+    for (size_t i = 0; i < obs->n_plan && i < TENANT_STATUS_PLAN_MAX; i++) {
+        const tenant_obs_action *pa = &obs->plan[i];
+        json_object *o = json_object_new_object();
+
+        /* limits: crds/tenant.yaml, status.plan */
+        add_str_max(o, "host", pa->host, 63);
+        add_str(o, "action", pa->action);
+        add_str_max(o, "container", pa->container, 253);
+        add_str_max(o, "component", pa->component, 63);
+        add_str_max(o, "image", pa->image, 512);
+        add_str_max(o, "reason", pa->reason, 1024);
+        add_str_max(o, "error", pa->error, 4096);
+        json_object_array_add(a, o);
+    }
+    return a;
+}
+
 int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, const char *now,
                           json_object **out, omlop_err *err)
 {
@@ -320,6 +363,10 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
         json_object_object_add(st, "hosts", hosts_json(old_status, obs, now));
         json_object_object_add(st, "images", images_json(obs));
     }
+    if (obs->n_plan > 0)
+        json_object_object_add(st, "plan", plan_json(obs));
+    else
+        json_object_object_del(st, "plan"); /* converged: nothing pending */
     json_object_object_add(st, "lastReconcileTime", json_object_new_string(now));
     strbuf_release(&down);
     strbuf_release(&lag);

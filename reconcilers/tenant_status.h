@@ -11,7 +11,9 @@
  *   host is unreachable), hostKeyFingerprint, and components[] with image,
  *   state, containerID, restarts (counted by omlop across reconciles),
  *   specHash and lastDriftRepaired;
- *   phase, observedGeneration, lastReconcileTime.
+ *   phase, observedGeneration, lastReconcileTime;
+ *   plan[]: the actions still pending (host, action, container, component,
+ *   image, reason, error), at most TENANT_STATUS_PLAN_MAX; absent when none.
  *
  * Only fields the Tenant CRD's status schema defines are written (the API
  * re-validates the stored status on every later spec update).
@@ -24,6 +26,9 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+
+/* status.plan holds at most this many actions (the CRD's maxItems). */
+#define TENANT_STATUS_PLAN_MAX 256
 
 /* Component states of status.hosts[].components[].state (the CRD's enum). */
 #define TENANT_STATE_RUNNING  "Running"
@@ -56,6 +61,17 @@ typedef struct tenant_obs_component {
     const char *message;      /* why it is not as desired, or NULL */
 } tenant_obs_component;
 
+/* One action of the plan still pending after the round (status.plan). Strings are borrowed. */
+typedef struct tenant_obs_action {
+    const char *host;
+    const char *action; /* plan_kind_name: pull, create, start, recreate, remove, blocked */
+    const char *container;
+    const char *component;
+    const char *image;
+    const char *reason; /* why it is needed */
+    const char *error;  /* why it did not happen this round, or NULL */
+} tenant_obs_action;
+
 /* Everything one reconcile learnt. */
 typedef struct tenant_obs {
     int64_t generation; /* metadata.generation of the spec reconciled */
@@ -63,11 +79,13 @@ typedef struct tenant_obs {
     size_t n_hosts;
     const tenant_obs_component *components;
     size_t n_components;
-    size_t n_applied;    /* actions executed successfully this round */
-    size_t n_pending;    /* actions still to do (skipped after a failure, blocked) */
-    const char *failed;  /* "component asterisk on host h1" that stopped the rollout */
-    const char *failure; /* its error */
-    const char *invalid; /* the spec cannot be turned into containers: why */
+    size_t n_applied;              /* actions executed successfully this round */
+    size_t n_pending;              /* actions still to do (skipped after a failure, blocked) */
+    const char *failed;            /* "component asterisk on host h1" that stopped the rollout */
+    const char *failure;           /* its error */
+    const char *invalid;           /* the spec cannot be turned into containers: why */
+    const tenant_obs_action *plan; /* pending actions (status.plan; none: removed) */
+    size_t n_plan;
 } tenant_obs;
 
 /*

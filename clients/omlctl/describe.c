@@ -2,7 +2,8 @@
  * omlctl describe: one object in detail, for people.
  *
  * Tenants get a summary of the spec (layout, network, TLS, images, hosts), the
- * conditions table and one row per host and component from status; every kind
+ * conditions table, one row per host and component from status and the live
+ * plan (status.plan: what the last reconcile still has to do); every kind
  * gets its metadata, the rest of its fields as YAML and the recent events
  * recorded about it (Event objects listed with fieldSelector
  * involvedObject.name=NAME, oldest first).
@@ -14,6 +15,7 @@
 
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
+#include "clients/omlctl/liveplan.h"
 #include "clients/omlctl/output.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
@@ -24,8 +26,10 @@ static const char describe_help[] =
     "Show one or more objects in detail, with their conditions and recent events.\n"
     "\n"
     "For a tenant: the spec summary (layout, network, TLS, images, hosts), the\n"
-    "conditions, one row per host and component from status, and the events\n"
-    "recorded about it. Other kinds: metadata, their fields as YAML, events.\n"
+    "conditions, one row per host and component from status, the live plan (what\n"
+    "the last reconcile still has to do, on which host, and why it has not yet)\n"
+    "and the events recorded about it. Other kinds: metadata, their fields as\n"
+    "YAML, events.\n"
     "\n"
     "Usage:\n"
     "  omlctl describe KIND NAME... | KIND/NAME... | KIND [-l SELECTOR]\n"
@@ -433,6 +437,21 @@ static void describe_secret_keys(const char *title, const json_object *map)
     }
 }
 
+/* The live plan: what the last reconcile still has to do (status.plan), if anything. */
+static void describe_plan(const json_object *obj)
+{
+    strbuf text = STRBUF_INIT;
+
+    if (omlctl_liveplan_format(obj, 2, &text) == 0) {
+        kv(0, "Plan",
+           cjson_get(obj, "status") ? "<none: nothing pending>" : "<not reconciled yet>");
+    } else {
+        printf("Plan (pending after the last reconcile):\n");
+        fwrite(text.buf, 1, text.len, stdout);
+    }
+    strbuf_release(&text);
+}
+
 static void describe_one(apiclient *api, const schema_set *set, const kind_info *kind,
                          const json_object *obj)
 {
@@ -444,6 +463,7 @@ static void describe_one(apiclient *api, const schema_set *set, const kind_info 
         describe_tenant_spec(obj);
         describe_conditions(obj, now);
         describe_host_status(obj);
+        describe_plan(obj);
     } else {
         json_object_object_foreach((json_object *)obj, k, v)
         {

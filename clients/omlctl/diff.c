@@ -6,6 +6,10 @@
  * server's own. Both sides drop status and server-kept metadata
  * (omlctl_comparable) so only what apply can change shows up. Exit codes as
  * kubectl diff: 0 no differences, 1 differences, >1 an error (2 usage, 3 other).
+ *
+ * For a Tenant, the live plan (status.plan: what the last reconcile still has
+ * to do on the hosts) follows its diff when there is one; it does not change
+ * the exit status, which is about what apply would change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "clients/omlctl/apply.h"
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
+#include "clients/omlctl/liveplan.h"
 #include "clients/omlctl/output.h"
 #include "clients/omlctl/udiff.h"
 #include "crds/yamlio.h"
@@ -29,6 +34,9 @@ static const char diff_help[] =
     "validation and merging are the server's. Status and the metadata the server\n"
     "keeps (resourceVersion, generation, uid, creationTimestamp, managedFields) are\n"
     "left out of both sides. A new object diffs against nothing.\n"
+    "\n"
+    "For a tenant that is not converged, the live plan follows: what the last\n"
+    "reconcile still has to do on which host, and why it has not yet (status.plan).\n"
     "\n"
     "Usage:\n"
     "  omlctl diff -f FILE|DIR|- [-f ...] [flags]\n"
@@ -84,8 +92,14 @@ static int diff_one(omlctl_ctx *ctx, apiclient *api, const omlctl_manifest *m,
                      bn.buf, context, &out)) {
         *differs = 1;
         fwrite(out.buf, 1, out.len, stdout);
-        fflush(stdout);
     }
+    strbuf_reset(&out);
+    if (live && omlctl_liveplan_format(live, 2, &out) > 0) {
+        printf("# live plan of %s/%s (pending after the last reconcile):\n", m->kind->singular,
+               m->name);
+        fwrite(out.buf, 1, out.len, stdout);
+    }
+    fflush(stdout);
     rc = 0;
     goto out;
 fail:

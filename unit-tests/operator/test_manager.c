@@ -1,9 +1,12 @@
 /*
  * Tests for operator/manager: its flags are taken out of argv and the rest
- * left for the daemon's parser; bad values are refused naming the flag; a
+ * left for the daemon's parser, over the config file's keys of the same
+ * meaning; bad values are refused naming the flag; a
  * running manager notices a Tenant created in the store (watch), reconciles
  * it (here: its SSH Secret is missing, so the host is reported unreachable
- * through the status) and stops promptly.
+ * through the status) and stops promptly; a deletion made while no manager
+ * ran is finished when one starts, and one blocked by an unreachable host
+ * keeps the finalizer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crds/diag.h"
 #include "crds/schema.h"
@@ -22,6 +27,7 @@
 #include "operator/api_object.h"
 #include "operator/manager.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
 
 static void test_manager_flags_are_taken_out_of_argv(void **state)
@@ -70,6 +76,60 @@ static void test_manager_flags_refuse_bad_values(void **state)
     argc = 2;
     assert_int_equal(manager_parse_args(&o, &argc, a3, &err), OMLOP_EINVAL);
     assert_non_null(strstr(err.msg, "needs a value"));
+}
+
+/* The config file's reconcile keys are read (argv names it); flags still win. */
+static void test_manager_options_from_the_config_file(void **state)
+{
+    char path[] = "/tmp/omlop-mgrcfg-XXXXXX", flag[64];
+    static const char text[] = "listen: 127.0.0.1:0\nreconcile: false\nworkers: 6\nresync: 9\n";
+    static const char bad[] = "workers: 6\nresync: never\n";
+    int fd = mkstemp(path), argc;
+    manager_options o;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    {
+        char *argv[] = {"omlopd", "--config", path, NULL};
+
+        argc = 3;
+        manager_options_default(&o);
+        assert_int_equal(manager_parse_args(&o, &argc, argv, &err), 0);
+        assert_false(o.is_enabled);
+        assert_int_equal(o.workers, 6);
+        assert_int_equal(o.resync_s, 9);
+        assert_int_equal(argc, 3); /* --config stays for the daemon's parser */
+    }
+    snprintf(flag, sizeof(flag), "--config=%s", path);
+    {
+        char *argv[] = {"omlopd", "--workers", "3", flag, "--reconcile", NULL};
+
+        argc = 5;
+        manager_options_default(&o);
+        assert_int_equal(manager_parse_args(&o, &argc, argv, &err), 0);
+        assert_true(o.is_enabled);
+        assert_int_equal(o.workers, 3);
+        assert_int_equal(o.resync_s, 9);
+        assert_int_equal(argc, 2);
+    }
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    {
+        char *argv[] = {"omlopd", "--config", path, NULL};
+
+        argc = 3;
+        manager_options_default(&o);
+        assert_int_equal(manager_parse_args(&o, &argc, argv, &err), OMLOP_EINVAL);
+        assert_non_null(strstr(err.msg, path));
+        assert_non_null(strstr(err.msg, ":2:"));
+        assert_non_null(strstr(err.msg, "resync"));
+    }
+    unlink(path);
 }
 
 static int64_t now_ms(void)
@@ -161,12 +221,74 @@ static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Deleted (deletionTimestamp set, finalizer still on) while no manager ran: finished on start. */
+static void test_manager_finishes_a_deletion_made_while_it_was_down(void **state)
+{
+    static const char gone_json[] =
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Tenant\","
+        "\"metadata\":{\"name\":\"d1\",\"uid\":\"u-d1\",\"generation\":2,"
+        "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\",\"finalizers\":[\"omlop.io/teardown\"]},"
+        "\"spec\":{\"layout\":\"aio\",\"hosts\":[]}}";
+    static const char blocked_json[] =
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Tenant\","
+        "\"metadata\":{\"name\":\"d2\",\"uid\":\"u-d2\",\"generation\":2,"
+        "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\",\"finalizers\":[\"omlop.io/teardown\"]},"
+        "\"spec\":{\"layout\":\"aio\",\"hosts\":[{\"name\":\"h1\",\"lanIP\":\"10.0.0.5\","
+        "\"ssh\":{\"address\":\"10.0.0.5\",\"identitySecretRef\":{\"name\":\"d2-ssh\"}}}]}}";
+    char dir[] = "/tmp/omlop-manager-XXXXXX", cmd[96];
+    store_options so;
+    store *st = NULL;
+    manager *m = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    store_kv kv = {0};
+    json_object *t;
+    int64_t deadline;
+    int is_gone = 0;
+
+    (void)state;
+    log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT, stderr);
+    assert_non_null(mkdtemp(dir));
+    store_options_default(&so);
+    so.data_dir = dir;
+    so.compact_interval_s = 0;
+    if (store_open("sqlite", &so, &st, &err) < 0)
+        fail_msg("store: %s", err.msg);
+    assert_int_equal(
+        store_create(st, TENANT_KEY_PREFIX "d1", gone_json, strlen(gone_json), NULL, &err), 0);
+    assert_int_equal(
+        store_create(st, TENANT_KEY_PREFIX "d2", blocked_json, strlen(blocked_json), NULL, &err),
+        0);
+    assert_int_equal(manager_new(st, NULL, NULL, &m, &err), 0);
+    assert_int_equal(manager_start(m, &err), 0);
+    deadline = now_ms() + 10000;
+    while (!is_gone && now_ms() < deadline) {
+        struct timespec ts = {0, 50 * 1000000L};
+
+        is_gone = store_get(st, TENANT_KEY_PREFIX "d1", &kv, &err) == OMLOP_ENOTFOUND;
+        store_kv_release(&kv);
+        nanosleep(&ts, NULL);
+    }
+    manager_free(m);
+    assert_true(is_gone);
+    /* a host it cannot reach blocks the other one: still there, finalizer on */
+    assert_int_equal(store_get(st, TENANT_KEY_PREFIX "d2", &kv, &err), 0);
+    t = api_object_parse(kv.value, kv.value_len);
+    assert_true(tenant_has_finalizer(t));
+    json_object_put(t);
+    store_kv_release(&kv);
+    store_close(st);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manager_flags_are_taken_out_of_argv),
         cmocka_unit_test(test_manager_flags_refuse_bad_values),
+        cmocka_unit_test(test_manager_options_from_the_config_file),
         cmocka_unit_test(test_manager_reconciles_a_new_tenant_and_stops),
+        cmocka_unit_test(test_manager_finishes_a_deletion_made_while_it_was_down),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

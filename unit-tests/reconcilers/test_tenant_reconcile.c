@@ -4,8 +4,9 @@
  * round creates every component and reports Ready; a second round changes
  * nothing; a died container is started again and counted as a restart; a tag
  * that cannot be pulled degrades the tenant naming that component while the
- * others still run; a deleted tenant is torn down. The real Podman path is
- * e2e/scenarios/30-aio-converge.
+ * others still run; a deleted tenant is torn down (through the finalizer:
+ * containers, generated Secrets, with Purge the named volumes; an unreachable
+ * host blocks it). The real Podman path is e2e/scenarios/30-aio-converge.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,9 +30,11 @@
 #include "lib/cjson.h"
 #include "lib/log.h"
 #include "operator/api_object.h"
+#include "operator/events.h"
 #include "operator/store.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
 
 #define MAX_CTRS 64
@@ -58,7 +61,8 @@ typedef struct fake {
     char images[MAX_IMGS][256];
     size_t n_images;
     char bad_image[256]; /* pulling this fails */
-    int n_created, n_started, n_pulled, n_removed, next_id;
+    int n_created, n_started, n_pulled, n_removed, n_unpaused, next_id;
+    char removed_volumes[512]; /* "name name ..." of DELETE /volumes/<name> */
 } fake;
 
 typedef struct fixture {
@@ -68,6 +72,8 @@ typedef struct fixture {
     tunnel *tun;
     podman_client *pc;
     tenant_env env;
+    events *ev;
+    int is_host_down; /* host_get fails */
 } fixture;
 
 /* ---- the fake Podman ---------------------------------------------------------------------- */
@@ -177,6 +183,13 @@ static void serve(fake *f, int fd, const char *method, const char *target, const
     p = p ? p + 8 : target;
     if (strncmp(p, "_ping", 5) == 0) {
         respond(fd, 200, "OK");
+    } else if (strncmp(p, "volumes/", 8) == 0 && strcmp(method, "DELETE") == 0) {
+        const char *q = strchr(p + 8, '?');
+        size_t used = strlen(f->removed_volumes);
+
+        snprintf(f->removed_volumes + used, sizeof(f->removed_volumes) - used, "%.*s ",
+                 (int)(q ? (size_t)(q - p - 8) : strlen(p + 8)), p + 8);
+        respond(fd, 204, NULL);
     } else if (strncmp(p, "containers/json", 15) == 0) {
         o = ctr_list_json(f);
         respond(fd, 200, json_object_to_json_string(o));
@@ -228,7 +241,20 @@ static void serve(fake *f, int fd, const char *method, const char *target, const
             *c = f->c[--f->n];
             f->n_removed++;
             respond(fd, 200, "[]");
+        } else if (slash && strncmp(slash, "/unpause", 8) == 0) {
+            if (strcmp(c->state, "paused") != 0) {
+                respond(fd, 500, "{\"cause\":\"container state improper\",\"response\":500}");
+            } else {
+                snprintf(c->state, sizeof(c->state), "running");
+                f->n_unpaused++;
+                respond(fd, 204, NULL);
+            }
         } else if (slash && strncmp(slash, "/start", 6) == 0) {
+            if (strcmp(c->state, "paused") == 0) { /* as Podman: start does not resume */
+                respond(fd, 500, "{\"cause\":\"container state improper\",\"response\":500}");
+                pthread_mutex_unlock(&f->lock);
+                return;
+            }
             snprintf(c->state, sizeof(c->state), "running");
             f->n_started++;
             respond(fd, 204, NULL);
@@ -331,7 +357,8 @@ static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
 {
     fixture *fx = ctx;
 
-    (void)err;
+    if (fx->is_host_down)
+        return omlop_err_set(err, OMLOP_EUNAVAIL, "host h1: ssh 10.0.0.5:22: connection refused");
     assert_string_equal(a->host, "h1");
     assert_string_equal(a->address, "10.0.0.5");
     assert_string_equal(a->identity, "KEY"); /* resolved from the Secret's stringData */
@@ -403,6 +430,9 @@ static int setup(void **state)
     fx->env.host_get = host_get;
     fx->env.host_ctx = fx;
     fx->env.ready_timeout_ms = 2000;
+    if (events_new(fx->st, NULL, "omlopd", &fx->ev, &err) < 0)
+        fail_msg("events: %s", err.msg);
+    fx->env.ev = fx->ev;
     *state = fx;
     return 0;
 }
@@ -415,6 +445,7 @@ static int teardown(void **state)
 
     podman_client_free(fx->pc);
     tunnel_free(fx->tun);
+    events_free(fx->ev);
     store_close(fx->st);
     atomic_store(&f->stop, 1);
     pthread_join(f->thread, NULL);
@@ -580,6 +611,30 @@ static void test_reconcile_bad_pull_degrades_only_that_component(void **state)
     assert_string_equal(cond_status(t, "Ready"), "False");
     assert_string_equal(cjson_get_string(status_component(t, "nginx"), "state"), "Missing");
     assert_string_equal(cjson_get_string(t, "status.phase"), "Degraded");
+    /* the live plan: what is still to do, on which host, and why it did not happen */
+    {
+        json_object *pl = cjson_get(t, "status.plan"), *pull = NULL, *create = NULL;
+
+        assert_non_null(pl);
+        for (size_t i = 0; i < json_object_array_length(pl); i++) {
+            json_object *e = json_object_array_get_idx(pl, i);
+            const char *act = cjson_get_string(e, "action");
+
+            assert_string_equal(cjson_get_string(e, "host"), "h1");
+            if (strcmp(act, "pull") == 0)
+                pull = e;
+            else if (strcmp(act, "create") == 0)
+                create = e;
+        }
+        assert_int_equal(json_object_array_length(pl), 2); /* only nginx's pull and create */
+        assert_non_null(pull);
+        assert_string_equal(cjson_get_string(pull, "image"),
+                            "reg.test:5000/omnileads/nginx:241009.01");
+        assert_non_null(strstr(cjson_get_string(pull, "error"), "manifest unknown"));
+        assert_non_null(create);
+        assert_string_equal(cjson_get_string(create, "container"), "oml-nginx-server");
+        assert_string_equal(cjson_get_string(create, "reason"), "missing");
+    }
     json_object_put(t);
 
     fx->f.bad_image[0] = '\0'; /* the tag is fixed */
@@ -588,6 +643,7 @@ static void test_reconcile_bad_pull_degrades_only_that_component(void **state)
     t = stored_tenant(fx);
     assert_string_equal(cond_status(t, "Ready"), "True");
     assert_string_equal(cond_status(t, "Degraded"), "False");
+    assert_null(cjson_get(t, "status.plan")); /* converged: nothing pending */
     json_object_put(t);
 }
 
@@ -691,6 +747,256 @@ static void test_reconcile_leaves_a_paused_tenant_alone(void **state)
     json_object_put(t);
 }
 
+/* ---- deletion through the finalizer ------------------------------------------------------- */
+
+/* Replace the stored Tenant with t (no compare-and-swap: the test is the only writer). */
+static void store_tenant(fixture *fx, const json_object *t)
+{
+    strbuf text = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    api_object_store_text(t, &text);
+    if (store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err) < 0)
+        fail_msg("store_update: %s", err.msg);
+    strbuf_release(&text);
+}
+
+/* What the API's DELETE does to an object with finalizers: set deletionTimestamp. */
+static void mark_deleted(fixture *fx)
+{
+    json_object *t = stored_tenant(fx);
+
+    json_object_object_add(cjson_get(t, "metadata"), "deletionTimestamp",
+                           json_object_new_string("2026-01-01T00:00:00Z"));
+    store_tenant(fx, t);
+    json_object_put(t);
+}
+
+/* The message of the first recorded Event with that reason, copied to out ("" if none). */
+static int find_event(fixture *fx, const char *reason, char *out, size_t size)
+{
+    store_list_opts lo;
+    store_list_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    int found = 0;
+
+    memset(&lo, 0, sizeof(lo));
+    lo.prefix = "/omlop/events/";
+    memset(&res, 0, sizeof(res));
+    if (store_list(fx->st, &lo, &res, &err) < 0)
+        fail_msg("store_list: %s", err.msg);
+    out[0] = '\0';
+    for (size_t i = 0; i < res.items.n && !found; i++) {
+        json_object *e = api_object_parse(res.items.items[i].value, res.items.items[i].value_len);
+        const char *r = cjson_get_string(e, "reason");
+
+        if (r && strcmp(r, reason) == 0) {
+            snprintf(out, size, "%s", cjson_get_string(e, "message"));
+            found = 1;
+        }
+        json_object_put(e);
+    }
+    store_list_result_release(&res);
+    return found;
+}
+
+static int secret_exists(fixture *fx, const char *name)
+{
+    strbuf key = STRBUF_INIT;
+    store_kv kv = {0};
+    int rc;
+
+    strbuf_addf(&key, "%s%s", SECRETS_KEY_PREFIX, name);
+    rc = store_get(fx->st, key.buf, &kv, NULL);
+    store_kv_release(&kv);
+    strbuf_release(&key);
+    return rc == 0;
+}
+
+static void add_foreign_container(fixture *fx)
+{
+    fctr *c;
+
+    pthread_mutex_lock(&fx->f.lock);
+    c = &fx->f.c[fx->f.n++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "other-redis");
+    snprintf(c->id, sizeof(c->id), "other");
+    snprintf(c->image, sizeof(c->image), "reg.test:5000/x:1");
+    snprintf(c->state, sizeof(c->state), "running");
+    c->labels =
+        json_tokener_parse("{\"omlop.io/tenant\":\"t2\",\"omlop.io/managed-by\":\"omlop\"}");
+    pthread_mutex_unlock(&fx->f.lock);
+}
+
+static void test_reconcile_adds_the_finalizer_without_bumping_generation(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+
+    reconcile_ok(fx, &res);
+    t = stored_tenant(fx);
+    assert_true(tenant_has_finalizer(t));
+    assert_int_equal(json_object_array_length(cjson_get(t, "metadata.finalizers")), 1);
+    assert_int_equal(cjson_get_int(t, "metadata.generation", 0), 1);
+    json_object_put(t);
+    reconcile_ok(fx, &res); /* not added twice */
+    t = stored_tenant(fx);
+    assert_int_equal(json_object_array_length(cjson_get(t, "metadata.finalizers")), 1);
+    json_object_put(t);
+}
+
+static void test_deletion_tears_down_and_releases_the_finalizer(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    store_kv kv = {0};
+    char msg[1024];
+
+    reconcile_ok(fx, &res);
+    assert_true(secret_exists(fx, "t1-postgres"));
+    add_foreign_container(fx);
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    /* only the other tenant's container is left; volumes kept (deletionPolicy Keep) */
+    assert_int_equal(fx->f.n, 1);
+    assert_non_null(find_ctr(&fx->f, "other-redis"));
+    assert_string_equal(fx->f.removed_volumes, "");
+    assert_int_equal(store_get(fx->st, TENANT_KEY_PREFIX "t1", &kv, NULL), OMLOP_ENOTFOUND);
+    assert_false(secret_exists(fx, "t1-postgres"));
+    assert_false(secret_exists(fx, "t1-ami"));
+    assert_true(secret_exists(fx, "t1-ssh")); /* the user's, not generated */
+    assert_true(find_event(fx, "TornDown", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "volumes kept"));
+}
+
+static void test_deletion_with_purge_removes_named_volumes(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+
+    t = stored_tenant(fx);
+    json_object_object_add(cjson_get(t, "spec"), "deletionPolicy", json_object_new_string("Purge"));
+    store_tenant(fx, t);
+    json_object_put(t);
+    reconcile_ok(fx, &res);
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->f.n, 0);
+    assert_non_null(strstr(fx->f.removed_volumes, "oml_postgres "));
+    assert_non_null(strstr(fx->f.removed_volumes, "oml_redis "));
+}
+
+static void test_deletion_blocked_by_an_unreachable_host_until_it_is_back(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *t;
+    size_t n;
+    char msg[1024];
+
+    reconcile_ok(fx, &res);
+    n = fx->f.n;
+    mark_deleted(fx);
+    fx->is_host_down = 1;
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_non_null(strstr(err.msg, "host h1"));
+    assert_false(res.is_gone);
+    assert_int_equal(fx->f.n, n); /* nothing touched */
+    t = stored_tenant(fx);
+    assert_true(tenant_has_finalizer(t)); /* no silent leak: the object waits */
+    assert_string_equal(cjson_get_string(t, "status.phase"), "Deleting");
+    assert_string_equal(cond_status(t, "Degraded"), "True");
+    assert_string_equal(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Degraded"), "reason"),
+        "TeardownBlocked");
+    assert_non_null(strstr(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Degraded"), "message"),
+        "host h1"));
+    json_object_put(t);
+    assert_true(secret_exists(fx, "t1-postgres"));
+    assert_true(find_event(fx, "TeardownBlocked", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "h1"));
+    assert_non_null(strstr(msg, TENANT_FINALIZER));
+
+    fx->is_host_down = 0;
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->f.n, 0);
+}
+
+static void test_deletion_keeps_other_finalizers_and_user_secrets(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t, *secret;
+
+    reconcile_ok(fx, &res);
+    /* a Secret the user made under a generated name (no omlop labels) is theirs */
+    secret = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
+                                "\"metadata\":{\"name\":\"t1-ami\"},"
+                                "\"stringData\":{\"password\":\"mine\"}}");
+    {
+        omlop_err err = OMLOP_ERR_INIT;
+        strbuf text = STRBUF_INIT;
+
+        api_object_store_text(secret, &text);
+        assert_int_equal(
+            store_update(fx->st, SECRETS_KEY_PREFIX "t1-ami", text.buf, text.len, 0, NULL, &err),
+            0);
+        strbuf_release(&text);
+    }
+    json_object_put(secret);
+    t = stored_tenant(fx);
+    json_object_array_add(cjson_get(t, "metadata.finalizers"),
+                          json_object_new_string("example.com/backup"));
+    store_tenant(fx, t);
+    json_object_put(t);
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_false(res.is_gone);
+    assert_int_equal(fx->f.n, 0);
+    t = stored_tenant(fx);
+    assert_false(tenant_has_finalizer(t));
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(cjson_get(t, "metadata.finalizers"), 0)),
+        "example.com/backup");
+    json_object_put(t);
+    assert_true(secret_exists(fx, "t1-ami"));
+    assert_false(secret_exists(fx, "t1-postgres"));
+    reconcile_ok(fx, &res); /* waiting for the other finalizer: nothing to do, no error */
+    assert_false(res.is_gone);
+}
+
+static void test_reconcile_unpauses_a_paused_container(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    char msg[1024];
+    int started;
+
+    reconcile_ok(fx, &res);
+    pthread_mutex_lock(&fx->f.lock);
+    snprintf(find_ctr(&fx->f, "oml-redis-server")->state, sizeof(fx->f.c[0].state), "paused");
+    started = fx->f.n_started;
+    pthread_mutex_unlock(&fx->f.lock);
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->f.n_unpaused, 1);
+    assert_int_equal(fx->f.n_started, started);
+    assert_string_equal(find_ctr(&fx->f, "oml-redis-server")->state, "running");
+    assert_true(find_event(fx, "Unpaused", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "oml-redis-server"));
+    /* the client call itself: a missing container and a bad name are clear errors */
+    assert_int_equal(podman_container_unpause(fx->pc, "nope", &err), OMLOP_ENOTFOUND);
+    assert_int_equal(podman_container_unpause(fx->pc, "a/../b", &err), OMLOP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +1010,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile_leaves_a_paused_tenant_alone, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_upgrade_recreates_only_the_changed_component,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_unpauses_a_paused_container, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_reconcile_adds_the_finalizer_without_bumping_generation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_tears_down_and_releases_the_finalizer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_with_purge_removes_named_volumes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deletion_blocked_by_an_unreachable_host_until_it_is_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_keeps_other_finalizers_and_user_secrets,
                                         setup, teardown),
     };
 

@@ -325,6 +325,11 @@ static void test_status_fits_the_tenant_schema(void **state)
         "\"t1\"},\"spec\":{\"layout\":\"aio\",\"hosts\":[{\"name\":\"h1\",\"lanIP\":"
         "\"10.0.0.1\",\"ssh\":{\"address\":\"10.0.0.1\",\"identitySecretRef\":{\"name\":"
         "\"k\"}}}]}}");
+    static const tenant_obs_action plan[] = {
+        {"h1", "start", "oml-nginx-server", "nginx", NULL, "container died (exit code 1)",
+         "exited with code 1"},
+        {"h1", "remove", "oml-old", "old", NULL, "no longer desired", NULL},
+    };
     tenant_obs_component cs[2];
     tenant_obs obs;
     schema_set *set = NULL;
@@ -347,6 +352,8 @@ static void test_status_fits_the_tenant_schema(void **state)
     obs.n_components = 2;
     obs.failed = "component nginx on host h1";
     obs.failure = "exited";
+    obs.plan = plan;
+    obs.n_plan = 2;
     st = compute(NULL, &obs, T0);
     json_object_object_add(tenant, "status", st);
     if (schema_set_new_builtin(&set, &err) < 0)
@@ -354,6 +361,11 @@ static void test_status_fits_the_tenant_schema(void **state)
     if (schema_set_decode_json(set, tenant, &out, dl) < 0)
         fail_msg("status does not fit the schema (%zu problems)", diag_list_count(dl));
     assert_string_equal(cjson_get_string(out, "status.phase"), "Degraded");
+    assert_int_equal(json_object_array_length(cjson_get(out, "status.plan")), 2);
+    assert_string_equal(
+        cjson_get_string(json_object_array_get_idx(cjson_get(out, "status.plan"), 0), "error"),
+        "exited with code 1");
+    assert_null(cjson_get(json_object_array_get_idx(cjson_get(out, "status.plan"), 1), "error"));
     json_object_put(out);
     json_object_put(tenant);
     schema_set_free(set);
@@ -393,6 +405,55 @@ static void test_status_recreation_after_removal_is_a_repair(void **state)
     json_object_put(st3);
 }
 
+static void test_status_plan_dropped_when_nothing_is_pending(void **state)
+{
+    static const tenant_obs_action plan[] = {
+        {"h1", "pull", NULL, "nginx", "reg/nginx:2", "image not on the host", "manifest unknown"},
+    };
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    json_object *st, *st2;
+
+    (void)state;
+    cs[0] = comp("nginx", TENANT_STATE_MISSING, 0);
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 1;
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    obs.plan = plan;
+    obs.n_plan = 1;
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(
+        cjson_get_string(json_object_array_get_idx(cjson_get(st, "plan"), 0), "image"),
+        "reg/nginx:2");
+    assert_null(cjson_get(json_object_array_get_idx(cjson_get(st, "plan"), 0), "container"));
+    /* a reason longer than the CRD allows is cut, so the status stays valid */
+    {
+        char long_reason[1500];
+        tenant_obs_action big = plan[0];
+        json_object *st3;
+
+        memset(long_reason, 'x', sizeof(long_reason) - 1);
+        long_reason[sizeof(long_reason) - 1] = '\0';
+        big.reason = long_reason;
+        obs.plan = &big;
+        st3 = compute(NULL, &obs, T0);
+        assert_int_equal(strlen(cjson_get_string(
+                             json_object_array_get_idx(cjson_get(st3, "plan"), 0), "reason")),
+                         1024);
+        json_object_put(st3);
+    }
+    cs[0] = comp("nginx", TENANT_STATE_RUNNING, 1);
+    obs.plan = NULL;
+    obs.n_plan = 0;
+    st2 = compute(st, &obs, T1);
+    assert_null(cjson_get(st2, "plan"));
+    json_object_put(st);
+    json_object_put(st2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_condition_set_appends_and_updates),
         cmocka_unit_test(test_status_fits_the_tenant_schema),
         cmocka_unit_test(test_status_recreation_after_removal_is_a_repair),
+        cmocka_unit_test(test_status_plan_dropped_when_nothing_is_pending),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,88 @@
+/*
+ * tenant_round: the state of one reconcile round of one Tenant, shared by the
+ * two halves of the reconciler - tenant.c (observe, plan, execute, status)
+ * and tenant_teardown.c (deletion through the finalizer). Internal to
+ * reconcilers/: the public entry points are in tenant.h.
+ */
+#ifndef OMLOP_TENANT_ROUND_H
+#define OMLOP_TENANT_ROUND_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "clients/podman.h"
+#include "lib/err.h"
+#include "lib/strbuf.h"
+#include "reconcilers/desired.h"
+#include "reconcilers/plan.h"
+#include "reconcilers/secrets.h"
+#include "reconcilers/tenant.h"
+
+/* One host this round. */
+typedef struct tenant_host_round {
+    const char *name;
+    podman_client *pc; /* borrowed from the provider; NULL when unreachable */
+    int is_reachable;
+    omlop_err err; /* why not */
+    tenant_host_info info;
+    podman_container_list list;
+    live_container *lc;
+    live_label *labels; /* storage for every lc's labels */
+    char **images;      /* image references present on the host (of those we asked about) */
+    size_t n_images;
+} tenant_host_round;
+
+/* What happened to one action, for the status and the events. */
+typedef struct tenant_action_result {
+    int is_done;
+    int is_skipped;
+    int rc;
+    char msg[OMLOP_ERR_MSG_MAX];
+} tenant_action_result;
+
+typedef struct tenant_round {
+    const tenant_env *env;
+    const char *tenant;
+    json_object *obj; /* the Tenant as read (with resourceVersion), for events; owned */
+    secrets_ctx sc;
+    desired_state *ds;
+    tenant_host_round *hosts;
+    size_t n_hosts;
+    plan *pl;
+    tenant_action_result *res;
+    size_t n_applied, n_pending;
+    strbuf failed, failure;
+} tenant_round;
+
+/* Makes the new .status from the stored one (NULL when none) at now; *out is new. */
+typedef int (*tenant_status_fn)(const json_object *old_status, const void *ctx, const char *now,
+                                json_object **out, omlop_err *err);
+
+/* Whether s is one of the n strings of v. */
+int tenant_strv_has(char *const *v, size_t n, const char *s);
+
+/* Append a copy of s to *v (n entries); OMLOP_ENOMEM when out of memory. */
+int tenant_strv_push(char ***v, size_t *n, const char *s, omlop_err *err);
+
+/* Connect to the host of spec.hosts[] entry hspec through the provider; failures go to h->err. */
+void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,
+                               const json_object *hspec, tenant_host_round *h);
+
+/* Log and record an Event about r->obj (when the env has a recorder). */
+void tenant_round_event(tenant_round *r, const char *type, const char *reason, const char *fmt, ...)
+    OMLOP_PRINTF(4, 5);
+
+/* Replace .status of the stored Tenant with fn's answer (compare-and-swap, retried). */
+int tenant_round_status_write(tenant_round *r, tenant_status_fn fn, const void *ctx,
+                              omlop_err *err);
+
+/* Free everything the round holds (r itself is the caller's). */
+void tenant_round_release(tenant_round *r);
+
+/*
+ * r->obj carries metadata.deletionTimestamp: tear the tenant down and release
+ * the finalizer (tenant_teardown.c). res->is_gone when the object left the store.
+ */
+int tenant_round_finalize(tenant_round *r, tenant_result *res, omlop_err *err);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * Tests for operator/config's reconcile settings: the config-file keys
+ * reconcile, workers and resync, the flags of the same meaning (flags win
+ * over the file), and bad values refused naming the file, line and key (or
+ * the flag).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "operator/config.h"
+#include "operator/manager.h"
+
+static void test_config_reconcile_defaults(void **state)
+{
+    omlopd_config c;
+
+    (void)state;
+    config_init(&c);
+    assert_true(c.reconcile.is_enabled);
+    assert_int_equal(c.reconcile.workers, MANAGER_DEFAULT_WORKERS);
+    assert_int_equal(c.reconcile.resync_s, MANAGER_DEFAULT_RESYNC_S);
+    config_release(&c);
+}
+
+static void test_config_reconcile_keys_from_yaml(void **state)
+{
+    static const char text[] = "reconcile: false\nworkers: 8\nresync: 15\n";
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    config_init(&c);
+    if (config_load_text(&c, "omlopd.yaml", text, strlen(text), &err) != 0)
+        fail_msg("load: %s", err.msg);
+    assert_false(c.reconcile.is_enabled);
+    assert_int_equal(c.reconcile.workers, 8);
+    assert_int_equal(c.reconcile.resync_s, 15);
+    config_release(&c);
+}
+
+static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
+{
+    static const struct {
+        const char *text, *want1, *want2;
+    } cases[] = {
+        {"listen: 127.0.0.1:1\nworkers: 0\n", "omlopd.yaml:2:", "workers"},
+        {"workers: 65\n", "workers", "between 1 and 64"},
+        {"resync: soon\n", "resync", "'soon'"},
+        {"reconcile: maybe\n", "reconcile", "not true or false"},
+        {"reconcile: yes\n", "omlopd.yaml:1:", "reconcile"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        omlopd_config c;
+        omlop_err err = OMLOP_ERR_INIT;
+
+        config_init(&c);
+        assert_int_equal(
+            config_load_text(&c, "omlopd.yaml", cases[i].text, strlen(cases[i].text), &err),
+            OMLOP_EINVAL);
+        if (!strstr(err.msg, cases[i].want1) || !strstr(err.msg, cases[i].want2))
+            fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, cases[i].want1,
+                     cases[i].want2);
+        config_release(&c);
+    }
+}
+
+static void test_config_reconcile_flags_win_over_the_file(void **state)
+{
+    char path[] = "/tmp/omlop-config-XXXXXX";
+    int fd = mkstemp(path);
+    static const char text[] = "reconcile: false\nworkers: 8\nresync: 15\n";
+    char *argv[] = {"omlopd",      "--config", path, "--workers=3",
+                    "--reconcile", "--resync", "30", NULL};
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    config_init(&c);
+    if (config_parse_args(&c, 7, argv, &err) != 0)
+        fail_msg("parse: %s", err.msg);
+    assert_true(c.reconcile.is_enabled); /* a bare --reconcile did not eat "--resync" */
+    assert_int_equal(c.reconcile.workers, 3);
+    assert_int_equal(c.reconcile.resync_s, 30);
+    config_release(&c);
+    unlink(path);
+}
+
+static void test_config_reconcile_flag_forms_and_errors(void **state)
+{
+    char *a1[] = {"omlopd", "--no-reconcile", NULL};
+    char *a2[] = {"omlopd", "--reconcile=false", NULL};
+    char *a3[] = {"omlopd", "--workers", "100", NULL};
+    char *a4[] = {"omlopd", "--resync", NULL};
+    char *a5[] = {"omlopd", "--no-workers", NULL};
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    config_init(&c);
+    assert_int_equal(config_parse_args(&c, 2, a1, &err), 0);
+    assert_false(c.reconcile.is_enabled);
+    config_release(&c);
+    config_init(&c);
+    assert_int_equal(config_parse_args(&c, 2, a2, &err), 0);
+    assert_false(c.reconcile.is_enabled);
+    config_release(&c);
+    config_init(&c);
+    assert_int_equal(config_parse_args(&c, 3, a3, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "--workers"));
+    assert_int_equal(config_parse_args(&c, 2, a4, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "--resync needs a value"));
+    assert_int_equal(config_parse_args(&c, 2, a5, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "--no-workers"));
+    config_release(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_reconcile_defaults),
+        cmocka_unit_test(test_config_reconcile_keys_from_yaml),
+        cmocka_unit_test(test_config_reconcile_bad_keys_name_file_line_and_key),
+        cmocka_unit_test(test_config_reconcile_flags_win_over_the_file),
+        cmocka_unit_test(test_config_reconcile_flag_forms_and_errors),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
