@@ -1,0 +1,326 @@
+# shellcheck shell=bash
+# e2e/scenarios/lib.sh: helpers the omlopd scenarios (30-*, 31-*, ...) source.
+# Not executable on purpose: e2e/run only runs executable files.
+#
+# A scenario sets TENANTS (the tenant names it owns) and LAB_HOSTS_USED (lab host numbers)
+# before calling e2e_init; e2e_init sets ROOT, OMLOPD, OMLCTL, WORK and an EXIT trap that
+# stops omlopd and removes every container labelled for those tenants on those hosts, and
+# their named volumes.
+
+cd "${OMLOP_SRCDIR:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../..}" || exit 1
+ROOT=$(pwd)
+if [[ -z ${OMLOP_LAB_HOST1:-} ]]; then
+	env_text=$("$ROOT/e2e/lab" env 2>/dev/null) || {
+		echo "skip: no lab (e2e/lab up 3)"
+		exit 77
+	}
+	eval "$env_text"
+fi
+R=$OMLOP_LAB_REGISTRY
+PID=
+WORK=
+SCENARIO=${SCENARIO:-$(basename "$0")}
+
+# the named volumes of the catalog (deleting a tenant keeps them; scenarios do not)
+E2E_VOLUMES=(oml_minio oml_postgres oml_redis oml_rabbitmq asterisk_conf asterisk_sounds
+	asterisk_callrec django_static django_callrec_zip)
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [[ -n ${WORK:-} && -f $WORK/omlopd.log ]]; then
+		echo "--- omlopd log (tail):" >&2
+		tail -n 40 "$WORK/omlopd.log" >&2
+	fi
+	exit 1
+}
+
+lab() { # N CMD...: run CMD inside lab host N (no ssh)
+	local n=$1
+	shift
+	# OMLOP_LAB_EXEC is a command line: split on purpose
+	# shellcheck disable=SC2086
+	$OMLOP_LAB_EXEC "$n" -- "$@"
+}
+
+now() { date +%s.%N; }
+since() { python3 -c "print(round($(now) - $1, 2))"; }
+
+json_get() { # FILE PYTHON-EXPR (o = the document)
+	python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+host_key() { # N: "ssh-ed25519 KEY" of lab host N
+	local ip k
+	ip=$(host_ip "$1")
+	k=$(awk -v h="$ip" '$1 == h { print $2 " " $3; exit }' "$OMLOP_LAB_KNOWN_HOSTS")
+	[[ -n $k ]] || fail "no host key for $ip in $OMLOP_LAB_KNOWN_HOSTS"
+	echo "$k"
+}
+host_ip() { # N
+	local v=OMLOP_LAB_HOST$1
+	[[ -n ${!v:-} ]] || fail "lab host $1 does not exist"
+	echo "${!v}"
+}
+
+tenant_ids() { # N TENANT: IDs of every container labelled for TENANT on host N
+	lab "$1" podman ps -aq --no-trunc --filter "label=omlop.io/tenant=$2"
+}
+
+host_cleanup() { # N: remove the scenario's tenants' containers and volumes from host N
+	local n=$1 t ids=()
+	for t in "${TENANTS[@]}"; do
+		mapfile -t ids < <(tenant_ids "$n" "$t" 2>/dev/null || true)
+		if ((${#ids[@]} > 0)); then
+			lab "$n" podman rm -f -t 2 "${ids[@]}" >/dev/null 2>&1 || true
+		fi
+	done
+	# not -f: that would also remove any other tenant's container still using the volume
+	for t in "${E2E_VOLUMES[@]}"; do
+		lab "$n" podman volume rm "$t" >/dev/null 2>&1 || true
+	done
+}
+
+stop_omlopd() { # stop omlopd (TERM, then KILL after 10 s); returns its exit status
+	local rc=0
+	[[ -n $PID ]] || return 0
+	if kill -0 "$PID" 2>/dev/null; then
+		kill -TERM "$PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$PID" 2>/dev/null || true
+	fi
+	wait "$PID" 2>/dev/null || rc=$?
+	PID=
+	return $rc
+}
+
+e2e_cleanup() {
+	local n
+	stop_omlopd || true
+	for n in "${LAB_HOSTS_USED[@]}"; do
+		# a scenario that stopped sshd and failed before starting it again
+		if [[ -n ${E2E_SSHD_STOPPED:-} && $E2E_SSHD_STOPPED == "$n" ]]; then
+			$OMLOP_LAB_CTL start-sshd "$n" >/dev/null 2>&1 || true
+		fi
+		host_cleanup "$n"
+	done
+	if [[ -n ${OMLOP_E2E_LOGDIR:-} && -f $WORK/omlopd.log ]]; then
+		cp "$WORK/omlopd.log" "$OMLOP_E2E_LOGDIR/$SCENARIO.omlopd.log" 2>/dev/null || true
+	fi
+	[[ -n $WORK ]] && rm -rf "$WORK"
+}
+
+e2e_init() {
+	local n
+	# OMLOP_E2E_OMLOPD / OMLOP_E2E_OMLCTL: other binaries (e.g. copies, while a build runs)
+	OMLOPD=${OMLOP_E2E_OMLOPD:-$ROOT/build/asan/bin/omlopd}
+	[[ -x $OMLOPD ]] || OMLOPD=$ROOT/bin/omlopd
+	[[ -x $OMLOPD ]] || fail "no omlopd binary: run make first"
+	OMLCTL=${OMLOP_E2E_OMLCTL:-$ROOT/bin/omlctl}
+	[[ -x $OMLCTL ]] || fail "no omlctl binary: run make first"
+	command -v python3 >/dev/null || {
+		echo "skip: python3 is needed to check JSON output"
+		exit 77
+	}
+	WORK=$(mktemp -d "/tmp/omlop-e2e-$SCENARIO-XXXXXX")
+	trap e2e_cleanup EXIT
+	for n in "${LAB_HOSTS_USED[@]}"; do
+		host_cleanup "$n"
+		# the catalog bind-mounts it (kamailio, nginx); it must exist on the host
+		lab "$n" mkdir -p /etc/omnileads/certs
+	done
+	mkdir -p "$WORK/data"
+}
+
+start_omlopd() { # omlopd on $WORK/data, a free loopback port; sets OMLOP_SERVER
+	: >"$WORK/start.txt"
+	"$OMLOPD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --reconcile --workers 2 --resync 5 \
+		>"$WORK/start.txt" 2>>"$WORK/omlopd.log" &
+	PID=$!
+	for _ in $(seq 1 100); do
+		[[ -s $WORK/start.txt ]] && break
+		kill -0 "$PID" 2>/dev/null || fail "omlopd exited at start"
+		sleep 0.1
+	done
+	OMLOP_SERVER=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/start.txt") || fail "omlopd did not start"
+	export OMLOP_SERVER
+}
+
+# omlopd exits 0 on SIGTERM with nothing bad in its log (ASan builds report leaks at exit)
+finish_omlopd() {
+	stop_omlopd || fail "omlopd exited with $? (ASan/leaks? see the log)"
+	if grep -E "recording the event failed|status write|AddressSanitizer|LeakSanitizer|runtime error" \
+		"$WORK/omlopd.log" >&2; then
+		fail "omlopd logged the errors above"
+	fi
+}
+
+apply_secret() { # TENANT: Secret TENANT-ssh with the lab client key
+	cat >"$WORK/$1-secret.yaml" <<EOF
+apiVersion: omlop.io/v1alpha1
+kind: Secret
+metadata:
+  name: $1-ssh
+type: kubernetes.io/ssh-auth
+data:
+  ssh-privatekey: $(base64 -w0 <"$OMLOP_LAB_KEY")
+EOF
+	"$OMLCTL" apply -f "$WORK/$1-secret.yaml" >/dev/null || fail "apply secret $1-ssh"
+}
+
+# write_tenant FILE TENANT LAYOUT TAGS HOST...
+#   TAGS: "key=tag,key=tag" for spec.images.tags ("" for the defaults)
+#   HOST: NAME:ROLE:N (ROLE empty for aio): lab host N
+# Infra env "lan" (the public address is the lanIP), observability off, the lab registry,
+# and the third-party images (postgres, minio, rabbitmq) taken from the lab registry too.
+write_tenant() {
+	local file=$1 name=$2 layout=$3 tags=$4 h hn role n kv
+	shift 4
+	{
+		cat <<EOF
+apiVersion: omlop.io/v1alpha1
+kind: Tenant
+metadata:
+  name: $name
+spec:
+  layout: $layout
+  hosts:
+EOF
+		for h in "$@"; do
+			IFS=: read -r hn role n <<<"$h"
+			echo "    - name: $hn"
+			[[ -n $role ]] && echo "      role: $role"
+			cat <<EOF
+      ssh:
+        address: $(host_ip "$n")
+        user: root
+        identitySecretRef:
+          name: $name-ssh
+        knownHostKey: $(host_key "$n")
+      lanIP: $(host_ip "$n")
+EOF
+		done
+		cat <<EOF
+  network:
+    infraEnv: lan
+  timeZone: America/Argentina/Cordoba
+  observability:
+    enabled: false
+  images:
+    registry: $R
+    external:
+      postgres: $R/omnileads/postgres:14.9-bullseye
+      minio: $R/omnileads/minio:RELEASE.2023-09-27T15-22-50Z
+      rabbitmq: $R/omnileads/rabbitmq:3.12
+EOF
+		if [[ -n $tags ]]; then
+			echo "    tags:"
+			IFS=, read -ra kv <<<"$tags"
+			for h in "${kv[@]}"; do echo "      ${h%%=*}: \"${h#*=}\""; done
+		fi
+	} >"$file"
+}
+
+# render_want TENANT-FILE HOSTNAME: "name image spec-hash" lines omlop should run on that host
+render_want() {
+	"$OMLCTL" render -f "$1" -o json >"$WORK/render.json" || fail "omlctl render -f $1"
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+hosts = d["hosts"] if isinstance(d, dict) else d[0]["hosts"]
+found = False
+for h in hosts:
+    if h["name"] != sys.argv[2]:
+        continue
+    found = True
+    for c in h["containers"]:
+        print(c["name"], c["image"], c["labels"]["omlop.io/spec-hash"])
+if not found:
+    sys.exit("render has no host " + sys.argv[2])
+' "$WORK/render.json" "$2" | sort
+}
+
+# live_containers N TENANT: "name image state managed-by component spec-hash id" per container
+live_containers() {
+	local ids=()
+	mapfile -t ids < <(tenant_ids "$1" "$2")
+	((${#ids[@]} > 0)) || return 0
+	# a container removed between the listing and the inspect is left out (omlop may be
+	# recreating it right now); callers that need a settled host compare counts
+	{ lab "$1" podman inspect "${ids[@]}" \
+		--format '{{.Name}} {{.ImageName}} {{.State.Status}} {{index .Config.Labels "omlop.io/managed-by"}} {{index .Config.Labels "omlop.io/component"}} {{index .Config.Labels "omlop.io/spec-hash"}} {{.Id}}' \
+		2>/dev/null || true; } | sort
+}
+
+# check_host N TENANT WANT-FILE: host N runs exactly the containers of WANT-FILE for TENANT,
+# running, with the desired image and spec-hash and omlop's labels
+check_host() {
+	local n=$1 t=$2 want=$3 name image hash line limage lstate lmgr lcomp lhash nw nl
+	live_containers "$n" "$t" >"$WORK/live.txt"
+	while read -r name image hash; do
+		line=$(awk -v n="$name" '$1 == n' "$WORK/live.txt")
+		[[ -n $line ]] || fail "$name of $t is not on host $n"
+		read -r _ limage lstate lmgr lcomp lhash _ <<<"$line"
+		[[ $limage == "$image" ]] || fail "$name on host $n runs $limage, want $image"
+		[[ $lstate == running ]] || fail "$name on host $n is $lstate, want running"
+		[[ $lmgr == omlop ]] || fail "$name on host $n: omlop.io/managed-by=$lmgr"
+		[[ -n $lcomp ]] || fail "$name on host $n: no omlop.io/component label"
+		[[ $lhash == "$hash" ]] || fail "$name on host $n: spec-hash $lhash, want $hash"
+	done <"$want"
+	nw=$(wc -l <"$want")
+	nl=$(wc -l <"$WORK/live.txt")
+	((nl == nw)) || fail "host $n runs $nl containers of $t, want $nw: $(cut -d' ' -f1 "$WORK/live.txt" | tr '\n' ' ')"
+}
+
+wait_ready() { # TENANT SECONDS
+	"$OMLCTL" wait tenant "$1" --for=condition=Ready --timeout="$2s" >/dev/null || {
+		{ "$OMLCTL" get tenant "$1" -o yaml | sed -n '/^status:/,$p' | head -80 >&2; } || true
+		fail "tenant $1 not Ready within $2 s"
+	}
+}
+
+# wait until the round after Ready has settled (Progressing False)
+wait_settled() { # TENANT SECONDS
+	"$OMLCTL" wait tenant "$1" --for=condition=Progressing=False --timeout="$2s" >/dev/null ||
+		fail "tenant $1 still Progressing after $2 s"
+}
+
+wait_running() { # N NAME SECONDS [NOT-ID]: NAME runs on host N (with another ID than NOT-ID)
+	local deadline=$((SECONDS + $3)) st
+	while ((SECONDS < deadline)); do
+		st=$(lab "$1" podman inspect -f '{{.State.Status}} {{.Id}}' "$2" 2>/dev/null || true)
+		if [[ $st == running\ * ]] && [[ -z ${4:-} || $st != *"$4"* ]]; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+events_json() { # TENANT FILE
+	"$OMLCTL" get events --field-selector "involvedObject.name=$1" -o json >"$2"
+}
+
+wait_event() { # TENANT TEXT [SECONDS]: an Event on TENANT whose message contains TEXT
+	local deadline=$((SECONDS + ${3:-20}))
+	until events_json "$1" "$WORK/ev.json" && grep -q "$2" "$WORK/ev.json"; do
+		((SECONDS < deadline)) || fail "no event on $1 saying '$2'"
+		sleep 0.5
+	done
+}
+
+# delete_tenant TENANT N...: delete it and wait (bounded) until its containers are gone
+delete_tenant() {
+	local t=$1 n deadline
+	shift
+	"$OMLCTL" delete tenant "$t" >/dev/null || fail "delete tenant $t"
+	deadline=$((SECONDS + 30))
+	for n in "$@"; do
+		while [[ -n $(tenant_ids "$n" "$t") ]]; do
+			((SECONDS < deadline)) || fail "containers of the deleted tenant $t still on host $n"
+			sleep 0.5
+		done
+	done
+}
