@@ -54,17 +54,7 @@ typedef struct manager_options {
 /* Defaults: enabled, 2 workers, resync 60 s. */
 void manager_options_default(manager_options *o);
 
-/*
- * Take the manager's flags out of argv (--reconcile, --no-reconcile,
- * --workers N, --resync SECONDS, also as --flag=value), leaving the rest in
- * place for the daemon's own parser; *argc is updated. When argv names a
- * --config FILE, its keys reconcile, workers and resync (operator/config.h)
- * are read first and the flags win. OMLOP_EINVAL names a bad value (and the
- * file, line and key for the file's).
- */
-int manager_parse_args(manager_options *o, int *argc, char **argv, omlop_err *err);
-
-/* The --help lines of those flags. */
+/* The --help lines of the reconcile flags (parsed by operator/config.h). */
 void manager_usage(FILE *out);
 
 /* A manager over st recording events through ev (may be NULL); nothing runs yet. */

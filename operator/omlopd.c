@@ -53,7 +53,6 @@ int main(int argc, char **argv)
     api *a = NULL;
     api_server *srv = NULL;
     api_server_options so;
-    manager_options mo;
     events *ev = NULL;
     manager *mgr = NULL;
     int rc = 1;
@@ -61,9 +60,7 @@ int main(int argc, char **argv)
     block_stop_signals();
     log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT, stderr);
     config_init(&cfg);
-    manager_options_default(&mo);
-    if (manager_parse_args(&mo, &argc, argv, &err) != 0 ||
-        config_parse_args(&cfg, argc, argv, &err) != 0) {
+    if (config_parse_args(&cfg, argc, argv, &err) != 0) {
         fprintf(stderr, "omlopd: %s\n", err.msg);
         rc = 2;
         goto out;
@@ -114,9 +111,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "omlopd: %s\n", err.msg);
         goto out;
     }
-    if (mo.is_enabled &&
+    if (cfg.reconcile.is_enabled &&
         (events_new(st, schemas, "omlopd", &ev, &err) != 0 ||
-         manager_new(st, ev, &mo, &mgr, &err) != 0 || manager_start(mgr, &err) != 0)) {
+         manager_new(st, ev, &cfg.reconcile, &mgr, &err) != 0 || manager_start(mgr, &err) != 0)) {
         fprintf(stderr, "omlopd: reconcile loop: %s\n", err.msg);
         goto out;
     }

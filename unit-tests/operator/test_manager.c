@@ -30,108 +30,6 @@
 #include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
 
-static void test_manager_flags_are_taken_out_of_argv(void **state)
-{
-    char *argv[] = {"omlopd",     "--listen",       "127.0.0.1:0", "--workers", "4",
-                    "--resync=7", "--no-reconcile", "--data-dir",  "/tmp/x",    NULL};
-    int argc = 9;
-    manager_options o;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    (void)state;
-    manager_options_default(&o);
-    assert_true(o.is_enabled);
-    assert_int_equal(o.workers, MANAGER_DEFAULT_WORKERS);
-    assert_int_equal(o.resync_s, MANAGER_DEFAULT_RESYNC_S);
-    assert_int_equal(manager_parse_args(&o, &argc, argv, &err), 0);
-    assert_int_equal(o.workers, 4);
-    assert_int_equal(o.resync_s, 7);
-    assert_false(o.is_enabled);
-    assert_int_equal(argc, 5);
-    assert_string_equal(argv[1], "--listen");
-    assert_string_equal(argv[2], "127.0.0.1:0");
-    assert_string_equal(argv[3], "--data-dir");
-    assert_string_equal(argv[4], "/tmp/x");
-    assert_null(argv[5]);
-}
-
-static void test_manager_flags_refuse_bad_values(void **state)
-{
-    char *a1[] = {"omlopd", "--workers", "0", NULL};
-    char *a2[] = {"omlopd", "--resync=soon", NULL};
-    char *a3[] = {"omlopd", "--workers", NULL};
-    int argc;
-    manager_options o;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    (void)state;
-    manager_options_default(&o);
-    argc = 3;
-    assert_int_equal(manager_parse_args(&o, &argc, a1, &err), OMLOP_EINVAL);
-    assert_non_null(strstr(err.msg, "--workers"));
-    argc = 2;
-    assert_int_equal(manager_parse_args(&o, &argc, a2, &err), OMLOP_EINVAL);
-    assert_non_null(strstr(err.msg, "--resync"));
-    assert_non_null(strstr(err.msg, "soon"));
-    argc = 2;
-    assert_int_equal(manager_parse_args(&o, &argc, a3, &err), OMLOP_EINVAL);
-    assert_non_null(strstr(err.msg, "needs a value"));
-}
-
-/* The config file's reconcile keys are read (argv names it); flags still win. */
-static void test_manager_options_from_the_config_file(void **state)
-{
-    char path[] = "/tmp/omlop-mgrcfg-XXXXXX", flag[64];
-    static const char text[] = "listen: 127.0.0.1:0\nreconcile: false\nworkers: 6\nresync: 9\n";
-    static const char bad[] = "workers: 6\nresync: never\n";
-    int fd = mkstemp(path), argc;
-    manager_options o;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    {
-        char *argv[] = {"omlopd", "--config", path, NULL};
-
-        argc = 3;
-        manager_options_default(&o);
-        assert_int_equal(manager_parse_args(&o, &argc, argv, &err), 0);
-        assert_false(o.is_enabled);
-        assert_int_equal(o.workers, 6);
-        assert_int_equal(o.resync_s, 9);
-        assert_int_equal(argc, 3); /* --config stays for the daemon's parser */
-    }
-    snprintf(flag, sizeof(flag), "--config=%s", path);
-    {
-        char *argv[] = {"omlopd", "--workers", "3", flag, "--reconcile", NULL};
-
-        argc = 5;
-        manager_options_default(&o);
-        assert_int_equal(manager_parse_args(&o, &argc, argv, &err), 0);
-        assert_true(o.is_enabled);
-        assert_int_equal(o.workers, 3);
-        assert_int_equal(o.resync_s, 9);
-        assert_int_equal(argc, 2);
-    }
-    fd = open(path, O_WRONLY | O_TRUNC);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
-    close(fd);
-    {
-        char *argv[] = {"omlopd", "--config", path, NULL};
-
-        argc = 3;
-        manager_options_default(&o);
-        assert_int_equal(manager_parse_args(&o, &argc, argv, &err), OMLOP_EINVAL);
-        assert_non_null(strstr(err.msg, path));
-        assert_non_null(strstr(err.msg, ":2:"));
-        assert_non_null(strstr(err.msg, "resync"));
-    }
-    unlink(path);
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -284,9 +182,6 @@ static void test_manager_finishes_a_deletion_made_while_it_was_down(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_manager_flags_are_taken_out_of_argv),
-        cmocka_unit_test(test_manager_flags_refuse_bad_values),
-        cmocka_unit_test(test_manager_options_from_the_config_file),
         cmocka_unit_test(test_manager_reconciles_a_new_tenant_and_stops),
         cmocka_unit_test(test_manager_finishes_a_deletion_made_while_it_was_down),
     };
