@@ -11,6 +11,7 @@
 #include "crds/yamlio.h"
 #include "lib/strbuf.h"
 #include "lib/version.h"
+#include "operator/store.h"
 #include "lib/xalloc.h"
 #include "operator/api_server.h"
 
@@ -43,6 +44,9 @@ static const opt options[] = {
     {"store-ca", "storeCA", OPT_STR, OFF(store_ca), 0, 0},
     {"store-cert", "storeCert", OPT_STR, OFF(store_cert), 0, 0},
     {"store-key", "storeKey", OPT_STR, OFF(store_key), 0, 0},
+    {"compact-keep", "compactKeep", OPT_COUNT, OFF(compact_keep), 1, 1000000000},
+    {"compact-interval", "compactInterval", OPT_SECONDS, OFF(compact_interval_s), 0, 86400},
+    {"watch-buffer", "watchBuffer", OPT_COUNT, OFF(watch_buffer), 16, 1 << 20},
     {"listen", "listen", OPT_LISTEN, OFF(listen), 0, 0},
     {"socket", "socket", OPT_STR, OFF(socket_path), 0, 0},
     {"tls-cert", "tlsCert", OPT_STR, OFF(tls_cert), 0, 0},
@@ -71,6 +75,7 @@ void config_init(omlopd_config *c)
 {
     const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
     strbuf dir = STRBUF_INIT;
+    store_options so;
 
     memset(c, 0, sizeof(*c));
     if (geteuid() == 0)
@@ -82,6 +87,10 @@ void config_init(omlopd_config *c)
     c->data_dir = strbuf_detach(&dir, NULL);
     c->store = xstrdup("sqlite");
     c->listen = xstrdup(CONFIG_DEFAULT_LISTEN);
+    store_options_default(&so); /* the store's own defaults, not a second copy */
+    c->compact_keep = (int)so.compact_keep;
+    c->compact_interval_s = so.compact_interval_s;
+    c->watch_buffer = (int)so.watch_buffer;
     c->log_level = LOG_LEVEL_INFO;
     c->log_format = LOG_FORMAT_TEXT;
     api_options_default(&c->api);
@@ -352,6 +361,9 @@ void config_usage(FILE *out)
             "  --store URL              store: sqlite (default), sqlite:///DIR or\n"
             "                           etcd://HOST:PORT[,HOST:PORT...][/prefix]\n"
             "  --store-ca/--store-cert/--store-key FILE   etcd client TLS\n"
+            "  --compact-keep N         compactKeep: store revisions kept for watches (10000)\n"
+            "  --compact-interval S     compactInterval: seconds between compactions (300; 0 off)\n"
+            "  --watch-buffer N         watchBuffer: events buffered per watcher (1024)\n"
             "  --listen HOST:PORT       listen: API address (default %s; none = off)\n"
             "  --socket PATH            socket: also serve on a unix socket (mode 0600)\n"
             "  --tls-cert FILE          tlsCert: serve HTTPS with this certificate\n"

@@ -44,7 +44,10 @@ typedef struct omlopd_config {
     char *store_ca;
     char *store_cert;
     char *store_key;
-    char *listen; /* NULL: no TCP listener */
+    int compact_keep;       /* revisions of history periodic compaction keeps */
+    int compact_interval_s; /* seconds between periodic compactions; 0 = never */
+    int watch_buffer;       /* events buffered per watch subscriber */
+    char *listen;           /* NULL: no TCP listener */
     char *socket_path;
     char *tls_cert;
     char *tls_key;

@@ -40,6 +40,9 @@ static int open_store(const omlopd_config *cfg, store **out, omlop_err *err)
     so.tls_ca = cfg->store_ca;
     so.tls_cert = cfg->store_cert;
     so.tls_key = cfg->store_key;
+    so.compact_keep = cfg->compact_keep;
+    so.compact_interval_s = cfg->compact_interval_s;
+    so.watch_buffer = (size_t)cfg->watch_buffer;
     return store_open(cfg->store, &so, out, err);
 }
 
