@@ -1,13 +1,20 @@
 /*
  * omlctl apply: create or update objects from manifests.
  *
- * Each object is sent as a server-side apply: PATCH with Content-Type
- * application/apply-patch+yaml and fieldManager=omlctl. The server creates the
- * object or updates it in one request, with its own validation and without the
- * race of GET then PUT, and ?dryRun=All gives exactly what would be stored
- * (diff uses the same request). Only when a server answers that it does not
- * take apply patches (415 or 405) does apply fall back to GET + POST or PUT
- * with the live resourceVersion, retrying a few times on 409 Conflict.
+ * This is kubectl's client-side apply. The manifest applied is recorded in the
+ * annotation kubectl.kubernetes.io/last-applied-configuration; an update sends
+ * the 3-way merge patch (mergepatch.h) from that record, the new manifest and
+ * the live object, so a field the manifest stops saying is deleted, while
+ * status, finalizers and whatever the server or `omlctl edit` added and was
+ * never applied stay. A plain merge or server-side apply of the manifest alone
+ * cannot tell "removed from the manifest" from "never in it" (the e2e bug: a
+ * paused annotation dropped from the file stayed on the tenant).
+ *
+ * The patch carries the live resourceVersion, so a write between the GET and
+ * the PATCH gives 409 and a fresh attempt (up to 3) on a fresh GET. A create is
+ * a POST of the manifest with the record. Client dry runs compute the same
+ * result locally; --dry-run=server and `omlctl diff` send the same request with
+ * dryRun=All.
  *
  * "created", "configured" or "unchanged" comes from comparing the live object
  * (a GET before the write) with the answer, ignoring status and the metadata
@@ -30,8 +37,12 @@ static const char apply_help[] =
     "Create or update objects from manifest files, directories or stdin.\n"
     "\n"
     "Every document is validated against the resource model first (all problems are\n"
-    "printed with file:line:col and nothing is sent if there is any), then sent as a\n"
-    "server-side apply (PATCH application/apply-patch+yaml, fieldManager=omlctl).\n"
+    "printed with file:line:col and nothing is sent if there is any), then applied as\n"
+    "kubectl's client-side apply does: the manifest is recorded in the annotation\n"
+    "kubectl.kubernetes.io/last-applied-configuration, and an update is a 3-way\n"
+    "merge patch, so fields removed from the manifest since the last apply are\n"
+    "removed from the object, while fields it never set (status, finalizers, other\n"
+    "writers' changes) are kept.\n"
     "Prints one line per object: KIND/NAME created | configured | unchanged.\n"
     "\n"
     "Usage:\n"
@@ -50,8 +61,9 @@ static const char apply_help[] =
     "                           that match -l but are not in the files (needs -l)\n"
     "      --validate BOOL      check documents against the schema first (default\n"
     "                           true); false sends them typed by YAML rules alone\n"
-    "      --field-manager NAME the manager name for server-side apply (default omlctl)\n"
-    "      --force-conflicts    take over fields that another manager owns\n"
+    "      --field-manager NAME the manager name sent with each write (default omlctl)\n"
+    "      --force-conflicts    accepted for kubectl compatibility (client-side apply\n"
+    "                           has no field ownership to force)\n"
     "  -o, --output FORMAT      print the applied objects as yaml, json or name\n"
     "                           instead of the status lines\n"
     "\n"
@@ -88,82 +100,96 @@ static int same_object(const json_object *live, const json_object *result)
     return same;
 }
 
-/* GET + POST or PUT, for servers without apply patches. */
-static int apply_fallback(apiclient *api, const omlctl_manifest *m, const omlctl_apply_params *o,
-                          json_object **result, omlop_err *err)
+/*
+ * What apply stores given the live object (NULL when there is none): the
+ * manifest with its last-applied record for a create, else live with the
+ * 3-way patch applied. Client dry runs show exactly this.
+ */
+static json_object *apply_expected(const json_object *live, const json_object *modified)
 {
-    for (int attempt = 0; attempt <= APPLY_CONFLICT_RETRIES; attempt++) {
-        json_object *live = NULL, *body;
-        strbuf path = STRBUF_INIT;
-        int rc = omlctl_get_object(api, m->kind, m->name, &live, err);
+    json_object *last, *patch, *res;
 
-        if (rc < 0 && rc != OMLOP_ENOTFOUND)
-            return rc;
-        if (json_object_deep_copy(m->obj, &body, NULL) != 0)
-            abort();
-        if (live) {
-            const char *rv = cjson_get_string(live, "metadata.resourceVersion");
-            json_object *meta = json_object_object_get(body, "metadata");
+    if (!live)
+        return json_object_get((json_object *)modified);
+    last = omlctl_last_applied_get(live);
+    patch = omlctl_merge_patch_three_way(last, modified, live);
+    res = omlctl_merge_patch_apply(live, patch);
+    json_object_put(patch);
+    json_object_put(last);
+    return res;
+}
 
-            if (rv && meta)
-                json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
-            apiclient_path(&path, m->kind->plural, m->name, NULL);
-        } else {
-            apiclient_path(&path, m->kind->plural, NULL, NULL);
+/*
+ * One attempt: POST when there is no live object, else PATCH the 3-way patch
+ * with live's resourceVersion as precondition, so a write in between gives
+ * 409 (and a fresh attempt) instead of a patch computed from a stale object.
+ */
+static int apply_attempt(apiclient *api, const omlctl_manifest *m, const omlctl_apply_params *o,
+                         const json_object *modified, json_object **result, omlop_err *err)
+{
+    json_object *live = NULL, *last = NULL, *patch = NULL, *meta;
+    strbuf path = STRBUF_INIT;
+    const char *rv;
+    int rc = omlctl_get_object(api, m->kind, m->name, &live, err);
+
+    if (rc < 0 && rc != OMLOP_ENOTFOUND)
+        return rc;
+    rc = 0;
+    if (live) {
+        last = omlctl_last_applied_get(live);
+        patch = omlctl_merge_patch_three_way(last, modified, live);
+        if (omlctl_merge_patch_is_empty(patch)) {
+            *result = json_object_get(live); /* nothing to write */
+            goto out;
         }
-        if (o->server_dry_run)
-            apiclient_query_add(&path, "dryRun", "All");
-        if (o->field_manager)
-            apiclient_query_add(&path, "fieldManager", o->field_manager);
-        apiclient_query_add(&path, "fieldValidation", "Strict");
-        rc = apiclient_json(api, live ? "PUT" : "POST", path.buf, NULL, body, result, err);
-        json_object_put(body);
-        json_object_put(live);
-        strbuf_release(&path);
-        if (rc != OMLOP_ECONFLICT && rc != OMLOP_EEXIST)
-            return rc;
+        rv = cjson_get_string(live, "metadata.resourceVersion");
+        meta = json_object_object_get(patch, "metadata");
+        if (!json_object_is_type(meta, json_type_object)) {
+            meta = json_object_new_object();
+            json_object_object_add(patch, "metadata", meta);
+        }
+        if (rv)
+            json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
+        apiclient_path(&path, m->kind->plural, m->name, NULL);
+    } else {
+        apiclient_path(&path, m->kind->plural, NULL, NULL);
     }
-    return omlop_err_prefix(err, "gave up after %d conflicts: ", APPLY_CONFLICT_RETRIES + 1);
+    apiclient_query_add(&path, "fieldManager", o->field_manager ? o->field_manager : "omlctl");
+    /* An unknown field is an error, not a silent drop (kubectl's default too). */
+    apiclient_query_add(&path, "fieldValidation", "Strict");
+    if (o->server_dry_run)
+        apiclient_query_add(&path, "dryRun", "All");
+    if (live)
+        rc = apiclient_json(api, "PATCH", path.buf, "application/merge-patch+json", patch, result,
+                            err);
+    else
+        rc = apiclient_json(api, "POST", path.buf, NULL, modified, result, err);
+    if (rc == 0 && !*result)
+        rc = omlop_err_set(err, OMLOP_EPROTO, "%s %s: the answer has no object",
+                           live ? "PATCH" : "POST", path.buf);
+out:
+    json_object_put(patch);
+    json_object_put(last);
+    json_object_put(live);
+    strbuf_release(&path);
+    return rc;
 }
 
 int omlctl_apply_send(apiclient *api, const omlctl_manifest *m, const omlctl_apply_params *o,
                       json_object **result, omlop_err *err)
 {
-    strbuf path = STRBUF_INIT;
-    apiclient_response resp = APICLIENT_RESPONSE_INIT;
-    const char *text = json_object_to_json_string_ext(m->obj, JSON_C_TO_STRING_PLAIN |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
-    int rc;
+    json_object *modified = omlctl_last_applied_modified(m->obj);
+    int rc = 0;
 
     *result = NULL;
-    apiclient_path(&path, m->kind->plural, m->name, NULL);
-    apiclient_query_add(&path, "fieldManager", o->field_manager ? o->field_manager : "omlctl");
-    /* An unknown field is an error, not a silent drop (kubectl's default too). */
-    apiclient_query_add(&path, "fieldValidation", "Strict");
-    if (o->force)
-        apiclient_query_add(&path, "force", "true");
-    if (o->server_dry_run)
-        apiclient_query_add(&path, "dryRun", "All");
-    rc = apiclient_do(api, "PATCH", path.buf, "application/apply-patch+yaml", text, strlen(text),
-                      &resp, err);
-    if (rc < 0)
-        goto out;
-    if (resp.code == 415 || resp.code == 405) {
-        rc = apply_fallback(api, m, o, result, err);
-        goto out;
+    for (int attempt = 0; attempt <= APPLY_CONFLICT_RETRIES; attempt++) {
+        rc = apply_attempt(api, m, o, modified, result, err);
+        if (rc != OMLOP_ECONFLICT && rc != OMLOP_EEXIST)
+            goto out;
     }
-    apiclient_print_warnings(&resp);
-    if (resp.code < 200 || resp.code >= 300) {
-        rc = apiclient_status_error(resp.code, resp.body.buf, resp.body.len, err);
-        goto out;
-    }
-    *result = json_tokener_parse(strbuf_str(&resp.body));
-    if (!*result)
-        rc = omlop_err_set(err, OMLOP_EPROTO, "PATCH %s: the %ld answer is not JSON", path.buf,
-                           resp.code);
+    rc = omlop_err_prefix(err, "gave up after %d conflicts: ", APPLY_CONFLICT_RETRIES + 1);
 out:
-    apiclient_response_release(&resp);
-    strbuf_release(&path);
+    json_object_put(modified);
     return rc;
 }
 
@@ -181,8 +207,10 @@ static int apply_one(omlctl_ctx *ctx, apiclient *api, const omlctl_manifest *m, 
     if (rc < 0 && rc != OMLOP_ENOTFOUND)
         goto fail;
     if (o->dry == DRY_CLIENT) {
-        /* What the object would look like: the manifest merged over the live one. */
-        result = live ? omlctl_merge_patch_apply(live, m->obj) : json_object_get(m->obj);
+        json_object *modified = omlctl_last_applied_modified(m->obj);
+
+        result = apply_expected(live, modified);
+        json_object_put(modified);
     } else {
         omlctl_apply_params p = {o->field_manager, o->force, o->dry == DRY_SERVER};
 

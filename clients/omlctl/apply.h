@@ -1,5 +1,6 @@
 /*
- * apply: sending one manifest as a server-side apply, shared by `omlctl apply`
+ * apply: sending one manifest as kubectl's client-side apply (a create, or a
+ * 3-way merge patch against the last-applied record), shared by `omlctl apply`
  * and `omlctl diff` (which sends the same request with dryRun=All, so what it
  * shows is exactly what apply would store).
  */
@@ -13,14 +14,16 @@
 
 typedef struct omlctl_apply_params {
     const char *field_manager; /* NULL = "omlctl" */
-    int force;                 /* force=true: take over fields other managers own */
+    int force;                 /* accepted for kubectl compatibility; no effect */
     int server_dry_run;        /* dryRun=All */
 } omlctl_apply_params;
 
 /*
- * PATCH the object as application/apply-patch+yaml (falling back to GET + POST or
- * PUT when the server answers 415/405); *result is the object the server stored,
- * or would store under a dry run (caller puts).
+ * GET the object, then POST the manifest with its last-applied record or PATCH
+ * (application/merge-patch+json, live resourceVersion as precondition) the
+ * 3-way patch, retrying on 409; *result is the object the server stored, or
+ * would store under a dry run, or live when there was nothing to change
+ * (caller puts).
  */
 int omlctl_apply_send(apiclient *api, const omlctl_manifest *m, const omlctl_apply_params *o,
                       json_object **result, omlop_err *err);

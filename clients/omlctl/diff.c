@@ -1,9 +1,9 @@
 /*
  * omlctl diff: what apply would change, as a unified diff per object.
  *
- * "merged" is the server's answer to the very request apply sends, with
- * dryRun=All, so defaults, admission and server-side apply merging are the
- * server's own. Both sides drop status and server-kept metadata
+ * "merged" is the server's answer to the very request apply sends (the create
+ * or the 3-way merge patch), with dryRun=All, so defaults, admission and
+ * merging are the server's own. Both sides drop status and server-kept metadata
  * (omlctl_comparable) so only what apply can change shows up. Exit codes as
  * kubectl diff: 0 no differences, 1 differences, >1 an error (2 usage, 3 other).
  *
@@ -19,9 +19,11 @@
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
 #include "clients/omlctl/liveplan.h"
+#include "clients/omlctl/mergepatch.h"
 #include "clients/omlctl/output.h"
 #include "clients/omlctl/udiff.h"
 #include "crds/yamlio.h"
+#include "lib/cjson.h"
 
 #define DIFF_EXIT_DIFFERENT 1
 #define DIFF_EXIT_ERROR     3
@@ -30,10 +32,12 @@ static const char diff_help[] =
     "Show what 'omlctl apply' would change, as a unified diff per object.\n"
     "\n"
     "For each object in the manifests, the live object is compared with what the\n"
-    "server answers to the same server-side apply sent with dryRun=All: defaults,\n"
-    "validation and merging are the server's. Status and the metadata the server\n"
-    "keeps (resourceVersion, generation, uid, creationTimestamp, managedFields) are\n"
-    "left out of both sides. A new object diffs against nothing.\n"
+    "server answers to the same request apply sends (a create, or the 3-way merge\n"
+    "patch that also removes what the manifest no longer says), with dryRun=All:\n"
+    "defaults, validation and merging are the server's. Status, the metadata the\n"
+    "server keeps (resourceVersion, generation, uid, creationTimestamp,\n"
+    "managedFields) and the last-applied-configuration annotation are left out of\n"
+    "both sides. A new object diffs against nothing.\n"
     "\n"
     "For a tenant that is not converged, the live plan follows: what the last\n"
     "reconcile still has to do on which host, and why it has not yet (status.plan).\n"
@@ -46,7 +50,7 @@ static const char diff_help[] =
     "  -R, --recursive          accepted for kubectl compatibility (always recursive)\n"
     "  -U, --context N          lines of context around each change (default 3)\n"
     "      --field-manager NAME as for apply (default omlctl)\n"
-    "      --force-conflicts    as for apply\n"
+    "      --force-conflicts    accepted, as for apply\n"
     "\n"
     "Exit status: 0 no differences, 1 differences found, 2 usage error, 3 other error.\n"
     "\n"
@@ -54,15 +58,25 @@ static const char diff_help[] =
     "  omlctl diff -f tenants/acme.yaml\n"
     "  omlctl diff -f tenants/ && echo \"nothing to apply\"\n";
 
-/* Render obj (after omlctl_comparable) as YAML; NULL gives "". */
+/*
+ * Render obj (after omlctl_comparable) as YAML; NULL gives "". The
+ * last-applied record is left out: it is apply's bookkeeping, one long line of
+ * JSON that repeats the manifest, and every real change already shows above it.
+ */
 static int render(const json_object *obj, strbuf *out, omlop_err *err)
 {
-    json_object *c;
+    json_object *c, *ann;
     int rc;
 
     if (!obj)
         return 0;
     c = omlctl_comparable(obj);
+    ann = cjson_get(c, "metadata.annotations");
+    if (json_object_is_type(ann, json_type_object)) {
+        json_object_object_del(ann, OMLCTL_LAST_APPLIED);
+        if (json_object_object_length(ann) == 0)
+            json_object_object_del(json_object_object_get(c, "metadata"), "annotations");
+    }
     rc = yaml_emit_json(c, out, err);
     json_object_put(c);
     return rc;

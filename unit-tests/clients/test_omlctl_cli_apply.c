@@ -381,6 +381,288 @@ static void test_delete_wait_follows_finalizers(void **state)
     octl_run_release(&r);
 }
 
+/* --- 3-way apply: what the manifest stops saying is removed ------------------------------ */
+
+/* A Tenant; extra is inserted under metadata (annotations, more labels), nginx may be NULL. */
+static void write_tenant(const char *file, const char *name, const char *meta_extra,
+                         const char *nginx)
+{
+    strbuf sb = STRBUF_INIT;
+
+    strbuf_addf(&sb,
+                "apiVersion: omlop.io/v1alpha1\nkind: Tenant\nmetadata:\n  name: %s\n"
+                "  labels:\n    omlop.io/customer: acme\n%s"
+                "spec:\n  layout: aio\n  hosts:\n    - name: h1\n      ssh:\n"
+                "        address: 192.0.2.10\n        port: 22\n        user: root\n"
+                "        identitySecretRef:\n          name: acme-ssh\n"
+                "      lanIP: 192.0.2.10\n"
+                "  network:\n    infraEnv: lan\n"
+                "  images:\n    tags:\n      asterisk: \"240102.01\"\n",
+                name, meta_extra);
+    if (nginx)
+        strbuf_addf(&sb, "      nginx: \"%s\"\n", nginx);
+    octl_write_file(&env, file, sb.buf);
+    strbuf_release(&sb);
+}
+
+static json_object *get_json(const char *plural, const char *name)
+{
+    json_object *o = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf path = STRBUF_INIT;
+
+    apiclient_path(&path, plural, name, NULL);
+    if (apiclient_json(env.api, "GET", path.buf, NULL, NULL, &o, &err) < 0)
+        fail_msg("GET %s: %s", path.buf, err.msg);
+    strbuf_release(&path);
+    return o;
+}
+
+/* metadata.<map>.<key> (keys hold dots, so not a dotted path), or NULL. */
+static const char *meta_entry(const json_object *obj, const char *map, const char *key)
+{
+    json_object *m = json_object_object_get(cjson_get(obj, "metadata"), map);
+
+    return json_object_get_string(json_object_object_get(m, key));
+}
+
+/* What another writer (the operator) adds: a finalizer and a status. */
+static void add_finalizer_and_status(const char *name)
+{
+    json_object *patch =
+        json_tokener_parse("{\"metadata\":{\"finalizers\":[\"omlop.io/teardown\"]}}");
+    json_object *obj;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf path = STRBUF_INIT;
+
+    apiclient_path(&path, "tenants", name, NULL);
+    if (apiclient_json(env.api, "PATCH", path.buf, "application/merge-patch+json", patch, NULL,
+                       &err) < 0)
+        fail_msg("adding a finalizer to %s: %s", name, err.msg);
+    obj = get_json("tenants", name);
+    json_object_object_add(obj, "status", json_tokener_parse("{\"phase\":\"Ready\"}"));
+    strbuf_reset(&path);
+    apiclient_path(&path, "tenants", name, "status");
+    if (apiclient_json(env.api, "PUT", path.buf, NULL, obj, NULL, &err) < 0)
+        fail_msg("PUT %s: %s", path.buf, err.msg);
+    json_object_put(obj);
+    json_object_put(patch);
+    strbuf_release(&path);
+}
+
+/* omlctl edit with an editor that adds the label edited=by-edit next to the customer one. */
+static void edit_add_label(const char *ref)
+{
+    char script[512];
+    octl_run r;
+
+    octl_write_file(&env, "edit.sh",
+                    "#!/bin/sh\nsed -i 's|^\\(  *\\)omlop.io/customer: acme$|&\\n\\1edited: "
+                    "by-edit|' \"$1\"\n");
+    octl_path(&env, "edit.sh", script, sizeof(script));
+    chmod(script, 0700);
+    setenv("EDITOR", script, 1);
+    OCTL(&env, &r, NULL, "edit", ref);
+    octl_assert_code(&r, 0);
+    octl_run_release(&r);
+    unsetenv("EDITOR");
+}
+
+static void test_apply_removes_fields_dropped_from_the_manifest(void **state)
+{
+    octl_run r;
+    json_object *o;
+    char path[512];
+    const char *rec;
+
+    (void)state;
+    write_tenant("t1.yaml", "acme",
+                 "    tier: gold\n  annotations:\n    omlop.io/paused: \"true\"\n", "1.25");
+    octl_path(&env, "t1.yaml", path, sizeof(path));
+    OCTL(&env, &r, NULL, "apply", "-f", path);
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "tenant/acme created\n");
+    octl_run_release(&r);
+    o = get_json("tenants", "acme");
+    rec = meta_entry(o, "annotations", "kubectl.kubernetes.io/last-applied-configuration");
+    assert_non_null(rec);
+    octl_assert_contains(rec, "\"omlop.io/paused\":\"true\"");
+    json_object_put(o);
+    add_finalizer_and_status("acme");
+    edit_add_label("tenant/acme");
+
+    /* The same file minus the annotation, the tier label and the nginx tag. */
+    write_tenant("t1.yaml", "acme", "", NULL);
+    OCTL(&env, &r, NULL, "diff", "-f", path);
+    octl_assert_code(&r, 1);
+    octl_assert_contains(r.out.buf, "-    omlop.io/paused: 'true'\n");
+    octl_assert_contains(r.out.buf, "-    tier: gold\n");
+    /* The override goes; the server's default comes back. */
+    octl_assert_contains(r.out.buf, "-      nginx: '1.25'\n+      nginx: '");
+    assert_null(strstr(r.out.buf, "-    edited")); /* kept: at most context */
+    assert_null(strstr(r.out.buf, "last-applied"));
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "apply", "-f", path, "--dry-run=client");
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "tenant/acme configured (dry run)\n");
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "apply", "-f", path);
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "tenant/acme configured\n");
+    octl_run_release(&r);
+
+    o = get_json("tenants", "acme");
+    assert_null(meta_entry(o, "annotations", "omlop.io/paused"));
+    assert_null(meta_entry(o, "labels", "tier"));
+    assert_non_null(cjson_get_string(o, "spec.images.tags.nginx"));
+    assert_string_not_equal(cjson_get_string(o, "spec.images.tags.nginx"), "1.25");
+    assert_string_equal(cjson_get_string(o, "spec.images.tags.asterisk"), "240102.01");
+    assert_string_equal(meta_entry(o, "labels", "omlop.io/customer"), "acme");
+    /* Never applied, so kept: the edit, the operator's finalizer and status. */
+    assert_string_equal(meta_entry(o, "labels", "edited"), "by-edit");
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(cjson_get(o, "metadata.finalizers"), 0)),
+        "omlop.io/teardown");
+    /* The operator of this omlopd may have moved the phase on; status is still there. */
+    assert_non_null(cjson_get_string(o, "status.phase"));
+    rec = meta_entry(o, "annotations", "kubectl.kubernetes.io/last-applied-configuration");
+    assert_non_null(rec);
+    /* The manifest as decoded, schema defaults included, so nginx is there with its default. */
+    if (strstr(rec, "paused") || strstr(rec, "1.25") || strstr(rec, "\"status\"") ||
+        strstr(rec, "tier") || !strstr(rec, "240102.01"))
+        fail_msg("the record still has what the manifest dropped, or status: %s", rec);
+    json_object_put(o);
+
+    OCTL(&env, &r, NULL, "apply", "-f", path);
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "tenant/acme unchanged\n");
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "diff", "-f", path);
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "");
+    octl_run_release(&r);
+}
+
+/* obj without status and the metadata the server keeps (a new object). */
+static json_object *user_part(const json_object *obj)
+{
+    static const char *const server_meta[] = {"resourceVersion", "generation", "uid",
+                                              "creationTimestamp", "managedFields"};
+    json_object *c = NULL;
+
+    assert_int_equal(json_object_deep_copy((json_object *)obj, &c, NULL), 0);
+    json_object_object_del(c, "status");
+    for (size_t i = 0; i < sizeof(server_meta) / sizeof(server_meta[0]); i++)
+        json_object_object_del(cjson_get(c, "metadata"), server_meta[i]);
+    return c;
+}
+
+/* Both dry runs and the real apply agree on what is stored. */
+static void test_apply_dry_runs_show_the_removal(void **state)
+{
+    json_object *client = NULL, *server = NULL, *real = NULL, *live, *a, *b, *c;
+    octl_run r;
+    char path[512];
+
+    (void)state;
+    write_secret("r1.yaml", "r1", "app: rm\n    gone: soon", "one");
+    octl_path(&env, "r1.yaml", path, sizeof(path));
+    OCTL(&env, &r, NULL, "apply", "-f", path);
+    octl_assert_code(&r, 0);
+    octl_run_release(&r);
+    write_secret("r1.yaml", "r1", "app: rm", "one");
+    OCTL(&env, &r, NULL, "apply", "-f", path, "--dry-run=client", "-o", "json");
+    octl_assert_code(&r, 0);
+    client = json_tokener_parse(r.out.buf);
+    octl_run_release(&r);
+    OCTL(&env, &r, NULL, "apply", "-f", path, "--dry-run=server", "-o", "json");
+    octl_assert_code(&r, 0);
+    server = json_tokener_parse(r.out.buf);
+    octl_run_release(&r);
+    assert_non_null(client);
+    assert_non_null(server);
+    assert_null(cjson_get(server, "metadata.labels.gone"));
+    live = get_json("secrets", "r1");
+    assert_string_equal(cjson_get_string(live, "metadata.labels.gone"), "soon"); /* dry runs */
+    json_object_put(live);
+    OCTL(&env, &r, NULL, "apply", "-f", path, "-o", "json");
+    octl_assert_code(&r, 0);
+    real = json_tokener_parse(r.out.buf);
+    octl_run_release(&r);
+    a = user_part(client);
+    b = user_part(server);
+    c = user_part(real);
+    /* Client side keeps the write-only stringData the server turns into data. */
+    json_object_object_del(a, "stringData");
+    assert_true(cjson_equal(b, c));
+    assert_true(cjson_equal(a, c));
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(c);
+    json_object_put(client);
+    json_object_put(server);
+    json_object_put(real);
+}
+
+/* Objects kubectl applied (its record present) or created (no record). */
+static void test_apply_takes_over_kubectl_objects(void **state)
+{
+    json_object *obj, *got;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf path = STRBUF_INIT;
+    octl_run r;
+    char file[512];
+
+    (void)state;
+    obj = json_tokener_parse(
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"k1\","
+        "\"labels\":{\"app\":\"k\",\"old\":\"x\"},\"annotations\":{"
+        "\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"apiVersion\\\":"
+        "\\\"omlop.io/"
+        "v1alpha1\\\",\\\"kind\\\":\\\"Secret\\\",\\\"metadata\\\":{\\\"annotations\\\""
+        ":{},\\\"labels\\\":{\\\"app\\\":\\\"k\\\",\\\"old\\\":\\\"x\\\"},\\\"name\\\":\\\"k1\\\"},"
+        "\\\"stringData\\\":{\\\"key\\\":\\\"v\\\"}}\\n\"}},\"stringData\":{\"key\":\"v\"}}");
+    assert_non_null(obj);
+    apiclient_path(&path, "secrets", NULL, NULL);
+    if (apiclient_json(env.api, "POST", path.buf, NULL, obj, NULL, &err) < 0)
+        fail_msg("POST %s: %s", path.buf, err.msg);
+    json_object_put(obj);
+    /* kubectl create: no record, and an extra label. */
+    obj = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
+                             "\"metadata\":{\"name\":\"k2\",\"labels\":{\"app\":\"k\","
+                             "\"extra\":\"x\"}},\"stringData\":{\"key\":\"v\"}}");
+    if (apiclient_json(env.api, "POST", path.buf, NULL, obj, NULL, &err) < 0)
+        fail_msg("POST %s: %s", path.buf, err.msg);
+    json_object_put(obj);
+    strbuf_release(&path);
+
+    write_secret("k1.yaml", "k1", "app: k", "v");
+    octl_path(&env, "k1.yaml", file, sizeof(file));
+    OCTL(&env, &r, NULL, "apply", "-f", file);
+    octl_assert_code(&r, 0);
+    assert_string_equal(r.out.buf, "secret/k1 configured\n");
+    octl_run_release(&r);
+    got = get_json("secrets", "k1");
+    assert_null(
+        cjson_get(got, "metadata.labels.old")); /* kubectl applied it, the file dropped it */
+    octl_assert_contains(
+        meta_entry(got, "annotations", "kubectl.kubernetes.io/last-applied-configuration"),
+        "\"labels\":{\"app\":\"k\"}");
+    json_object_put(got);
+
+    write_secret("k2.yaml", "k2", "app: k", "v");
+    octl_path(&env, "k2.yaml", file, sizeof(file));
+    OCTL(&env, &r, NULL, "apply", "-f", file);
+    octl_assert_code(&r, 0);
+    octl_run_release(&r);
+    got = get_json("secrets", "k2");
+    /* Never applied, so not ours to delete; from now on the record says what was. */
+    assert_string_equal(cjson_get_string(got, "metadata.labels.extra"), "x");
+    assert_non_null(
+        meta_entry(got, "annotations", "kubectl.kubernetes.io/last-applied-configuration"));
+    json_object_put(got);
+}
+
 static void test_usage_errors_exit_2(void **state)
 {
     static const char *const cases[][4] = {
@@ -418,6 +700,9 @@ int main(void)
         cmocka_unit_test(test_delete_by_name_file_and_selector),
         cmocka_unit_test(test_delete_wait_follows_finalizers),
         cmocka_unit_test(test_usage_errors_exit_2),
+        cmocka_unit_test(test_apply_removes_fields_dropped_from_the_manifest),
+        cmocka_unit_test(test_apply_dry_runs_show_the_removal),
+        cmocka_unit_test(test_apply_takes_over_kubectl_objects),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,8 @@
 /*
  * Tests for the pure parts behind `omlctl diff` and `omlctl edit`:
  * clients/omlctl/udiff.c (unified diffs, checked exactly and by applying them
- * back) and clients/omlctl/mergepatch.c (RFC 7386). Compiled in directly: the
+ * back) and clients/omlctl/mergepatch.c (RFC 7386, and the 3-way patch and
+ * last-applied record of client-side apply). Compiled in directly: the
  * omlctl sources are not part of libomlop.
  */
 #include <setjmp.h>
@@ -315,6 +316,161 @@ static void test_merge_patch_create_then_apply_round_trips(void **state)
     }
 }
 
+/* --- the 3-way patch of client-side apply ----------------------------------------------- */
+
+static void check_three_way(const char *last, const char *modified, const char *live,
+                            const char *want)
+{
+    json_object *la = last ? json_tokener_parse(last) : NULL, *mo = json_tokener_parse(modified);
+    json_object *li = json_tokener_parse(live), *w = json_tokener_parse(want);
+    json_object *got = omlctl_merge_patch_three_way(la, mo, li);
+    strbuf sb = STRBUF_INIT;
+
+    assert_non_null(mo);
+    assert_non_null(li);
+    assert_non_null(w);
+    cjson_canonical(got, &sb);
+    if (!cjson_equal(got, w))
+        fail_msg("3-way last=%s modified=%s live=%s: got %s, want %s", last ? last : "(none)",
+                 modified, live, sb.buf, want);
+    strbuf_release(&sb);
+    json_object_put(la);
+    json_object_put(mo);
+    json_object_put(li);
+    json_object_put(w);
+    json_object_put(got);
+}
+
+static void test_three_way_patch_deletes_only_what_was_applied(void **state)
+{
+    (void)state;
+    /* The e2e bug: an annotation dropped from the manifest is deleted. */
+    check_three_way("{\"metadata\":{\"annotations\":{\"omlop.io/paused\":\"true\"}}}",
+                    "{\"metadata\":{\"annotations\":{\"x\":\"1\"}}}",
+                    "{\"metadata\":{\"annotations\":{\"omlop.io/paused\":\"true\",\"x\":\"1\"}}}",
+                    "{\"metadata\":{\"annotations\":{\"omlop.io/paused\":null}}}");
+    /* A whole map removed, and a nested field removed. */
+    check_three_way("{\"metadata\":{\"labels\":{\"a\":\"1\"}},\"spec\":{\"images\":{\"tags\":"
+                    "{\"nginx\":\"1\",\"omlapp\":\"2\"}}}}",
+                    "{\"metadata\":{},\"spec\":{\"images\":{\"tags\":{\"omlapp\":\"2\"}}}}",
+                    "{\"metadata\":{\"labels\":{\"a\":\"1\"}},\"spec\":{\"images\":{\"tags\":"
+                    "{\"nginx\":\"1\",\"omlapp\":\"2\"}}}}",
+                    "{\"metadata\":{\"labels\":null},\"spec\":{\"images\":{\"tags\":"
+                    "{\"nginx\":null}}}}");
+    /* What was never applied (status, finalizers, a label set by edit) stays. */
+    check_three_way("{\"metadata\":{\"labels\":{\"a\":\"1\"}},\"spec\":{\"n\":1}}",
+                    "{\"metadata\":{\"labels\":{\"a\":\"1\"}},\"spec\":{\"n\":1}}",
+                    "{\"metadata\":{\"labels\":{\"a\":\"1\",\"edited\":\"y\"},\"finalizers\":"
+                    "[\"omlop.io/teardown\"],\"resourceVersion\":\"7\"},\"spec\":{\"n\":1},"
+                    "\"status\":{\"phase\":\"Ready\"}}",
+                    "{}");
+    /* Changed and new values are set; a list is replaced whole. */
+    check_three_way("{\"spec\":{\"hosts\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"n\":1}}",
+                    "{\"spec\":{\"hosts\":[{\"name\":\"a\"}],\"n\":2,\"m\":{\"k\":3}}}",
+                    "{\"spec\":{\"hosts\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"n\":1}}",
+                    "{\"spec\":{\"hosts\":[{\"name\":\"a\"}],\"n\":2,\"m\":{\"k\":3}}}");
+    /* Something another writer changed in an applied field is put back. */
+    check_three_way("{\"spec\":{\"n\":1}}", "{\"spec\":{\"n\":1}}", "{\"spec\":{\"n\":9}}",
+                    "{\"spec\":{\"n\":1}}");
+    /* Without a record (an object kubectl create made), nothing is deleted. */
+    check_three_way(NULL, "{\"spec\":{\"n\":1}}", "{\"spec\":{\"n\":1,\"old\":2}}", "{}");
+    /* Removed from the manifest but already gone from live: nothing to send. */
+    check_three_way("{\"spec\":{\"n\":1,\"old\":2}}", "{\"spec\":{\"n\":1}}",
+                    "{\"spec\":{\"n\":1}}", "{}");
+    /* An object that became a scalar, and a scalar that became an object. */
+    check_three_way("{\"a\":{\"b\":1},\"c\":1}", "{\"a\":5,\"c\":{\"d\":2}}",
+                    "{\"a\":{\"b\":1},\"c\":1}", "{\"a\":5,\"c\":{\"d\":2}}");
+}
+
+/* The annotation's value, or NULL. */
+static const char *last_applied_text(const json_object *obj)
+{
+    json_object *ann = cjson_get(obj, "metadata.annotations");
+
+    return json_object_get_string(json_object_object_get(ann, OMLCTL_LAST_APPLIED));
+}
+
+static void test_last_applied_record_round_trips(void **state)
+{
+    json_object *manifest = json_tokener_parse(
+        "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"annotations\":{\"b\":\"2\","
+        "\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"stale\\\":1}\"}},"
+        "\"spec\":{\"layout\":\"aio\"},\"status\":{\"phase\":\"Ready\"}}");
+    json_object *mod, *rec, *want, *bare;
+    json_object *garbage = json_tokener_parse(
+        "{\"metadata\":{\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":"
+        "\"[1,\"}}}");
+
+    (void)state;
+    assert_non_null(manifest);
+    mod = omlctl_last_applied_modified(manifest);
+    /* Compact canonical JSON, without status and without the record itself. */
+    assert_string_equal(last_applied_text(mod),
+                        "{\"kind\":\"Tenant\",\"metadata\":{\"annotations\":"
+                        "{\"b\":\"2\"},\"name\":\"x\"},\"spec\":"
+                        "{\"layout\":\"aio\"}}");
+    assert_null(json_object_object_get(mod, "status"));
+    assert_string_equal(cjson_get_string(mod, "metadata.annotations.b"), "2");
+    rec = omlctl_last_applied_get(mod);
+    want = json_tokener_parse("{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"annotations\":"
+                              "{\"b\":\"2\"}},\"spec\":{\"layout\":\"aio\"}}");
+    assert_true(cjson_equal(rec, want));
+    /* Re-recording a record gives the same object: applying twice is a no-op. */
+    {
+        json_object *again = omlctl_last_applied_modified(mod);
+
+        assert_true(cjson_equal(again, mod));
+        json_object_put(again);
+    }
+    /* A manifest without annotations gets a map holding only the record, and its record has none.
+     */
+    bare = json_tokener_parse("{\"metadata\":{\"name\":\"y\"}}");
+    json_object_put(mod);
+    mod = omlctl_last_applied_modified(bare);
+    assert_string_equal(last_applied_text(mod), "{\"metadata\":{\"name\":\"y\"}}");
+    assert_int_equal(json_object_object_length(cjson_get(mod, "metadata.annotations")), 1);
+    /* No record, or one that is not a JSON object: nothing to delete. */
+    assert_null(omlctl_last_applied_get(bare));
+    assert_null(omlctl_last_applied_get(garbage));
+    json_object_put(manifest);
+    json_object_put(mod);
+    json_object_put(rec);
+    json_object_put(want);
+    json_object_put(bare);
+    json_object_put(garbage);
+}
+
+/* kubectl's record (its key order, a trailing newline) is read like omlctl's own. */
+static void test_last_applied_reads_kubectl_records(void **state)
+{
+    json_object *live = json_tokener_parse(
+        "{\"metadata\":{\"name\":\"s\",\"labels\":{\"app\":\"k\",\"old\":\"x\"},\"annotations\":"
+        "{\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"apiVersion\\\":\\\"v1\\\","
+        "\\\"kind\\\":\\\"Secret\\\",\\\"metadata\\\":{\\\"annotations\\\":{},\\\"labels\\\":"
+        "{\\\"app\\\":\\\"k\\\",\\\"old\\\":\\\"x\\\"},\\\"name\\\":\\\"s\\\"}}\\n\"}}}");
+    json_object *manifest =
+        json_tokener_parse("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+                           "\"s\",\"labels\":{\"app\":\"k\"}}}");
+    json_object *last, *mod, *patch, *result;
+
+    (void)state;
+    assert_non_null(live);
+    last = omlctl_last_applied_get(live);
+    assert_non_null(last);
+    mod = omlctl_last_applied_modified(manifest);
+    patch = omlctl_merge_patch_three_way(last, mod, live);
+    result = omlctl_merge_patch_apply(live, patch);
+    assert_null(cjson_get(result, "metadata.labels.old"));
+    assert_string_equal(cjson_get_string(result, "metadata.labels.app"), "k");
+    assert_string_equal(last_applied_text(result), last_applied_text(mod));
+    json_object_put(live);
+    json_object_put(manifest);
+    json_object_put(last);
+    json_object_put(mod);
+    json_object_put(patch);
+    json_object_put(result);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +483,9 @@ int main(void)
         cmocka_unit_test(test_udiff_past_the_edit_bound_still_correct),
         cmocka_unit_test(test_merge_patch_apply_rfc7386_examples),
         cmocka_unit_test(test_merge_patch_create_then_apply_round_trips),
+        cmocka_unit_test(test_three_way_patch_deletes_only_what_was_applied),
+        cmocka_unit_test(test_last_applied_record_round_trips),
+        cmocka_unit_test(test_last_applied_reads_kubectl_records),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
