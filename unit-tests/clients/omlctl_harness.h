@@ -348,6 +348,20 @@ OCTL_UNUSED static int octl_run_args(const octl_env *e, octl_run *r, const char 
     return octl_runv(e, r, stdin_text, OCTL_CMD_TIMEOUT_MS, args);
 }
 
+/* The object as the server has it now (caller puts); fails the test when the GET does. */
+OCTL_UNUSED static json_object *octl_fetch(const octl_env *e, const char *plural, const char *name)
+{
+    strbuf path = STRBUF_INIT;
+    json_object *o = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    apiclient_path(&path, plural, name, NULL);
+    if (apiclient_json(e->api, "GET", path.buf, NULL, NULL, &o, &err) < 0)
+        fail_msg("GET %s: %s", path.buf, err.msg);
+    strbuf_release(&path);
+    return o;
+}
+
 /* Print a run's output (for failing assertions). */
 OCTL_UNUSED static void octl_dump(const char *what, const octl_run *r)
 {

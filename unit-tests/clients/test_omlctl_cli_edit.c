@@ -48,20 +48,6 @@ static void make_secret(const char *name, const char *value)
     strbuf_release(&sb);
 }
 
-/* The object as the server has it now. */
-static json_object *fetch(const char *name)
-{
-    strbuf path = STRBUF_INIT;
-    json_object *o = NULL;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    apiclient_path(&path, "secrets", name, NULL);
-    if (apiclient_json(env.api, "GET", path.buf, NULL, NULL, &o, &err) < 0)
-        fail_msg("GET %s: %s", path.buf, err.msg);
-    strbuf_release(&path);
-    return o;
-}
-
 /* Install an editor script (body gets the file as $1) and point EDITOR at it. */
 static void editor_script(const char *name, const char *body)
 {
@@ -88,7 +74,7 @@ static void test_edit_saves_a_change(void **state)
     octl_assert_code(&r, 0);
     assert_string_equal(r.out.buf, "secret/e1 edited\n");
     octl_run_release(&r);
-    o = fetch("e1");
+    o = octl_fetch(&env, "secrets", "e1");
     octl_assert_field(o, "metadata.labels.app", "two");
     json_object_put(o);
     /* JSON works the same way. */
@@ -96,7 +82,7 @@ static void test_edit_saves_a_change(void **state)
     OCTL(&env, &r, NULL, "edit", "secret/e1", "-o", "json");
     octl_assert_code(&r, 0);
     octl_run_release(&r);
-    o = fetch("e1");
+    o = octl_fetch(&env, "secrets", "e1");
     octl_assert_field(o, "metadata.labels.app", "three");
     json_object_put(o);
 }
@@ -108,7 +94,7 @@ static void test_edit_without_change_or_emptied_cancels(void **state)
 
     (void)state;
     make_secret("e2", "one");
-    before = fetch("e2");
+    before = octl_fetch(&env, "secrets", "e2");
     setenv("EDITOR", "true", 1);
     OCTL(&env, &r, NULL, "edit", "secret", "e2");
     octl_assert_code(&r, 0);
@@ -119,7 +105,7 @@ static void test_edit_without_change_or_emptied_cancels(void **state)
     octl_assert_code(&r, 0);
     assert_string_equal(r.out.buf, "Edit cancelled, no changes made.\n");
     octl_run_release(&r);
-    after = fetch("e2");
+    after = octl_fetch(&env, "secrets", "e2");
     assert_string_equal(cjson_get_string(before, "metadata.resourceVersion"),
                         cjson_get_string(after, "metadata.resourceVersion"));
     json_object_put(before);
@@ -155,7 +141,7 @@ static void test_edit_reopens_with_errors_until_fixed(void **state)
     octl_assert_contains(seen.buf, "# The object was not saved:\n# ");
     octl_assert_contains(seen.buf, "dta: unknown field \"dta\"");
     octl_assert_contains(seen.buf, "\ndta:\n  key: b25l\n");
-    o = fetch("e3");
+    o = octl_fetch(&env, "secrets", "e3");
     octl_assert_field(o, "metadata.labels.app", "fixed");
     json_object_put(o);
     strbuf_release(&seen);
@@ -202,7 +188,7 @@ static void test_edit_server_rejection_reopens_editor(void **state)
     OCTL(&env, &r, NULL, "edit", "secret", "e5", "--validate=false");
     octl_assert_code(&r, 0);
     octl_run_release(&r);
-    o = fetch("e5");
+    o = octl_fetch(&env, "secrets", "e5");
     octl_assert_field(o, "metadata.labels.app", "server-ok");
     json_object_put(o);
 }
@@ -226,7 +212,7 @@ static void test_edit_conflict_reapplies_user_changes(void **state)
                                     "changes");
     assert_string_equal(r.out.buf, "secret/e6 edited\n");
     octl_run_release(&r);
-    o = fetch("e6");
+    o = octl_fetch(&env, "secrets", "e6");
     octl_assert_field(o, "metadata.labels.app", "edited");
     /* stringData is stored base64 in data: "changed-by-someone-else". */
     octl_assert_field(o, "data.key", "Y2hhbmdlZC1ieS1zb21lb25lLWVsc2U=");

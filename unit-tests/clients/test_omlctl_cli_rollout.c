@@ -56,24 +56,10 @@ static void apply_tenant(const char *name, const char *omlapp, const char *aster
     strbuf_release(&sb);
 }
 
-/* The tenant as the server has it now (caller puts). */
-static json_object *fetch(const char *name)
-{
-    strbuf path = STRBUF_INIT;
-    json_object *o = NULL;
-    omlop_err err = OMLOP_ERR_INIT;
-
-    apiclient_path(&path, "tenants", name, NULL);
-    if (apiclient_json(env.api, "GET", path.buf, NULL, NULL, &o, &err) < 0)
-        fail_msg("GET %s: %s", path.buf, err.msg);
-    strbuf_release(&path);
-    return o;
-}
-
 static void assert_tags(const char *name, const char *omlapp, const char *asterisk,
                         const char *generation)
 {
-    json_object *o = fetch(name);
+    json_object *o = octl_fetch(&env, "tenants", name);
     char gen[32];
 
     octl_assert_field(o, "spec.images.tags.omlapp", omlapp);
@@ -171,7 +157,7 @@ static void test_rollout_undo_to_revision(void **state)
     octl_run_release(&r);
     assert_tags("ro2", "2.0", "a2", "4");
     /* the history limit is not rolled back */
-    o = fetch("ro2");
+    o = octl_fetch(&env, "tenants", "ro2");
     assert_int_equal(cjson_get_int(o, "spec.revisionHistoryLimit", -1), 5);
     json_object_put(o);
     OCTL(&env, &r, NULL, "rollout", "undo", "tenant/ro2", "--to-revision", "1");
