@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "lib/cjson.h"
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (!d)
-        abort(); /* same policy as strbuf: OOM is not a path we test */
-    return d;
-}
+#include "lib/xalloc.h"
 
 const char *tv_spec_string(const tv_tenant *t, const char *path)
 {
