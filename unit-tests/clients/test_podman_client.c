@@ -29,6 +29,7 @@
 #include "clients/tunnel.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "unit-tests/fake_http.h"
 
 /* --- the fake Podman ------------------------------------------------------------------- */
 
@@ -189,57 +190,8 @@ static int serve(fake *f, int fd, const char *method, const char *target, const 
 }
 
 /* recv, giving up (0) when the test is over, so teardown never waits on a client. */
-static ssize_t recv_or_stop(fake *f, int fd, char *buf, size_t size)
-{
-    while (!atomic_load(&f->stop)) {
-        struct pollfd p = {fd, POLLIN, 0};
-
-        if (poll(&p, 1, 100) > 0)
-            return recv(fd, buf, size, 0);
-    }
-    return 0;
-}
 
 /* Read one request (headers, then Content-Length bytes); 0 ok, -1 closed. */
-static int read_request(fake *f, int fd, strbuf *in, char *method, char *target, strbuf *body)
-{
-    char *end;
-    size_t clen = 0, head;
-    const char *cl;
-
-    for (;;) {
-        char buf[4096];
-        ssize_t n;
-
-        end = strstr(strbuf_str(in), "\r\n\r\n");
-        if (end)
-            break;
-        n = recv_or_stop(f, fd, buf, sizeof(buf));
-        if (n <= 0)
-            return -1;
-        strbuf_add(in, buf, (size_t)n);
-    }
-    head = (size_t)(end - in->buf) + 4;
-    if (sscanf(in->buf, "%15s %1023s", method, target) != 2)
-        return -1;
-    cl = strcasestr(in->buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        clen = strtoul(cl + 17, NULL, 10);
-    while (in->len < head + clen) {
-        char buf[4096];
-        ssize_t n = recv_or_stop(f, fd, buf, sizeof(buf));
-
-        if (n <= 0)
-            return -1;
-        strbuf_add(in, buf, (size_t)n);
-    }
-    strbuf_reset(body);
-    strbuf_add(body, in->buf + head, clen);
-    /* keep what follows (a pipelined request) */
-    memmove(in->buf, in->buf + head + clen, in->len - head - clen);
-    strbuf_setlen(in, in->len - head - clen);
-    return 0;
-}
 
 static void *fake_main(void *arg)
 {
@@ -258,7 +210,8 @@ static void *fake_main(void *arg)
             continue;
         atomic_fetch_add(&f->connections, 1);
         /* one connection at a time is enough for these tests */
-        while (!atomic_load(&f->stop) && read_request(f, fd, &in, method, target, &body) == 0) {
+        while (!atomic_load(&f->stop) &&
+               fake_http_read_request(&f->stop, fd, &in, method, target, &body) == 0) {
             pthread_mutex_lock(&f->lock);
             strbuf_addf(&f->log, "%s %s\n", method, target);
             if (body.len)

@@ -36,6 +36,7 @@
 #include "reconcilers/tenant.h"
 #include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
+#include "unit-tests/fake_http.h"
 
 #define MAX_CTRS 64
 #define MAX_IMGS 64
@@ -273,50 +274,6 @@ static void serve(fake *f, int fd, const char *method, const char *target, const
     json_object_put(o);
 }
 
-static int read_request(fake *f, int fd, strbuf *in, char *method, char *target, strbuf *body)
-{
-    char *end;
-    size_t clen = 0, head;
-    const char *cl;
-
-    for (;;) {
-        char buf[4096];
-        struct pollfd pf = {fd, POLLIN, 0};
-        ssize_t n;
-
-        end = in->len ? strstr(in->buf, "\r\n\r\n") : NULL;
-        if (end)
-            break;
-        if (atomic_load(&f->stop))
-            return -1;
-        if (poll(&pf, 1, 100) <= 0)
-            continue;
-        n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0)
-            return -1;
-        strbuf_add(in, buf, (size_t)n);
-    }
-    head = (size_t)(end - in->buf) + 4;
-    if (sscanf(in->buf, "%15s %1023s", method, target) != 2)
-        return -1;
-    cl = strcasestr(in->buf, "\r\nContent-Length:");
-    if (cl && cl < end)
-        clen = strtoul(cl + 17, NULL, 10);
-    while (in->len < head + clen) {
-        char buf[4096];
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-        if (n <= 0)
-            return -1;
-        strbuf_add(in, buf, (size_t)n);
-    }
-    strbuf_reset(body);
-    strbuf_add(body, in->buf + head, clen);
-    memmove(in->buf, in->buf + head + clen, in->len - head - clen);
-    strbuf_setlen(in, in->len - head - clen);
-    return 0;
-}
-
 static void *fake_main(void *arg)
 {
     fake *f = arg;
@@ -332,7 +289,7 @@ static void *fake_main(void *arg)
         fd = accept(f->listen_fd, NULL, NULL);
         if (fd < 0)
             continue;
-        while (read_request(f, fd, &in, method, target, &body) == 0)
+        while (fake_http_read_request(&f->stop, fd, &in, method, target, &body) == 0)
             serve(f, fd, method, target, strbuf_str(&body));
         close(fd);
         strbuf_release(&in);
