@@ -349,6 +349,92 @@ int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, oml
     return rc;
 }
 
+int ssh_conn_open_tcp(ssh_conn *c, const char *address, int port, int *fd, omlop_err *err)
+{
+    struct req *r;
+    int rc;
+
+    *fd = -1;
+    if (!address || !address[0] || strpbrk(address, " \t\r\n"))
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: TCP address '%s' is not valid", c->name,
+                             address ? address : "");
+    if (port < 1 || port > 65535)
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: TCP port %d of %s is not in 1-65535",
+                             c->name, port, address);
+    r = req_new(REQ_OPEN, NULL, NULL);
+    if (!r || !(r->address = strdup(address))) {
+        if (r)
+            ssh_pump_req_free(r);
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    }
+    r->port = port;
+    rc = req_submit(c, r, (long)c->connect_timeout_ms + c->open_timeout_ms + 5000, err);
+    if (rc < 0)
+        return rc;
+    if (r->fd >= 0) {
+        *fd = r->fd;
+        rc = 0;
+    } else {
+        rc = omlop_err_set(err, r->err.code ? r->err.code : OMLOP_EINTERNAL, "%s", r->err.msg);
+    }
+    ssh_pump_req_free(r);
+    return rc;
+}
+
+/* --- commands ------------------------------------------------------------------------- */
+
+#define EXEC_DEFAULT_MAX_OUT    (64 * 1024)
+#define EXEC_DEFAULT_TIMEOUT_MS 30000
+
+void ssh_exec_result_release(ssh_exec_result *r)
+{
+    if (!r)
+        return;
+    strbuf_release(&r->out);
+    strbuf_release(&r->err_out);
+    r->exit_status = -1;
+    r->is_truncated = 0;
+}
+
+int ssh_conn_exec(ssh_conn *c, const char *command, const void *in, size_t in_len, size_t max_out,
+                  int timeout_ms, ssh_exec_result *res, omlop_err *err)
+{
+    struct req *r;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    res->exit_status = -1;
+    if (!command || !command[0])
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: no command to run", c->name);
+    r = req_new(REQ_EXEC, NULL, NULL);
+    if (!r)
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    r->command = strdup(command);
+    /* a copy: if this caller gave up waiting, the pump would still be reading it */
+    if (in && in_len)
+        r->in = malloc(in_len);
+    if (!r->command || (in && in_len && !r->in)) {
+        ssh_pump_req_free(r);
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    }
+    if (r->in)
+        memcpy(r->in, in, in_len);
+    r->in_len = r->in ? in_len : 0;
+    r->max_out = max_out ? max_out : EXEC_DEFAULT_MAX_OUT;
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : EXEC_DEFAULT_TIMEOUT_MS;
+    r->res.exit_status = -1;
+    /* the pump enforces timeout_ms itself (closing the channel); a connect attempt in
+     * progress may delay the start, and the slack only guards against bugs */
+    rc = req_submit(c, r, (long)c->connect_timeout_ms + r->timeout_ms + 5000, err);
+    if (rc < 0)
+        return rc;
+    *res = r->res;
+    memset(&r->res, 0, sizeof(r->res));
+    rc = r->err.code ? omlop_err_set(err, r->err.code, "%s", r->err.msg) : 0;
+    ssh_pump_req_free(r);
+    return rc;
+}
+
 /* --- forwards ------------------------------------------------------------------------- */
 
 static void fwd_destroy(ssh_forward *f)

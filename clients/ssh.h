@@ -7,6 +7,10 @@
  * (ssh_conn_open_streamlocal) or connections to a private local socket that
  * the connection forwards, like "ssh -L" (ssh_forward_*; what the HTTP tunnel
  * uses). The other end is pumped to its channel through bounded buffers.
+ * The same way it opens TCP connections made by the host (direct-tcpip, for
+ * readiness probes: ssh_conn_open_tcp), and it runs commands on the host in
+ * exec channels, with stdin from a buffer and stdout/stderr/exit status
+ * collected (ssh_conn_exec; clients/hostfs builds file operations on it).
  *
  * Host keys are verified strictly: against the key(s) of the host entry
  * (host_key), else a known_hosts file. An unknown or changed key is refused
@@ -159,6 +163,41 @@ int ssh_forward_last_error(ssh_forward *f, unsigned long since_seq, omlop_err *e
 /* Text for a state and a verdict ("connected", "matched the host entry key"). */
 const char *ssh_conn_state_name(ssh_conn_state s);
 const char *ssh_hostkey_verdict_text(ssh_hostkey_verdict v);
+
+/* What a command run on the host produced. */
+typedef struct ssh_exec_result {
+    int exit_status;  /* the command's exit status; -1 when it ended without one (signal) */
+    strbuf out;       /* stdout, at most max_out bytes */
+    strbuf err_out;   /* stderr, at most max_out bytes */
+    int is_truncated; /* more output than max_out was dropped */
+} ssh_exec_result;
+
+/*
+ * Run command (a POSIX sh command line, as `ssh host command` would) in an exec
+ * channel; write in[0..in_len) to its stdin then EOF; collect stdout/stderr
+ * (each capped at max_out; 0 = 64 KiB) until the channel closes or timeout_ms
+ * (0 = 30000) passes. Returns 0 when the command ran, whatever its exit status
+ * (the caller judges res->exit_status); OMLOP_EUNAVAIL when the host is not
+ * reachable; OMLOP_ETIMEOUT (channel closed) on the deadline; EPROTO/EIO with
+ * the reason otherwise. res must be released with ssh_exec_result_release
+ * (on errors too: it may hold the output received before the failure).
+ * Neither the command nor in is logged; still, pass secrets through in, since
+ * a command line is visible in the host's process list.
+ */
+int ssh_conn_exec(ssh_conn *c, const char *command, const void *in, size_t in_len, size_t max_out,
+                  int timeout_ms, ssh_exec_result *res, omlop_err *err);
+
+/* Free what res holds and reset it; NULL is fine. */
+void ssh_exec_result_release(ssh_exec_result *r);
+
+/*
+ * Open a direct-tcpip channel to address:port as seen from the host and return
+ * our end of a socketpair pumped to it in *fd (like ssh_conn_open_streamlocal).
+ * OpenSSH confirms the channel only once its connect() succeeded, so a refused
+ * port fails here: OMLOP_EUNAVAIL "host h1: 10.0.0.1:6379 refused: <sshd's reason>".
+ * sshd forbidding TCP forwarding is OMLOP_EPERM, naming AllowTcpForwarding.
+ */
+int ssh_conn_open_tcp(ssh_conn *c, const char *address, int port, int *fd, omlop_err *err);
 
 /* --- pure helper; ssh:// parsing is in clients/ssh_login.h, keys in clients/ssh_keys.h -- */
 

@@ -1,4 +1,4 @@
-/* ssh_chan: pump one stream-local channel to a socketpair (see ssh_chan.h). */
+/* ssh_chan: pump one forwarding channel (unix socket or TCP) to a socketpair (see ssh_chan.h). */
 #include "clients/ssh_chan.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <libssh/callbacks.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,7 +19,9 @@ struct ssh_chan {
     ssh_channel ch;
     ssh_session session;
     struct ssh_channel_callbacks_struct cb;
-    char *path;
+    char *path;     /* the unix socket, or "address:port" for messages when tcp_host is set */
+    char *tcp_host; /* direct-tcpip: the address the host connects to */
+    int tcp_port;
     int is_open;
     int fd; /* our end of the socketpair; -1 before attach */
     unsigned char *tolocal;
@@ -89,6 +92,7 @@ void ssh_chan_free(ssh_chan *k)
     free(k->tolocal);
     free(k->toremote);
     free(k->path);
+    free(k->tcp_host);
     free(k);
 }
 
@@ -113,10 +117,35 @@ int ssh_chan_new(ssh_session session, const char *path, ssh_chan **out, omlop_er
     return 0;
 }
 
+int ssh_chan_new_tcp(ssh_session session, const char *address, int port, ssh_chan **out,
+                     omlop_err *err)
+{
+    char label[300];
+    int rc;
+
+    /* an IPv6 address is bracketed, so the port stays readable */
+    snprintf(label, sizeof(label), strchr(address, ':') ? "[%s]:%d" : "%s:%d", address, port);
+    rc = ssh_chan_new(session, label, out, err);
+    if (rc < 0)
+        return rc;
+    (*out)->tcp_port = port;
+    (*out)->tcp_host = strdup(address);
+    if (!(*out)->tcp_host) {
+        ssh_chan_free(*out);
+        *out = NULL;
+        return omlop_err_set(err, OMLOP_ENOMEM, "cannot allocate a channel");
+    }
+    return 0;
+}
+
 int ssh_chan_open_step(ssh_chan *k)
 {
-    /* on a non-blocking session this sends the request once, then polls for the answer */
-    switch (ssh_channel_open_forward_unix(k->ch, k->path, "127.0.0.1", 0)) {
+    /* on a non-blocking session this sends the request once, then polls for the answer;
+     * the originator address is informational only (sshd logs it) */
+    int rc = k->tcp_host ? ssh_channel_open_forward(k->ch, k->tcp_host, k->tcp_port, "127.0.0.1", 0)
+                         : ssh_channel_open_forward_unix(k->ch, k->path, "127.0.0.1", 0);
+
+    switch (rc) {
     case SSH_OK:
         return 1;
     case SSH_AGAIN:
@@ -126,11 +155,44 @@ int ssh_chan_open_step(ssh_chan *k)
     }
 }
 
+/* The reason text sshd gave after libssh's "Channel opening failure: ... error (N) ". */
+static const char *open_failure_text(const char *msg)
+{
+    const char *p = strstr(msg, "error (");
+    const char *q = p ? strchr(p, ')') : NULL;
+
+    if (!q)
+        return msg;
+    q++;
+    while (*q == ' ')
+        q++;
+    return *q ? q : msg;
+}
+
+/* direct-tcpip: OpenSSH confirms only after its connect() succeeded, so a refusal is final. */
+static int tcp_open_error(const ssh_chan *k, const char *host, int reason, const char *msg,
+                          omlop_err *err)
+{
+    if (reason == 1) /* SSH_OPEN_ADMINISTRATIVELY_PROHIBITED */
+        return omlop_err_set(err, OMLOP_EPERM,
+                             "host %s: sshd refused to open a TCP connection to %s (%s); set "
+                             "'AllowTcpForwarding yes' (or 'local') in the host's sshd_config",
+                             host, k->path, msg);
+    if (reason == 2) /* SSH_OPEN_CONNECT_FAILED */
+        return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s: %s refused: %s", host, k->path,
+                             open_failure_text(msg));
+    return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s: cannot open a TCP connection to %s: %s",
+                         host, k->path, msg);
+}
+
 int ssh_chan_open_error(const ssh_chan *k, const char *host, omlop_err *err)
 {
     const char *msg = ssh_get_error(k->session);
     const char *p = strstr(msg, "error (");
     int reason = p ? atoi(p + 7) : 0;
+
+    if (k->tcp_host)
+        return tcp_open_error(k, host, reason, msg, err);
 
     if (reason == 1) /* SSH_OPEN_ADMINISTRATIVELY_PROHIBITED */
         return omlop_err_set(err, OMLOP_EPERM,

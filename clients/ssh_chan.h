@@ -1,5 +1,7 @@
 /*
- * ssh_chan: one direct-streamlocal channel joined to one end of a socketpair.
+ * ssh_chan: one forwarding channel joined to one end of a socketpair: either
+ * direct-streamlocal (a unix socket on the host, e.g. Podman's) or
+ * direct-tcpip (address:port as seen from the host, e.g. a readiness probe).
  *
  * The channel's bytes are copied to the socketpair and back, through bounded
  * buffers, without blocking: when the local reader is slow the channel's
@@ -23,12 +25,17 @@ typedef struct ssh_chan ssh_chan;
 /* Start opening a channel to the unix socket path on the host; see ssh_chan_open_step. */
 int ssh_chan_new(ssh_session session, const char *path, ssh_chan **out, omlop_err *err);
 
+/* The same for a TCP connection from the host to address:port (direct-tcpip). */
+int ssh_chan_new_tcp(ssh_session session, const char *address, int port, ssh_chan **out,
+                     omlop_err *err);
+
 /* Drive the open: 1 opened, 0 still waiting for the server, -1 refused or failed. */
 int ssh_chan_open_step(ssh_chan *k);
 
 /*
- * Why the open failed, as an error naming host and socket, with a hint for
- * the usual causes (no socket there; sshd forbids stream-local forwarding).
+ * Why the open failed, as an error naming host and socket (or address:port),
+ * with a hint for the usual causes (no socket there, nothing listening on the
+ * port; sshd forbids stream-local or TCP forwarding).
  */
 int ssh_chan_open_error(const ssh_chan *k, const char *host, omlop_err *err);
 
@@ -50,7 +57,7 @@ int ssh_chan_has_backlog(const ssh_chan *k);
 /* Whether the channel is done (both sides closed, or failed) and can be freed. */
 int ssh_chan_is_finished(const ssh_chan *k);
 
-/* The socket path, for messages. */
+/* The socket path or "address:port", for messages. */
 const char *ssh_chan_path(const ssh_chan *k);
 
 /* Close the channel (and the local end) and free; NULL is fine. */

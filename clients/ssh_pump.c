@@ -3,7 +3,8 @@
  * ssh_pump.h). It connects, verifies, authenticates (ssh_login), then runs a
  * poll loop over the session socket, the request eventfd, the forwards'
  * listening sockets and the local ends of its channels, moving bytes both
- * ways (ssh_chan), sending keepalives, and reconnecting with backoff.
+ * ways (ssh_chan), running commands (ssh_exec) against their deadlines,
+ * sending keepalives, and reconnecting with backoff.
  */
 #include "clients/ssh_pump.h"
 
@@ -83,11 +84,14 @@ static void unreachable_err(ssh_conn *c, omlop_err *err)
 void ssh_pump_req_free(struct req *r)
 {
     free(r->path);
+    free(r->address);
+    free(r->command);
+    free(r->in);
+    ssh_exec_result_release(&r->res);
     free(r);
 }
 
-/* Answer a request: hand over fd (or the error) unless the caller left. */
-static void req_finish(ssh_conn *c, struct req *r, int fd, const omlop_err *e)
+void ssh_pump_req_finish(ssh_conn *c, struct req *r, int fd, const omlop_err *e)
 {
     pthread_mutex_lock(&c->lock);
     if (r->is_abandoned) {
@@ -115,7 +119,7 @@ static void req_fail(ssh_conn *c, struct req *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     omlop_err_vset(&e, code, fmt, ap);
     va_end(ap);
-    req_finish(c, r, -1, &e);
+    ssh_pump_req_finish(c, r, -1, &e);
 }
 
 /* --- channels (pump thread) ------------------------------------------------------------- */
@@ -144,7 +148,7 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
     }
     if (e) {
         if (ch->req)
-            req_finish(c, ch->req, -1, e);
+            ssh_pump_req_finish(c, ch->req, -1, e);
         else
             fwd_record(c, ch->fwd, e);
         if (ch->adopt_fd >= 0)
@@ -163,7 +167,7 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
     c->st.opened_total++;
     pthread_mutex_unlock(&c->lock);
     if (ch->req)
-        req_finish(c, ch->req, fd, NULL);
+        ssh_pump_req_finish(c, ch->req, fd, NULL);
     ch->req = NULL;
 }
 
@@ -197,6 +201,15 @@ static void chan_step_open(ssh_conn *c, struct chan *ch, long long now)
     }
 }
 
+/* A caller's TCP connection (r->address) or a channel to a unix socket. */
+static int chan_new_for(ssh_conn *c, const struct req *r, const char *path, ssh_chan **k,
+                        omlop_err *e)
+{
+    if (r && r->address)
+        return ssh_chan_new_tcp(c->session, r->address, r->port, k, e);
+    return ssh_chan_new(c->session, path, k, e);
+}
+
 /* Open a channel to path for a caller (r) or for a connection a forward accepted (f, fd). */
 static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path)
 {
@@ -205,14 +218,14 @@ static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const
 
     if (!ch) {
         omlop_err_set(&e, OMLOP_ENOMEM, "out of memory");
-    } else if (ssh_chan_new(c->session, path, &ch->k, &e) < 0) {
+    } else if (chan_new_for(c, r, path, &ch->k, &e) < 0) {
         omlop_err_prefix(&e, "host %s: ", c->name);
         free(ch);
         ch = NULL;
     }
     if (!ch) {
         if (r)
-            req_finish(c, r, -1, &e);
+            ssh_pump_req_finish(c, r, -1, &e);
         else
             fwd_record(c, f, &e);
         if (fd >= 0)
@@ -305,6 +318,7 @@ static void session_drop(ssh_conn *c)
         c->chans = ch->next;
         chan_free(c, ch); /* closes our socketpair end: the caller sees EOF */
     }
+    ssh_pump_execs_drop(c);
     if (c->event) {
         if (c->session)
             ssh_event_remove_session(c->event, c->session);
@@ -521,6 +535,13 @@ static int wait_events(ssh_conn *c, int sfd, long long now)
         if (fd >= 0)
             pollset_add(c, &n, fd, ev, NULL, ch);
     }
+    /* commands move on session input alone; only their deadlines need a timer */
+    for (struct exec_job *j = c->execs; j; j = j->next) {
+        long long left = j->deadline_ms - now;
+
+        if (left < timeout)
+            timeout = left > 0 ? (int)left : 0;
+    }
     if (dead_due < ka_due)
         ka_due = dead_due;
     if (ka_due < timeout)
@@ -625,6 +646,7 @@ static void step_connected(ssh_conn *c)
             ssh_chan_pump(ch->k);
     }
     chans_reap(c);
+    ssh_pump_execs_step(c, now);
     check_liveness(c, now);
 }
 
@@ -640,11 +662,21 @@ static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
         }
         r->fwd->next = c->fwds;
         c->fwds = r->fwd;
-        req_finish(c, r, -1, NULL);
+        ssh_pump_req_finish(c, r, -1, NULL);
         return;
     case REQ_FWD_DEL:
         fwd_detach(c, r->fwd);
-        req_finish(c, r, -1, NULL);
+        ssh_pump_req_finish(c, r, -1, NULL);
+        return;
+    case REQ_EXEC:
+        if (is_stopping) {
+            req_fail(c, r, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
+        } else if (c->session) {
+            ssh_pump_exec_start(c, r);
+        } else {
+            unreachable_err(c, &e);
+            ssh_pump_req_finish(c, r, -1, &e);
+        }
         return;
     case REQ_OPEN:
         if (is_stopping) {
@@ -653,7 +685,7 @@ static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
             chan_start(c, r, NULL, -1, r->path);
         } else {
             unreachable_err(c, &e);
-            req_finish(c, r, -1, &e);
+            ssh_pump_req_finish(c, r, -1, &e);
         }
         return;
     }

@@ -3,8 +3,9 @@
  * the pump thread that alone drives its libssh session (see ssh.h for the
  * locking scheme). ssh.c is the callers' side: it creates and frees the
  * connection, queues requests and waits for their answers; ssh_pump.c is the
- * thread's side: connecting and reconnecting, channels, forwards, keepalives.
- * Nothing outside these two files includes this header.
+ * thread's side: connecting and reconnecting, channels, forwards, keepalives;
+ * ssh_exec.c runs the commands for it. Nothing outside these three files
+ * includes this header.
  */
 #ifndef OMLOP_SSH_PUMP_H
 #define OMLOP_SSH_PUMP_H
@@ -16,18 +17,32 @@
 
 #include "clients/ssh.h"
 #include "clients/ssh_chan.h"
+#include "clients/ssh_exec.h"
 #include "clients/ssh_keys.h"
 #include "lib/err.h"
 
-enum req_type { REQ_OPEN, REQ_FWD_ADD, REQ_FWD_DEL };
+enum req_type { REQ_OPEN, REQ_FWD_ADD, REQ_FWD_DEL, REQ_EXEC };
 
-/* One queued request to the pump; shared by the caller and the pump under conn->lock. */
+/*
+ * One queued request to the pump. The caller fills it and reads the answer
+ * after is_done; in between only the pump touches it (is_done and
+ * is_abandoned are read and written under conn->lock).
+ */
 struct req {
     struct req *next;
     enum req_type type;
-    char *path;       /* REQ_OPEN: the socket on the host */
+    char *path;       /* REQ_OPEN: the socket on the host; NULL for a TCP connection */
+    char *address;    /* REQ_OPEN: the TCP address the host connects to, with port */
+    int port;         /* REQ_OPEN with address */
     ssh_forward *fwd; /* REQ_FWD_*: the forward to add or remove */
     int fd;           /* REQ_OPEN answer: the caller's end, or -1 */
+    /* REQ_EXEC: the command, its stdin (a copy), limits, and the answer in res */
+    char *command;
+    unsigned char *in;
+    size_t in_len;
+    size_t max_out;
+    int timeout_ms;
+    ssh_exec_result res;
     omlop_err err;
     int is_done;
     int is_abandoned; /* the caller gave up waiting: the pump frees it */
@@ -56,6 +71,15 @@ struct chan {
     int is_opening;
     int is_open;
     int is_ready; /* its local end had poll events this round */
+};
+
+/* A command running for a caller; owned and touched only by the pump thread. */
+struct exec_job {
+    struct exec_job *next;
+    ssh_exec *x;
+    struct req *req;       /* whom to answer; x borrows req->in */
+    long long deadline_ms; /* the caller's timeout_ms from when the pump took it */
+    int is_counted;        /* its channel opened: counted in st.open_channels */
 };
 
 /* What one pollfd of the pump's poll set stands for. */
@@ -94,6 +118,7 @@ struct ssh_conn {
     struct ssh_counter_struct rx;
     struct ssh_counter_struct tx;
     struct chan *chans;
+    struct exec_job *execs;
     ssh_forward *fwds;
     struct pollfd *pfd; /* the poll set, reused from round to round */
     struct poll_who *who;
@@ -120,8 +145,16 @@ long long ssh_pump_now_ms(void);
 /* Wake the pump (after queueing a request or setting is_stopping). */
 void ssh_pump_wake(ssh_conn *c);
 
-/* Free a request (its path too). */
+/* Free a request and everything it holds (path, command, input, result). */
 void ssh_pump_req_free(struct req *r);
+
+/* Answer a request: hand over fd (or the error e) unless the caller left (then free it). */
+void ssh_pump_req_finish(ssh_conn *c, struct req *r, int fd, const omlop_err *e);
+
+/* Commands (in ssh_exec.c, pump thread only): start r's, move all on, fail all. */
+void ssh_pump_exec_start(ssh_conn *c, struct req *r);
+void ssh_pump_execs_step(ssh_conn *c, long long now);
+void ssh_pump_execs_drop(ssh_conn *c);
 
 /* The pump thread's body; arg is the ssh_conn. Returns when is_stopping is set. */
 void *ssh_pump_main(void *arg);

@@ -12,6 +12,11 @@
  *   badsocket   a wrong Podman socket path gives a clear error
  *   hostkey     a changed host key is refused, naming both fingerprints
  *   auth        log in with a key from a Secret (base64), and with ssh-agent
+ *   hostexec    on every host: commands over SSH (output, stdin round trip,
+ *               exit status, deadline), clients/hostfs (write 0600 atomically,
+ *               hash, missing = "", remove) under /etc/omnileads, and TCP
+ *               probes from the host (its sshd = 0, a closed port = EUNAVAIL,
+ *               another lab host's sshd = 0); 50 more commands leak no fd
  *   sshd        sshd stops: the host is reported unreachable with the reason;
  *               sshd returns: the client reconnects by itself
  *   podmankill  Podman killed mid-stream ends the stream with an error (no
@@ -35,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clients/hostfs.h"
 #include "clients/podman.h"
 #include "clients/podman_events.h"
 #include "clients/podman_exec.h"
@@ -938,6 +944,129 @@ out:
     host_close(&h);
 }
 
+/* --- hostexec --------------------------------------------------------------------------- */
+
+/* Run cmd on the host; 0 when it exited 0, with its stdout in *out. */
+static int run_on(ssh_conn *c, const char *cmd, strbuf *out, omlop_err *err)
+{
+    ssh_exec_result res;
+    int rc = ssh_conn_exec(c, cmd, NULL, 0, 0, 10000, &res, err);
+
+    if (rc == 0 && res.exit_status != 0)
+        rc = omlop_err_set(err, OMLOP_EIO, "'%s' exited %d: %s", cmd, res.exit_status,
+                           strbuf_str(&res.err_out));
+    if (rc == 0 && out) {
+        strbuf_reset(out);
+        strbuf_add(out, res.out.buf ? res.out.buf : "", res.out.len);
+    }
+    ssh_exec_result_release(&res);
+    return rc;
+}
+
+static void hostexec_one(const lab *l, size_t i)
+{
+    char test[64], dir[128], path[160], want[CJSON_HASH_HEX_LEN + 1], content[128], cmd[512];
+    char hex[2][HOSTFS_SHA256_HEX_LEN + 1];
+    const char *paths[2];
+    size_t big_len = 1024 * 1024;
+    unsigned char *big = malloc(big_len);
+    ssh_host_config cfg;
+    ssh_conn *c = NULL;
+    ssh_exec_result res = {0};
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf out = STRBUF_INIT;
+    long long t0;
+    int fds0, fds1;
+
+    snprintf(test, sizeof(test), "hostexec %s", l->hosts[i]);
+    snprintf(dir, sizeof(dir), "/etc/omnileads/omlop-e2e-%s", l->run_id);
+    snprintf(path, sizeof(path), "%s/default/redis.env", dir);
+    snprintf(content, sizeof(content), "REDIS_PASSWORD='p4ss $x'\nHOST=%s\n", l->hosts[i]);
+    CHECK(test, big != NULL, "out of memory");
+    for (size_t k = 0; k < big_len; k++)
+        big[k] = (unsigned char)(k * 31 + (k >> 11));
+    host_config(l, i, &cfg);
+    CHECK(test, ssh_conn_new(&cfg, &c, &err) == 0 && ssh_conn_wait_connected(c, 15000, &err) == 0,
+          "connect: %s", err.msg);
+
+    /* commands */
+    CHECK(test, run_on(c, "echo ok; hostname", &out, &err) == 0, "echo: %s", err.msg);
+    CHECK(test, strncmp(strbuf_str(&out), "ok\nomllab-h", 11) == 0, "echo gave '%s'",
+          strbuf_str(&out));
+    CHECK(test, ssh_conn_exec(c, "cat", big, big_len, big_len, 20000, &res, &err) == 0, "cat: %s",
+          err.msg);
+    CHECK(test,
+          res.exit_status == 0 && res.out.len == big_len && !memcmp(res.out.buf, big, big_len),
+          "1 MiB through cat came back as %zu bytes (exit %d)", res.out.len, res.exit_status);
+    ssh_exec_result_release(&res);
+    CHECK(test, ssh_conn_exec(c, "echo bad >&2; exit 7", NULL, 0, 0, 10000, &res, &err) == 0,
+          "exit 7: %s", err.msg);
+    CHECK(test, res.exit_status == 7 && strcmp(strbuf_str(&res.err_out), "bad\n") == 0,
+          "exit 7 gave %d, stderr '%s'", res.exit_status, strbuf_str(&res.err_out));
+    ssh_exec_result_release(&res);
+    t0 = now_ms();
+    CHECK(test, ssh_conn_exec(c, "sleep 30", NULL, 0, 0, 500, &res, &err) == OMLOP_ETIMEOUT,
+          "sleep 30 with a 500 ms deadline: %s", err.code ? err.msg : "no timeout");
+    CHECK(test, now_ms() - t0 < 3000, "the deadline took %lld ms", now_ms() - t0);
+    ssh_exec_result_release(&res);
+    CHECK(test, run_on(c, "echo again", &out, &err) == 0 && !strcmp(strbuf_str(&out), "again\n"),
+          "after a timeout: %s", err.msg);
+    report(1, test, "echo, 1 MiB stdin round trip, exit 7 + stderr, 500 ms deadline");
+
+    /* files */
+    CHECK(test, hostfs_write(c, path, content, strlen(content), 0600, &err) == 0, "write: %s",
+          err.msg);
+    snprintf(cmd, sizeof(cmd), "stat -c '%%a %%s' %s; ls -A %s/default", path, dir);
+    CHECK(test, run_on(c, cmd, &out, &err) == 0, "stat: %s", err.msg);
+    snprintf(want, sizeof(want), "600 %zu\nredis.env\n", strlen(content));
+    CHECK(test, strcmp(strbuf_str(&out), want) == 0, "stat/ls gave '%s', want '%s'",
+          strbuf_str(&out), want);
+    paths[0] = path;
+    paths[1] = "/etc/omnileads/omlop-e2e-no-such-file";
+    CHECK(test, hostfs_hashes(c, paths, 2, hex, &err) == 0, "hashes: %s", err.msg);
+    cjson_sha256_hex(content, strlen(content), want);
+    CHECK(test, strcmp(hex[0], want) == 0 && hex[1][0] == '\0', "hashes gave '%s' and '%s'", hex[0],
+          hex[1]);
+    CHECK(test, hostfs_remove(c, path, &err) == 0 && hostfs_remove(c, path, &err) == 0,
+          "remove: %s", err.msg);
+    CHECK(test, hostfs_hashes(c, paths, 1, hex, &err) == 0 && hex[0][0] == '\0',
+          "after remove: '%s' %s", hex[0], err.msg);
+    report(1, test, "write 0600 (no temp file left), hash, missing = \"\", remove twice");
+
+    /* TCP probes from the host */
+    CHECK(test, hostfs_probe_tcp(c, "127.0.0.1", 22, &err) == 0, "127.0.0.1:22: %s", err.msg);
+    CHECK(test, hostfs_probe_tcp(c, l->hosts[(i + 1) % l->n], 22, &err) == 0, "%s:22: %s",
+          l->hosts[(i + 1) % l->n], err.msg);
+    CHECK(test, hostfs_probe_tcp(c, "127.0.0.1", 1, &err) == OMLOP_EUNAVAIL, "127.0.0.1:1 gave %s",
+          err.code ? err.msg : "0");
+    CHECK(test, strstr(err.msg, "127.0.0.1:1 refused") != NULL, "refusal: %s", err.msg);
+    report(1, test, "probe 127.0.0.1:22 and %s:22 = 0; 127.0.0.1:1: %s", l->hosts[(i + 1) % l->n],
+           err.msg);
+
+    /* many commands: no fd, no channel left */
+    fds0 = count_dir("/proc/self/fd");
+    for (int k = 0; k < 50; k++)
+        CHECK(test, run_on(c, "true", NULL, &err) == 0, "command %d: %s", k, err.msg);
+    fds1 = count_dir("/proc/self/fd");
+    CHECK(test, fds1 == fds0, "fds: %d before 50 commands, %d after", fds0, fds1);
+    report(1, test, "50 more commands, fds %d = %d", fds0, fds1);
+out:
+    if (c) {
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        run_on(c, cmd, NULL, &err);
+    }
+    ssh_exec_result_release(&res);
+    strbuf_release(&out);
+    ssh_conn_free(c);
+    free(big);
+}
+
+static void test_hostexec(const lab *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        hostexec_one(l, i);
+}
+
 /* --- main --------------------------------------------------------------------------- */
 
 static const char *need(const char *name)
@@ -960,9 +1089,15 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(const lab *l);
     } tests[] = {
-        {"ops", test_ops},         {"badsocket", test_badsocket}, {"hostkey", test_hostkey},
-        {"auth", test_auth},       {"sshd", test_sshd},           {"podmankill", test_podmankill},
-        {"netdown", test_netdown}, {"leaks", test_leaks},
+        {"ops", test_ops},
+        {"badsocket", test_badsocket},
+        {"hostexec", test_hostexec},
+        {"hostkey", test_hostkey},
+        {"auth", test_auth},
+        {"sshd", test_sshd},
+        {"podmankill", test_podmankill},
+        {"netdown", test_netdown},
+        {"leaks", test_leaks},
     };
     char *hosts, *save = NULL;
     lab l;

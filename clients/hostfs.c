@@ -1,0 +1,339 @@
+/*
+ * hostfs: file operations and TCP probes on a host (see hostfs.h). Each file
+ * operation is one short sh script run with ssh_conn_exec; paths are quoted
+ * into it, content goes through stdin.
+ */
+#include "clients/hostfs.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What the scripts print is small; these bound it anyway. */
+#define HOSTFS_MAX_OUT (256 * 1024)
+#define STDERR_SHOWN   400
+
+/* --- pure helpers ----------------------------------------------------------------------- */
+
+void hostfs_quote(strbuf *out, const char *s)
+{
+    strbuf_addch(out, '\'');
+    for (; *s; s++) {
+        /* nothing is special inside '...' but the quote itself: close, escape it, reopen */
+        if (*s == '\'')
+            strbuf_adds(out, "'\\''");
+        else
+            strbuf_addch(out, *s);
+    }
+    strbuf_addch(out, '\'');
+}
+
+static int is_lower_hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+}
+
+/* Undo sha256sum's escaping of a name (a line that starts with '\'): \\ \n \r. */
+static int unescape_name(const char *s, size_t len, strbuf *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '\\') {
+            strbuf_addch(out, s[i]);
+            continue;
+        }
+        if (++i == len)
+            return -1;
+        if (s[i] == '\\')
+            strbuf_addch(out, '\\');
+        else if (s[i] == 'n')
+            strbuf_addch(out, '\n');
+        else if (s[i] == 'r')
+            strbuf_addch(out, '\r');
+        else
+            return -1;
+    }
+    return 0;
+}
+
+/* One "[\]HEX  NAME" line (without its newline) into the entries whose path is NAME. */
+static int parse_sum_line(const char *line, size_t len, size_t lineno, const char *const *paths,
+                          size_t n, char (*hex)[HOSTFS_SHA256_HEX_LEN + 1], omlop_err *err)
+{
+    const char *p = line, *end = line + len;
+    int is_escaped = 0, rc = 0;
+    size_t matched = 0;
+    strbuf name = STRBUF_INIT;
+
+    if (p < end && *p == '\\') {
+        is_escaped = 1;
+        p++;
+    }
+    for (size_t i = 0; i < HOSTFS_SHA256_HEX_LEN; i++) {
+        if (p + i >= end || !is_lower_hex(p[i]))
+            goto bad;
+    }
+    p += HOSTFS_SHA256_HEX_LEN;
+    /* "  NAME" in text mode, " *NAME" in binary mode */
+    if (end - p < 3 || p[0] != ' ' || (p[1] != ' ' && p[1] != '*'))
+        goto bad;
+    p += 2;
+    if (is_escaped ? unescape_name(p, (size_t)(end - p), &name) < 0
+                   : (strbuf_add(&name, p, (size_t)(end - p)), 0))
+        goto bad;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(paths[i], strbuf_str(&name)) == 0) {
+            memcpy(hex[i], line + is_escaped, HOSTFS_SHA256_HEX_LEN);
+            hex[i][HOSTFS_SHA256_HEX_LEN] = '\0';
+            matched++;
+        }
+    }
+    if (!matched)
+        rc = omlop_err_set(err, OMLOP_EPROTO,
+                           "sha256sum output line %zu names '%.200s', which was not asked for",
+                           lineno, strbuf_str(&name));
+    strbuf_release(&name);
+    return rc;
+bad:
+    strbuf_release(&name);
+    return omlop_err_set(err, OMLOP_EPROTO,
+                         "sha256sum output line %zu is not 'SHA256  PATH': '%.*s'", lineno,
+                         len > 120 ? 120 : (int)len, line);
+}
+
+int hostfs_parse_sha256sum(const char *text, const char *const *paths, size_t n,
+                           char (*hex)[HOSTFS_SHA256_HEX_LEN + 1], omlop_err *err)
+{
+    size_t lineno = 0;
+
+    for (size_t i = 0; i < n; i++)
+        hex[i][0] = '\0';
+    while (*text) {
+        const char *nl = strchr(text, '\n');
+        size_t len = nl ? (size_t)(nl - text) : strlen(text);
+        int rc;
+
+        lineno++;
+        if (!nl)
+            return omlop_err_set(err, OMLOP_EPROTO,
+                                 "sha256sum output line %zu is cut short (no newline)", lineno);
+        rc = parse_sum_line(text, len, lineno, paths, n, hex, err);
+        if (rc < 0)
+            return rc;
+        text = nl + 1;
+    }
+    return 0;
+}
+
+/* --- checks and messages ---------------------------------------------------------------- */
+
+static int check_path(ssh_conn *c, const char *path, omlop_err *err)
+{
+    if (!path || path[0] != '/')
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' must be absolute",
+                             ssh_conn_name(c), path ? path : "");
+    if (strchr(path, '\n'))
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' holds a newline",
+                             ssh_conn_name(c), path);
+    return 0;
+}
+
+/* A file to write must name a file: not "/" nor a path ending in '/'. */
+static int check_file_path(ssh_conn *c, const char *path, omlop_err *err)
+{
+    int rc = check_path(c, path, err);
+
+    if (rc < 0)
+        return rc;
+    if (path[strlen(path) - 1] == '/')
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' names a directory, not a file",
+                             ssh_conn_name(c), path);
+    return 0;
+}
+
+/* stderr as one short line: trailing space trimmed, newlines joined with "; ". */
+static void add_stderr(strbuf *msg, const strbuf *err_out)
+{
+    const char *s = strbuf_str(err_out);
+    size_t len = err_out->len;
+
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+        len--;
+    if (!len) {
+        strbuf_adds(msg, "(nothing on stderr)");
+        return;
+    }
+    for (size_t i = 0; i < len && i < STDERR_SHOWN; i++) {
+        if (s[i] == '\n')
+            strbuf_adds(msg, "; ");
+        else if (s[i] != '\r')
+            strbuf_addch(msg, s[i]);
+    }
+    if (len > STDERR_SHOWN)
+        strbuf_adds(msg, "...");
+}
+
+/* Run script; a non-zero exit becomes OMLOP_EIO "host H: cannot WHAT: STDERR". */
+static int run(ssh_conn *c, const strbuf *script, const void *in, size_t in_len,
+               ssh_exec_result *res, const char *what, omlop_err *err)
+{
+    strbuf msg = STRBUF_INIT;
+    int rc = ssh_conn_exec(c, strbuf_str(script), in, in_len, HOSTFS_MAX_OUT, 0, res, err);
+
+    if (rc < 0) {
+        /* "host H: cannot WHAT: <why>", without ssh's own "host H: " in the middle */
+        strbuf_addf(&msg, "host %s: ", ssh_conn_name(c));
+        if (err && strncmp(err->msg, strbuf_str(&msg), msg.len) == 0) {
+            const char *why = err->msg + msg.len;
+
+            memmove(err->msg, why, strlen(why) + 1);
+        }
+        strbuf_release(&msg);
+        if (err)
+            omlop_err_prefix(err, "host %s: cannot %s: ", ssh_conn_name(c), what);
+        return rc;
+    }
+    if (res->exit_status == 0)
+        return 0;
+    add_stderr(&msg, &res->err_out);
+    if (res->exit_status < 0)
+        rc = omlop_err_set(err, OMLOP_EIO, "host %s: cannot %s: killed by a signal: %s",
+                           ssh_conn_name(c), what, strbuf_str(&msg));
+    else
+        rc = omlop_err_set(err, OMLOP_EIO, "host %s: cannot %s (exit status %d): %s",
+                           ssh_conn_name(c), what, res->exit_status, strbuf_str(&msg));
+    strbuf_release(&msg);
+    return rc;
+}
+
+/* --- operations ------------------------------------------------------------------------- */
+
+int hostfs_hashes(ssh_conn *c, const char *const *paths, size_t n,
+                  char (*hex)[HOSTFS_SHA256_HEX_LEN + 1], omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        hex[i][0] = '\0';
+        rc = check_path(c, paths[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    if (n == 0)
+        return 0;
+    /*
+     * Hash what exists in one sha256sum. A path that does not show is missing only when
+     * the nearest ancestor that does is a searchable directory; otherwise (a permission
+     * problem, a file where a directory should be) it is an error, not a missing file.
+     */
+    strbuf_adds(&script, "LC_ALL=C; export LC_ALL; set --; for p in");
+    for (size_t i = 0; i < n; i++) {
+        strbuf_addch(&script, ' ');
+        hostfs_quote(&script, paths[i]);
+    }
+    strbuf_adds(&script,
+                "; do if [ -e \"$p\" ]; then set -- \"$@\" \"$p\"; continue; fi; a=$p; "
+                "while [ -n \"$a\" ] && ! [ -e \"$a\" ]; do a=${a%/*}; done; [ -n \"$a\" ] || a=/; "
+                "if ! [ -d \"$a\" ] || ! [ -x \"$a\" ]; then printf '%s: cannot tell whether it "
+                "exists: %s is not a directory this user can search\\n' \"$p\" \"$a\" >&2; "
+                "exit 2; fi; done; [ $# -eq 0 ] || exec sha256sum -- \"$@\"");
+    if (n == 1)
+        strbuf_addf(&what, "hash %s", paths[0]);
+    else
+        strbuf_addf(&what, "hash %s and %zu more files", paths[0], n - 1);
+    rc = run(c, &script, NULL, 0, &res, strbuf_str(&what), err);
+    if (rc < 0)
+        goto out;
+    if (res.is_truncated) {
+        rc = omlop_err_set(err, OMLOP_EPROTO, "host %s: sha256sum printed more than %d bytes",
+                           ssh_conn_name(c), HOSTFS_MAX_OUT);
+        goto out;
+    }
+    rc = hostfs_parse_sha256sum(strbuf_str(&res.out), paths, n, hex, err);
+    if (rc < 0 && err)
+        omlop_err_prefix(err, "host %s: ", ssh_conn_name(c));
+out:
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            hex[i][0] = '\0';
+    }
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    strbuf_release(&what);
+    return rc;
+}
+
+int hostfs_write(ssh_conn *c, const char *path, const void *data, size_t len, unsigned mode,
+                 omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT, dir = STRBUF_INIT, tmpl = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    const char *slash;
+    int rc = check_file_path(c, path, err);
+
+    if (rc < 0)
+        return rc;
+    if (mode > 07777)
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: mode %o for %s is not a file mode",
+                             ssh_conn_name(c), mode, path);
+    slash = strrchr(path, '/');
+    if (slash == path)
+        strbuf_addch(&dir, '/');
+    else
+        strbuf_add(&dir, path, (size_t)(slash - path));
+    /* a hidden temp file next to the target, so the rename is atomic (same filesystem);
+     * the name is cut so it stays under NAME_MAX */
+    strbuf_addf(&tmpl, "%s/.%.64s.omlop-XXXXXX", slash == path ? "" : strbuf_str(&dir), slash + 1);
+    /*
+     * umask 022 makes missing parents 0755; mktemp creates the file 0600, so the content is
+     * never readable by others, even before the chmod. mv -T refuses to move the file into a
+     * directory of that name. The temp file goes if anything fails.
+     */
+    strbuf_adds(&script, "umask 022 && mkdir -p -- ");
+    hostfs_quote(&script, strbuf_str(&dir));
+    strbuf_adds(&script, " && t=$(mktemp -- ");
+    hostfs_quote(&script, strbuf_str(&tmpl));
+    strbuf_addf(&script, ") || exit 1; if cat >\"$t\" && chmod %04o \"$t\" && mv -f -T -- \"$t\" ",
+                mode);
+    hostfs_quote(&script, path);
+    strbuf_adds(&script, "; then exit 0; fi; rm -f -- \"$t\"; exit 1");
+    strbuf_addf(&what, "write %s", path);
+    rc = run(c, &script, data, len, &res, strbuf_str(&what), err);
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    strbuf_release(&what);
+    strbuf_release(&dir);
+    strbuf_release(&tmpl);
+    return rc;
+}
+
+int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    int rc = check_file_path(c, path, err);
+
+    if (rc < 0)
+        return rc;
+    strbuf_adds(&script, "rm -f -- ");
+    hostfs_quote(&script, path);
+    strbuf_addf(&what, "remove %s", path);
+    rc = run(c, &script, NULL, 0, &res, strbuf_str(&what), err);
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    strbuf_release(&what);
+    return rc;
+}
+
+int hostfs_probe_tcp(ssh_conn *c, const char *address, int port, omlop_err *err)
+{
+    int fd = -1;
+    int rc = ssh_conn_open_tcp(c, address, port, &fd, err);
+
+    if (rc < 0)
+        return rc;
+    /* the channel opened only after sshd's connect() succeeded: that is the answer */
+    close(fd);
+    return 0;
+}

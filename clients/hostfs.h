@@ -1,0 +1,60 @@
+/*
+ * hostfs: files on a host and TCP readiness probes from it, over the host's
+ * ssh_conn (clients/ssh.h).
+ *
+ * The reconciler writes env files (/etc/default/redis.env, mode 0600: they
+ * hold passwords) and config files on the host, reads back their SHA-256 to
+ * notice hand edits, and checks that a host-network service accepts TCP
+ * connections. Each call is one command run on the host (ssh_conn_exec) made
+ * of POSIX sh and coreutils only (sha256sum, mkdir, mktemp, cat, chmod, mv,
+ * rm), which every Debian host has; the probe is a direct-tcpip channel
+ * (sshd's AllowTcpForwarding). File content travels on the command's stdin,
+ * never on its command line (visible in the host's process list) nor in a log.
+ *
+ * Paths must be absolute and hold no newline (OMLOP_EINVAL naming the path).
+ * A failing command is OMLOP_EIO naming the host, the path and what the
+ * command wrote to stderr. Safe to call from any thread, like ssh_conn_exec.
+ */
+#ifndef OMLOP_HOSTFS_H
+#define OMLOP_HOSTFS_H
+
+#include <stddef.h>
+
+#include "clients/ssh.h"
+#include "lib/err.h"
+#include "lib/strbuf.h"
+
+#define HOSTFS_SHA256_HEX_LEN 64
+
+/* SHA-256 (hex) of each path's content into hex[i]; "" when the file does not exist. One exec for
+ * all paths. */
+int hostfs_hashes(ssh_conn *c, const char *const *paths, size_t n,
+                  char (*hex)[HOSTFS_SHA256_HEX_LEN + 1], omlop_err *err);
+
+/* Replace path with data atomically (temp file in the same dir, chmod mode, rename), creating
+ * missing parent dirs (0755). The content goes through stdin only, never on a command line or in a
+ * log. */
+int hostfs_write(ssh_conn *c, const char *path, const void *data, size_t len, unsigned mode,
+                 omlop_err *err);
+
+/* Remove path; a missing file is not an error. */
+int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err);
+
+/* 0 when the host can open a TCP connection to address:port (opened and closed at once);
+ * OMLOP_EUNAVAIL naming address:port and the reason when refused. */
+int hostfs_probe_tcp(ssh_conn *c, const char *address, int port, omlop_err *err);
+
+/* --- pure helpers, public for the tests ------------------------------------------------ */
+
+/* Append s to out quoted for POSIX sh: '...' with each ' written as '\''. */
+void hostfs_quote(strbuf *out, const char *s);
+
+/*
+ * Parse what `sha256sum -- PATH...` printed (GNU format, escaped names
+ * included) into hex[i] for each paths[i]; a path it did not list gets "".
+ * Lines that are not "HEX  NAME", or name a path not asked for: OMLOP_EPROTO.
+ */
+int hostfs_parse_sha256sum(const char *text, const char *const *paths, size_t n,
+                           char (*hex)[HOSTFS_SHA256_HEX_LEN + 1], omlop_err *err);
+
+#endif

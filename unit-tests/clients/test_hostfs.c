@@ -1,0 +1,463 @@
+/*
+ * Tests of clients/hostfs: the pure helpers (sh quoting, sha256sum output
+ * parsing), then writes, hashes, removes and TCP probes through a real
+ * ssh_conn to a private sshd on 127.0.0.1 (unit-tests/clients/sshd_fixture.h),
+ * whose "host" filesystem is this machine's: the tests work in the fixture's
+ * temp dir and check the results with stat(2) and a local SHA-256.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clients/hostfs.h"
+#include "clients/ssh.h"
+#include "lib/cjson.h"
+#include "lib/err.h"
+#include "lib/strbuf.h"
+#include "unit-tests/clients/sshd_fixture.h"
+
+#define H_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define H_ABC   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+/* --- pure: quoting ----------------------------------------------------------------------- */
+
+static void test_quote_plain_spaces_quotes_and_empty(void **state)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"", "''"},
+        {"/etc/default/redis.env", "'/etc/default/redis.env'"},
+        {"a b\tc", "'a b\tc'"},
+        {"it's", "'it'\\''s'"},
+        {"''", "''\\'''\\'''"},
+        {"$HOME `x` \"q\" \\n *", "'$HOME `x` \"q\" \\n *'"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strbuf sb = STRBUF_INIT;
+
+        hostfs_quote(&sb, cases[i].in);
+        assert_string_equal(strbuf_str(&sb), cases[i].want);
+        strbuf_release(&sb);
+    }
+}
+
+static void test_quote_appends(void **state)
+{
+    strbuf sb = STRBUF_INIT;
+
+    (void)state;
+    strbuf_adds(&sb, "rm -f -- ");
+    hostfs_quote(&sb, "/x");
+    assert_string_equal(strbuf_str(&sb), "rm -f -- '/x'");
+    strbuf_release(&sb);
+}
+
+/* --- pure: sha256sum output -------------------------------------------------------------- */
+
+static void test_parse_sha256sum_maps_paths_and_missing(void **state)
+{
+    const char *paths[] = {"/etc/a.env", "/missing", "/etc/b.conf", "/etc/a.env"};
+    char hex[4][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    memset(hex, 'x', sizeof(hex));
+    assert_int_equal(hostfs_parse_sha256sum(H_ABC "  /etc/a.env\n" H_EMPTY " */etc/b.conf\n", paths,
+                                            4, hex, &err),
+                     0);
+    assert_string_equal(hex[0], H_ABC);
+    assert_string_equal(hex[1], "");
+    assert_string_equal(hex[2], H_EMPTY);
+    assert_string_equal(hex[3], H_ABC); /* asked twice: both get it */
+    /* nothing printed: everything is missing */
+    assert_int_equal(hostfs_parse_sha256sum("", paths, 4, hex, &err), 0);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(hex[i], "");
+}
+
+static void test_parse_sha256sum_escaped_names(void **state)
+{
+    const char *paths[] = {"/tmp/a\\b", "/tmp/c\nd", "/tmp/it's x"};
+    char hex[3][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    assert_int_equal(hostfs_parse_sha256sum("\\" H_ABC "  /tmp/a\\\\b\n"
+                                            "\\" H_EMPTY "  /tmp/c\\nd\n" H_ABC "  /tmp/it's x\n",
+                                            paths, 3, hex, &err),
+                     0);
+    assert_string_equal(hex[0], H_ABC);
+    assert_string_equal(hex[1], H_EMPTY);
+    assert_string_equal(hex[2], H_ABC);
+}
+
+static void test_parse_sha256sum_garbage_is_eproto(void **state)
+{
+    static const struct {
+        const char *text, *why;
+    } cases[] = {
+        {"garbage\n", "is not"},
+        {"ba7816bf  /etc/a.env\n", "is not"}, /* short hash */
+        {"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD  /etc/a.env\n",
+         "is not"},                                                           /* not ours */
+        {H_ABC " /etc/a.env\n", "is not"},                                    /* one space */
+        {H_ABC "  /etc/other\n", "not asked for"},                            /* unknown path */
+        {H_ABC "  /etc/a.env", "cut short"},                                  /* no newline */
+        {"\\" H_ABC "  /etc/a\\x.env\n", "is not"},                           /* bad escape */
+        {H_ABC "  /etc/a.env\nsha256sum: /x: Permission denied\n", "line 2"}, /* stray line */
+        {H_ABC "  \n", "is not"},                                             /* empty name */
+    };
+    const char *paths[] = {"/etc/a.env"};
+    char hex[1][HOSTFS_SHA256_HEX_LEN + 1];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        omlop_err err = OMLOP_ERR_INIT;
+
+        if (hostfs_parse_sha256sum(cases[i].text, paths, 1, hex, &err) != OMLOP_EPROTO)
+            fail_msg("case %zu (%s) was not EPROTO", i, cases[i].text);
+        if (!strstr(err.msg, cases[i].why))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].why);
+    }
+}
+
+/* --- real: through sshd ------------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+    sshd_fixture *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    if (sshd_fixture_start(f) < 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    sshd_fixture *f = *state;
+
+    sshd_fixture_stop(f);
+    free(f);
+    return 0;
+}
+
+/* A path under the fixture's dir. */
+static const char *path_in(const sshd_fixture *f, strbuf *sb, const char *rel)
+{
+    strbuf_reset(sb);
+    strbuf_addf(sb, "%s/%s", f->dir, rel);
+    return strbuf_str(sb);
+}
+
+/* How many entries of dir have "omlop-" in their name (temp files left behind). */
+static int count_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += strstr(e->d_name, ".omlop-") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void test_write_then_hash_round_trip(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p = STRBUF_INIT, d = STRBUF_INIT, content = STRBUF_INIT;
+    const char *data = "REDIS_PASSWORD='s3cr3t $x `y`'\nREDIS_PORT=6379\n";
+    char hex[1][HOSTFS_SHA256_HEX_LEN + 1], want[CJSON_HASH_HEX_LEN + 1];
+    const char *paths[1];
+    omlop_err err = OMLOP_ERR_INIT;
+    struct stat st;
+
+    paths[0] = path_in(f, &p, "w1/etc/default/redis.env");
+    assert_int_equal(hostfs_write(f->conn, paths[0], data, strlen(data), 0600, &err), 0);
+    assert_int_equal(stat(paths[0], &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(strbuf_read_file(&content, paths[0], 4096, &err), 0);
+    assert_string_equal(strbuf_str(&content), data);
+    /* missing parents were made 0755 */
+    assert_int_equal(stat(path_in(f, &d, "w1/etc/default"), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_int_equal(stat(path_in(f, &d, "w1"), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_int_equal(count_temp_files(path_in(f, &d, "w1/etc/default")), 0);
+    assert_int_equal(hostfs_hashes(f->conn, paths, 1, hex, &err), 0);
+    cjson_sha256_hex(data, strlen(data), want);
+    assert_string_equal(hex[0], want);
+    strbuf_release(&p);
+    strbuf_release(&d);
+    strbuf_release(&content);
+}
+
+static void test_write_replaces_content_and_mode(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p = STRBUF_INIT, d = STRBUF_INIT;
+    const char *paths[1];
+    char hex[1][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+    struct stat st;
+
+    paths[0] = path_in(f, &p, "w2/app.conf");
+    assert_int_equal(hostfs_write(f->conn, paths[0], "old old old", 11, 0600, &err), 0);
+    assert_int_equal(hostfs_write(f->conn, paths[0], "abc", 3, 0644, &err), 0);
+    assert_int_equal(stat(paths[0], &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_int_equal(st.st_size, 3);
+    assert_int_equal(hostfs_hashes(f->conn, paths, 1, hex, &err), 0);
+    assert_string_equal(hex[0], H_ABC);
+    /* empty content is a file too */
+    assert_int_equal(hostfs_write(f->conn, paths[0], NULL, 0, 0600, &err), 0);
+    assert_int_equal(hostfs_hashes(f->conn, paths, 1, hex, &err), 0);
+    assert_string_equal(hex[0], H_EMPTY);
+    assert_int_equal(count_temp_files(path_in(f, &d, "w2")), 0);
+    strbuf_release(&p);
+    strbuf_release(&d);
+}
+
+static void test_write_binary_content_goes_through_stdin(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p = STRBUF_INIT, got = STRBUF_INIT;
+    size_t len = 200 * 1024;
+    unsigned char *data = malloc(len);
+    omlop_err err = OMLOP_ERR_INIT;
+
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(i * 7 + (i >> 9)); /* NULs, quotes, newlines */
+    path_in(f, &p, "w3/blob.bin");
+    assert_int_equal(hostfs_write(f->conn, strbuf_str(&p), data, len, 0600, &err), 0);
+    assert_int_equal(strbuf_read_file(&got, strbuf_str(&p), len + 1, &err), 0);
+    assert_int_equal(got.len, len);
+    assert_memory_equal(got.buf, data, len);
+    free(data);
+    strbuf_release(&p);
+    strbuf_release(&got);
+}
+
+static void test_hashes_missing_files_are_empty(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf a = STRBUF_INIT, b = STRBUF_INIT, c = STRBUF_INIT, q = STRBUF_INIT, s = STRBUF_INIT;
+    const char *paths[5];
+    char hex[5][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+
+    paths[0] = path_in(f, &a, "h1/present");
+    paths[1] = path_in(f, &b, "h1/absent");
+    paths[2] = path_in(f, &c, "h1/no/such/dir/file");
+    paths[3] = path_in(f, &q, "h1/it's a \\ name");
+    paths[4] = path_in(f, &s, "h1/dangling");
+    assert_int_equal(hostfs_write(f->conn, paths[0], "abc", 3, 0600, &err), 0);
+    assert_int_equal(hostfs_write(f->conn, paths[3], "", 0, 0600, &err), 0);
+    assert_int_equal(symlink("/nonexistent/target", paths[4]), 0);
+    memset(hex, 'x', sizeof(hex));
+    assert_int_equal(hostfs_hashes(f->conn, paths, 5, hex, &err), 0);
+    assert_string_equal(hex[0], H_ABC);
+    assert_string_equal(hex[1], "");
+    assert_string_equal(hex[2], "");
+    assert_string_equal(hex[3], H_EMPTY); /* sha256sum escapes this name: parsed back */
+    assert_string_equal(hex[4], "");
+    strbuf_release(&a);
+    strbuf_release(&b);
+    strbuf_release(&c);
+    strbuf_release(&q);
+    strbuf_release(&s);
+}
+
+static void test_hashes_real_errors_fail_naming_the_path(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+    const char *paths[2];
+    char hex[2][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+
+    /* a directory where a file is expected */
+    paths[0] = path_in(f, &a, "h2/file");
+    paths[1] = path_in(f, &b, "h2");
+    assert_int_equal(hostfs_write(f->conn, paths[0], "abc", 3, 0600, &err), 0);
+    assert_int_equal(hostfs_hashes(f->conn, paths, 2, hex, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "host testhost: cannot hash"));
+    assert_non_null(strstr(err.msg, "Is a directory"));
+    assert_string_equal(hex[0], "");
+    /* a file where a directory is expected: not "missing" */
+    paths[1] = path_in(f, &b, "h2/file/below");
+    assert_int_equal(hostfs_hashes(f->conn, paths + 1, 1, hex, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, strbuf_str(&b)));
+    assert_non_null(strstr(err.msg, "not a directory"));
+    strbuf_release(&a);
+    strbuf_release(&b);
+}
+
+static void test_hashes_unreadable_file_fails(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf a = STRBUF_INIT;
+    const char *paths[1];
+    char hex[1][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+
+    if (geteuid() == 0)
+        skip(); /* root reads everything; the directory cases above cover root */
+    paths[0] = path_in(f, &a, "h3/secret");
+    assert_int_equal(hostfs_write(f->conn, paths[0], "abc", 3, 0000, &err), 0);
+    assert_int_equal(hostfs_hashes(f->conn, paths, 1, hex, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "Permission denied"));
+    strbuf_release(&a);
+}
+
+static void test_remove_is_idempotent_and_names_failures(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p = STRBUF_INIT, d = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    struct stat st;
+
+    path_in(f, &p, "r1/gone.env");
+    assert_int_equal(hostfs_write(f->conn, strbuf_str(&p), "x", 1, 0600, &err), 0);
+    assert_int_equal(hostfs_remove(f->conn, strbuf_str(&p), &err), 0);
+    assert_int_equal(stat(strbuf_str(&p), &st), -1);
+    assert_int_equal(hostfs_remove(f->conn, strbuf_str(&p), &err), 0);
+    /* a directory is not removed, and the error says which and why */
+    path_in(f, &d, "r1");
+    assert_int_equal(hostfs_remove(f->conn, strbuf_str(&d), &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "host testhost: cannot remove"));
+    assert_non_null(strstr(err.msg, strbuf_str(&d)));
+    assert_non_null(strstr(err.msg, "Is a directory"));
+    assert_int_equal(stat(strbuf_str(&d), &st), 0);
+    strbuf_release(&p);
+    strbuf_release(&d);
+}
+
+static void test_write_failure_names_path_and_stderr(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p = STRBUF_INIT, q = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    path_in(f, &p, "wf/plain");
+    assert_int_equal(hostfs_write(f->conn, strbuf_str(&p), "x", 1, 0600, &err), 0);
+    /* its parent would have to be a directory */
+    path_in(f, &q, "wf/plain/child.env");
+    assert_int_equal(hostfs_write(f->conn, strbuf_str(&q), "x", 1, 0600, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "host testhost: cannot write"));
+    assert_non_null(strstr(err.msg, strbuf_str(&q)));
+    assert_non_null(strstr(err.msg, "mkdir: cannot create directory"));
+    /* the target is a directory: not moved into it */
+    path_in(f, &q, "wf");
+    assert_int_equal(hostfs_write(f->conn, strbuf_str(&q), "x", 1, 0600, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "cannot overwrite directory"));
+    assert_int_equal(count_temp_files(strbuf_str(&q)), 0);
+    strbuf_release(&p);
+    strbuf_release(&q);
+}
+
+static void test_bad_paths_are_einval_naming_the_path(void **state)
+{
+    sshd_fixture *f = *state;
+    const char *one[1];
+    char hex[1][HOSTFS_SHA256_HEX_LEN + 1];
+    omlop_err err = OMLOP_ERR_INIT;
+
+    assert_int_equal(hostfs_write(f->conn, "etc/x.env", "x", 1, 0600, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "'etc/x.env' must be absolute"));
+    assert_int_equal(hostfs_write(f->conn, "/etc/a\nb", "x", 1, 0600, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "newline"));
+    assert_int_equal(hostfs_write(f->conn, "/etc/dir/", "x", 1, 0600, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "'/etc/dir/'"));
+    assert_int_equal(hostfs_write(f->conn, "/", "x", 1, 0600, &err), OMLOP_EINVAL);
+    assert_int_equal(hostfs_write(f->conn, "/tmp/x", "x", 1, 010000, &err), OMLOP_EINVAL);
+    assert_int_equal(hostfs_remove(f->conn, "", &err), OMLOP_EINVAL);
+    one[0] = "relative";
+    assert_int_equal(hostfs_hashes(f->conn, one, 1, hex, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "'relative'"));
+    assert_int_equal(hostfs_hashes(f->conn, one, 0, hex, &err), 0); /* nothing to do */
+}
+
+static void test_quoted_strings_survive_the_host_shell(void **state)
+{
+    sshd_fixture *f = *state;
+    static const char *const cases[] = {"",  "plain", "it's", "a b  c", "$HOME `id` \"q\" \\ *",
+                                        "'", "x'y'z"};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strbuf cmd = STRBUF_INIT;
+        ssh_exec_result res;
+        omlop_err err = OMLOP_ERR_INIT;
+
+        strbuf_adds(&cmd, "printf '%s' ");
+        hostfs_quote(&cmd, cases[i]);
+        assert_int_equal(ssh_conn_exec(f->conn, strbuf_str(&cmd), NULL, 0, 0, 5000, &res, &err), 0);
+        assert_string_equal(strbuf_str(&res.out), cases[i]);
+        ssh_exec_result_release(&res);
+        strbuf_release(&cmd);
+    }
+}
+
+static void test_probe_tcp_listening_and_closed_ports(void **state)
+{
+    sshd_fixture *f = *state;
+    int port, lfd = fixture_listen(&port), closed = fixture_free_port();
+    omlop_err err = OMLOP_ERR_INIT;
+    char want[64];
+
+    assert_true(lfd >= 0);
+    assert_int_equal(hostfs_probe_tcp(f->conn, "127.0.0.1", port, &err), 0);
+    assert_int_equal(hostfs_probe_tcp(f->conn, "127.0.0.1", closed, &err), OMLOP_EUNAVAIL);
+    snprintf(want, sizeof(want), "127.0.0.1:%d refused", closed);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "testhost"));
+    close(lfd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(test_quote_plain_spaces_quotes_and_empty),
+        cmocka_unit_test(test_quote_appends),
+        cmocka_unit_test(test_parse_sha256sum_maps_paths_and_missing),
+        cmocka_unit_test(test_parse_sha256sum_escaped_names),
+        cmocka_unit_test(test_parse_sha256sum_garbage_is_eproto),
+    };
+    const struct CMUnitTest real[] = {
+        cmocka_unit_test(test_write_then_hash_round_trip),
+        cmocka_unit_test(test_write_replaces_content_and_mode),
+        cmocka_unit_test(test_write_binary_content_goes_through_stdin),
+        cmocka_unit_test(test_hashes_missing_files_are_empty),
+        cmocka_unit_test(test_hashes_real_errors_fail_naming_the_path),
+        cmocka_unit_test(test_hashes_unreadable_file_fails),
+        cmocka_unit_test(test_remove_is_idempotent_and_names_failures),
+        cmocka_unit_test(test_write_failure_names_path_and_stderr),
+        cmocka_unit_test(test_bad_paths_are_einval_naming_the_path),
+        cmocka_unit_test(test_quoted_strings_survive_the_host_shell),
+        cmocka_unit_test(test_probe_tcp_listening_and_closed_ports),
+    };
+    int failed = cmocka_run_group_tests_name("hostfs pure", pure, NULL, NULL);
+
+    return failed +
+           cmocka_run_group_tests_name("hostfs over sshd", real, group_setup, group_teardown);
+}
