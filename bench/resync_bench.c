@@ -342,7 +342,7 @@ static int fake_start(bench *b)
 
 /* ---- the reconciler side ------------------------------------------------------------------ */
 
-static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
+static int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *out,
                     tenant_host_info *info, omlop_err *err)
 {
     bench *b = ctx;
@@ -352,7 +352,7 @@ static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
             continue;
         if (info)
             snprintf(info->fingerprint, sizeof(info->fingerprint), "SHA256:resync-bench");
-        *out = b->t[i].pc;
+        out->pc = b->t[i].pc;
         return 0;
     }
     return omlop_err_set(err, OMLOP_ENOTFOUND, "host %s of tenant %s: not in the bench", a->host,

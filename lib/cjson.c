@@ -131,21 +131,27 @@ void cjson_canonical(const json_object *cobj, strbuf *out)
     }
 }
 
-void cjson_hash(const json_object *obj, char out[CJSON_HASH_HEX_LEN + 1])
+void cjson_sha256_hex(const void *data, size_t len, char out[CJSON_HASH_HEX_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    strbuf text = STRBUF_INIT;
 
-    cjson_canonical(obj, &text);
-    if (!EVP_Digest(text.buf, text.len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         abort();
     for (unsigned int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[CJSON_HASH_HEX_LEN] = '\0';
+}
+
+void cjson_hash(const json_object *obj, char out[CJSON_HASH_HEX_LEN + 1])
+{
+    strbuf text = STRBUF_INIT;
+
+    cjson_canonical(obj, &text);
+    cjson_sha256_hex(text.buf ? text.buf : "", text.len, out);
     strbuf_release(&text);
 }
 

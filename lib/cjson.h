@@ -33,6 +33,9 @@ void cjson_add_quoted(strbuf *out, const char *s, size_t n, unsigned flags);
 /* SHA-256 of the canonical text, as 64 lowercase hex digits plus NUL. */
 void cjson_hash(const json_object *obj, char out[CJSON_HASH_HEX_LEN + 1]);
 
+/* SHA-256 of len bytes at data, as lowercase hex (what sha256sum prints). */
+void cjson_sha256_hex(const void *data, size_t len, char out[CJSON_HASH_HEX_LEN + 1]);
+
 /* Borrowed child at a dotted path ("metadata.name"); NULL when absent. */
 json_object *cjson_get(const json_object *obj, const char *dotted_path);
 

@@ -22,6 +22,7 @@ typedef enum opt_kind {
     OPT_LISTEN,  /* char *, "none" clears */
     OPT_SIZE,    /* size_t, bytes */
     OPT_SECONDS, /* int, seconds */
+    OPT_MILLIS,  /* int, milliseconds; given as "30s", "500ms" or a number of seconds */
     OPT_COUNT,   /* int, a count */
     OPT_LEVEL,
     OPT_FORMAT,
@@ -63,6 +64,10 @@ static const opt options[] = {
     {"reconcile", "reconcile", OPT_BOOL, OFF(reconcile.is_enabled), 0, 1},
     {"workers", "workers", OPT_COUNT, OFF(reconcile.workers), 1, MANAGER_MAX_WORKERS},
     {"resync", "resync", OPT_SECONDS, OFF(reconcile.resync_s), 1, 24 * 3600},
+    {"ready-timeout", "readyTimeout", OPT_MILLIS, OFF(reconcile.ready_timeout_ms), 100,
+     3600 * 1000},
+    {"connect-timeout", "connectTimeout", OPT_MILLIS, OFF(reconcile.connect_timeout_ms), 100,
+     600 * 1000},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)
@@ -139,6 +144,20 @@ static int set_value(omlopd_config *c, const opt *o, const char *v, const char *
             return 0;
         }
         return omlop_err_set(err, OMLOP_EINVAL, "%s: '%s' is not true or false", where, v);
+    case OPT_MILLIS:
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (!errno && end != v && (strcmp(end, "s") == 0 || !*end) && n <= LLONG_MAX / 1000)
+            n *= 1000;
+        else if (errno || end == v || strcmp(end, "ms") != 0)
+            n = -1;
+        if (n < o->min || n > o->max)
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "%s: '%s' is not a duration between %lldms and %llds "
+                                 "(\"30s\", \"500ms\")",
+                                 where, v, o->min, o->max / 1000);
+        *(int *)slot = (int)n;
+        return 0;
     default:
         break;
     }

@@ -20,6 +20,8 @@
  *   --reconcile / --no-reconcile  reconcile  true (false: serve the API only)
  *   --workers N             workers          2 (tenants reconciled in parallel, 1..64)
  *   --resync S              resync           60 (every tenant looked at again this often)
+ *   --ready-timeout D       readyTimeout     30s (a started component must get ready within)
+ *   --connect-timeout D     connectTimeout   10s (a host's SSH connection, per round)
  *
  * The security rule (config_check): listening anywhere but loopback needs TLS
  * (--tls-cert and --tls-key) and --tokens; without --tokens only loopback and

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clients/hostfs.h"
 #include "clients/podman.h"
 #include "clients/podman_events.h"
 #include "clients/ssh.h"
@@ -30,6 +31,13 @@
 #define QUEUE_BACKOFF_BASE_MS      500
 #define QUEUE_BACKOFF_MAX_MS       (5 * 60 * 1000)
 #define RELIST_PAUSE_MS            1000
+/* The follower looks at a lost host's SSH connection this often (and checks cancel). */
+#define LINK_POLL_MS 200
+/* Cap of the SSH reconnect backoff: a host that is back is noticed within this (ssh.h's
+ * default, 30 s, would add up to that much to every recovery). */
+#define HOST_RETRY_MAX_MS 5000
+/* The pause after a follow ended without a loss (should not happen), so it cannot spin. */
+#define FOLLOW_PAUSE_MS 1000
 
 /* One cached host: the SSH connection, its tunnel and Podman client, and the event follower. */
 typedef struct host_entry {
@@ -43,7 +51,11 @@ typedef struct host_entry {
     podman_client *pc;
     pthread_t events_thread;
     int has_events_thread;
-    atomic_int cancel; /* ends the event follower */
+    atomic_int cancel;      /* ends the event follower */
+    atomic_int stop_follow; /* ends one follow: set with cancel, or when the host is lost */
+    /* the follower's alone: what it last saw of the SSH connection */
+    manager_link link;
+    unsigned follow_connects; /* the connection count the current follow runs on */
 } host_entry;
 
 /* Last seen "spec" hash (everything but .status) of a tenant, and tombstones of deleted ones. */
@@ -87,7 +99,11 @@ void manager_usage(FILE *out)
                  "  --reconcile / --no-reconcile   reconcile: true|false - run the tenant\n"
                  "                                 reconcile loop (default: true)\n"
                  "  --workers N                    workers: tenants reconciled in parallel (2)\n"
-                 "  --resync SECONDS               resync: look at every tenant this often (60)\n");
+                 "  --resync SECONDS               resync: look at every tenant this often (60)\n"
+                 "  --ready-timeout DURATION       readyTimeout: a started component must be\n"
+                 "                                 running and ready within (30s; \"500ms\")\n"
+                 "  --connect-timeout DURATION     connectTimeout: reaching a host over SSH\n"
+                 "                                 in a round (10s)\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -159,11 +175,108 @@ static int on_podman_event(void *ud, const podman_event *ev)
     return 0;
 }
 
+manager_link_change manager_link_observe(manager_link *l, ssh_conn_state state, unsigned connects)
+{
+    switch (state) {
+    case SSH_CONN_CONNECTED: {
+        /* a count that moved means it dropped and reconnected between two looks */
+        int is_back = l->is_lost || (l->connects && connects != l->connects);
+
+        l->is_lost = 0;
+        l->connects = connects;
+        return is_back ? MANAGER_LINK_BACK : MANAGER_LINK_SAME;
+    }
+    case SSH_CONN_DOWN:
+        if (l->is_lost)
+            return MANAGER_LINK_SAME;
+        l->is_lost = 1;
+        return MANAGER_LINK_LOST;
+    default: /* the first attempt still running, or being freed: nothing learned */
+        return MANAGER_LINK_SAME;
+    }
+}
+
+/* Sleep ms in short slices; 1 when the entry was cancelled meanwhile. */
+static int pause_cancellable(host_entry *e, long ms)
+{
+    while (ms > 0 && !atomic_load(&e->cancel)) {
+        long step = ms < 100 ? ms : 100;
+        struct timespec ts = {0, step * 1000000L};
+
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+    return atomic_load(&e->cancel) != 0;
+}
+
+/*
+ * Wait until the host's SSH connection is up (the connection retries by itself; this only
+ * looks, in short slices so cancel is seen). Reports a loss and a recovery once each, and
+ * queues the tenant on both. Returns 1 when cancelled.
+ */
+static int follower_wait_link(host_entry *e)
+{
+    for (;;) {
+        omlop_err err = OMLOP_ERR_INIT;
+        ssh_conn_status st;
+
+        if (atomic_load(&e->cancel))
+            return 1;
+        /* returns at once unless the first attempt is still running; then it waits for it */
+        (void)ssh_conn_wait_connected(e->conn, LINK_POLL_MS, &err);
+        ssh_conn_get_status(e->conn, &st);
+        switch (manager_link_observe(&e->link, st.state, st.connects)) {
+        case MANAGER_LINK_LOST:
+            log_warn("tenant=%s host=%s host lost (%s): self-healing paused, it resumes when "
+                     "the SSH connection is back",
+                     e->tenant, e->host, st.last_error[0] ? st.last_error : "not connected");
+            /* a round now shows it in the status (HostsReachable) instead of at the resync;
+             * the failed rounds after it back off as usual */
+            workqueue_add(e->m->q, e->tenant);
+            break;
+        case MANAGER_LINK_BACK:
+            /* Whatever happened on the host meanwhile (containers died, events we never saw)
+             * needs no replay: the round re-reads every container (level-triggered). The new
+             * stream starts from the host's current second, so only a death between that
+             * round's read and the stream's start would wait for the resync. */
+            log_info("tenant=%s host=%s host back: following its events again, tenant queued",
+                     e->tenant, e->host);
+            manager_host_back(e->m, e->tenant);
+            break;
+        case MANAGER_LINK_SAME:
+            break;
+        }
+        if (st.state == SSH_CONN_CONNECTED) {
+            e->follow_connects = st.connects;
+            return 0;
+        }
+        if (st.state != SSH_CONN_CONNECTING && pause_cancellable(e, LINK_POLL_MS))
+            return 1;
+    }
+}
+
+/*
+ * podman_break_fn: a break while SSH stays up (Podman restarted) is resumed by the follow
+ * itself, replaying what it missed; a break that comes from a lost (or replaced) SSH
+ * connection ends the follow, so the loop below waits for the host and reports it.
+ */
+static void on_follow_break(void *ud, const omlop_err *why, unsigned attempt)
+{
+    host_entry *e = ud;
+    ssh_conn_status st;
+
+    (void)why;
+    (void)attempt;
+    ssh_conn_get_status(e->conn, &st);
+    if (st.state != SSH_CONN_CONNECTED || st.connects != e->follow_connects)
+        atomic_store(&e->stop_follow, 1);
+}
+
+/* The event follower: follows the host's events, and again whenever the host comes back. */
 static void *events_main(void *arg)
 {
     host_entry *e = arg;
     strbuf lbl = STRBUF_INIT;
-    omlop_err err = OMLOP_ERR_INIT;
     const char *labels[3], *types[] = {"container", NULL};
     const char *actions[] = {"died", "remove", "oom", "health_status", NULL};
     podman_filters f;
@@ -179,9 +292,31 @@ static void *events_main(void *arg)
     f.events = actions;
     memset(&o, 0, sizeof(o));
     o.filters = &f;
-    o.cancel = &e->cancel;
-    if (podman_events_follow(e->pc, &o, on_podman_event, e, &err) < 0)
-        log_warn("tenant=%s host=%s event stream ended: %s", e->tenant, e->host, err.msg);
+    o.cancel = &e->stop_follow;
+    o.on_break = on_follow_break;
+    o.break_ud = e;
+    /* Bounded by cancel: each pass either follows until a loss or waits for the host. */
+    while (!atomic_load(&e->cancel)) {
+        omlop_err err = OMLOP_ERR_INIT;
+        int rc;
+
+        if (follower_wait_link(e))
+            break;
+        /* cleared before cancel is read: host_entry_free sets cancel, then stop_follow */
+        atomic_store(&e->stop_follow, 0);
+        if (atomic_load(&e->cancel))
+            break;
+        rc = podman_events_follow(e->pc, &o, on_podman_event, e, &err);
+        if (atomic_load(&e->cancel))
+            break;
+        if (atomic_load(&e->stop_follow))
+            continue; /* the host was lost: follower_wait_link reports it and waits */
+        /* the follow gave up on its own (it should not: no max_resumes); do not spin */
+        if (rc < 0)
+            log_warn("tenant=%s host=%s event stream ended: %s", e->tenant, e->host, err.msg);
+        if (pause_cancellable(e, FOLLOW_PAUSE_MS))
+            break;
+    }
     strbuf_release(&lbl);
     return NULL;
 }
@@ -191,6 +326,7 @@ static void host_entry_free(host_entry *e)
     if (!e)
         return;
     atomic_store(&e->cancel, 1);
+    atomic_store(&e->stop_follow, 1);
     if (e->has_events_thread)
         pthread_join(e->events_thread, NULL);
     podman_client_free(e->pc);
@@ -231,6 +367,7 @@ static int host_entry_new(manager *m, const tenant_host_access *a, const char *h
     e->host = strdup(a->host);
     memcpy(e->cfg_hash, hash, sizeof(e->cfg_hash));
     atomic_init(&e->cancel, 0);
+    atomic_init(&e->stop_follow, 0);
     memset(&cfg, 0, sizeof(cfg));
     cfg.name = a->host;
     cfg.address = a->address;
@@ -239,6 +376,7 @@ static int host_entry_new(manager *m, const tenant_host_access *a, const char *h
     cfg.identity_data = a->identity;
     cfg.host_key = a->known_host_key;
     cfg.connect_timeout_ms = m->opts.connect_timeout_ms;
+    cfg.backoff_max_ms = HOST_RETRY_MAX_MS;
     if ((rc = ssh_conn_new(&cfg, &e->conn, err)) < 0 ||
         (rc = tunnel_new_ssh(e->conn, a->socket, &e->tun, err)) < 0 ||
         (rc = podman_client_new(e->tun, &e->pc, err)) < 0) {
@@ -255,8 +393,44 @@ static int host_entry_new(manager *m, const tenant_host_access *a, const char *h
     return 0;
 }
 
+/* ---- host ops: files and TCP probes over the entry's SSH connection (clients/hostfs.h) --- */
+
+/* the digests are handed through unchanged: both sides must agree on their size */
+_Static_assert(TENANT_SHA256_HEX_LEN == HOSTFS_SHA256_HEX_LEN,
+               "tenant_host_ops and hostfs disagree on the SHA-256 hex length");
+
+static int ops_file_hashes(void *ctx, const char *const *paths, size_t n,
+                           char (*hex)[TENANT_SHA256_HEX_LEN + 1], omlop_err *err)
+{
+    return hostfs_hashes(ctx, paths, n, hex, err);
+}
+
+static int ops_file_write(void *ctx, const char *path, const char *data, size_t len, unsigned mode,
+                          omlop_err *err)
+{
+    return hostfs_write(ctx, path, data, len, mode, err);
+}
+
+static int ops_file_remove(void *ctx, const char *path, omlop_err *err)
+{
+    return hostfs_remove(ctx, path, err);
+}
+
+static int ops_tcp_probe(void *ctx, const char *address, int port, omlop_err *err)
+{
+    return hostfs_probe_tcp(ctx, address, port, err);
+}
+
+/* ctx: the host entry's ssh_conn */
+static const tenant_host_ops host_ops = {
+    .file_hashes = ops_file_hashes,
+    .file_write = ops_file_write,
+    .file_remove = ops_file_remove,
+    .tcp_probe = ops_tcp_probe,
+};
+
 /* tenant_host_fn: the cached client for this host, connecting or replacing it as needed. */
-static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
+static int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *out,
                     tenant_host_info *info, omlop_err *err)
 {
     manager *m = ctx;
@@ -267,7 +441,7 @@ static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
         m->opts.connect_timeout_ms > 0 ? m->opts.connect_timeout_ms : CONNECT_TIMEOUT_MS_DEFAULT;
     int rc;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     access_hash(a, hash);
     pthread_mutex_lock(&m->lock);
     for (p = &m->hosts; *p; p = &(*p)->next)
@@ -300,7 +474,10 @@ static int host_get(void *ctx, const tenant_host_access *a, podman_client **out,
             omlop_err_prefix(err, "ssh %s: ", ssh_conn_target(e->conn));
         return rc;
     }
-    *out = e->pc;
+    out->pc = e->pc;
+    /* the entry (and its connection) stays until this tenant's own worker drops it */
+    out->ops = &host_ops;
+    out->ops_ctx = e->conn;
     return 0;
 }
 
@@ -636,6 +813,14 @@ int manager_start(manager *m, omlop_err *err)
 
 void manager_enqueue(manager *m, const char *tenant)
 {
+    workqueue_add(m->q, tenant);
+}
+
+void manager_host_back(manager *m, const char *tenant)
+{
+    /* forget first: the add cancels the pending delayed retry, the forget makes the next
+     * failure (if the host is still not right) start again at the base backoff */
+    workqueue_forget(m->q, tenant);
     workqueue_add(m->q, tenant);
 }
 

@@ -10,6 +10,13 @@
  *   - a periodic resync of every tenant (default 60 s);
  *   - Podman events on each host (a managed container of the tenant died, was
  *     removed, ran out of memory or turned unhealthy): the self-healing path;
+ *   - a host lost (its SSH connection dropped or cannot be made), so the
+ *     status says so at once;
+ *   - a host coming back (its SSH connection is up again after a loss, or up
+ *     for the first time after failing): the tenant is queued at once with its
+ *     backoff forgotten, so a long outage does not leave it waiting up to the
+ *     5 min backoff cap; the events missed meanwhile need no replay, the round
+ *     re-reads everything;
  *   - a failed round (backoff) or a round that changed something (a re-check
  *     shortly after, so a crash loop shows).
  * Deletion goes through the finalizer omlop.io/teardown (reconcilers/
@@ -21,7 +28,11 @@
  *
  * Host connections are cached, one SSH connection + tunnel + Podman client
  * (+ its event follower) per tenant host, reused by every round and replaced
- * when the host's address, user, key, host key or socket change.
+ * when the host's address, user, key, host key or socket change; a round also
+ * gets file and TCP-probe ops over the same SSH connection (clients/hostfs.h,
+ * as reconcilers/tenant.h's tenant_host_ops). The follower outlives a lost
+ * host: it waits for the SSH connection (which reconnects by itself, retrying
+ * at least every 5 s) and follows again, logging once per loss and recovery.
  *
  * Threads and locks: m->lock (owned by the manager) protects the host cache
  * list, the spec-hash table and the tombstones; it is never held while
@@ -33,6 +44,7 @@
 
 #include <stdio.h>
 
+#include "clients/ssh.h"
 #include "lib/err.h"
 #include "operator/events.h"
 #include "operator/store.h"
@@ -65,6 +77,28 @@ int manager_start(manager *m, omlop_err *err);
 
 /* Queue one tenant for a reconcile (tests, tools). */
 void manager_enqueue(manager *m, const char *tenant);
+
+/* A host of tenant is reachable again after a loss: queue tenant now, forgetting its backoff. */
+void manager_host_back(manager *m, const char *tenant);
+
+/*
+ * How a follower reads its host's SSH connection over time (pure; the follower
+ * keeps one per host). Start zeroed; feed every look at the connection's state
+ * and its count of successful connections (ssh_conn_status.connects).
+ */
+typedef struct manager_link {
+    unsigned connects; /* the count when last seen connected; 0: never */
+    int is_lost;       /* seen down since then (the loss was reported) */
+} manager_link;
+
+typedef enum manager_link_change {
+    MANAGER_LINK_SAME = 0, /* nothing to report */
+    MANAGER_LINK_LOST = 1, /* just went down (or the first connection failed) */
+    MANAGER_LINK_BACK = 2, /* connected again after a loss or a reconnect between looks */
+} manager_link_change;
+
+/* Record one look at the connection; what changed since the last report. */
+manager_link_change manager_link_observe(manager_link *l, ssh_conn_state state, unsigned connects);
 
 /* Stop every thread (a round in progress stops between actions) and close host connections. */
 void manager_stop(manager *m);

@@ -32,7 +32,10 @@
 #define OMLOP_LABEL_COMPONENT  "omlop.io/component"
 #define OMLOP_LABEL_MANAGED_BY "omlop.io/managed-by"
 #define OMLOP_LABEL_SPEC_HASH  "omlop.io/spec-hash"
-#define OMLOP_MANAGER_NAME     "omlop"
+/* SHA-256 of the env file as written (Secret values included): a rotated Secret changes it.
+ * Set by the reconciler at create time; not part of the desired labels or the spec hash. */
+#define OMLOP_LABEL_ENV_HASH "omlop.io/env-hash"
+#define OMLOP_MANAGER_NAME   "omlop"
 
 /*
  * Secrets omlop generates when the spec names none, as "<tenant><suffix>": the

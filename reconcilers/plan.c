@@ -37,6 +37,7 @@ static void action_release(plan_action *a)
     free(a->image);
     free(a->container_id);
     free(a->reason);
+    free(a->path);
 }
 
 static void keyed_push(keyed_list *l, const plan_action *a, size_t host_index)
@@ -231,16 +232,45 @@ static void blocked(keyed_list *steps, const char *host, size_t hi, const desire
     keyed_push(steps, &a, hi);
 }
 
+static const live_file *env_file_of(const live_host *lh, const desired_container *c)
+{
+    for (size_t i = 0; i < lh->n_files; i++)
+        if (lh->files[i].is_env_file && lh->files[i].container &&
+            strcmp(lh->files[i].container, c->name) == 0)
+            return &lh->files[i];
+    return NULL;
+}
+
+/* Writes of c's host files that are missing or differ; before c's own action (same order). */
+static void plan_files(keyed_list *steps, const desired_host *dh, size_t hi, const live_host *lh,
+                       const desired_container *c)
+{
+    for (size_t i = 0; i < lh->n_files; i++) {
+        const live_file *f = &lh->files[i];
+        plan_action a;
+
+        if (!f->container || strcmp(f->container, c->name) != 0 || !f->live_sha256 ||
+            !f->want_sha256 || strcmp(f->live_sha256, f->want_sha256) == 0)
+            continue;
+        a = action_new(PLAN_WRITE, dh->name, c, NULL,
+                       f->live_sha256[0] ? "content differs from what omlop wrote" : "missing");
+        a.path = xstrdup(f->path);
+        keyed_push(steps, &a, hi);
+    }
+}
+
 /* Actions for one desired container against what its host runs. */
 static void plan_container(keyed_list *pulls, keyed_list *steps, const char *tenant,
                            const desired_host *dh, size_t hi, const live_host *lh,
                            const desired_container *c, strbuf *why)
 {
     const live_container *lc = live_find(lh, c->name);
+    const live_file *envf = env_file_of(lh, c);
     int has_image = image_present(lh, c->image);
-    const char *hash;
+    const char *hash, *env_hash;
     plan_action a;
 
+    plan_files(steps, dh, hi, lh, c);
     if (!lc) {
         if (!has_image)
             add_pull(pulls, dh->name, hi, c, "image not on host");
@@ -255,15 +285,20 @@ static void plan_container(keyed_list *pulls, keyed_list *steps, const char *ten
         return;
     }
     hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);
+    /* a container made before env hashes existed has none: nothing to compare */
+    env_hash = live_container_label(lc, OMLOP_LABEL_ENV_HASH);
     if (!lc->image || strcmp(lc->image, c->image) != 0 || lc->state == LIVE_STATE_DEAD || !hash ||
-        strcmp(hash, c->spec_hash) != 0) {
+        strcmp(hash, c->spec_hash) != 0 ||
+        (env_hash && envf && envf->want_sha256 && strcmp(env_hash, envf->want_sha256) != 0)) {
         if (!lc->image || strcmp(lc->image, c->image) != 0)
             reason_fmt(why, "image changed from %s to %s", lc->image ? lc->image : "(none)",
                        c->image);
         else if (lc->state == LIVE_STATE_DEAD)
             reason_fmt(why, "container dead");
-        else
+        else if (!hash || strcmp(hash, c->spec_hash) != 0)
             reason_fmt(why, "spec changed");
+        else
+            reason_fmt(why, "env file changed (a Secret it reads changed)");
         if (!has_image)
             add_pull(pulls, dh->name, hi, c, "image not on host");
         a = action_new(PLAN_RECREATE, dh->name, c, lc, strbuf_str(why));
@@ -422,6 +457,8 @@ const char *plan_kind_name(plan_kind k)
         return "remove";
     case PLAN_BLOCKED:
         return "blocked";
+    case PLAN_WRITE:
+        return "write";
     }
     return "?";
 }
@@ -434,6 +471,8 @@ void plan_format(const plan *p, strbuf *out)
         strbuf_addf(out, "host %s: %s", a->host, plan_kind_name(a->kind));
         if (a->kind == PLAN_PULL)
             strbuf_addf(out, " %s", a->image);
+        else if (a->kind == PLAN_WRITE)
+            strbuf_addf(out, " %s (for %s)", a->path, a->container);
         else
             strbuf_addf(out, " %s", a->container);
         if (a->image && a->kind != PLAN_PULL)

@@ -10,6 +10,9 @@
  *   spec-hash label or image differs      -> pull (if absent), recreate
  *   dead                                  -> recreate
  *   running as specified, image missing   -> pull (so a restart works)
+ *   omlop.io/env-hash label differs from the env file's digest
+ *                                         -> recreate (a Secret it reads changed)
+ *   a host file missing or differing      -> write it (before the container's actions)
  * and per live container not desired:
  *   labelled managed-by=omlop and tenant=<this tenant> -> remove (an orphan)
  *   anything else (other tenants, unmanaged)           -> untouched
@@ -65,6 +68,19 @@ typedef struct live_container {
     int exit_code;
 } live_container;
 
+/*
+ * A host file omlop keeps for a desired container: its env file or a config
+ * file. The reconciler renders the content (env files hold Secret values, which
+ * the plan never sees) and gives its SHA-256 and what the host has.
+ */
+typedef struct live_file {
+    const char *path;
+    const char *container;   /* the desired container that reads it */
+    const char *want_sha256; /* of the content omlop writes */
+    const char *live_sha256; /* of the file on the host, "" when absent; NULL: not observed */
+    int is_env_file;         /* its digest is the container's omlop.io/env-hash */
+} live_file;
+
 /* What one host runs: every container (all tenants) and the image references present. */
 typedef struct live_host {
     const char *host; /* spec.hosts[].name */
@@ -72,6 +88,8 @@ typedef struct live_host {
     size_t n_containers;
     const char *const *images;
     size_t n_images;
+    const live_file *files; /* the desired containers' host files (may be none) */
+    size_t n_files;
 } live_host;
 
 /* Label value of a live container, or NULL. */
@@ -83,7 +101,8 @@ typedef enum plan_kind {
     PLAN_START,    /* start (or unpause) an existing container */
     PLAN_RECREATE, /* stop, remove, create, start */
     PLAN_REMOVE,   /* stop and remove an orphan */
-    PLAN_BLOCKED   /* cannot act: name taken by a container that is not ours */
+    PLAN_BLOCKED,  /* cannot act: name taken by a container that is not ours */
+    PLAN_WRITE     /* write a host file (env file, config) that is missing or differs */
 } plan_kind;
 
 typedef struct plan_action {
@@ -93,6 +112,7 @@ typedef struct plan_action {
     char *component;    /* catalog name or the live label; may be NULL for PLAN_PULL */
     char *image;        /* PULL: to pull; CREATE/RECREATE: to run; others: NULL */
     char *container_id; /* the live container acted on, or NULL */
+    char *path;         /* WRITE: the host file; otherwise NULL */
     const desired_container *desired; /* borrowed from the desired state; NULL for REMOVE */
     char *reason;                     /* for events: "missing", "spec changed", ... */
     live_state from_state;            /* the live state seen (START: unpause when PAUSED) */
@@ -119,7 +139,7 @@ void plan_free(plan *p);
 size_t plan_count(const plan *p);
 const plan_action *plan_at(const plan *p, size_t i);
 
-/* "pull", "create", "start", "recreate", "remove", "blocked". */
+/* "pull", "create", "start", "recreate", "remove", "blocked", "write". */
 const char *plan_kind_name(plan_kind k);
 
 /* One line per action: "host h: recreate oml-nginx-server (image ...): spec changed". */

@@ -14,6 +14,7 @@
 #include "lib/cjson.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/plan.h"
@@ -169,6 +170,168 @@ out:
     return rc;
 }
 
+/* ---- host files and readiness --------------------------------------------------------- */
+
+static void host_round_release_files(tenant_host_round *h)
+{
+    for (size_t i = 0; i < h->n_files; i++) {
+        if (h->files[i].content.buf)
+            OPENSSL_cleanse(h->files[i].content.buf, h->files[i].content.len);
+        strbuf_release(&h->files[i].content);
+    }
+    free(h->files);
+    free(h->lf);
+    for (size_t i = 0; i < h->n_not_ready; i++)
+        free(h->not_ready[i]);
+    free(h->not_ready);
+    h->files = NULL;
+    h->lf = NULL;
+    h->n_files = 0;
+    h->not_ready = NULL;
+    h->n_not_ready = 0;
+}
+
+static tenant_host_file *host_file_find(tenant_host_round *h, const char *path)
+{
+    for (size_t i = 0; path && i < h->n_files; i++)
+        if (strcmp(h->files[i].path, path) == 0)
+            return &h->files[i];
+    return NULL;
+}
+
+/* The digest of c's env file as this round renders it, or NULL when unknown. */
+static const char *env_hash_of(tenant_host_round *h, const desired_container *c)
+{
+    for (size_t i = 0; i < h->n_files; i++)
+        if (h->files[i].c == c && h->files[i].is_env_file && h->files[i].is_rendered)
+            return h->files[i].want;
+    return NULL;
+}
+
+static tenant_host_file *host_file_next(tenant_host_round *h, const desired_container *c,
+                                        const char *path, unsigned mode, int is_env_file)
+{
+    tenant_host_file *f = &h->files[h->n_files++];
+
+    f->path = path;
+    f->c = c;
+    f->mode = mode;
+    f->is_env_file = is_env_file;
+    strbuf_init(&f->content);
+    return f;
+}
+
+/*
+ * Render every host file the host's desired containers read (env files with
+ * their Secret values, configs) and, when the transport allows, read the
+ * digests of what the host has. A file that cannot be rendered (a Secret is
+ * missing) gets no digest: nothing is written, and the container's create
+ * reports the Secret. Failing to read the host's files fails the host.
+ */
+static int host_files(tenant_round *r, tenant_host_round *h, const desired_host *dh, omlop_err *err)
+{
+    const char **paths = NULL;
+    char(*hex)[CJSON_HASH_HEX_LEN + 1] = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    host_round_release_files(h);
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        n += (dh->containers[i].env_file != NULL) + dh->containers[i].n_files;
+    h->files = xcalloc(n + 1, sizeof(*h->files));
+    h->lf = xcalloc(n + 1, sizeof(*h->lf));
+    h->not_ready = xcalloc((dh ? dh->n_containers : 0) + 1, sizeof(*h->not_ready));
+    h->n_not_ready = dh ? dh->n_containers : 0;
+    for (size_t i = 0; dh && i < dh->n_containers; i++) {
+        const desired_container *c = &dh->containers[i];
+        tenant_host_file *f;
+
+        if (c->env_file) {
+            omlop_err rerr = OMLOP_ERR_INIT;
+
+            f = host_file_next(h, c, c->env_file, 0600, 1);
+            if (desired_env_file_render(c, secrets_lookup, &r->sc, &f->content, &rerr) == 0)
+                f->is_rendered = 1;
+            else if (f->content.buf)
+                OPENSSL_cleanse(f->content.buf, f->content.len);
+        }
+        for (size_t k = 0; k < c->n_files; k++) {
+            f = host_file_next(h, c, c->files[k].path, 0644, 0);
+            strbuf_adds(&f->content, c->files[k].content);
+            f->is_rendered = 1;
+        }
+    }
+    for (size_t i = 0; i < h->n_files; i++)
+        if (h->files[i].is_rendered)
+            cjson_sha256_hex(h->files[i].content.buf ? h->files[i].content.buf : "",
+                             h->files[i].content.len, h->files[i].want);
+    if (h->n_files && h->ops && h->ops->file_hashes) {
+        paths = xcalloc(h->n_files, sizeof(*paths));
+        hex = xcalloc(h->n_files, sizeof(*hex));
+        for (size_t i = 0; i < h->n_files; i++)
+            paths[i] = h->files[i].path;
+        rc = h->ops->file_hashes(h->ops_ctx, paths, h->n_files, hex, err);
+        if (rc < 0) {
+            omlop_err_prefix(err, "host %s: reading its files: ", h->name);
+            goto out;
+        }
+        for (size_t i = 0; i < h->n_files; i++) {
+            memcpy(h->files[i].live, hex[i], sizeof(hex[i]));
+            h->files[i].is_observed = 1;
+        }
+    }
+    for (size_t i = 0; i < h->n_files; i++) {
+        const tenant_host_file *f = &h->files[i];
+
+        h->lf[i].path = f->path;
+        h->lf[i].container = f->c->name;
+        h->lf[i].want_sha256 = f->is_rendered ? f->want : NULL;
+        h->lf[i].live_sha256 = f->is_observed ? f->live : NULL;
+        h->lf[i].is_env_file = f->is_env_file;
+    }
+out:
+    free(paths);
+    free(hex);
+    return rc;
+}
+
+/* Index of c among its host's desired containers, for not_ready[]. */
+static size_t container_index(const desired_host *dh, const desired_container *c)
+{
+    return (size_t)(c - dh->containers);
+}
+
+/*
+ * Wait until c's readiness port accepts a TCP connection from its host
+ * (bounded by the ready timeout). Without host ops, or for a component judged
+ * by "running", there is nothing to wait for.
+ */
+static int wait_tcp_ready(const tenant_env *env, const tenant_host_round *h,
+                          const desired_container *c, omlop_err *err)
+{
+    long budget = env->ready_timeout_ms > 0 ? env->ready_timeout_ms : READY_TIMEOUT_MS_DEFAULT;
+    long waited = 0;
+
+    if (c->ready.kind != DESIRED_READY_TCP || !c->ready.address || !h->ops || !h->ops->tcp_probe)
+        return 0;
+    for (;;) {
+        omlop_err perr = OMLOP_ERR_INIT;
+        int rc = h->ops->tcp_probe(h->ops_ctx, c->ready.address, c->ready.port, &perr);
+
+        if (rc == 0)
+            return 0;
+        if (rc != OMLOP_EUNAVAIL)
+            return omlop_err_set(err, rc, "%s readiness check on host %s: %s", c->name, h->name,
+                                 perr.msg);
+        if (waited >= budget || is_cancelled(env))
+            return omlop_err_set(err, OMLOP_ETIMEOUT,
+                                 "%s not ready: %s:%d accepted no connection within %ld ms (%s)",
+                                 c->name, c->ready.address, c->ready.port, waited, perr.msg);
+        sleep_ms(READY_POLL_MS);
+        waited += READY_POLL_MS;
+    }
+}
+
 static const live_container *host_find(const tenant_host_round *h, const char *name)
 {
     for (size_t i = 0; i < h->list.n; i++)
@@ -185,6 +348,7 @@ void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const cha
     const char *skey = cjson_get_string(hspec, "ssh.identitySecretRef.key");
     strbuf identity = STRBUF_INIT;
     tenant_host_access a;
+    tenant_host_conn hc;
 
     memset(&a, 0, sizeof(a));
     a.tenant = tenant;
@@ -204,10 +368,13 @@ void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const cha
         goto out;
     }
     a.identity = identity.buf;
-    if (env->host_get(env->host_ctx, &a, &h->pc, &h->info, &h->err) == 0)
+    memset(&hc, 0, sizeof(hc));
+    if (env->host_get(env->host_ctx, &a, &hc, &h->info, &h->err) == 0 && hc.pc) {
         h->is_reachable = 1;
-    else
-        h->pc = NULL;
+        h->pc = hc.pc;
+        h->ops = hc.ops;
+        h->ops_ctx = hc.ops_ctx;
+    }
 out:
     if (identity.buf)
         OPENSSL_cleanse(identity.buf, identity.len);
@@ -255,28 +422,36 @@ static int wait_running(const tenant_env *env, podman_client *pc, const char *na
     }
 }
 
-/* Create and start the desired container c (env passed directly: see tenant.h). */
-static int container_create(const tenant_env *env, secrets_ctx *sc, podman_client *pc,
-                            const desired_container *c, omlop_err *err)
+/*
+ * Create and start the desired container c. Its env goes into the create call
+ * (Podman's API takes no env file); env_hash (may be NULL) becomes the
+ * omlop.io/env-hash label, the digest of the env file written for it.
+ */
+static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_client *pc,
+                            const desired_container *c, const char *env_hash, omlop_err *err)
 {
     desired_env_values ev = {NULL, 0};
     podman_kv *envkv = NULL, *labels = NULL;
     podman_mount *mounts = NULL;
     podman_create_spec spec;
+    size_t n_labels = c->n_labels;
     int rc;
 
-    (void)env;
-    if (c->n_files > 0)
-        return omlop_err_set(err, OMLOP_EINVAL,
-                             "%s needs the host file %s, which omlop cannot write yet "
-                             "(set spec.observability.enabled false)",
+    if (c->n_files > 0 && (!h->ops || !h->ops->file_write))
+        return omlop_err_set(err, OMLOP_EUNAVAIL,
+                             "%s needs the host file %s, which cannot be written over this "
+                             "host's connection",
                              c->name, c->files[0].path);
     rc = desired_env_resolve(c, secrets_lookup, sc, &ev, err);
     if (rc < 0)
         goto out;
     envkv = calloc(ev.n + 1, sizeof(*envkv));
-    labels = calloc(c->n_labels + 1, sizeof(*labels));
+    labels = calloc(c->n_labels + 2, sizeof(*labels));
     mounts = calloc(c->n_volumes + 1, sizeof(*mounts));
+    if (!envkv || !labels || !mounts) {
+        rc = omlop_err_set(err, OMLOP_ENOMEM, "%s: out of memory", c->name);
+        goto out;
+    }
     for (size_t i = 0; i < ev.n; i++) {
         envkv[i].key = ev.items[i].key;
         envkv[i].value = ev.items[i].value;
@@ -284,6 +459,10 @@ static int container_create(const tenant_env *env, secrets_ctx *sc, podman_clien
     for (size_t i = 0; i < c->n_labels; i++) {
         labels[i].key = c->labels[i].key;
         labels[i].value = c->labels[i].value;
+    }
+    if (env_hash) {
+        labels[n_labels].key = OMLOP_LABEL_ENV_HASH;
+        labels[n_labels++].value = env_hash;
     }
     for (size_t i = 0; i < c->n_volumes; i++) {
         mounts[i].type = c->volumes[i].is_named ? PODMAN_MOUNT_VOLUME : PODMAN_MOUNT_BIND;
@@ -299,7 +478,7 @@ static int container_create(const tenant_env *env, secrets_ctx *sc, podman_clien
     spec.env = envkv;
     spec.n_env = ev.n;
     spec.labels = labels;
-    spec.n_labels = c->n_labels;
+    spec.n_labels = n_labels;
     spec.mounts = mounts;
     spec.n_mounts = c->n_volumes;
     spec.is_host_network = c->is_host_network;
@@ -374,6 +553,65 @@ static void note_failure(tenant_round *r, const plan_action *a, const char *msg)
     strbuf_adds(&r->failure, msg);
 }
 
+/* Write host file a->path of the round's host. */
+static int write_file(tenant_host_round *h, const plan_action *a, omlop_err *err)
+{
+    tenant_host_file *f = host_file_find(h, a->path);
+
+    if (!f || !f->is_rendered)
+        return omlop_err_set(err, OMLOP_EINTERNAL, "host %s: no content for %s", h->name,
+                             a->path ? a->path : "?");
+    if (!h->ops || !h->ops->file_write)
+        return omlop_err_set(err, OMLOP_EUNAVAIL,
+                             "host %s: files cannot be written over this host's connection",
+                             h->name);
+    return h->ops->file_write(h->ops_ctx, f->path, f->content.buf ? f->content.buf : "",
+                              f->content.len, f->mode, err);
+}
+
+/* Mark c ready for the rest of the round (its readiness check passed). */
+static void mark_ready(tenant_round *r, tenant_host_round *h, const desired_container *c)
+{
+    const desired_host *dh = desired_host_find(r->ds, h->name);
+    size_t i = dh ? container_index(dh, c) : 0;
+
+    if (dh && i < h->n_not_ready && !h->not_ready[i])
+        h->not_ready[i] = xstrdup("");
+}
+
+/*
+ * Start order means "after the earlier components are ready": before acting
+ * on a component, wait for every earlier one that runs (on any host) and has
+ * not passed its readiness check this round. A rollout that stopped on a
+ * component that never got ready must not go on past it in the next round.
+ */
+static int wait_earlier_ready(tenant_round *r, const plan_action *a, omlop_err *err)
+{
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        tenant_host_round *h = &r->hosts[i];
+        const desired_host *dh = desired_host_find(r->ds, h->name);
+
+        if (!h->is_reachable || !dh || !h->ops || !h->ops->tcp_probe)
+            continue;
+        for (size_t j = 0; j < dh->n_containers && j < h->n_not_ready; j++) {
+            const desired_container *c = &dh->containers[j];
+            const live_container *lc = host_find(h, c->name);
+            int rc;
+
+            if (c->component->order >= a->order || h->not_ready[j] ||
+                c->ready.kind != DESIRED_READY_TCP || !lc || lc->state != LIVE_STATE_RUNNING)
+                continue;
+            rc = wait_tcp_ready(r->env, h, c, err);
+            if (rc < 0) {
+                omlop_err_prefix(err, "waiting for %s on host %s: ", c->component->name, h->name);
+                return rc;
+            }
+            h->not_ready[j] = xstrdup("");
+        }
+    }
+    return 0;
+}
+
 static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
 {
     tenant_host_round *h = round_host(r, a->host);
@@ -387,17 +625,22 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
         settle = a->desired->ready.start_period_s < SERIAL_SETTLE_MAX_S
                      ? a->desired->ready.start_period_s
                      : SERIAL_SETTLE_MAX_S;
+    if ((a->kind == PLAN_CREATE || a->kind == PLAN_START || a->kind == PLAN_RECREATE) &&
+        (rc = wait_earlier_ready(r, a, err)) < 0)
+        return rc;
     switch (a->kind) {
     case PLAN_PULL: {
         podman_pull_opts po = {-1, 0, r->env->cancel};
 
         return podman_image_pull(pc, a->image, &po, pull_progress, (void *)a, NULL, 0, err);
     }
+    case PLAN_WRITE:
+        return write_file(h, a, err);
     case PLAN_CREATE:
-        rc = container_create(r->env, &r->sc, pc, a->desired, err);
+        rc = container_create(h, &r->sc, pc, a->desired, env_hash_of(h, a->desired), err);
         if (rc == 0)
             rc = wait_running(r->env, pc, a->container, 0, err);
-        return rc;
+        break;
     case PLAN_START:
         /* a paused container refuses start: it is resumed where it stopped */
         if (a->from_state == LIVE_STATE_PAUSED)
@@ -406,7 +649,7 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
             rc = podman_container_start(pc, a->container, err);
         if (rc == 0)
             rc = wait_running(r->env, pc, a->container, 0, err);
-        return rc;
+        break;
     case PLAN_RECREATE:
         rc = podman_container_stop(pc, a->container, (int)stop_s, err);
         if (rc == 0 || rc == OMLOP_ENOTFOUND)
@@ -414,18 +657,26 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
         if (rc == OMLOP_ENOTFOUND)
             rc = 0;
         if (rc == 0)
-            rc = container_create(r->env, &r->sc, pc, a->desired, err);
+            rc = container_create(h, &r->sc, pc, a->desired, env_hash_of(h, a->desired), err);
         /* an upgrade goes one component at a time: this one must hold before the next */
         if (rc == 0)
             rc = wait_running(r->env, pc, a->container, a->is_serial ? settle : 0, err);
-        return rc;
+        break;
     case PLAN_REMOVE:
         rc = podman_container_remove(pc, a->container, 1, 0, err);
         return rc == OMLOP_ENOTFOUND ? 0 : rc;
     case PLAN_BLOCKED:
         return omlop_err_set(err, OMLOP_ECONFLICT, "%s", a->reason ? a->reason : "blocked");
+    default:
+        return omlop_err_set(err, OMLOP_EINTERNAL, "unknown plan action %d", (int)a->kind);
     }
-    return omlop_err_set(err, OMLOP_EINTERNAL, "unknown plan action %d", (int)a->kind);
+    /* created, started or recreated: ready before the next component */
+    if (rc == 0 && a->desired) {
+        rc = wait_tcp_ready(r->env, h, a->desired, err);
+        if (rc == 0)
+            mark_ready(r, h, a->desired);
+    }
+    return rc;
 }
 
 static const char *fail_reason(plan_kind k)
@@ -443,6 +694,8 @@ static const char *fail_reason(plan_kind k)
         return "RemoveFailed";
     case PLAN_BLOCKED:
         return "NameConflict";
+    case PLAN_WRITE:
+        return "WriteFailed";
     }
     return "Failed";
 }
@@ -475,6 +728,10 @@ static void report_done(tenant_round *r, const plan_action *a)
     case PLAN_REMOVE:
         tenant_round_event(r, EVENT_TYPE_NORMAL, "Removed", "Removed %s on host %s: %s",
                            a->container, a->host, why);
+        break;
+    case PLAN_WRITE:
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Wrote", "Wrote %s on host %s for %s: %s", a->path,
+                           a->host, a->container, why);
         break;
     case PLAN_BLOCKED:
         break;
@@ -517,7 +774,10 @@ static void run_plan(tenant_round *r)
         else
             tenant_round_event(r, EVENT_TYPE_WARNING, fail_reason(a->kind),
                                "%s %s on host %s failed: %s", plan_kind_name(a->kind),
-                               a->container ? a->container : "", a->host, err.msg);
+                               a->kind == PLAN_WRITE ? a->path
+                               : a->container        ? a->container
+                                                     : "",
+                               a->host, err.msg);
         if (a->kind != PLAN_PULL && a->kind != PLAN_REMOVE)
             is_stopped = 1;
     }
@@ -548,7 +808,7 @@ static const char *state_of(const live_container *lc)
 }
 
 /* The component's observation: live state after the plan ran, and what omlop did to it. */
-static void observe_component(tenant_round *r, const tenant_host_round *h,
+static void observe_component(tenant_round *r, const tenant_host_round *h, const desired_host *dh,
                               const desired_container *c, tenant_obs_component *oc)
 {
     const live_container *lc = h->is_reachable ? host_find(h, c->name) : NULL;
@@ -564,6 +824,20 @@ static void observe_component(tenant_round *r, const tenant_host_round *h,
     oc->is_current = lc && lc->state == LIVE_STATE_RUNNING && hash &&
                      strcmp(hash, c->spec_hash) == 0 && lc->image &&
                      strcmp(lc->image, c->image) == 0;
+    if (h->is_reachable && lc && lc->state == LIVE_STATE_RUNNING && dh &&
+        container_index(dh, c) < h->n_not_ready) {
+        const char *nr = h->not_ready[container_index(dh, c)];
+
+        if (!nr && c->ready.kind != DESIRED_READY_TCP)
+            oc->readiness = TENANT_READINESS_PASSED; /* judged by running */
+        else if (nr && !*nr)
+            oc->readiness = TENANT_READINESS_PASSED;
+        else if (nr) {
+            oc->readiness = TENANT_READINESS_FAILED;
+            oc->is_current = 0;
+            oc->message = nr;
+        }
+    }
     if (!h->is_reachable)
         oc->message = "host unreachable";
     for (size_t i = 0; i < plan_count(r->pl); i++) {
@@ -657,6 +931,7 @@ static tenant_obs_action *pending_actions(const tenant_round *r, size_t *n)
         p->host = a->host;
         p->action = plan_kind_name(a->kind);
         p->container = a->container;
+        p->path = a->path;
         p->component = a->component;
         p->image = a->image;
         p->reason = a->reason;
@@ -704,7 +979,7 @@ static int write_status(tenant_round *r, const char *invalid, omlop_err *err)
                 oc = noc;
                 cap = ncap;
             }
-            observe_component(r, h, &dh->containers[j], &oc[n_oc++]);
+            observe_component(r, h, dh, &dh->containers[j], &oc[n_oc++]);
         }
     }
     obs.hosts = oh;
@@ -793,10 +1068,67 @@ static void round_observe(tenant_round *r)
     }
 }
 
+/* Render and read every reachable host's files; a host whose files cannot be read fails. */
+static void round_files(tenant_round *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        tenant_host_round *h = &r->hosts[i];
+
+        if (!h->is_reachable)
+            continue;
+        if (host_files(r, h, desired_host_find(r->ds, h->name), &h->err) < 0) {
+            h->is_reachable = 0;
+            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s",
+                               h->name, h->err.msg);
+        }
+    }
+}
+
+/*
+ * Check the readiness of every running component with a TCP check that has
+ * not passed one this round, once (no waiting): the status says which are not
+ * ready. Returns how many are not.
+ */
+static size_t round_probe_ready(tenant_round *r)
+{
+    size_t n_failed = 0;
+
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        tenant_host_round *h = &r->hosts[i];
+        const desired_host *dh = desired_host_find(r->ds, h->name);
+
+        if (!h->is_reachable || !dh || !h->ops || !h->ops->tcp_probe)
+            continue;
+        for (size_t j = 0; j < dh->n_containers && j < h->n_not_ready; j++) {
+            const desired_container *c = &dh->containers[j];
+            const live_container *lc = host_find(h, c->name);
+            omlop_err perr = OMLOP_ERR_INIT;
+            strbuf why = STRBUF_INIT;
+
+            if ((h->not_ready[j] && !*h->not_ready[j]) || c->ready.kind != DESIRED_READY_TCP ||
+                !c->ready.address || !lc || lc->state != LIVE_STATE_RUNNING)
+                continue;
+            free(h->not_ready[j]);
+            h->not_ready[j] = NULL;
+            if (h->ops->tcp_probe(h->ops_ctx, c->ready.address, c->ready.port, &perr) == 0) {
+                h->not_ready[j] = xstrdup("");
+                continue;
+            }
+            strbuf_addf(&why, "not ready: %s:%d accepts no connection (%s)", c->ready.address,
+                        c->ready.port, perr.msg);
+            h->not_ready[j] = strbuf_detach(&why, NULL);
+            n_failed++;
+        }
+    }
+    return n_failed;
+}
+
 void tenant_round_release(tenant_round *r)
 {
-    for (size_t i = 0; i < r->n_hosts; i++)
+    for (size_t i = 0; i < r->n_hosts; i++) {
         host_round_release_live(&r->hosts[i]);
+        host_round_release_files(&r->hosts[i]);
+    }
     free(r->hosts);
     free(r->res);
     plan_free(r->pl);
@@ -812,7 +1144,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     strbuf key = STRBUF_INIT;
     store_kv kv = {0};
     live_host *live = NULL;
-    size_t n_live = 0, n_down = 0;
+    size_t n_live = 0, n_down = 0, n_not_ready = 0;
     omlop_err berr = OMLOP_ERR_INIT;
     int rc;
 
@@ -860,6 +1192,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
             goto out;
     }
     round_observe(&r);
+    round_files(&r);
     live = calloc(r.n_hosts + 1, sizeof(*live));
     for (size_t i = 0; i < r.n_hosts; i++) {
         tenant_host_round *h = &r.hosts[i];
@@ -873,6 +1206,8 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         live[n_live].n_containers = h->list.n;
         live[n_live].images = (const char *const *)h->images;
         live[n_live].n_images = h->n_images;
+        live[n_live].files = h->lf;
+        live[n_live].n_files = h->n_files;
         n_live++;
     }
     rc = plan_compute(r.ds, live, n_live, &r.pl, err);
@@ -888,12 +1223,13 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         run_plan(&r);
         round_observe(&r); /* the status reports what runs now, not what we meant to do */
     }
+    n_not_ready = round_probe_ready(&r);
     rc = write_status(&r, NULL, err);
     if (rc < 0)
         goto out;
-    res->is_converged =
-        r.failed.len == 0 && n_down == 0 && r.n_pending == 0 && (plan_count(r.pl) == 0);
-    if (r.n_applied > 0)
+    res->is_converged = r.failed.len == 0 && n_down == 0 && r.n_pending == 0 &&
+                        (plan_count(r.pl) == 0) && n_not_ready == 0;
+    if (r.n_applied > 0 || n_not_ready > 0)
         res->requeue_ms = REQUEUE_AFTER_CHANGE_MS; /* confirm it holds: a crash loop shows */
     if (r.failed.len)
         rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %s: %s", name, r.failed.buf,

@@ -44,6 +44,7 @@
 
 #include <json-c/json.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "clients/podman.h"
@@ -71,13 +72,42 @@ typedef struct tenant_host_info {
     char fingerprint[80];
 } tenant_host_info;
 
+/* SHA-256 hex digests of host files: 64 characters. */
+#define TENANT_SHA256_HEX_LEN 64
+
 /*
- * Hands out a connected Podman client for a host (the manager caches them).
- * The client stays owned by the provider and valid until the reconcile ends.
+ * What a reconcile does on a host besides Podman calls: keep files (env files,
+ * configs) and probe TCP readiness from the host. A provider whose transport
+ * cannot (a local socket in tests and benchmarks) leaves ops NULL: files are
+ * then not written and TCP readiness is judged as "running".
+ */
+typedef struct tenant_host_ops {
+    /* hex[i] = SHA-256 of paths[i]'s content, "" when the file does not exist */
+    int (*file_hashes)(void *ctx, const char *const *paths, size_t n,
+                       char (*hex)[TENANT_SHA256_HEX_LEN + 1], omlop_err *err);
+    /* replace path atomically with data and mode, creating parent directories */
+    int (*file_write)(void *ctx, const char *path, const char *data, size_t len, unsigned mode,
+                      omlop_err *err);
+    /* remove path; a missing file is fine */
+    int (*file_remove)(void *ctx, const char *path, omlop_err *err);
+    /* 0 when address:port accepts a TCP connection from the host; OMLOP_EUNAVAIL when not */
+    int (*tcp_probe)(void *ctx, const char *address, int port, omlop_err *err);
+} tenant_host_ops;
+
+/* A connected host: its Podman client and, when the transport allows, host ops. */
+typedef struct tenant_host_conn {
+    podman_client *pc;
+    const tenant_host_ops *ops; /* or NULL */
+    void *ops_ctx;
+} tenant_host_conn;
+
+/*
+ * Hands out a connected host (the manager caches them). Everything in *out
+ * stays owned by the provider and valid until the reconcile ends.
  * Returns OMLOP_EUNAVAIL (or another error) with err naming the host when it
  * cannot be reached; info (may be NULL) is filled either way when known.
  */
-typedef int (*tenant_host_fn)(void *ctx, const tenant_host_access *access, podman_client **out,
+typedef int (*tenant_host_fn)(void *ctx, const tenant_host_access *access, tenant_host_conn *out,
                               tenant_host_info *info, omlop_err *err);
 
 /* Drops the provider's connections to hosts of tenant that are not in keep (NULL-ended). */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "clients/podman.h"
+#include "lib/cjson.h"
 #include "lib/err.h"
 #include "lib/strbuf.h"
 #include "reconcilers/desired.h"
@@ -18,10 +19,25 @@
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
 
+/* A host file this round (env file or config): what omlop writes and what the host has. */
+typedef struct tenant_host_file {
+    const char *path;           /* borrowed from the desired container */
+    const desired_container *c; /* the container that reads it */
+    strbuf content;             /* may hold Secret values: wiped on release */
+    unsigned mode;              /* 0600 for env files, 0644 for configs */
+    int is_env_file;
+    int is_rendered; /* content known (a missing Secret leaves it unknown) */
+    char want[CJSON_HASH_HEX_LEN + 1];
+    char live[CJSON_HASH_HEX_LEN + 1]; /* "" when absent on the host */
+    int is_observed;                   /* live was read */
+} tenant_host_file;
+
 /* One host this round. */
 typedef struct tenant_host_round {
     const char *name;
-    podman_client *pc; /* borrowed from the provider; NULL when unreachable */
+    podman_client *pc;          /* borrowed from the provider; NULL when unreachable */
+    const tenant_host_ops *ops; /* files and probes on the host; NULL when not available */
+    void *ops_ctx;
     int is_reachable;
     omlop_err err; /* why not */
     tenant_host_info info;
@@ -30,6 +46,13 @@ typedef struct tenant_host_round {
     live_label *labels; /* storage for every lc's labels */
     char **images;      /* image references present on the host (of those we asked about) */
     size_t n_images;
+    tenant_host_file *files; /* the desired containers' host files */
+    size_t n_files;
+    live_file *lf; /* the same, as the plan reads them */
+    /* readiness seen at the end of the round, per desired container of the host (dh order):
+     * NULL when not probed; else "" ready, or why not */
+    char **not_ready;
+    size_t n_not_ready;
 } tenant_host_round;
 
 /* What happened to one action, for the status and the events. */

@@ -126,6 +126,9 @@ static json_object *component_json(const tenant_obs_component *c, const json_obj
         add_str(o, "containerID", c->container_id);
     else if (!is_host_reachable)
         add_str(o, "containerID", old_id); /* not seen this round: keep what we knew */
+    if (c->readiness != TENANT_READINESS_UNCHECKED)
+        json_object_object_add(o, "ready",
+                               json_object_new_boolean(c->readiness == TENANT_READINESS_PASSED));
     if (restarts < 0)
         restarts = 0;
     if (c->is_restarted)
@@ -212,8 +215,9 @@ static size_t lagging_text(const tenant_obs *obs, strbuf *out)
             strbuf_adds(out, ", ...");
             break;
         }
-        strbuf_addf(out, "%s %s on %s (%s)", named ? "," : "", c->name, c->host,
-                    c->state ? c->state : TENANT_STATE_UNKNOWN);
+        strbuf_addf(out, "%s %s on %s (%s%s)", named ? "," : "", c->name, c->host,
+                    c->state ? c->state : TENANT_STATE_UNKNOWN,
+                    c->readiness == TENANT_READINESS_FAILED ? ", not ready" : "");
         named++;
     }
     return n;
@@ -268,6 +272,7 @@ static json_object *plan_json(const tenant_obs *obs)
         add_str_max(o, "host", pa->host, 63);
         add_str(o, "action", pa->action);
         add_str_max(o, "container", pa->container, 253);
+        add_str_max(o, "path", pa->path, 4096);
         add_str_max(o, "component", pa->component, 63);
         add_str_max(o, "image", pa->image, 512);
         add_str_max(o, "reason", pa->reason, 1024);

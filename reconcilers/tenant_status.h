@@ -46,30 +46,38 @@ typedef struct tenant_obs_host {
     const char *fingerprint; /* SHA256:... of its host key, or NULL */
 } tenant_obs_host;
 
+typedef enum tenant_readiness {
+    TENANT_READINESS_UNCHECKED = 0, /* not running, host unreachable */
+    TENANT_READINESS_PASSED,
+    TENANT_READINESS_FAILED
+} tenant_readiness;
+
 /* One desired component on one host, after the plan ran. Strings are borrowed. */
 typedef struct tenant_obs_component {
     const char *host;
-    const char *name;         /* catalog name ("asterisk") */
-    const char *image;        /* what runs (or the desired image when nothing does) */
-    const char *state;        /* TENANT_STATE_* */
-    const char *container_id; /* or NULL */
-    const char *spec_hash;    /* the live container's omlop.io/spec-hash, or NULL */
-    int is_current;           /* running with the desired spec hash */
-    int is_restarted;         /* omlop started it again after it died (counts a restart) */
-    int is_repaired;          /* omlop repaired drift on it this round */
-    int is_created;           /* omlop created it this round (a repair if it existed before) */
-    const char *message;      /* why it is not as desired, or NULL */
+    const char *name;           /* catalog name ("asterisk") */
+    const char *image;          /* what runs (or the desired image when nothing does) */
+    const char *state;          /* TENANT_STATE_* */
+    const char *container_id;   /* or NULL */
+    const char *spec_hash;      /* the live container's omlop.io/spec-hash, or NULL */
+    int is_current;             /* running with the desired spec hash, and ready */
+    tenant_readiness readiness; /* its readiness check at the end of the round */
+    int is_restarted;           /* omlop started it again after it died (counts a restart) */
+    int is_repaired;            /* omlop repaired drift on it this round */
+    int is_created;             /* omlop created it this round (a repair if it existed before) */
+    const char *message;        /* why it is not as desired, or NULL */
 } tenant_obs_component;
 
 /* One action of the plan still pending after the round (status.plan). Strings are borrowed. */
 typedef struct tenant_obs_action {
     const char *host;
-    const char *action; /* plan_kind_name: pull, create, start, recreate, remove, blocked */
+    const char *action; /* plan_kind_name: pull, create, start, recreate, remove, blocked, write */
     const char *container;
     const char *component;
     const char *image;
     const char *reason; /* why it is needed */
     const char *error;  /* why it did not happen this round, or NULL */
+    const char *path;   /* write: the host file, else NULL */
 } tenant_obs_action;
 
 /* Everything one reconcile learnt. */

@@ -65,6 +65,32 @@ static int host_volumes(const desired_state *ds, const char *host, char ***v, si
     return 0;
 }
 
+/*
+ * Remove the env files and configs omlop wrote for the tenant on h: env files
+ * hold its passwords, and nothing runs that reads them any more. Needs the
+ * desired state of the last spec (r->ds) and host ops.
+ */
+static int host_files_remove(tenant_round *r, tenant_host_round *h, omlop_err *err)
+{
+    const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
+    int rc = 0;
+
+    if (!dh || !h->ops || !h->ops->file_remove)
+        return 0;
+    for (size_t i = 0; rc == 0 && i < dh->n_containers; i++) {
+        const desired_container *c = &dh->containers[i];
+
+        if (c->env_file)
+            rc = h->ops->file_remove(h->ops_ctx, c->env_file, err);
+        for (size_t k = 0; rc == 0 && k < c->n_files; k++)
+            rc = h->ops->file_remove(h->ops_ctx, c->files[k].path, err);
+    }
+    if (rc == 0)
+        log_info("tenant=%s host=%s env files and configs removed (tenant deleted)", r->tenant,
+                 h->name);
+    return rc;
+}
+
 /* Remove this tenant's managed containers (and with is_purge its named volumes) from h. */
 static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, size_t *n_removed,
                          omlop_err *err)
@@ -113,6 +139,8 @@ static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, si
     for (size_t j = 0; j < n_vols; j++)
         free(vols[j]);
     free(vols);
+    if (rc == 0)
+        rc = host_files_remove(r, h, err);
     strbuf_release(&lbl);
     if (rc < 0)
         omlop_err_prefix(err, "host %s: ", h->name);
@@ -177,18 +205,17 @@ static void round_init_teardown(tenant_round *r, const tenant_env *env, json_obj
     r->sc.tenant = r->tenant;
 }
 
-/* Purge needs the volume names: the desired state of the last spec. */
-static void round_desired_for_purge(tenant_round *r)
+/* The volume names (Purge) and host files come from the desired state of the last spec. */
+static void round_desired_for_teardown(tenant_round *r, int is_purge)
 {
     omlop_err berr = OMLOP_ERR_INIT;
 
     if (desired_build(r->obj, NULL, &r->ds, &berr) < 0) {
         r->ds = NULL;
-        tenant_round_event(
-            r, EVENT_TYPE_WARNING, "PurgeIncomplete",
-            "deletionPolicy Purge: the volume names of tenant %s cannot be worked out (%s); "
-            "its volumes are kept",
-            r->tenant, berr.msg);
+        tenant_round_event(r, EVENT_TYPE_WARNING, "TeardownIncomplete",
+                           "the env files%s of tenant %s cannot be worked out (%s); they are kept",
+                           is_purge ? " and volumes (deletionPolicy Purge)" : "", r->tenant,
+                           berr.msg);
     }
 }
 
@@ -206,8 +233,7 @@ int tenant_round_finalize(tenant_round *r, tenant_result *res, omlop_err *err)
         log_info("tenant=%s being deleted, waiting for other finalizers", r->tenant);
         return 0;
     }
-    if (is_purge)
-        round_desired_for_purge(r);
+    round_desired_for_teardown(r, is_purge);
     rc = round_teardown(r, is_purge, &n_removed, err);
     if (rc == 0)
         rc = secrets_delete_generated(r->env->st, r->tenant, &n_secrets, err);
@@ -252,8 +278,7 @@ int tenant_teardown(const tenant_env *env, const char *tenant_json, omlop_err *e
         goto out;
     }
     is_purge = tenant_is_purge(r.obj);
-    if (is_purge)
-        round_desired_for_purge(&r);
+    round_desired_for_teardown(&r, is_purge);
     rc = round_teardown(&r, is_purge, &n_removed, err);
     if (rc == 0 && env->host_forget)
         env->host_forget(env->host_ctx, r.tenant, NULL);

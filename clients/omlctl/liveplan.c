@@ -18,16 +18,21 @@ size_t omlctl_liveplan_format(const json_object *tenant, int indent, strbuf *out
         const char *image = cjson_get_string(a, "image");
         const char *reason = cjson_get_string(a, "reason");
         const char *error = cjson_get_string(a, "error");
+        const char *path = cjson_get_string(a, "path");
 
         if (!host || !action)
             continue; /* the CRD requires both; skip rather than print half a line */
         strbuf_addf(out, "%*s%s: %s", indent, "", host, action);
-        /* a pull names its image; other actions their container, then what it is */
-        if (container)
+        /* a pull names its image, a write its file; other actions their container */
+        if (path)
+            strbuf_addf(out, " %s", path);
+        if (path && container)
+            strbuf_addf(out, " (for %s)", container);
+        else if (container)
             strbuf_addf(out, " %s", container);
         else if (image)
             strbuf_addf(out, " %s", image);
-        if (container && (component || image)) {
+        if (!path && container && (component || image)) {
             strbuf_adds(out, " (");
             if (component)
                 strbuf_adds(out, component);

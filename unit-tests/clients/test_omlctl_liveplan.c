@@ -39,15 +39,19 @@ static void test_liveplan_lists_each_action_with_host_and_error(void **state)
                "\"component\":\"nginx\",\"image\":\"reg/nginx:2\",\"reason\":\"missing\","
                "\"error\":\"not tried: the rollout stopped at an earlier failure\"},"
                "{\"host\":\"h2\",\"action\":\"remove\",\"container\":\"oml-old\","
-               "\"reason\":\"no longer desired\"}]}}",
+               "\"reason\":\"no longer desired\"},"
+               "{\"host\":\"h2\",\"action\":\"write\",\"container\":\"oml-redis-server\","
+               "\"component\":\"redis\",\"path\":\"/etc/default/redis.env\","
+               "\"reason\":\"missing\"}]}}",
                2, &out),
-        3);
+        4);
     assert_string_equal(out.buf,
                         "  h1: pull reg/nginx:2: image not on the host\n"
                         "    last attempt: manifest unknown\n"
                         "  h1: create oml-nginx-server (nginx, image reg/nginx:2): missing\n"
                         "    last attempt: not tried: the rollout stopped at an earlier failure\n"
-                        "  h2: remove oml-old: no longer desired\n");
+                        "  h2: remove oml-old: no longer desired\n"
+                        "  h2: write /etc/default/redis.env (for oml-redis-server): missing\n");
     strbuf_release(&out);
 }
 

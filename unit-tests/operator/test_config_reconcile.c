@@ -31,7 +31,8 @@ static void test_config_reconcile_defaults(void **state)
 
 static void test_config_reconcile_keys_from_yaml(void **state)
 {
-    static const char text[] = "reconcile: false\nworkers: 8\nresync: 15\n";
+    static const char text[] = "reconcile: false\nworkers: 8\nresync: 15\n"
+                               "readyTimeout: 1500ms\nconnectTimeout: 4s\n";
     omlopd_config c;
     omlop_err err = OMLOP_ERR_INIT;
 
@@ -42,6 +43,14 @@ static void test_config_reconcile_keys_from_yaml(void **state)
     assert_false(c.reconcile.is_enabled);
     assert_int_equal(c.reconcile.workers, 8);
     assert_int_equal(c.reconcile.resync_s, 15);
+    assert_int_equal(c.reconcile.ready_timeout_ms, 1500);
+    assert_int_equal(c.reconcile.connect_timeout_ms, 4000);
+    config_release(&c);
+    /* a bare number is seconds */
+    config_init(&c);
+    if (config_load_text(&c, "omlopd.yaml", "readyTimeout: 7\n", 15, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    assert_int_equal(c.reconcile.ready_timeout_ms, 7000);
     config_release(&c);
 }
 
@@ -55,6 +64,9 @@ static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
         {"resync: soon\n", "resync", "'soon'"},
         {"reconcile: maybe\n", "reconcile", "not true or false"},
         {"reconcile: yes\n", "omlopd.yaml:1:", "reconcile"},
+        {"readyTimeout: 30m\n", "readyTimeout", "'30m' is not a duration"},
+        {"readyTimeout: 5ms\n", "readyTimeout", "between 100ms and 3600s"},
+        {"connectTimeout: -1s\n", "connectTimeout", "duration"},
     };
 
     (void)state;

@@ -1,12 +1,14 @@
 /*
- * Tests for operator/manager: its flags are taken out of argv and the rest
- * left for the daemon's parser, over the config file's keys of the same
- * meaning; bad values are refused naming the flag; a
- * running manager notices a Tenant created in the store (watch), reconciles
- * it (here: its SSH Secret is missing, so the host is reported unreachable
- * through the status) and stops promptly; a deletion made while no manager
- * ran is finished when one starts, and one blocked by an unreachable host
- * keeps the finalizer.
+ * Tests for operator/manager: a running manager notices a Tenant created in
+ * the store (watch), reconciles it (here: its SSH Secret is missing, so the
+ * host is reported unreachable through the status) and stops promptly; a
+ * deletion made while no manager ran is finished when one starts, and one
+ * blocked by an unreachable host keeps the finalizer. Host reconnects: the
+ * follower's reading of an SSH connection reports a loss and a recovery once
+ * each (also a reconnect it never saw down); a host coming back queues its
+ * tenant at once with the backoff forgotten; a follower whose host refuses
+ * connections says so once, keeps waiting, and stops promptly. (Following
+ * again after a real reconnect needs an SSH server: e2e/scenarios/36-two-tenants.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,11 +184,298 @@ static void test_manager_finishes_a_deletion_made_while_it_was_down(void **state
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- host reconnects ---------------------------------------------------------------------- */
+
+static void test_link_reports_loss_and_recovery_once(void **state)
+{
+    static const struct {
+        ssh_conn_state state;
+        unsigned connects;
+        manager_link_change want;
+        const char *why;
+    } steps[] = {
+        {SSH_CONN_CONNECTING, 0, MANAGER_LINK_SAME, "first attempt running"},
+        {SSH_CONN_CONNECTED, 1, MANAGER_LINK_SAME, "the first connection is no reconnect"},
+        {SSH_CONN_CONNECTED, 1, MANAGER_LINK_SAME, "still up"},
+        {SSH_CONN_DOWN, 1, MANAGER_LINK_LOST, "lost"},
+        {SSH_CONN_DOWN, 1, MANAGER_LINK_SAME, "a retry failed: reported already"},
+        {SSH_CONN_DOWN, 1, MANAGER_LINK_SAME, "another retry"},
+        {SSH_CONN_CONNECTED, 2, MANAGER_LINK_BACK, "back"},
+        {SSH_CONN_CONNECTED, 2, MANAGER_LINK_SAME, "still up after coming back"},
+        {SSH_CONN_CONNECTED, 3, MANAGER_LINK_BACK, "dropped and reconnected between looks"},
+        {SSH_CONN_CLOSED, 3, MANAGER_LINK_SAME, "being freed"},
+    };
+    static const struct {
+        ssh_conn_state state;
+        unsigned connects;
+        manager_link_change want;
+    } never_up[] = {
+        {SSH_CONN_DOWN, 0, MANAGER_LINK_LOST},
+        {SSH_CONN_DOWN, 0, MANAGER_LINK_SAME},
+        /* reached for the first time after failing: its rounds backed off meanwhile */
+        {SSH_CONN_CONNECTED, 1, MANAGER_LINK_BACK},
+    };
+    manager_link l;
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        manager_link_change got = manager_link_observe(&l, steps[i].state, steps[i].connects);
+
+        if (got != steps[i].want)
+            fail_msg("step %zu (%s): got %d, want %d", i, steps[i].why, (int)got,
+                     (int)steps[i].want);
+    }
+    memset(&l, 0, sizeof(l));
+    for (size_t i = 0; i < sizeof(never_up) / sizeof(never_up[0]); i++)
+        assert_int_equal(manager_link_observe(&l, never_up[i].state, never_up[i].connects),
+                         never_up[i].want);
+}
+
+/* A store, a log file and the manager's log captured in it. */
+typedef struct fixture {
+    char dir[64];
+    char log_path[96];
+    FILE *log;
+    store *st;
+} fixture;
+
+static void fixture_open(fixture *fx, log_level level)
+{
+    store_options so;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    memset(fx, 0, sizeof(*fx));
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/omlop-manager-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->log_path, sizeof(fx->log_path), "%s/log.txt", fx->dir);
+    fx->log = fopen(fx->log_path, "w");
+    assert_non_null(fx->log);
+    log_configure(level, LOG_FORMAT_TEXT, fx->log);
+    store_options_default(&so);
+    so.data_dir = fx->dir;
+    so.compact_interval_s = 0;
+    if (store_open("sqlite", &so, &fx->st, &err) < 0)
+        fail_msg("store: %s", err.msg);
+}
+
+/* Call with no manager running (nothing logs any more). */
+static void fixture_close(fixture *fx)
+{
+    char cmd[128];
+
+    log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT, stderr);
+    fclose(fx->log);
+    store_close(fx->st);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Decode a Tenant (defaults filled in, as the API would) and store it. */
+static void put_tenant(store *st, const char *name, const char *json)
+{
+    schema_set *set = NULL;
+    diag_list *dl = diag_list_new();
+    json_object *raw = json_tokener_parse(json), *decoded = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf key = STRBUF_INIT, text = STRBUF_INIT;
+
+    assert_non_null(raw);
+    if (schema_set_new_builtin(&set, &err) < 0 ||
+        schema_set_decode_json(set, raw, &decoded, dl) < 0)
+        fail_msg("the test tenant %s does not decode", name);
+    api_object_store_text(decoded, &text);
+    strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, name);
+    assert_int_equal(store_create(st, key.buf, text.buf, text.len, NULL, &err), 0);
+    strbuf_release(&key);
+    strbuf_release(&text);
+    json_object_put(raw);
+    json_object_put(decoded);
+    schema_set_free(set);
+    diag_list_free(dl);
+}
+
+/* Lines of the log holding needle; the last one goes to last (may be NULL). */
+static int log_count(const fixture *fx, const char *needle, char *last, size_t lastsz)
+{
+    FILE *f = fopen(fx->log_path, "r");
+    char line[2048];
+    int n = 0;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        if (!strstr(line, needle))
+            continue;
+        n++;
+        if (last)
+            snprintf(last, lastsz, "%s", line);
+    }
+    fclose(f);
+    return n;
+}
+
+/* Wait (bounded) until the log holds more than n lines with needle; the count. */
+static int log_wait_more(const fixture *fx, const char *needle, int n, int64_t timeout_ms,
+                         char *last, size_t lastsz)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    int got;
+
+    while ((got = log_count(fx, needle, last, lastsz)) <= n && now_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
+    return got;
+}
+
+#define TENANT_NO_SECRET                                                                           \
+    "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Tenant\","                                   \
+    "\"metadata\":{\"name\":\"b1\",\"uid\":\"u-b1\",\"generation\":1},"                            \
+    "\"spec\":{\"layout\":\"aio\",\"hosts\":[{\"name\":\"h1\",\"lanIP\":\"10.0.0.5\","             \
+    "\"ssh\":{\"address\":\"10.0.0.5\",\"identitySecretRef\":{\"name\":\"b1-ssh\"}}}],"            \
+    "\"network\":{\"infraEnv\":\"lan\",\"fqdn\":\"b1.example.com\"},"                              \
+    "\"observability\":{\"enabled\":false}}}"
+
+/*
+ * Rounds that keep failing back off (500 ms doubling); a host coming back must not wait for
+ * that: the tenant runs at once, and its next failure starts again at the base delay.
+ */
+static void test_host_back_requeues_at_once_with_backoff_forgotten(void **state)
+{
+    static const char failed[] = "tenant=b1 reconcile failed";
+    fixture fx;
+    manager *m = NULL;
+    manager_options mo;
+    omlop_err err = OMLOP_ERR_INIT;
+    char last[2048] = "";
+    int n;
+    int64_t t0;
+
+    (void)state;
+    fixture_open(&fx, LOG_LEVEL_WARN);
+    put_tenant(fx.st, "b1", TENANT_NO_SECRET);
+    manager_options_default(&mo);
+    mo.workers = 1;
+    assert_int_equal(manager_new(fx.st, NULL, &mo, &m, &err), 0);
+    assert_int_equal(manager_start(m, &err), 0);
+
+    /* failures at about 0, 0.5, 1.5 and 3.5 s: the fourth waits 4 s for the fifth */
+    n = 0;
+    t0 = now_ms();
+    while (!strstr(last, "retry in 4000 ms") && now_ms() - t0 < 10000)
+        n = log_wait_more(&fx, failed, n, 10000 - (now_ms() - t0), last, sizeof(last));
+    if (!strstr(last, "retry in 4000 ms"))
+        fail_msg("no fourth failed round within 10 s; last: %s", last);
+
+    t0 = now_ms();
+    manager_host_back(m, "b1");
+    if (log_wait_more(&fx, failed, n, 2000, last, sizeof(last)) <= n)
+        fail_msg("no round within 2 s of the host coming back (the backoff was 4 s)");
+    assert_true(now_ms() - t0 < 2000);
+    if (!strstr(last, "retry in 500 ms"))
+        fail_msg("the backoff was not forgotten: %s", last);
+
+    manager_free(m);
+    fixture_close(&fx);
+}
+
+/* An SSH private key made for the tests only (as in test_podman_ssh.c), and its public half. */
+static const char ED_PRIV[] =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACCM3Mvbi8iJ7LKeBt2Ca7uoCnJ4PcYHrZe/apzdTFkPRgAAAJD9KN3O/Sjd\n"
+    "zgAAAAtzc2gtZWQyNTUxOQAAACCM3Mvbi8iJ7LKeBt2Ca7uoCnJ4PcYHrZe/apzdTFkPRg\n"
+    "AAAECm09zcB5p+GSFQqlhi429wyzxUUivNl/kHz++mPc27DYzcy9uLyInssp4G3YJru6gK\n"
+    "cng9xgetl79qnN1MWQ9GAAAAB2ZpeHR1cmUBAgMEBQY=\n"
+    "-----END OPENSSH PRIVATE KEY-----\n";
+static const char ED_PUB[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIzcy9uLyInssp4G3YJru6gKcng9xgetl79qnN1MWQ9G fixture";
+
+/* A loopback TCP port that refuses connections (bound, never listening); *fd keeps it. */
+static int refused_port(int *fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(*fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+/*
+ * A host that refuses SSH (down since the start): its follower reports it once - not once
+ * per reconnect attempt or follow retry - keeps waiting for it, and stops promptly.
+ */
+static void test_follower_reports_a_lost_host_once_and_stops_promptly(void **state)
+{
+    fixture fx;
+    manager *m = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *sec = json_object_new_object(), *sd = json_object_new_object(), *md;
+    strbuf tenant = STRBUF_INIT;
+    const char *stext;
+    int fd, port, n_lost;
+    int64_t t_stop;
+
+    (void)state;
+    fixture_open(&fx, LOG_LEVEL_INFO);
+    port = refused_port(&fd);
+    md = json_object_new_object();
+    json_object_object_add(md, "name", json_object_new_string("f1-ssh"));
+    json_object_object_add(sec, "apiVersion", json_object_new_string("v1"));
+    json_object_object_add(sec, "kind", json_object_new_string("Secret"));
+    json_object_object_add(sec, "metadata", md);
+    json_object_object_add(sd, "ssh-privatekey", json_object_new_string(ED_PRIV));
+    json_object_object_add(sec, "stringData", sd);
+    stext = json_object_to_json_string(sec);
+    assert_int_equal(store_create(fx.st, "/omlop/secrets/f1-ssh", stext, strlen(stext), NULL, &err),
+                     0);
+    strbuf_addf(&tenant,
+                "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Tenant\","
+                "\"metadata\":{\"name\":\"f1\",\"uid\":\"u-f1\",\"generation\":1},"
+                "\"spec\":{\"layout\":\"aio\",\"hosts\":[{\"name\":\"h1\",\"lanIP\":\"127.0.0.1\","
+                "\"ssh\":{\"address\":\"127.0.0.1\",\"port\":%d,\"knownHostKey\":\"%s\","
+                "\"identitySecretRef\":{\"name\":\"f1-ssh\"}}}],"
+                "\"network\":{\"infraEnv\":\"lan\",\"fqdn\":\"f1.example.com\"},"
+                "\"observability\":{\"enabled\":false}}}",
+                port, ED_PUB);
+    put_tenant(fx.st, "f1", tenant.buf);
+    assert_int_equal(manager_new(fx.st, NULL, NULL, &m, &err), 0);
+    assert_int_equal(manager_start(m, &err), 0);
+
+    if (log_wait_more(&fx, "tenant=f1 host=h1 host lost", 0, 10000, NULL, 0) < 1)
+        fail_msg("the follower did not report the refused host within 10 s");
+    /* several reconnect attempts (500 ms doubling) and follower looks (200 ms) later */
+    sleep(3);
+    n_lost = log_count(&fx, "tenant=f1 host=h1 host lost", NULL, 0);
+    assert_int_equal(n_lost, 1);
+    /* it waits for the host instead of retrying the event stream on a dead connection */
+    assert_int_equal(log_count(&fx, "event stream", NULL, 0), 0);
+    assert_int_equal(log_count(&fx, "tenant=f1 host=h1 host back", NULL, 0), 0);
+
+    t_stop = now_ms();
+    manager_free(m);
+    assert_true(now_ms() - t_stop < 3000);
+    close(fd);
+    json_object_put(sec);
+    strbuf_release(&tenant);
+    fixture_close(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manager_reconciles_a_new_tenant_and_stops),
         cmocka_unit_test(test_manager_finishes_a_deletion_made_while_it_was_down),
+        cmocka_unit_test(test_link_reports_loss_and_recovery_once),
+        cmocka_unit_test(test_host_back_requeues_at_once_with_backoff_forgotten),
+        cmocka_unit_test(test_follower_reports_a_lost_host_once_and_stops_promptly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

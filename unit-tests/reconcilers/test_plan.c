@@ -185,9 +185,21 @@ static void set_label(fake_host *f, const char *name, const char *key, const cha
     fail_msg("%s has no label %s", name, key);
 }
 
+static void add_label(fake_host *f, const char *name, const char *key, const char *value)
+{
+    live_container *c = fake_find(f, name);
+    size_t i = (size_t)(c - f->c), l = c->n_labels;
+
+    assert_true(l < MAX_L);
+    snprintf(f->label_vals[i][l], sizeof(f->label_vals[0][0]), "%s", key);
+    f->labels[i][l].key = f->label_vals[i][l];
+    f->labels[i][l].value = value;
+    c->n_labels++;
+}
+
 static live_host as_live(const fake_host *f)
 {
-    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images};
+    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0};
 
     return lh;
 }
@@ -264,7 +276,7 @@ static void test_plan_fresh_host_pulls_first_then_creates_in_order(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
     const desired_host *dh = desired_host_at(ds, 0);
-    live_host lh = {dh->name, NULL, 0, NULL, 0};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0};
     plan *p = compute(ds, &lh, 1);
     size_t pulls = 0, creates = 0, omlapp_pulls = 0;
     int last_order = -1;
@@ -604,10 +616,69 @@ static void test_plan_upgrade_recreates_only_changed_in_order(void **state)
     json_object_put(t);
 }
 
+/*
+ * Host files: a missing or differing file is written before its container's
+ * own action; a matching or unobserved one is not; an env-hash label that
+ * differs from the env file's digest recreates the container (a rotated
+ * Secret), one without the label does not.
+ */
+static void test_plan_files_and_env_hash(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    const desired_container *nginx = desired_host_find_container(dh, "oml-nginx-server");
+    const desired_container *redis = desired_host_find_container(dh, "oml-redis-server");
+    fake_host *f = calloc(1, sizeof(*f));
+    live_file files[3];
+    live_host lh;
+    plan *p;
+
+    (void)state;
+    assert_non_null(nginx);
+    assert_non_null(redis);
+    fake_converged(f, dh);
+    memset(files, 0, sizeof(files));
+    files[0] = (live_file){nginx->env_file, nginx->name, "aaaa", "", 1};     /* missing */
+    files[1] = (live_file){redis->env_file, redis->name, "bbbb", "bbbb", 1}; /* as written */
+    files[2] = (live_file){"/etc/x.yml", redis->name, "cccc", NULL, 0};      /* not observed */
+    lh = as_live(f);
+    lh.files = files;
+    lh.n_files = 3;
+    p = compute(ds, &lh, 1);
+    assert_int_equal(plan_count(p), 1);
+    assert_int_equal(plan_at(p, 0)->kind, PLAN_WRITE);
+    assert_string_equal(plan_at(p, 0)->path, nginx->env_file);
+    assert_string_equal(plan_at(p, 0)->container, "oml-nginx-server");
+    assert_string_equal(plan_at(p, 0)->reason, "missing");
+    plan_free(p);
+
+    /* edited by hand, and nginx's container carries an older env digest */
+    files[0].live_sha256 = "zzzz";
+    add_label(f, "oml-nginx-server", "omlop.io/env-hash", "old");
+    p = compute(ds, &lh, 1);
+    assert_int_equal(plan_count(p), 2);
+    assert_int_equal(plan_at(p, 0)->kind, PLAN_WRITE);
+    assert_string_equal(plan_at(p, 0)->reason, "content differs from what omlop wrote");
+    assert_int_equal(plan_at(p, 1)->kind, PLAN_RECREATE);
+    assert_string_equal(plan_at(p, 1)->container, "oml-nginx-server");
+    assert_non_null(strstr(plan_at(p, 1)->reason, "a Secret it reads changed"));
+    plan_free(p);
+
+    /* the digest matches: nothing but the write */
+    set_label(f, "oml-nginx-server", "omlop.io/env-hash", "aaaa");
+    p = compute(ds, &lh, 1);
+    assert_int_equal(plan_count(p), 1);
+    assert_int_equal(plan_at(p, 0)->kind, PLAN_WRITE);
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
 static void test_plan_rejects_duplicate_hosts(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
-    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0}, {"algarrobo", NULL, 0, NULL, 0}};
+    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0},
+                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0}};
     omlop_err err = OMLOP_ERR_INIT;
     plan *p = NULL;
 
@@ -677,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_plan_hosts_outside_spec_and_unobserved),
         cmocka_unit_test(test_plan_upgrade_recreates_only_changed_in_order),
         cmocka_unit_test(test_plan_rejects_duplicate_hosts),
+        cmocka_unit_test(test_plan_files_and_env_hash),
         cmocka_unit_test(test_plan_format_lines),
         cmocka_unit_test(test_plan_live_state_parse),
     };

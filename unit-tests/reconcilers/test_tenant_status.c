@@ -327,8 +327,10 @@ static void test_status_fits_the_tenant_schema(void **state)
         "\"k\"}}}]}}");
     static const tenant_obs_action plan[] = {
         {"h1", "start", "oml-nginx-server", "nginx", NULL, "container died (exit code 1)",
-         "exited with code 1"},
-        {"h1", "remove", "oml-old", "old", NULL, "no longer desired", NULL},
+         "exited with code 1", NULL},
+        {"h1", "remove", "oml-old", "old", NULL, "no longer desired", NULL, NULL},
+        {"h1", "write", "oml-nginx-server", "nginx", NULL, "missing", "permission denied",
+         "/etc/default/nginx.env"},
     };
     tenant_obs_component cs[2];
     tenant_obs obs;
@@ -342,8 +344,10 @@ static void test_status_fits_the_tenant_schema(void **state)
     cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
     cs[0].is_restarted = 1;
     cs[0].is_repaired = 1;
+    cs[0].readiness = TENANT_READINESS_PASSED;
     cs[1] = comp("nginx", TENANT_STATE_FAILED, 0);
     cs[1].message = "exited with code 1";
+    cs[1].readiness = TENANT_READINESS_FAILED;
     memset(&obs, 0, sizeof(obs));
     obs.generation = 1;
     obs.hosts = one_host_up;
@@ -353,7 +357,7 @@ static void test_status_fits_the_tenant_schema(void **state)
     obs.failed = "component nginx on host h1";
     obs.failure = "exited";
     obs.plan = plan;
-    obs.n_plan = 2;
+    obs.n_plan = 3;
     st = compute(NULL, &obs, T0);
     json_object_object_add(tenant, "status", st);
     if (schema_set_new_builtin(&set, &err) < 0)
@@ -361,7 +365,19 @@ static void test_status_fits_the_tenant_schema(void **state)
     if (schema_set_decode_json(set, tenant, &out, dl) < 0)
         fail_msg("status does not fit the schema (%zu problems)", diag_list_count(dl));
     assert_string_equal(cjson_get_string(out, "status.phase"), "Degraded");
-    assert_int_equal(json_object_array_length(cjson_get(out, "status.plan")), 2);
+    assert_int_equal(json_object_array_length(cjson_get(out, "status.plan")), 3);
+    assert_string_equal(
+        cjson_get_string(json_object_array_get_idx(cjson_get(out, "status.plan"), 2), "path"),
+        "/etc/default/nginx.env");
+    {
+        json_object *comps =
+            cjson_get(json_object_array_get_idx(cjson_get(out, "status.hosts"), 0), "components");
+
+        assert_true(
+            json_object_get_boolean(cjson_get(json_object_array_get_idx(comps, 0), "ready")));
+        assert_false(
+            json_object_get_boolean(cjson_get(json_object_array_get_idx(comps, 1), "ready")));
+    }
     assert_string_equal(
         cjson_get_string(json_object_array_get_idx(cjson_get(out, "status.plan"), 0), "error"),
         "exited with code 1");
@@ -408,7 +424,8 @@ static void test_status_recreation_after_removal_is_a_repair(void **state)
 static void test_status_plan_dropped_when_nothing_is_pending(void **state)
 {
     static const tenant_obs_action plan[] = {
-        {"h1", "pull", NULL, "nginx", "reg/nginx:2", "image not on the host", "manifest unknown"},
+        {"h1", "pull", NULL, "nginx", "reg/nginx:2", "image not on the host", "manifest unknown",
+         NULL},
     };
     tenant_obs_component cs[1];
     tenant_obs obs;

@@ -1,0 +1,329 @@
+/*
+ * Tests for what the tenant reconciler does on a host besides Podman calls,
+ * through fake host ops (tenant_harness.h: files in memory, TCP probes that
+ * fail for chosen ports): env files written with their Secret values (mode
+ * 0600) and put back when edited by hand; the omlop.io/env-hash label, so a
+ * rotated Secret recreates the containers that read it and only those; TCP
+ * readiness gating the rollout in start order and showing in the status; the
+ * Prometheus config written when observability is on; host files removed on
+ * deletion. The real hosts path is e2e/scenarios (30, 32, 37, 38, 39).
+ */
+#include "unit-tests/reconcilers/tenant_harness.h"
+
+#include "reconcilers/catalog.h"
+#include "reconcilers/desired.h"
+
+#define PG_ENV   "/etc/default/postgres.env"
+#define NGX_ENV  "/etc/default/nginx.env"
+#define REDIS_CT "oml-redis-server"
+
+static int setup_ops(void **state)
+{
+    fixture *fx;
+
+    setup(state);
+    fx = *state;
+    fx->use_ops = 1;
+    return 0;
+}
+
+/* A boolean member of obj, or def when absent. */
+static int jbool(const json_object *obj, const char *key, int def)
+{
+    json_object *v = cjson_get(obj, key);
+
+    return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : def;
+}
+
+/* The value of KEY in env-file text ("" when absent), copied to out. */
+static void env_value(const char *text, const char *key, char *out, size_t size)
+{
+    size_t klen = strlen(key);
+
+    out[0] = '\0';
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            snprintf(out, size, "%.*s", (int)(len - klen - 1), p + klen + 1);
+            return;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+static void secret_value(fixture *fx, const char *name, const char *key, char *out, size_t size)
+{
+    secrets_ctx sc = {fx->st, "t1"};
+    strbuf v = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    if (secrets_lookup(&sc, name, key, &v, &err) < 0)
+        fail_msg("secret %s: %s", name, err.msg);
+    snprintf(out, size, "%s", strbuf_str(&v));
+    strbuf_release(&v);
+}
+
+/* Whether an Event with that reason has a message containing text. */
+static int has_event(fixture *fx, const char *reason, const char *text)
+{
+    store_list_opts lo;
+    store_list_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    int found = 0;
+
+    memset(&lo, 0, sizeof(lo));
+    lo.prefix = "/omlop/events/";
+    memset(&res, 0, sizeof(res));
+    if (store_list(fx->st, &lo, &res, &err) < 0)
+        fail_msg("store_list: %s", err.msg);
+    for (size_t i = 0; i < res.items.n && !found; i++) {
+        json_object *e = api_object_parse(res.items.items[i].value, res.items.items[i].value_len);
+        const char *r = cjson_get_string(e, "reason"), *m = cjson_get_string(e, "message");
+
+        found = r && m && strcmp(r, reason) == 0 && strstr(m, text);
+        json_object_put(e);
+    }
+    store_list_result_release(&res);
+    return found;
+}
+
+static void test_env_files_are_written_with_secret_values(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    char pw[256], got[256], digest[CJSON_HASH_HEX_LEN + 1];
+    const char *pg;
+    int writes;
+    json_object *t;
+
+    reconcile_ok(fx, &res);
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Ready"), "True");
+    json_object_put(t);
+    /* one env file per component, all private */
+    assert_true(fx->n_files >= 10);
+    for (size_t i = 0; i < fx->n_files; i++) {
+        assert_int_equal(fx->files[i].mode, 0600);
+        assert_int_equal(strncmp(fx->files[i].path, "/etc/default/", 13), 0);
+    }
+    pg = host_file(fx, PG_ENV);
+    assert_non_null(pg);
+    secret_value(fx, "t1-postgres", "password", pw, sizeof(pw));
+    assert_true(strlen(pw) >= 16);
+    env_value(pg, "POSTGRES_PASSWORD", got, sizeof(got));
+    assert_string_equal(got, pw); /* the value, not a reference */
+    /* the container carries the digest of exactly that file */
+    cjson_sha256_hex(pg, strlen(pg), digest);
+    assert_string_equal(
+        label(find_ctr(&fx->f, "oml-postgresql-server")->labels, OMLOP_LABEL_ENV_HASH), digest);
+    assert_true(has_event(fx, "Wrote", PG_ENV));
+    /* a second round finds every file as written */
+    writes = fx->n_writes;
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->n_writes, writes);
+    assert_true(res.is_converged);
+}
+
+static void test_a_hand_edited_env_file_is_put_back(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    char want[4096];
+    int created, removes;
+
+    reconcile_ok(fx, &res);
+    snprintf(want, sizeof(want), "%s", host_file(fx, NGX_ENV));
+    created = fx->f.n_created;
+    strbuf_adds(&ffile_find(fx, NGX_ENV)->content, "EDITED=by-hand\n");
+    reconcile_ok(fx, &res);
+    assert_string_equal(host_file(fx, NGX_ENV), want);
+    assert_int_equal(fx->f.n_created, created); /* the file only: the container was right */
+    assert_true(has_event(fx, "Wrote", "content differs"));
+    /* removed by hand: written again */
+    removes = fx->n_removes;
+    fops_remove(fx, NGX_ENV, NULL);
+    assert_int_equal(fx->n_removes, removes + 1);
+    assert_null(host_file(fx, NGX_ENV));
+    reconcile_ok(fx, &res);
+    assert_string_equal(host_file(fx, NGX_ENV), want);
+}
+
+static void test_a_rotated_secret_recreates_only_its_readers(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    char pg_id[32], nginx_id[32], got[256];
+    json_object *sec;
+    strbuf text = STRBUF_INIT;
+
+    reconcile_ok(fx, &res);
+    snprintf(pg_id, sizeof(pg_id), "%s", find_ctr(&fx->f, "oml-postgresql-server")->id);
+    snprintf(nginx_id, sizeof(nginx_id), "%s", find_ctr(&fx->f, "oml-nginx-server")->id);
+    /* the generated Secret gets a new password (omlctl apply or edit would do this) */
+    sec = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
+                             "\"metadata\":{\"name\":\"t1-postgres\"},"
+                             "\"stringData\":{\"password\":\"rotated-0123456789\"}}");
+    api_object_store_text(sec, &text);
+    if (store_update(fx->st, SECRETS_KEY_PREFIX "t1-postgres", text.buf, text.len, 0, NULL, &err) <
+        0)
+        fail_msg("store_update: %s", err.msg);
+    strbuf_release(&text);
+    json_object_put(sec);
+    reconcile_ok(fx, &res);
+    env_value(host_file(fx, PG_ENV), "POSTGRES_PASSWORD", got, sizeof(got));
+    assert_string_equal(got, "rotated-0123456789");
+    assert_string_not_equal(find_ctr(&fx->f, "oml-postgresql-server")->id, pg_id);
+    assert_string_equal(find_ctr(&fx->f, "oml-nginx-server")->id, nginx_id);
+    assert_true(has_event(fx, "Recreated", "a Secret it reads changed"));
+    /* and then it holds */
+    reconcile_ok(fx, &res);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_converged);
+}
+
+/* Whether the fake runs a container of a component that starts after redis. */
+static int any_after(fixture *fx, int order)
+{
+    for (size_t i = 0; i < fx->f.n; i++) {
+        const catalog_component *cc = catalog_find_container(fx->f.c[i].name);
+
+        if (cc && cc->order > order)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_readiness_gates_the_rollout_in_start_order(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    const catalog_component *redis = catalog_find("redis");
+    const char *msg;
+    json_object *t;
+
+    assert_non_null(redis);
+    assert_int_equal(redis->ready, CATALOG_READY_TCP);
+    fx->closed_ports[0] = redis->ready_port;
+    fx->env.ready_timeout_ms = 400;
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_non_null(strstr(err.msg, "6379"));
+    assert_non_null(find_ctr(&fx->f, REDIS_CT));
+    assert_false(any_after(fx, redis->order));
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Degraded"), "True");
+    msg = cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Degraded"), "message");
+    assert_non_null(strstr(msg, "redis"));
+    assert_non_null(strstr(msg, "6379"));
+    assert_false(jbool(status_component(t, "redis"), "ready", 1));
+    json_object_put(t);
+    /* the next round still waits for redis before going on */
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_non_null(strstr(err.msg, "waiting for redis"));
+    assert_false(any_after(fx, redis->order));
+    /* the port opens: everything follows, and the status says ready */
+    fx->closed_ports[0] = 0;
+    reconcile_ok(fx, &res);
+    assert_true(any_after(fx, redis->order));
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Ready"), "True");
+    assert_true(jbool(status_component(t, "redis"), "ready", 0));
+    json_object_put(t);
+}
+
+static void test_a_component_that_stops_answering_is_not_ready(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+    int probes;
+
+    reconcile_ok(fx, &res);
+    probes = fx->n_probes;
+    fx->closed_ports[0] = 6379;
+    reconcile_ok(fx, &res); /* nothing to do, but the status tells */
+    assert_true(fx->n_probes > probes);
+    assert_false(res.is_converged);
+    assert_true(res.requeue_ms > 0);
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Ready"), "False");
+    assert_false(jbool(status_component(t, "redis"), "ready", 1));
+    assert_non_null(strstr(cjson_get_string(status_component(t, "redis"), "message"), "6379"));
+    assert_true(jbool(status_component(t, "nginx"), "ready", 0));
+    json_object_put(t);
+}
+
+static void test_observability_config_is_written(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t = stored_tenant(fx);
+    const char *yml;
+
+    json_object_object_add(cjson_get(t, "spec.observability"), "enabled",
+                           json_object_new_boolean(1));
+    json_object_object_add(cjson_get(t, "metadata"), "generation", json_object_new_int(2));
+    store_tenant(fx, t);
+    json_object_put(t);
+    reconcile_ok(fx, &res);
+    yml = host_file(fx, "/etc/omnileads/prometheus.yml");
+    assert_non_null(yml);
+    assert_non_null(strstr(yml, "scrape_configs"));
+    assert_int_equal(ffile_find(fx, "/etc/omnileads/prometheus.yml")->mode, 0644);
+    assert_non_null(find_ctr(&fx->f, "oml-prometheus-server"));
+}
+
+static void test_without_host_ops_observability_fails_clearly(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *t = stored_tenant(fx);
+
+    fx->use_ops = 0;
+    json_object_object_add(cjson_get(t, "spec.observability"), "enabled",
+                           json_object_new_boolean(1));
+    store_tenant(fx, t);
+    json_object_put(t);
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_non_null(strstr(err.msg, "prometheus.yml"));
+    assert_int_equal(fx->n_writes, 0);
+}
+
+static void test_deletion_removes_the_host_files(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    reconcile_ok(fx, &res);
+    assert_true(fx->n_files > 0);
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->n_files, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_env_files_are_written_with_secret_values, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_hand_edited_env_file_is_put_back, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_rotated_secret_recreates_only_its_readers, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_readiness_gates_the_rollout_in_start_order, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_component_that_stops_answering_is_not_ready,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_observability_config_is_written, setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_without_host_ops_observability_fails_clearly,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_removes_the_host_files, setup_ops, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
