@@ -4,8 +4,9 @@
 #
 # A scenario sets TENANTS (the tenant names it owns) and LAB_HOSTS_USED (lab host numbers)
 # before calling e2e_init; e2e_init sets ROOT, OMLOPD, OMLCTL, WORK and an EXIT trap that
-# stops omlopd and removes every container labelled for those tenants on those hosts, and
-# their named volumes.
+# stops omlopd and removes every container labelled for those tenants on those hosts, their
+# named volumes and the files omlop writes there (env files, prometheus.yml, promtail.yml);
+# it does the same cleanup first, so each scenario starts from hosts without them.
 
 cd "${OMLOP_SRCDIR:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../..}" || exit 1
 ROOT=$(pwd)
@@ -23,7 +24,9 @@ SCENARIO=${SCENARIO:-$(basename "$0")}
 
 # the named volumes of the catalog (deleting a tenant keeps them; scenarios do not)
 E2E_VOLUMES=(oml_minio oml_postgres oml_redis oml_rabbitmq asterisk_conf asterisk_sounds
-	asterisk_callrec django_static django_callrec_zip)
+	asterisk_callrec django_static django_callrec_zip oml_prometheus oml_promtail)
+# the files omlop writes on a host besides the env files (/etc/default/*.env)
+E2E_HOST_FILES=(/etc/omnileads/prometheus.yml /etc/omnileads/promtail.yml)
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -78,6 +81,12 @@ host_cleanup() { # N: remove the scenario's tenants' containers and volumes from
 	for t in "${E2E_VOLUMES[@]}"; do
 		lab "$n" podman volume rm "$t" >/dev/null 2>&1 || true
 	done
+	# the files omlop wrote, so that the next scenario sees only what its omlopd writes;
+	# /etc/default only when it is the lab host's own (never the machine's)
+	lab "$n" rm -f "${E2E_HOST_FILES[@]}" >/dev/null 2>&1 || true
+	if lab "$n" findmnt -rn --mountpoint /etc/default >/dev/null 2>&1; then
+		lab "$n" find /etc/default -maxdepth 1 -name '*.env' -type f -delete 2>/dev/null || true
+	fi
 }
 
 stop_omlopd() { # stop omlopd (TERM, then KILL after 10 s); returns its exit status
@@ -127,6 +136,10 @@ e2e_init() {
 	WORK=$(mktemp -d "/tmp/omlop-e2e-$SCENARIO-XXXXXX")
 	trap e2e_cleanup EXIT
 	for n in "${LAB_HOSTS_USED[@]}"; do
+		# omlop writes env files there: each lab host must have its own (e2e/lab since
+		# /etc/default joined LAB_VIEW_DIRS), or they would land on this machine
+		lab "$n" findmnt -rn --mountpoint /etc/default >/dev/null ||
+			fail "lab host $n has no /etc/default of its own (a lab from an older e2e/lab): run e2e/lab up $OMLOP_LAB_N"
 		host_cleanup "$n"
 		# the catalog bind-mounts it (kamailio, nginx); it must exist on the host
 		lab "$n" mkdir -p /etc/omnileads/certs
@@ -134,10 +147,13 @@ e2e_init() {
 	mkdir -p "$WORK/data"
 }
 
-start_omlopd() { # omlopd on $WORK/data, a free loopback port; sets OMLOP_SERVER
+# start_omlopd [FLAG...]: omlopd on $WORK/data, a free loopback port, with the scenario's
+# extra flags; sets OMLOP_SERVER
+# shellcheck disable=SC2120 # the flags are optional
+start_omlopd() {
 	: >"$WORK/start.txt"
 	"$OMLOPD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --reconcile --workers 2 --resync 5 \
-		>"$WORK/start.txt" 2>>"$WORK/omlopd.log" &
+		"$@" >"$WORK/start.txt" 2>>"$WORK/omlopd.log" &
 	PID=$!
 	for _ in $(seq 1 100); do
 		[[ -s $WORK/start.txt ]] && break
@@ -146,6 +162,12 @@ start_omlopd() { # omlopd on $WORK/data, a free loopback port; sets OMLOP_SERVER
 	done
 	OMLOP_SERVER=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/start.txt") || fail "omlopd did not start"
 	export OMLOP_SERVER
+}
+
+# omlopd_accepts FLAG VALUE: this omlopd takes FLAG VALUE (it parses every flag before
+# acting on --version; an unknown flag or a bad value exits 2)
+omlopd_accepts() {
+	"$OMLOPD" "$1" "$2" --version >/dev/null 2>&1
 }
 
 # omlopd exits 0 on SIGTERM with nothing bad in its log (ASan builds report leaks at exit)
@@ -173,8 +195,10 @@ EOF
 # write_tenant FILE TENANT LAYOUT TAGS HOST...
 #   TAGS: "key=tag,key=tag" for spec.images.tags ("" for the defaults)
 #   HOST: NAME:ROLE:N (ROLE empty for aio): lab host N
-# Infra env "lan" (the public address is the lanIP), observability off, the lab registry,
-# and the third-party images (postgres, minio, rabbitmq) taken from the lab registry too.
+# Infra env "lan" (the public address is the lanIP), the lab registry, and the third-party
+# images (postgres, minio, rabbitmq) taken from the lab registry too. Observability is off
+# unless E2E_OBSERVABILITY=true (then without lokiURL, so no Promtail; the exporters' and
+# Prometheus' default image names resolve to the lab registry, see e2e/README.md).
 write_tenant() {
 	local file=$1 name=$2 layout=$3 tags=$4 h hn role n kv
 	shift 4
@@ -207,7 +231,7 @@ EOF
     infraEnv: lan
   timeZone: America/Argentina/Cordoba
   observability:
-    enabled: false
+    enabled: ${E2E_OBSERVABILITY:-false}
   images:
     registry: $R
     external:
@@ -323,4 +347,147 @@ delete_tenant() {
 			sleep 0.5
 		done
 	done
+}
+
+# ---- files omlop writes on the hosts -------------------------------------------------------
+
+# host_files N PATH...: one line per PATH: "PATH MODE UID BASE64-CONTENT", or "PATH missing"
+host_files() {
+	local n=$1
+	shift
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	lab "$n" sh -c 'for f; do
+		if [ -f "$f" ]; then printf "%s %s %s\n" "$f" "$(stat -c "%a %u" "$f")" "$(base64 -w0 "$f")"
+		else printf "%s missing\n" "$f"; fi
+	done' sh "$@"
+}
+
+# secret_value NAME KEY: the value of a Secret's key, as omlopd holds it
+secret_value() {
+	"$OMLCTL" get secret "$1" -o json >"$WORK/secret.json" || fail "omlctl get secret $1"
+	python3 -c '
+import base64, json, sys
+d = json.load(open(sys.argv[1])).get("data") or {}
+if sys.argv[2] not in d:
+    sys.exit("secret %s has no key %s" % (sys.argv[3], sys.argv[2]))
+sys.stdout.write(base64.b64decode(d[sys.argv[2]]).decode())' "$WORK/secret.json" "$2" "$1"
+}
+
+# check_env_files N TENANT-FILE HOSTNAME: every env file `omlctl render -o env` lists for
+# HOSTNAME is on lab host N, mode 0600, owned by root, with exactly the rendered keys: the
+# plain values as rendered, each <secret:NAME/KEY> as that Secret's current value (read from
+# omlopd). Blank and # lines are allowed. Every mismatch is listed, secret values are not.
+check_env_files() {
+	local n=$1 file=$2 host=$3 s files
+	"$OMLCTL" render -f "$file" --host "$host" -o env >"$WORK/render.env" ||
+		fail "omlctl render -f $file --host $host -o env"
+	mkdir -p "$WORK/secrets"
+	rm -f "$WORK/secrets"/*
+	# the Secrets the env files use, fetched once each
+	while read -r s; do
+		"$OMLCTL" get secret "$s" -o json >"$WORK/secrets/$s.json" ||
+			fail "the env files use Secret $s, which omlctl get cannot show"
+	done < <(grep -o '<secret:[^/>]*' "$WORK/render.env" | cut -d: -f2 | sort -u)
+	mapfile -t files < <(sed -n 's/^# tenant .*: \(\/.*\)$/\1/p' "$WORK/render.env")
+	((${#files[@]} > 0)) || fail "render -o env shows no env file for host $host"
+	host_files "$n" "${files[@]}" >"$WORK/host-files.txt"
+	python3 - "$WORK/render.env" "$WORK/host-files.txt" "$WORK/secrets" "$n" <<'PY' || fail "env files on lab host $n differ from omlctl render (above)"
+import base64, json, os, re, sys
+
+render_env, dump, sdir, n = sys.argv[1:5]
+want, cur = {}, None
+for line in open(render_env):
+    line = line.rstrip("\n")
+    m = re.match(r"^# tenant .*: (/.*)$", line)
+    if m:
+        cur = want.setdefault(m.group(1), {})
+    elif line and cur is not None:
+        k, _, v = line.partition("=")
+        cur[k] = v
+secrets = {}
+for f in os.listdir(sdir):
+    d = json.load(open(os.path.join(sdir, f))).get("data") or {}
+    secrets[f[:-5]] = {k: base64.b64decode(v).decode() for k, v in d.items()}
+errs = []
+for line in open(dump):
+    parts = line.split()
+    path = parts[0]
+    if parts[1] == "missing":
+        errs.append("%s: missing" % path)
+        continue
+    mode, uid = parts[1], parts[2]
+    text = base64.b64decode(parts[3]).decode() if len(parts) > 3 else ""
+    if mode != "600" or uid != "0":
+        errs.append("%s: mode %s uid %s, want 600 uid 0" % (path, mode, uid))
+    have = {}
+    for i, l in enumerate(text.split("\n"), 1):
+        if not l.strip() or l.startswith("#"):
+            continue
+        if "=" not in l:
+            errs.append("%s:%d: not KEY=VALUE: %r" % (path, i, l))
+            continue
+        k, _, v = l.partition("=")
+        if k in have:
+            errs.append("%s:%d: %s set twice" % (path, i, k))
+        have[k] = v
+    w = want[path]
+    for k in sorted(set(w) - set(have)):
+        errs.append("%s: no %s" % (path, k))
+    for k in sorted(set(have) - set(w)):
+        errs.append("%s: %s is not in the render" % (path, k))
+    for k in sorted(set(w) & set(have)):
+        m = re.fullmatch(r"<secret:([^/>]+)/([^>]+)>", w[k])
+        if not m:
+            if have[k] != w[k]:
+                errs.append("%s: %s=%s, want %s" % (path, k, have[k], w[k]))
+            continue
+        sv = secrets.get(m.group(1), {}).get(m.group(2))
+        if not have[k] or have[k].startswith("<secret:"):
+            errs.append("%s: %s has no secret value" % (path, k))
+        elif sv is None:
+            errs.append("%s: %s: Secret %s has no key %s" % (path, k, m.group(1), m.group(2)))
+        elif have[k] != sv:
+            errs.append("%s: %s is not the current value of Secret %s key %s" % (path, k, m.group(1), m.group(2)))
+for e in errs:
+    print("  " + e, file=sys.stderr)
+if errs:
+    sys.exit(1)
+print("ok: %d env files on lab host %s match the render (mode 0600, secrets filled in)" % (len(want), n))
+PY
+}
+
+# wait_file N PATH WANT-FILE SECONDS: PATH on lab host N has WANT-FILE's content (it exists)
+wait_file() {
+	local deadline=$((SECONDS + $4))
+	until lab "$1" cat "$2" 2>/dev/null | cmp -s - "$3"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.3
+	done
+}
+
+# event_count TENANT TEXT: how often Events on TENANT whose message contains TEXT happened
+# (the sum of their counts: a repeated Event is one object whose count goes up)
+event_count() {
+	events_json "$1" "$WORK/evc.json" || fail "omlctl get events"
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+items = d.get("items", []) if isinstance(d, dict) else d
+print(sum(int(e.get("count") or 1) for e in items if sys.argv[2] in (e.get("message") or "")))' \
+		"$WORK/evc.json" "$2"
+}
+
+# wait_event_after TENANT TEXT COUNT [SECONDS]: more than COUNT Events (event_count) say TEXT
+wait_event_after() {
+	local deadline=$((SECONDS + ${4:-20}))
+	until (($(event_count "$1" "$2") > $3)); do
+		((SECONDS < deadline)) || fail "no new event on $1 saying '$2' within ${4:-20} s"
+		sleep 0.5
+	done
+}
+
+# render_order TENANT-FILE HOSTNAME: the host's container names, in start order
+render_order() {
+	"$OMLCTL" render -f "$1" --host "$2" -o json >"$WORK/render-order.json" || fail "omlctl render -f $1"
+	json_get "$WORK/render-order.json" '"\n".join(c["name"] for c in o["hosts"][0]["containers"])'
 }
