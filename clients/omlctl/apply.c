@@ -178,7 +178,7 @@ out:
 int omlctl_apply_send(apiclient *api, const omlctl_manifest *m, const omlctl_apply_params *o,
                       json_object **result, omlop_err *err)
 {
-    json_object *modified = omlctl_last_applied_modified(m->obj);
+    json_object *modified = omlctl_last_applied_modified(m->given ? m->given : m->obj);
     int rc = 0;
 
     *result = NULL;
@@ -207,7 +207,7 @@ static int apply_one(omlctl_ctx *ctx, apiclient *api, const omlctl_manifest *m, 
     if (rc < 0 && rc != OMLOP_ENOTFOUND)
         goto fail;
     if (o->dry == DRY_CLIENT) {
-        json_object *modified = omlctl_last_applied_modified(m->obj);
+        json_object *modified = omlctl_last_applied_modified(m->given ? m->given : m->obj);
 
         result = apply_expected(live, modified);
         json_object_put(modified);

@@ -203,6 +203,8 @@ int omlctl_watch_open(apiclient *api, const kind_info *kind, const char *name,
 
 typedef struct omlctl_manifest {
     json_object *obj;      /* the decoded object (owned) */
+    json_object *given;    /* obj with only the fields the file sets - no defaults (owned); NULL
+                              when not validated (obj is then already just what the file says) */
     const kind_info *kind; /* its kind */
     const char *name;      /* metadata.name, borrowed from obj */
     char *source;          /* "FILE" or "FILE (document N)" for messages */
