@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 /* What the scripts print is small; these bound it anyway. */
 #define HOSTFS_MAX_OUT (256 * 1024)
 #define STDERR_SHOWN   400
@@ -264,11 +266,18 @@ out:
     return rc;
 }
 
-int hostfs_write(ssh_conn *c, const char *path, const void *data, size_t len, unsigned mode,
-                 omlop_err *err)
+/*
+ * Append the shell steps that replace path with what reader (a command reading
+ * stdin: "cat", "head -c N") writes, atomically. umask 022 makes missing
+ * parents 0755; mktemp creates the file 0600, so the content is never readable
+ * by others, even before the chmod; mv -T refuses to move the file into a
+ * directory of that name. The temp file goes if anything fails, and the script
+ * exits 1 there.
+ */
+static int write_step(ssh_conn *c, strbuf *script, const char *path, unsigned mode,
+                      const char *reader, omlop_err *err)
 {
-    strbuf script = STRBUF_INIT, what = STRBUF_INIT, dir = STRBUF_INIT, tmpl = STRBUF_INIT;
-    ssh_exec_result res = {0};
+    strbuf dir = STRBUF_INIT, tmpl = STRBUF_INIT;
     const char *slash;
     int rc = check_file_path(c, path, err);
 
@@ -285,26 +294,58 @@ int hostfs_write(ssh_conn *c, const char *path, const void *data, size_t len, un
     /* a hidden temp file next to the target, so the rename is atomic (same filesystem);
      * the name is cut so it stays under NAME_MAX */
     strbuf_addf(&tmpl, "%s/.%.64s.omlop-XXXXXX", slash == path ? "" : strbuf_str(&dir), slash + 1);
-    /*
-     * umask 022 makes missing parents 0755; mktemp creates the file 0600, so the content is
-     * never readable by others, even before the chmod. mv -T refuses to move the file into a
-     * directory of that name. The temp file goes if anything fails.
-     */
-    strbuf_adds(&script, "umask 022 && mkdir -p -- ");
-    hostfs_quote(&script, strbuf_str(&dir));
-    strbuf_adds(&script, " && t=$(mktemp -- ");
-    hostfs_quote(&script, strbuf_str(&tmpl));
-    strbuf_addf(&script, ") || exit 1; if cat >\"$t\" && chmod %04o \"$t\" && mv -f -T -- \"$t\" ",
-                mode);
-    hostfs_quote(&script, path);
-    strbuf_adds(&script, "; then exit 0; fi; rm -f -- \"$t\"; exit 1");
-    strbuf_addf(&what, "write %s", path);
-    rc = run(c, &script, data, len, &res, strbuf_str(&what), err);
+    strbuf_adds(script, "umask 022 && mkdir -p -- ");
+    hostfs_quote(script, strbuf_str(&dir));
+    strbuf_adds(script, " && t=$(mktemp -- ");
+    hostfs_quote(script, strbuf_str(&tmpl));
+    strbuf_addf(script, ") || exit 1; if %s >\"$t\" && chmod %04o \"$t\" && mv -f -T -- \"$t\" ",
+                reader, mode);
+    hostfs_quote(script, path);
+    strbuf_adds(script, "; then :; else rm -f -- \"$t\"; exit 1; fi; ");
+    strbuf_release(&dir);
+    strbuf_release(&tmpl);
+    return 0;
+}
+
+int hostfs_write(ssh_conn *c, const char *path, const void *data, size_t len, unsigned mode,
+                 omlop_err *err)
+{
+    hostfs_file f = {path, data, len, mode};
+
+    return hostfs_write_many(c, &f, 1, err);
+}
+
+int hostfs_write_many(ssh_conn *c, const hostfs_file *files, size_t n, omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT, in = STRBUF_INIT, reader = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        strbuf_reset(&reader);
+        /* one file: cat takes it all; several: GNU head -c reads exactly its count off the
+         * shared stdin (it never reads past what it writes), so each gets its own bytes */
+        if (n == 1)
+            strbuf_adds(&reader, "cat");
+        else
+            strbuf_addf(&reader, "head -c %zu", files[i].len);
+        rc = write_step(c, &script, files[i].path, files[i].mode, strbuf_str(&reader), err);
+        strbuf_add(&in, files[i].data ? files[i].data : "", files[i].len);
+        strbuf_addf(&what, "%s%s", i ? ", " : "write ", files[i].path);
+    }
+    if (rc == 0) {
+        strbuf_adds(&script, "exit 0");
+        rc = run(c, &script, in.buf, in.len, &res, strbuf_str(&what), err);
+    }
+    if (in.buf)
+        OPENSSL_cleanse(in.buf, in.len); /* env files hold passwords */
     ssh_exec_result_release(&res);
     strbuf_release(&script);
     strbuf_release(&what);
-    strbuf_release(&dir);
-    strbuf_release(&tmpl);
+    strbuf_release(&in);
+    strbuf_release(&reader);
     return rc;
 }
 

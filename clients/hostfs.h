@@ -37,6 +37,21 @@ int hostfs_hashes(ssh_conn *c, const char *const *paths, size_t n,
 int hostfs_write(ssh_conn *c, const char *path, const void *data, size_t len, unsigned mode,
                  omlop_err *err);
 
+/* One file to write: path, content and mode. */
+typedef struct hostfs_file {
+    const char *path;
+    const void *data;
+    size_t len;
+    unsigned mode;
+} hostfs_file;
+
+/*
+ * Write n files as hostfs_write does, in one exec (the contents follow one
+ * another on stdin; needs GNU head on the host for n > 1). Stops at the first
+ * failure: the files before it are written, the failing one is left as it was.
+ */
+int hostfs_write_many(ssh_conn *c, const hostfs_file *files, size_t n, omlop_err *err);
+
 /* Remove path; a missing file is not an error. */
 int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err);
 

@@ -405,10 +405,18 @@ static int ops_file_hashes(void *ctx, const char *const *paths, size_t n,
     return hostfs_hashes(ctx, paths, n, hex, err);
 }
 
-static int ops_file_write(void *ctx, const char *path, const char *data, size_t len, unsigned mode,
-                          omlop_err *err)
+static int ops_files_write(void *ctx, const tenant_file_write *files, size_t n, omlop_err *err)
 {
-    return hostfs_write(ctx, path, data, len, mode, err);
+    hostfs_file *hf = calloc(n ? n : 1, sizeof(*hf));
+    int rc;
+
+    if (!hf)
+        return omlop_err_set(err, OMLOP_ENOMEM, "writing host files: out of memory");
+    for (size_t i = 0; i < n; i++)
+        hf[i] = (hostfs_file){files[i].path, files[i].data, files[i].len, files[i].mode};
+    rc = hostfs_write_many(ctx, hf, n, err);
+    free(hf);
+    return rc;
 }
 
 static int ops_file_remove(void *ctx, const char *path, omlop_err *err)
@@ -424,7 +432,7 @@ static int ops_tcp_probe(void *ctx, const char *address, int port, omlop_err *er
 /* ctx: the host entry's ssh_conn */
 static const tenant_host_ops host_ops = {
     .file_hashes = ops_file_hashes,
-    .file_write = ops_file_write,
+    .files_write = ops_files_write,
     .file_remove = ops_file_remove,
     .tcp_probe = ops_tcp_probe,
 };

@@ -77,6 +77,18 @@ static int by_order(const void *pa, const void *pb)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Host file writes go host by host (one exec per host), in start order within a host. */
+static int by_host(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+
+    if (a->host_index != b->host_index)
+        return a->host_index < b->host_index ? -1 : 1;
+    if (a->a.order != b->a.order)
+        return a->a.order < b->a.order ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
 /* Removals run dependents first: reverse start order. */
 static int by_reverse_order(const void *pa, const void *pb)
 {
@@ -241,8 +253,8 @@ static const live_file *env_file_of(const live_host *lh, const desired_container
     return NULL;
 }
 
-/* Writes of c's host files that are missing or differ; before c's own action (same order). */
-static void plan_files(keyed_list *steps, const desired_host *dh, size_t hi, const live_host *lh,
+/* Writes of c's host files that are missing or differ. */
+static void plan_files(keyed_list *writes, const desired_host *dh, size_t hi, const live_host *lh,
                        const desired_container *c)
 {
     for (size_t i = 0; i < lh->n_files; i++) {
@@ -255,14 +267,14 @@ static void plan_files(keyed_list *steps, const desired_host *dh, size_t hi, con
         a = action_new(PLAN_WRITE, dh->name, c, NULL,
                        f->live_sha256[0] ? "content differs from what omlop wrote" : "missing");
         a.path = xstrdup(f->path);
-        keyed_push(steps, &a, hi);
+        keyed_push(writes, &a, hi);
     }
 }
 
 /* Actions for one desired container against what its host runs. */
-static void plan_container(keyed_list *pulls, keyed_list *steps, const char *tenant,
-                           const desired_host *dh, size_t hi, const live_host *lh,
-                           const desired_container *c, strbuf *why)
+static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *steps,
+                           const char *tenant, const desired_host *dh, size_t hi,
+                           const live_host *lh, const desired_container *c, strbuf *why)
 {
     const live_container *lc = live_find(lh, c->name);
     const live_file *envf = env_file_of(lh, c);
@@ -270,7 +282,7 @@ static void plan_container(keyed_list *pulls, keyed_list *steps, const char *ten
     const char *hash, *env_hash;
     plan_action a;
 
-    plan_files(steps, dh, hi, lh, c);
+    plan_files(writes, dh, hi, lh, c);
     if (!lc) {
         if (!has_image)
             add_pull(pulls, dh->name, hi, c, "image not on host");
@@ -372,7 +384,8 @@ static void move_all(action_list *dst, keyed_list *src)
 int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, plan **out,
                  omlop_err *err)
 {
-    keyed_list pulls = {NULL, 0, 0}, steps = {NULL, 0, 0}, removes = {NULL, 0, 0};
+    keyed_list pulls = {NULL, 0, 0}, writes = {NULL, 0, 0}, steps = {NULL, 0, 0};
+    keyed_list removes = {NULL, 0, 0};
     const char *tenant = desired_tenant(ds);
     strbuf why = STRBUF_INIT;
     plan *p;
@@ -394,12 +407,14 @@ int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, 
             if (desired_host_at(ds, h) == dh)
                 hi = h;
         for (size_t i = 0; dh && i < dh->n_containers; i++)
-            plan_container(&pulls, &steps, tenant, dh, hi, lh, &dh->containers[i], &why);
+            plan_container(&pulls, &writes, &steps, tenant, dh, hi, lh, &dh->containers[i], &why);
         plan_orphans(&removes, tenant, dh, hi, lh);
     }
     strbuf_release(&why);
     if (pulls.n > 1)
         qsort(pulls.v, pulls.n, sizeof(*pulls.v), by_order);
+    if (writes.n > 1)
+        qsort(writes.v, writes.n, sizeof(*writes.v), by_host);
     if (steps.n > 1)
         qsort(steps.v, steps.n, sizeof(*steps.v), by_order);
     if (removes.n > 1)
@@ -408,14 +423,16 @@ int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, 
     p = calloc(1, sizeof(*p));
     if (!p)
         abort();
-    p->actions.cap = pulls.n + steps.n + removes.n;
+    p->actions.cap = pulls.n + writes.n + steps.n + removes.n;
     p->actions.v = calloc(p->actions.cap ? p->actions.cap : 1, sizeof(*p->actions.v));
     if (!p->actions.v)
         abort();
     move_all(&p->actions, &pulls);
+    move_all(&p->actions, &writes);
     move_all(&p->actions, &steps);
     move_all(&p->actions, &removes);
     keyed_release(&pulls);
+    keyed_release(&writes);
     keyed_release(&steps);
     keyed_release(&removes);
     *out = p;

@@ -12,7 +12,7 @@
  *   running as specified, image missing   -> pull (so a restart works)
  *   omlop.io/env-hash label differs from the env file's digest
  *                                         -> recreate (a Secret it reads changed)
- *   a host file missing or differing      -> write it (before the container's actions)
+ *   a host file missing or differing      -> write it
  * and per live container not desired:
  *   labelled managed-by=omlop and tenant=<this tenant> -> remove (an orphan)
  *   anything else (other tenants, unmanaged)           -> untouched
@@ -20,7 +20,9 @@
  * component (PLAN_BLOCKED, never executed; the reconciler reports it).
  *
  * Order: every pull first (the 3.X lesson: fail on a bad tag before touching
- * anything), then create/start/recreate in catalog start order (hosts in spec
+ * anything), then the host file writes host by host (so they can go in one
+ * exec per host; a file nobody reads yet harms nothing), then
+ * create/start/recreate in catalog start order (hosts in spec
  * order within one component), then orphan removals. Recreations are upgrades
  * or repairs of a running service: they are marked serial (one at a time,
  * wait until ready before the next).

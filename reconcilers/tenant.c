@@ -26,6 +26,7 @@
 #define READY_TIMEOUT_MS_DEFAULT 30000
 #define STOP_TIMEOUT_S_DEFAULT   10
 #define READY_POLL_MS            200
+#define READY_POLL_FIRST_MS      10
 /* A recreated (upgraded) component must still run this long after it started, at most. */
 #define SERIAL_SETTLE_MAX_S     2
 #define STATUS_WRITE_TRIES      5
@@ -310,7 +311,7 @@ static int wait_tcp_ready(const tenant_env *env, const tenant_host_round *h,
                           const desired_container *c, omlop_err *err)
 {
     long budget = env->ready_timeout_ms > 0 ? env->ready_timeout_ms : READY_TIMEOUT_MS_DEFAULT;
-    long waited = 0;
+    long waited = 0, poll_ms = READY_POLL_FIRST_MS;
 
     if (c->ready.kind != DESIRED_READY_TCP || !c->ready.address || !h->ops || !h->ops->tcp_probe)
         return 0;
@@ -327,8 +328,10 @@ static int wait_tcp_ready(const tenant_env *env, const tenant_host_round *h,
             return omlop_err_set(err, OMLOP_ETIMEOUT,
                                  "%s not ready: %s:%d accepted no connection within %ld ms (%s)",
                                  c->name, c->ready.address, c->ready.port, waited, perr.msg);
-        sleep_ms(READY_POLL_MS);
-        waited += READY_POLL_MS;
+        /* most components are up within a few tens of ms: look again soon, then less often */
+        sleep_ms(poll_ms);
+        waited += poll_ms;
+        poll_ms = poll_ms * 2 < READY_POLL_MS ? poll_ms * 2 : READY_POLL_MS;
     }
 }
 
@@ -388,7 +391,7 @@ static int wait_running(const tenant_env *env, podman_client *pc, const char *na
                         omlop_err *err)
 {
     long budget = env->ready_timeout_ms > 0 ? env->ready_timeout_ms : READY_TIMEOUT_MS_DEFAULT;
-    long waited = 0;
+    long waited = 0, poll_ms = READY_POLL_FIRST_MS;
     int rc, seen_running = 0;
 
     for (;;) {
@@ -417,8 +420,10 @@ static int wait_running(const tenant_env *env, podman_client *pc, const char *na
         podman_container_release(&c);
         if (waited >= budget || is_cancelled(env))
             return omlop_err_set(err, OMLOP_ETIMEOUT, "%s not running after %ld ms", name, waited);
-        sleep_ms(READY_POLL_MS);
-        waited += READY_POLL_MS;
+        /* most components are up within a few tens of ms: look again soon, then less often */
+        sleep_ms(poll_ms);
+        waited += poll_ms;
+        poll_ms = poll_ms * 2 < READY_POLL_MS ? poll_ms * 2 : READY_POLL_MS;
     }
 }
 
@@ -437,7 +442,7 @@ static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_
     size_t n_labels = c->n_labels;
     int rc;
 
-    if (c->n_files > 0 && (!h->ops || !h->ops->file_write))
+    if (c->n_files > 0 && (!h->ops || !h->ops->files_write))
         return omlop_err_set(err, OMLOP_EUNAVAIL,
                              "%s needs the host file %s, which cannot be written over this "
                              "host's connection",
@@ -553,20 +558,38 @@ static void note_failure(tenant_round *r, const plan_action *a, const char *msg)
     strbuf_adds(&r->failure, msg);
 }
 
-/* Write host file a->path of the round's host. */
-static int write_file(tenant_host_round *h, const plan_action *a, omlop_err *err)
+/*
+ * Write the host files of actions [first, first + n) of the plan (all PLAN_WRITE
+ * on host h) in one call: one exec on the host instead of one per file.
+ */
+static int write_files(tenant_round *r, tenant_host_round *h, size_t first, size_t n,
+                       omlop_err *err)
 {
-    tenant_host_file *f = host_file_find(h, a->path);
+    tenant_file_write *w;
+    int rc;
 
-    if (!f || !f->is_rendered)
-        return omlop_err_set(err, OMLOP_EINTERNAL, "host %s: no content for %s", h->name,
-                             a->path ? a->path : "?");
-    if (!h->ops || !h->ops->file_write)
+    if (!h->ops || !h->ops->files_write)
         return omlop_err_set(err, OMLOP_EUNAVAIL,
                              "host %s: files cannot be written over this host's connection",
                              h->name);
-    return h->ops->file_write(h->ops_ctx, f->path, f->content.buf ? f->content.buf : "",
-                              f->content.len, f->mode, err);
+    w = xcalloc(n, sizeof(*w));
+    for (size_t i = 0; i < n; i++) {
+        const plan_action *a = plan_at(r->pl, first + i);
+        tenant_host_file *f = host_file_find(h, a->path);
+
+        if (!f || !f->is_rendered) {
+            free(w);
+            return omlop_err_set(err, OMLOP_EINTERNAL, "host %s: no content for %s", h->name,
+                                 a->path ? a->path : "?");
+        }
+        w[i].path = f->path;
+        w[i].data = f->content.buf ? f->content.buf : "";
+        w[i].len = f->content.len;
+        w[i].mode = f->mode;
+    }
+    rc = h->ops->files_write(h->ops_ctx, w, n, err);
+    free(w);
+    return rc;
 }
 
 /* Mark c ready for the rest of the round (its readiness check passed). */
@@ -621,7 +644,10 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
 
     if (!pc)
         return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s is not connected", a->host);
-    if (a->desired && a->desired->ready.start_period_s > 0)
+    /* judged by "running" alone, an upgraded component must still run a moment later; one
+     * with a TCP check proves itself by answering instead */
+    if (a->desired && a->desired->ready.start_period_s > 0 &&
+        !(a->desired->ready.kind == DESIRED_READY_TCP && h && h->ops && h->ops->tcp_probe))
         settle = a->desired->ready.start_period_s < SERIAL_SETTLE_MAX_S
                      ? a->desired->ready.start_period_s
                      : SERIAL_SETTLE_MAX_S;
@@ -635,7 +661,7 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
         return podman_image_pull(pc, a->image, &po, pull_progress, (void *)a, NULL, 0, err);
     }
     case PLAN_WRITE:
-        return write_file(h, a, err);
+        return write_files(r, h, (size_t)(a - plan_at(r->pl, 0)), 1, err);
     case PLAN_CREATE:
         rc = container_create(h, &r->sc, pc, a->desired, env_hash_of(h, a->desired), err);
         if (rc == 0)
@@ -751,6 +777,7 @@ static void run_plan(tenant_round *r)
         const plan_action *a = plan_at(r->pl, i);
         tenant_action_result *ar = &r->res[i];
         omlop_err err = OMLOP_ERR_INIT;
+        size_t n = 1;
 
         if (is_cancelled(r->env) || (is_stopped && a->kind != PLAN_REMOVE) ||
             (a->image && a->kind != PLAN_PULL && image_failed(r, a->host, a->image))) {
@@ -758,28 +785,48 @@ static void run_plan(tenant_round *r)
             r->n_pending++;
             continue;
         }
-        ar->rc = run_action(r, a, &err);
-        if (ar->rc == 0) {
-            ar->is_done = 1;
-            r->n_applied++;
-            report_done(r, a);
-            continue;
+        if (a->kind == PLAN_WRITE) {
+            /* the plan puts a host's writes together: one call for all of them */
+            tenant_host_round *h = round_host(r, a->host);
+
+            while (i + n < plan_count(r->pl) && plan_at(r->pl, i + n)->kind == PLAN_WRITE &&
+                   strcmp(plan_at(r->pl, i + n)->host, a->host) == 0)
+                n++;
+            ar->rc = h && h->pc
+                         ? write_files(r, h, i, n, &err)
+                         : omlop_err_set(&err, OMLOP_EUNAVAIL, "host %s is not connected", a->host);
+        } else
+            ar->rc = run_action(r, a, &err);
+        for (size_t k = 0; k < n; k++) {
+            const plan_action *ak = plan_at(r->pl, i + k);
+            tenant_action_result *rk = &r->res[i + k];
+
+            rk->rc = ar->rc;
+            if (ar->rc == 0) {
+                rk->is_done = 1;
+                r->n_applied++;
+                report_done(r, ak);
+                continue;
+            }
+            snprintf(rk->msg, sizeof(rk->msg), "%s", err.msg);
+            r->n_pending++;
         }
-        snprintf(ar->msg, sizeof(ar->msg), "%s", err.msg);
-        r->n_pending++;
-        note_failure(r, a, err.msg);
-        if (a->kind == PLAN_PULL)
-            tenant_round_event(r, EVENT_TYPE_WARNING, "PullFailed",
-                               "Pulling %s on host %s failed: %s", a->image, a->host, err.msg);
-        else
-            tenant_round_event(r, EVENT_TYPE_WARNING, fail_reason(a->kind),
-                               "%s %s on host %s failed: %s", plan_kind_name(a->kind),
-                               a->kind == PLAN_WRITE ? a->path
-                               : a->container        ? a->container
-                                                     : "",
-                               a->host, err.msg);
-        if (a->kind != PLAN_PULL && a->kind != PLAN_REMOVE)
-            is_stopped = 1;
+        if (ar->rc < 0) {
+            note_failure(r, a, err.msg);
+            if (a->kind == PLAN_PULL)
+                tenant_round_event(r, EVENT_TYPE_WARNING, "PullFailed",
+                                   "Pulling %s on host %s failed: %s", a->image, a->host, err.msg);
+            else
+                tenant_round_event(r, EVENT_TYPE_WARNING, fail_reason(a->kind),
+                                   "%s %s on host %s failed: %s", plan_kind_name(a->kind),
+                                   a->kind == PLAN_WRITE ? a->path
+                                   : a->container        ? a->container
+                                                         : "",
+                                   a->host, err.msg);
+            if (a->kind != PLAN_PULL && a->kind != PLAN_REMOVE)
+                is_stopped = 1;
+        }
+        i += n - 1;
     }
 }
 

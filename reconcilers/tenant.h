@@ -75,6 +75,14 @@ typedef struct tenant_host_info {
 /* SHA-256 hex digests of host files: 64 characters. */
 #define TENANT_SHA256_HEX_LEN 64
 
+/* One host file to write (all borrowed). */
+typedef struct tenant_file_write {
+    const char *path;
+    const char *data;
+    size_t len;
+    unsigned mode;
+} tenant_file_write;
+
 /*
  * What a reconcile does on a host besides Podman calls: keep files (env files,
  * configs) and probe TCP readiness from the host. A provider whose transport
@@ -85,9 +93,9 @@ typedef struct tenant_host_ops {
     /* hex[i] = SHA-256 of paths[i]'s content, "" when the file does not exist */
     int (*file_hashes)(void *ctx, const char *const *paths, size_t n,
                        char (*hex)[TENANT_SHA256_HEX_LEN + 1], omlop_err *err);
-    /* replace path atomically with data and mode, creating parent directories */
-    int (*file_write)(void *ctx, const char *path, const char *data, size_t len, unsigned mode,
-                      omlop_err *err);
+    /* replace each file atomically with its data and mode, creating parent directories, in
+     * order; stops at the first failure (err names it) */
+    int (*files_write)(void *ctx, const struct tenant_file_write *files, size_t n, omlop_err *err);
     /* remove path; a missing file is fine */
     int (*file_remove)(void *ctx, const char *path, omlop_err *err);
     /* 0 when address:port accepts a TCP connection from the host; OMLOP_EUNAVAIL when not */

@@ -211,6 +211,57 @@ static void test_write_then_hash_round_trip(void **state)
     strbuf_release(&content);
 }
 
+/* Several files in one exec: each gets exactly its bytes (binary, empty, large), its mode; a
+ * failing one stops the rest and is named. */
+static void test_write_many_splits_stdin_exactly(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p[4] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT}, big = STRBUF_INIT;
+    strbuf content = STRBUF_INIT, d = STRBUF_INIT;
+    static const char bin[] = {'a', '\0', '\n', 'b', '\377'};
+    hostfs_file files[4];
+    omlop_err err = OMLOP_ERR_INIT;
+    struct stat st;
+
+    for (int i = 0; i < 100000; i++)
+        strbuf_addch(&big, (char)('A' + i % 26));
+    files[0] = (hostfs_file){path_in(f, &p[0], "wm/a.env"), "A=1\n", 4, 0600};
+    files[1] = (hostfs_file){path_in(f, &p[1], "wm/sub/bin"), bin, sizeof(bin), 0644};
+    files[2] = (hostfs_file){path_in(f, &p[2], "wm/empty"), NULL, 0, 0600};
+    files[3] = (hostfs_file){path_in(f, &p[3], "wm/big"), big.buf, big.len, 0600};
+    assert_int_equal(hostfs_write_many(f->conn, files, 4, &err), 0);
+    assert_int_equal(strbuf_read_file(&content, files[0].path, 4096, &err), 0);
+    assert_string_equal(strbuf_str(&content), "A=1\n");
+    assert_int_equal(stat(files[1].path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_int_equal(st.st_size, sizeof(bin));
+    strbuf_reset(&content);
+    assert_int_equal(strbuf_read_file(&content, files[1].path, 4096, &err), 0);
+    assert_memory_equal(content.buf, bin, sizeof(bin));
+    assert_int_equal(stat(files[2].path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    strbuf_reset(&content);
+    assert_int_equal(strbuf_read_file(&content, files[3].path, 1 << 20, &err), 0);
+    assert_int_equal(content.len, big.len);
+    assert_memory_equal(content.buf, big.buf, big.len);
+    assert_int_equal(count_temp_files(path_in(f, &d, "wm")), 0);
+    /* a directory where the second file should go: the first is written, the third is not */
+    files[0].data = "A=2\n";
+    files[1].path = path_in(f, &p[1], "wm/sub");
+    files[2].path = path_in(f, &p[2], "wm/never");
+    assert_int_equal(hostfs_write_many(f->conn, files, 3, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "wm/sub"));
+    strbuf_reset(&content);
+    assert_int_equal(strbuf_read_file(&content, files[0].path, 4096, &err), 0);
+    assert_string_equal(strbuf_str(&content), "A=2\n");
+    assert_int_not_equal(stat(files[2].path, &st), 0);
+    for (int i = 0; i < 4; i++)
+        strbuf_release(&p[i]);
+    strbuf_release(&big);
+    strbuf_release(&content);
+    strbuf_release(&d);
+}
+
 static void test_write_replaces_content_and_mode(void **state)
 {
     sshd_fixture *f = *state;
@@ -446,6 +497,7 @@ int main(void)
     const struct CMUnitTest real[] = {
         cmocka_unit_test(test_write_then_hash_round_trip),
         cmocka_unit_test(test_write_replaces_content_and_mode),
+        cmocka_unit_test(test_write_many_splits_stdin_exactly),
         cmocka_unit_test(test_write_binary_content_goes_through_stdin),
         cmocka_unit_test(test_hashes_missing_files_are_empty),
         cmocka_unit_test(test_hashes_real_errors_fail_naming_the_path),

@@ -83,7 +83,7 @@ typedef struct fixture {
     ffile files[MAX_FILES]; /* the host's files, as the ops see them */
     size_t n_files;
     int closed_ports[8]; /* TCP probes of these ports are refused (0 ends) */
-    int n_writes, n_removes, n_probes;
+    int n_writes, n_write_calls, n_removes, n_probes;
     char data_dir[64];
     store *st;
     tunnel *tun;
@@ -399,7 +399,20 @@ static TH_UNUSED int fops_probe(void *ctx, const char *address, int port, omlop_
     return 0;
 }
 
-static const tenant_host_ops fake_host_ops = {fops_hashes, fops_write, fops_remove, fops_probe};
+static TH_UNUSED int fops_files_write(void *ctx, const tenant_file_write *files, size_t n,
+                                      omlop_err *err)
+{
+    fixture *fx = ctx;
+    int rc = 0;
+
+    fx->n_write_calls++;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = fops_write(ctx, files[i].path, files[i].data, files[i].len, files[i].mode, err);
+    return rc;
+}
+
+static const tenant_host_ops fake_host_ops = {fops_hashes, fops_files_write, fops_remove,
+                                              fops_probe};
 
 /* The fake host's file at path, or NULL. */
 static TH_UNUSED const char *host_file(fixture *fx, const char *path)

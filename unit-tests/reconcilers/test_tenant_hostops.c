@@ -102,8 +102,9 @@ static void test_env_files_are_written_with_secret_values(void **state)
     t = stored_tenant(fx);
     assert_string_equal(cond_status(t, "Ready"), "True");
     json_object_put(t);
-    /* one env file per component, all private */
+    /* one env file per component, all private, written in one call to the host */
     assert_true(fx->n_files >= 10);
+    assert_int_equal(fx->n_write_calls, 1);
     for (size_t i = 0; i < fx->n_files; i++) {
         assert_int_equal(fx->files[i].mode, 0600);
         assert_int_equal(strncmp(fx->files[i].path, "/etc/default/", 13), 0);
