@@ -39,6 +39,15 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* A monotonic clock in ms, for durations. */
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 static int is_cancelled(const tenant_env *env)
 {
     return env->cancel && atomic_load(env->cancel);
@@ -658,6 +667,9 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
     case PLAN_PULL: {
         podman_pull_opts po = {-1, 0, r->env->cancel};
 
+        /* as kubelet does: a pull that takes long shows in describe while it runs */
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Pulling", "Pulling %s on host %s", a->image,
+                           a->host);
         return podman_image_pull(pc, a->image, &po, pull_progress, (void *)a, NULL, 0, err);
     }
     case PLAN_WRITE:
@@ -726,14 +738,14 @@ static const char *fail_reason(plan_kind k)
     return "Failed";
 }
 
-static void report_done(tenant_round *r, const plan_action *a)
+static void report_done(tenant_round *r, const plan_action *a, long elapsed_ms)
 {
     const char *why = a->reason ? a->reason : "";
 
     switch (a->kind) {
     case PLAN_PULL:
-        tenant_round_event(r, EVENT_TYPE_NORMAL, "Pulled", "Pulled %s on host %s", a->image,
-                           a->host);
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Pulled", "Pulled %s on host %s in %.3f s",
+                           a->image, a->host, (double)elapsed_ms / 1000.0);
         break;
     case PLAN_CREATE:
         tenant_round_event(r, EVENT_TYPE_NORMAL, "Created", "Created %s on host %s: %s",
@@ -778,6 +790,7 @@ static void run_plan(tenant_round *r)
         tenant_action_result *ar = &r->res[i];
         omlop_err err = OMLOP_ERR_INIT;
         size_t n = 1;
+        long t0 = now_ms();
 
         if (is_cancelled(r->env) || (is_stopped && a->kind != PLAN_REMOVE) ||
             (a->image && a->kind != PLAN_PULL && image_failed(r, a->host, a->image))) {
@@ -802,10 +815,11 @@ static void run_plan(tenant_round *r)
             tenant_action_result *rk = &r->res[i + k];
 
             rk->rc = ar->rc;
+            rk->elapsed_ms = now_ms() - t0;
             if (ar->rc == 0) {
                 rk->is_done = 1;
                 r->n_applied++;
-                report_done(r, ak);
+                report_done(r, ak, rk->elapsed_ms);
                 continue;
             }
             snprintf(rk->msg, sizeof(rk->msg), "%s", err.msg);

@@ -60,6 +60,7 @@ typedef struct tenant_action_result {
     int is_done;
     int is_skipped;
     int rc;
+    long elapsed_ms; /* how long it took */
     char msg[OMLOP_ERR_MSG_MAX];
 } tenant_action_result;
 

@@ -6,7 +6,8 @@
  * rotated Secret recreates the containers that read it and only those; TCP
  * readiness gating the rollout in start order and showing in the status; the
  * Prometheus config written when observability is on; host files removed on
- * deletion. The real hosts path is e2e/scenarios (30, 32, 37, 38, 39).
+ * deletion; pulls recorded as events when they start and end. The real hosts path is e2e/scenarios
+ * (30, 32, 37, 38, 39).
  */
 #include "unit-tests/reconcilers/tenant_harness.h"
 
@@ -307,6 +308,18 @@ static void test_deletion_removes_the_host_files(void **state)
     assert_int_equal(fx->n_files, 0);
 }
 
+/* Pull progress shows in the events (describe): Pulling when it starts, Pulled with its time. */
+static void test_pulls_are_recorded_when_they_start_and_end(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    reconcile_ok(fx, &res);
+    assert_true(fx->f.n_pulled > 0);
+    assert_true(has_event(fx, "Pulling", "Pulling reg.test:5000/omnileads/redis:"));
+    assert_true(has_event(fx, "Pulled", " on host h1 in "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +337,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_without_host_ops_observability_fails_clearly,
                                         setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_removes_the_host_files, setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_pulls_are_recorded_when_they_start_and_end, setup_ops,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
