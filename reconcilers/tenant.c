@@ -952,6 +952,13 @@ int tenant_round_status_write(tenant_round *r, tenant_status_fn fn, const void *
         }
         api_time_format(time(NULL), now);
         rc = fn(cjson_get(cur, "status"), ctx, now, &st, err);
+        if (rc == 0 && tenant_status_is_unchanged(cjson_get(cur, "status"), st, time(NULL),
+                                                  TENANT_STATUS_REFRESH_S)) {
+            json_object_put(st); /* nothing new: no write, no watcher woken */
+            json_object_put(cur);
+            store_kv_release(&kv);
+            break;
+        }
         if (rc == 0) {
             json_object_object_add(cur, "status", st);
             api_object_store_text(cur, &text);

@@ -379,3 +379,54 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
     *out = st;
     return 0;
 }
+
+/* A copy of a status without the times that move on every round. */
+static json_object *without_times(const json_object *st)
+{
+    json_object *c = copy_json(st), *hosts;
+
+    if (!c)
+        return NULL;
+    json_object_object_del(c, "lastReconcileTime");
+    hosts = cjson_get(c, "hosts");
+    for (size_t i = 0; hosts && json_object_is_type(hosts, json_type_array) &&
+                       i < json_object_array_length(hosts);
+         i++)
+        json_object_object_del(json_object_array_get_idx(hosts, i), "lastContactTime");
+    return c;
+}
+
+/* "2026-11-25T16:00:00Z" -> seconds since the epoch; -1 when it is not that form. */
+static time_t parse_time(const char *s)
+{
+    struct tm tm;
+    const char *end;
+
+    if (!s)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -1;
+    return timegm(&tm);
+}
+
+int tenant_status_is_unchanged(const json_object *old, const json_object *next, time_t now,
+                               int refresh_s)
+{
+    time_t last;
+    json_object *a, *b;
+    int same;
+
+    if (!old || !next || !json_object_is_type(old, json_type_object))
+        return 0;
+    last = parse_time(cjson_get_string(old, "lastReconcileTime"));
+    if (last < 0 || now - last >= refresh_s || now < last)
+        return 0;
+    a = without_times(old);
+    b = without_times(next);
+    same = a && b && cjson_equal(a, b);
+    json_object_put(a);
+    json_object_put(b);
+    return same;
+}

@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lib/err.h"
 
@@ -110,6 +111,19 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
 void tenant_condition_set(json_object *conds, const char *type, const char *status,
                           const char *reason, const char *message, int64_t generation,
                           const char *now);
+
+/* How long a status that changed in nothing but its times is left unwritten. */
+#define TENANT_STATUS_REFRESH_S 300
+
+/*
+ * Whether writing next over old (both .status objects) can be skipped: they
+ * differ only in lastReconcileTime and hosts[].lastContactTime, and old's
+ * lastReconcileTime is less than refresh_s before now. A resync that finds
+ * nothing new then writes nothing, so watchers of the tenants are not woken
+ * every minute; the times are refreshed every refresh_s at least.
+ */
+int tenant_status_is_unchanged(const json_object *old, const json_object *next, time_t now,
+                               int refresh_s);
 
 /* The condition of that type in a status object, or NULL (borrowed). */
 json_object *tenant_condition_find(const json_object *status, const char *type);

@@ -63,6 +63,18 @@ static void test_reconcile_creates_everything_then_is_a_noop(void **state)
     assert_string_equal(cond_status(t, "Progressing"), "False");
     assert_string_equal(cjson_get_string(t, "status.phase"), "Ready");
     json_object_put(t);
+    /* a round that finds nothing new writes nothing (no watcher is woken) */
+    {
+        store_kv before = {0}, after = {0};
+
+        assert_int_equal(store_get(fx->st, TENANT_KEY_PREFIX "t1", &before, NULL), 0);
+        reconcile_ok(fx, &res);
+        assert_true(res.is_converged);
+        assert_int_equal(store_get(fx->st, TENANT_KEY_PREFIX "t1", &after, NULL), 0);
+        assert_int_equal(after.mod_revision, before.mod_revision);
+        store_kv_release(&before);
+        store_kv_release(&after);
+    }
 }
 
 static void test_reconcile_restarts_a_died_container(void **state)

@@ -421,6 +421,35 @@ static void test_status_recreation_after_removal_is_a_repair(void **state)
     json_object_put(st3);
 }
 
+/* A status that moved on only in its times is not written, until the refresh interval. */
+static void test_status_unchanged_but_for_times_is_not_rewritten(void **state)
+{
+    json_object *old =
+        json_tokener_parse("{\"phase\":\"Ready\",\"lastReconcileTime\":\"2026-11-25T16:00:00Z\","
+                           "\"hosts\":[{\"name\":\"h1\",\"reachable\":true,"
+                           "\"lastContactTime\":\"2026-11-25T16:00:00Z\"}]}");
+    json_object *next =
+        json_tokener_parse("{\"phase\":\"Ready\",\"lastReconcileTime\":\"2026-11-25T16:01:00Z\","
+                           "\"hosts\":[{\"name\":\"h1\",\"reachable\":true,"
+                           "\"lastContactTime\":\"2026-11-25T16:01:00Z\"}]}");
+    json_object *moved =
+        json_tokener_parse("{\"phase\":\"Degraded\",\"lastReconcileTime\":\"2026-11-25T16:01:00Z\","
+                           "\"hosts\":[{\"name\":\"h1\",\"reachable\":true,"
+                           "\"lastContactTime\":\"2026-11-25T16:01:00Z\"}]}");
+    time_t t0 = 1795622400; /* 2026-11-25T16:00:00Z */
+
+    (void)state;
+    assert_true(tenant_status_is_unchanged(old, next, t0 + 60, 300));
+    assert_false(tenant_status_is_unchanged(old, moved, t0 + 60, 300));
+    assert_false(tenant_status_is_unchanged(old, next, t0 + 300, 300)); /* refresh due */
+    assert_false(tenant_status_is_unchanged(NULL, next, t0 + 60, 300));
+    json_object_object_add(old, "lastReconcileTime", json_object_new_string("yesterday"));
+    assert_false(tenant_status_is_unchanged(old, next, t0 + 60, 300));
+    json_object_put(old);
+    json_object_put(next);
+    json_object_put(moved);
+}
+
 static void test_status_plan_dropped_when_nothing_is_pending(void **state)
 {
     static const tenant_obs_action plan[] = {
@@ -486,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_status_fits_the_tenant_schema),
         cmocka_unit_test(test_status_recreation_after_removal_is_a_repair),
         cmocka_unit_test(test_status_plan_dropped_when_nothing_is_pending),
+        cmocka_unit_test(test_status_unchanged_but_for_times_is_not_rewritten),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
