@@ -23,6 +23,11 @@ struct api_selector {
     const char *name; /* borrowed from a metadata.name= term */
 };
 
+int api_selector_is_everything(const api_selector *s)
+{
+    return !s || (!s->labels && s->n_terms == 0);
+}
+
 void api_selector_free(api_selector *s)
 {
     if (!s)

@@ -24,6 +24,9 @@ void api_selector_free(api_selector *s);
 /* Whether obj matches both selectors (NULL selector matches everything). */
 int api_selector_match(const api_selector *s, const json_object *obj);
 
+/* Whether s selects every object (NULL, or both selectors empty). */
+int api_selector_is_everything(const api_selector *s);
+
 /* The name a "metadata.name=X" term pins, or NULL. */
 const char *api_selector_name(const api_selector *s);
 

@@ -25,7 +25,63 @@ struct api_stream {
     int64_t last_rev;
     strbuf initial; /* ADDED lines of the initial list, sent by the first pump */
     int has_ended;
+    /* With a selector: the store keys of the objects the client was last told match, sorted,
+     * so that a change that makes one stop matching is DELETED and one that starts is ADDED,
+     * as Kubernetes does (a client's cache would otherwise keep what left the selection). */
+    char **matching;
+    size_t n_matching, cap_matching;
 };
+
+/* Index of key in s->matching, or where it would go (*found 0). */
+static size_t matching_find(const api_stream *s, const char *key, int *found)
+{
+    size_t lo = 0, hi = s->n_matching;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->matching[mid], key);
+
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+/* Record whether key matches now; returns whether it matched before. */
+static int matching_set(api_stream *s, const char *key, int matches)
+{
+    int found;
+    size_t i = matching_find(s, key, &found);
+
+    if (matches && !found) {
+        if (s->n_matching == s->cap_matching) {
+            size_t cap = s->cap_matching ? 2 * s->cap_matching : 16;
+            char **v = realloc(s->matching, cap * sizeof(*v));
+
+            if (!v)
+                abort();
+            s->matching = v;
+            s->cap_matching = cap;
+        }
+        memmove(&s->matching[i + 1], &s->matching[i], (s->n_matching - i) * sizeof(char *));
+        s->matching[i] = strdup(key);
+        if (!s->matching[i])
+            abort();
+        s->n_matching++;
+    } else if (!matches && found) {
+        free(s->matching[i]);
+        memmove(&s->matching[i], &s->matching[i + 1], (s->n_matching - i - 1) * sizeof(char *));
+        s->n_matching--;
+    }
+    return found;
+}
 
 static void add_event(api_stream *s, strbuf *out, const char *type, json_object *obj)
 {
@@ -58,7 +114,12 @@ static void add_error(api_stream *s, strbuf *out, int code, const char *msg)
     json_object_put(st);
 }
 
-static int initial_list(api_stream *s, const char *prefix, omlop_err *err)
+/*
+ * List what matches now: ADDED events for the initial list (emit), and with a
+ * selector the keys that match. A watch from a given revision seeds its keys
+ * from the current state: the list a client watches from is that recent.
+ */
+static int initial_list(api_stream *s, const char *prefix, int emit, omlop_err *err)
 {
     store_list_opts lo = {0};
     store_list_result res = {0};
@@ -75,11 +136,16 @@ static int initial_list(api_stream *s, const char *prefix, omlop_err *err)
             rc = err->code;
             break;
         }
-        if (api_selector_match(s->sel, obj))
-            add_event(s, &s->initial, "ADDED", obj);
+        if (api_selector_match(s->sel, obj)) {
+            if (emit)
+                add_event(s, &s->initial, "ADDED", obj);
+            if (!api_selector_is_everything(s->sel))
+                matching_set(s, res.items.items[i].key, 1);
+        }
         json_object_put(obj);
     }
-    s->last_rev = res.revision;
+    if (emit)
+        s->last_rev = res.revision;
     store_list_result_release(&res);
     return rc;
 }
@@ -111,7 +177,7 @@ int api_stream_open(api *a, const api_watch_spec *spec, api_stream **out, omlop_
         goto out;
     }
     if (rv == 0) {
-        rc = initial_list(s, prefix.buf, err);
+        rc = initial_list(s, prefix.buf, 1, err);
         if (rc)
             goto out;
     } else {
@@ -126,6 +192,8 @@ int api_stream_open(api *a, const api_watch_spec *spec, api_stream **out, omlop_
             goto out;
         }
         s->last_rev = rv;
+        if (!api_selector_is_everything(s->sel) && (rc = initial_list(s, prefix.buf, 0, err)))
+            goto out;
     }
     rc = store_watch_open(a->store, prefix.buf, s->last_rev, &s->w, err);
     if (rc == OMLOP_EGONE)
@@ -168,8 +236,20 @@ static void deliver(api_stream *s, strbuf *out, const store_event *ev)
     kv.mod_revision = ev->revision; /* a deleted object carries the deletion's revision */
     if (api_object_from_kv(&kv, &obj, &err) != 0)
         return;
-    if (api_selector_match(s->sel, obj))
+    if (api_selector_is_everything(s->sel)) {
         add_event(s, out, type, obj);
+    } else {
+        int matches = api_selector_match(s->sel, obj);
+        int matched = matching_set(s, kv.key, matches && ev->type != STORE_EVENT_DELETED);
+
+        if (ev->type == STORE_EVENT_DELETED) {
+            if (matched || matches)
+                add_event(s, out, "DELETED", obj);
+        } else if (matches)
+            add_event(s, out, matched ? "MODIFIED" : "ADDED", obj);
+        else if (matched)
+            add_event(s, out, "DELETED", obj); /* left the selection: gone, for this client */
+    }
     json_object_put(obj);
 }
 
@@ -220,5 +300,8 @@ void api_stream_free(api_stream *s)
     store_watch_close(s->w);
     api_selector_free(s->sel);
     strbuf_release(&s->initial);
+    for (size_t i = 0; i < s->n_matching; i++)
+        free(s->matching[i]);
+    free(s->matching);
     free(s);
 }

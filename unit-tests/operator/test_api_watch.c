@@ -289,6 +289,42 @@ static void test_watch_without_revision_starts_with_state(void **state)
     watch_close(&w);
 }
 
+/* As Kubernetes: a change that takes an object out of a selection is DELETED for that
+ * watch, one that brings it in is ADDED; also on a watch from a revision. */
+static void test_selector_watch_follows_objects_in_and_out(void **state)
+{
+    watch_client w;
+    char rv[32], path[256];
+
+    (void)state;
+    create_backup("sel-a", "blue", NULL, 0);
+    create_backup("sel-b", "red", NULL, 0);
+    watch_open(&w, BK "?watch=true&labelSelector=team%3Dblue");
+    expect_event(&w, "ADDED", "sel-a");
+    patch_backup("sel-b", "{\"metadata\":{\"labels\":{\"team\":\"blue\"}}}");
+    expect_event(&w, "ADDED", "sel-b");
+    patch_backup("sel-a", "{\"metadata\":{\"labels\":{\"team\":\"red\"}}}");
+    expect_event(&w, "DELETED", "sel-a");
+    patch_backup("sel-a", "{\"spec\":{\"includeRecordings\":true}}"); /* still out */
+    patch_backup("sel-b", "{\"spec\":{\"includeRecordings\":true}}");
+    expect_event(&w, "MODIFIED", "sel-b");
+    delete_backup("sel-b");
+    expect_event(&w, "DELETED", "sel-b");
+    assert_null(next_event(&w, 300));
+    watch_close(&w);
+
+    /* from a revision: what matches then is known, so leaving is still DELETED */
+    create_backup("sel-c", "other", rv, sizeof(rv));
+    snprintf(path, sizeof(path), BK "?watch=true&labelSelector=team%%3Dred&resourceVersion=%s", rv);
+    watch_open(&w, path);
+    patch_backup("sel-a", "{\"metadata\":{\"labels\":{\"team\":\"blue\"}}}");
+    expect_event(&w, "DELETED", "sel-a");
+    patch_backup("sel-c", "{\"metadata\":{\"labels\":{\"team\":\"red\"}}}");
+    expect_event(&w, "ADDED", "sel-c");
+    assert_null(next_event(&w, 300));
+    watch_close(&w);
+}
+
 static void test_named_watch_and_table_events(void **state)
 {
     watch_client w;
@@ -419,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_chunked_watch_resumes_from_revision),
         cmocka_unit_test(test_watch_without_revision_starts_with_state),
         cmocka_unit_test(test_named_watch_and_table_events),
+        cmocka_unit_test(test_selector_watch_follows_objects_in_and_out),
         cmocka_unit_test(test_bookmarks_and_timeout),
         cmocka_unit_test(test_compacted_revision_is_gone),
         cmocka_unit_test(test_websocket_watch),
