@@ -5,6 +5,7 @@
  */
 #include "clients/hostfs.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -364,6 +365,50 @@ int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err)
     ssh_exec_result_release(&res);
     strbuf_release(&script);
     strbuf_release(&what);
+    return rc;
+}
+
+int hostfs_public_ip(ssh_conn *c, const char *url, strbuf *out, omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT, ip = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    struct in_addr a;
+    int rc;
+
+    if (!url || !*url || strpbrk(url, "\n\r"))
+        return omlop_err_set(err, OMLOP_EINVAL, "public IP URL '%s' is empty or has a newline",
+                             url ? url : "");
+    /* the host asks, not omlopd: its public address is what the world sees of the host */
+    strbuf_adds(&script,
+                "if command -v curl >/dev/null 2>&1; then exec curl -fsS --max-time 5 -- ");
+    hostfs_quote(&script, url);
+    strbuf_adds(&script, "; else exec wget -q -T 5 -O - -- ");
+    hostfs_quote(&script, url);
+    strbuf_adds(&script, "; fi");
+    strbuf_addf(&what, "ask %s for its public IP", url);
+    rc = run(c, &script, NULL, 0, &res, strbuf_str(&what), err);
+    if (rc == OMLOP_EIO) {
+        rc = OMLOP_EUNAVAIL; /* no answer is a fact of the network: retried */
+        if (err)
+            err->code = rc;
+    }
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < res.out.len && i < 64; i++)
+        if (res.out.buf[i] != ' ' && res.out.buf[i] != '\n' && res.out.buf[i] != '\r' &&
+            res.out.buf[i] != '\t')
+            strbuf_addch(&ip, res.out.buf[i]);
+    if (inet_pton(AF_INET, strbuf_str(&ip), &a) != 1) {
+        rc = omlop_err_set(err, OMLOP_EPROTO, "host %s: %s answered '%.40s', not an IPv4 address",
+                           ssh_conn_name(c), url, strbuf_str(&ip));
+        goto out;
+    }
+    strbuf_adds(out, strbuf_str(&ip));
+out:
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    strbuf_release(&what);
+    strbuf_release(&ip);
     return rc;
 }
 

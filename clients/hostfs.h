@@ -55,6 +55,14 @@ int hostfs_write_many(ssh_conn *c, const hostfs_file *files, size_t n, omlop_err
 /* Remove path; a missing file is not an error. */
 int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err);
 
+/*
+ * The host's public IPv4 address as url answers it when the host asks (curl,
+ * else wget, 5 s at most; the answer is the address as plain text, as
+ * https://ipinfo.io/ip gives it) into out. OMLOP_EUNAVAIL naming the host and
+ * url when it cannot ask; OMLOP_EPROTO when the answer is not an IPv4 address.
+ */
+int hostfs_public_ip(ssh_conn *c, const char *url, strbuf *out, omlop_err *err);
+
 /* 0 when the host can open a TCP connection to address:port (opened and closed at once);
  * OMLOP_EUNAVAIL naming address:port and the reason when refused. */
 int hostfs_probe_tcp(ssh_conn *c, const char *address, int port, omlop_err *err);

@@ -68,6 +68,7 @@ static const opt options[] = {
      3600 * 1000},
     {"connect-timeout", "connectTimeout", OPT_MILLIS, OFF(reconcile.connect_timeout_ms), 100,
      600 * 1000},
+    {"public-ip-url", "publicIPURL", OPT_STR, OFF(reconcile.public_ip_url), 0, 0},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)

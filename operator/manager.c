@@ -56,6 +56,8 @@ typedef struct host_entry {
     /* the follower's alone: what it last saw of the SSH connection */
     manager_link link;
     unsigned follow_connects; /* the connection count the current follow runs on */
+    char public_ip[64];       /* the host's public IPv4 address, once asked (its worker's) */
+    time_t public_ip_at;
 } host_entry;
 
 /* Last seen "spec" hash (everything but .status) of a tenant, and tombstones of deleted ones. */
@@ -103,7 +105,10 @@ void manager_usage(FILE *out)
                  "  --ready-timeout DURATION       readyTimeout: a started component must be\n"
                  "                                 running and ready within (30s; \"500ms\")\n"
                  "  --connect-timeout DURATION     connectTimeout: reaching a host over SSH\n"
-                 "                                 in a round (10s)\n");
+                 "                                 in a round (10s)\n"
+                 "  --public-ip-url URL            publicIPURL: what hosts ask for their public\n"
+                 "                                 IPv4 address when the spec gives none\n"
+                 "                                 (" MANAGER_DEFAULT_PUBLIC_IP_URL ")\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -402,7 +407,7 @@ _Static_assert(TENANT_SHA256_HEX_LEN == HOSTFS_SHA256_HEX_LEN,
 static int ops_file_hashes(void *ctx, const char *const *paths, size_t n,
                            char (*hex)[TENANT_SHA256_HEX_LEN + 1], omlop_err *err)
 {
-    return hostfs_hashes(ctx, paths, n, hex, err);
+    return hostfs_hashes(((host_entry *)ctx)->conn, paths, n, hex, err);
 }
 
 static int ops_files_write(void *ctx, const tenant_file_write *files, size_t n, omlop_err *err)
@@ -414,19 +419,48 @@ static int ops_files_write(void *ctx, const tenant_file_write *files, size_t n, 
         return omlop_err_set(err, OMLOP_ENOMEM, "writing host files: out of memory");
     for (size_t i = 0; i < n; i++)
         hf[i] = (hostfs_file){files[i].path, files[i].data, files[i].len, files[i].mode};
-    rc = hostfs_write_many(ctx, hf, n, err);
+    rc = hostfs_write_many(((host_entry *)ctx)->conn, hf, n, err);
     free(hf);
     return rc;
 }
 
 static int ops_file_remove(void *ctx, const char *path, omlop_err *err)
 {
-    return hostfs_remove(ctx, path, err);
+    return hostfs_remove(((host_entry *)ctx)->conn, path, err);
+}
+
+/* The host's public IP, asked of it at most every MANAGER_PUBLIC_IP_TTL_S (only its tenant's
+ * worker uses the entry, one round at a time, so the cache needs no lock). */
+static int ops_public_ip(void *ctx, strbuf *out, omlop_err *err)
+{
+    host_entry *e = ctx;
+    const char *url =
+        e->m->opts.public_ip_url ? e->m->opts.public_ip_url : MANAGER_DEFAULT_PUBLIC_IP_URL;
+    time_t now = time(NULL);
+    strbuf ip = STRBUF_INIT;
+    int rc;
+
+    if (e->public_ip[0] && now - e->public_ip_at < MANAGER_PUBLIC_IP_TTL_S) {
+        strbuf_adds(out, e->public_ip);
+        return 0;
+    }
+    rc = hostfs_public_ip(e->conn, url, &ip, err);
+    if (rc == 0) {
+        snprintf(e->public_ip, sizeof(e->public_ip), "%s", strbuf_str(&ip));
+        e->public_ip_at = now;
+        log_info("tenant=%s host=%s public IP %s (from %s)", e->tenant, e->host, e->public_ip, url);
+        strbuf_adds(out, e->public_ip);
+    } else if (e->public_ip[0]) {
+        strbuf_adds(out, e->public_ip); /* the last answer beats none */
+        rc = 0;
+    }
+    strbuf_release(&ip);
+    return rc;
 }
 
 static int ops_tcp_probe(void *ctx, const char *address, int port, omlop_err *err)
 {
-    return hostfs_probe_tcp(ctx, address, port, err);
+    return hostfs_probe_tcp(((host_entry *)ctx)->conn, address, port, err);
 }
 
 /* ctx: the host entry's ssh_conn */
@@ -434,6 +468,7 @@ static const tenant_host_ops host_ops = {
     .file_hashes = ops_file_hashes,
     .files_write = ops_files_write,
     .file_remove = ops_file_remove,
+    .public_ip = ops_public_ip,
     .tcp_probe = ops_tcp_probe,
 };
 
@@ -485,7 +520,7 @@ static int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *ou
     out->pc = e->pc;
     /* the entry (and its connection) stays until this tenant's own worker drops it */
     out->ops = &host_ops;
-    out->ops_ctx = e->conn;
+    out->ops_ctx = e;
     return 0;
 }
 

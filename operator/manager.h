@@ -61,7 +61,13 @@ typedef struct manager_options {
     int resync_s;           /* every tenant is looked at again this often */
     int connect_timeout_ms; /* waiting for a host's SSH connection in a round; 0: 10000 */
     int ready_timeout_ms;   /* waiting for a started container to run; 0: 30000 */
+    char *public_ip_url;    /* what hosts ask for their public IP; NULL: the default (borrowed) */
 } manager_options;
+
+/* Where hosts learn their public IPv4 address (plain text answer), unless configured. */
+#define MANAGER_DEFAULT_PUBLIC_IP_URL "https://ipinfo.io/ip"
+/* A host's public IP is asked for again after this long. */
+#define MANAGER_PUBLIC_IP_TTL_S 600
 
 /* Defaults: enabled, 2 workers, resync 60 s. */
 void manager_options_default(manager_options *o);

@@ -1080,6 +1080,22 @@ static int is_paused(const json_object *obj)
            strcmp(json_object_get_string(v), "true") == 0;
 }
 
+/* desired_public_ip_fn: ask the round's host (connected first) for its public address. */
+static int round_public_ip(void *ctx, const char *host, strbuf *out)
+{
+    tenant_round *r = ctx;
+    tenant_host_round *h = round_host(r, host);
+    omlop_err err = OMLOP_ERR_INIT;
+
+    if (!h || !h->is_reachable || !h->ops || !h->ops->public_ip)
+        return OMLOP_ENOTFOUND;
+    if (h->ops->public_ip(h->ops_ctx, out, &err) < 0) {
+        log_warn("tenant=%s host=%s public IP: %s", r->tenant, host, err.msg);
+        return OMLOP_ENOTFOUND;
+    }
+    return 0;
+}
+
 /* Connect to every host of the spec (hosts with no connection stay unreachable). */
 static void round_connect(tenant_round *r)
 {
@@ -1214,6 +1230,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     live_host *live = NULL;
     size_t n_live = 0, n_down = 0, n_not_ready = 0;
     omlop_err berr = OMLOP_ERR_INIT;
+    desired_options dopts;
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -1244,13 +1261,20 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
                  TENANT_PAUSED_ANNOTATION);
         goto out;
     }
-    if (desired_build(r.obj, NULL, &r.ds, &berr) < 0) {
+    round_connect(&r);
+    memset(&dopts, 0, sizeof(dopts));
+    dopts.public_ip = round_public_ip;
+    dopts.public_ip_ctx = &r;
+    if (desired_build(r.obj, &dopts, &r.ds, &berr) < 0) {
         tenant_round_event(&r, EVENT_TYPE_WARNING, "InvalidSpec",
                            "Tenant %s cannot be converged: %s", name, berr.msg);
         rc = write_status(&r, berr.msg, err);
-        goto out; /* nothing to retry until the spec changes */
+        /* a fact not learnt yet (a public IP) comes with retries; a bad spec waits for a
+         * new spec */
+        if (rc == 0 && berr.code == OMLOP_EUNAVAIL)
+            rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %s", name, berr.msg);
+        goto out;
     }
-    round_connect(&r);
     if (round_any_reachable(&r) && !tenant_has_finalizer(r.obj)) {
         /* before omlop touches a host: what it may create there, it must be able to remove.
          * A tenant no host of which was ever reached has nothing to tear down, and its

@@ -49,6 +49,7 @@
 
 #include "clients/podman.h"
 #include "lib/err.h"
+#include "lib/strbuf.h"
 #include "operator/events.h"
 #include "operator/store.h"
 
@@ -98,6 +99,9 @@ typedef struct tenant_host_ops {
     int (*files_write)(void *ctx, const struct tenant_file_write *files, size_t n, omlop_err *err);
     /* remove path; a missing file is fine */
     int (*file_remove)(void *ctx, const char *path, omlop_err *err);
+    /* append the host's public IPv4 address (infraEnv cloud/nat/all without natIP, or natIP
+     * auto); OMLOP_EUNAVAIL when it cannot be learnt now */
+    int (*public_ip)(void *ctx, strbuf *out, omlop_err *err);
     /* 0 when address:port accepts a TCP connection from the host; OMLOP_EUNAVAIL when not */
     int (*tcp_probe)(void *ctx, const char *address, int port, omlop_err *err);
 } tenant_host_ops;

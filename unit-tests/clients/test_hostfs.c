@@ -262,6 +262,34 @@ static void test_write_many_splits_stdin_exactly(void **state)
     strbuf_release(&d);
 }
 
+/* The public IP as a URL answers it on the host (file:// stands in for a web service). */
+static void test_public_ip_asks_from_the_host(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf p = STRBUF_INIT, url = STRBUF_INIT, ip = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    assert_int_equal(
+        hostfs_write(f->conn, path_in(f, &p, "ip/answer"), "203.0.113.7\n", 12, 0644, &err), 0);
+    strbuf_addf(&url, "file://%s", strbuf_str(&p));
+    assert_int_equal(hostfs_public_ip(f->conn, strbuf_str(&url), &ip, &err), 0);
+    assert_string_equal(strbuf_str(&ip), "203.0.113.7");
+    /* an answer that is not an address */
+    assert_int_equal(hostfs_write(f->conn, strbuf_str(&p), "<html>", 6, 0644, &err), 0);
+    strbuf_reset(&ip);
+    assert_int_equal(hostfs_public_ip(f->conn, strbuf_str(&url), &ip, &err), OMLOP_EPROTO);
+    assert_non_null(strstr(err.msg, "not an IPv4 address"));
+    assert_int_equal(ip.len, 0);
+    /* no answer at all: unavailable, naming the URL */
+    strbuf_adds(&url, ".missing");
+    assert_int_equal(hostfs_public_ip(f->conn, strbuf_str(&url), &ip, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, ".missing"));
+    assert_int_equal(hostfs_public_ip(f->conn, "", &ip, &err), OMLOP_EINVAL);
+    strbuf_release(&p);
+    strbuf_release(&url);
+    strbuf_release(&ip);
+}
+
 static void test_write_replaces_content_and_mode(void **state)
 {
     sshd_fixture *f = *state;
@@ -498,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_write_then_hash_round_trip),
         cmocka_unit_test(test_write_replaces_content_and_mode),
         cmocka_unit_test(test_write_many_splits_stdin_exactly),
+        cmocka_unit_test(test_public_ip_asks_from_the_host),
         cmocka_unit_test(test_write_binary_content_goes_through_stdin),
         cmocka_unit_test(test_hashes_missing_files_are_empty),
         cmocka_unit_test(test_hashes_real_errors_fail_naming_the_path),

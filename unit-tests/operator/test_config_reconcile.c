@@ -32,7 +32,8 @@ static void test_config_reconcile_defaults(void **state)
 static void test_config_reconcile_keys_from_yaml(void **state)
 {
     static const char text[] = "reconcile: false\nworkers: 8\nresync: 15\n"
-                               "readyTimeout: 1500ms\nconnectTimeout: 4s\n";
+                               "readyTimeout: 1500ms\nconnectTimeout: 4s\n"
+                               "publicIPURL: http://10.0.0.1/ip\n";
     omlopd_config c;
     omlop_err err = OMLOP_ERR_INIT;
 
@@ -45,6 +46,7 @@ static void test_config_reconcile_keys_from_yaml(void **state)
     assert_int_equal(c.reconcile.resync_s, 15);
     assert_int_equal(c.reconcile.ready_timeout_ms, 1500);
     assert_int_equal(c.reconcile.connect_timeout_ms, 4000);
+    assert_string_equal(c.reconcile.public_ip_url, "http://10.0.0.1/ip");
     config_release(&c);
     /* a bare number is seconds */
     config_init(&c);

@@ -84,6 +84,7 @@ typedef struct fixture {
     size_t n_files;
     int closed_ports[8]; /* TCP probes of these ports are refused (0 ends) */
     int n_writes, n_write_calls, n_removes, n_probes;
+    char public_ip[32]; /* what public_ip answers; "" fails */
     char data_dir[64];
     store *st;
     tunnel *tun;
@@ -411,8 +412,21 @@ static TH_UNUSED int fops_files_write(void *ctx, const tenant_file_write *files,
     return rc;
 }
 
-static const tenant_host_ops fake_host_ops = {fops_hashes, fops_files_write, fops_remove,
-                                              fops_probe};
+static TH_UNUSED int fops_public_ip(void *ctx, strbuf *out, omlop_err *err)
+{
+    fixture *fx = ctx;
+
+    if (!fx->public_ip[0])
+        return omlop_err_set(err, OMLOP_EUNAVAIL, "host h1: no answer from the IP service");
+    strbuf_adds(out, fx->public_ip);
+    return 0;
+}
+
+static const tenant_host_ops fake_host_ops = {.file_hashes = fops_hashes,
+                                              .files_write = fops_files_write,
+                                              .file_remove = fops_remove,
+                                              .public_ip = fops_public_ip,
+                                              .tcp_probe = fops_probe};
 
 /* The fake host's file at path, or NULL. */
 static TH_UNUSED const char *host_file(fixture *fx, const char *path)

@@ -320,6 +320,37 @@ static void test_pulls_are_recorded_when_they_start_and_end(void **state)
     assert_true(has_event(fx, "Pulled", " on host h1 in "));
 }
 
+/* infraEnv cloud without natIP: the host's public address is asked for over SSH. */
+static void test_public_ip_is_discovered_on_the_host(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *t = stored_tenant(fx);
+    char got[64];
+    const char *msg;
+
+    json_object_object_add(cjson_get(t, "spec.network"), "infraEnv",
+                           json_object_new_string("cloud"));
+    store_tenant(fx, t);
+    json_object_put(t);
+    /* not learnt yet: nothing is done, the status says why, and it is retried */
+    assert_int_equal(tenant_reconcile(&fx->env, "t1", &res, &err), OMLOP_EUNAVAIL);
+    assert_int_equal(fx->f.n_created, 0);
+    t = stored_tenant(fx);
+    msg = cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Ready"), "message");
+    assert_non_null(strstr(msg, "public IP"));
+    json_object_put(t);
+    /* the host answers */
+    snprintf(fx->public_ip, sizeof(fx->public_ip), "203.0.113.7");
+    reconcile_ok(fx, &res);
+    env_value(host_file(fx, "/etc/default/asterisk.env"), "ASTERISK_PUBLIC_IP", got, sizeof(got));
+    assert_string_equal(got, "203.0.113.7");
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Ready"), "True");
+    json_object_put(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +369,8 @@ int main(void)
                                         setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_removes_the_host_files, setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_pulls_are_recorded_when_they_start_and_end, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_public_ip_is_discovered_on_the_host, setup_ops,
                                         teardown),
     };
 
