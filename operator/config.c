@@ -69,6 +69,7 @@ static const opt options[] = {
     {"connect-timeout", "connectTimeout", OPT_MILLIS, OFF(reconcile.connect_timeout_ms), 100,
      600 * 1000},
     {"public-ip-url", "publicIPURL", OPT_STR, OFF(reconcile.public_ip_url), 0, 0},
+    {"known-hosts", "knownHostsFile", OPT_STR, OFF(reconcile.known_hosts_file), 0, 0},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)
@@ -357,6 +358,9 @@ int config_check(const omlopd_config *c, omlop_err *err)
                     c->tokens ? "" : "--tokens");
         }
     }
+    if (c->reconcile.known_hosts_file && access(c->reconcile.known_hosts_file, R_OK) != 0)
+        return omlop_err_set(err, OMLOP_EINVAL, "--known-hosts %s: %s",
+                             c->reconcile.known_hosts_file, strerror(errno));
     if (strcmp(c->store, "sqlite") != 0 && strncmp(c->store, "sqlite://", 9) != 0 &&
         strncmp(c->store, "etcd://", 7) != 0)
         return omlop_err_set(err, OMLOP_EINVAL,

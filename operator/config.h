@@ -22,6 +22,7 @@
  *   --resync S              resync           60 (every tenant looked at again this often)
  *   --ready-timeout D       readyTimeout     30s (a started component must get ready within)
  *   --connect-timeout D     connectTimeout   10s (a host's SSH connection, per round)
+ *   --known-hosts FILE      knownHostsFile   (none) verifies hosts without knownHostKey
  *   --public-ip-url URL     publicIPURL      https://ipinfo.io/ip (hosts ask it their public IP)
  *
  * The security rule (config_check): listening anywhere but loopback needs TLS

@@ -84,8 +84,9 @@ static json_object *new_event(const events *ev, const json_object *obj, const ch
 {
     json_object *e = json_object_new_object(), *meta = json_object_new_object();
     json_object *inv = json_object_new_object(), *src = json_object_new_object();
-    /* what crds/event.yaml's involvedObject holds (no apiVersion: every kind is omlop.io's) */
-    static const char *const copied[][2] = {{"kind", "kind"},
+    /* what crds/event.yaml's involvedObject holds */
+    static const char *const copied[][2] = {{"apiVersion", "apiVersion"},
+                                            {"kind", "kind"},
                                             {"metadata.name", "name"},
                                             {"metadata.uid", "uid"},
                                             {"metadata.resourceVersion", "resourceVersion"}};

@@ -108,7 +108,10 @@ void manager_usage(FILE *out)
                  "                                 in a round (10s)\n"
                  "  --public-ip-url URL            publicIPURL: what hosts ask for their public\n"
                  "                                 IPv4 address when the spec gives none\n"
-                 "                                 (" MANAGER_DEFAULT_PUBLIC_IP_URL ")\n");
+                 "                                 (" MANAGER_DEFAULT_PUBLIC_IP_URL ")\n"
+                 "  --known-hosts FILE             knownHostsFile: OpenSSH known_hosts that\n"
+                 "                                 verifies hosts whose spec has no\n"
+                 "                                 knownHostKey (without it they are refused)\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -380,6 +383,9 @@ static int host_entry_new(manager *m, const tenant_host_access *a, const char *h
     cfg.user = a->user;
     cfg.identity_data = a->identity;
     cfg.host_key = a->known_host_key;
+    /* a key in the spec wins; without one, the operator-wide known_hosts (if any) decides */
+    if (!a->known_host_key || !*a->known_host_key)
+        cfg.known_hosts_file = m->opts.known_hosts_file;
     cfg.connect_timeout_ms = m->opts.connect_timeout_ms;
     cfg.backoff_max_ms = HOST_RETRY_MAX_MS;
     if ((rc = ssh_conn_new(&cfg, &e->conn, err)) < 0 ||

@@ -62,6 +62,7 @@ typedef struct manager_options {
     int connect_timeout_ms; /* waiting for a host's SSH connection in a round; 0: 10000 */
     int ready_timeout_ms;   /* waiting for a started container to run; 0: 30000 */
     char *public_ip_url;    /* what hosts ask for their public IP; NULL: the default (borrowed) */
+    char *known_hosts_file; /* verifies hosts whose spec has no knownHostKey; NULL: refused */
 } manager_options;
 
 /* Where hosts learn their public IPv4 address (plain text answer), unless configured. */

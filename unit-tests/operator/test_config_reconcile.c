@@ -87,6 +87,27 @@ static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
     }
 }
 
+/* --known-hosts must name a readable file: found at start, not at the first host. */
+static void test_config_known_hosts_must_exist(void **state)
+{
+    char *argv[] = {"omlopd", "--known-hosts", "/nonexistent/known_hosts", NULL};
+    char *ok[] = {"omlopd", "--known-hosts", "/dev/null", NULL};
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    config_init(&c);
+    assert_int_equal(config_parse_args(&c, 3, argv, &err), 0);
+    assert_int_equal(config_check(&c, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "--known-hosts /nonexistent/known_hosts"));
+    config_release(&c);
+    config_init(&c);
+    assert_int_equal(config_parse_args(&c, 3, ok, &err), 0);
+    assert_int_equal(config_check(&c, &err), 0);
+    assert_string_equal(c.reconcile.known_hosts_file, "/dev/null");
+    config_release(&c);
+}
+
 static void test_config_reconcile_flags_win_over_the_file(void **state)
 {
     char path[] = "/tmp/omlop-config-XXXXXX";
@@ -147,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_config_reconcile_keys_from_yaml),
         cmocka_unit_test(test_config_reconcile_bad_keys_name_file_line_and_key),
         cmocka_unit_test(test_config_reconcile_flags_win_over_the_file),
+        cmocka_unit_test(test_config_known_hosts_must_exist),
         cmocka_unit_test(test_config_reconcile_flag_forms_and_errors),
     };
 

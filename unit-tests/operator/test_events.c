@@ -111,6 +111,7 @@ static void test_record_and_fold_repeats(void **state)
     assert_string_equal(cjson_get_string(e, "firstTimestamp"), "1970-01-01T00:16:40Z");
     assert_string_equal(cjson_get_string(e, "lastTimestamp"), "1970-01-01T00:17:40Z");
     assert_string_equal(cjson_get_string(e, "type"), "Warning");
+    assert_string_equal(cjson_get_string(e, "involvedObject.apiVersion"), "omlop.io/v1alpha1");
     assert_string_equal(cjson_get_string(e, "involvedObject.kind"), "Tenant");
     assert_string_equal(cjson_get_string(e, "involvedObject.name"), "algarrobo");
     assert_string_equal(cjson_get_string(e, "involvedObject.uid"), "uid-1");
