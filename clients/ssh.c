@@ -323,20 +323,12 @@ static struct req *req_new(enum req_type type, const char *path, ssh_forward *f)
     return r;
 }
 
-int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, omlop_err *err)
+/* Submit an open request r (taken) and hand out the channel's fd. */
+static int open_channel(ssh_conn *c, struct req *r, int *fd, omlop_err *err)
 {
-    struct req *r;
-    int rc;
-
-    *fd = -1;
-    if (!socket_path || socket_path[0] != '/')
-        return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
-                             c->name, socket_path ? socket_path : "");
-    r = req_new(REQ_OPEN, socket_path, NULL);
-    if (!r)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     /* the pump answers within connect + open timeouts; the slack only guards against bugs */
-    rc = req_submit(c, r, (long)c->connect_timeout_ms + c->open_timeout_ms + 5000, err);
+    int rc = req_submit(c, r, (long)c->connect_timeout_ms + c->open_timeout_ms + 5000, err);
+
     if (rc < 0)
         return rc;
     if (r->fd >= 0) {
@@ -349,10 +341,23 @@ int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, oml
     return rc;
 }
 
+int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, omlop_err *err)
+{
+    struct req *r;
+
+    *fd = -1;
+    if (!socket_path || socket_path[0] != '/')
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
+                             c->name, socket_path ? socket_path : "");
+    r = req_new(REQ_OPEN, socket_path, NULL);
+    if (!r)
+        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    return open_channel(c, r, fd, err);
+}
+
 int ssh_conn_open_tcp(ssh_conn *c, const char *address, int port, int *fd, omlop_err *err)
 {
     struct req *r;
-    int rc;
 
     *fd = -1;
     if (!address || !address[0] || strpbrk(address, " \t\r\n"))
@@ -368,17 +373,7 @@ int ssh_conn_open_tcp(ssh_conn *c, const char *address, int port, int *fd, omlop
         return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     }
     r->port = port;
-    rc = req_submit(c, r, (long)c->connect_timeout_ms + c->open_timeout_ms + 5000, err);
-    if (rc < 0)
-        return rc;
-    if (r->fd >= 0) {
-        *fd = r->fd;
-        rc = 0;
-    } else {
-        rc = omlop_err_set(err, r->err.code ? r->err.code : OMLOP_EINTERNAL, "%s", r->err.msg);
-    }
-    ssh_pump_req_free(r);
-    return rc;
+    return open_channel(c, r, fd, err);
 }
 
 /* --- commands ------------------------------------------------------------------------- */

@@ -611,13 +611,16 @@ static void mark_ready(tenant_round *r, tenant_host_round *h, const desired_cont
         h->not_ready[i] = xstrdup("");
 }
 
+/* Called for a component that runs and has a TCP check the host can make (see below). */
+typedef int (*tcp_visit_fn)(tenant_round *r, tenant_host_round *h, size_t j, void *ctx,
+                            omlop_err *err);
+
 /*
- * Start order means "after the earlier components are ready": before acting
- * on a component, wait for every earlier one that runs (on any host) and has
- * not passed its readiness check this round. A rollout that stopped on a
- * component that never got ready must not go on past it in the next round.
+ * Call fn for every desired component, on every reachable host with host ops,
+ * that runs now, is judged by a TCP check and has not passed one this round
+ * (h->not_ready[j] is not ""). Stops at fn's first error.
  */
-static int wait_earlier_ready(tenant_round *r, const plan_action *a, omlop_err *err)
+static int each_tcp_unconfirmed(tenant_round *r, tcp_visit_fn fn, void *ctx, omlop_err *err)
 {
     for (size_t i = 0; i < r->n_hosts; i++) {
         tenant_host_round *h = &r->hosts[i];
@@ -630,18 +633,43 @@ static int wait_earlier_ready(tenant_round *r, const plan_action *a, omlop_err *
             const live_container *lc = host_find(h, c->name);
             int rc;
 
-            if (c->component->order >= a->order || h->not_ready[j] ||
-                c->ready.kind != DESIRED_READY_TCP || !lc || lc->state != LIVE_STATE_RUNNING)
+            if ((h->not_ready[j] && !*h->not_ready[j]) || c->ready.kind != DESIRED_READY_TCP ||
+                !c->ready.address || !lc || lc->state != LIVE_STATE_RUNNING)
                 continue;
-            rc = wait_tcp_ready(r->env, h, c, err);
-            if (rc < 0) {
-                omlop_err_prefix(err, "waiting for %s on host %s: ", c->component->name, h->name);
+            if ((rc = fn(r, h, j, ctx, err)) < 0)
                 return rc;
-            }
-            h->not_ready[j] = xstrdup("");
         }
     }
     return 0;
+}
+
+/* tcp_visit_fn: wait for a component that starts before the action ctx. */
+static int wait_if_earlier(tenant_round *r, tenant_host_round *h, size_t j, void *ctx,
+                           omlop_err *err)
+{
+    const plan_action *a = ctx;
+    const desired_container *c = &desired_host_find(r->ds, h->name)->containers[j];
+    int rc;
+
+    if (c->component->order >= a->order)
+        return 0;
+    rc = wait_tcp_ready(r->env, h, c, err);
+    if (rc < 0)
+        return omlop_err_prefix(err, "waiting for %s on host %s: ", c->component->name, h->name);
+    free(h->not_ready[j]);
+    h->not_ready[j] = xstrdup("");
+    return 0;
+}
+
+/*
+ * Start order means "after the earlier components are ready": before acting
+ * on a component, wait for every earlier one that runs (on any host) and has
+ * not passed its readiness check this round. A rollout that stopped on a
+ * component that never got ready must not go on past it in the next round.
+ */
+static int wait_earlier_ready(tenant_round *r, const plan_action *a, omlop_err *err)
+{
+    return each_tcp_unconfirmed(r, wait_if_earlier, (void *)a, err);
 }
 
 static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
@@ -1168,6 +1196,26 @@ static void round_files(tenant_round *r)
     }
 }
 
+/* tcp_visit_fn: check once; ctx counts the components that are not ready. */
+static int probe_once(tenant_round *r, tenant_host_round *h, size_t j, void *ctx, omlop_err *err)
+{
+    const desired_container *c = &desired_host_find(r->ds, h->name)->containers[j];
+    omlop_err perr = OMLOP_ERR_INIT;
+    strbuf why = STRBUF_INIT;
+
+    (void)err;
+    free(h->not_ready[j]);
+    if (h->ops->tcp_probe(h->ops_ctx, c->ready.address, c->ready.port, &perr) == 0) {
+        h->not_ready[j] = xstrdup("");
+        return 0;
+    }
+    strbuf_addf(&why, "not ready: %s:%d accepts no connection (%s)", c->ready.address,
+                c->ready.port, perr.msg);
+    h->not_ready[j] = strbuf_detach(&why, NULL);
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
 /*
  * Check the readiness of every running component with a TCP check that has
  * not passed one this round, once (no waiting): the status says which are not
@@ -1177,33 +1225,7 @@ static size_t round_probe_ready(tenant_round *r)
 {
     size_t n_failed = 0;
 
-    for (size_t i = 0; i < r->n_hosts; i++) {
-        tenant_host_round *h = &r->hosts[i];
-        const desired_host *dh = desired_host_find(r->ds, h->name);
-
-        if (!h->is_reachable || !dh || !h->ops || !h->ops->tcp_probe)
-            continue;
-        for (size_t j = 0; j < dh->n_containers && j < h->n_not_ready; j++) {
-            const desired_container *c = &dh->containers[j];
-            const live_container *lc = host_find(h, c->name);
-            omlop_err perr = OMLOP_ERR_INIT;
-            strbuf why = STRBUF_INIT;
-
-            if ((h->not_ready[j] && !*h->not_ready[j]) || c->ready.kind != DESIRED_READY_TCP ||
-                !c->ready.address || !lc || lc->state != LIVE_STATE_RUNNING)
-                continue;
-            free(h->not_ready[j]);
-            h->not_ready[j] = NULL;
-            if (h->ops->tcp_probe(h->ops_ctx, c->ready.address, c->ready.port, &perr) == 0) {
-                h->not_ready[j] = xstrdup("");
-                continue;
-            }
-            strbuf_addf(&why, "not ready: %s:%d accepts no connection (%s)", c->ready.address,
-                        c->ready.port, perr.msg);
-            h->not_ready[j] = strbuf_detach(&why, NULL);
-            n_failed++;
-        }
-    }
+    each_tcp_unconfirmed(r, probe_once, &n_failed, NULL);
     return n_failed;
 }
 

@@ -322,4 +322,28 @@ out:
     return rc;
 }
 
+/* cmocka group setup/teardown: one sshd for a whole test group (state: the fixture). */
+static inline int sshd_fixture_group_setup(void **state)
+{
+    sshd_fixture *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    if (sshd_fixture_start(f) < 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static inline int sshd_fixture_group_teardown(void **state)
+{
+    sshd_fixture *f = *state;
+
+    sshd_fixture_stop(f);
+    free(f);
+    return 0;
+}
+
 #endif

@@ -134,29 +134,6 @@ static void test_parse_sha256sum_garbage_is_eproto(void **state)
 
 /* --- real: through sshd ------------------------------------------------------------------ */
 
-static int group_setup(void **state)
-{
-    sshd_fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    if (sshd_fixture_start(f) < 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    sshd_fixture *f = *state;
-
-    sshd_fixture_stop(f);
-    free(f);
-    return 0;
-}
-
 /* A path under the fixture's dir. */
 static const char *path_in(const sshd_fixture *f, strbuf *sb, const char *rel)
 {
@@ -539,6 +516,6 @@ int main(void)
     };
     int failed = cmocka_run_group_tests_name("hostfs pure", pure, NULL, NULL);
 
-    return failed +
-           cmocka_run_group_tests_name("hostfs over sshd", real, group_setup, group_teardown);
+    return failed + cmocka_run_group_tests_name("hostfs over sshd", real, sshd_fixture_group_setup,
+                                                sshd_fixture_group_teardown);
 }

@@ -22,29 +22,6 @@
 #include "lib/strbuf.h"
 #include "unit-tests/clients/sshd_fixture.h"
 
-static int group_setup(void **state)
-{
-    sshd_fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    if (sshd_fixture_start(f) < 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    sshd_fixture *f = *state;
-
-    sshd_fixture_stop(f);
-    free(f);
-    return 0;
-}
-
 /* Deterministic bytes that are not all alike, NULs and quotes included. */
 static unsigned char *make_data(size_t len)
 {
@@ -414,5 +391,5 @@ int main(void)
         cmocka_unit_test(test_open_tcp_many_cycles_leave_no_fds),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, sshd_fixture_group_setup, sshd_fixture_group_teardown);
 }

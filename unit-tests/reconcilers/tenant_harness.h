@@ -633,4 +633,36 @@ static TH_UNUSED int secret_exists(fixture *fx, const char *name)
     return rc == 0;
 }
 
+/*
+ * The first recorded Event with that reason whose message contains text (NULL:
+ * any): 1, its message copied to out (may be NULL); 0 when there is none.
+ */
+static TH_UNUSED int find_event(fixture *fx, const char *reason, const char *text, char *out,
+                                size_t size)
+{
+    store_list_opts lo;
+    store_list_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    int found = 0;
+
+    memset(&lo, 0, sizeof(lo));
+    lo.prefix = "/omlop/events/";
+    memset(&res, 0, sizeof(res));
+    if (store_list(fx->st, &lo, &res, &err) < 0)
+        fail_msg("store_list: %s", err.msg);
+    if (out && size)
+        out[0] = '\0';
+    for (size_t i = 0; i < res.items.n && !found; i++) {
+        json_object *e = api_object_parse(res.items.items[i].value, res.items.items[i].value_len);
+        const char *r = cjson_get_string(e, "reason"), *m = cjson_get_string(e, "message");
+
+        found = r && m && strcmp(r, reason) == 0 && (!text || strstr(m, text));
+        if (found && out && size)
+            snprintf(out, size, "%s", m);
+        json_object_put(e);
+    }
+    store_list_result_release(&res);
+    return found;
+}
+
 #endif

@@ -66,30 +66,6 @@ static void secret_value(fixture *fx, const char *name, const char *key, char *o
     strbuf_release(&v);
 }
 
-/* Whether an Event with that reason has a message containing text. */
-static int has_event(fixture *fx, const char *reason, const char *text)
-{
-    store_list_opts lo;
-    store_list_result res;
-    omlop_err err = OMLOP_ERR_INIT;
-    int found = 0;
-
-    memset(&lo, 0, sizeof(lo));
-    lo.prefix = "/omlop/events/";
-    memset(&res, 0, sizeof(res));
-    if (store_list(fx->st, &lo, &res, &err) < 0)
-        fail_msg("store_list: %s", err.msg);
-    for (size_t i = 0; i < res.items.n && !found; i++) {
-        json_object *e = api_object_parse(res.items.items[i].value, res.items.items[i].value_len);
-        const char *r = cjson_get_string(e, "reason"), *m = cjson_get_string(e, "message");
-
-        found = r && m && strcmp(r, reason) == 0 && strstr(m, text);
-        json_object_put(e);
-    }
-    store_list_result_release(&res);
-    return found;
-}
-
 static void test_env_files_are_written_with_secret_values(void **state)
 {
     fixture *fx = *state;
@@ -120,7 +96,7 @@ static void test_env_files_are_written_with_secret_values(void **state)
     cjson_sha256_hex(pg, strlen(pg), digest);
     assert_string_equal(
         label(find_ctr(&fx->f, "oml-postgresql-server")->labels, OMLOP_LABEL_ENV_HASH), digest);
-    assert_true(has_event(fx, "Wrote", PG_ENV));
+    assert_true(find_event(fx, "Wrote", PG_ENV, NULL, 0));
     /* a second round finds every file as written */
     writes = fx->n_writes;
     reconcile_ok(fx, &res);
@@ -142,7 +118,7 @@ static void test_a_hand_edited_env_file_is_put_back(void **state)
     reconcile_ok(fx, &res);
     assert_string_equal(host_file(fx, NGX_ENV), want);
     assert_int_equal(fx->f.n_created, created); /* the file only: the container was right */
-    assert_true(has_event(fx, "Wrote", "content differs"));
+    assert_true(find_event(fx, "Wrote", "content differs", NULL, 0));
     /* removed by hand: written again */
     removes = fx->n_removes;
     fops_remove(fx, NGX_ENV, NULL);
@@ -179,7 +155,7 @@ static void test_a_rotated_secret_recreates_only_its_readers(void **state)
     assert_string_equal(got, "rotated-0123456789");
     assert_string_not_equal(find_ctr(&fx->f, "oml-postgresql-server")->id, pg_id);
     assert_string_equal(find_ctr(&fx->f, "oml-nginx-server")->id, nginx_id);
-    assert_true(has_event(fx, "Recreated", "a Secret it reads changed"));
+    assert_true(find_event(fx, "Recreated", "a Secret it reads changed", NULL, 0));
     /* and then it holds */
     reconcile_ok(fx, &res);
     reconcile_ok(fx, &res);
@@ -316,8 +292,8 @@ static void test_pulls_are_recorded_when_they_start_and_end(void **state)
 
     reconcile_ok(fx, &res);
     assert_true(fx->f.n_pulled > 0);
-    assert_true(has_event(fx, "Pulling", "Pulling reg.test:5000/omnileads/redis:"));
-    assert_true(has_event(fx, "Pulled", " on host h1 in "));
+    assert_true(find_event(fx, "Pulling", "Pulling reg.test:5000/omnileads/redis:", NULL, 0));
+    assert_true(find_event(fx, "Pulled", " on host h1 in ", NULL, 0));
 }
 
 /* infraEnv cloud without natIP: the host's public address is asked for over SSH. */

@@ -264,34 +264,6 @@ static void test_reconcile_leaves_a_paused_tenant_alone(void **state)
 
 /* ---- deletion through the finalizer ------------------------------------------------------- */
 
-/* The message of the first recorded Event with that reason, copied to out ("" if none). */
-static int find_event(fixture *fx, const char *reason, char *out, size_t size)
-{
-    store_list_opts lo;
-    store_list_result res;
-    omlop_err err = OMLOP_ERR_INIT;
-    int found = 0;
-
-    memset(&lo, 0, sizeof(lo));
-    lo.prefix = "/omlop/events/";
-    memset(&res, 0, sizeof(res));
-    if (store_list(fx->st, &lo, &res, &err) < 0)
-        fail_msg("store_list: %s", err.msg);
-    out[0] = '\0';
-    for (size_t i = 0; i < res.items.n && !found; i++) {
-        json_object *e = api_object_parse(res.items.items[i].value, res.items.items[i].value_len);
-        const char *r = cjson_get_string(e, "reason");
-
-        if (r && strcmp(r, reason) == 0) {
-            snprintf(out, size, "%s", cjson_get_string(e, "message"));
-            found = 1;
-        }
-        json_object_put(e);
-    }
-    store_list_result_release(&res);
-    return found;
-}
-
 static void add_foreign_container(fixture *fx)
 {
     fctr *c;
@@ -347,7 +319,7 @@ static void test_deletion_tears_down_and_releases_the_finalizer(void **state)
     assert_false(secret_exists(fx, "t1-postgres"));
     assert_false(secret_exists(fx, "t1-ami"));
     assert_true(secret_exists(fx, "t1-ssh")); /* the user's, not generated */
-    assert_true(find_event(fx, "TornDown", msg, sizeof(msg)));
+    assert_true(find_event(fx, "TornDown", NULL, msg, sizeof(msg)));
     assert_non_null(strstr(msg, "volumes kept"));
 }
 
@@ -399,7 +371,7 @@ static void test_deletion_blocked_by_an_unreachable_host_until_it_is_back(void *
         "host h1"));
     json_object_put(t);
     assert_true(secret_exists(fx, "t1-postgres"));
-    assert_true(find_event(fx, "TeardownBlocked", msg, sizeof(msg)));
+    assert_true(find_event(fx, "TeardownBlocked", NULL, msg, sizeof(msg)));
     assert_non_null(strstr(msg, "h1"));
     assert_non_null(strstr(msg, TENANT_FINALIZER));
 
@@ -469,7 +441,7 @@ static void test_reconcile_unpauses_a_paused_container(void **state)
     assert_int_equal(fx->f.n_unpaused, 1);
     assert_int_equal(fx->f.n_started, started);
     assert_string_equal(find_ctr(&fx->f, "oml-redis-server")->state, "running");
-    assert_true(find_event(fx, "Unpaused", msg, sizeof(msg)));
+    assert_true(find_event(fx, "Unpaused", NULL, msg, sizeof(msg)));
     assert_non_null(strstr(msg, "oml-redis-server"));
     /* the client call itself: a missing container and a bad name are clear errors */
     assert_int_equal(podman_container_unpause(fx->pc, "nope", &err), OMLOP_ENOTFOUND);
