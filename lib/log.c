@@ -9,6 +9,9 @@
 
 #include "strbuf.h"
 
+/* Longer messages are cut (a line is for reading, not for dumps). */
+#define LOG_LINE_MAX 8000
+
 /* Written once by log_configure() before threads start; read-only after. */
 static struct {
     log_level level;
@@ -140,23 +143,31 @@ static void format_json(strbuf *sb, log_level level, const char *ts, const char 
     strbuf_release(&words);
 }
 
+static void format_line(strbuf *sb, log_format format, log_level level, const char *timestamp,
+                        const char *msg)
+{
+    if (format == LOG_FORMAT_JSON)
+        format_json(sb, level, timestamp, msg);
+    else
+        strbuf_addf(sb, "%s %-5s %s", timestamp, level_names[level], msg);
+}
+
 void log_format_line(char *out, size_t outsz, log_format format, log_level level,
                      const char *timestamp, const char *msg)
 {
     strbuf sb = STRBUF_INIT;
 
-    if (format == LOG_FORMAT_JSON)
-        format_json(&sb, level, timestamp, msg);
-    else
-        strbuf_addf(&sb, "%s %-5s %s", timestamp, level_names[level], msg);
+    format_line(&sb, format, level, timestamp, msg);
     snprintf(out, outsz, "%s", strbuf_str(&sb));
     strbuf_release(&sb);
 }
 
 void log_write(log_level level, const char *fmt, ...)
 {
-    char ts[64], line[8192];
-    strbuf msg = STRBUF_INIT;
+    /* the line goes on the heap: a big stack buffer here would be paid in resident stack
+     * pages by each of omlopd's many threads that ever logs */
+    char ts[64];
+    strbuf msg = STRBUF_INIT, line = STRBUF_INIT;
     struct timespec now;
     struct tm tm;
     va_list ap;
@@ -171,11 +182,14 @@ void log_write(log_level level, const char *fmt, ...)
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
-    log_format_line(line, sizeof(line), log_settings.format, level, ts, strbuf_str(&msg));
+    if (msg.len > LOG_LINE_MAX)
+        strbuf_setlen(&msg, LOG_LINE_MAX); /* as long as a line ever was */
+    format_line(&line, log_settings.format, level, ts, strbuf_str(&msg));
     out = log_settings.out ? log_settings.out : stderr;
     pthread_mutex_lock(&log_lock);
-    fprintf(out, "%s\n", line);
+    fprintf(out, "%s\n", strbuf_str(&line));
     fflush(out);
     pthread_mutex_unlock(&log_lock);
     strbuf_release(&msg);
+    strbuf_release(&line);
 }
