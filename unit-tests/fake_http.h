@@ -1,6 +1,7 @@
 /*
- * fake_http: reading one HTTP/1.1 request in the tests' fake servers (the fake
- * Podman services of test_podman_client and test_tenant_reconcile). Header-only:
+ * fake_http: reading one HTTP/1.1 request and writing the answer in the tests'
+ * fake servers (the fake Podman services of test_podman_client and the tenant
+ * reconciler tests). Header-only:
  * a .c under unit-tests/ would be linked into every test binary.
  */
 #ifndef OMLOP_TEST_FAKE_HTTP_H
@@ -64,6 +65,19 @@ static inline int fake_http_read_request(atomic_int *stop, int fd, strbuf *in, c
     memmove(in->buf, in->buf + head + clen, in->len - head - clen);
     strbuf_setlen(in, in->len - head - clen);
     return 0;
+}
+
+/* Send all n bytes of s (a peer that went away ends it quietly). */
+static inline void fake_http_send_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
 }
 
 #endif

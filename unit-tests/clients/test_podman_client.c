@@ -46,18 +46,6 @@ typedef struct fake {
     strbuf log;              /* "METHOD PATH\n" per request, bodies of POSTs after "> " */
 } fake;
 
-static void send_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
 static void respond_v(int fd, const char *version, int status, const char *reason,
                       const char *ctype, const char *body)
 {
@@ -67,7 +55,7 @@ static void respond_v(int fd, const char *version, int status, const char *reaso
                 "HTTP/1.1 %d %s\r\nLibpod-Api-Version: %s\r\nDate: Wed, 25 Nov 2026 "
                 "13:00:00 GMT\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
                 status, reason, version, ctype, strlen(body), body);
-    send_all(fd, r.buf, r.len);
+    fake_http_send_all(fd, r.buf, r.len);
     strbuf_release(&r);
 }
 
@@ -81,7 +69,7 @@ static void chunk(int fd, const char *data)
     strbuf r = STRBUF_INIT;
 
     strbuf_addf(&r, "%zx\r\n%s\r\n", strlen(data), data);
-    send_all(fd, r.buf, r.len);
+    fake_http_send_all(fd, r.buf, r.len);
     strbuf_release(&r);
 }
 
@@ -147,8 +135,8 @@ static int serve(fake *f, int fd, const char *method, const char *target, const 
         frame(&out, 1, "hello ");
         frame(&out, 2, "warn\n");
         frame(&out, 1, "world\n");
-        send_all(fd, hdr, strlen(hdr));
-        send_all(fd, out.buf, out.len);
+        fake_http_send_all(fd, hdr, strlen(hdr));
+        fake_http_send_all(fd, out.buf, out.len);
         strbuf_release(&out);
         return -1;
     } else if (strcmp(target, "/exec/e1/json") == 0) {
@@ -157,25 +145,25 @@ static int serve(fake *f, int fd, const char *method, const char *target, const 
         static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                   "Transfer-Encoding: chunked\r\n\r\n";
 
-        send_all(fd, hdr, strlen(hdr));
+        fake_http_send_all(fd, hdr, strlen(hdr));
         chunk(fd, "{\"stream\":\"Trying to pull r/x:1...\\n\"}\n{\"stream\":\"Getting ");
         chunk(fd, "image source signatures\\n\"}\n");
         if (strstr(target, "bad"))
             chunk(fd, "{\"error\":\"reading manifest 1 in r/bad: manifest unknown\"}\n");
         else
             chunk(fd, "{\"images\":[\"f00d\"],\"id\":\"f00d\"}\n");
-        send_all(fd, "0\r\n\r\n", 5);
+        fake_http_send_all(fd, "0\r\n\r\n", 5);
     } else if (strncmp(target, "/events?", 8) == 0) {
         static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                   "Transfer-Encoding: chunked\r\n\r\n";
         int call = atomic_fetch_add(&f->events_calls, 1);
 
-        send_all(fd, hdr, strlen(hdr));
+        fake_http_send_all(fd, hdr, strlen(hdr));
         if (call == 0) {
             /* two events, then Podman "dies" in the middle of a chunk */
             chunk(fd, EVENT("1800000000000000001", "start", "a"));
             chunk(fd, EVENT("1800000000000000002", "died", "a"));
-            send_all(fd, "40\r\n{\"Type\":", 13);
+            fake_http_send_all(fd, "40\r\n{\"Type\":", 13);
         } else {
             /* resumed: the replay repeats the last event, then something new */
             chunk(fd, EVENT("1800000000000000002", "died", "a"));
@@ -188,10 +176,6 @@ static int serve(fake *f, int fd, const char *method, const char *target, const 
     }
     return 0;
 }
-
-/* recv, giving up (0) when the test is over, so teardown never waits on a client. */
-
-/* Read one request (headers, then Content-Length bytes); 0 ok, -1 closed. */
 
 static void *fake_main(void *arg)
 {

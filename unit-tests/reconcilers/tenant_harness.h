@@ -96,18 +96,6 @@ typedef struct fixture {
 
 /* ---- the fake Podman ---------------------------------------------------------------------- */
 
-static TH_UNUSED void send_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
 static TH_UNUSED void respond(int fd, int status, const char *body)
 {
     char head[256];
@@ -117,9 +105,9 @@ static TH_UNUSED void respond(int fd, int status, const char *body)
              "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nLibpod-Api-Version: 4.3.1\r\n"
              "Content-Length: %zu\r\n\r\n",
              status, n);
-    send_all(fd, head, strlen(head));
+    fake_http_send_all(fd, head, strlen(head));
     if (n)
-        send_all(fd, body, n);
+        fake_http_send_all(fd, body, n);
 }
 
 static TH_UNUSED void url_decode(const char *in, char *out, size_t size)
