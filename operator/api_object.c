@@ -1,6 +1,7 @@
 /* api_object: keys, resourceVersions, uids and timestamps of stored objects. */
 #include "api_object.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,69 @@ void api_time_format(time_t t, char out[32])
 
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int time_digits(const char *p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)p[i]))
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int api_time_parse(const char *text, time_t *out)
+{
+    struct tm tm;
+    int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
+    char s[48]; /* the longest RFC 3339 time has 35 characters */
+    size_t n = text ? strnlen(text, sizeof(s)) : 0;
+    const char *p;
+    time_t t;
+
+    if (n < 20 || n >= sizeof(s))
+        return OMLOP_EINVAL;
+    memcpy(s, text, n + 1);
+    memset(&tm, 0, sizeof(tm));
+    if (time_digits(s, 4, &Y) || s[4] != '-' || time_digits(s + 5, 2, &M) || s[7] != '-' ||
+        time_digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        time_digits(s + 11, 2, &h) || s[13] != ':' || time_digits(s + 14, 2, &m) || s[16] != ':' ||
+        time_digits(s + 17, 2, &sec))
+        return OMLOP_EINVAL;
+    p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return OMLOP_EINVAL;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '+' ? 1 : -1;
+        if (time_digits(p + 1, 2, &oh) || p[3] != ':' || time_digits(p + 4, 2, &om))
+            return OMLOP_EINVAL;
+        p += 6;
+    } else {
+        return OMLOP_EINVAL;
+    }
+    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        return OMLOP_EINVAL;
+    tm.tm_year = Y - 1900;
+    tm.tm_mon = M - 1;
+    tm.tm_mday = D;
+    tm.tm_hour = h;
+    tm.tm_min = m;
+    tm.tm_sec = sec;
+    t = timegm(&tm);
+    t -= sign * (oh * 3600 + om * 60);
+    *out = t;
+    return 0;
 }
 
 void api_uid_new(char out[37])

@@ -49,6 +49,9 @@ const char *api_object_name(const json_object *obj);
 /* Format t as RFC 3339 UTC ("2025-01-02T03:04:05Z"). */
 void api_time_format(time_t t, char out[32]);
 
+/* Parse an RFC 3339 time ("2024-05-01T10:00:00Z", fractions and offsets too); OMLOP_EINVAL. */
+int api_time_parse(const char *s, time_t *out);
+
 /* A random version 4 UUID in its 36-character text form. */
 void api_uid_new(char out[37]);
 

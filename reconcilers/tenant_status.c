@@ -7,6 +7,7 @@
 
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "operator/api_object.h"
 
 /* The CRD caps lastError and component messages at 4096 characters; stay well under. */
 #define STATUS_TEXT_MAX 2048
@@ -396,21 +397,6 @@ static json_object *without_times(const json_object *st)
     return c;
 }
 
-/* "2026-11-25T16:00:00Z" -> seconds since the epoch; -1 when it is not that form. */
-static time_t parse_time(const char *s)
-{
-    struct tm tm;
-    const char *end;
-
-    if (!s)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return -1;
-    return timegm(&tm);
-}
-
 int tenant_status_is_unchanged(const json_object *old, const json_object *next, time_t now,
                                int refresh_s)
 {
@@ -420,8 +406,8 @@ int tenant_status_is_unchanged(const json_object *old, const json_object *next, 
 
     if (!old || !next || !json_object_is_type(old, json_type_object))
         return 0;
-    last = parse_time(cjson_get_string(old, "lastReconcileTime"));
-    if (last < 0 || now - last >= refresh_s || now < last)
+    if (api_time_parse(cjson_get_string(old, "lastReconcileTime"), &last) < 0 ||
+        now - last >= refresh_s || now < last)
         return 0;
     a = without_times(old);
     b = without_times(next);

@@ -10,6 +10,7 @@
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
 #include "lib/humanize.h"
+#include "operator/api_object.h"
 #include "lib/xalloc.h"
 
 int omlctl_output_parse(const char *s, omlctl_output *out, omlop_err *err)
@@ -398,74 +399,11 @@ void omlctl_columns_add_row(const omlctl_columns *cols, omlctl_table *t, const j
 
 /* --- times ------------------------------------------------------------------------------ */
 
-static int digits(const char *p, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)p[i]))
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int omlctl_time_parse(const char *text, time_t *out)
-{
-    struct tm tm;
-    int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
-    char s[48]; /* the longest RFC 3339 time has 35 characters */
-    size_t n = strnlen(text, sizeof(s));
-    const char *p;
-    time_t t;
-
-    if (n < 20 || n >= sizeof(s))
-        return OMLOP_EINVAL;
-    memcpy(s, text, n + 1);
-    memset(&tm, 0, sizeof(tm));
-    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return OMLOP_EINVAL;
-    p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return OMLOP_EINVAL;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '+' ? 1 : -1;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
-            return OMLOP_EINVAL;
-        p += 6;
-    } else {
-        return OMLOP_EINVAL;
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return OMLOP_EINVAL;
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    t = timegm(&tm);
-    t -= sign * (oh * 3600 + om * 60);
-    *out = t;
-    return 0;
-}
-
 void omlctl_age_of(const char *timestamp, time_t now, char *out, size_t outsz)
 {
     time_t t;
 
-    if (!timestamp || omlctl_time_parse(timestamp, &t) < 0) {
+    if (!timestamp || api_time_parse(timestamp, &t) < 0) {
         snprintf(out, outsz, "<unknown>");
         return;
     }

@@ -100,9 +100,6 @@ void omlctl_columns_add_row(const omlctl_columns *cols, omlctl_table *t, const j
 
 /* --- times ------------------------------------------------------------------------------ */
 
-/* Parse an RFC 3339 time ("2024-05-01T10:00:00Z", fractions and offsets too). */
-int omlctl_time_parse(const char *s, time_t *out);
-
 /* The age of an RFC 3339 timestamp at now, or "<unknown>" when it does not parse. */
 void omlctl_age_of(const char *timestamp, time_t now, char *out, size_t outsz);
 

@@ -445,6 +445,8 @@ static void test_status_unchanged_but_for_times_is_not_rewritten(void **state)
     assert_false(tenant_status_is_unchanged(NULL, next, t0 + 60, 300));
     json_object_object_add(old, "lastReconcileTime", json_object_new_string("yesterday"));
     assert_false(tenant_status_is_unchanged(old, next, t0 + 60, 300));
+    json_object_object_del(old, "lastReconcileTime");
+    assert_false(tenant_status_is_unchanged(old, next, t0 + 60, 300));
     json_object_put(old);
     json_object_put(next);
     json_object_put(moved);
