@@ -8,6 +8,7 @@
 #include "lib/cjson.h"
 #include "lib/version.h"
 #include "operator/api_fields.h"
+#include "operator/api_openapi.h"
 #include "operator/api_patch.h"
 #include "operator/api_status.h"
 
@@ -60,7 +61,8 @@ static json_object *api_group(void)
     return g;
 }
 
-static json_object *resource_entry(const kind_info *k, int is_status)
+/* One resource of an APIResourceList; is_core: the core v1 view (no omlop short names). */
+static json_object *resource_entry(const kind_info *k, int is_status, int is_core)
 {
     json_object *r = json_object_new_object();
     char name[160];
@@ -68,10 +70,10 @@ static json_object *resource_entry(const kind_info *k, int is_status)
     snprintf(name, sizeof(name), "%s%s", k->plural, is_status ? "/status" : "");
     json_object_object_add(r, "name", json_object_new_string(name));
     json_object_object_add(r, "singularName", json_object_new_string(is_status ? "" : k->singular));
-    json_object_object_add(r, "namespaced", json_object_new_boolean(0));
+    json_object_object_add(r, "namespaced", json_object_new_boolean(is_core));
     json_object_object_add(r, "kind", json_object_new_string(k->kind));
     json_object_object_add(r, "verbs", strings(is_status ? status_verbs : resource_verbs));
-    if (!is_status && k->n_short_names) {
+    if (!is_status && !is_core && k->n_short_names) {
         json_object *sn = json_object_new_array();
 
         for (size_t i = 0; i < k->n_short_names; i++)
@@ -91,10 +93,31 @@ static json_object *resource_list(const schema_set *set)
     for (size_t i = 0; i < schema_set_kind_count(set); i++) {
         const kind_info *k = schema_set_kind_at(set, i);
 
-        json_object_array_add(res, resource_entry(k, 0));
+        json_object_array_add(res, resource_entry(k, 0, 0));
         if (k->has_status)
-            json_object_array_add(res, resource_entry(k, 1));
+            json_object_array_add(res, resource_entry(k, 1, 0));
     }
+    json_object_object_add(l, "resources", res);
+    return l;
+}
+
+/*
+ * /api/v1: the core v1 view of omlop's Secrets (api_router.h), namespaced as
+ * Kubernetes' Secrets are, in the one namespace "default" (api_object.h), since
+ * kubectl's typed code (describe) cannot address a cluster-scoped Secret. An
+ * empty list here makes kubectl's discovery fail
+ * ("received empty response for: v1"). Events stay unlisted: /api/v1/events is
+ * only the read-only list `kubectl describe` asks for.
+ */
+static json_object *core_resource_list(const schema_set *set)
+{
+    json_object *l = json_object_new_object(), *res = json_object_new_array();
+    const kind_info *secret = schema_set_find_kind(set, "Secret");
+
+    json_object_object_add(l, "kind", json_object_new_string("APIResourceList"));
+    json_object_object_add(l, "groupVersion", json_object_new_string("v1"));
+    if (secret)
+        json_object_array_add(res, resource_entry(secret, 0, 1));
     json_object_object_add(l, "resources", res);
     return l;
 }
@@ -245,50 +268,6 @@ static json_object *operation(const char *action, const char *op_id, const char 
     return op;
 }
 
-static json_object *object_meta_definition(void)
-{
-    json_object *d = json_object_new_object(), *props = json_object_new_object();
-    static const char *const str_fields[] = {
-        "name", "generateName", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-        NULL};
-
-    json_object_object_add(d, "type", json_object_new_string("object"));
-    json_object_object_add(d, "description",
-                           json_object_new_string("Standard object metadata (Kubernetes "
-                                                  "ObjectMeta); omlop kinds are cluster-scoped."));
-    for (size_t i = 0; str_fields[i]; i++) {
-        json_object *p = json_object_new_object();
-
-        json_object_object_add(p, "type", json_object_new_string("string"));
-        json_object_object_add(props, str_fields[i], p);
-    }
-    {
-        json_object *g = json_object_new_object();
-
-        json_object_object_add(g, "type", json_object_new_string("integer"));
-        json_object_object_add(g, "format", json_object_new_string("int64"));
-        json_object_object_add(props, "generation", g);
-    }
-    for (int i = 0; i < 2; i++) {
-        json_object *m = json_object_new_object(), *s = json_object_new_object();
-
-        json_object_object_add(s, "type", json_object_new_string("string"));
-        json_object_object_add(m, "type", json_object_new_string("object"));
-        json_object_object_add(m, "additionalProperties", s);
-        json_object_object_add(props, i ? "annotations" : "labels", m);
-    }
-    {
-        json_object *f = json_object_new_object(), *s = json_object_new_object();
-
-        json_object_object_add(s, "type", json_object_new_string("string"));
-        json_object_object_add(f, "type", json_object_new_string("array"));
-        json_object_object_add(f, "items", s);
-        json_object_object_add(props, "finalizers", f);
-    }
-    json_object_object_add(d, "properties", props);
-    return d;
-}
-
 json_object *api_openapi_v2(const schema_set *set)
 {
     json_object *doc = json_object_new_object(), *info = json_object_new_object();
@@ -299,7 +278,7 @@ json_object *api_openapi_v2(const schema_set *set)
     json_object_object_add(info, "title", json_object_new_string("omlop"));
     json_object_object_add(info, "version", json_object_new_string(OMLOP_RELEASE));
     json_object_object_add(doc, "info", info);
-    json_object_object_add(defs, meta_def, object_meta_definition());
+    json_object_object_add(defs, meta_def, api_openapi_object_meta());
     for (size_t i = 0; i < schema_set_kind_count(set); i++) {
         const kind_info *k = schema_set_kind_at(set, i);
         const json_object *schema = api_fields_schema(set, k->kind);
@@ -465,15 +444,8 @@ int api_discovery_handle(api *a, const api_request *req, api_response *resp)
         return 1;
     }
     if (strcmp(p, "/api/v1") == 0) {
-        json_object *l;
-
-        if (!is_read(req, resp))
-            return 1;
-        l = json_object_new_object();
-        json_object_object_add(l, "kind", json_object_new_string("APIResourceList"));
-        json_object_object_add(l, "groupVersion", json_object_new_string("v1"));
-        json_object_object_add(l, "resources", json_object_new_array());
-        respond_obj(resp, l);
+        if (is_read(req, resp))
+            respond_obj(resp, core_resource_list(a->schemas));
         return 1;
     }
     if (strcmp(p, "/apis") == 0) {
@@ -506,6 +478,8 @@ int api_discovery_handle(api *a, const api_request *req, api_response *resp)
             respond_obj(resp, resource_list(a->schemas));
         return 1;
     }
+    if (api_openapi_v3_handle(a, req, resp))
+        return 1;
     if (strcmp(p, "/openapi/v2") == 0) {
         if (!is_read(req, resp))
             return 1;

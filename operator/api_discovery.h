@@ -1,8 +1,9 @@
 /*
  * api_discovery: what a Kubernetes client asks before it sends anything else.
  *
- *   /api                          APIVersions (core v1, which omlop serves empty)
- *   /api/v1                       APIResourceList without resources
+ *   /api                          APIVersions (core v1)
+ *   /api/v1                       APIResourceList: secrets, the core v1 view of
+ *                                 omlop's Secrets (in namespace default, api_router.h)
  *   /apis                         APIGroupList with omlop.io
  *   /apis/omlop.io                APIGroup
  *   /apis/omlop.io/v1alpha1       APIResourceList: every kind with its plural,
@@ -11,6 +12,8 @@
  *                                 a client that only accepts protobuf (kubectl) gets
  *                                 the document header in protobuf, which tells it to
  *                                 rely on server-side validation (fieldValidation)
+ *   /openapi/v3[/...]             OpenAPI v3 per group-version (api_openapi.h),
+ *                                 which kubectl explain reads
  *   /version                      version.Info
  *   /healthz /livez /readyz       "ok" (readyz: the store answers and no shutdown)
  *

@@ -204,3 +204,10 @@ int64_t api_rv_parse(const char *s)
         return -1;
     return (int64_t)v;
 }
+
+void api_object_core_view(json_object *obj)
+{
+    json_object_object_add(obj, "apiVersion", json_object_new_string("v1"));
+    json_object_object_add(api_object_meta(obj), "namespace",
+                           json_object_new_string(API_CORE_NAMESPACE));
+}

@@ -43,6 +43,16 @@ void api_object_store_text(const json_object *obj, strbuf *out);
 /* obj's metadata, created empty when missing or not an object (borrowed). */
 json_object *api_object_meta(json_object *obj);
 
+/*
+ * The core v1 view's namespace: omlop's kinds are cluster-scoped, and the core
+ * v1 view (/api/v1/secrets, api_router.h) shows them in this one namespace,
+ * since typed Kubernetes clients address Secrets only by namespace.
+ */
+#define API_CORE_NAMESPACE "default"
+
+/* Show obj (a stored object) as the core v1 view does: apiVersion v1, API_CORE_NAMESPACE. */
+void api_object_core_view(json_object *obj);
+
 /* metadata.name, or NULL. */
 const char *api_object_name(const json_object *obj);
 

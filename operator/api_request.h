@@ -68,6 +68,7 @@ typedef struct api_watch_spec {
     int include_object;     /* Table rows: 0 None, 1 Metadata, 2 Object */
     int allow_bookmarks;
     int timeout_s; /* end the stream cleanly after this long; 0 = no limit */
+    int is_core;   /* the core v1 view: objects shown with apiVersion v1 */
 } api_watch_spec;
 
 typedef struct api_response {

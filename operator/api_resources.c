@@ -12,6 +12,8 @@
 #include "operator/api_fields.h"
 #include "operator/api_history.h"
 #include "operator/api_object.h"
+#include "operator/api_patch.h"
+#include "operator/api_proto.h"
 #include "operator/api_select.h"
 #include "operator/api_status.h"
 #include "operator/api_table.h"
@@ -19,10 +21,19 @@
 
 #define MAX_CAUSE_TEXT 4096
 
-/* "tenants.omlop.io" for messages, as Kubernetes writes a resource. */
+/* "tenants.omlop.io" for messages, as Kubernetes writes a resource ("secrets" in core v1). */
 static void resource_name(const api_rr *rr, char *out, size_t n)
 {
-    snprintf(out, n, "%s.%s", rr->kind->plural, OMLOP_GROUP);
+    if (rr->is_core)
+        snprintf(out, n, "%s", rr->kind->plural);
+    else
+        snprintf(out, n, "%s.%s", rr->kind->plural, OMLOP_GROUP);
+}
+
+/* The API group a Status names: core v1 is the empty group. */
+static const char *rr_group(const api_rr *rr)
+{
+    return rr->is_core ? "" : OMLOP_GROUP;
 }
 
 void api_rr_not_found(api_rr *rr, const char *name)
@@ -33,7 +44,7 @@ void api_rr_not_found(api_rr *rr, const char *name)
     resource_name(rr, res, sizeof(res));
     snprintf(msg, sizeof(msg), "%s \"%s\" not found", res, name);
     st = api_status_new(404, "NotFound", msg);
-    api_status_set_details(st, name, OMLOP_GROUP, rr->kind->plural);
+    api_status_set_details(st, name, rr_group(rr), rr->kind->plural);
     api_status_respond_obj(rr->resp, st);
     json_object_put(st);
 }
@@ -60,7 +71,7 @@ void api_rr_store_error(api_rr *rr, const char *name, const omlop_err *err)
     else
         snprintf(msg, sizeof(msg), "%s \"%s\": %s", res, name, err->msg);
     st = api_status_new(code, reason, msg);
-    api_status_set_details(st, name, OMLOP_GROUP, rr->kind->plural);
+    api_status_set_details(st, name, rr_group(rr), rr->kind->plural);
     api_status_respond_obj(rr->resp, st);
     json_object_put(st);
 }
@@ -71,7 +82,11 @@ static void invalid_status(api_rr *rr, const char *name, json_object *st)
     strbuf msg = STRBUF_INIT;
     size_t n = causes ? json_object_array_length(causes) : 0;
 
-    strbuf_addf(&msg, "%s.%s \"%s\" is invalid: ", rr->kind->kind, OMLOP_GROUP, name ? name : "");
+    if (rr->is_core)
+        strbuf_addf(&msg, "%s \"%s\" is invalid: ", rr->kind->kind, name ? name : "");
+    else
+        strbuf_addf(&msg, "%s.%s \"%s\" is invalid: ", rr->kind->kind, OMLOP_GROUP,
+                    name ? name : "");
     if (n > 1)
         strbuf_addch(&msg, '[');
     for (size_t i = 0; i < n && msg.len < MAX_CAUSE_TEXT; i++) {
@@ -87,7 +102,7 @@ static void invalid_status(api_rr *rr, const char *name, json_object *st)
     if (n > 1)
         strbuf_addch(&msg, ']');
     json_object_object_add(st, "message", json_object_new_string(strbuf_str(&msg)));
-    api_status_set_details(st, name, OMLOP_GROUP, rr->kind->kind);
+    api_status_set_details(st, name, rr_group(rr), rr->kind->kind);
     api_status_respond_obj(rr->resp, st);
     strbuf_release(&msg);
 }
@@ -111,22 +126,9 @@ void api_rr_invalid1(api_rr *rr, const char *name, const char *field, const char
     json_object_put(st);
 }
 
-void api_rr_respond_object(api_rr *rr, int code, const json_object *obj)
+/* obj as JSON, or YAML when the Accept header asks for it. */
+static void respond_plain(api_rr *rr, int code, const json_object *obj)
 {
-    if (api_accept_wants_table(rr->req->accept)) {
-        int inc = api_include_object_parse(api_request_param(rr->req, "includeObject"));
-        json_object *one = (json_object *)obj;
-        json_object *t = api_table_build(rr->a->schemas, rr->kind, &one, 1,
-                                         inc < 0 ? API_INCLUDE_METADATA : inc, time(NULL));
-        const char *rv = cjson_get_string(obj, "metadata.resourceVersion");
-
-        if (rv)
-            json_object_object_add(json_object_object_get(t, "metadata"), "resourceVersion",
-                                   json_object_new_string(rv));
-        api_response_json(rr->resp, code, t);
-        json_object_put(t);
-        return;
-    }
     if (api_accept_wants_yaml(rr->req->accept)) {
         omlop_err err = OMLOP_ERR_INIT;
 
@@ -138,6 +140,39 @@ void api_rr_respond_object(api_rr *rr, int code, const json_object *obj)
         }
     }
     api_response_json(rr->resp, code, obj);
+}
+
+void api_rr_respond_object(api_rr *rr, int code, const json_object *obj)
+{
+    if (api_accept_wants_table(rr->req->accept)) {
+        int inc = api_include_object_parse(api_request_param(rr->req, "includeObject"));
+        json_object *one = api_json_copy(obj), *t;
+        const char *rv = cjson_get_string(obj, "metadata.resourceVersion");
+
+        if (rr->is_core)
+            api_object_core_view(one);
+        t = api_table_build(rr->a->schemas, rr->kind, &one, 1, inc < 0 ? API_INCLUDE_METADATA : inc,
+                            time(NULL));
+        json_object_put(one);
+
+        if (rv)
+            json_object_object_add(json_object_object_get(t, "metadata"), "resourceVersion",
+                                   json_object_new_string(rv));
+        api_response_json(rr->resp, code, t);
+        json_object_put(t);
+        return;
+    }
+    if (rr->is_core && cjson_get_string(obj, "apiVersion") &&
+        strcmp(cjson_get_string(obj, "apiVersion"), OMLOP_API_VERSION) == 0) {
+        /* the stored object, shown by the core v1 view */
+        json_object *core = api_json_copy(obj);
+
+        api_object_core_view(core);
+        respond_plain(rr, code, core);
+        json_object_put(core);
+        return;
+    }
+    respond_plain(rr, code, obj);
 }
 
 /* --- request bodies ---------------------------------------------------------------------- */
@@ -254,6 +289,18 @@ int api_rr_parse_body(api_rr *rr, json_object **out)
     int rc;
 
     *out = NULL;
+    if (ct && strcmp(ct, API_PROTO_MEDIA_TYPE) == 0 && rr->is_core && rr->req->body &&
+        (rr->req->method == API_METHOD_POST || rr->req->method == API_METHOD_PUT)) {
+        /* typed clients (kubectl 1.32+ create secret) send core kinds as protobuf */
+        omlop_err err = OMLOP_ERR_INIT;
+
+        if (api_proto_decode_secret((const unsigned char *)rr->req->body, rr->req->body_len, out,
+                                    &err) != 0) {
+            api_status_respond(rr->resp, 400, "%s", err.msg);
+            return -1;
+        }
+        return 0;
+    }
     if (!body_type_ok(ct)) {
         api_status_respond(rr->resp, 415,
                            "the request body must be application/json or application/yaml, not "
@@ -333,11 +380,13 @@ int api_rr_check_type(api_rr *rr, json_object *obj)
     const char *av = cjson_get_string(obj, "apiVersion");
     const char *k = cjson_get_string(obj, "kind");
 
-    if (av && strcmp(av, OMLOP_API_VERSION) != 0) {
+    /* the core view takes both names of its one object: a patch there is applied to the
+     * stored (omlop.io) object before this check */
+    if (av && strcmp(av, OMLOP_API_VERSION) != 0 && !(rr->is_core && strcmp(av, "v1") == 0)) {
         api_status_respond(rr->resp, 400,
                            "the API version in the data (%s) does not match the expected API "
                            "version (%s)",
-                           av, OMLOP_API_VERSION);
+                           av, rr->is_core ? "v1" : OMLOP_API_VERSION);
         return -1;
     }
     if (k && strcmp(k, rr->kind->kind) != 0) {
@@ -346,6 +395,17 @@ int api_rr_check_type(api_rr *rr, json_object *obj)
                            "/%s (%s)",
                            k, rr->kind->plural, rr->kind->kind);
         return -1;
+    }
+    if (rr->is_core) {
+        const char *ns = cjson_get_string(obj, "metadata.namespace");
+
+        if (ns && *ns && strcmp(ns, API_CORE_NAMESPACE) != 0) {
+            api_status_respond(rr->resp, 400,
+                               "the namespace of the provided object (%.64s) does not match the "
+                               "namespace sent on the request (" API_CORE_NAMESPACE ")",
+                               ns);
+            return -1;
+        }
     }
     json_object_object_add(obj, "apiVersion", json_object_new_string(OMLOP_API_VERSION));
     json_object_object_add(obj, "kind", json_object_new_string(rr->kind->kind));
@@ -558,6 +618,8 @@ static void do_list(api_rr *rr)
             api_status_respond_err(rr->resp, &err);
             goto out;
         }
+        if (rr->is_core)
+            api_object_core_view(objs[i]);
     }
     snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)res.revision);
     if (res.has_more && res.items.n)
@@ -569,7 +631,7 @@ static void do_list(api_rr *rr)
                                inc < 0 ? API_INCLUDE_METADATA : inc, time(NULL));
         meta = json_object_object_get(list, "metadata");
     } else {
-        const char *av = rr->is_core_events ? "v1" : OMLOP_API_VERSION;
+        const char *av = rr->is_core ? "v1" : OMLOP_API_VERSION;
 
         list = json_object_new_object();
         strbuf_adds(&list_kind, rr->kind->list_kind);
@@ -579,8 +641,6 @@ static void do_list(api_rr *rr)
         json_object_object_add(list, "metadata", meta);
         items = json_object_new_array_ext((int)(res.items.n ? res.items.n : 1));
         for (size_t i = 0; i < res.items.n; i++) {
-            if (rr->is_core_events)
-                json_object_object_add(objs[i], "apiVersion", json_object_new_string("v1"));
             json_object_array_add(items, objs[i]);
             objs[i] = NULL;
         }
@@ -661,6 +721,7 @@ static void do_watch(api_rr *rr)
         strbuf_release(&f);
     }
     spec->want_table = api_accept_wants_table(rr->req->accept);
+    spec->is_core = rr->is_core;
     spec->include_object = inc;
     spec->allow_bookmarks = api_request_flag(rr->req, "allowWatchBookmarks");
     spec->timeout_s = timeout && *timeout ? (int)api_rv_parse(timeout) : 0;
@@ -703,7 +764,7 @@ void api_resources_core_events(api *a, const api_request *req, api_response *res
     rr.req = req;
     rr.resp = resp;
     rr.kind = schema_set_find_kind(a->schemas, "Event");
-    rr.is_core_events = 1;
+    rr.is_core = 1;
     if (!rr.kind) {
         api_status_respond(resp, 404, "this server records no events");
         return;
@@ -722,8 +783,8 @@ void api_resources_core_events(api *a, const api_request *req, api_response *res
 }
 
 void api_resources_handle(api *a, const api_request *req, api_response *resp, const kind_info *kind,
-                          const char *name, const char *sub, const char **verb, char *created,
-                          size_t createdsz)
+                          const char *name, const char *sub, int is_core, const char **verb,
+                          char *created, size_t createdsz)
 {
     api_rr rr;
     int is_watch = api_request_flag(req, "watch") || req->is_websocket;
@@ -734,6 +795,7 @@ void api_resources_handle(api *a, const api_request *req, api_response *resp, co
     rr.resp = resp;
     rr.kind = kind;
     rr.name = name;
+    rr.is_core = is_core;
     rr.verb = "unknown";
     if (sub && name && strcmp(sub, API_HISTORY_SUBRES) == 0 && api_history_applies(kind)) {
         api_history_serve(&rr); /* the read-only rollout history (api_history.h) */

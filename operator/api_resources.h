@@ -22,21 +22,23 @@ typedef struct api_rr {
     const api_request *req;
     api_response *resp;
     const kind_info *kind;
-    const char *name;   /* NULL on the collection */
-    int is_status;      /* the /status subresource */
-    int is_dry_run;     /* ?dryRun=All */
-    const char *verb;   /* Kubernetes verb for the audit log: get, list, create, ... */
-    int is_core_events; /* /api/v1/events: omlop Events shown as core v1 Events */
-    char created[256];  /* the name a create chose (for the audit log) */
+    const char *name;  /* NULL on the collection */
+    int is_status;     /* the /status subresource */
+    int is_dry_run;    /* ?dryRun=All */
+    const char *verb;  /* Kubernetes verb for the audit log: get, list, create, ... */
+    int is_core;       /* the core v1 view (/api/v1/...): objects shown as apiVersion v1 */
+    char created[256]; /* the name a create chose (for the audit log) */
 } api_rr;
 
 /*
- * Serve one request on a resource path (sub is NULL or "status"). *verb gets
- * the Kubernetes verb; created (size createdsz) the name a create chose.
+ * Serve one request on a resource path (sub is NULL or "status"). is_core: the
+ * request came by the core v1 view of kind (/api/v1/secrets): the same stored
+ * objects, read and written as apiVersion v1. *verb gets the Kubernetes verb;
+ * created (size createdsz) the name a create chose.
  */
 void api_resources_handle(api *a, const api_request *req, api_response *resp, const kind_info *kind,
-                          const char *name, const char *sub, const char **verb, char *created,
-                          size_t createdsz);
+                          const char *name, const char *sub, int is_core, const char **verb,
+                          char *created, size_t createdsz);
 
 /*
  * GET /api/v1/events and /api/v1/namespaces/<ns>/events: the Event kind listed
@@ -77,7 +79,10 @@ int api_rr_parse_body(api_rr *rr, json_object **out);
  */
 int api_rr_field_validation(api_rr *rr, json_object *obj);
 
-/* Check that obj's apiVersion and kind are this kind's (filled in when absent). */
+/*
+ * Check that obj's apiVersion and kind are this kind's (filled in when absent);
+ * the core v1 view also takes apiVersion v1. obj leaves with omlop's apiVersion.
+ */
 int api_rr_check_type(api_rr *rr, json_object *obj);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "lib/log.h"
 #include "operator/api_discovery.h"
+#include "operator/api_object.h"
 #include "operator/api_resources.h"
 #include "operator/api_status.h"
 
@@ -159,6 +160,89 @@ static void not_found(api_response *resp, const char *path)
     json_object_put(st);
 }
 
+/*
+ * Authorize and serve one request on kind (name and sub may be NULL); is_core
+ * for the core v1 view of the same objects. Writes are audited.
+ */
+static void serve_kind(api *a, const api_request *req, api_response *resp, const kind_info *kind,
+                       const char *name, const char *sub, int is_core)
+{
+    const char *verb = NULL;
+    char created[256] = "";
+
+    if (req->who.role != API_ROLE_ADMIN && strcmp(kind->kind, "Secret") == 0) {
+        /* as Kubernetes' view role: reading secrets is writing-level trust */
+        forbidden(resp, req, is_write(req->method) ? verb_of(req->method) : "get", kind->plural,
+                  name);
+        if (is_write(req->method))
+            audit(req, resp, verb_of(req->method), kind->plural, name);
+        return;
+    }
+    if (is_write(req->method) && req->who.role != API_ROLE_ADMIN) {
+        forbidden(resp, req, verb_of(req->method), kind->plural, name);
+        audit(req, resp, verb_of(req->method), kind->plural, name);
+        return;
+    }
+    api_resources_handle(a, req, resp, kind, name, sub, is_core, &verb, created, sizeof(created));
+    if (is_write(req->method))
+        audit(req, resp, verb ? verb : verb_of(req->method), kind->plural, name ? name : created);
+}
+
+/*
+ * /api/v1/...: the core v1 resources omlop serves as views of its own kinds.
+ * secrets are the omlop.io Secrets, shown in the one namespace "default"
+ * (api_object.h): typed clients such as `kubectl create secret` and kubectl's
+ * describers address Secrets only by namespace. Any other namespace does not
+ * exist; /api/v1/secrets lists the same objects (kubectl get -A).
+ */
+static void serve_core(api *a, const api_request *req, api_response *resp)
+{
+    char pathbuf[1024];
+    char *seg[MAX_SEGMENTS + 2], **rest;
+    size_t nseg, nrest;
+    const kind_info *kind;
+
+    if (strlen(req->path) >= sizeof(pathbuf)) {
+        not_found(resp, req->path);
+        return;
+    }
+    snprintf(pathbuf, sizeof(pathbuf), "%s", req->path + 8);
+    nseg = split_path(pathbuf, seg, MAX_SEGMENTS + 1);
+    rest = seg;
+    nrest = nseg;
+    if (nseg >= 3 && strcmp(seg[0], "namespaces") == 0) {
+        if (strcmp(seg[1], API_CORE_NAMESPACE) != 0) {
+            char msg[400];
+            json_object *st;
+
+            snprintf(msg, sizeof(msg),
+                     "namespaces \"%.64s\" not found: omlop kinds are cluster-scoped; its core v1 "
+                     "secrets are in namespace \"" API_CORE_NAMESPACE "\" only",
+                     seg[1]);
+            st = api_status_new(404, "NotFound", msg);
+            api_status_set_details(st, seg[1], "", "namespaces");
+            api_status_respond_obj(resp, st);
+            json_object_put(st);
+            return;
+        }
+        rest = seg + 2;
+        nrest = nseg - 2;
+    }
+    if (nrest == 0 || nrest > 3 || strcmp(rest[0], "secrets") != 0 ||
+        !(kind = schema_set_find_kind(a->schemas, "Secret"))) {
+        api_status_respond(resp, 404,
+                           "the server doesn't have a resource type \"%s\" in v1; omlop serves "
+                           "only secrets there (kubectl api-resources lists them)",
+                           nrest ? rest[0] : "");
+        return;
+    }
+    if (nrest >= 2 && !*rest[1]) {
+        not_found(resp, req->path);
+        return;
+    }
+    serve_kind(a, req, resp, kind, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL, 1);
+}
+
 void api_handle(api *a, api_request *req, api_response *resp)
 {
     omlop_err err = OMLOP_ERR_INIT;
@@ -166,8 +250,6 @@ void api_handle(api *a, api_request *req, api_response *resp)
     char *seg[MAX_SEGMENTS + 1];
     size_t nseg;
     const kind_info *kind;
-    const char *verb = NULL;
-    char created[256] = "";
     size_t plen = strlen(API_GROUP_PREFIX);
 
     if (!req->path || req->path[0] != '/') {
@@ -211,6 +293,10 @@ void api_handle(api *a, api_request *req, api_response *resp)
         api_resources_core_events(a, req, resp);
         return;
     }
+    if (strncmp(req->path, "/api/v1/", 8) == 0) {
+        serve_core(a, req, resp);
+        return;
+    }
     if (strncmp(req->path, API_GROUP_PREFIX "/", plen + 1) != 0 ||
         strlen(req->path) >= sizeof(pathbuf)) {
         not_found(resp, req->path);
@@ -234,22 +320,5 @@ void api_handle(api *a, api_request *req, api_response *resp)
         not_found(resp, req->path);
         return;
     }
-    if (req->who.role != API_ROLE_ADMIN && strcmp(kind->kind, "Secret") == 0) {
-        /* as Kubernetes' view role: reading secrets is writing-level trust */
-        forbidden(resp, req, is_write(req->method) ? verb_of(req->method) : "get", kind->plural,
-                  nseg >= 2 ? seg[1] : NULL);
-        if (is_write(req->method))
-            audit(req, resp, verb_of(req->method), kind->plural, nseg >= 2 ? seg[1] : NULL);
-        return;
-    }
-    if (is_write(req->method) && req->who.role != API_ROLE_ADMIN) {
-        forbidden(resp, req, verb_of(req->method), kind->plural, nseg >= 2 ? seg[1] : NULL);
-        audit(req, resp, verb_of(req->method), kind->plural, nseg >= 2 ? seg[1] : NULL);
-        return;
-    }
-    api_resources_handle(a, req, resp, kind, nseg >= 2 ? seg[1] : NULL, nseg == 3 ? seg[2] : NULL,
-                         &verb, created, sizeof(created));
-    if (is_write(req->method))
-        audit(req, resp, verb ? verb : verb_of(req->method), kind->plural,
-              nseg >= 2 ? seg[1] : created);
+    serve_kind(a, req, resp, kind, nseg >= 2 ? seg[1] : NULL, nseg == 3 ? seg[2] : NULL, 0);
 }

@@ -22,6 +22,7 @@ struct api_stream {
     store_watch *w;
     int want_table;
     int include_object;
+    int is_core; /* the core v1 view (api_watch_spec) */
     int64_t last_rev;
     strbuf initial; /* ADDED lines of the initial list, sent by the first pump */
     int has_ended;
@@ -88,6 +89,8 @@ static void add_event(api_stream *s, strbuf *out, const char *type, json_object 
     json_object *ev = json_object_new_object();
 
     json_object_object_add(ev, "type", json_object_new_string(type));
+    if (s->is_core && strcmp(type, "ERROR") != 0)
+        api_object_core_view(obj);
     if (s->want_table && strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0) {
         json_object *t =
             api_table_build(s->a->schemas, s->kind, &obj, 1, s->include_object, time(NULL));
@@ -163,6 +166,7 @@ int api_stream_open(api *a, const api_watch_spec *spec, api_stream **out, omlop_
     s->a = a;
     s->kind = spec->kind;
     s->want_table = spec->want_table;
+    s->is_core = spec->is_core;
     s->include_object = spec->include_object;
     strbuf_init(&s->initial);
     rc = api_selector_parse(spec->label_selector, spec->field_selector, &s->sel, err);
