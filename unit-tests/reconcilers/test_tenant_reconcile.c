@@ -196,7 +196,34 @@ static void test_reconcile_removes_orphans_and_tears_down(void **state)
     store_kv_release(&kv);
 }
 
-/* An upgrade: one tag changed -> only that component is recreated, with the new image. */
+static void set_stop_mode(fixture *fx, const char *name, fstop mode)
+{
+    fctr *c;
+
+    pthread_mutex_lock(&fx->f.lock);
+    c = find_ctr(&fx->f, name);
+    assert_non_null(c);
+    c->stop_mode = mode;
+    pthread_mutex_unlock(&fx->f.lock);
+}
+
+/* Where needle starts in the fake's operation log (-1: absent). */
+static long op_at(fixture *fx, const char *needle)
+{
+    const char *p;
+    long at;
+
+    pthread_mutex_lock(&fx->f.lock);
+    p = strstr(strbuf_str(&fx->f.ops), needle);
+    at = p ? (long)(p - fx->f.ops.buf) : -1;
+    pthread_mutex_unlock(&fx->f.lock);
+    return at;
+}
+
+/*
+ * An upgrade: one tag changed -> only that component is recreated, with the new image (and
+ * killed when it does not stop).
+ */
 static void test_reconcile_upgrade_recreates_only_the_changed_component(void **state)
 {
     fixture *fx = *state;
@@ -221,8 +248,13 @@ static void test_reconcile_upgrade_recreates_only_the_changed_component(void **s
         store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err), 0);
     json_object_put(t);
     strbuf_release(&text);
+    /* its PID 1 ignores SIGTERM and Podman's stop fails: killed, then recreated */
+    set_stop_mode(fx, "oml-nginx-server", FSTOP_STUCK);
+    fx->env.stop_timeout_s = 1;
 
     reconcile_ok(fx, &res);
+    assert_true(op_at(fx, "stop oml-nginx-server t=1;") >= 0);
+    assert_true(op_at(fx, "kill oml-nginx-server;") >= 0);
     assert_int_equal(fx->f.n_created, created + 1);
     assert_int_equal(fx->f.n_removed, removed + 1);
     assert_string_equal(find_ctr(&fx->f, "oml-nginx-server")->image,
@@ -321,30 +353,6 @@ static void test_deletion_tears_down_and_releases_the_finalizer(void **state)
     assert_true(secret_exists(fx, "t1-ssh")); /* the user's, not generated */
     assert_true(find_event(fx, "TornDown", NULL, msg, sizeof(msg)));
     assert_non_null(strstr(msg, "volumes kept"));
-}
-
-static void set_stop_mode(fixture *fx, const char *name, fstop mode)
-{
-    fctr *c;
-
-    pthread_mutex_lock(&fx->f.lock);
-    c = find_ctr(&fx->f, name);
-    assert_non_null(c);
-    c->stop_mode = mode;
-    pthread_mutex_unlock(&fx->f.lock);
-}
-
-/* Where needle starts in the fake's operation log (-1: absent). */
-static long op_at(fixture *fx, const char *needle)
-{
-    const char *p;
-    long at;
-
-    pthread_mutex_lock(&fx->f.lock);
-    p = strstr(strbuf_str(&fx->f.ops), needle);
-    at = p ? (long)(p - fx->f.ops.buf) : -1;
-    pthread_mutex_unlock(&fx->f.lock);
-    return at;
 }
 
 /* Whether a Tenant value the watch delivered had a Progressing message with every needle. */
