@@ -216,8 +216,13 @@ int podman_container_create(podman_client *p, const podman_create_spec *spec, ch
     return rc;
 }
 
+/*
+ * POST /containers/<name>/<action>, with ?<tname>=<timeout_s> when tname is
+ * set and timeout_s >= 0; the HTTP call then waits timeout_s + grace_ms.
+ */
 static int container_action(podman_client *p, const char *name, const char *action,
-                            const char *verb, const char *tname, int timeout_s, omlop_err *err)
+                            const char *verb, const char *tname, int timeout_s, long grace_ms,
+                            omlop_err *err)
 {
     char t[16];
     podman_call c;
@@ -230,30 +235,77 @@ static int container_action(podman_client *p, const char *name, const char *acti
     if (tname && timeout_s >= 0) {
         snprintf(t, sizeof(t), "%d", timeout_s);
         podman_query_add(&c.path, tname, t);
-        /* Podman waits timeout_s before SIGKILL: give the HTTP call that and a margin */
-        c.timeout_ms = (timeout_s + 60) * 1000L;
+        /* Podman waits timeout_s before SIGKILL: the HTTP call must wait longer than that */
+        c.timeout_ms = timeout_s * 1000L + (grace_ms > 0 ? grace_ms : PODMAN_STOP_GRACE_MS);
     }
     return podman_call_simple(p, &c, PODMAN_OK_304, err);
 }
 
 int podman_container_start(podman_client *p, const char *name, omlop_err *err)
 {
-    return container_action(p, name, "start", "start container '%s'", NULL, -1, err);
+    return container_action(p, name, "start", "start container '%s'", NULL, -1, 0, err);
 }
 
 int podman_container_unpause(podman_client *p, const char *name, omlop_err *err)
 {
-    return container_action(p, name, "unpause", "unpause container '%s'", NULL, -1, err);
+    return container_action(p, name, "unpause", "unpause container '%s'", NULL, -1, 0, err);
 }
 
 int podman_container_stop(podman_client *p, const char *name, int timeout_s, omlop_err *err)
 {
-    return container_action(p, name, "stop", "stop container '%s'", "timeout", timeout_s, err);
+    return container_action(p, name, "stop", "stop container '%s'", "timeout", timeout_s, 0, err);
 }
 
 int podman_container_restart(podman_client *p, const char *name, int timeout_s, omlop_err *err)
 {
-    return container_action(p, name, "restart", "restart container '%s'", "t", timeout_s, err);
+    return container_action(p, name, "restart", "restart container '%s'", "t", timeout_s, 0, err);
+}
+
+int podman_container_kill(podman_client *p, const char *name, const char *signal, omlop_err *err)
+{
+    podman_call c;
+    int rc = podman_check_ref("container", name, err);
+
+    if (rc < 0)
+        return rc;
+    podman_call_init(&c, p, "POST", "kill container '%s'", name);
+    strbuf_addf(&c.path, "/containers/%s/kill", name);
+    podman_query_add(&c.path, "signal", signal);
+    rc = podman_call_simple(p, &c, PODMAN_OK_204, err);
+    /* 409: "can only kill running containers" - it is stopped, which is what a kill wants */
+    return rc == OMLOP_ECONFLICT ? 0 : rc;
+}
+
+int podman_container_stop_or_kill(podman_client *p, const char *name, int timeout_s, long grace_ms,
+                                  int *is_killed, omlop_err *err)
+{
+    omlop_err serr = OMLOP_ERR_INIT, kerr = OMLOP_ERR_INIT;
+    int rc;
+
+    if (is_killed)
+        *is_killed = 0;
+    rc = container_action(p, name, "stop", "stop container '%s'", "timeout", timeout_s, grace_ms,
+                          &serr);
+    if (rc == 0)
+        return 0;
+    if (rc == OMLOP_ENOTFOUND || rc == OMLOP_EINVAL) {
+        if (err)
+            *err = serr;
+        return rc;
+    }
+    /* the stop timed out or failed: Podman kills a container in "stopping" state too */
+    rc = podman_container_kill(p, name, "SIGKILL", &kerr);
+    if (rc == 0) {
+        if (is_killed)
+            *is_killed = 1;
+        return 0;
+    }
+    if (rc == OMLOP_ENOTFOUND) { /* gone meanwhile */
+        if (err)
+            *err = kerr;
+        return rc;
+    }
+    return omlop_err_set(err, rc, "%s (and the SIGKILL that followed: %s)", serr.msg, kerr.msg);
 }
 
 /* Podman 4 answers a removal with a list of reports, each with an Err. */

@@ -78,8 +78,31 @@ int podman_container_start(podman_client *p, const char *name, omlop_err *err);
 /* Resume a paused container (a paused one does not start: it must be unpaused). */
 int podman_container_unpause(podman_client *p, const char *name, omlop_err *err);
 
-/* Stop, sending SIGKILL after timeout_s (< 0: the container's own stop timeout). */
+/*
+ * Stop, sending SIGKILL after timeout_s (< 0: the container's own stop timeout).
+ * The HTTP call waits timeout_s plus PODMAN_STOP_GRACE_MS for Podman's answer.
+ */
 int podman_container_stop(podman_client *p, const char *name, int timeout_s, omlop_err *err);
+
+/*
+ * How long past a stop's timeout_s the call waits for Podman: after SIGKILL
+ * Podman itself waits up to 5 s for the process to go, then cleans up.
+ */
+#define PODMAN_STOP_GRACE_MS 10000L
+
+/* Send signal ("SIGKILL") to the container; one that is not running (HTTP 409) is success. */
+int podman_container_kill(podman_client *p, const char *name, const char *signal, omlop_err *err);
+
+/*
+ * Stop and make sure it stopped: a stop (SIGTERM, then SIGKILL after
+ * timeout_s; < 0: the container's own) that gets no answer within timeout_s plus grace_ms (0:
+ * PODMAN_STOP_GRACE_MS), or fails (a container stuck in "stopping", a process
+ * that did not die), is followed by a kill. *is_killed (may be NULL) is set
+ * when that kill was needed. OMLOP_ENOTFOUND when there is no such container;
+ * an error only when the kill fails too (its message says both).
+ */
+int podman_container_stop_or_kill(podman_client *p, const char *name, int timeout_s, long grace_ms,
+                                  int *is_killed, omlop_err *err);
 
 int podman_container_restart(podman_client *p, const char *name, int timeout_s, omlop_err *err);
 

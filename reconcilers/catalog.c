@@ -232,6 +232,7 @@ static const catalog_component components[] = {
         .ready_addr = "{pg_local_addr}",
         .ready_port = 5432,
         .ready_start_s = 2,
+        .stop_timeout_s = 30, /* a clean shutdown writes a checkpoint: do not cut it short */
     },
     {
         .name = "redis",
@@ -751,6 +752,11 @@ const catalog_component *catalog_find(const char *name)
         if (strcmp(components[i].name, name) == 0)
             return &components[i];
     return NULL;
+}
+
+int catalog_stop_timeout_s(const catalog_component *c)
+{
+    return c && c->stop_timeout_s > 0 ? c->stop_timeout_s : CATALOG_STOP_TIMEOUT_S;
 }
 
 const catalog_component *catalog_find_container(const char *container)

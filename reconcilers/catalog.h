@@ -116,7 +116,8 @@ typedef struct catalog_component {
     catalog_ready ready;
     const char *ready_addr; /* template, for CATALOG_READY_TCP */
     int ready_port;
-    int ready_start_s; /* grace after start before judging */
+    int ready_start_s;  /* grace after start before judging */
+    int stop_timeout_s; /* SIGTERM to SIGKILL when omlop stops it; 0: CATALOG_STOP_TIMEOUT_S */
     catalog_file file_kind;
     const char *file_path;   /* host path of the rendered file */
     const char *file_target; /* where the container sees it (read-only bind) */
@@ -129,6 +130,12 @@ typedef struct catalog_var {
     int is_optional; /* undefined for some tenants (entries using it are then left out) */
     const char *doc; /* where the value comes from */
 } catalog_var;
+
+/* The stop timeout of components that set none (Podman's own default). */
+#define CATALOG_STOP_TIMEOUT_S 10
+
+/* Seconds between SIGTERM and SIGKILL when omlop stops c (NULL: not in the catalog). */
+int catalog_stop_timeout_s(const catalog_component *c);
 
 /* Number of components, and the i-th in start order. */
 size_t catalog_count(void);

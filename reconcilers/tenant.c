@@ -24,7 +24,6 @@
 #include "reconcilers/tenant_status.h"
 
 #define READY_TIMEOUT_MS_DEFAULT 30000
-#define STOP_TIMEOUT_S_DEFAULT   10
 #define READY_POLL_MS            200
 #define READY_POLL_FIRST_MS      10
 /* A recreated (upgraded) component must still run this long after it started, at most. */
@@ -676,7 +675,9 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
 {
     tenant_host_round *h = round_host(r, a->host);
     podman_client *pc = h ? h->pc : NULL;
-    long stop_s = r->env->stop_timeout_s > 0 ? r->env->stop_timeout_s : STOP_TIMEOUT_S_DEFAULT;
+    long stop_s = r->env->stop_timeout_s > 0
+                      ? r->env->stop_timeout_s
+                      : catalog_stop_timeout_s(a->desired ? a->desired->component : NULL);
     int settle = 0, rc = 0;
 
     if (!pc)
@@ -717,7 +718,8 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
             rc = wait_running(r->env, pc, a->container, 0, err);
         break;
     case PLAN_RECREATE:
-        rc = podman_container_stop(pc, a->container, (int)stop_s, err);
+        /* as a teardown does: what ignores its stop signal is killed, never waited on forever */
+        rc = podman_container_stop_or_kill(pc, a->container, (int)stop_s, 0, NULL, err);
         if (rc == 0 || rc == OMLOP_ENOTFOUND)
             rc = podman_container_remove(pc, a->container, 1, 0, err);
         if (rc == OMLOP_ENOTFOUND)

@@ -132,7 +132,7 @@ typedef struct tenant_env {
     tenant_host_forget_fn host_forget; /* may be NULL */
     void *host_ctx;
     long ready_timeout_ms; /* waiting for a started container to run; 0: 30000 */
-    long stop_timeout_s;   /* stop before remove on recreate; 0: 10 */
+    long stop_timeout_s;   /* SIGTERM to SIGKILL on recreate and teardown; 0: the catalog's */
     atomic_int *cancel;    /* shutdown: stop between actions; may be NULL */
 } tenant_env;
 

@@ -124,6 +124,29 @@ static int serve(fake *f, int fd, const char *method, const char *target, const 
         respond(fd, 304, "Not Modified", "text/plain", "");
     } else if (strncmp(target, "/containers/web/stop?", 21) == 0) {
         respond(fd, 204, "No Content", "text/plain", "");
+    } else if (strncmp(target, "/containers/slow/stop?", 22) == 0) {
+        poll(NULL, 0, 1500); /* SIGTERM ignored: Podman kills it after timeout=1, then answers */
+        respond(fd, 204, "No Content", "text/plain", "");
+    } else if (strncmp(target, "/containers/hang/stop?", 22) == 0) {
+        poll(NULL, 0, 1000); /* a stop stuck in Podman: no answer before the client gives up */
+        return -1;
+    } else if (strncmp(target, "/containers/stuck/stop?", 23) == 0 ||
+               strncmp(target, "/containers/dead/stop?", 22) == 0) {
+        respond(fd, 500, "Internal Server Error", "application/json",
+                "{\"cause\":\"given PIDs did not die within timeout\",\"message\":\"given "
+                "PIDs did not die within timeout\",\"response\":500}");
+    } else if (strncmp(target, "/containers/dead/kill?", 22) == 0) {
+        respond(fd, 500, "Internal Server Error", "application/json",
+                "{\"cause\":\"runtime error\",\"message\":\"runtime failed to kill "
+                "it\",\"response\":500}");
+    } else if (strncmp(target, "/containers/gone/stop?", 22) == 0) {
+        respond(fd, 404, "Not Found", "application/json",
+                "{\"cause\":\"no such container\",\"response\":404}");
+    } else if (strncmp(target, "/containers/web/kill?", 21) == 0) {
+        respond(fd, 409, "Conflict", "application/json",
+                "{\"cause\":\"container state improper\",\"response\":409}");
+    } else if (strstr(target, "/kill?")) {
+        respond(fd, 204, "No Content", "text/plain", "");
     } else if (strcmp(target, "/containers/web/exec") == 0) {
         respond(fd, 201, "Created", "application/json", "{\"Id\":\"e1\"}");
     } else if (strcmp(target, "/exec/e1/start") == 0) {
@@ -393,6 +416,45 @@ static void test_statuses_and_errors(void **state)
     client_close(&c);
 }
 
+/* A stop waits past its timeout for Podman's SIGKILL; what still does not stop is killed. */
+static void test_stop_waits_its_timeout_then_kills(void **state)
+{
+    fake *f = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    int is_killed = -1;
+    client c;
+
+    client_open(f, &c);
+    /* the answer comes after the stop timeout: the HTTP call must wait longer than that */
+    assert_int_equal(podman_container_stop(c.p, "slow", 1, &err), 0);
+    /* no answer within timeout + grace: the client gives up on the stop and kills */
+    assert_int_equal(podman_container_stop_or_kill(c.p, "hang", 0, 200, &is_killed, &err), 0);
+    assert_int_equal(is_killed, 1);
+    assert_true(fake_logged(f, "POST /v4.0.0/libpod/containers/hang/stop?timeout=0\n"));
+    assert_true(fake_logged(f, "POST /v4.0.0/libpod/containers/hang/kill?signal=SIGKILL\n"));
+    /* Podman answers the stop with an error ("did not die"): killed too */
+    is_killed = -1;
+    assert_int_equal(podman_container_stop_or_kill(c.p, "stuck", 5, 0, &is_killed, &err), 0);
+    assert_int_equal(is_killed, 1);
+    assert_true(fake_logged(f, "POST /v4.0.0/libpod/containers/stuck/stop?timeout=5\n"));
+    assert_true(fake_logged(f, "POST /v4.0.0/libpod/containers/stuck/kill?signal=SIGKILL\n"));
+    /* stopped at once: no kill */
+    is_killed = -1;
+    assert_int_equal(podman_container_stop_or_kill(c.p, "web", 3, 0, &is_killed, &err), 0);
+    assert_int_equal(is_killed, 0);
+    assert_false(fake_logged(f, "containers/web/kill"));
+    /* a kill of a container that is not running (409) is success */
+    assert_int_equal(podman_container_kill(c.p, "web", "SIGKILL", &err), 0);
+    /* nothing to stop: not found, and no kill */
+    assert_int_equal(podman_container_stop_or_kill(c.p, "gone", 3, 0, NULL, &err), OMLOP_ENOTFOUND);
+    assert_false(fake_logged(f, "containers/gone/kill"));
+    /* stop and kill both fail: one error saying both */
+    assert_int_equal(podman_container_stop_or_kill(c.p, "dead", 3, 0, &is_killed, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "stop container 'dead': given PIDs did not die"));
+    assert_non_null(strstr(err.msg, "kill container 'dead': runtime failed to kill it"));
+    client_close(&c);
+}
+
 static int collect_progress(void *ud, const char *line)
 {
     strbuf *sb = ud;
@@ -526,6 +588,8 @@ int main(void)
                                         fake_stop),
         cmocka_unit_test_setup_teardown(test_list_sends_filters_and_parses, fake_start, fake_stop),
         cmocka_unit_test_setup_teardown(test_statuses_and_errors, fake_start, fake_stop),
+        cmocka_unit_test_setup_teardown(test_stop_waits_its_timeout_then_kills, fake_start,
+                                        fake_stop),
         cmocka_unit_test_setup_teardown(test_pull_streams_progress_and_reports_inband_errors,
                                         fake_start, fake_stop),
         cmocka_unit_test_setup_teardown(test_exec_demuxes_and_gets_exit_code, fake_start,

@@ -43,6 +43,13 @@
 #define MAX_CTRS 64
 #define MAX_IMGS 64
 
+/* How a container answers a stop. */
+typedef enum fstop {
+    FSTOP_NORMAL = 0, /* stops at once */
+    FSTOP_SLOW,       /* ignores SIGTERM: Podman answers after the timeout (it sent SIGKILL) */
+    FSTOP_STUCK       /* the timeout passes, then 500 "did not die", left "stopping" */
+} fstop;
+
 typedef struct fctr {
     char name[128];
     char id[32];
@@ -50,6 +57,7 @@ typedef struct fctr {
     char state[16];
     int exit_code;
     json_object *labels;
+    fstop stop_mode;
 } fctr;
 
 typedef struct fake {
@@ -65,7 +73,10 @@ typedef struct fake {
     size_t n_images;
     char bad_image[256]; /* pulling this fails */
     int n_created, n_started, n_pulled, n_removed, n_unpaused, next_id;
-    char removed_volumes[512]; /* "name name ..." of DELETE /volumes/<name> */
+    char removed_volumes[512];    /* "name name ..." of DELETE /volumes/<name> */
+    strbuf ops;                   /* "stop NAME t=S;" "stopped NAME;" "kill NAME;" "rm NAME;" */
+    int n_stopping, max_stopping; /* stops in progress now / at most at once */
+    atomic_int n_conns;           /* connection threads still running */
 } fake;
 
 /* A host file of the fake host ops. */
@@ -197,6 +208,36 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
         snprintf(f->removed_volumes + used, sizeof(f->removed_volumes) - used, "%.*s ",
                  (int)(q ? (size_t)(q - p - 8) : strlen(p + 8)), p + 8);
         respond(fd, 204, NULL);
+    } else if (strncmp(p, "containers/", 11) == 0 && strstr(p, "/stop")) {
+        const char *t = strstr(p, "timeout="), *slash = strchr(p + 11, '/');
+        int secs = t ? atoi(t + 8) : 10;
+        fstop mode;
+
+        snprintf(name, sizeof(name), "%.*s", (int)(slash - p - 11), p + 11);
+        c = find_ctr(f, name);
+        mode = c ? c->stop_mode : FSTOP_NORMAL;
+        strbuf_addf(&f->ops, "stop %s t=%d;", name, secs);
+        if (c && mode != FSTOP_NORMAL) {
+            snprintf(c->state, sizeof(c->state), "stopping");
+            if (++f->n_stopping > f->max_stopping)
+                f->max_stopping = f->n_stopping;
+            pthread_mutex_unlock(&f->lock); /* other requests go on meanwhile */
+            poll(NULL, 0, secs * 1000);
+            pthread_mutex_lock(&f->lock);
+            f->n_stopping--;
+            c = find_ctr(f, name); /* removals move entries */
+        }
+        strbuf_addf(&f->ops, "stopped %s;", name);
+        if (!c)
+            respond(fd, 404, "{\"cause\":\"no such container\",\"response\":404}");
+        else if (mode == FSTOP_STUCK)
+            respond(fd, 500,
+                    "{\"cause\":\"given PIDs did not die within timeout\","
+                    "\"response\":500}");
+        else {
+            snprintf(c->state, sizeof(c->state), "exited");
+            respond(fd, 204, NULL);
+        }
     } else if (strncmp(p, "containers/json", 15) == 0) {
         o = ctr_list_json(f);
         respond(fd, 200, json_object_to_json_string(o));
@@ -244,6 +285,7 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
         if (!c) {
             respond(fd, 404, "{\"cause\":\"no such container\",\"response\":404}");
         } else if (strcmp(method, "DELETE") == 0) {
+            strbuf_addf(&f->ops, "rm %s;", name);
             json_object_put(c->labels);
             *c = f->c[--f->n];
             f->n_removed++;
@@ -265,9 +307,14 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
             snprintf(c->state, sizeof(c->state), "running");
             f->n_started++;
             respond(fd, 204, NULL);
-        } else if (slash && strncmp(slash, "/stop", 5) == 0) {
-            snprintf(c->state, sizeof(c->state), "exited");
-            respond(fd, 204, NULL);
+        } else if (slash && strncmp(slash, "/kill", 5) == 0) {
+            if (strcmp(c->state, "running") != 0 && strcmp(c->state, "stopping") != 0) {
+                respond(fd, 409, "{\"cause\":\"container state improper\",\"response\":409}");
+            } else {
+                strbuf_addf(&f->ops, "kill %s;", name);
+                snprintf(c->state, sizeof(c->state), "exited");
+                respond(fd, 204, NULL);
+            }
         } else if (slash && strncmp(slash, "/json", 5) == 0) {
             o = ctr_inspect_json(c);
             respond(fd, 200, json_object_to_json_string(o));
@@ -280,14 +327,36 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
     json_object_put(o);
 }
 
+typedef struct fconn {
+    fake *f;
+    int fd;
+} fconn;
+
+/* One connection (the client runs requests in parallel, each on its own connection). */
+static TH_UNUSED void *fake_conn(void *arg)
+{
+    fconn *fc = arg;
+    strbuf in = STRBUF_INIT, body = STRBUF_INIT;
+    char method[16], target[1024];
+
+    while (fake_http_read_request(&fc->f->stop, fc->fd, &in, method, target, &body) == 0)
+        serve(fc->f, fc->fd, method, target, strbuf_str(&body));
+    close(fc->fd);
+    strbuf_release(&in);
+    strbuf_release(&body);
+    atomic_fetch_sub(&fc->f->n_conns, 1);
+    free(fc);
+    return NULL;
+}
+
 static TH_UNUSED void *fake_main(void *arg)
 {
     fake *f = arg;
 
     while (!atomic_load(&f->stop)) {
         struct pollfd p = {f->listen_fd, POLLIN, 0};
-        strbuf in = STRBUF_INIT, body = STRBUF_INIT;
-        char method[16], target[1024];
+        fconn *fc;
+        pthread_t t;
         int fd;
 
         if (poll(&p, 1, 100) <= 0)
@@ -295,12 +364,21 @@ static TH_UNUSED void *fake_main(void *arg)
         fd = accept(f->listen_fd, NULL, NULL);
         if (fd < 0)
             continue;
-        while (fake_http_read_request(&f->stop, fd, &in, method, target, &body) == 0)
-            serve(f, fd, method, target, strbuf_str(&body));
-        close(fd);
-        strbuf_release(&in);
-        strbuf_release(&body);
+        fc = calloc(1, sizeof(*fc));
+        assert_non_null(fc);
+        fc->f = f;
+        fc->fd = fd;
+        atomic_fetch_add(&f->n_conns, 1);
+        if (pthread_create(&t, NULL, fake_conn, fc) != 0) {
+            atomic_fetch_sub(&f->n_conns, 1);
+            close(fd);
+            free(fc);
+            continue;
+        }
+        pthread_detach(t);
     }
+    while (atomic_load(&f->n_conns) > 0) /* each sees stop within 100 ms */
+        poll(NULL, 0, 10);
     return NULL;
 }
 
@@ -531,6 +609,7 @@ static TH_UNUSED int teardown(void **state)
     for (size_t i = 0; i < fx->n_files; i++)
         strbuf_release(&fx->files[i].content);
     pthread_mutex_destroy(&f->lock);
+    strbuf_release(&f->ops);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
     free(fx);

@@ -196,7 +196,34 @@ static void test_reconcile_removes_orphans_and_tears_down(void **state)
     store_kv_release(&kv);
 }
 
-/* An upgrade: one tag changed -> only that component is recreated, with the new image. */
+static void set_stop_mode(fixture *fx, const char *name, fstop mode)
+{
+    fctr *c;
+
+    pthread_mutex_lock(&fx->f.lock);
+    c = find_ctr(&fx->f, name);
+    assert_non_null(c);
+    c->stop_mode = mode;
+    pthread_mutex_unlock(&fx->f.lock);
+}
+
+/* Where needle starts in the fake's operation log (-1: absent). */
+static long op_at(fixture *fx, const char *needle)
+{
+    const char *p;
+    long at;
+
+    pthread_mutex_lock(&fx->f.lock);
+    p = strstr(strbuf_str(&fx->f.ops), needle);
+    at = p ? (long)(p - fx->f.ops.buf) : -1;
+    pthread_mutex_unlock(&fx->f.lock);
+    return at;
+}
+
+/*
+ * An upgrade: one tag changed -> only that component is recreated, with the new image (and
+ * killed when it does not stop).
+ */
 static void test_reconcile_upgrade_recreates_only_the_changed_component(void **state)
 {
     fixture *fx = *state;
@@ -221,8 +248,13 @@ static void test_reconcile_upgrade_recreates_only_the_changed_component(void **s
         store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err), 0);
     json_object_put(t);
     strbuf_release(&text);
+    /* its PID 1 ignores SIGTERM and Podman's stop fails: killed, then recreated */
+    set_stop_mode(fx, "oml-nginx-server", FSTOP_STUCK);
+    fx->env.stop_timeout_s = 1;
 
     reconcile_ok(fx, &res);
+    assert_true(op_at(fx, "stop oml-nginx-server t=1;") >= 0);
+    assert_true(op_at(fx, "kill oml-nginx-server;") >= 0);
     assert_int_equal(fx->f.n_created, created + 1);
     assert_int_equal(fx->f.n_removed, removed + 1);
     assert_string_equal(find_ctr(&fx->f, "oml-nginx-server")->image,
@@ -321,6 +353,96 @@ static void test_deletion_tears_down_and_releases_the_finalizer(void **state)
     assert_true(secret_exists(fx, "t1-ssh")); /* the user's, not generated */
     assert_true(find_event(fx, "TornDown", NULL, msg, sizeof(msg)));
     assert_non_null(strstr(msg, "volumes kept"));
+}
+
+/* Whether a Tenant value the watch delivered had a Progressing message with every needle. */
+static int watched_progress(store_watch *w, const char *const *needles)
+{
+    store_event ev;
+    int found = 0;
+
+    while (!found && store_watch_next(w, &ev, 0, NULL) == 0) {
+        json_object *t = ev.kv.value ? api_object_parse(ev.kv.value, ev.kv.value_len) : NULL;
+        const char *m = cjson_get_string(
+            tenant_condition_find(cjson_get(t, "status"), "Progressing"), "message");
+
+        found = m != NULL;
+        for (size_t i = 0; found && needles[i]; i++)
+            found = strstr(m, needles[i]) != NULL;
+        json_object_put(t);
+        store_event_release(&ev);
+    }
+    return found;
+}
+
+/*
+ * Containers whose PID 1 ignores SIGTERM: each is stopped with its timeout and
+ * killed, in parallel, without holding up the others; the finalizer goes, and
+ * the status and events said what was happening.
+ */
+static void test_deletion_kills_what_ignores_sigterm_without_holding_the_others(void **state)
+{
+    static const char *const progress[] = {"containers on h1: oml-", "(waiting up to 2s)", NULL};
+    fixture *fx = *state;
+    tenant_result res;
+    store_watch *w = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    store_kv kv = {0};
+    char msg[1024];
+    long rm_redis;
+
+    reconcile_ok(fx, &res);
+    set_stop_mode(fx, "oml-cron-server", FSTOP_STUCK);
+    set_stop_mode(fx, "oml-nginx-server", FSTOP_SLOW);
+    set_stop_mode(fx, "oml-uwsgi-server", FSTOP_SLOW);
+    fx->env.stop_timeout_s = 2;
+    if (store_watch_open(fx->st, TENANT_KEY_PREFIX, 0, &w, &err) < 0)
+        fail_msg("watch: %s", err.msg);
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+
+    assert_true(res.is_gone);
+    assert_int_equal(fx->f.n, 0);
+    assert_int_equal(store_get(fx->st, TENANT_KEY_PREFIX "t1", &kv, NULL), OMLOP_ENOTFOUND);
+    /* each asked with its timeout; the stuck one killed, then every one removed */
+    assert_true(op_at(fx, "stop oml-cron-server t=2;") >= 0);
+    assert_true(op_at(fx, "stop oml-redis-server t=2;") >= 0);
+    assert_true(op_at(fx, "kill oml-cron-server;") > op_at(fx, "stopped oml-cron-server;"));
+    assert_true(op_at(fx, "rm oml-cron-server;") > op_at(fx, "kill oml-cron-server;"));
+    assert_int_equal(op_at(fx, "kill oml-nginx-server;"), -1); /* Podman's stop killed it */
+    assert_true(op_at(fx, "rm oml-nginx-server;") >= 0);
+    /* in parallel: the three slow stops at once, and redis gone before any of them ended */
+    assert_int_equal(fx->f.max_stopping, 3);
+    rm_redis = op_at(fx, "rm oml-redis-server;");
+    assert_true(rm_redis >= 0);
+    assert_true(rm_redis < op_at(fx, "stopped oml-cron-server;"));
+    assert_true(rm_redis < op_at(fx, "stopped oml-nginx-server;"));
+    assert_true(rm_redis < op_at(fx, "stopped oml-uwsgi-server;"));
+    /* progress: the status named what was still stopping while it waited */
+    assert_true(watched_progress(w, progress));
+    assert_true(find_event(fx, "Stopping", "on host h1", NULL, 0));
+    assert_true(find_event(fx, "Killed", "oml-cron-server", msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "did not stop within 2s"));
+    assert_true(find_event(fx, "Killed", "oml-nginx-server", NULL, 0));
+    assert_false(find_event(fx, "Killed", "oml-redis-server", NULL, 0));
+    assert_true(find_event(fx, "Removed", "from host h1", NULL, 0));
+    assert_true(find_event(fx, "TornDown", NULL, NULL, 0));
+    store_watch_close(w);
+}
+
+/* Without an override each component gets the catalog's stop timeout (postgresql longer). */
+static void test_deletion_stops_each_component_with_its_timeout(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    reconcile_ok(fx, &res);
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_true(op_at(fx, "stop oml-postgresql-server t=30;") >= 0);
+    assert_true(op_at(fx, "stop oml-redis-server t=10;") >= 0);
+    assert_int_equal(op_at(fx, "kill "), -1);
 }
 
 static void test_deletion_with_purge_removes_named_volumes(void **state)
@@ -467,6 +589,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_reconcile_adds_the_finalizer_without_bumping_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_tears_down_and_releases_the_finalizer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deletion_kills_what_ignores_sigterm_without_holding_the_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_stops_each_component_with_its_timeout, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deletion_with_purge_removes_named_volumes, setup,
                                         teardown),
