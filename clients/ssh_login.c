@@ -270,8 +270,8 @@ int ssh_login_open(const ssh_login *l, ssh_login_result *res, ssh_session *sessi
         }
     }
     if (ssh_connect(s) != SSH_OK) {
-        rc = omlop_err_set(err, OMLOP_EUNAVAIL, "cannot connect to %s: %s", l->target,
-                           ssh_get_error(s));
+        rc = omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): cannot connect: %s", l->name,
+                           l->target, ssh_get_error(s));
         goto fail;
     }
     rc = verify_hostkey(l, s, res, err);
