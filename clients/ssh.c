@@ -227,6 +227,7 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     c->port = cfg->port ? cfg->port : SSH_DEFAULT_PORT;
     c->known_hosts_file = dup_or_null(cfg->known_hosts_file);
     c->is_tofu = cfg->is_tofu;
+    c->is_spec_advice = cfg->is_spec_advice;
     c->use_agent = cfg->use_agent;
     c->connect_timeout_ms = positive_or(cfg->connect_timeout_ms, 10000);
     c->keepalive_interval_ms = positive_or(cfg->keepalive_interval_ms, 10000);

@@ -368,6 +368,7 @@ static int session_open(ssh_conn *c, omlop_err *err)
         .entry_keys = &c->entry_keys,
         .known_hosts_file = c->known_hosts_file,
         .is_tofu = c->is_tofu,
+        .is_spec_advice = c->is_spec_advice,
         .tofu_key = c->tofu_key,
         .data_key = c->data_key,
         .file_key = c->file_key,

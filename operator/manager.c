@@ -397,6 +397,7 @@ static int host_entry_new(manager *m, const tenant_host_access *a, const char *h
     if (!a->known_host_key || !*a->known_host_key)
         cfg.known_hosts_file = m->opts.known_hosts_file;
     cfg.connect_timeout_ms = m->opts.connect_timeout_ms;
+    cfg.is_spec_advice = 1; /* the user fixes the Tenant's spec or omlopd's config, not flags */
     cfg.backoff_max_ms = HOST_RETRY_MAX_MS;
     if ((rc = ssh_conn_new(&cfg, &e->conn, err)) < 0 ||
         (rc = tunnel_new_ssh(e->conn, a->socket, &e->tun, err)) < 0 ||
