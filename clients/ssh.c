@@ -227,6 +227,7 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     c->port = cfg->port ? cfg->port : SSH_DEFAULT_PORT;
     c->known_hosts_file = dup_or_null(cfg->known_hosts_file);
     c->is_tofu = cfg->is_tofu;
+    c->is_spec_advice = cfg->is_spec_advice;
     c->use_agent = cfg->use_agent;
     c->connect_timeout_ms = positive_or(cfg->connect_timeout_ms, 10000);
     c->keepalive_interval_ms = positive_or(cfg->keepalive_interval_ms, 10000);
@@ -296,12 +297,17 @@ int ssh_conn_wait_connected(ssh_conn *c, int timeout_ms, omlop_err *err)
     case SSH_CONN_CONNECTED:
         break;
     case SSH_CONN_CONNECTING:
-        rc = omlop_err_set(err, OMLOP_ETIMEOUT, "host %s: not connected within %d ms", c->name,
-                           timeout_ms);
+        rc = omlop_err_set(err, OMLOP_ETIMEOUT, "host %s (%s): not connected within %d ms", c->name,
+                           c->target, timeout_ms);
         break;
     default:
-        rc = omlop_err_set(err, c->st.last_error_code ? c->st.last_error_code : OMLOP_EUNAVAIL,
-                           "%s", c->st.last_error[0] ? c->st.last_error : "not connected");
+        /* last_error names the host already: the layer that failed wrote it (lib/err.h) */
+        if (c->st.last_error[0])
+            rc = omlop_err_set(err, c->st.last_error_code ? c->st.last_error_code : OMLOP_EUNAVAIL,
+                               "%s", c->st.last_error);
+        else
+            rc = omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): not connected", c->name,
+                               c->target);
     }
     pthread_mutex_unlock(&c->lock);
     return rc;

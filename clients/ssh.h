@@ -64,12 +64,16 @@ typedef struct ssh_host_config {
     const char *host_key;         /* expected key(s), "ssh-ed25519 AAAA... [comment]" per line */
     const char *known_hosts_file; /* known_hosts to verify with (and to record into with TOFU) */
     int is_tofu;                  /* trust an unknown key on first use and record it */
-    int connect_timeout_ms;       /* TCP connect + handshake + auth; 0 = 10000 */
-    int keepalive_interval_ms;    /* 0 = 10000 */
-    int keepalive_count_max;      /* silent intervals before the peer is dead; 0 = 3 */
-    int backoff_initial_ms;       /* first retry delay; 0 = 500 */
-    int backoff_max_ms;           /* retry delay cap; 0 = 30000 */
-    int open_timeout_ms;          /* waiting for a channel to open; 0 = 10000 */
+    /* whose settings the messages tell the user to change: 0 omlctl's flags (--host-key,
+     * --known-hosts, --insecure-tofu, --identity); 1 a Tenant's spec.hosts[].ssh and
+     * omlopd's --known-hosts (the operator: no command line to add a flag to) */
+    int is_spec_advice;
+    int connect_timeout_ms;    /* TCP connect + handshake + auth; 0 = 10000 */
+    int keepalive_interval_ms; /* 0 = 10000 */
+    int keepalive_count_max;   /* silent intervals before the peer is dead; 0 = 3 */
+    int backoff_initial_ms;    /* first retry delay; 0 = 500 */
+    int backoff_max_ms;        /* retry delay cap; 0 = 30000 */
+    int open_timeout_ms;       /* waiting for a channel to open; 0 = 10000 */
 } ssh_host_config;
 
 typedef enum ssh_conn_state {

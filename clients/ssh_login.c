@@ -59,8 +59,11 @@ static int check_known_hosts(const ssh_login *l, ssh_session s, const char *type
             rc = omlop_err_set(err, OMLOP_EAUTH,
                                "host %s (%s): host key REFUSED: %s %s is not in %s. Check it on "
                                "the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and "
-                               "add it, or give it with --host-key / hosts[].ssh.knownHostKey",
-                               l->name, l->target, type, fp, l->known_hosts_file);
+                               "add it there, or %s",
+                               l->name, l->target, type, fp, l->known_hosts_file,
+                               l->is_spec_advice ? "set it in the Tenant's "
+                                                   "spec.hosts[].ssh.knownHostKey of this host"
+                                                 : "give it with --host-key");
         } else if (ssh_session_update_known_hosts(s) != SSH_OK) {
             res->verdict = SSH_HOSTKEY_UNKNOWN;
             rc = omlop_err_set(err, OMLOP_EIO, "host %s: cannot record the host key in %s: %s",
@@ -106,9 +109,13 @@ static int verify_hostkey(const ssh_login *l, ssh_session s, ssh_login_result *r
             ssh_keys_hostset_fingerprints(l->entry_keys, &want);
             res->verdict = SSH_HOSTKEY_CHANGED;
             rc = refuse_changed(l, type, fp, strbuf_str(&want),
-                                "If the host was reinstalled, put its new key in "
-                                "hosts[].ssh.knownHostKey (or --host-key); otherwise someone may "
-                                "be intercepting the connection",
+                                l->is_spec_advice
+                                    ? "If the host was reinstalled, put its new key in the "
+                                      "Tenant's spec.hosts[].ssh.knownHostKey of this host; "
+                                      "otherwise someone may be intercepting the connection"
+                                    : "If the host was reinstalled, give its new key with "
+                                      "--host-key; otherwise someone may be intercepting the "
+                                      "connection",
                                 err);
             strbuf_release(&want);
         }
@@ -132,13 +139,17 @@ static int verify_hostkey(const ssh_login *l, ssh_session s, ssh_login_result *r
         log_warn("host=%s ssh: trusted unknown host key %s %s on first use", l->name, type, fp);
     } else {
         res->verdict = SSH_HOSTKEY_UNKNOWN;
-        rc = omlop_err_set(err, OMLOP_EAUTH,
-                           "host %s (%s): host key REFUSED: nothing to verify %s %s against. "
-                           "Check it on the host (ssh-keygen -lf "
-                           "/etc/ssh/ssh_host_ed25519_key.pub), then give it with "
-                           "hosts[].ssh.knownHostKey / --host-key or a known_hosts file "
-                           "(--known-hosts); --insecure-tofu trusts it on first use",
-                           l->name, l->target, type, fp);
+        rc = omlop_err_set(
+            err, OMLOP_EAUTH,
+            "host %s (%s): host key REFUSED: nothing to verify %s %s against. Check it on the "
+            "host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then %s",
+            l->name, l->target, type, fp,
+            l->is_spec_advice
+                ? "set it in the Tenant's spec.hosts[].ssh.knownHostKey of this host (the line "
+                  "`ssh-keyscan -t ed25519 ADDRESS` prints), or start omlopd with --known-hosts "
+                  "FILE (config key knownHostsFile)"
+                : "give it with --host-key or a known_hosts file (--known-hosts); "
+                  "--insecure-tofu trusts it on first use");
     }
     if (rc == 0 && res->verdict == SSH_HOSTKEY_TOFU_RECORDED) {
         res->new_tofu_key = key; /* later connections must present this same key */
@@ -216,10 +227,12 @@ static int authenticate(const ssh_login *l, ssh_session s, ssh_login_result *res
     }
     rc = omlop_err_set(err, OMLOP_EAUTH,
                        "host %s (%s): authentication as %s refused; tried %s. Add the public key "
-                       "to ~%s/.ssh/authorized_keys on the host, or give the right key "
-                       "(--identity / hosts[].ssh.identitySecretRef)",
+                       "to ~%s/.ssh/authorized_keys on the host, or give the right key (%s)",
                        l->name, l->target, l->user, tried.len ? strbuf_str(&tried) : "no key",
-                       l->user);
+                       l->user,
+                       l->is_spec_advice ? "in the Secret the Tenant's "
+                                           "spec.hosts[].ssh.identitySecretRef names"
+                                         : "--identity");
     goto out;
 done:
     rc = 0;
@@ -270,8 +283,21 @@ int ssh_login_open(const ssh_login *l, ssh_login_result *res, ssh_session *sessi
         }
     }
     if (ssh_connect(s) != SSH_OK) {
-        rc = omlop_err_set(err, OMLOP_EUNAVAIL, "cannot connect to %s: %s", l->target,
-                           ssh_get_error(s));
+        const char *why = ssh_get_error(s);
+
+        /* the server answered but has no key of the pinned type: not a network problem */
+        if (algos.len && why && strstr(why, "host key"))
+            rc = omlop_err_set(err, OMLOP_EAUTH,
+                               "host %s (%s): the server has no host key of the pinned type "
+                               "(%s): %s. Pin a key of a type it has (`ssh-keyscan ADDRESS` "
+                               "lists them) %s",
+                               l->name, l->target, strbuf_str(&algos), why,
+                               l->is_spec_advice
+                                   ? "in the Tenant's spec.hosts[].ssh.knownHostKey of this host"
+                                   : "with --host-key");
+        else
+            rc = omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): cannot connect: %s", l->name,
+                               l->target, why);
         goto fail;
     }
     rc = verify_hostkey(l, s, res, err);

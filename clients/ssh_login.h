@@ -30,9 +30,10 @@ typedef struct ssh_login {
     const ssh_keys_hostset *entry_keys; /* expected keys; may be empty */
     const char *known_hosts_file;       /* NULL: none */
     int is_tofu;
-    ssh_key tofu_key; /* key trusted on first use earlier, or NULL */
-    ssh_key data_key; /* identity from a secret, or NULL */
-    ssh_key file_key; /* identity from a file, or NULL */
+    int is_spec_advice; /* advise the Tenant spec / omlopd's settings, not omlctl's flags */
+    ssh_key tofu_key;   /* key trusted on first use earlier, or NULL */
+    ssh_key data_key;   /* identity from a secret, or NULL */
+    ssh_key file_key;   /* identity from a file, or NULL */
     const char *file_key_path;
     int use_agent;
 } ssh_login;

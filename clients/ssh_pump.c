@@ -73,9 +73,14 @@ static void unreachable_err(ssh_conn *c, omlop_err *err)
     if (localtime_r(&c->st.since, &tm))
         strftime(when, sizeof(when), "%H:%M:%S", &tm);
     left = c->st.next_retry_ms - mono_ms();
-    omlop_err_set(err, OMLOP_EUNAVAIL, "host %s unreachable since %s: %s (retrying in %.1fs)",
-                  c->name, when, c->st.last_error[0] ? c->st.last_error : "not connected",
-                  left > 0 ? (double)left / 1000.0 : 0.0);
+    /* last_error names the host already (lib/err.h) */
+    if (c->st.last_error[0])
+        omlop_err_set(err, OMLOP_EUNAVAIL, "%s (unreachable since %s, retrying in %.1fs)",
+                      c->st.last_error, when, left > 0 ? (double)left / 1000.0 : 0.0);
+    else
+        omlop_err_set(err, OMLOP_EUNAVAIL,
+                      "host %s (%s): not connected (unreachable since %s, retrying in %.1fs)",
+                      c->name, c->target, when, left > 0 ? (double)left / 1000.0 : 0.0);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -363,6 +368,7 @@ static int session_open(ssh_conn *c, omlop_err *err)
         .entry_keys = &c->entry_keys,
         .known_hosts_file = c->known_hosts_file,
         .is_tofu = c->is_tofu,
+        .is_spec_advice = c->is_spec_advice,
         .tofu_key = c->tofu_key,
         .data_key = c->data_key,
         .file_key = c->file_key,
@@ -601,9 +607,9 @@ static int check_liveness(ssh_conn *c, long long now)
     }
     if (now - c->last_rx_ms >= dead_after) {
         connection_lost(c,
-                        "no answer from %s for %lld ms (keepalive); the host or the network "
-                        "is down",
-                        c->target, now - c->last_rx_ms);
+                        "host %s (%s): no answer for %lld ms (keepalive); the host or the "
+                        "network is down",
+                        c->name, c->target, now - c->last_rx_ms);
         return -1;
     }
     if (now - c->last_rx_ms >= c->keepalive_interval_ms &&
@@ -622,7 +628,8 @@ static void step_connected(ssh_conn *c)
     long long now;
 
     if (sfd == SSH_INVALID_SOCKET) {
-        connection_lost(c, "connection to %s lost: %s", c->target, ssh_get_error(c->session));
+        connection_lost(c, "host %s (%s): connection lost: %s", c->name, c->target,
+                        ssh_get_error(c->session));
         return;
     }
     is_session_ready = wait_events(c, sfd, mono_ms());
@@ -633,7 +640,7 @@ static void step_connected(ssh_conn *c)
         (ssh_get_status(c->session) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
         const char *why = ssh_get_error(c->session);
 
-        connection_lost(c, "connection to %s lost: %s", c->target,
+        connection_lost(c, "host %s (%s): connection lost: %s", c->name, c->target,
                         why && why[0] ? why : "closed by the server");
         return;
     }

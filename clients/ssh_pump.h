@@ -97,6 +97,7 @@ struct ssh_conn {
     int port;
     char *known_hosts_file;
     int is_tofu;
+    int is_spec_advice; /* messages advise the Tenant spec (ssh_host_config) */
     int use_agent;
     int connect_timeout_ms;
     int keepalive_interval_ms;

@@ -5,6 +5,15 @@
  * fills the caller's omlop_err (which may be NULL when the caller does not care)
  * with the code and a message that says what failed, on which object, and what
  * to do about it.
+ *
+ * Who adds which context (one rule, so no name is said twice): a message names
+ * each object once, and the name is added by the lowest layer that knows it.
+ * clients/ (ssh, hostfs, tunnel, podman) know their host and start with
+ * "host NAME: " (ssh: "host NAME (user@address:port): "); a caller adds only
+ * what its callee cannot know (which Secret, component, step or file) and
+ * never the host again; code that gathers the errors of several hosts (a
+ * tenant's status, its events) quotes each as it is. A layer that does not
+ * know the host (reconcilers/secrets) leaves it to its caller, which knows.
  */
 #ifndef OMLOP_ERR_H
 #define OMLOP_ERR_H

@@ -46,20 +46,62 @@ void events_free(events *ev)
     free(ev);
 }
 
+static int is_word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int is_hex_char(char c)
+{
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9');
+}
+
+void events_message_key(const char *message, strbuf *out)
+{
+    const char *p = message ? message : "";
+
+    while (*p) {
+        const char *w = p;
+        int has_digit = 0, is_hex = 1;
+
+        if (!is_word_char(*p)) {
+            strbuf_addch(out, *p++);
+            continue;
+        }
+        for (; is_word_char(*p); p++) {
+            has_digit |= *p >= '0' && *p <= '9';
+            is_hex &= is_hex_char(*p);
+        }
+        /* a number, an id or a digest: the part that varies from one round to the next */
+        if (is_hex && has_digit)
+            strbuf_addch(out, '#');
+        else
+            strbuf_add(out, w, (size_t)(p - w));
+    }
+}
+
 /* "<name>-<16 hex digits of the identity hash>", a valid object name. */
 static void event_name(const char *kind, const char *name, const char *uid, const char *type,
                        const char *reason, const char *message, char out[64])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    const char *parts[] = {kind, name, uid, type, reason, message};
-    strbuf id = STRBUF_INIT;
+    strbuf mkey = STRBUF_INIT, id = STRBUF_INIT;
+    const char *parts[6];
     size_t n = 0;
 
+    events_message_key(message, &mkey);
+    parts[0] = kind;
+    parts[1] = name;
+    parts[2] = uid;
+    parts[3] = type;
+    parts[4] = reason;
+    parts[5] = mkey.buf ? mkey.buf : "";
     /* the parts NUL-separated, so ("ab","c") and ("a","bc") differ */
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
         strbuf_add(&id, parts[i] ? parts[i] : "", strlen(parts[i] ? parts[i] : "") + 1);
     SHA256((const unsigned char *)id.buf, id.len, md);
     strbuf_release(&id);
+    strbuf_release(&mkey);
     for (const char *p = name; *p && n < EVENT_NAME_PREFIX_MAX; p++) {
         char c = *p;
 
@@ -185,6 +227,8 @@ int events_record_at(events *ev, const json_object *obj, const char *type, const
                 json_object_object_add(e, "count",
                                        json_object_new_int64(cjson_get_int(e, "count", 1) + 1));
                 json_object_object_add(e, "lastTimestamp", json_object_new_string(nowbuf));
+                /* folded on the message's key: the text keeps the latest round's numbers */
+                json_object_object_add(e, "message", json_object_new_string(msg));
                 api_object_store_text(e, &text);
                 rc = store_update(ev->st, key.buf, text.buf, text.len, kv.mod_revision, &rev, err);
             }

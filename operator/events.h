@@ -3,9 +3,14 @@
  * people reading `omlctl describe` / `kubectl describe` or `get events`.
  *
  * An event is identified by (involved object kind, name and uid, type, reason,
- * message): recording the same one again raises its count and lastTimestamp
- * instead of adding another object, so a reconciler that retries every few
- * seconds leaves one event with a count, not thousands. Events are stored
+ * message key): recording the same one again raises its count and
+ * lastTimestamp and takes the new message, instead of adding another object,
+ * so a reconciler that retries every few seconds leaves one event with a
+ * count, not thousands. The message key is the message with its volatile
+ * parts masked (events_message_key): "channel 46" and "channel 52" of one host
+ * error are one event. Events of a re-created object (a new uid) are others.
+ * They expire: events_prune deletes those not raised again within a TTL
+ * (omlopd's --event-ttl, operator/manager.h). Events are stored
  * under /omlop/events/<object>-<hash>, as the API would store them, so they are
  * listable per object with ?fieldSelector=involvedObject.name=X and watchable.
  *
@@ -20,6 +25,7 @@
 
 #include "crds/schema.h"
 #include "lib/err.h"
+#include "lib/strbuf.h"
 #include "operator/store.h"
 
 #define EVENT_TYPE_NORMAL  "Normal"
@@ -51,6 +57,13 @@ int events_record(events *ev, const json_object *obj, const char *type, const ch
 /* The same with an explicit time (for tests). */
 int events_record_at(events *ev, const json_object *obj, const char *type, const char *reason,
                      time_t now, const char *message, omlop_err *err);
+
+/*
+ * Append message to out with every word that is all hex digits and holds a
+ * digit ("46", "10.0.0.1" per part, "3f9a1c", a time) replaced by "#": what
+ * stays is the part of the message that identifies the event.
+ */
+void events_message_key(const char *message, strbuf *out);
 
 /* Delete events whose lastTimestamp is older than max_age_s; *deleted counts them. */
 int events_prune(events *ev, time_t now, long max_age_s, size_t *deleted, omlop_err *err);

@@ -23,6 +23,7 @@
 #include "operator/config.h"
 #include "operator/workqueue.h"
 #include "reconcilers/desired.h"
+#include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
 #include "reconcilers/tenant_lifecycle.h"
 
@@ -38,6 +39,8 @@
 #define HOST_RETRY_MAX_MS 5000
 /* The pause after a follow ended without a loss (should not happen), so it cannot spin. */
 #define FOLLOW_PAUSE_MS 1000
+/* Expired events are looked for this often (and once at start). */
+#define EVENT_GC_INTERVAL_MS (60 * 1000)
 
 /* One cached host: the SSH connection, its tunnel and Podman client, and the event follower. */
 typedef struct host_entry {
@@ -75,14 +78,18 @@ struct manager {
     tenant_env env;
     atomic_int stop; /* also the reconciles' cancel flag */
     pthread_t watch_thread;
+    pthread_t secrets_thread;
     pthread_t *workers;
     int n_workers;
     int has_watch_thread;
-    /* lock protects hosts, seen and tombs; never held across host or store I/O */
+    int has_secrets_thread;
+    /* lock protects hosts, seen, tombs and refs; never held across host or store I/O */
     pthread_mutex_t lock;
     host_entry *hosts;
     name_val *seen;
     name_val *tombs;
+    /* tenant -> the Secrets it reads, "\nname\nname\n" (secrets_referenced) */
+    name_val *refs;
 };
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -93,6 +100,7 @@ void manager_options_default(manager_options *o)
     o->is_enabled = 1;
     o->workers = MANAGER_DEFAULT_WORKERS;
     o->resync_s = MANAGER_DEFAULT_RESYNC_S;
+    o->event_ttl_s = MANAGER_DEFAULT_EVENT_TTL_S;
 }
 
 void manager_usage(FILE *out)
@@ -111,7 +119,9 @@ void manager_usage(FILE *out)
                  "                                 (" MANAGER_DEFAULT_PUBLIC_IP_URL ")\n"
                  "  --known-hosts FILE             knownHostsFile: OpenSSH known_hosts that\n"
                  "                                 verifies hosts whose spec has no\n"
-                 "                                 knownHostKey (without it they are refused)\n");
+                 "                                 knownHostKey (without it they are refused)\n"
+                 "  --event-ttl SECONDS            eventTTL: an Event not raised again for this\n"
+                 "                                 long is deleted (3600)\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -387,11 +397,12 @@ static int host_entry_new(manager *m, const tenant_host_access *a, const char *h
     if (!a->known_host_key || !*a->known_host_key)
         cfg.known_hosts_file = m->opts.known_hosts_file;
     cfg.connect_timeout_ms = m->opts.connect_timeout_ms;
+    cfg.is_spec_advice = 1; /* the user fixes the Tenant's spec or omlopd's config, not flags */
     cfg.backoff_max_ms = HOST_RETRY_MAX_MS;
     if ((rc = ssh_conn_new(&cfg, &e->conn, err)) < 0 ||
         (rc = tunnel_new_ssh(e->conn, a->socket, &e->tun, err)) < 0 ||
         (rc = podman_client_new(e->tun, &e->pc, err)) < 0) {
-        omlop_err_prefix(err, "host %s: ", a->host);
+        /* the clients name the host themselves (lib/err.h) */
         host_entry_free(e);
         return rc;
     }
@@ -517,12 +528,8 @@ static int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *ou
     ssh_conn_get_status(e->conn, &st);
     if (info)
         snprintf(info->fingerprint, sizeof(info->fingerprint), "%s", st.host_key_fingerprint);
-    if (rc < 0) {
-        /* the status says "host NAME: " itself; add where we tried to go if not said */
-        if (!strstr(err->msg, ssh_conn_target(e->conn)))
-            omlop_err_prefix(err, "ssh %s: ", ssh_conn_target(e->conn));
-        return rc;
-    }
+    if (rc < 0)
+        return rc; /* "host NAME (user@address:port): why" from clients/ssh (lib/err.h) */
     out->pc = e->pc;
     /* the entry (and its connection) stays until this tenant's own worker drops it */
     out->ops = &host_ops;
@@ -662,13 +669,13 @@ static void drop_own_finalizer(json_object *o)
 }
 
 /*
- * Hash of a stored Tenant without .status and without omlop's finalizer: what
- * the reconciler must react to (its own writes of either do not wake it again;
- * a PUT that drops the finalizer is repaired at the next round or resync).
+ * Hash of a stored Tenant o without .status and without omlop's finalizer:
+ * what the reconciler must react to (its own writes of either do not wake it
+ * again; a PUT that drops the finalizer is repaired at the next round or
+ * resync). Changes o.
  */
-static char *spec_hash(const char *value, size_t len)
+static char *spec_hash(json_object *o)
 {
-    json_object *o = api_object_parse(value, len);
     char h[CJSON_HASH_HEX_LEN + 1];
 
     if (!o)
@@ -676,18 +683,33 @@ static char *spec_hash(const char *value, size_t len)
     json_object_object_del(o, "status");
     drop_own_finalizer(o);
     cjson_hash(o, h);
-    json_object_put(o);
     return strdup(h);
+}
+
+/* The Secrets tenant o reads, as "\nname\n...\n" (so "\nNAME\n" finds one). */
+static char *refs_text(const json_object *o)
+{
+    char **names = o ? secrets_referenced(o) : NULL;
+    strbuf t = STRBUF_INIT;
+
+    strbuf_addch(&t, '\n');
+    for (size_t i = 0; names && names[i]; i++)
+        strbuf_addf(&t, "%s\n", names[i]);
+    secrets_names_free(names);
+    return strbuf_detach(&t, NULL);
 }
 
 /* Note the tenant's current value; queue it when it is new or its spec changed (or always). */
 static void observe(manager *m, const char *name, const char *value, size_t len, int is_always)
 {
-    char *h = spec_hash(value, len);
+    json_object *o = api_object_parse(value, len);
+    char *refs = refs_text(o), *h = spec_hash(o);
     int changed;
 
+    json_object_put(o);
     pthread_mutex_lock(&m->lock);
     changed = nv_set_take(&m->seen, name, h);
+    nv_set_take(&m->refs, name, refs);
     free(nv_take(&m->tombs, name)); /* it exists again */
     pthread_mutex_unlock(&m->lock);
     if (changed || is_always)
@@ -739,6 +761,7 @@ static void on_store_event(manager *m, const store_event *ev)
     if (ev->type == STORE_EVENT_DELETED) {
         pthread_mutex_lock(&m->lock);
         free(nv_take(&m->seen, name));
+        free(nv_take(&m->refs, name));
         /* Deleted through the finalizer (torn down already, or the finalizer was removed by
          * hand to force it): nothing left to do. Otherwise tear down from the last value. */
         if (ev->kv.value && !was_finalized(ev->kv.value, ev->kv.value_len))
@@ -759,9 +782,24 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Delete the events not raised again within the TTL (kube-apiserver's --event-ttl). */
+static void events_gc(manager *m)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    size_t n = 0;
+
+    if (!m->ev || m->opts.event_ttl_s <= 0)
+        return;
+    if (events_prune(m->ev, time(NULL), m->opts.event_ttl_s, &n, &err) < 0)
+        log_warn("reconcile: deleting expired events failed: %s", err.msg);
+    else if (n)
+        log_info("events=%zu ttl_s=%d expired events deleted", n, m->opts.event_ttl_s);
+}
+
 static void *watch_main(void *arg)
 {
     manager *m = arg;
+    int64_t next_gc = 0;
 
     while (!atomic_load(&m->stop)) {
         omlop_err err = OMLOP_ERR_INIT;
@@ -793,10 +831,103 @@ static void *watch_main(void *arg)
                     log_info("reconcile: tenant watch ended (%s), listing again", err.msg);
                 break; /* EGONE: list again and watch from there */
             }
+            if (mono_ms() >= next_gc) {
+                events_gc(m);
+                next_gc = mono_ms() + EVENT_GC_INTERVAL_MS;
+            }
             if (mono_ms() >= next_resync) {
                 if (resync(m, NULL, &err) < 0)
                     log_warn("reconcile: resync failed: %s", err.msg);
                 next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+            }
+        }
+        store_watch_close(w);
+    }
+    return NULL;
+}
+
+/* ---- Secrets: a changed Secret wakes the tenants that read it ------------------------------ */
+
+/* Queue tenant now, forgetting its backoff (it may have been failing on what just changed). */
+static void requeue_fresh(manager *m, const char *tenant)
+{
+    /* forget first: the add cancels the pending delayed retry, the forget makes the next
+     * failure (if it is still not right) start again at the base backoff */
+    workqueue_forget(m->q, tenant);
+    workqueue_add(m->q, tenant);
+}
+
+size_t manager_secret_changed(manager *m, const char *secret)
+{
+    strbuf needle = STRBUF_INIT;
+    char **hit = NULL;
+    size_t n = 0;
+
+    strbuf_addf(&needle, "\n%s\n", secret);
+    pthread_mutex_lock(&m->lock);
+    for (name_val *p = m->refs; p; p = p->next)
+        if (strstr(p->val, needle.buf)) {
+            hit = realloc(hit, (n + 1) * sizeof(*hit));
+            if (!hit)
+                abort();
+            hit[n++] = strdup(p->name);
+        }
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; i < n; i++) {
+        log_info("tenant=%s secret=%s secret changed: tenant queued", hit[i], secret);
+        requeue_fresh(m, hit[i]);
+        free(hit[i]);
+    }
+    free(hit);
+    strbuf_release(&needle);
+    return n;
+}
+
+int manager_failures(manager *m, const char *tenant)
+{
+    return workqueue_failures(m->q, tenant);
+}
+
+/*
+ * Follow /omlop/secrets/ from now on. After a break (compaction, a slow reader) it follows
+ * again from the current revision: a change in the gap is picked up by the resync.
+ */
+static void *secrets_main(void *arg)
+{
+    manager *m = arg;
+    size_t pl = strlen(SECRETS_KEY_PREFIX);
+
+    while (!atomic_load(&m->stop)) {
+        omlop_err err = OMLOP_ERR_INIT;
+        store_watch *w = NULL;
+        int64_t rev = 0;
+
+        if (store_current_revision(m->st, &rev, &err) < 0 ||
+            store_watch_open(m->st, SECRETS_KEY_PREFIX, rev, &w, &err) < 0) {
+            log_warn("reconcile: watching secrets failed, retrying: %s", err.msg);
+            for (int i = 0; i < RELIST_PAUSE_MS / 100 && !atomic_load(&m->stop); i++) {
+                struct timespec ts = {0, 100 * 1000000L};
+
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        while (!atomic_load(&m->stop)) {
+            store_event ev;
+            int rc;
+
+            memset(&ev, 0, sizeof(ev));
+            rc = store_watch_next(w, &ev, WATCH_POLL_MS, &err);
+            if (rc == 0) {
+                const char *k = ev.kv.key;
+
+                if (k && strncmp(k, SECRETS_KEY_PREFIX, pl) == 0 && k[pl] && !strchr(k + pl, '/'))
+                    manager_secret_changed(m, k + pl);
+                store_event_release(&ev);
+            } else if (rc != OMLOP_ETIMEOUT) {
+                if (!atomic_load(&m->stop))
+                    log_info("reconcile: secret watch ended (%s), watching again", err.msg);
+                break;
             }
         }
         store_watch_close(w);
@@ -824,6 +955,8 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
         m->opts.workers = MANAGER_DEFAULT_WORKERS;
     if (m->opts.resync_s < 1)
         m->opts.resync_s = MANAGER_DEFAULT_RESYNC_S;
+    if (m->opts.event_ttl_s < 1)
+        m->opts.event_ttl_s = MANAGER_DEFAULT_EVENT_TTL_S;
     workqueue_options_default(&qo);
     qo.backoff_base_ms = QUEUE_BACKOFF_BASE_MS;
     qo.backoff_max_ms = QUEUE_BACKOFF_MAX_MS;
@@ -849,6 +982,11 @@ int manager_start(manager *m, omlop_err *err)
     if (pthread_create(&m->watch_thread, NULL, watch_main, m) != 0)
         return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the watch thread");
     m->has_watch_thread = 1;
+    if (pthread_create(&m->secrets_thread, NULL, secrets_main, m) != 0) {
+        manager_stop(m);
+        return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the secret watch");
+    }
+    m->has_secrets_thread = 1;
     for (int i = 0; i < m->opts.workers; i++) {
         if (pthread_create(&m->workers[i], NULL, worker_main, m) != 0) {
             manager_stop(m);
@@ -867,10 +1005,7 @@ void manager_enqueue(manager *m, const char *tenant)
 
 void manager_host_back(manager *m, const char *tenant)
 {
-    /* forget first: the add cancels the pending delayed retry, the forget makes the next
-     * failure (if the host is still not right) start again at the base backoff */
-    workqueue_forget(m->q, tenant);
-    workqueue_add(m->q, tenant);
+    requeue_fresh(m, tenant);
 }
 
 void manager_stop(manager *m)
@@ -884,6 +1019,9 @@ void manager_stop(manager *m)
     if (m->has_watch_thread)
         pthread_join(m->watch_thread, NULL);
     m->has_watch_thread = 0;
+    if (m->has_secrets_thread)
+        pthread_join(m->secrets_thread, NULL);
+    m->has_secrets_thread = 0;
     for (int i = 0; i < m->n_workers; i++)
         pthread_join(m->workers[i], NULL);
     m->n_workers = 0;
@@ -908,6 +1046,7 @@ void manager_free(manager *m)
     workqueue_free(m->q);
     nv_free_all(&m->seen);
     nv_free_all(&m->tombs);
+    nv_free_all(&m->refs);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

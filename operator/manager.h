@@ -12,6 +12,11 @@
  *     removed, ran out of memory or turned unhealthy): the self-healing path;
  *   - a host lost (its SSH connection dropped or cannot be made), so the
  *     status says so at once;
+ *   - a Secret created, changed or deleted (a store watch on /omlop/secrets/):
+ *     every tenant whose spec names it (any secretRef: SSH identity, database,
+ *     object storage, TLS, AMI, ...; and the Secrets omlop generates for it)
+ *     is queued at once with its backoff forgotten, so fixing a missing or
+ *     malformed Secret takes effect now, not after a backoff of minutes;
  *   - a host coming back (its SSH connection is up again after a loss, or up
  *     for the first time after failing): the tenant is queued at once with its
  *     backoff forgotten, so a long outage does not leave it waiting up to the
@@ -34,8 +39,11 @@
  * host: it waits for the SSH connection (which reconnects by itself, retrying
  * at least every 5 s) and follows again, logging once per loss and recovery.
  *
+ * The same watch thread deletes Events not raised again within event_ttl_s
+ * (operator/events.h: events_prune), every minute.
+ *
  * Threads and locks: m->lock (owned by the manager) protects the host cache
- * list, the spec-hash table and the tombstones; it is never held while
+ * list, the spec-hash table, the tombstones and each tenant's Secret names; it is never held while
  * talking to a host or the store. The watch thread alone reads the store
  * watch. manager_stop cancels everything and joins every thread.
  */
@@ -52,6 +60,8 @@
 #define MANAGER_DEFAULT_WORKERS  2
 #define MANAGER_DEFAULT_RESYNC_S 60
 #define MANAGER_MAX_WORKERS      64
+/* Events are kept this long after they were last raised (kube-apiserver's --event-ttl). */
+#define MANAGER_DEFAULT_EVENT_TTL_S 3600
 
 typedef struct manager manager;
 
@@ -63,6 +73,7 @@ typedef struct manager_options {
     int ready_timeout_ms;   /* waiting for a started container to run; 0: 30000 */
     char *public_ip_url;    /* what hosts ask for their public IP; NULL: the default (borrowed) */
     char *known_hosts_file; /* verifies hosts whose spec has no knownHostKey; NULL: refused */
+    int event_ttl_s;        /* an Event not raised again for this long is deleted; 0: 3600 */
 } manager_options;
 
 /* Where hosts learn their public IPv4 address (plain text answer), unless configured. */
@@ -87,6 +98,15 @@ void manager_enqueue(manager *m, const char *tenant);
 
 /* A host of tenant is reachable again after a loss: queue tenant now, forgetting its backoff. */
 void manager_host_back(manager *m, const char *tenant);
+
+/*
+ * Secret secret (its name) was created, changed or deleted: queue every tenant
+ * that reads it at once, its backoff forgotten. Returns how many were queued.
+ */
+size_t manager_secret_changed(manager *m, const char *secret);
+
+/* How many failed rounds tenant has had since its last success or reset (tests, tools). */
+int manager_failures(manager *m, const char *tenant);
 
 /*
  * How a follower reads its host's SSH connection over time (pure; the follower

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -149,6 +150,118 @@ out:
     store_kv_release(&kv);
     strbuf_release(&skey);
     return rc;
+}
+
+int secrets_ssh_identity(void *ctx, const char *name, const char *key, strbuf *out, omlop_err *err)
+{
+    ssh_key parsed = NULL;
+    int rc = secrets_lookup(ctx, name, key, out, err);
+
+    if (rc < 0)
+        return rc;
+    /* parsed here, where the Secret is known, so the message can name it: a key that does
+     * not parse is the Secret's fault, not the host's. The parser's own words are left out:
+     * they may quote a piece of the value. */
+    if (ssh_keys_load_text(strbuf_str(out), "value", &parsed, NULL) < 0)
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "Secret %s key %s is not an unencrypted SSH private key (OpenSSH or "
+                             "PEM text, or its base64): put the host's login key there",
+                             name, key);
+    ssh_key_free(parsed);
+    return 0;
+}
+
+const char *secrets_reason(int code)
+{
+    switch (code) {
+    case OMLOP_ENOTFOUND:
+        return SECRETS_REASON_NOT_FOUND;
+    case OMLOP_EINVAL:
+    case OMLOP_EPROTO:
+    case OMLOP_ELIMIT:
+        return SECRETS_REASON_INVALID;
+    default:
+        return NULL;
+    }
+}
+
+/* Whether a member name is a Secret reference ("secretRef", "identitySecretRef", ...). */
+static int is_ref_key(const char *k)
+{
+    size_t n = strlen(k), sl = strlen("SecretRef");
+
+    return strcmp(k, "secretRef") == 0 || (n > sl && strcmp(k + n - sl, "SecretRef") == 0);
+}
+
+static void names_add(char ***v, size_t *n, size_t *cap, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return;
+    if (*n + 1 >= *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        *v = realloc(*v, *cap * sizeof(**v));
+        if (!*v)
+            abort();
+    }
+    (*v)[(*n)++] = strdup(s);
+    (*v)[*n] = NULL;
+    if (!(*v)[*n - 1])
+        abort();
+}
+
+/* Walk o for Secret references (the spec is a few levels deep; no recursion limit needed:
+ * the API bounds an object's depth). */
+static void refs_walk(const json_object *o, char ***v, size_t *n, size_t *cap)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            refs_walk(json_object_array_get_idx(o, i), v, n, cap);
+        return;
+    }
+    if (!json_object_is_type(o, json_type_object))
+        return;
+    json_object_object_foreach((json_object *)o, k, val)
+    {
+        const char *name = is_ref_key(k) ? cjson_get_string(val, "name") : NULL;
+
+        if (name && *name)
+            names_add(v, n, cap, name);
+        else
+            refs_walk(val, v, n, cap);
+    }
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **secrets_referenced(const json_object *tenant)
+{
+    const char *tname = cjson_get_string(tenant, "metadata.name");
+    char **v = calloc(1, sizeof(*v));
+    size_t n = 0, cap = 1;
+
+    if (!v)
+        abort();
+    refs_walk(cjson_get(tenant, "spec"), &v, &n, &cap);
+    for (size_t i = 0; tname && i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++) {
+        strbuf s = STRBUF_INIT;
+
+        strbuf_addf(&s, "%s%s", tname, generated_secrets[i].suffix);
+        names_add(&v, &n, &cap, s.buf);
+        strbuf_release(&s);
+    }
+    qsort(v, n, sizeof(*v), cmp_names);
+    return v;
+}
+
+void secrets_names_free(char **names)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
 }
 
 /* Whether labels (an object) has key=value. */

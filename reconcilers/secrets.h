@@ -14,11 +14,17 @@
 #ifndef OMLOP_SECRETS_H
 #define OMLOP_SECRETS_H
 
+#include <json-c/json.h>
+
 #include "lib/err.h"
 #include "lib/strbuf.h"
 #include "operator/store.h"
 
 #define SECRETS_KEY_PREFIX "/omlop/secrets/"
+
+/* Condition and event reasons of a Secret a tenant cannot use (status, events). */
+#define SECRETS_REASON_NOT_FOUND "SecretNotFound"
+#define SECRETS_REASON_INVALID   "InvalidSecret"
 
 /* Whose Secrets, from where (borrowed). */
 typedef struct secrets_ctx {
@@ -31,6 +37,32 @@ typedef struct secrets_ctx {
  * key in Secret name to out. OMLOP_ENOTFOUND names the Secret and key.
  */
 int secrets_lookup(void *ctx, const char *name, const char *key, strbuf *out, omlop_err *err);
+
+/*
+ * secrets_lookup for an SSH private key: the value must also parse as one
+ * (OMLOP_EINVAL otherwise). Every error names the Secret and the key and
+ * never quotes the value.
+ */
+int secrets_ssh_identity(void *ctx, const char *name, const char *key, strbuf *out, omlop_err *err);
+
+/*
+ * The condition reason for a failed secrets_lookup / secrets_ssh_identity:
+ * SECRETS_REASON_NOT_FOUND (Secret or key missing), SECRETS_REASON_INVALID
+ * (present but unusable), or NULL when the Secret itself is not at fault (the
+ * store failed).
+ */
+const char *secrets_reason(int code);
+
+/*
+ * Every Secret name the Tenant tenant (an API object) may read: the name of
+ * each secretRef / ...SecretRef in its spec (SSH identity, database, object
+ * storage, TLS, AMI, dialer, SMTP, ...) and the names omlop generates for it.
+ * Sorted, without duplicates, NULL-ended; free with secrets_names_free.
+ */
+char **secrets_referenced(const json_object *tenant);
+
+/* Free a list from secrets_referenced; NULL is fine. */
+void secrets_names_free(char **names);
 
 /*
  * The tenant is being deleted: delete the Secrets omlop generated for it -

@@ -280,10 +280,8 @@ static int host_files(tenant_round *r, tenant_host_round *h, const desired_host 
         for (size_t i = 0; i < h->n_files; i++)
             paths[i] = h->files[i].path;
         rc = h->ops->file_hashes(h->ops_ctx, paths, h->n_files, hex, err);
-        if (rc < 0) {
-            omlop_err_prefix(err, "host %s: reading its files: ", h->name);
-            goto out;
-        }
+        if (rc < 0)
+            goto out; /* "host H: cannot hash ...": the host ops name the host and the files */
         for (size_t i = 0; i < h->n_files; i++) {
             memcpy(h->files[i].live, hex[i], sizeof(hex[i]));
             h->files[i].is_observed = 1;
@@ -374,8 +372,9 @@ void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const cha
                       h->name);
         goto out;
     }
-    if (secrets_lookup(sc, sname, skey ? skey : "ssh-privatekey", &identity, &h->err) < 0) {
-        omlop_err_prefix(&h->err, "SSH key for host %s: ", h->name);
+    if (secrets_ssh_identity(sc, sname, skey ? skey : "ssh-privatekey", &identity, &h->err) < 0) {
+        h->reason = secrets_reason(h->err.code);
+        omlop_err_prefix(&h->err, "host %s: SSH key: ", h->name);
         goto out;
     }
     a.identity = identity.buf;
@@ -1062,6 +1061,7 @@ static int write_status(tenant_round *r, const char *invalid, omlop_err *err)
         oh[i].name = h->name;
         oh[i].is_reachable = h->is_reachable;
         oh[i].error = h->is_reachable ? NULL : h->err.msg;
+        oh[i].reason = h->is_reachable ? NULL : h->reason;
         oh[i].fingerprint = h->info.fingerprint[0] ? h->info.fingerprint : NULL;
         for (size_t j = 0; dh && j < dh->n_containers; j++) {
             if (n_oc == cap) {
@@ -1144,8 +1144,8 @@ static void round_connect(tenant_round *r)
         r->n_hosts++;
         tenant_round_host_connect(r->env, &r->sc, r->tenant, hs, h);
         if (!h->is_reachable)
-            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s",
-                               h->name, h->err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, h->reason ? h->reason : "HostUnreachable",
+                               "%s", h->err.msg);
     }
     if (r->env->host_forget) {
         /* hosts removed from the spec: drop their cached connections */
@@ -1176,8 +1176,7 @@ static void round_observe(tenant_round *r)
             continue;
         if (host_observe(h, r->tenant, desired_host_find(r->ds, h->name), &h->err) < 0) {
             h->is_reachable = 0;
-            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s",
-                               h->name, h->err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "%s", h->err.msg);
         }
     }
 }
@@ -1192,8 +1191,7 @@ static void round_files(tenant_round *r)
             continue;
         if (host_files(r, h, desired_host_find(r->ds, h->name), &h->err) < 0) {
             h->is_reachable = 0;
-            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "HostUnreachable %s: %s",
-                               h->name, h->err.msg);
+            tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "%s", h->err.msg);
         }
     }
 }

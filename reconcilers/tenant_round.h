@@ -39,7 +39,8 @@ typedef struct tenant_host_round {
     const tenant_host_ops *ops; /* files and probes on the host; NULL when not available */
     void *ops_ctx;
     int is_reachable;
-    omlop_err err; /* why not */
+    omlop_err err;      /* why not */
+    const char *reason; /* why not, as a condition reason; NULL: HostUnreachable */
     tenant_host_info info;
     podman_container_list list;
     live_container *lc;

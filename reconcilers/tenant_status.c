@@ -180,7 +180,10 @@ static json_object *hosts_json(const json_object *old_status, const tenant_obs *
     return hosts;
 }
 
-/* "host a: why; host b: why" for the unreachable hosts; returns how many. */
+/*
+ * "host a: why; host b: why" for the unreachable hosts; returns how many. A
+ * host's error names the host already (lib/err.h): it is quoted as it is.
+ */
 static size_t unreachable_text(const tenant_obs *obs, strbuf *out)
 {
     size_t n = 0;
@@ -190,11 +193,33 @@ static size_t unreachable_text(const tenant_obs *obs, strbuf *out)
 
         if (h->is_reachable)
             continue;
-        strbuf_addf(out, "%shost %s: %s", n ? "; " : "", h->name,
-                    h->error && *h->error ? h->error : "unreachable");
+        if (n)
+            strbuf_adds(out, "; ");
+        if (h->error && *h->error)
+            strbuf_adds(out, h->error);
+        else
+            strbuf_addf(out, "host %s: unreachable", h->name);
         n++;
     }
     return n;
+}
+
+/* The reason of the first unreachable host whose Secret is at fault, or NULL; *n counts them. */
+static const char *secret_reason(const tenant_obs *obs, size_t *n)
+{
+    const char *first = NULL;
+
+    *n = 0;
+    for (size_t i = 0; i < obs->n_hosts; i++) {
+        const tenant_obs_host *h = &obs->hosts[i];
+
+        if (h->is_reachable || !h->reason || !*h->reason)
+            continue;
+        if (!first)
+            first = h->reason;
+        (*n)++;
+    }
+    return first;
 }
 
 /* "2 of 15 components not running as specified: asterisk on h1 (Missing), ..." */
@@ -288,7 +313,8 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
 {
     json_object *st = NULL, *conds;
     strbuf down = STRBUF_INIT, lag = STRBUF_INIT, msg = STRBUF_INIT;
-    size_t n_down, n_lag;
+    size_t n_down, n_lag, n_secret;
+    const char *sreason;
     int is_ready;
     const char *phase;
     int64_t gen = obs->generation;
@@ -307,13 +333,17 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
     }
     n_down = unreachable_text(obs, &down);
     n_lag = lagging_text(obs, &lag);
+    sreason = secret_reason(obs, &n_secret);
     is_ready = !obs->invalid && !obs->failed && n_down == 0 && n_lag == 0 && obs->n_components > 0;
 
     if (n_down == 0)
         strbuf_addf(&msg, "%zu of %zu hosts reachable", obs->n_hosts, obs->n_hosts);
-    tenant_condition_set(conds, "HostsReachable", n_down ? "False" : "True",
-                         n_down ? "HostUnreachable" : "AllHostsReachable",
-                         n_down ? down.buf : msg.buf, gen, now);
+    if (n_down && n_down == n_secret) /* not tried: whether they are reachable is unknown */
+        tenant_condition_set(conds, "HostsReachable", "Unknown", sreason, down.buf, gen, now);
+    else
+        tenant_condition_set(conds, "HostsReachable", n_down ? "False" : "True",
+                             n_down ? "HostUnreachable" : "AllHostsReachable",
+                             n_down ? down.buf : msg.buf, gen, now);
 
     strbuf_reset(&msg);
     if (obs->invalid)
@@ -322,7 +352,8 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
         strbuf_addf(&msg, "%s: %s", obs->failed, obs->failure ? obs->failure : "failed");
         tenant_condition_set(conds, "Degraded", "True", "ComponentFailed", msg.buf, gen, now);
     } else if (n_down)
-        tenant_condition_set(conds, "Degraded", "True", "HostUnreachable", down.buf, gen, now);
+        tenant_condition_set(conds, "Degraded", "True", sreason ? sreason : "HostUnreachable",
+                             down.buf, gen, now);
     else
         tenant_condition_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 
@@ -332,6 +363,10 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
     else if (obs->failed) {
         strbuf_addf(&msg, "rollout stopped at %s", obs->failed);
         tenant_condition_set(conds, "Progressing", "False", "RolloutStopped", msg.buf, gen, now);
+    } else if (sreason) {
+        /* retrying cannot help: it waits for the user (a changed Secret wakes the tenant) */
+        strbuf_addf(&msg, "waiting for a Secret: %s", down.buf);
+        tenant_condition_set(conds, "Progressing", "False", sreason, msg.buf, gen, now);
     } else if (obs->n_applied > 0 || n_lag > 0 || obs->n_pending > 0) {
         strbuf_addf(&msg, "%zu changes applied this round%s%s", obs->n_applied, n_lag ? "; " : "",
                     n_lag ? lag.buf : "");
@@ -350,7 +385,8 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
         strbuf_addf(&msg, "%s: %s", obs->failed, obs->failure ? obs->failure : "failed");
         tenant_condition_set(conds, "Ready", "False", "ComponentFailed", msg.buf, gen, now);
     } else if (n_down)
-        tenant_condition_set(conds, "Ready", "False", "HostUnreachable", down.buf, gen, now);
+        tenant_condition_set(conds, "Ready", "False", sreason ? sreason : "HostUnreachable",
+                             down.buf, gen, now);
     else
         tenant_condition_set(conds, "Ready", "False", "ComponentsNotReady",
                              n_lag ? lag.buf : "no components to run", gen, now);

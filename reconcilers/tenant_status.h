@@ -6,7 +6,11 @@
  *   conditions Ready, Progressing, Degraded, HostsReachable, each with reason,
  *   message and observedGeneration; lastTransitionTime changes only when the
  *   condition's status flips (True <-> False <-> Unknown), never on a mere
- *   reason or message change;
+ *   reason or message change. A host that could not even be tried because of
+ *   its Secret (tenant_obs_host.reason: SecretNotFound, InvalidSecret) makes
+ *   that the reason of Ready, Degraded and Progressing (False: nothing
+ *   progresses until the user fixes the Secret), and HostsReachable Unknown
+ *   unless another host is really unreachable;
  *   hosts[]: reachable, lastError, lastContactTime (kept from before while a
  *   host is unreachable), hostKeyFingerprint, and components[] with image,
  *   state, containerID, restarts (counted by omlop across reconciles),
@@ -43,8 +47,9 @@
 typedef struct tenant_obs_host {
     const char *name;
     int is_reachable;
-    const char *error;       /* why it was not reachable (or NULL) */
+    const char *error;       /* why it was not reachable (or NULL); names the host (lib/err.h) */
     const char *fingerprint; /* SHA256:... of its host key, or NULL */
+    const char *reason;      /* why, as a condition reason (SecretNotFound...); NULL: unreachable */
 } tenant_obs_host;
 
 typedef enum tenant_readiness {

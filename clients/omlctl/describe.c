@@ -294,9 +294,9 @@ static void describe_host_status(const json_object *obj)
                        : 0;
         const char *last_error = cjson_get_string(host, "lastError");
 
+        /* it names its host already (lib/err.h) */
         if (last_error && *last_error)
-            strbuf_addf(&errors, "  %s: %s\n", str_or(cjson_get_string(host, "name"), "?"),
-                        last_error);
+            strbuf_addf(&errors, "  %s\n", last_error);
         if (!n) {
             const char *row[6] = {cjson_get_string(host, "name"), reachable, "-", "-", "-", "-"};
 
@@ -336,8 +336,13 @@ static int by_last_time(const void *a, const void *b)
     return strcmp(tx ? tx : "", ty ? ty : "");
 }
 
+/*
+ * The events about this object: of its kind and name and, as kubectl does, of its uid - an
+ * older object of the same name (deleted, then created again) had its own. An event without
+ * an involvedObject.uid cannot be told apart and is shown.
+ */
 static void describe_events(apiclient *api, const schema_set *set, const kind_info *kind,
-                            const char *name, time_t now)
+                            const char *name, const char *uid, time_t now)
 {
     const kind_info *ev_kind = schema_set_find_kind(set, "Event");
     json_object *items = NULL;
@@ -362,8 +367,9 @@ static void describe_events(apiclient *api, const schema_set *set, const kind_in
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(items, i);
         const char *k = cjson_get_string(e, "involvedObject.kind");
+        const char *u = cjson_get_string(e, "involvedObject.uid");
 
-        if (!k || !strcmp(k, kind->kind))
+        if ((!k || !strcmp(k, kind->kind)) && (!uid || !*uid || !u || !*u || !strcmp(u, uid)))
             sorted[m++] = e;
     }
     if (!m) {
@@ -492,7 +498,7 @@ static void describe_one(apiclient *api, const schema_set *set, const kind_info 
                 describe_yaml(title, v);
         }
     }
-    describe_events(api, set, kind, name ? name : "", now);
+    describe_events(api, set, kind, name ? name : "", cjson_get_string(obj, "metadata.uid"), now);
 }
 
 int cmd_describe(int argc, char **argv)

@@ -23,8 +23,12 @@ static int setup(void **state)
     octl_run r;
     int rc;
 
+    /* these tests write the tenant's status as the operator would: no reconcile loop may
+     * overwrite it meanwhile (its retries of the example tenant raced with them) */
+    static const char *const flags[] = {"--no-reconcile", NULL};
+
     (void)state;
-    if (octl_start(&env, NULL) < 0)
+    if (octl_start(&env, flags) < 0)
         return -1;
     snprintf(tenant_file, sizeof(tenant_file), "%s/crds/examples/tenant-aio.yaml", src ? src : ".");
     rc = OCTL(&env, &r, NULL, "apply", "-f", tenant_file);
@@ -227,7 +231,8 @@ static void test_get_watch_only_yaml(void **state)
     octl_run_release(&r);
 }
 
-static void post_event(const char *name, const char *reason, const char *message, int count)
+static void post_event_uid(const char *name, const char *reason, const char *message, int count,
+                           const char *uid)
 {
     json_object *ev = json_object_new_object(), *io = json_object_new_object();
     json_object *src = json_object_new_object(), *meta = json_object_new_object();
@@ -239,6 +244,8 @@ static void post_event(const char *name, const char *reason, const char *message
     json_object_object_add(ev, "metadata", meta);
     json_object_object_add(io, "kind", json_object_new_string("Tenant"));
     json_object_object_add(io, "name", json_object_new_string("algarrobo"));
+    if (uid)
+        json_object_object_add(io, "uid", json_object_new_string(uid));
     json_object_object_add(ev, "involvedObject", io);
     json_object_object_add(ev, "type", json_object_new_string("Warning"));
     json_object_object_add(ev, "reason", json_object_new_string(reason));
@@ -253,8 +260,30 @@ static void post_event(const char *name, const char *reason, const char *message
     json_object_put(ev);
 }
 
+static void post_event(const char *name, const char *reason, const char *message, int count)
+{
+    post_event_uid(name, reason, message, count, NULL);
+}
+
+/* The uid of the stored Tenant algarrobo (caller frees). */
+static char *tenant_uid(void)
+{
+    json_object *t = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    char *uid;
+
+    if (apiclient_json(env.api, "GET", APICLIENT_PREFIX "/tenants/algarrobo", NULL, NULL, &t,
+                       &err) < 0)
+        fail_msg("GET tenant: %s", err.msg);
+    uid = strdup(cjson_get_string(t, "metadata.uid"));
+    json_object_put(t);
+    return uid;
+}
+
 static void test_describe_tenant_shows_spec_status_and_events(void **state)
 {
+    char *uid = tenant_uid();
+
     octl_run r;
 
     (void)state;
@@ -262,11 +291,16 @@ static void test_describe_tenant_shows_spec_status_and_events(void **state)
         "{\"phase\":\"Degraded\",\"observedGeneration\":1,\"conditions\":[{\"type\":\"Ready\","
         "\"status\":\"False\",\"reason\":\"HostUnreachable\",\"message\":\"ssh refused\","
         "\"lastTransitionTime\":\"2024-01-01T00:00:00Z\"}],\"hosts\":[{\"name\":\"algarrobo\","
-        "\"reachable\":false,\"lastError\":\"connection refused\",\"components\":[{\"name\":"
+        "\"reachable\":false,\"lastError\":\"host algarrobo (root@190.19.150.18:22): cannot "
+        "connect: connection refused\",\"components\":[{\"name\":"
         "\"omlapp\",\"image\":\"docker.io/omnileads/omlapp:240201.01\",\"state\":\"Running\","
         "\"restarts\":2},{\"name\":\"asterisk\",\"image\":\"docker.io/omnileads/asterisk:"
         "240102.01\",\"state\":\"Stopped\",\"restarts\":0}]}]}");
     post_event("algarrobo-ev1", "HostUnreachable", "ssh to 190.19.150.18:22 refused", 3);
+    /* an earlier tenant of the same name (another uid) had its own events: not this one's */
+    post_event_uid("algarrobo-old", "OldTenantEvent", "from the tenant deleted before", 1,
+                   "uid-of-the-old-tenant");
+    post_event_uid("algarrobo-mine", "ThisTenantEvent", "from this very tenant", 1, uid);
     OCTL(&env, &r, NULL, "describe", "tenant", "algarrobo");
     octl_assert_code(&r, 0);
     octl_assert_contains(r.out.buf, "Name:           algarrobo\nKind:           Tenant\n");
@@ -281,11 +315,17 @@ static void test_describe_tenant_shows_spec_status_and_events(void **state)
     octl_assert_contains(r.out.buf, "  algarrobo   no          omlapp      "
                                     "docker.io/omnileads/omlapp:240201.01     Running   2\n");
     octl_assert_contains(r.out.buf, "                          asterisk    ");
-    octl_assert_contains(r.out.buf, "Host errors:\n  algarrobo: connection refused\n");
+    /* the error names its host once: describe adds no second name */
+    octl_assert_contains(r.out.buf, "Host errors:\n  host algarrobo (root@190.19.150.18:22): "
+                                    "cannot connect: connection refused\n");
     octl_assert_contains(r.out.buf, "Events:\n  TYPE      REASON            AGE");
     octl_assert_contains(r.out.buf, "(x3 over ");
     octl_assert_contains(r.out.buf, "ssh to 190.19.150.18:22 refused\n");
+    octl_assert_contains(r.out.buf, "from this very tenant\n");
+    if (strstr(r.out.buf, "OldTenantEvent"))
+        fail_msg("an event of an older tenant of the same name is shown:\n%s", r.out.buf);
     octl_run_release(&r);
+    free(uid);
     OCTL(&env, &r, NULL, "describe", "secret", "nope");
     octl_assert_code(&r, 1);
     octl_run_release(&r);

@@ -370,6 +370,73 @@ static void test_open_tcp_many_cycles_leave_no_fds(void **state)
     close(lfd);
 }
 
+/* One connection attempt to the fixture's sshd with these host key settings; its error. */
+static int try_login(const sshd_fixture *f, const char *host_key, int is_spec_advice,
+                     omlop_err *err)
+{
+    ssh_host_config cfg;
+    ssh_conn *c = NULL;
+    strbuf key = STRBUF_INIT;
+    int rc;
+
+    strbuf_addf(&key, "%s/client_key", f->dir);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.name = "adv";
+    cfg.address = "127.0.0.1";
+    cfg.port = f->port;
+    cfg.user = f->user;
+    cfg.identity_file = strbuf_str(&key);
+    cfg.host_key = host_key;
+    cfg.is_spec_advice = is_spec_advice;
+    cfg.connect_timeout_ms = 5000;
+    cfg.backoff_initial_ms = 60000; /* one attempt */
+    rc = ssh_conn_new(&cfg, &c, err);
+    if (rc == 0)
+        rc = ssh_conn_wait_connected(c, 8000, err);
+    ssh_conn_free(c);
+    strbuf_release(&key);
+    return rc;
+}
+
+/*
+ * What a refusal advises depends on who reads it: omlopd's user sets the Tenant's spec (no
+ * omlctl flag to pass), omlctl's user passes flags. A server without a key of the pinned
+ * type says so, instead of looking like a network problem.
+ */
+static void test_refusals_advise_the_callers_settings(void **state)
+{
+    sshd_fixture *f = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf pub = STRBUF_INIT;
+
+    assert_int_equal(try_login(f, NULL, 1, &err), OMLOP_EAUTH);
+    assert_non_null(strstr(err.msg, "spec.hosts[].ssh.knownHostKey"));
+    assert_non_null(strstr(err.msg, "omlopd with --known-hosts"));
+    if (strstr(err.msg, "--insecure-tofu") || strstr(err.msg, "--host-key"))
+        fail_msg("omlopd's message advises omlctl's flags: %s", err.msg);
+    assert_int_equal(try_login(f, NULL, 0, &err), OMLOP_EAUTH);
+    assert_non_null(strstr(err.msg, "--host-key"));
+    assert_null(strstr(err.msg, "spec.hosts"));
+
+    /* the server has an ed25519 key only; pin an ECDSA one */
+    assert_int_equal(
+        fixture_run("ssh-keygen (ecdsa)", "ssh-keygen -q -t ecdsa -N '' -f '%s/other_key'", f->dir),
+        0);
+    strbuf_addf(&pub, "%s/other_key.pub", f->dir);
+    {
+        strbuf text = STRBUF_INIT;
+
+        assert_int_equal(strbuf_read_file(&text, strbuf_str(&pub), 4096, &err), 0);
+        assert_int_equal(try_login(f, strbuf_str(&text), 1, &err), OMLOP_EAUTH);
+        strbuf_release(&text);
+    }
+    assert_non_null(strstr(err.msg, "no host key of the pinned type"));
+    assert_non_null(strstr(err.msg, "ecdsa"));
+    assert_non_null(strstr(err.msg, "spec.hosts[].ssh.knownHostKey"));
+    assert_null(strstr(err.msg, "cannot connect"));
+    strbuf_release(&pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +456,8 @@ int main(void)
         cmocka_unit_test(test_open_tcp_refused_names_address_and_port),
         cmocka_unit_test(test_open_tcp_bad_arguments_are_einval),
         cmocka_unit_test(test_open_tcp_many_cycles_leave_no_fds),
+        /* last: it makes connections of its own, which the fd counts above must not see */
+        cmocka_unit_test(test_refusals_advise_the_callers_settings),
     };
 
     return cmocka_run_group_tests(tests, sshd_fixture_group_setup, sshd_fixture_group_teardown);

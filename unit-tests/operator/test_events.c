@@ -135,6 +135,71 @@ static void test_record_and_fold_repeats(void **state)
     json_object_put(t);
 }
 
+/* One host error whose numbers vary each round is one event, holding the latest text. */
+static void test_varying_numbers_fold_into_one_event(void **state)
+{
+    fixture *f = *state;
+    json_object *t = tenant("varying", "uid-v"), *all, *e = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    static const char *const msgs[] = {
+        "host h1: cannot open channel 46 to 10.0.0.1:22 (container 3f9a1c2b)",
+        "host h1: cannot open channel 52 to 10.0.0.1:22 (container 77e0d1aa)",
+        "host h1: cannot open channel 56 to 10.0.0.1:22 (container 0bcd1234)",
+    };
+    size_t n = 0;
+
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(events_record_at(f->ev, t, EVENT_TYPE_WARNING, "HostUnreachable",
+                                          (time_t)(5000 + i), msgs[i], &err),
+                         0);
+    /* words with letters stay: another host is another event */
+    assert_int_equal(events_record_at(f->ev, t, EVENT_TYPE_WARNING, "HostUnreachable", 5010,
+                                      "host h2: cannot open channel 46 to 10.0.0.1:22 "
+                                      "(container 3f9a1c2b)",
+                                      &err),
+                     0);
+    all = stored_events(f);
+    for (size_t i = 0; i < json_object_array_length(all); i++) {
+        json_object *x = json_object_array_get_idx(all, i);
+
+        if (strcmp(cjson_get_string(x, "involvedObject.name"), "varying") != 0)
+            continue;
+        n++;
+        if (strstr(cjson_get_string(x, "message"), "host h1"))
+            e = x;
+    }
+    assert_int_equal(n, 2);
+    assert_non_null(e);
+    assert_int_equal(cjson_get_int(e, "count", 0), 3);
+    assert_string_equal(cjson_get_string(e, "message"), msgs[2]);
+    json_object_put(all);
+    json_object_put(t);
+}
+
+static void test_message_key_masks_numbers_only(void **state)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"channel 46", "channel #"},
+        {"10.0.0.1:22", "#.#.#.#:#"},
+        {"host h1 sha256 deadbeef1", "host h1 sha256 #"},
+        {"face cafe", "face cafe"}, /* hex letters alone are words */
+        {"retry in 4000 ms at 12:00:01", "retry in # ms at #:#:#"},
+        {"", ""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strbuf out = STRBUF_INIT;
+
+        events_message_key(cases[i].in, &out);
+        if (strcmp(strbuf_str(&out), cases[i].want) != 0)
+            fail_msg("'%s': got '%s', want '%s'", cases[i].in, strbuf_str(&out), cases[i].want);
+        strbuf_release(&out);
+    }
+}
+
 static void test_bad_events_are_refused(void **state)
 {
     fixture *f = *state;
@@ -206,6 +271,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_and_fold_repeats),
+        cmocka_unit_test(test_varying_numbers_fold_into_one_event),
+        cmocka_unit_test(test_message_key_masks_numbers_only),
         cmocka_unit_test(test_bad_events_are_refused),
         cmocka_unit_test(test_long_names_and_messages_are_cut),
         cmocka_unit_test(test_prune_by_age),

@@ -43,6 +43,16 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* How many times needle occurs in hay. */
+static int count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
 static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
 {
     static const char tenant_json[] =
@@ -103,11 +113,22 @@ static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
     }
     if (!msg)
         fail_msg("no status written within 10 s");
+    /* not tried for want of its Secret: whether the host is reachable is not known */
     assert_string_equal(
         cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "HostsReachable"), "status"),
+        "Unknown");
+    assert_string_equal(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "HostsReachable"), "reason"),
+        "SecretNotFound");
+    assert_string_equal(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Progressing"), "status"),
         "False");
+    assert_string_equal(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Progressing"), "reason"),
+        "SecretNotFound");
     assert_non_null(strstr(msg, "m1-ssh"));
-    assert_non_null(strstr(msg, "h1"));
+    assert_non_null(strstr(msg, "host h1: "));
+    assert_int_equal(count_str(msg, "host h1"), 1);
     assert_int_equal(cjson_get_int(t, "metadata.generation", 0), 1);
 
     t_stop = now_ms();
@@ -380,6 +401,123 @@ static void test_host_back_requeues_at_once_with_backoff_forgotten(void **state)
     fixture_close(&fx);
 }
 
+/* Store Secret name with stringData {key: value}. */
+static void put_secret(store *st, const char *name, const char *key, const char *value)
+{
+    json_object *sec = json_object_new_object(), *sd = json_object_new_object();
+    json_object *md = json_object_new_object();
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf k = STRBUF_INIT;
+    const char *text;
+
+    json_object_object_add(md, "name", json_object_new_string(name));
+    json_object_object_add(sec, "apiVersion", json_object_new_string("v1"));
+    json_object_object_add(sec, "kind", json_object_new_string("Secret"));
+    json_object_object_add(sec, "metadata", md);
+    json_object_object_add(sd, key, json_object_new_string(value));
+    json_object_object_add(sec, "stringData", sd);
+    text = json_object_to_json_string(sec);
+    strbuf_addf(&k, "/omlop/secrets/%s", name);
+    assert_int_equal(store_create(st, k.buf, text, strlen(text), NULL, &err), 0);
+    strbuf_release(&k);
+    json_object_put(sec);
+}
+
+/* The message of condition type of tenant name as stored now (caller frees), or NULL. */
+static char *condition_message(store *st, const char *name, const char *type, char *reason,
+                               size_t reasonsz)
+{
+    strbuf key = STRBUF_INIT;
+    store_kv kv = {0};
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *t = NULL, *c;
+    char *msg = NULL;
+
+    strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, name);
+    if (store_get(st, key.buf, &kv, &err) == 0) {
+        t = api_object_parse(kv.value, kv.value_len);
+        c = tenant_condition_find(cjson_get(t, "status"), type);
+        if (c && cjson_get_string(c, "message")) {
+            msg = strdup(cjson_get_string(c, "message"));
+            if (reason)
+                snprintf(reason, reasonsz, "%s", cjson_get_string(c, "reason"));
+        }
+    }
+    json_object_put(t);
+    store_kv_release(&kv);
+    strbuf_release(&key);
+    return msg;
+}
+
+/*
+ * A tenant failing on a missing Secret backs off (500 ms doubling); the user creating the
+ * Secret must not wait for that: the tenant runs at once with its backoff forgotten. A Secret
+ * no tenant reads queues nothing.
+ */
+static void test_fixed_secret_requeues_at_once_with_backoff_forgotten(void **state)
+{
+    static const char failed[] = "tenant=b1 reconcile failed";
+    fixture fx;
+    manager *m = NULL;
+    manager_options mo;
+    omlop_err err = OMLOP_ERR_INIT;
+    char last[2048] = "", reason[64] = "";
+    char *msg = NULL;
+    int n;
+    int64_t t0;
+
+    (void)state;
+    fixture_open(&fx, LOG_LEVEL_INFO);
+    put_tenant(fx.st, "b1", TENANT_NO_SECRET);
+    manager_options_default(&mo);
+    mo.workers = 1;
+    assert_int_equal(manager_new(fx.st, NULL, &mo, &m, &err), 0);
+    assert_int_equal(manager_start(m, &err), 0);
+
+    /* failures at about 0, 0.5, 1.5 and 3.5 s: the fourth waits 4 s for the fifth */
+    n = 0;
+    t0 = now_ms();
+    while (!strstr(last, "retry in 4000 ms") && now_ms() - t0 < 10000)
+        n = log_wait_more(&fx, failed, n, 10000 - (now_ms() - t0), last, sizeof(last));
+    if (!strstr(last, "retry in 4000 ms"))
+        fail_msg("no fourth failed round within 10 s; last: %s", last);
+    assert_true(manager_failures(m, "b1") >= 4);
+    msg = condition_message(fx.st, "b1", "Ready", reason, sizeof(reason));
+    assert_non_null(msg);
+    assert_string_equal(reason, "SecretNotFound");
+    free(msg);
+
+    /* a Secret nobody reads: nothing queued, the backoff stays */
+    put_secret(fx.st, "unrelated", "ssh-privatekey", "x");
+    assert_int_equal(manager_secret_changed(m, "unrelated"), 0);
+    assert_true(manager_failures(m, "b1") >= 4);
+
+    /* the user writes the Secret (with a broken key: the round still fails, differently) */
+    t0 = now_ms();
+    put_secret(fx.st, "b1-ssh", "ssh-privatekey", "not a key");
+    if (log_wait_more(&fx, failed, n, 2000, last, sizeof(last)) <= n)
+        fail_msg("no round within 2 s of the Secret being created (the backoff was 4 s)");
+    assert_true(now_ms() - t0 < 2000);
+    if (!strstr(last, "retry in 500 ms"))
+        fail_msg("the backoff was not forgotten: %s", last);
+    assert_int_equal(log_count(&fx, "secret=unrelated", NULL, 0), 0);
+    assert_int_equal(log_count(&fx, "tenant=b1 secret=b1-ssh secret changed", NULL, 0), 1);
+    msg = condition_message(fx.st, "b1", "Ready", reason, sizeof(reason));
+    assert_non_null(msg);
+    assert_string_equal(reason, "InvalidSecret");
+    assert_non_null(strstr(msg, "b1-ssh"));
+    assert_non_null(strstr(msg, "ssh-privatekey"));
+    assert_null(strstr(msg, "not a key"));          /* the value never shows */
+    assert_int_equal(count_str(msg, "host h1"), 1); /* named once (lib/err.h) */
+    free(msg);
+
+    /* every Secret the spec names or omlop generates for it counts, nothing else */
+    assert_int_equal(manager_secret_changed(m, "b1-postgres"), 1);
+    assert_int_equal(manager_secret_changed(m, "b1-ss"), 0);
+    manager_free(m);
+    fixture_close(&fx);
+}
+
 /* An SSH private key made for the tests only (as in test_podman_ssh.c), and its public half. */
 static const char ED_PRIV[] =
     "-----BEGIN OPENSSH PRIVATE KEY-----\n"
@@ -455,6 +593,17 @@ static void test_follower_reports_a_lost_host_once_and_stops_promptly(void **sta
     sleep(3);
     n_lost = log_count(&fx, "tenant=f1 host=h1 host lost", NULL, 0);
     assert_int_equal(n_lost, 1);
+    /* what the user reads: the host named once, by the layer that failed (lib/err.h) */
+    {
+        char reason[64] = "";
+        char *msg = condition_message(fx.st, "f1", "HostsReachable", reason, sizeof(reason));
+
+        assert_non_null(msg);
+        assert_string_equal(reason, "HostUnreachable");
+        if (count_str(msg, "host h1") != 1 || !strstr(msg, "cannot connect"))
+            fail_msg("HostsReachable message: %s", msg);
+        free(msg);
+    }
     /* it waits for the host instead of retrying the event stream on a dead connection */
     assert_int_equal(log_count(&fx, "event stream", NULL, 0), 0);
     assert_int_equal(log_count(&fx, "tenant=f1 host=h1 host back", NULL, 0), 0);
@@ -475,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_manager_finishes_a_deletion_made_while_it_was_down),
         cmocka_unit_test(test_link_reports_loss_and_recovery_once),
         cmocka_unit_test(test_host_back_requeues_at_once_with_backoff_forgotten),
+        cmocka_unit_test(test_fixed_secret_requeues_at_once_with_backoff_forgotten),
         cmocka_unit_test(test_follower_reports_a_lost_host_once_and_stops_promptly),
     };
 

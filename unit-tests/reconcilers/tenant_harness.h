@@ -502,6 +502,16 @@ static TH_UNUSED const char *host_file(fixture *fx, const char *path)
     return f ? strbuf_str(&f->content) : NULL;
 }
 
+/* The SSH key in Secret t1-ssh: made for the tests only (as in test_podman_ssh.c). */
+static const char TH_SSH_KEY[] =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACCM3Mvbi8iJ7LKeBt2Ca7uoCnJ4PcYHrZe/apzdTFkPRgAAAJD9KN3O/Sjd\n"
+    "zgAAAAtzc2gtZWQyNTUxOQAAACCM3Mvbi8iJ7LKeBt2Ca7uoCnJ4PcYHrZe/apzdTFkPRg\n"
+    "AAAECm09zcB5p+GSFQqlhi429wyzxUUivNl/kHz++mPc27DYzcy9uLyInssp4G3YJru6gK\n"
+    "cng9xgetl79qnN1MWQ9GAAAAB2ZpeHR1cmUBAgMEBQY=\n"
+    "-----END OPENSSH PRIVATE KEY-----\n";
+
 static TH_UNUSED int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *out,
                               tenant_host_info *info, omlop_err *err)
 {
@@ -511,7 +521,7 @@ static TH_UNUSED int host_get(void *ctx, const tenant_host_access *a, tenant_hos
         return omlop_err_set(err, OMLOP_EUNAVAIL, "host h1: ssh 10.0.0.5:22: connection refused");
     assert_string_equal(a->host, "h1");
     assert_string_equal(a->address, "10.0.0.5");
-    assert_string_equal(a->identity, "KEY"); /* resolved from the Secret's stringData */
+    assert_string_equal(a->identity, TH_SSH_KEY); /* resolved from the Secret's stringData */
     snprintf(info->fingerprint, sizeof(info->fingerprint), "SHA256:test");
     out->pc = fx->pc;
     if (fx->use_ops) {
@@ -568,8 +578,9 @@ static TH_UNUSED int setup(void **state)
         fail_msg("the test tenant does not decode (%zu problems)", diag_list_count(dl));
     put_object(fx->st, TENANT_KEY_PREFIX "t1", decoded);
     secret = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
-                                "\"metadata\":{\"name\":\"t1-ssh\"},"
-                                "\"stringData\":{\"ssh-privatekey\":\"KEY\"}}");
+                                "\"metadata\":{\"name\":\"t1-ssh\"},\"stringData\":{}}");
+    json_object_object_add(cjson_get(secret, "stringData"), "ssh-privatekey",
+                           json_object_new_string(TH_SSH_KEY));
     put_object(fx->st, SECRETS_KEY_PREFIX "t1-ssh", secret);
     json_object_put(secret);
     json_object_put(raw);

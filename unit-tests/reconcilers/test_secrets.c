@@ -123,12 +123,70 @@ static void test_secrets_generated_once_with_labels(void **state)
     strbuf_release(&c);
 }
 
+/* An SSH identity that is not a key: InvalidSecret naming Secret and key, never the value. */
+static void test_secrets_ssh_identity_must_parse(void **state)
+{
+    fixture *fx = *state;
+    strbuf v = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    /* s1/both holds "fromstring": present, but no key */
+    assert_int_equal(secrets_ssh_identity(&fx->sc, "s1", "both", &v, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "Secret s1 key both"));
+    assert_null(strstr(err.msg, "fromstring"));
+    assert_string_equal(secrets_reason(err.code), SECRETS_REASON_INVALID);
+    strbuf_reset(&v);
+    assert_int_equal(secrets_ssh_identity(&fx->sc, "absent", "ssh-privatekey", &v, &err),
+                     OMLOP_ENOTFOUND);
+    assert_string_equal(secrets_reason(err.code), SECRETS_REASON_NOT_FOUND);
+    assert_null(secrets_reason(OMLOP_EUNAVAIL)); /* the store, not the Secret */
+    strbuf_release(&v);
+}
+
+/* Every secretRef of the spec, at any depth, and the generated names; sorted, once each. */
+static void test_secrets_referenced_lists_every_ref(void **state)
+{
+    static const char tenant[] =
+        "{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"acme\"},\"spec\":{"
+        "\"hosts\":[{\"name\":\"a\",\"ssh\":{\"identitySecretRef\":{\"name\":\"ssh-a\"}}},"
+        "{\"name\":\"b\",\"ssh\":{\"identitySecretRef\":{\"name\":\"ssh-a\"}}}],"
+        "\"tls\":{\"secretRef\":{\"name\":\"tls\"}},"
+        "\"database\":{\"passwordSecretRef\":{\"name\":\"db\",\"key\":\"pw\"}},"
+        "\"objectStorage\":{\"credentialsSecretRef\":{\"name\":\"s3\"}},"
+        "\"app\":{\"smtp\":{\"passwordSecretRef\":{\"name\":\"smtp\"}}},"
+        "\"notARef\":{\"name\":\"nope\"},\"mySecretRefs\":{\"name\":\"nope2\"}}}";
+    static const char *const want[] = {"acme-ami",
+                                       "acme-minio-admin",
+                                       "acme-objectstorage",
+                                       "acme-postgres",
+                                       "db",
+                                       "s3",
+                                       "smtp",
+                                       "ssh-a",
+                                       "tls"};
+    json_object *t = json_tokener_parse(tenant);
+    char **names;
+    size_t n = 0;
+
+    (void)state;
+    assert_non_null(t);
+    names = secrets_referenced(t);
+    for (; names[n]; n++)
+        if (n >= sizeof(want) / sizeof(want[0]) || strcmp(names[n], want[n]) != 0)
+            fail_msg("name %zu: got %s", n, names[n]);
+    assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+    secrets_names_free(names);
+    json_object_put(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_secrets_reads_data_and_string_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_errors_name_secret_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_generated_once_with_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_ssh_identity_must_parse, setup, teardown),
+        cmocka_unit_test(test_secrets_referenced_lists_every_ref),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -570,6 +570,44 @@ static void test_reconcile_unpauses_a_paused_container(void **state)
     assert_int_equal(podman_container_unpause(fx->pc, "a/../b", &err), OMLOP_EINVAL);
 }
 
+/*
+ * What the user reads of an unreachable host: the event's message is the host's error as
+ * it is (the host named once, the reason not repeated in the message), and so is the
+ * condition's. A missing SSH Secret is its own reason, in the event too.
+ */
+static void test_unreachable_host_messages_name_it_once(void **state)
+{
+    static const char want[] = "host h1: ssh 10.0.0.5:22: connection refused";
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    char msg[1024];
+    json_object *t;
+
+    fx->is_host_down = 1;
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_true(find_event(fx, "HostUnreachable", NULL, msg, sizeof(msg)));
+    assert_string_equal(msg, want);
+    t = stored_tenant(fx);
+    assert_string_equal(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "HostsReachable"),
+                         "message"),
+        want);
+    json_object_put(t);
+
+    assert_int_equal(store_delete(fx->st, SECRETS_KEY_PREFIX "t1-ssh", 0, NULL, &err), 0);
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_true(find_event(fx, "SecretNotFound", NULL, msg, sizeof(msg)));
+    assert_string_equal(msg, "host h1: SSH key: Secret t1-ssh (key ssh-privatekey) not found: "
+                             "create it (see crds/examples/secret.yaml)");
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Progressing"), "False");
+    assert_string_equal(
+        cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "Ready"), "reason"),
+        "SecretNotFound");
+    json_object_put(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +638,8 @@ int main(void)
             test_deletion_blocked_by_an_unreachable_host_until_it_is_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_keeps_other_finalizers_and_user_secrets,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_host_messages_name_it_once, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,8 +20,10 @@
 #define T1 "2026-01-01T00:01:00Z"
 #define T2 "2026-01-01T00:02:00Z"
 
-static const tenant_obs_host one_host_up[] = {{"h1", 1, NULL, "SHA256:abc"}};
-static const tenant_obs_host one_host_down[] = {{"h1", 0, "connection refused", NULL}};
+static const tenant_obs_host one_host_up[] = {{"h1", 1, NULL, "SHA256:abc", NULL}};
+/* the error names its host, as every host error does (lib/err.h) */
+static const tenant_obs_host one_host_down[] = {
+    {"h1", 0, "host h1 (root@10.0.0.5:22): cannot connect: connection refused", NULL, NULL}};
 
 static tenant_obs_component comp(const char *name, const char *state, int is_current)
 {
@@ -165,7 +167,8 @@ static void test_status_host_unreachable_keeps_last_contact(void **state)
     st2 = compute(st1, &obs, T1);
     h = json_object_array_get_idx(cjson_get(st2, "hosts"), 0);
     assert_false(json_object_get_boolean(cjson_get(h, "reachable")));
-    assert_string_equal(cjson_get_string(h, "lastError"), "connection refused");
+    assert_string_equal(cjson_get_string(h, "lastError"),
+                        "host h1 (root@10.0.0.5:22): cannot connect: connection refused");
     assert_string_equal(cjson_get_string(h, "lastContactTime"), T0);
     assert_string_equal(cjson_get_string(h, "hostKeyFingerprint"), "SHA256:abc");
     /* the container id known from before stays while the host cannot be asked */
@@ -174,7 +177,9 @@ static void test_status_host_unreachable_keeps_last_contact(void **state)
         "cid-1");
     assert_string_equal(cond(st2, "HostsReachable", "status"), "False");
     assert_string_equal(cond(st2, "HostsReachable", "reason"), "HostUnreachable");
-    assert_string_equal(cond(st2, "HostsReachable", "message"), "host h1: connection refused");
+    /* quoted as it is: the error names its host once, the status adds no second name */
+    assert_string_equal(cond(st2, "HostsReachable", "message"),
+                        "host h1 (root@10.0.0.5:22): cannot connect: connection refused");
     assert_string_equal(cond(st2, "Ready", "reason"), "HostUnreachable");
     assert_string_equal(cjson_get_string(st2, "phase"), "Degraded");
     json_object_put(st1);
@@ -502,6 +507,49 @@ static void test_status_plan_dropped_when_nothing_is_pending(void **state)
     json_object_put(st2);
 }
 
+/*
+ * A host not tried for want of its Secret: its own reason on Ready, Degraded and Progressing
+ * (False: only the user can fix it); HostsReachable Unknown, unless another host really is
+ * unreachable.
+ */
+static void test_status_secret_problem_is_its_own_reason(void **state)
+{
+    static const tenant_obs_host secret_down[] = {
+        {"h1", 0, "host h1: SSH key: Secret s (key ssh-privatekey) not found", NULL,
+         "SecretNotFound"}};
+    static const tenant_obs_host mixed[] = {
+        {"h1", 0, "host h1: SSH key: Secret s key k is not an unencrypted SSH private key", NULL,
+         "InvalidSecret"},
+        {"h2", 0, "host h2 (root@h2:22): cannot connect: refused", NULL, NULL}};
+    tenant_obs obs;
+    json_object *st;
+
+    (void)state;
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 1;
+    obs.hosts = secret_down;
+    obs.n_hosts = 1;
+    obs.n_pending = 3; /* would be "Converging" for a mere unreachable host */
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cond(st, "HostsReachable", "status"), "Unknown");
+    assert_string_equal(cond(st, "HostsReachable", "reason"), "SecretNotFound");
+    assert_string_equal(cond(st, "Progressing", "status"), "False");
+    assert_string_equal(cond(st, "Progressing", "reason"), "SecretNotFound");
+    assert_non_null(strstr(cond(st, "Progressing", "message"), "Secret s (key ssh-privatekey)"));
+    assert_string_equal(cond(st, "Ready", "reason"), "SecretNotFound");
+    assert_string_equal(cond(st, "Degraded", "reason"), "SecretNotFound");
+    json_object_put(st);
+
+    obs.hosts = mixed;
+    obs.n_hosts = 2;
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cond(st, "HostsReachable", "status"), "False");
+    assert_string_equal(cond(st, "HostsReachable", "reason"), "HostUnreachable");
+    assert_string_equal(cond(st, "Ready", "reason"), "InvalidSecret");
+    assert_string_equal(cond(st, "Progressing", "status"), "False");
+    json_object_put(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_status_recreation_after_removal_is_a_repair),
         cmocka_unit_test(test_status_plan_dropped_when_nothing_is_pending),
         cmocka_unit_test(test_status_unchanged_but_for_times_is_not_rewritten),
+        cmocka_unit_test(test_status_secret_problem_is_its_own_reason),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
