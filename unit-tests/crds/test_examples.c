@@ -97,6 +97,119 @@ static void test_every_kind_has_an_example(void **state)
     strbuf_release(&dir);
 }
 
+/* The keys omlop reads from the Secret a ref names, when the ref has no "key". */
+static const char *const *ref_default_keys(const char *ref)
+{
+    static const char *const identity[] = {"ssh-privatekey", NULL};
+    static const char *const password[] = {"password", NULL};
+    static const char *const bucket[] = {"accessKey", "secretKey", NULL};
+    static const char *const tls[] = {"tls.crt", "tls.key", NULL};
+
+    if (strcmp(ref, "identitySecretRef") == 0)
+        return identity;
+    if (strcmp(ref, "passwordSecretRef") == 0)
+        return password;
+    if (strcmp(ref, "credentialsSecretRef") == 0)
+        return bucket;
+    if (strcmp(ref, "secretRef") == 0)
+        return tls;
+    return NULL;
+}
+
+/* Whether the example Secret name has key (in data or stringData). */
+static int secret_has_key(const schema_doc_list *docs, const char *name, const char *key)
+{
+    for (size_t i = 0; i < docs->n; i++) {
+        const json_object *o = docs->docs[i].obj;
+        const char *kind = cjson_get_string(o, "kind"), *n = cjson_get_string(o, "metadata.name");
+
+        if (!kind || strcmp(kind, "Secret") != 0 || !n || strcmp(n, name) != 0)
+            continue;
+        return json_object_object_get_ex(cjson_get(o, "data"), key, NULL) ||
+               json_object_object_get_ex(cjson_get(o, "stringData"), key, NULL);
+    }
+    return -1;
+}
+
+/* Walk obj; every "...SecretRef" or "secretRef" must name an example Secret with its keys. */
+static void check_refs(const schema_doc_list *docs, const json_object *obj, const char *path,
+                       strbuf *missing, size_t *n_refs)
+{
+    strbuf sub = STRBUF_INIT;
+
+    if (json_object_is_type(obj, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(obj); i++) {
+            strbuf_reset(&sub);
+            strbuf_addf(&sub, "%s[%zu]", path, i);
+            check_refs(docs, json_object_array_get_idx(obj, i), sub.buf, missing, n_refs);
+        }
+    } else if (json_object_is_type(obj, json_type_object)) {
+        json_object_object_foreach((json_object *)obj, key, val)
+        {
+            size_t kl = strlen(key);
+
+            strbuf_reset(&sub);
+            strbuf_addf(&sub, "%s.%s", path, key);
+            if (strcmp(key, "secretRef") == 0 ||
+                (kl > 9 && strcmp(key + kl - 9, "SecretRef") == 0)) {
+                const char *name = cjson_get_string(val, "name");
+                const char *one[] = {cjson_get_string(val, "key"), NULL};
+                const char *const *keys = one[0] ? one : ref_default_keys(key);
+
+                (*n_refs)++;
+                if (!name || !keys) {
+                    strbuf_addf(missing, "  %s: no name, or an unknown kind of ref\n", sub.buf);
+                    continue;
+                }
+                for (size_t k = 0; keys[k]; k++) {
+                    int has = secret_has_key(docs, name, keys[k]);
+
+                    if (has < 0)
+                        strbuf_addf(missing, "  %s: no Secret %s in crds/examples\n", sub.buf,
+                                    name);
+                    else if (!has)
+                        strbuf_addf(missing, "  %s: Secret %s has no key %s\n", sub.buf, name,
+                                    keys[k]);
+                    if (has < 0)
+                        break;
+                }
+                continue;
+            }
+            check_refs(docs, val, sub.buf, missing, n_refs);
+        }
+    }
+    strbuf_release(&sub);
+}
+
+/* A user who applies crds/examples gets every Secret the example objects name. */
+static void test_every_example_secret_ref_resolves(void **state)
+{
+    const schema_set *set = *state;
+    strbuf dir = STRBUF_INIT, missing = STRBUF_INIT;
+    schema_doc_list docs = SCHEMA_DOC_LIST_INIT;
+    diag_list *dl = diag_list_new();
+    size_t n_refs = 0;
+
+    src_path(&dir, "crds/examples");
+    schema_files_decode(set, dir.buf, &docs, dl);
+    for (size_t i = 0; i < docs.n; i++) {
+        strbuf where = STRBUF_INIT;
+
+        strbuf_addf(&where, "%s %s", docs.docs[i].file,
+                    cjson_get_string(docs.docs[i].obj, "metadata.name"));
+        check_refs(&docs, cjson_get(docs.docs[i].obj, "spec"), where.buf, &missing, &n_refs);
+        strbuf_release(&where);
+    }
+    if (missing.len)
+        fail_msg("secret refs in the examples that name no example Secret:\n%s", missing.buf);
+    /* identity (x3 tenants, cluster has 3 hosts), postgres, ami, tls, bucket */
+    assert_true(n_refs >= 10);
+    schema_doc_list_release(&docs);
+    diag_list_free(dl);
+    strbuf_release(&dir);
+    strbuf_release(&missing);
+}
+
 /* Normalized output, written as YAML and read back, normalizes to itself. */
 static void test_normalizing_is_idempotent(void **state)
 {
@@ -191,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_example_validates),
         cmocka_unit_test(test_every_kind_has_an_example),
+        cmocka_unit_test(test_every_example_secret_ref_resolves),
         cmocka_unit_test(test_normalizing_is_idempotent),
         cmocka_unit_test(test_crds_are_documented_and_complete),
     };
