@@ -417,6 +417,52 @@ static void test_unwritten_status_is_marked_not_yet(void **state)
     strbuf_release(&bad);
 }
 
+/* Every whole manifest (a ```yaml block starting with apiVersion) in the day-one doc validates. */
+static void test_getting_started_manifests_validate(void **state)
+{
+    const schema_set *set = *state;
+    strbuf path = STRBUF_INIT, text = STRBUF_INIT, msg = STRBUF_INIT;
+    char buf[8192];
+    size_t got, n_docs = 0;
+    const char *p;
+    FILE *f;
+
+    src_path(&path, "docs/getting-started.md");
+    f = fopen(path.buf, "r");
+    assert_non_null(f);
+    while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+        strbuf_add(&text, buf, got);
+    fclose(f);
+    for (p = strstr(text.buf, "```yaml\napiVersion:"); p; p = strstr(p, "```yaml\napiVersion:")) {
+        const char *start = p + strlen("```yaml\n"), *end = strstr(start, "```");
+        ydoc_list docs = YDOC_LIST_INIT;
+        diag_list *dl = diag_list_new();
+        json_object *out = NULL;
+
+        assert_non_null(end);
+        /* "..." stands for lines shortened in the doc: a block with it is only shown */
+        if (!memmem(start, (size_t)(end - start), "\n    ...\n", 9)) {
+            assert_int_equal(yaml_load_buffer("getting-started.md", start, (size_t)(end - start),
+                                              NULL, &docs, dl),
+                             0);
+            schema_set_decode(set, docs.docs[0].root, "getting-started.md", &out, dl);
+            strbuf_reset(&msg);
+            diag_list_format(dl, &msg);
+            if (diag_list_count(dl))
+                fail_msg("a manifest in docs/getting-started.md does not validate:\n%s", msg.buf);
+            n_docs++;
+        }
+        json_object_put(out);
+        ydoc_list_release(&docs);
+        diag_list_free(dl);
+        p = end;
+    }
+    assert_true(n_docs >= 1);
+    strbuf_release(&path);
+    strbuf_release(&text);
+    strbuf_release(&msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_normalizing_is_idempotent),
         cmocka_unit_test(test_crds_are_documented_and_complete),
         cmocka_unit_test(test_unwritten_status_is_marked_not_yet),
+        cmocka_unit_test(test_getting_started_manifests_validate),
     };
 
     return cmocka_run_group_tests(tests, crds_builtin_setup, crds_builtin_teardown);
