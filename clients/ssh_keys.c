@@ -46,9 +46,14 @@ int ssh_keys_base64_decode(const char *in, strbuf *out, omlop_err *err)
             continue;
         }
         v = b64_value((unsigned char)*p);
+        /* The input may be a private key or a password: name the offset, never the character. */
         if (v < 0 || seen_pad)
             return omlop_err_set(err, OMLOP_EINVAL,
-                                 "base64: unexpected character '%c' at offset %zu", *p, pos);
+                                 seen_pad && v >= 0
+                                     ? "base64: data after the '=' padding at offset %zu"
+                                     : "base64: a character outside the base64 alphabet at "
+                                       "offset %zu",
+                                 pos);
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
@@ -398,10 +403,14 @@ int ssh_keys_load_text(const char *text, const char *what, ssh_key *out, omlop_e
     } else {
         rc = ssh_keys_base64_decode(p, &pem, err);
         if (rc < 0) {
+            if (pem.buf)
+                memset(pem.buf, 0, pem.alloc);
             strbuf_release(&pem);
             return omlop_err_prefix(err, "%s: neither a PEM/OpenSSH private key nor its ", what);
         }
         if (strncmp(strbuf_str(&pem), "-----BEGIN ", 11) != 0) {
+            if (pem.buf)
+                memset(pem.buf, 0, pem.alloc);
             strbuf_release(&pem);
             return omlop_err_set(err, OMLOP_EINVAL,
                                  "%s: not a private key (expected text starting with "

@@ -184,6 +184,21 @@ static int compile_root(schema_set *set, kind_entry *e, const char *file, omlop_
         goto out;
     }
     snode_prop_borrow(e->root, "metadata", set->meta);
+    /*
+     * A Secret's values must never reach a message (omlctl validate, apply, the
+     * API's 422 causes). The schema language has no keyword for it that
+     * Kubernetes would accept in a CRD, so the kind is named here.
+     */
+    if (strcmp(e->info.kind, "Secret") == 0) {
+        static const char *const secret_fields[] = {"data", "stringData"};
+
+        for (size_t i = 0; i < sizeof(secret_fields) / sizeof(secret_fields[0]); i++) {
+            snode *f = (snode *)snode_prop_get(e->root, secret_fields[i]);
+
+            if (f)
+                f->is_sensitive = 1;
+        }
+    }
     rc = schema_check_defaults(e->root, where.buf, err);
 out:
     strbuf_release(&where);

@@ -18,8 +18,11 @@
 typedef struct dctx {
     const char *file;
     diag_list *diags;
-    strbuf path; /* field path of the node being decoded */
+    strbuf path;   /* field path of the node being decoded */
+    int is_hidden; /* inside a sensitive node: quote no value */
 } dctx;
+
+#define HIDDEN_VALUE "a value (not shown: it is secret)"
 
 static void report(dctx *c, int line, int col, const char *fmt, ...) OMLOP_PRINTF(4, 5);
 
@@ -84,9 +87,11 @@ static int scalar_is_null(const ynode *n)
 }
 
 /* "a map", "a list", "the string \"x\"" or the plain text: what the user wrote. */
-static void describe_node(strbuf *out, const ynode *n)
+static void describe_node(const dctx *c, strbuf *out, const ynode *n)
 {
-    if (n->kind == YNODE_MAP) {
+    if (c->is_hidden && n->kind == YNODE_SCALAR) {
+        strbuf_adds(out, HIDDEN_VALUE);
+    } else if (n->kind == YNODE_MAP) {
         strbuf_adds(out, "a map");
     } else if (n->kind == YNODE_SEQ) {
         strbuf_adds(out, "a list");
@@ -104,7 +109,7 @@ static void report_type(dctx *c, const ynode *n, const char *expected)
 {
     strbuf got = STRBUF_INIT;
 
-    describe_node(&got, n);
+    describe_node(c, &got, n);
     report(c, n->line, n->col, "must be %s, got %s", expected, got.buf);
     strbuf_release(&got);
 }
@@ -206,7 +211,9 @@ static void check_enum(dctx *c, const snode *s, const ynode *n, json_object *v)
             return;
     }
     strbuf_adds(&msg, "unsupported value ");
-    if (json_object_is_type(v, json_type_string))
+    if (c->is_hidden)
+        strbuf_adds(&msg, "(not shown: it is secret)");
+    else if (json_object_is_type(v, json_type_string))
         show_string(&msg, json_object_get_string(v), (size_t)json_object_get_string_len(v));
     else
         strbuf_adds(&msg, json_object_to_json_string(v));
@@ -235,7 +242,7 @@ static json_object *decode_string(dctx *c, const snode *s, const ynode *n)
     v = json_object_new_string_len(n->value, (int)n->len);
     chars = utf8_length(n->value, n->len);
     /* Secret data is base64 of secrets: never echo it back in a message. */
-    if (s->format && strcmp(s->format, "byte") == 0) {
+    if (c->is_hidden || (s->format && strcmp(s->format, "byte") == 0)) {
         strbuf_adds(&shown, "the value");
         strbuf_adds(&bad, "invalid value");
     } else {
@@ -269,10 +276,12 @@ static json_object *decode_string(dctx *c, const snode *s, const ynode *n)
 
 static void check_range(dctx *c, const snode *s, const ynode *n, double d)
 {
+    const char *shown = c->is_hidden ? "the value" : n->value;
+
     if (s->has_minimum && d < s->minimum)
-        report(c, n->line, n->col, "%s is below the minimum %g", n->value, s->minimum);
+        report(c, n->line, n->col, "%s is below the minimum %g", shown, s->minimum);
     if (s->has_maximum && d > s->maximum)
-        report(c, n->line, n->col, "%s is above the maximum %g", n->value, s->maximum);
+        report(c, n->line, n->col, "%s is above the maximum %g", shown, s->maximum);
 }
 
 static json_object *decode_integer(dctx *c, const snode *s, const ynode *n)
@@ -288,12 +297,14 @@ static json_object *decode_integer(dctx *c, const snode *s, const ynode *n)
     }
     rc = parse_int(n->value, n->len, &i);
     if (rc < 0) {
-        report(c, n->line, n->col, "%s is out of range for a 64-bit integer", n->value);
+        report(c, n->line, n->col, "%s is out of range for a 64-bit integer",
+               c->is_hidden ? "the value" : n->value);
         return NULL;
     }
     if (rc == 0) {
         if (parse_float(n->value, n->len, &d) == 1)
-            report(c, n->line, n->col, "must be an integer, got the number %s", n->value);
+            report(c, n->line, n->col, "must be an integer, got the number %s",
+                   c->is_hidden ? "(not shown)" : n->value);
         else
             report_type(c, n, "an integer");
         return NULL;
@@ -322,7 +333,8 @@ static json_object *decode_number(dctx *c, const snode *s, const ynode *n)
         rc = parse_float(n->value, n->len, &d);
         if (rc != 1) {
             if (rc < 0)
-                report(c, n->line, n->col, "%s is out of range for a number", n->value);
+                report(c, n->line, n->col, "%s is out of range for a number",
+                       c->is_hidden ? "the value" : n->value);
             else
                 report_type(c, n, "a number");
             return NULL;
@@ -528,6 +540,7 @@ static int decode_value(dctx *c, const snode *s, const ynode *n, json_object **o
 {
     size_t before = diag_list_count(c->diags);
     json_object *v = NULL;
+    int was_hidden = c->is_hidden;
 
     *out = NULL;
     if (scalar_is_null(n)) {
@@ -536,6 +549,7 @@ static int decode_value(dctx *c, const snode *s, const ynode *n, json_object **o
         *out = NULL; /* json-c's NULL is JSON null */
         return 1;
     }
+    c->is_hidden = c->is_hidden || s->is_sensitive;
     switch (s->type) {
     case SNODE_ANY:
         v = ynode_to_json_core(n);
@@ -561,6 +575,7 @@ static int decode_value(dctx *c, const snode *s, const ynode *n, json_object **o
     }
     if (s->check && v && diag_list_count(c->diags) == before)
         s->check(v, n, c->file, strbuf_str(&c->path), c->diags);
+    c->is_hidden = was_hidden;
     *out = v;
     return v != NULL;
 }
@@ -568,7 +583,7 @@ static int decode_value(dctx *c, const snode *s, const ynode *n, json_object **o
 int schema_decode(const snode *schema, const ynode *node, const char *file, const char *path,
                   diag_list *diags, json_object **out)
 {
-    dctx c = {file, diags, STRBUF_INIT};
+    dctx c = {file, diags, STRBUF_INIT, 0};
     size_t before = diag_list_count(diags);
 
     strbuf_adds(&c.path, path ? path : "");

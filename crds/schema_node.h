@@ -80,6 +80,12 @@ struct snode {
     int nullable;
 
     snode_check_fn check; /* extra check, or NULL */
+
+    /*
+     * The value and everything under it is secret (a Secret's data and
+     * stringData): diagnostics name the field but never quote what is there.
+     */
+    int is_sensitive;
 };
 
 /*

@@ -604,11 +604,15 @@ static void ld_syntax_error(loader *ld, const yaml_parser_t *p)
 
     switch (p->error) {
     case YAML_READER_ERROR:
-        /* The reader reports a byte offset, not a mark: bad UTF-8, control characters. */
+        /*
+         * The reader reports a byte offset, not a mark: bad UTF-8, control
+         * characters. The offending byte is not quoted: it may be part of a
+         * Secret's value, and its position is enough to find it.
+         */
         offset_position(ld->buf, ld->len, p->problem_offset, &line, &col);
         if (p->problem_value >= 0)
-            ld_error(ld, OMLOP_EINVAL, line, col, 0, "%s (0x%x at byte %zu); input must be UTF-8",
-                     problem, (unsigned)p->problem_value, p->problem_offset);
+            ld_error(ld, OMLOP_EINVAL, line, col, 0, "%s (at byte %zu); input must be UTF-8",
+                     problem, p->problem_offset);
         else
             ld_error(ld, OMLOP_EINVAL, line, col, 0, "%s (at byte %zu)", problem,
                      p->problem_offset);

@@ -158,7 +158,8 @@ void omlctl_print_global_flags(FILE *out)
             "OMLOP_CA_FILE)\n"
             "      --insecure-skip-tls-verify    do not check the server certificate (tests only)\n"
             "      --request-timeout DURATION    limit for each request, e.g. 30s (0 = none;\n"
-            "                                    default 60s, watches unlimited)\n"
+            "                                    default 60s); get -w: how long the watch\n"
+            "                                    runs (default: until interrupted)\n"
             "  -v, --v[=LEVEL]                   debug log on stderr (requests, timings; never "
             "tokens)\n"
             "  -h, --help                        this help\n");

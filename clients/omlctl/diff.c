@@ -21,6 +21,7 @@
 #include "clients/omlctl/liveplan.h"
 #include "clients/omlctl/mergepatch.h"
 #include "clients/omlctl/output.h"
+#include "clients/omlctl/secretmask.h"
 #include "clients/omlctl/udiff.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
@@ -37,7 +38,9 @@ static const char diff_help[] =
     "defaults, validation and merging are the server's. Status, the metadata the\n"
     "server keeps (resourceVersion, generation, uid, creationTimestamp,\n"
     "managedFields) and the last-applied-configuration annotation are left out of\n"
-    "both sides. A new object diffs against nothing.\n"
+    "both sides. A new object diffs against nothing. A Secret's values show as\n"
+    "***, or *** (before) and *** (after) where a value changes, as kubectl diff\n"
+    "shows them; its keys show as they are.\n"
     "\n"
     "For a tenant that is not converged, the live plan follows: what the last\n"
     "reconcile still has to do on which host, and why it has not yet (status.plan).\n"
@@ -59,17 +62,17 @@ static const char diff_help[] =
     "  omlctl diff -f tenants/ && echo \"nothing to apply\"\n";
 
 /*
- * Render obj (after omlctl_comparable) as YAML; NULL gives "". The
- * last-applied record is left out: it is apply's bookkeeping, one long line of
- * JSON that repeats the manifest, and every real change already shows above it.
+ * What the diff shows of obj: omlctl_comparable's copy without the
+ * last-applied record (apply's bookkeeping, one long line of JSON that repeats
+ * the manifest - a Secret's stringData in clear text - while every real change
+ * already shows above it). NULL gives NULL.
  */
-static int render(const json_object *obj, strbuf *out, omlop_err *err)
+static json_object *shown(const json_object *obj)
 {
     json_object *c, *ann;
-    int rc;
 
     if (!obj)
-        return 0;
+        return NULL;
     c = omlctl_comparable(obj);
     ann = cjson_get(c, "metadata.annotations");
     if (json_object_is_type(ann, json_type_object)) {
@@ -77,8 +80,23 @@ static int render(const json_object *obj, strbuf *out, omlop_err *err)
         if (json_object_object_length(ann) == 0)
             json_object_object_del(json_object_object_get(c, "metadata"), "annotations");
     }
-    rc = yaml_emit_json(c, out, err);
-    json_object_put(c);
+    return c;
+}
+
+/* Render both sides as YAML (NULL gives ""), a Secret's values masked as kubectl does. */
+static int render_pair(const json_object *live, const json_object *merged, strbuf *a, strbuf *b,
+                       omlop_err *err)
+{
+    json_object *ca = shown(live), *cb = shown(merged);
+    int rc = 0;
+
+    omlctl_secret_mask(ca, cb);
+    if (ca)
+        rc = yaml_emit_json(ca, a, err);
+    if (rc == 0 && cb)
+        rc = yaml_emit_json(cb, b, err);
+    json_object_put(ca);
+    json_object_put(cb);
     return rc;
 }
 
@@ -96,7 +114,7 @@ static int diff_one(omlctl_ctx *ctx, apiclient *api, const omlctl_manifest *m,
     rc = omlctl_apply_send(api, m, p, &merged, &err);
     if (rc < 0)
         goto fail;
-    if ((rc = render(live, &a, &err)) < 0 || (rc = render(merged, &b, &err)) < 0)
+    if ((rc = render_pair(live, merged, &a, &b, &err)) < 0)
         goto fail;
     strbuf_adds(&an, "live/");
     omlctl_object_ref(&an, m->kind, m->name);

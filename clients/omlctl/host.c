@@ -16,6 +16,7 @@
 
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
+#include "clients/omlctl/sshhint.h"
 #include "clients/podman.h"
 #include "clients/ssh.h"
 #include "clients/ssh_keys.h"
@@ -295,9 +296,12 @@ static void *check_main(void *arg)
         line(t, "ssh", "ok", "reachable (handshake done)");
         report_hostkey(t, &st, 1, err.msg);
     } else if (rc < 0) {
+        strbuf advice = STRBUF_INIT;
+
         line(t, "ssh", "FAIL", "%s", err.msg);
-        if (err.code == OMLOP_EUNAVAIL || err.code == OMLOP_ETIMEOUT)
-            hint(t, "check that sshd runs on the host, and the address, port and firewall");
+        if (omlctl_ssh_failure_hint(err.msg, err.code, &advice))
+            hint(t, advice.buf);
+        strbuf_release(&advice);
         report_hostkey(t, &st, 0, NULL);
     } else {
         long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;

@@ -3,6 +3,7 @@
  * per host, without a cluster: a dry view of the desired state (images, env
  * files, volumes, labels, spec hashes). Secrets stay references.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +37,9 @@ static const char render_help[] =
     "  -o, --output FORMAT      yaml (default), json, or env (the /etc/default/*.env files)\n"
     "      --public-ip [HOST=]IP  the public address omlop would discover over SSH (for\n"
     "                           infraEnv cloud/all or natIP auto); without it such values\n"
-    "                           show as <public-ip:HOST>. Repeatable, one per host.\n"
+    "                           show as <public-ip:HOST>. Repeatable, one per host;\n"
+    "                           IP is an IPv4 or IPv6 address, HOST a host of a tenant\n"
+    "                           in the input (spec.hosts[].name).\n"
     "      --crds-dir DIR       use the CRD files in DIR instead of the built-in ones\n"
     "\n"
     "Exit status: 0 rendered, 1 invalid manifest or tenant, 2 usage error.\n";
@@ -138,12 +141,82 @@ static int check_flags(omlctl_ctx *ctx, const omlctl_strv *files, const omlctl_s
         return -1;
     }
     for (size_t i = 0; i < ips->n; i++) {
-        const char *ip = strchr(ips->v[i], '=') ? strchr(ips->v[i], '=') + 1 : ips->v[i];
+        const char *eq = strchr(ips->v[i], '=');
+        const char *ip = eq ? eq + 1 : ips->v[i];
+        unsigned char addr[sizeof(struct in6_addr)];
 
-        if (!*ip || strchr(ip, '\n') || strchr(ip, ' ')) {
+        if (!*ip || (eq && eq == ips->v[i])) {
             omlctl_usage_error(ctx, "--public-ip '%s': expected IP or HOST=IP", ips->v[i]);
             return -1;
         }
+        /* The value lands in ASTERISK_PUBLIC_IP and the like: only a real address will do. */
+        if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1) {
+            omlctl_usage_error(ctx, "--public-ip '%s': '%s' is not an IPv4 or IPv6 address",
+                               ips->v[i], ip);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const char *eq2 = strchr(ips->v[j], '=');
+            size_t klen = eq ? (size_t)(eq - ips->v[i]) : 0;
+
+            if ((!eq && !eq2) || (eq && eq2 && (size_t)(eq2 - ips->v[j]) == klen &&
+                                  strncmp(ips->v[i], ips->v[j], klen) == 0)) {
+                omlctl_usage_error(ctx, "--public-ip '%s': %s given twice (also '%s')", ips->v[i],
+                                   eq ? "this host's address is" : "an address for every host is",
+                                   ips->v[j]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Every HOST of --public-ip HOST=IP must be a host of some Tenant in the input:
+ * a misspelt name would otherwise leave the placeholder in place, unnoticed.
+ */
+static int check_public_ip_hosts(const schema_doc_list *docs, const omlctl_strv *ips,
+                                 omlop_err *err)
+{
+    for (size_t i = 0; i < ips->n; i++) {
+        const char *eq = strchr(ips->v[i], '=');
+        strbuf names = STRBUF_INIT;
+        int found = 0;
+
+        if (!eq)
+            continue;
+        for (size_t d = 0; d < docs->n && !found; d++) {
+            const json_object *obj = docs->docs[d].obj;
+            json_object *spec = NULL, *hosts = NULL;
+            const char *kind = json_object_get_string(json_object_object_get(obj, "kind"));
+
+            if (!kind || strcmp(kind, "Tenant") != 0 ||
+                !json_object_object_get_ex(obj, "spec", &spec) ||
+                !json_object_object_get_ex(spec, "hosts", &hosts) ||
+                !json_object_is_type(hosts, json_type_array))
+                continue;
+            for (size_t h = 0; h < json_object_array_length(hosts) && !found; h++) {
+                const char *name = json_object_get_string(
+                    json_object_object_get(json_object_array_get_idx(hosts, h), "name"));
+
+                if (!name)
+                    continue;
+                found = strlen(name) == (size_t)(eq - ips->v[i]) &&
+                        strncmp(name, ips->v[i], strlen(name)) == 0;
+                strbuf_addf(&names, "%s%s", names.len ? ", " : "", name);
+            }
+        }
+        if (!found) {
+            int rc = omlop_err_set(err, OMLOP_EINVAL,
+                                   "--public-ip '%s': no Tenant in the input has a host %.*s "
+                                   "(hosts: %s)",
+                                   ips->v[i], (int)(eq - ips->v[i]), ips->v[i],
+                                   names.len ? strbuf_str(&names) : "none");
+
+            strbuf_release(&names);
+            return rc;
+        }
+        strbuf_release(&names);
     }
     return 0;
 }
@@ -186,6 +259,10 @@ int cmd_render(int argc, char **argv)
     if (bad) {
         diag_list_format(diags, &text);
         fputs(strbuf_str(&text), stderr);
+        goto out;
+    }
+    if (check_public_ip_hosts(&docs, &ips, &err) < 0) {
+        omlctl_print_error(&ctx, &err);
         goto out;
     }
     if (strcmp(output, "json") == 0)

@@ -26,6 +26,9 @@ static const char wait_help[] =
     "A condition is met when status.conditions has an entry of that type (any case)\n"
     "with that status (default True) and, when the entry carries observedGeneration,\n"
     "it is the object's current metadata.generation. A missing object is waited for.\n"
+    "Tenants have the conditions Ready, Progressing, Degraded and HostsReachable;\n"
+    "Backups and Restores have none (they report status.phase), so wait for a\n"
+    "tenant's condition or for --for=delete.\n"
     "\n"
     "Flags:\n"
     "      --for CONDITION      condition=TYPE, condition=TYPE=STATUS or delete\n"
@@ -36,7 +39,7 @@ static const char wait_help[] =
     "\n"
     "Examples:\n"
     "  omlctl wait tenant acme --for=condition=Ready --timeout=5m\n"
-    "  omlctl wait backup/acme-nightly --for=condition=Complete=True --timeout=1h\n"
+    "  omlctl wait tenant/acme --for=condition=Progressing=False --timeout=10m\n"
     "  omlctl wait tn/acme --for=delete --timeout=10m\n";
 
 typedef struct wait_for {

@@ -241,6 +241,8 @@ static void test_diff_exit_codes_and_output(void **state)
     octl_assert_code(&r, 1); /* a new object differs from nothing */
     octl_assert_contains(r.out.buf, "--- /dev/null\n+++ merged/secret/f1\n@@ -0,0 +1,");
     octl_assert_contains(r.out.buf, "+kind: Secret\n");
+    octl_assert_contains(r.out.buf, "+  key: '***'\n");
+    octl_assert_not_contains(r.out.buf, "b25l");
     octl_run_release(&r);
     OCTL(&env, &r, NULL, "apply", "-f", path);
     octl_assert_code(&r, 0);
@@ -261,7 +263,20 @@ static void test_diff_exit_codes_and_output(void **state)
                                    "-    app: diff\n"
                                    "+    app: diff2\n"
                                    " data:\n"
-                                   "   key: b25l\n");
+                                   "   key: '***'\n");
+    octl_run_release(&r);
+    /* A changed value shows as changed, and neither value shows (kubectl diff's masks). */
+    write_secret("f1.yaml", "f1", "app: diff", "two-S3KR1T");
+    OCTL(&env, &r, NULL, "diff", "-f", path);
+    octl_assert_code(&r, 1);
+    assert_string_equal(r.out.buf, "--- live/secret/f1\n"
+                                   "+++ merged/secret/f1\n"
+                                   "@@ -5,4 +5,4 @@\n"
+                                   "   labels:\n"
+                                   "     app: diff\n"
+                                   " data:\n"
+                                   "-  key: '*** (before)'\n"
+                                   "+  key: '*** (after)'\n");
     octl_run_release(&r);
     /* diff never writes. */
     OCTL(&env, &r, NULL, "get", "secret", "f1", "-o", "yaml");

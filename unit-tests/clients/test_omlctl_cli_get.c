@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <time.h>
 
 #include "lib/cjson.h"
 #include "unit-tests/clients/omlctl_harness.h"
@@ -228,6 +229,34 @@ static void test_get_watch_only_yaml(void **state)
     octl_assert_not_contains(r.out.buf, "other-object");
     octl_assert_contains(r.out.buf, "name: w2");
     octl_assert_contains(r.out.buf, "step: second");
+    octl_run_release(&r);
+}
+
+static long elapsed_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000L + (t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/*
+ * --request-timeout is the length of the whole watch, as get --help says: not
+ * shorter, and not much longer (ASan start-up and one 1 s poll at most).
+ */
+static void test_get_watch_ends_at_request_timeout(void **state)
+{
+    struct timespec t0;
+    octl_run r;
+    long ms;
+
+    (void)state;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    OCTL(&env, &r, NULL, "get", "secrets", "-w", "--request-timeout", "2s");
+    ms = elapsed_ms_since(&t0);
+    octl_assert_code(&r, 0);
+    if (ms < 2000 || ms > 2000 + 4000)
+        fail_msg("get -w --request-timeout 2s ran %ld ms", ms);
     octl_run_release(&r);
 }
 
@@ -495,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_get_label_selector),
         cmocka_unit_test(test_get_watch_prints_rows_as_events_arrive),
         cmocka_unit_test(test_get_watch_only_yaml),
+        cmocka_unit_test(test_get_watch_ends_at_request_timeout),
         cmocka_unit_test(test_describe_tenant_shows_spec_status_and_events),
         cmocka_unit_test(test_describe_secret_hides_values),
         cmocka_unit_test(test_wait_for_condition_met_and_timeout),

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clients/omlctl/mergepatch.c"
+#include "clients/omlctl/secretmask.c"
 #include "clients/omlctl/udiff.c"
 
 static char *diff_of(const char *a, const char *b, int context, int *differ)
@@ -471,6 +472,39 @@ static void test_last_applied_reads_kubectl_records(void **state)
     json_object_put(result);
 }
 
+/* kubectl diff's masks: equal, changed, removed and added keys; data and stringData. */
+static void test_secret_mask_like_kubectl(void **state)
+{
+    json_object *a = json_tokener_parse(
+        "{\"kind\":\"Secret\",\"type\":\"Opaque\",\"data\":{\"same\":\"c2FtZQ==\","
+        "\"changed\":\"b2xk\",\"gone\":\"Z29uZQ==\"},\"stringData\":{\"s\":\"old\"}}");
+    json_object *b = json_tokener_parse(
+        "{\"kind\":\"Secret\",\"type\":\"Opaque\",\"data\":{\"same\":\"c2FtZQ==\","
+        "\"changed\":\"bmV3\",\"added\":\"YWRk\"},\"stringData\":{\"s\":\"new\"}}");
+    json_object *fresh = json_tokener_parse("{\"kind\":\"Secret\",\"data\":{\"k\":\"dg==\"}}");
+    json_object *tenant = json_tokener_parse("{\"kind\":\"Tenant\",\"data\":{\"k\":\"v\"}}");
+
+    (void)state;
+    omlctl_secret_mask(a, b);
+    assert_string_equal(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN),
+                        "{\"kind\":\"Secret\",\"type\":\"Opaque\",\"data\":{\"same\":\"***\","
+                        "\"changed\":\"*** (before)\",\"gone\":\"***\"},"
+                        "\"stringData\":{\"s\":\"*** (before)\"}}");
+    assert_string_equal(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN),
+                        "{\"kind\":\"Secret\",\"type\":\"Opaque\",\"data\":{\"same\":\"***\","
+                        "\"changed\":\"*** (after)\",\"added\":\"***\"},"
+                        "\"stringData\":{\"s\":\"*** (after)\"}}");
+    /* A new object (nothing before), and another kind left alone. */
+    omlctl_secret_mask(NULL, fresh);
+    assert_string_equal(json_object_get_string(cjson_get(fresh, "data.k")), "***");
+    omlctl_secret_mask(tenant, NULL);
+    assert_string_equal(json_object_get_string(cjson_get(tenant, "data.k")), "v");
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(fresh);
+    json_object_put(tenant);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_three_way_patch_deletes_only_what_was_applied),
         cmocka_unit_test(test_last_applied_record_round_trips),
         cmocka_unit_test(test_last_applied_reads_kubectl_records),
+        cmocka_unit_test(test_secret_mask_like_kubectl),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

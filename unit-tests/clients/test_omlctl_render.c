@@ -93,11 +93,26 @@ static void test_render_yaml_and_json(void **state)
     }
     json_object_put(o);
     omlctl_exec_release(&r);
+
+    /* The bounds of an address, IPv6, and a host-specific value beside the default one. */
+    run(&r, (const char *const[]){"-f", example("tenant-cluster.yaml"), "-o", "env", "--public-ip",
+                                  "255.255.255.255", "--public-ip", "voice=2001:db8::1", NULL});
+    if (r.rc != 0)
+        fail_msg("rc %d: %s", r.rc, strbuf_str(&r.err));
+    omlctl_exec_release(&r);
+    run(&r, (const char *const[]){"-f", example("tenant-cluster.yaml"), "-o", "env", "--public-ip",
+                                  "0.0.0.0", NULL});
+    assert_int_equal(r.rc, 0);
+    omlctl_exec_release(&r);
+    run(&r, (const char *const[]){"-f", example("tenant-cluster.yaml"), "-o", "env", "--public-ip",
+                                  "256.0.0.0", NULL});
+    assert_int_equal(r.rc, 2);
+    omlctl_exec_release(&r);
 }
 
 typedef struct bad_case {
     const char *what;
-    const char *args[8];
+    const char *args[10];
     int rc;
     const char *err;
 } bad_case;
@@ -118,6 +133,36 @@ static void test_render_errors(void **state)
          "tenant tenant-mr-x has no host db (hosts: data, voice, app)"},
         {"invalid manifest", {"-f", bad_path, NULL}, 1, "spec.hosts"},
         {"bad --public-ip", {"-f", "@", "--public-ip", "h=", NULL}, 2, "expected IP or HOST=IP"},
+        {"--public-ip without a host",
+         {"-f", "@", "--public-ip", "=1.2.3.4", NULL},
+         2,
+         "--public-ip '=1.2.3.4': expected IP or HOST=IP"},
+        {"--public-ip octet past 255",
+         {"-f", "@", "--public-ip", "300.1.1.1", NULL},
+         2,
+         "--public-ip '300.1.1.1': '300.1.1.1' is not an IPv4 or IPv6 address"},
+        {"--public-ip host with a bad address",
+         {"-f", "@", "--public-ip", "voice=10.0.0", NULL},
+         2,
+         "--public-ip 'voice=10.0.0': '10.0.0' is not an IPv4 or IPv6 address"},
+        {"--public-ip a name, not an address",
+         {"-f", "@", "--public-ip", "voice=pbx.example.com", NULL},
+         2,
+         "is not an IPv4 or IPv6 address"},
+        {"--public-ip unknown host",
+         {"-f", "@", "--public-ip", "vocie=198.51.100.9", NULL},
+         1,
+         "--public-ip 'vocie=198.51.100.9': no Tenant in the input has a host vocie (hosts: "
+         "data, voice, app)"},
+        {"--public-ip same host twice",
+         {"-f", "@", "--public-ip", "voice=198.51.100.9", "--public-ip", "voice=198.51.100.8",
+          NULL},
+         2,
+         "--public-ip 'voice=198.51.100.8': this host's address is given twice"},
+        {"--public-ip two addresses for all",
+         {"-f", "@", "--public-ip", "198.51.100.9", "--public-ip", "198.51.100.8", NULL},
+         2,
+         "an address for every host is given twice"},
     };
 
     (void)state;
@@ -128,7 +173,7 @@ static void test_render_errors(void **state)
         run_result r;
 
         /* "@" stands for the cluster example */
-        for (size_t a = 0; a < 8 && cases[i].args[a]; a++)
+        for (size_t a = 0; a < 10 && cases[i].args[a]; a++)
             if (strcmp(cases[i].args[a], "@") == 0)
                 cases[i].args[a] = example("tenant-cluster.yaml");
         run(&r, cases[i].args);

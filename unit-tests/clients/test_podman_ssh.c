@@ -83,7 +83,8 @@ static void test_base64_decodes_with_whitespace_and_padding(void **state)
     assert_string_equal(strbuf_str(&out), "hi");
     strbuf_reset(&out);
     assert_int_equal(ssh_keys_base64_decode("aGk*", &out, &err), OMLOP_EINVAL);
-    assert_non_null(strstr(err.msg, "'*'"));
+    assert_non_null(strstr(err.msg, "offset 3"));
+    assert_null(strstr(err.msg, "*")); /* the character itself may be key material */
     assert_int_equal(ssh_keys_base64_decode("a", &out, &err), OMLOP_EINVAL);
     assert_non_null(strstr(err.msg, "truncated"));
     strbuf_release(&out);

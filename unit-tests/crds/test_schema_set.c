@@ -297,6 +297,86 @@ static void test_decode_json_bodies(void **state)
     diag_list_free(dl);
 }
 
+#define SECRET_HEAD "apiVersion: omlop.io/v1alpha1\nkind: Secret\nmetadata:\n  name: s\n"
+
+/*
+ * A Secret's values never reach a message: not through a type error on data or
+ * stringData themselves, nor on one value, from YAML (omlctl) or JSON (the
+ * API), nor through the YAML reader's complaint about a bad byte. The marker
+ * S3KR1T stands for the secret; the messages still name the field.
+ */
+static void test_secret_values_never_in_messages(void **state)
+{
+    const schema_set *set = *state;
+    static const struct {
+        const char *yaml;
+        const char *path;
+        const char *says;
+    } cases[] = {
+        {SECRET_HEAD "stringData: S3KR1T-password\n", "stringData", "got a value (not shown"},
+        {SECRET_HEAD "data: S3KR1T\n", "data", "got a value (not shown"},
+        {SECRET_HEAD "data: \"S3KR1T\"\n", "data", "got a value (not shown"},
+        {SECRET_HEAD "data:\n  k: \"S3KR1T!!\"\n", "data.k", "invalid value: must be base64"},
+        {SECRET_HEAD "stringData:\n  k: [S3KR1T]\n", "stringData.k", "got a list"},
+        {SECRET_HEAD "stringData:\n  k: {a: S3KR1T}\n", "stringData.k", "got a map"},
+        {SECRET_HEAD "stringData:\n  k: 12.5S3KR1T\n  j: [1]\n", "stringData.j", "got a list"},
+    };
+    strbuf all = STRBUF_INIT;
+    diag_list *dl;
+    json_object *out = NULL, *body;
+    ydoc_list docs = YDOC_LIST_INIT;
+    static const char bad_utf8[] = SECRET_HEAD "stringData:\n  k: S3KR1T\xc3\x28rest\n";
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        dl = decode_doc(set, cases[i].yaml, &out);
+        strbuf_reset(&all);
+        diag_list_format(dl, &all);
+        if (diag_list_count(dl) != 1 || strcmp(diag_list_at(dl, 0)->path, cases[i].path) != 0 ||
+            !strstr(all.buf, cases[i].says) || strstr(all.buf, "S3KR1T"))
+            fail_msg("case %zu: want one diag at %s saying '%s' without the value, got:\n%s", i,
+                     cases[i].path, cases[i].says, all.buf);
+        json_object_put(out);
+        diag_list_free(dl);
+    }
+    /* The API's path: a JSON body. */
+    body = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
+                              "\"metadata\":{\"name\":\"s\"},\"stringData\":\"S3KR1T\","
+                              "\"data\":{\"k\":\"S3KR1T%%\"}}");
+    dl = diag_list_new();
+    assert_int_equal(schema_set_decode_json(set, body, &out, dl), OMLOP_EINVAL);
+    strbuf_reset(&all);
+    diag_list_format(dl, &all);
+    assert_int_equal(diag_list_count(dl), 2);
+    if (strstr(all.buf, "S3KR1T"))
+        fail_msg("a JSON body's secret is quoted:\n%s", all.buf);
+    json_object_put(body);
+    diag_list_free(dl);
+    /* Masking is the Secret's values only: other fields still show what was written. */
+    dl = decode_doc(set, SECRET_HEAD "type: [S3KR1T]\nstringData:\n  k: v\n", &out);
+    assert_int_equal(diag_list_count(dl), 1);
+    assert_string_equal(diag_list_at(dl, 0)->path, "type");
+    diag_list_free(dl);
+    dl = decode_doc(set,
+                    "apiVersion: omlop.io/v1alpha1\nkind: Backup\nmetadata:\n  name: b\n"
+                    "spec:\n  tenantRef: {name: t}\n  includeRecordings: S3KR1T\n",
+                    &out);
+    strbuf_reset(&all);
+    diag_list_format(dl, &all);
+    assert_non_null(strstr(all.buf, "\"S3KR1T\""));
+    diag_list_free(dl);
+    /* The YAML reader names the position of a bad byte, not the byte. */
+    dl = diag_list_new();
+    assert_true(yaml_load_buffer("s.yaml", bad_utf8, sizeof(bad_utf8) - 1, NULL, &docs, dl) < 0);
+    strbuf_reset(&all);
+    diag_list_format(dl, &all);
+    assert_non_null(strstr(all.buf, "input must be UTF-8"));
+    if (strstr(all.buf, "0xc3") || strstr(all.buf, "0x28") || strstr(all.buf, "S3KR1T"))
+        fail_msg("the reader's message quotes the value:\n%s", all.buf);
+    ydoc_list_release(&docs);
+    diag_list_free(dl);
+    strbuf_release(&all);
+}
+
 /* Write text to dir/name. */
 static void write_file(const char *dir, const char *name, const char *text)
 {
@@ -436,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_metadata_rules),
         cmocka_unit_test(test_annotations_size_limit),
         cmocka_unit_test(test_decode_json_bodies),
+        cmocka_unit_test(test_secret_values_never_in_messages),
         cmocka_unit_test(test_crd_dir_loading),
         cmocka_unit_test(test_crds_dir_matches_builtin),
     };
