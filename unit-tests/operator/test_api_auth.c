@@ -365,6 +365,160 @@ static void test_accept_hosts(void **state)
     }
 }
 
+/* Occurrences of needle in hay. */
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/*
+ * A view token can read but never write: every write verb on every kind, on
+ * the collection, the object and each subresource, is 403 with nothing written,
+ * and each refusal has its audit line.
+ */
+static void test_view_token_cannot_write_anything(void **state)
+{
+    static const struct {
+        const char *plural, *name, *body; /* body: a valid object, %s its name */
+    } kinds[] = {
+        {"tenants", "t1", NULL}, /* the example tenant, read from crds/examples */
+        {"secrets", "s1",
+         "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+         "\"%s\"},\"stringData\":{\"k\":\"v\"}}"},
+        {"backups", "b1",
+         "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Backup\",\"metadata\":{\"name\":"
+         "\"%s\"},\"spec\":{\"tenantRef\":{\"name\":\"t1\"}}}"},
+        {"restores", "r1",
+         "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Restore\",\"metadata\":{\"name\":"
+         "\"%s\"},\"spec\":{\"tenantRef\":{\"name\":\"t1\"},\"backupRef\":{\"name\":\"b1\"}}}"},
+        {"events", "e1",
+         "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+         "\"%s\"},\"involvedObject\":{\"kind\":\"Tenant\",\"name\":\"t1\"},\"type\":\"Normal\","
+         "\"reason\":\"Tested\",\"message\":\"hello\"}"},
+    };
+    static const char *const subresources[] = {"", "/status", "/history", NULL};
+    static const char *const object_verbs[] = {"PUT", "PATCH", "DELETE", "POST", NULL};
+    omlopd_proc p;
+    char dir[64], tokens[128], path[256], body[4096], rv_before[32];
+    const char *flags[] = {"--tokens", tokens, NULL};
+    http_opts admin = {.token = ADMIN_TOKEN};
+    strbuf tenant = STRBUF_INIT, log = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    http_resp r;
+    size_t tried = 0;
+
+    (void)state;
+    files_dir(dir, sizeof(dir));
+    write_tokens(dir, tokens, sizeof(tokens));
+    snprintf(path, sizeof(path), "%s/crds/examples/tenant-aio.yaml", harness_srcdir());
+    assert_int_equal(strbuf_read_file(&tenant, path, 1 << 20, &err), 0);
+    omlopd_start(&p, flags);
+    /* one object of every kind, made by the admin */
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        snprintf(path, sizeof(path), "/apis/omlop.io/v1alpha1/%s", kinds[k].plural);
+        if (kinds[k].body) {
+            snprintf(body, sizeof(body), kinds[k].body, kinds[k].name);
+            http_do(&p, "POST", path, body, &admin, &r);
+        } else {
+            http_opts yaml = {.token = ADMIN_TOKEN, .content_type = "application/yaml"};
+            char *named = strstr(tenant.buf, "name: algarrobo\n");
+
+            assert_non_null(named);
+            memcpy(named, "name: t1       ", 15); /* same length, "t1" padded with spaces */
+            http_do(&p, "POST", path, tenant.buf, &yaml, &r);
+        }
+        if (r.code != 201)
+            fail_msg("creating %s: %ld %s", kinds[k].plural, r.code, r.body.buf);
+        http_resp_release(&r);
+    }
+    http_do(&p, "GET", BK, NULL, &admin, &r);
+    snprintf(rv_before, sizeof(rv_before), "%s", resp_str(&r, "metadata.resourceVersion"));
+    http_resp_release(&r);
+
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        http_opts view = {.token = VIEW_TOKEN};
+        http_opts mp = {.token = VIEW_TOKEN, .content_type = "application/merge-patch+json"};
+
+        snprintf(body, sizeof(body),
+                 kinds[k].body ? kinds[k].body
+                               : "{\"metadata\":{\"name\":"
+                                 "\"%s\"}}",
+                 "by-view");
+        /* the collection: create and deletecollection */
+        snprintf(path, sizeof(path), "/apis/omlop.io/v1alpha1/%s", kinds[k].plural);
+        assert_int_equal(http_do(&p, "POST", path, body, &view, &r), 403);
+        assert_non_null(strstr(resp_str(&r, "message"), "this needs an admin token"));
+        http_resp_release(&r);
+        assert_int_equal(http_do(&p, "DELETE", path, NULL, &view, &r), 403);
+        http_resp_release(&r);
+        tried += 2;
+        /* the object and its subresources, with every write verb */
+        for (size_t s = 0; subresources[s]; s++) {
+            for (size_t v = 0; object_verbs[v]; v++) {
+                const char *m = object_verbs[v];
+
+                snprintf(path, sizeof(path), "/apis/omlop.io/v1alpha1/%s/%s%s", kinds[k].plural,
+                         kinds[k].name, subresources[s]);
+                http_do(&p, m, path,
+                        strcmp(m, "DELETE") == 0  ? "{\"kind\":\"DeleteOptions\","
+                                                    "\"apiVersion\":\"v1\"}"
+                        : strcmp(m, "PATCH") == 0 ? "{\"metadata\":{\"labels\":{\"x\":\"y\"}}}"
+                                                  : body,
+                        strcmp(m, "PATCH") == 0 ? &mp : &view, &r);
+                if (r.code != 403)
+                    fail_msg("view token: %s %s answered %ld, want 403", m, path, r.code);
+                assert_string_equal(resp_str(&r, "reason"), "Forbidden");
+                http_resp_release(&r);
+                tried++;
+            }
+            /* a DELETE without a body too */
+            http_do(&p, "DELETE", path, NULL, &view, &r);
+            if (r.code != 403)
+                fail_msg("view token: DELETE %s (no body) answered %ld, want 403", path, r.code);
+            http_resp_release(&r);
+            tried++;
+        }
+    }
+    assert_int_equal(
+        http_do(&p, "POST", "/omlop/compact", NULL, &(http_opts){.token = VIEW_TOKEN}, &r), 403);
+    http_resp_release(&r);
+    tried++;
+
+    /* nothing changed: every object is there, the store revision did not move */
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        snprintf(path, sizeof(path), "/apis/omlop.io/v1alpha1/%s/%s", kinds[k].plural,
+                 kinds[k].name);
+        assert_int_equal(http_do(&p, "GET", path, NULL, &admin, &r), 200);
+        assert_null(strstr(r.body.buf, "\"x\":\"y\""));
+        http_resp_release(&r);
+    }
+    http_do(&p, "GET", BK, NULL, &admin, &r);
+    assert_string_equal(resp_str(&r, "metadata.resourceVersion"), rv_before);
+    http_resp_release(&r);
+
+    /* one audit line per refusal, naming the verb, kind and object */
+    omlopd_log(&p, &log);
+    assert_int_equal(count_of(log.buf, "audit user=dashboard role=view "), tried);
+    assert_int_equal(count_of(log.buf, "role=view verb=delete resource=backups name=b1 code=403"),
+                     6);
+    assert_int_equal(count_of(log.buf, "role=view verb=delete resource=tenants name=- code=403"),
+                     1);
+    assert_int_equal(count_of(log.buf, "role=view verb=update resource=secrets name=s1 code=403"),
+                     3);
+    assert_int_equal(count_of(log.buf, "role=view verb=patch resource=events name=e1 code=403"), 3);
+    assert_int_equal(count_of(log.buf, "role=view verb=create resource=restores name=- code=403"),
+                     1);
+    assert_int_equal(count_of(log.buf, "role=view verb=compact resource=store"), 1);
+    strbuf_release(&log);
+    strbuf_release(&tenant);
+    omlopd_stop(&p);
+    harness_rm_rf(dir);
+}
+
 static void test_unix_socket(void **state)
 {
     omlopd_proc p;
@@ -691,6 +845,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_401_403_and_audit),
+        cmocka_unit_test(test_view_token_cannot_write_anything),
         cmocka_unit_test(test_browser_requests_refused_without_tokens),
         cmocka_unit_test(test_accept_hosts),
         cmocka_unit_test(test_unix_socket),
