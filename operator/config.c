@@ -401,11 +401,6 @@ int config_check(const omlopd_config *c, omlop_err *err)
                     c->tokens ? "" : "--tokens");
         }
     }
-    if ((rc = check_readable("--tls-cert", c->tls_cert, err)) != 0 ||
-        (rc = check_readable("--tls-key", c->tls_key, err)) != 0 ||
-        (rc = check_readable("--tokens", c->tokens, err)) != 0 ||
-        (rc = check_readable("--known-hosts", c->reconcile.known_hosts_file, err)) != 0)
-        return rc;
     if (c->accept_hosts) {
         api_guard *g = NULL;
 
@@ -415,6 +410,18 @@ int config_check(const omlopd_config *c, omlop_err *err)
             return rc;
     }
     return check_store(c->store, err);
+}
+
+int config_check_files(const omlopd_config *c, omlop_err *err)
+{
+    int rc;
+
+    if ((rc = check_readable("--tls-cert", c->tls_cert, err)) != 0 ||
+        (rc = check_readable("--tls-key", c->tls_key, err)) != 0 ||
+        (rc = check_readable("--tokens", c->tokens, err)) != 0 ||
+        (rc = check_readable("--known-hosts", c->reconcile.known_hosts_file, err)) != 0)
+        return rc;
+    return 0;
 }
 
 void config_usage(FILE *out)

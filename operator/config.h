@@ -88,6 +88,10 @@ int config_parse_args(omlopd_config *c, int argc, char **argv, omlop_err *err);
 /* The security and consistency rules; the message says how to fix it. */
 int config_check(const omlopd_config *c, omlop_err *err);
 
+/* The files the flags name (TLS, tokens, known hosts) are readable: OMLOP_EINVAL naming the flag.
+ */
+int config_check_files(const omlopd_config *c, omlop_err *err);
+
 /* The --help text. */
 void config_usage(FILE *out);
 

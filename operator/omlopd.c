@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         goto out;
     }
     log_configure(cfg.log_level, cfg.log_format, stderr);
-    if (config_check(&cfg, &err) != 0) {
+    if (config_check(&cfg, &err) != 0 || config_check_files(&cfg, &err) != 0) {
         fprintf(stderr, "omlopd: %s\n", err.msg);
         rc = 2;
         goto out;

@@ -404,7 +404,8 @@ static void test_view_token_cannot_write_anything(void **state)
     static const char *const object_verbs[] = {"PUT", "PATCH", "DELETE", "POST", NULL};
     omlopd_proc p;
     char dir[64], tokens[128], path[256], body[4096], rv_before[32];
-    const char *flags[] = {"--tokens", tokens, NULL};
+    /* no reconcile loop: nothing but these requests may write to the store */
+    const char *flags[] = {"--tokens", tokens, "--no-reconcile", NULL};
     http_opts admin = {.token = ADMIN_TOKEN};
     strbuf tenant = STRBUF_INIT, log = STRBUF_INIT;
     omlop_err err = OMLOP_ERR_INIT;

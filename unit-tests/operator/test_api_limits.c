@@ -120,8 +120,9 @@ static void test_large_headers(void **state)
 
 static void test_slow_client_times_out(void **state)
 {
-    const char *head = "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                       "Content-Length: 200\r\n\r\n{\"apiVersion\":";
+    const char *head =
+        "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Content-Length: 200\r\n\r\n{\"apiVersion\":";
     strbuf got = STRBUF_INIT;
     int64_t t0;
     int fd;
@@ -149,8 +150,9 @@ static void test_slow_client_times_out(void **state)
 
 static void test_chunked_upload_is_411(void **state)
 {
-    const char *req = "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    const char *req =
+        "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
     strbuf got = STRBUF_INIT;
     int fd = raw_connect(proc.port);
 
