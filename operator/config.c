@@ -401,6 +401,9 @@ int config_check(const omlopd_config *c, omlop_err *err)
                     c->tokens ? "" : "--tokens");
         }
     }
+    rc = check_readable("--known-hosts", c->reconcile.known_hosts_file, err);
+    if (rc)
+        return rc;
     if (c->accept_hosts) {
         api_guard *g = NULL;
 
@@ -418,8 +421,7 @@ int config_check_files(const omlopd_config *c, omlop_err *err)
 
     if ((rc = check_readable("--tls-cert", c->tls_cert, err)) != 0 ||
         (rc = check_readable("--tls-key", c->tls_key, err)) != 0 ||
-        (rc = check_readable("--tokens", c->tokens, err)) != 0 ||
-        (rc = check_readable("--known-hosts", c->reconcile.known_hosts_file, err)) != 0)
+        (rc = check_readable("--tokens", c->tokens, err)) != 0)
         return rc;
     return 0;
 }
