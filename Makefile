@@ -172,9 +172,17 @@ install: all
 	install -m 0755 bin/omlopd bin/omlctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(CRD_FILES) $(DESTDIR)$(PREFIX)/share/omlop/crds/
 	install -m 0644 crds/examples/*.yaml $(DESTDIR)$(PREFIX)/share/omlop/crds/examples/
-	@if [ -f deploy/omlopd.service ]; then \
-		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
-		sed 's|@PREFIX@|$(PREFIX)|g' deploy/omlopd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/omlopd.service; fi
+	install -d $(DESTDIR)$(PREFIX)/share/doc/omlop $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/omlop/
+	sed 's|@PREFIX@|$(PREFIX)|g' deploy/omlopd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/omlopd.service
+	@# the unit starts with --config /etc/omlop/omlopd.yaml: install the sample, never over a
+	@# file the admin already has
+	install -d -m 0755 $(DESTDIR)/etc/omlop
+	@if [ -e $(DESTDIR)/etc/omlop/omlopd.yaml ]; then \
+		echo "  keeping $(DESTDIR)/etc/omlop/omlopd.yaml (the sample is $(PREFIX)/share/doc/omlop/omlopd.yaml)"; \
+	else \
+		install -m 0644 deploy/omlopd.yaml $(DESTDIR)/etc/omlop/omlopd.yaml; fi
+	install -m 0644 deploy/omlopd.yaml $(DESTDIR)$(PREFIX)/share/doc/omlop/omlopd.yaml
 
 clean:
 	rm -rf build bin

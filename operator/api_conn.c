@@ -184,12 +184,15 @@ static void read_request(api_conn *c, struct lws *wsi)
     free(ct);
     c->req.accept = hdr_dup(wsi, WSI_TOKEN_HTTP_ACCEPT);
     c->req.authorization = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    c->req.host = hdr_dup(wsi, WSI_TOKEN_HOST);
+    c->req.origin = hdr_dup(wsi, WSI_TOKEN_ORIGIN);
     c->req.is_websocket = c->is_ws;
     /* a request that began before a graceful stop is still served in full */
     c->req.is_late = c->srv->is_stopping;
     if (lws_get_vhost(wsi) == c->srv->vh_unix) {
         c->req.remote = strdup("unix");
         c->req.is_local = 1;
+        c->req.is_unix = 1;
     } else {
         lws_get_peer_simple(wsi, peer, sizeof(peer));
         c->req.remote = strdup(peer[0] ? peer : "?");
@@ -205,6 +208,48 @@ void api_conn_respond_status(api_conn *c, int code, int close, const char *msg)
     c->resp.close_connection = close;
     c->phase = PH_RESPOND;
     lws_callback_on_writable(c->wsi);
+}
+
+/* Print at most max bytes of s for a log line: printable ASCII only, others as '?'. */
+static void log_safe(char *out, size_t n, const char *s, size_t max)
+{
+    size_t i = 0;
+
+    for (; s && s[i] && i < max && i + 1 < n; i++)
+        out[i] = (s[i] > ' ' && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
+    out[i] = '\0';
+}
+
+/*
+ * The guard (api_guard.h) before anything else: 0 when the request may go on,
+ * else the refusal's Status is in resp (the connection closes after it) and the
+ * audit log has a line for it (written before authentication: user=-).
+ */
+static int guard_request(api_server *srv, api_request *req, int has_body, api_response *resp)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    const char *what = NULL;
+    char path[201], origin[101], host[101];
+    int code = api_guard_check(srv->guard, req, has_body, &what, &err);
+    static const char *const verbs[] = {
+        [API_METHOD_OTHER] = "other",   [API_METHOD_GET] = "get",
+        [API_METHOD_HEAD] = "get",      [API_METHOD_POST] = "create",
+        [API_METHOD_PUT] = "update",    [API_METHOD_PATCH] = "patch",
+        [API_METHOD_DELETE] = "delete", [API_METHOD_OPTIONS] = "options"};
+
+    if (code == 0)
+        return 0;
+    api_response_release(resp);
+    api_status_respond(resp, code, "%s", err.msg);
+    resp->close_connection = 1;
+    log_safe(path, sizeof(path), req->path, 200);
+    log_safe(origin, sizeof(origin), req->origin ? req->origin : "-", 100);
+    log_safe(host, sizeof(host), req->host ? req->host : "-", 100);
+    log_info("audit user=- role=- verb=%s resource=- name=- code=%d dryRun=false remote=%s "
+             "refused=%s path=%s host=%s origin=%s",
+             req->is_websocket ? "watch" : verbs[req->method], code,
+             req->remote ? req->remote : "-", what, path, host, origin);
+    return -1;
 }
 
 /* The request is complete: route it. */
@@ -296,6 +341,11 @@ static int on_http(api_conn *c, struct lws *wsi)
             api_conn_respond_status(c, 413, 1, msg);
             return 0;
         }
+    }
+    if (guard_request(c->srv, &c->req, c->content_length > 0, &c->resp) != 0) {
+        c->phase = PH_RESPOND;
+        lws_callback_on_writable(c->wsi);
+        return 0;
     }
     if (c->content_length > 0) {
         c->phase = PH_BODY;
@@ -418,7 +468,8 @@ static int ws_precheck(struct lws *wsi)
     api_request_init(&tmp.req);
     api_response_init(&tmp.resp);
     read_request(&tmp, wsi);
-    api_handle(srv->a, &tmp.req, &tmp.resp);
+    if (guard_request(srv, &tmp.req, 0, &tmp.resp) == 0)
+        api_handle(srv->a, &tmp.req, &tmp.resp);
     if (!tmp.resp.watch) {
         /* not a watch, or refused: answer in HTTP and do not upgrade */
         unsigned char buf[LWS_PRE + API_CONN_HEADER_ROOM];

@@ -15,6 +15,7 @@
 #include "lib/strbuf.h"
 #include "operator/api_request.h"
 #include "operator/api.h"
+#include "operator/api_guard.h"
 #include "operator/api_server.h"
 
 typedef struct api_conn api_conn;
@@ -61,7 +62,8 @@ struct api_conn {
 
 /* The server state the connections share (owned by api_server.c). */
 struct api_server {
-    api *a; /* borrowed */
+    api *a;           /* borrowed */
+    api_guard *guard; /* Host, Origin and Content-Type checks before routing */
     struct lws_context *ctx;
     struct lws_vhost *vh_tcp; /* NULL without TCP */
     struct lws_vhost *vh_unix;

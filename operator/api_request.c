@@ -38,6 +38,8 @@ void api_request_release(api_request *req)
         free(req->authorization);
     }
     free(req->remote);
+    free(req->host);
+    free(req->origin);
     api_request_init(req);
 }
 

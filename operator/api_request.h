@@ -50,10 +50,13 @@ typedef struct api_request {
     char *accept;        /* Accept header as sent, or NULL */
     char *authorization; /* Authorization header as sent, or NULL (never logged) */
     char *remote;        /* peer address for logs ("127.0.0.1", "unix") */
+    char *host;          /* Host header as sent, or NULL (api_guard.h) */
+    char *origin;        /* Origin header as sent, or NULL (api_guard.h) */
     const char *body;    /* borrowed request body, or NULL */
     size_t body_len;
     int is_websocket;  /* the request is a websocket upgrade (watch only) */
     int is_local;      /* arrived on a loopback address or the unix socket */
+    int is_unix;       /* arrived on the unix socket */
     int is_late;       /* began after a graceful stop started: answered 503 */
     api_principal who; /* filled by the router's authentication */
 } api_request;

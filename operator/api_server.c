@@ -3,12 +3,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +77,86 @@ int api_server_host_is_loopback(const char *host)
     return 0;
 }
 
+int api_server_resolve_host(const char *host, char *ip, size_t n, omlop_err *err)
+{
+    struct addrinfo hints, *res = NULL;
+    const struct addrinfo *pick = NULL;
+    struct in_addr a4;
+    struct in6_addr a6;
+    int rc;
+
+    if (!*host || strcmp(host, "*") == 0 || inet_pton(AF_INET, host, &a4) == 1 ||
+        inet_pton(AF_INET6, host, &a6) == 1) {
+        if (strlen(host) >= n)
+            return omlop_err_set(err, OMLOP_EINVAL, "--listen: the host '%s' is too long", host);
+        snprintf(ip, n, "%s", host);
+        return 0;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "--listen: cannot resolve '%s' (%s); give an address such as "
+                             "127.0.0.1 or [::1]",
+                             host, gai_strerror(rc));
+    /* one listener: the first IPv4 address (what "localhost" means to most clients), else v6 */
+    for (const struct addrinfo *ai = res; ai && !pick; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET)
+            pick = ai;
+    for (const struct addrinfo *ai = res; ai && !pick; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET6)
+            pick = ai;
+    if (!pick ||
+        getnameinfo(pick->ai_addr, pick->ai_addrlen, ip, (socklen_t)n, NULL, 0, NI_NUMERICHOST)) {
+        freeaddrinfo(res);
+        return omlop_err_set(err, OMLOP_EINVAL, "--listen: '%s' has no IPv4 or IPv6 address", host);
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+/*
+ * Whether something accepts connections on ip:port: lws reports a vhost whose
+ * address is not local as created (it waits for such an interface to appear),
+ * so the start-up line would say "listening" over nothing.
+ */
+static int probe_listen(const char *ip, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, rc;
+
+    memset(&ss, 0, sizeof(ss));
+    if (!*ip || strcmp(ip, "*") == 0)
+        ip = "127.0.0.1";
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, ip, &a->sin6_addr) != 1)
+            return -1;
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, ip, &a->sin_addr) != 1)
+            return -1;
+        len = sizeof(*a);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* a local listener answers at once (the kernel queues the connection); lws closes it */
+    rc = connect(fd, (struct sockaddr *)&ss, len);
+    close(fd);
+    return rc;
+}
+
 static void lws_log(int level, const char *line)
 {
     char msg[512];
@@ -107,10 +189,14 @@ static void fill_common(struct lws_context_creation_info *info, api_server *s)
 static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop_err *err)
 {
     struct lws_context_creation_info info;
-    char host[256];
+    char name[256], host[256];
     int port;
-    int rc = api_server_parse_listen(opts->listen, host, sizeof(host), &port, err);
+    int rc = api_server_parse_listen(opts->listen, name, sizeof(name), &port, err);
 
+    if (rc)
+        return rc;
+    /* lws takes a name that is not an address for an interface name ("localhost" is none) */
+    rc = api_server_resolve_host(name, host, sizeof(host), err);
     if (rc)
         return rc;
     memset(&info, 0, sizeof(info));
@@ -141,6 +227,10 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
                              opts->listen, opts->tls_cert ? " with TLS" : "",
                              opts->tls_cert ? ", or the certificate and key do not load" : "");
     s->port = lws_get_vhost_listen_port(s->vh_tcp);
+    if (s->port <= 0 || probe_listen(host, s->port) != 0)
+        return omlop_err_set(err, OMLOP_EIO,
+                             "cannot listen on %s (%s): not an address of this machine",
+                             opts->listen, host[0] ? host : "all addresses");
     s->is_tcp_local = host[0] && api_server_host_is_loopback(host);
     snprintf(s->describe, sizeof(s->describe), "%s://%s%s%s:%d", opts->tls_cert ? "https" : "http",
              strchr(host, ':') ? "[" : "", host[0] ? host : "0.0.0.0", strchr(host, ':') ? "]" : "",
@@ -205,6 +295,20 @@ int api_server_new(api *a, const api_server_options *opts, api_server **out, oml
     if (!s->ctx) {
         rc = omlop_err_set(err, OMLOP_EIO, "cannot create the HTTP server (libwebsockets)");
         goto out;
+    }
+    {
+        char host[256] = "";
+        int port;
+
+        if (opts->listen &&
+            api_server_parse_listen(opts->listen, host, sizeof(host), &port, err) != 0) {
+            rc = OMLOP_EINVAL;
+            goto out;
+        }
+        /* without tokens every loopback peer is admin: a browser page must not be one */
+        rc = api_guard_new(opts->accept_hosts, host, !api_auth_enabled(a->auth), &s->guard, err);
+        if (rc)
+            goto out;
     }
     if (opts->listen) {
         rc = create_tcp_vhost(s, opts, err);
@@ -320,5 +424,6 @@ void api_server_free(api_server *s)
     }
     if (s->sig_fd >= 0)
         close(s->sig_fd);
+    api_guard_free(s->guard);
     free(s);
 }

@@ -17,10 +17,11 @@
 #include "operator/api.h"
 
 typedef struct api_server_options {
-    const char *listen;      /* "HOST:PORT" ("[::1]:8787"); NULL for no TCP listener */
-    const char *socket_path; /* unix socket, created mode 0600; NULL for none */
-    const char *tls_cert;    /* PEM certificate (chain) for TCP; NULL for plain HTTP */
-    const char *tls_key;     /* its private key */
+    const char *listen;       /* "HOST:PORT" ("[::1]:8787"); NULL for no TCP listener */
+    const char *socket_path;  /* unix socket, created mode 0600; NULL for none */
+    const char *tls_cert;     /* PEM certificate (chain) for TCP; NULL for plain HTTP */
+    const char *tls_key;      /* its private key */
+    const char *accept_hosts; /* extra Host/Origin names, an extended regex (api_guard.h) */
 } api_server_options;
 
 typedef struct api_server api_server;
@@ -43,6 +44,13 @@ void api_server_free(api_server *s);
 /* Split "HOST:PORT" / "[V6]:PORT"; host may come back empty (all addresses). */
 int api_server_parse_listen(const char *listen, char *host, size_t hostsz, int *port,
                             omlop_err *err);
+
+/*
+ * The address to listen on for a --listen host: an address or "" as it is, a
+ * name resolved (its first IPv4 address, else IPv6). OMLOP_EINVAL naming the
+ * host when it does not resolve.
+ */
+int api_server_resolve_host(const char *host, char *ip, size_t n, omlop_err *err);
 
 /* Whether host is a loopback address or name (127.0.0.0/8, ::1, localhost). */
 int api_server_host_is_loopback(const char *host);

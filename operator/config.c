@@ -13,6 +13,7 @@
 #include "lib/version.h"
 #include "operator/store.h"
 #include "lib/xalloc.h"
+#include "operator/api_guard.h"
 #include "operator/api_server.h"
 
 #define CONFIG_FILE_MAX (256 * 1024)
@@ -53,6 +54,7 @@ static const opt options[] = {
     {"tls-cert", "tlsCert", OPT_STR, OFF(tls_cert), 0, 0},
     {"tls-key", "tlsKey", OPT_STR, OFF(tls_key), 0, 0},
     {"tokens", "tokens", OPT_STR, OFF(tokens), 0, 0},
+    {"accept-hosts", "acceptHosts", OPT_STR, OFF(accept_hosts), 0, 0},
     {"log-level", "logLevel", OPT_LEVEL, OFF(log_level), 0, 0},
     {"log-format", "logFormat", OPT_FORMAT, OFF(log_format), 0, 0},
     {"max-body-bytes", "maxBodyBytes", OPT_SIZE, OFF(api.max_body_bytes), 1024, 64LL << 20},
@@ -332,10 +334,48 @@ int config_parse_args(omlopd_config *c, int argc, char **argv, omlop_err *err)
     return 0;
 }
 
+/* The store URL forms docs/store.md lists; an empty directory is refused, never defaulted. */
+static int check_store(const char *url, omlop_err *err)
+{
+    const char *dir = NULL;
+
+    if (strcmp(url, "sqlite") == 0 || strncmp(url, "etcd://", 7) == 0)
+        return 0;
+    if (strncmp(url, "sqlite://", 9) == 0) {
+        dir = url + 9;
+        if (*dir && *dir != '/')
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "--store '%s': sqlite:// takes an absolute path "
+                                 "(sqlite:///var/lib/omlop); use sqlite:DIR for a relative one",
+                                 url);
+    } else if (strncmp(url, "sqlite:", 7) == 0) {
+        dir = url + 7;
+    }
+    if (dir && *dir)
+        return 0;
+    if (dir)
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "--store '%s' names no directory: use sqlite (with --data-dir), "
+                             "sqlite:DIR or sqlite:///ABSOLUTE/DIR",
+                             url);
+    return omlop_err_set(err, OMLOP_EINVAL,
+                         "--store '%s': expected sqlite, sqlite:DIR, sqlite:///DIR or "
+                         "etcd://HOST:PORT[,HOST:PORT...][/prefix]",
+                         url);
+}
+
+/* A file a flag names must be readable now, not fail later. */
+static int check_readable(const char *flag, const char *path, omlop_err *err)
+{
+    if (path && access(path, R_OK) != 0)
+        return omlop_err_set(err, OMLOP_EINVAL, "%s %s: %s", flag, path, strerror(errno));
+    return 0;
+}
+
 int config_check(const omlopd_config *c, omlop_err *err)
 {
-    char host[256];
-    int port;
+    char name[256], host[256];
+    int port, rc;
 
     if (!c->listen && !c->socket_path)
         return omlop_err_set(err, OMLOP_EINVAL,
@@ -344,8 +384,11 @@ int config_check(const omlopd_config *c, omlop_err *err)
         return omlop_err_set(err, OMLOP_EINVAL,
                              "--tls-cert and --tls-key go together; give both or neither");
     if (c->listen) {
-        int rc = api_server_parse_listen(c->listen, host, sizeof(host), &port, err);
-
+        rc = api_server_parse_listen(c->listen, name, sizeof(name), &port, err);
+        if (rc)
+            return rc;
+        /* a name counts for what it resolves to, as the listener will */
+        rc = api_server_resolve_host(name, host, sizeof(host), err);
         if (rc)
             return rc;
         if (!host[0] || !api_server_host_is_loopback(host)) {
@@ -359,15 +402,28 @@ int config_check(const omlopd_config *c, omlop_err *err)
                     c->tokens ? "" : "--tokens");
         }
     }
-    if (c->reconcile.known_hosts_file && access(c->reconcile.known_hosts_file, R_OK) != 0)
-        return omlop_err_set(err, OMLOP_EINVAL, "--known-hosts %s: %s",
-                             c->reconcile.known_hosts_file, strerror(errno));
-    if (strcmp(c->store, "sqlite") != 0 && strncmp(c->store, "sqlite://", 9) != 0 &&
-        strncmp(c->store, "etcd://", 7) != 0)
-        return omlop_err_set(err, OMLOP_EINVAL,
-                             "--store '%s': expected sqlite, sqlite:///DIR or "
-                             "etcd://HOST:PORT[,HOST:PORT...][/prefix]",
-                             c->store);
+    rc = check_readable("--known-hosts", c->reconcile.known_hosts_file, err);
+    if (rc)
+        return rc;
+    if (c->accept_hosts) {
+        api_guard *g = NULL;
+
+        rc = api_guard_new(c->accept_hosts, NULL, 0, &g, err);
+        api_guard_free(g);
+        if (rc)
+            return rc;
+    }
+    return check_store(c->store, err);
+}
+
+int config_check_files(const omlopd_config *c, omlop_err *err)
+{
+    int rc;
+
+    if ((rc = check_readable("--tls-cert", c->tls_cert, err)) != 0 ||
+        (rc = check_readable("--tls-key", c->tls_key, err)) != 0 ||
+        (rc = check_readable("--tokens", c->tokens, err)) != 0)
+        return rc;
     return 0;
 }
 
@@ -383,7 +439,7 @@ void config_usage(FILE *out)
             "  --config FILE            YAML file with the settings below (camelCase keys)\n"
             "  --data-dir DIR           dataDir: where the embedded store lives\n"
             "                           (default /var/lib/omlop, or $XDG_DATA_HOME/omlop)\n"
-            "  --store URL              store: sqlite (default), sqlite:///DIR or\n"
+            "  --store URL              store: sqlite (default), sqlite:DIR, sqlite:///DIR or\n"
             "                           etcd://HOST:PORT[,HOST:PORT...][/prefix]\n"
             "  --store-ca/--store-cert/--store-key FILE   etcd client TLS\n"
             "  --compact-keep N         compactKeep: store revisions kept for watches (10000)\n"
@@ -396,6 +452,8 @@ void config_usage(FILE *out)
             "  --tokens FILE            tokens: bearer tokens, CSV lines token,name,role\n"
             "                           (role admin or view); without it only loopback and\n"
             "                           the socket are served and callers are admin \"local\"\n"
+            "  --accept-hosts REGEX     acceptHosts: more Host/Origin names to answer (an\n"
+            "                           extended regex matched against the whole name)\n"
             "  --log-level LEVEL        logLevel: debug, info (default), warn, error\n"
             "  --log-format FORMAT      logFormat: text (default) or json\n"
             "  --max-body-bytes N       maxBodyBytes: request body limit (default 1048576)\n"
@@ -409,6 +467,9 @@ void config_usage(FILE *out)
             "  --version                print the version\n"
             "\n"
             "A non-loopback --listen needs --tls-cert, --tls-key and --tokens.\n"
+            "Exit status: 0 after a clean stop, 1 when it cannot run (store, address in use),\n"
+            "2 for a usage error (a bad flag, setting or combination, or a file they name\n"
+            "that cannot be read or parsed).\n"
             "See docs/api.md for the API, authentication and limits.\n",
             OMLOP_RELEASE, CONFIG_DEFAULT_LISTEN);
 }

@@ -9,6 +9,7 @@
  *   --socket PATH           socket           also a unix socket, mode 0600
  *   --tls-cert / --tls-key  tlsCert / tlsKey HTTPS on the TCP listener
  *   --tokens FILE           tokens           CSV token,name,role (api_auth.h)
+ *   --accept-hosts REGEX    acceptHosts      more Host/Origin names to answer (api_guard.h)
  *   --log-level LEVEL       logLevel         debug | info | warn | error
  *   --log-format FORMAT     logFormat        text | json
  *   --max-body-bytes N      maxBodyBytes     1048576
@@ -56,6 +57,7 @@ typedef struct omlopd_config {
     char *tls_cert;
     char *tls_key;
     char *tokens;
+    char *accept_hosts; /* extended regex of extra Host/Origin names (api_guard.h) */
     log_level log_level;
     log_format log_format;
     api_options api;
@@ -85,6 +87,10 @@ int config_parse_args(omlopd_config *c, int argc, char **argv, omlop_err *err);
 
 /* The security and consistency rules; the message says how to fix it. */
 int config_check(const omlopd_config *c, omlop_err *err);
+
+/* The files the flags name (TLS, tokens, known hosts) are readable: OMLOP_EINVAL naming the flag.
+ */
+int config_check_files(const omlopd_config *c, omlop_err *err);
 
 /* The --help text. */
 void config_usage(FILE *out);

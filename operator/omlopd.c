@@ -3,6 +3,10 @@
  * the resource model, and serves the Kubernetes-style API (api_server.h) until
  * SIGTERM or SIGINT, then stops gracefully: requests being served finish,
  * watches are closed, the store is closed last.
+ *
+ * Exit status: 0 after a clean stop; 2 for a usage error (a bad flag, config
+ * setting or combination, or a file they name that cannot be read or parsed);
+ * 1 when it cannot run (store, listen address in use, resource model).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -80,22 +84,24 @@ int main(int argc, char **argv)
         goto out;
     }
     log_configure(cfg.log_level, cfg.log_format, stderr);
-    if (config_check(&cfg, &err) != 0) {
+    if (config_check(&cfg, &err) != 0 || config_check_files(&cfg, &err) != 0) {
         fprintf(stderr, "omlopd: %s\n", err.msg);
         rc = 2;
         goto out;
     }
-    if (schema_set_new_builtin(&schemas, &err) != 0) {
-        fprintf(stderr, "omlopd: loading the resource model: %s\n", err.msg);
-        goto out;
-    }
+    /* a tokens file that does not parse is a usage error too (exit 2), as a bad flag */
     if (cfg.tokens) {
         if (api_auth_load(cfg.tokens, &auth, &err) != 0) {
             fprintf(stderr, "omlopd: %s\n", err.msg);
+            rc = 2;
             goto out;
         }
     } else {
         auth = api_auth_new_open();
+    }
+    if (schema_set_new_builtin(&schemas, &err) != 0) {
+        fprintf(stderr, "omlopd: loading the resource model: %s\n", err.msg);
+        goto out;
     }
     if (open_store(&cfg, &st, &err) != 0) {
         fprintf(stderr, "omlopd: store %s: %s\n", cfg.store, err.msg);
@@ -110,6 +116,7 @@ int main(int argc, char **argv)
     so.socket_path = cfg.socket_path;
     so.tls_cert = cfg.tls_cert;
     so.tls_key = cfg.tls_key;
+    so.accept_hosts = cfg.accept_hosts;
     if (api_server_new(a, &so, &srv, &err) != 0) {
         fprintf(stderr, "omlopd: %s\n", err.msg);
         goto out;

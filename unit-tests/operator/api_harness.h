@@ -307,12 +307,14 @@ HARNESS_UNUSED static void http_resp_release(http_resp *r)
 }
 
 typedef struct http_opts {
-    const char *token;        /* bearer token or NULL */
-    const char *content_type; /* or NULL */
-    const char *accept;       /* or NULL */
-    const char *ca_file;      /* https: trust this certificate */
-    const char *unix_socket;  /* talk over this unix socket */
-    long timeout_ms;          /* default 20000 */
+    const char *token;          /* bearer token or NULL */
+    const char *content_type;   /* or NULL */
+    const char *accept;         /* or NULL */
+    const char *ca_file;        /* https: trust this certificate */
+    const char *unix_socket;    /* talk over this unix socket */
+    long timeout_ms;            /* default 20000 */
+    const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL */
+    int no_content_type;        /* send no Content-Type at all */
 } http_opts;
 
 /* One request; returns the curl result (CURLE_OK when an answer came). */
@@ -346,9 +348,15 @@ HARNESS_UNUSED static CURLcode http_do_opts(const char *url, const char *method,
         snprintf(h, sizeof(h), "Authorization: Bearer %s", o->token);
         hdrs = curl_slist_append(hdrs, h);
     }
-    snprintf(h, sizeof(h), "Content-Type: %s",
-             o && o->content_type ? o->content_type : "application/json");
-    hdrs = curl_slist_append(hdrs, h);
+    if (!o || !o->no_content_type) {
+        snprintf(h, sizeof(h), "Content-Type: %s",
+                 o && o->content_type ? o->content_type : "application/json");
+        hdrs = curl_slist_append(hdrs, h);
+    } else {
+        hdrs = curl_slist_append(hdrs, "Content-Type:"); /* curl's own default goes too */
+    }
+    for (size_t i = 0; o && o->headers && o->headers[i]; i++)
+        hdrs = curl_slist_append(hdrs, o->headers[i]);
     if (o && o->accept) {
         snprintf(h, sizeof(h), "Accept: %s", o->accept);
         hdrs = curl_slist_append(hdrs, h);

@@ -68,9 +68,9 @@ static void test_oversized_body_is_413(void **state)
     /* announced as huge, nothing sent: answered at once */
     fd = raw_connect(proc.port);
     raw_send(fd,
-             "POST " BK " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
              "Content-Length: 999999999\r\n\r\n",
-             strlen("POST " BK " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             strlen("POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     "Content-Length: 999999999\r\n\r\n"));
     raw_recv(fd, &got, "\r\n\r\n", 5000);
     assert_int_equal(strncmp(strbuf_str(&got), "HTTP/1.1 413", 12), 0);
@@ -90,7 +90,7 @@ static void test_large_headers(void **state)
 
     (void)state;
     /* over our limit, within the HTTP layer's buffer: 431 */
-    strbuf_adds(&req, "GET " BK " HTTP/1.1\r\nHost: x\r\nCookie: ");
+    strbuf_adds(&req, "GET " BK " HTTP/1.1\r\nHost: localhost\r\nCookie: ");
     for (int i = 0; i < 3000; i++)
         strbuf_addch(&req, 'c');
     strbuf_adds(&req, "\r\n\r\n");
@@ -104,7 +104,7 @@ static void test_large_headers(void **state)
     /* far past every buffer: the connection is closed, the server lives on */
     strbuf_reset(&req);
     strbuf_reset(&got);
-    strbuf_adds(&req, "GET " BK " HTTP/1.1\r\nHost: x\r\nX-Huge: ");
+    strbuf_adds(&req, "GET " BK " HTTP/1.1\r\nHost: localhost\r\nX-Huge: ");
     for (int i = 0; i < 200000; i++)
         strbuf_addch(&req, 'h');
     strbuf_adds(&req, "\r\n\r\n");
@@ -120,8 +120,9 @@ static void test_large_headers(void **state)
 
 static void test_slow_client_times_out(void **state)
 {
-    const char *head = "POST " BK " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       "Content-Length: 200\r\n\r\n{\"apiVersion\":";
+    const char *head =
+        "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Content-Length: 200\r\n\r\n{\"apiVersion\":";
     strbuf got = STRBUF_INIT;
     int64_t t0;
     int fd;
@@ -140,8 +141,8 @@ static void test_slow_client_times_out(void **state)
 
     /* headers that never complete: closed */
     fd = raw_connect(proc.port);
-    raw_send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n",
-             strlen("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+    raw_send(fd, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n",
+             strlen("GET /healthz HTTP/1.1\r\nHost: localhost\r\n"));
     assert_true(raw_wait_closed(fd, 8000));
     close(fd);
     assert_alive();
@@ -149,8 +150,9 @@ static void test_slow_client_times_out(void **state)
 
 static void test_chunked_upload_is_411(void **state)
 {
-    const char *req = "POST " BK " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    const char *req =
+        "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
     strbuf got = STRBUF_INIT;
     int fd = raw_connect(proc.port);
 
@@ -165,7 +167,7 @@ static void test_chunked_upload_is_411(void **state)
 
 static int open_watch(strbuf *got)
 {
-    const char *req = "GET " BK "?watch=true HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req = "GET " BK "?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n";
     int fd = raw_connect(proc.port);
 
     raw_send(fd, req, strlen(req));
@@ -210,7 +212,7 @@ static void test_sigterm_ends_watches_cleanly(void **state)
 {
     omlopd_proc p;
     strbuf got = STRBUF_INIT;
-    const char *req = "GET " BK "?watch=true HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req = "GET " BK "?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n";
     int fd;
     int64_t t0;
     strbuf log = STRBUF_INIT;
@@ -246,12 +248,12 @@ static void test_sigterm_finishes_requests_under_way(void **state)
     strbuf got = STRBUF_INIT, late = STRBUF_INIT;
     size_t half = strlen(body) / 2;
     int fd, fd2;
-    const char *req2 = "GET " BK " HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req2 = "GET " BK " HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
     (void)state;
     omlopd_start(&p, NULL);
     snprintf(head, sizeof(head),
-             "POST " BK " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\n\r\n",
              strlen(body));
     fd = raw_connect(p.port);
