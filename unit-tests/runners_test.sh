@@ -74,13 +74,13 @@ expect "unit: a crash without a cmocka summary fails" 1 "unit: 3 passed, 1 faile
 expect "unit: binaries that ran no test fail" 1 "unit: 0 passed, 1 failed, 0 skipped" \
 	sh unit-tests/run.sh "$u_silent"
 expect "unit: etcd required and missing fails" 1 "unit: 3 passed, 1 failed, 0 skipped" \
-	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD=$T/no-etcd sh unit-tests/run.sh "$u_pass"
+	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD="$T/no-etcd" sh unit-tests/run.sh "$u_pass"
 expect "unit: an unknown required dependency fails" 1 "unit: 3 passed, 1 failed, 0 skipped" \
 	env OMLOP_TEST_REQUIRE=etcdx sh unit-tests/run.sh "$u_pass"
 printf '#!/bin/sh\nexit 0\n' >"$T/etcd"
 chmod +x "$T/etcd"
 expect "unit: etcd required and present passes" 0 "unit: 3 passed, 0 failed, 0 skipped" \
-	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD=$T/etcd sh unit-tests/run.sh "$u_pass"
+	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD="$T/etcd" sh unit-tests/run.sh "$u_pass"
 
 # --- e2e/run ------------------------------------------------------------------------------
 # The fake lab: FAKE_LAB_CHECK / FAKE_LAB_UP = exit status of `check` / `up`.
