@@ -1,8 +1,12 @@
 #!/bin/sh
 # Install the Debian packages omlop needs, only those missing (idempotent).
-# usage: deps.sh REQUIRED... -- OPTIONAL...
-# Required packages must install; optional ones (e2e peers) are installed when
-# the archive has them and skipped with a note otherwise.
+# usage: deps.sh REQUIRED... [-- OPTIONAL...]
+# Required packages must install; optional ones (test peers) are installed when
+# the archive has them and skipped with a note otherwise. `make deps` passes the
+# test packages as optional, `make test` as required.
+#
+# Packages only: the machine state the e2e lab needs (Podman's directories,
+# /run/sshd, keys, configs) is created by e2e/lab itself, not here.
 set -u
 required=""
 optional=""
@@ -43,7 +47,18 @@ for p in $miss_opt; do
 	if apt-cache show "$p" >/dev/null 2>&1; then
 		apt-get install -y -qq --no-install-recommends "$p" >/dev/null || echo "deps: note: optional package $p failed to install"
 	else
-		echo "deps: note: optional package $p is not in the archive; tests that need it are skipped"
+		echo "deps: note: optional package $p is not in the archive; tests that need it are skipped (make unit, make e2e) or fail (make test)"
 	fi
 done
+# The lab runs its own registry on 10.237.0.1:5000 (e2e/lab); the package's
+# service, which systemd starts on install, listens on *:5000 and would take
+# that port. Stop it only when this script installed the package.
+case " $miss_opt $miss_req " in
+*" docker-registry "*)
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now docker-registry.service >/dev/null 2>&1 &&
+			echo "deps: note: stopped and disabled docker-registry.service (the e2e lab runs its own registry on port 5000)"
+	fi
+	;;
+esac
 exit 0

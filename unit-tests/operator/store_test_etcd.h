@@ -5,7 +5,8 @@
  * mkdtemp directory; it is started with PR_SET_PDEATHSIG so it dies with the
  * test process even when a test crashes, and the fixture SIGKILLs it and
  * reaps it at the end. Tests skip when /usr/bin/etcd (or $OMLOP_ETCD) is
- * missing.
+ * missing, unless OMLOP_TEST_REQUIRE names etcd (`make test` and CI set it):
+ * then they fail, so a run without etcd cannot pass.
  */
 #ifndef OMLOP_STORE_TEST_ETCD_H
 #define OMLOP_STORE_TEST_ETCD_H
@@ -41,6 +42,22 @@ static const char *test_etcd_binary(void)
     const char *env = getenv("OMLOP_ETCD");
 
     return env && *env ? env : "/usr/bin/etcd";
+}
+
+/* OMLOP_TEST_REQUIRE (comma-separated, e.g. "etcd") names etcd: skipping is a failure.
+ * inline: the bench includes this header and does not call it. */
+static inline int test_etcd_required(void)
+{
+    const char *req = getenv("OMLOP_TEST_REQUIRE");
+    const char *p = req;
+    size_t n = strlen("etcd");
+
+    while (p && (p = strstr(p, "etcd")) != NULL) {
+        if ((p == req || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+            return 1;
+        p += n;
+    }
+    return 0;
 }
 
 static int test_etcd_available(void)

@@ -55,8 +55,11 @@ static store *open_store_opts(void **state, store_options *opts)
     store *s = NULL;
 
     if (fx->is_etcd) {
-        if (!fx->etcd_ok)
+        if (!fx->etcd_ok) {
+            if (test_etcd_required())
+                fail_msg("etcd is not available and OMLOP_TEST_REQUIRE names etcd");
             skip();
+        }
         snprintf(url, sizeof(url), "etcd://%s/t%d", fx->etcd.endpoint, ++fx->seq);
     } else {
         snprintf(fx->dir, sizeof(fx->dir), "/tmp/omlop-store-XXXXXX");

@@ -24,6 +24,10 @@ static void need_etcd(test_etcd *e)
 {
     memset(e, 0, sizeof(*e));
     if (!test_etcd_available()) {
+        if (test_etcd_required())
+            fail_msg("%s not found and OMLOP_TEST_REQUIRE names etcd (make deps installs "
+                     "etcd-server)",
+                     test_etcd_binary());
         printf("skipped: %s not found (install etcd-server)\n", test_etcd_binary());
         skip();
     }
@@ -219,6 +223,10 @@ static void test_etcd_tls_with_client_certificate(void **state)
     (void)state;
     memset(&e, 0, sizeof(e));
     if (!test_etcd_available()) {
+        if (test_etcd_required())
+            fail_msg("%s not found and OMLOP_TEST_REQUIRE names etcd (make deps installs "
+                     "etcd-server)",
+                     test_etcd_binary());
         printf("skipped: %s not found (install etcd-server)\n", test_etcd_binary());
         skip();
     }

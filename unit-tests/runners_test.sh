@@ -1,0 +1,155 @@
+#!/bin/bash
+# unit-tests/runners_test.sh: the test runners must not pass a run that did not test.
+#
+# Drives unit-tests/run.sh with fake cmocka binaries (shell scripts printing cmocka's
+# summary lines) and e2e/run with fake scenarios (OMLOP_E2E_SCENARIOS) and a fake lab
+# (OMLOP_E2E_LAB), and checks each runner's exit status and last line
+# ("unit: N passed, N failed, N skipped" / "e2e: N passed, N failed, N skipped").
+# `make test` runs it. The e2e cases need root (e2e/run refuses anyone else, which is
+# one of the cases, run as nobody); not root, only the unit cases run.
+# Prints "runners: N passed, N failed" and exits 1 if a case failed.
+set -u
+ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+cd "$ROOT" || exit 1
+T=$(mktemp -d /tmp/omlop-runners-XXXXXX)
+chmod 0755 "$T"
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+
+# expect NAME WANT-RC WANT-LAST-LINE CMD...: CMD's exit status is WANT-RC (or, for
+# "nonzero", anything but 0) and its last line of output is WANT-LAST-LINE
+expect() {
+	local name=$1 want_rc=$2 want_line=$3 rc=0 out last
+	shift 3
+	out=$("$@" 2>&1) || rc=$?
+	last=$(printf '%s\n' "$out" | tail -n 1)
+	if { [[ $want_rc == nonzero ]] && ((rc != 0)) || [[ $rc == "$want_rc" ]]; } &&
+		[[ $last == "$want_line" ]]; then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name: exit $rc (want $want_rc), last line '$last' (want '$want_line')"
+		printf '%s\n' "$out" | tail -n 15 | sed 's/^/    /'
+	fi
+}
+
+# fake_cmocka NAME PASSED FAILED SKIPPED [EXIT]: a test binary printing cmocka's summary
+fake_cmocka() {
+	local f=$T/bin/$1
+	mkdir -p "$T/bin"
+	{
+		echo '#!/bin/sh'
+		echo "echo '[==========] $(($2 + $3 + $4)) test(s) run.'"
+		echo "echo '[  PASSED  ] $2 test(s).'"
+		if (($4 > 0)); then echo "echo '[  SKIPPED ] $4 test(s), listed below:'"; fi
+		if (($3 > 0)); then echo "echo '[  FAILED  ] $3 test(s), listed below:'"; fi
+		echo "exit ${5:-$3}"
+	} >"$f"
+	chmod +x "$f"
+	echo "$f"
+}
+
+# --- unit-tests/run.sh --------------------------------------------------------------------
+u_pass=$(fake_cmocka pass 3 0 0)
+u_pass2=$(fake_cmocka pass2 2 0 0)
+u_skip=$(fake_cmocka skip 1 0 2)
+u_fail=$(fake_cmocka fail 1 1 0)
+u_crash=$T/bin/crash
+printf '#!/bin/sh\necho "[ RUN      ] test_x"\nexit 134\n' >"$u_crash"
+chmod +x "$u_crash"
+u_silent=$T/bin/silent
+printf '#!/bin/sh\nexit 0\n' >"$u_silent"
+chmod +x "$u_silent"
+
+expect "unit: passes are summed" 0 "unit: 5 passed, 0 failed, 0 skipped" \
+	sh unit-tests/run.sh "$u_pass" "$u_pass2"
+expect "unit: skips are counted" 0 "unit: 4 passed, 0 failed, 2 skipped" \
+	sh unit-tests/run.sh "$u_pass" "$u_skip"
+expect "unit: a failure fails" 1 "unit: 4 passed, 1 failed, 0 skipped" \
+	sh unit-tests/run.sh "$u_pass" "$u_fail"
+expect "unit: a crash without a cmocka summary fails" 1 "unit: 3 passed, 1 failed, 0 skipped" \
+	sh unit-tests/run.sh "$u_pass" "$u_crash"
+expect "unit: binaries that ran no test fail" 1 "unit: 0 passed, 1 failed, 0 skipped" \
+	sh unit-tests/run.sh "$u_silent"
+expect "unit: etcd required and missing fails" 1 "unit: 3 passed, 1 failed, 0 skipped" \
+	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD="$T/no-etcd" sh unit-tests/run.sh "$u_pass"
+expect "unit: an unknown required dependency fails" 1 "unit: 3 passed, 1 failed, 0 skipped" \
+	env OMLOP_TEST_REQUIRE=etcdx sh unit-tests/run.sh "$u_pass"
+printf '#!/bin/sh\nexit 0\n' >"$T/etcd"
+chmod +x "$T/etcd"
+expect "unit: etcd required and present passes" 0 "unit: 3 passed, 0 failed, 0 skipped" \
+	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD="$T/etcd" sh unit-tests/run.sh "$u_pass"
+
+# --- e2e/run ------------------------------------------------------------------------------
+# The fake lab: FAKE_LAB_CHECK / FAKE_LAB_UP = exit status of `check` / `up`.
+cat >"$T/lab" <<'EOF'
+#!/bin/sh
+case $1 in
+check) [ "${FAKE_LAB_CHECK:-0}" = 0 ] || echo "e2e/lab: error: missing tools: podman"
+	exit "${FAKE_LAB_CHECK:-0}" ;;
+up) [ "${FAKE_LAB_UP:-0}" = 0 ] || echo "mount: /var/lib/containers: mount point does not exist"
+	exit "${FAKE_LAB_UP:-0}" ;;
+env) echo "export OMLOP_LAB_HOST1=10.237.0.11" ;;
+down) exit 0 ;;
+esac
+EOF
+chmod +x "$T/lab"
+scen() { # DIR NAME EXIT: a fake scenario exiting EXIT
+	mkdir -p "$1"
+	printf '#!/bin/sh\necho "%s: why it exits %s"\nexit %s\n' "$2" "$3" "$3" >"$1/$2"
+	chmod +x "$1/$2"
+}
+scen "$T/ok" 10-a 0
+scen "$T/ok" 20-b 0
+printf 'not executable\n' >"$T/ok/README.md"
+scen "$T/skip" 10-a 0
+scen "$T/skip" 20-skip 77
+scen "$T/fail" 10-a 0
+scen "$T/fail" 20-fail 3
+mkdir -p "$T/none"
+
+e2e() { # DIR [ARG...]: e2e/run on fake scenarios with the fake lab
+	local d=$1
+	shift
+	env OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$d" OMLOP_E2E_LOGDIR="$T/log" \
+		OMLOP_E2E_TIMEOUT=20 e2e/run "$@"
+}
+
+if [[ $(id -u) -eq 0 ]]; then
+	expect "e2e: all pass" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/ok"
+	expect "e2e: a pattern selects" 0 "e2e: 1 passed, 0 failed, 0 skipped" e2e "$T/ok" 20-
+	expect "e2e: a skipped scenario fails the run" 1 "e2e: 1 passed, 0 failed, 1 skipped" \
+		e2e "$T/skip"
+	expect "e2e: OMLOP_E2E_ALLOW_SKIP=1 lets a skip pass" 0 \
+		"e2e: 1 passed, 0 failed, 1 skipped" env OMLOP_E2E_ALLOW_SKIP=1 \
+		OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/skip" OMLOP_E2E_LOGDIR="$T/log" e2e/run
+	expect "e2e: a failed scenario fails the run" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
+		e2e "$T/fail"
+	expect "e2e: no scenario fails the run" 1 "e2e: 0 passed, 0 failed, 0 skipped" e2e "$T/none"
+	expect "e2e: a pattern matching nothing fails" 1 "e2e: 0 passed, 0 failed, 0 skipped" \
+		e2e "$T/ok" no-such
+	expect "e2e: a lab that does not come up fails" 1 "e2e: 0 passed, 1 failed, 0 skipped" \
+		env FAKE_LAB_UP=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/ok" \
+		OMLOP_E2E_LOGDIR="$T/log" e2e/run
+	expect "e2e: a lab missing tools fails" 1 "e2e: 0 passed, 0 failed, 2 skipped" \
+		env FAKE_LAB_CHECK=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/ok" \
+		OMLOP_E2E_LOGDIR="$T/log" e2e/run
+	# not root: as nobody, on a copy of e2e/run it can read
+	if command -v setpriv >/dev/null; then
+		cp e2e/run "$T/run"
+		chmod 0755 "$T/run"
+		expect "e2e: not root fails" 1 "e2e: 0 passed, 0 failed, 2 skipped" \
+			setpriv --reuid=65534 --regid=65534 --clear-groups env OMLOP_E2E_LAB="$T/lab" \
+			OMLOP_E2E_SCENARIOS="$T/ok" OMLOP_E2E_LOGDIR="$T/log" "$T/run"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: not root: setpriv (util-linux) missing"
+	fi
+else
+	expect "e2e: not root fails" 1 "e2e: 0 passed, 0 failed, 2 skipped" e2e "$T/ok"
+fi
+
+echo "runners: $passed passed, $failed failed"
+((failed == 0))
