@@ -7,7 +7,11 @@
  * itself), starts `/usr/sbin/sshd -D -e -f CONFIG` on a free high port and
  * connects. sshd_fixture_stop frees the connection, stops sshd (TERM, then
  * KILL) and removes the dir; run it from a cmocka group teardown so it also
- * runs when a test failed. Every wait is bounded. Header-only (static inline)
+ * runs when a test failed. Every wait is bounded. As root, sshd runs in a mount
+ * namespace of its own where the login user's home is an empty dir of the
+ * fixture: a developer's ~/.bashrc (sourced by bash for every ssh command) is
+ * not the tested host's, and a slow one (pyenv init) made exec tests time out.
+ * Header-only (static inline)
  * because other .c files under unit-tests/ would be linked into every test.
  */
 #ifndef OMLOP_TEST_SSHD_FIXTURE_H
@@ -25,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -213,6 +219,28 @@ static inline int fixture_write_config(const sshd_fixture *f)
     return rc;
 }
 
+/*
+ * In sshd's child before exec: a private mount namespace with the login user's
+ * home replaced by DIR/home (empty, 0700). Best effort: not root, or no
+ * namespaces, leaves the real home in place.
+ */
+static inline void fixture_private_home(const sshd_fixture *f)
+{
+    const struct passwd *pw = getpwuid(getuid());
+    char home[160];
+
+    if (getuid() != 0 || !pw || !pw->pw_dir || !*pw->pw_dir)
+        return;
+    snprintf(home, sizeof(home), "%s/home", f->dir);
+    if (mkdir(home, 0700) != 0 && errno != EEXIST)
+        return;
+    if (unshare(CLONE_NEWNS) != 0)
+        return;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return;
+    (void)mount(home, pw->pw_dir, NULL, MS_BIND, NULL);
+}
+
 static inline int fixture_spawn_sshd(sshd_fixture *f)
 {
     char conf[128], log[128];
@@ -233,6 +261,7 @@ static inline int fixture_spawn_sshd(sshd_fixture *f)
             dup2(fd, 2);
         }
         setsid();
+        fixture_private_home(f);
         execl(SSHD_PATH, SSHD_PATH, "-D", "-e", "-f", conf, (char *)NULL);
         _exit(127);
     }
