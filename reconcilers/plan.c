@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/imageref.h"
 #include "lib/xalloc.h"
 
 typedef struct action_list {
@@ -162,7 +163,7 @@ static const live_container *live_find(const live_host *lh, const char *name)
 static int image_present(const live_host *lh, const char *image)
 {
     for (size_t i = 0; i < lh->n_images; i++)
-        if (lh->images[i] && strcmp(lh->images[i], image) == 0)
+        if (lh->images[i] && imageref_equal(lh->images[i], image))
             return 1;
     return 0;
 }
@@ -205,7 +206,7 @@ static void add_pull(keyed_list *pulls, const char *host, size_t hi, const desir
     plan_action a;
 
     for (size_t i = 0; i < pulls->n; i++)
-        if (strcmp(pulls->v[i].a.host, host) == 0 && strcmp(pulls->v[i].a.image, c->image) == 0)
+        if (strcmp(pulls->v[i].a.host, host) == 0 && imageref_equal(pulls->v[i].a.image, c->image))
             return; /* one pull per image per host (omlapp runs three containers) */
     a = action_new(PLAN_PULL, host, c, NULL, reason);
     free(a.container); /* a pull is about an image, not a container */
@@ -299,10 +300,11 @@ static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *st
     hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);
     /* a container made before env hashes existed has none: nothing to compare */
     env_hash = live_container_label(lc, OMLOP_LABEL_ENV_HASH);
-    if (!lc->image || strcmp(lc->image, c->image) != 0 || lc->state == LIVE_STATE_DEAD || !hash ||
+    /* Podman reports the image fully qualified (docker.io/library/...): compare normal forms */
+    if (!imageref_equal(lc->image, c->image) || lc->state == LIVE_STATE_DEAD || !hash ||
         strcmp(hash, c->spec_hash) != 0 ||
         (env_hash && envf && envf->want_sha256 && strcmp(env_hash, envf->want_sha256) != 0)) {
-        if (!lc->image || strcmp(lc->image, c->image) != 0)
+        if (!imageref_equal(lc->image, c->image))
             reason_fmt(why, "image changed from %s to %s", lc->image ? lc->image : "(none)",
                        c->image);
         else if (lc->state == LIVE_STATE_DEAD)

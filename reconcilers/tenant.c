@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/imageref.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -93,13 +94,23 @@ int tenant_strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
     return 0;
 }
 
-/* Ask whether ref is on the host (once per ref); record it when it is. */
+/* Whether v (n references) holds one naming the same image as ref (imageref.h). */
+static int image_listed(char *const *v, size_t n, const char *ref)
+{
+    for (size_t i = 0; i < n; i++)
+        if (imageref_equal(v[i], ref))
+            return 1;
+    return 0;
+}
+
+/* Ask whether ref is on the host (once per image, however it is written); record it when it
+ * is. */
 static int image_check(tenant_host_round *h, char ***asked, size_t *n_asked, const char *ref,
                        omlop_err *err)
 {
     int exists = 0, rc;
 
-    if (!ref || !*ref || tenant_strv_has(*asked, *n_asked, ref))
+    if (!ref || !*ref || image_listed(*asked, *n_asked, ref))
         return 0;
     if ((rc = tenant_strv_push(asked, n_asked, ref, err)) < 0)
         return rc;
@@ -167,9 +178,9 @@ static int host_observe(tenant_host_round *h, const char *tenant, const desired_
     }
     for (size_t i = 0; i < h->list.n; i++)
         h->lc[i].is_image_present =
-            !h->lc[i].image || tenant_strv_has(h->images, h->n_images, h->lc[i].image) ||
-            !tenant_strv_has(asked, n_asked,
-                             h->lc[i].image); /* not asked: not ours, not our business */
+            !h->lc[i].image || image_listed(h->images, h->n_images, h->lc[i].image) ||
+            !image_listed(asked, n_asked,
+                          h->lc[i].image); /* not asked: not ours, not our business */
     rc = 0;
 out:
     for (size_t i = 0; i < n_asked; i++)
@@ -550,7 +561,7 @@ static int image_failed(const tenant_round *r, const char *host, const char *ima
         const plan_action *a = plan_at(r->pl, i);
 
         if (a->kind == PLAN_PULL && r->res[i].rc < 0 && strcmp(a->host, host) == 0 &&
-            strcmp(a->image, image) == 0)
+            imageref_equal(a->image, image))
             return 1;
     }
     return 0;
@@ -911,8 +922,7 @@ static void observe_component(tenant_round *r, const tenant_host_round *h, const
     oc->container_id = lc ? lc->id : NULL;
     oc->spec_hash = hash;
     oc->is_current = lc && lc->state == LIVE_STATE_RUNNING && hash &&
-                     strcmp(hash, c->spec_hash) == 0 && lc->image &&
-                     strcmp(lc->image, c->image) == 0;
+                     strcmp(hash, c->spec_hash) == 0 && imageref_equal(lc->image, c->image);
     if (h->is_reachable && lc && lc->state == LIVE_STATE_RUNNING && dh &&
         container_index(dh, c) < h->n_not_ready) {
         const char *nr = h->not_ready[container_index(dh, c)];

@@ -2,7 +2,8 @@
  * tenant_harness: the fixture of the tenant reconciler tests (header-only; one
  * copy per test binary): a small stateful fake of Podman's HTTP API on a unix
  * socket, a real sqlite store holding tenant t1 (aio on host h1) and its SSH
- * Secret, and fake host ops (files in memory, TCP probes refused for the ports
+ * Secret (images and containers reported with Podman's fully qualified image
+ * names), and fake host ops (files in memory, TCP probes refused for the ports
  * listed in closed_ports) that host_get hands out when use_ops is set.
  */
 #ifndef OMLOP_TEST_TENANT_HARNESS_H
@@ -30,6 +31,7 @@
 #include "crds/diag.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
+#include "lib/imageref.h"
 #include "lib/log.h"
 #include "operator/api_object.h"
 #include "operator/events.h"
@@ -134,10 +136,24 @@ static TH_UNUSED fctr *find_ctr(fake *f, const char *name)
     return NULL;
 }
 
+/* ref as Podman stores and reports it: fully qualified (docker.io/library/postgres:14). */
+static TH_UNUSED void podman_ref(const char *ref, char *out, size_t size)
+{
+    strbuf sb = STRBUF_INIT;
+
+    if (imageref_normalize(ref, &sb, NULL) < 0)
+        strbuf_adds(&sb, ref);
+    snprintf(out, size, "%s", strbuf_str(&sb));
+    strbuf_release(&sb);
+}
+
 static TH_UNUSED int has_image(fake *f, const char *ref)
 {
+    char full[256];
+
+    podman_ref(ref, full, sizeof(full));
     for (size_t i = 0; i < f->n_images; i++)
-        if (strcmp(f->images[i], ref) == 0)
+        if (strcmp(f->images[i], full) == 0)
             return 1;
     return 0;
 }
@@ -207,7 +223,7 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
             respond(fd, 200, "{\"error\":\"manifest unknown: no such tag\"}\n");
         else {
             if (!has_image(f, ref) && f->n_images < MAX_IMGS)
-                snprintf(f->images[f->n_images++], sizeof(f->images[0]), "%s", ref);
+                podman_ref(ref, f->images[f->n_images++], sizeof(f->images[0]));
             respond(fd, 200, "{\"stream\":\"pulling\\n\"}\n{\"id\":\"sha256:1\"}\n");
         }
     } else if (strncmp(p, "images/", 7) == 0 && strstr(p, "/exists")) {
@@ -225,7 +241,7 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
             memset(c, 0, sizeof(*c));
             snprintf(c->name, sizeof(c->name), "%s", n);
             snprintf(c->id, sizeof(c->id), "id%d", ++f->next_id);
-            snprintf(c->image, sizeof(c->image), "%s", img ? img : "");
+            podman_ref(img ? img : "", c->image, sizeof(c->image));
             snprintf(c->state, sizeof(c->state), "created");
             c->labels = json_object_get(cjson_get(spec, "labels"));
             if (!c->labels)

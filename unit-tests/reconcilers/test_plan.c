@@ -15,6 +15,7 @@
 
 #include "crds/schema.h"
 #include "crds/yamlio.h"
+#include "lib/imageref.h"
 #include "reconcilers/plan.h"
 
 /* --- fixtures ---------------------------------------------------------------------------- */
@@ -349,6 +350,130 @@ static void test_plan_cluster_orders_across_hosts(void **state)
     assert_string_equal(plan_at(p, 17)->host, "voice");
     assert_string_equal(plan_at(p, 18)->host, "app");
     strbuf_release(&sb);
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
+/*
+ * A fresh cluster: three hosts, none holding any image or container. Every host
+ * must pull each image its own containers need, once: the node and Podman
+ * exporters run on all three, so their images are pulled on all three (a pull
+ * on one host puts nothing on another).
+ */
+static void test_plan_fresh_cluster_pulls_per_host(void **state)
+{
+    desired_state *ds = build("tenant-cluster.yaml");
+    live_host lh[3];
+    plan *p;
+
+    (void)state;
+    assert_int_equal(desired_host_count(ds), 3);
+    for (size_t h = 0; h < 3; h++) {
+        memset(&lh[h], 0, sizeof(lh[h]));
+        lh[h].host = desired_host_at(ds, h)->name;
+    }
+    p = compute(ds, lh, 3);
+    for (size_t h = 0; h < 3; h++) {
+        const desired_host *dh = desired_host_at(ds, h);
+        size_t n_distinct = 0, n_pulls = 0;
+
+        for (size_t i = 0; i < dh->n_containers; i++) {
+            const char *img = dh->containers[i].image;
+            size_t n_here = 0, first_create = plan_count(p), pull_at = plan_count(p);
+            int is_new = 1;
+
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(dh->containers[k].image, img) == 0)
+                    is_new = 0;
+            n_distinct += is_new;
+            for (size_t a = 0; a < plan_count(p); a++) {
+                const plan_action *pa = plan_at(p, a);
+
+                if (strcmp(pa->host, dh->name) != 0)
+                    continue;
+                if (pa->kind == PLAN_PULL && strcmp(pa->image, img) == 0) {
+                    n_here++;
+                    pull_at = a;
+                }
+                if (pa->kind == PLAN_CREATE && a < first_create &&
+                    strcmp(pa->container, dh->containers[i].name) == 0)
+                    first_create = a;
+            }
+            if (n_here != 1)
+                fail_msg("host %s: %zu pulls of %s for %s, want 1", dh->name, n_here, img,
+                         dh->containers[i].name);
+            assert_true(pull_at < first_create); /* pulled on its host before its create */
+        }
+        for (size_t a = 0; a < plan_count(p); a++)
+            n_pulls +=
+                plan_at(p, a)->kind == PLAN_PULL && strcmp(plan_at(p, a)->host, dh->name) == 0;
+        assert_int_equal(n_pulls, n_distinct);
+        /* the per-host exporters are what makes a cross-host de-duplication show */
+        assert_non_null(desired_host_find_container(dh, "oml-prometheus-node"));
+    }
+    plan_free(p);
+    desired_free(ds);
+}
+
+/* Podman's fully qualified form of an image, as it reports containers and images. */
+static void podman_name(const char *ref, char *out, size_t size)
+{
+    strbuf sb = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    if (imageref_normalize(ref, &sb, &err) < 0)
+        fail_msg("%s", err.msg);
+    snprintf(out, size, "%s", strbuf_str(&sb));
+    strbuf_release(&sb);
+}
+
+/*
+ * The catalog's short Docker Hub names (docker.io/postgres:14.9-bullseye) come
+ * back from Podman as docker.io/library/postgres:14.9-bullseye, for the
+ * container and for the image: converged is still converged, and an image
+ * present under its long name is not pulled again.
+ */
+static void test_plan_podman_image_names_are_the_same_image(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    const desired_container *pg = desired_host_find_container(dh, "oml-postgresql-server");
+    fake_host *f = calloc(1, sizeof(*f));
+    live_host lh;
+    plan *p;
+    size_t n_short = 0;
+
+    (void)state;
+    assert_non_null(pg);
+    assert_string_equal(pg->image, "docker.io/postgres:14.9-bullseye");
+    fake_converged(f, dh);
+    for (size_t i = 0; i < f->n; i++) {
+        podman_name(f->images[i], f->images[i], sizeof(f->images[0]));
+        n_short += strcmp(f->images[i], dh->containers[i].image) != 0;
+    }
+    for (size_t i = 0; i < f->n_images; i++)
+        podman_name(f->image_store[i], f->image_store[i], sizeof(f->image_store[0]));
+    assert_true(n_short >= 2); /* postgresql and rabbitmq at least */
+    assert_string_equal(fake_find(f, "oml-postgresql-server")->image,
+                        "docker.io/library/postgres:14.9-bullseye");
+    lh = as_live(f);
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "");
+    plan_free(p);
+
+    /* gone, its image still there under Podman's name: create, no pull */
+    fake_drop(f, "oml-postgresql-server");
+    fake_drop(f, "oml-rabbitmq-server");
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "create oml-postgresql-server; create oml-rabbitmq-server");
+    plan_free(p);
+
+    /* a real upgrade is still one */
+    fake_find(f, "oml-redis-server")->image = "docker.io/library/redis:6";
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "create oml-postgresql-server; recreate oml-redis-server; "
+                   "create oml-rabbitmq-server");
     plan_free(p);
     free(f);
     desired_free(ds);
@@ -743,6 +868,8 @@ int main(void)
         cmocka_unit_test(test_plan_converged_is_empty),
         cmocka_unit_test(test_plan_fresh_host_pulls_first_then_creates_in_order),
         cmocka_unit_test(test_plan_cluster_orders_across_hosts),
+        cmocka_unit_test(test_plan_fresh_cluster_pulls_per_host),
+        cmocka_unit_test(test_plan_podman_image_names_are_the_same_image),
         cmocka_unit_test(test_plan_each_drift_kind),
         cmocka_unit_test(test_plan_orphans_removed_others_untouched),
         cmocka_unit_test(test_plan_hosts_outside_spec_and_unobserved),
