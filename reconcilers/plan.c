@@ -235,7 +235,10 @@ static void blocked(keyed_list *steps, const char *host, size_t hi, const desire
     plan_action a;
 
     if (mgr && strcmp(mgr, OMLOP_MANAGER_NAME) == 0 && owner)
-        reason_fmt(why, "the name %s is taken by tenant %s's container", c->name, owner);
+        reason_fmt(why,
+                   "the name %s is taken by tenant %s's container; its host files are left to "
+                   "tenant %s",
+                   c->name, owner, owner);
     else
         reason_fmt(why,
                    "the name %s is taken by a container omlop does not manage (no %s label); "
@@ -283,6 +286,12 @@ static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *st
     const char *hash, *env_hash;
     plan_action a;
 
+    /* host files follow the container: a name another tenant (or a person) holds means its
+     * files are theirs too - /etc/default/<x>.env is per component, not per tenant */
+    if (lc && !is_ours(lc, tenant)) {
+        blocked(steps, dh->name, hi, c, lc, why);
+        return;
+    }
     plan_files(writes, dh, hi, lh, c);
     if (!lc) {
         if (!has_image)
@@ -291,10 +300,6 @@ static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *st
         a.image = xstrdup(c->image);
         a.wait_ready = 1;
         keyed_push(steps, &a, hi);
-        return;
-    }
-    if (!is_ours(lc, tenant)) {
-        blocked(steps, dh->name, hi, c, lc, why);
         return;
     }
     hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);

@@ -17,7 +17,9 @@
  *   labelled managed-by=omlop and tenant=<this tenant> -> remove (an orphan)
  *   anything else (other tenants, unmanaged)           -> untouched
  * A live container holding a desired name without being ours blocks that
- * component (PLAN_BLOCKED, never executed; the reconciler reports it).
+ * component (PLAN_BLOCKED, never executed; the reconciler reports it), and
+ * its host files are not written: host paths are per component
+ * (/etc/default/<x>.env), so they belong to whoever holds the container.
  *
  * Order: every pull first (the 3.X lesson: fail on a bad tag before touching
  * anything), then the host file writes host by host (so they can go in one

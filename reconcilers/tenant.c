@@ -316,6 +316,65 @@ out:
     return rc;
 }
 
+void tenant_held_release(tenant_held *held)
+{
+    for (size_t i = 0; i < held->n; i++) {
+        free(held->names[i]);
+        free(held->owners[i]);
+    }
+    free(held->names);
+    free(held->owners);
+    memset(held, 0, sizeof(*held));
+}
+
+const char *tenant_held_owner(const tenant_held *held, const char *name)
+{
+    for (size_t i = 0; i < held->n; i++)
+        if (strcmp(held->names[i], name) == 0)
+            return held->owners[i];
+    return NULL;
+}
+
+int tenant_round_held_by_others(tenant_round *r, tenant_host_round *h, tenant_held *out,
+                                omlop_err *err)
+{
+    const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
+    podman_container_list all;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&all, 0, sizeof(all));
+    if (!dh || !h->pc)
+        return 0;
+    rc = podman_containers_list(h->pc, NULL, 1, &all, err);
+    for (size_t i = 0; rc == 0 && i < all.n; i++) {
+        const podman_container *pcn = &all.items[i];
+        json_object *mgr = NULL, *owner = NULL;
+        const char *who;
+
+        if (!pcn->name || !desired_host_find_container(dh, pcn->name))
+            continue;
+        json_object_object_get_ex(pcn->labels, OMLOP_LABEL_MANAGED_BY, &mgr);
+        json_object_object_get_ex(pcn->labels, OMLOP_LABEL_TENANT, &owner);
+        if (!mgr || strcmp(json_object_get_string(mgr), OMLOP_MANAGER_NAME) != 0)
+            who = "(a container omlop does not manage)";
+        else if (!owner || strcmp(json_object_get_string(owner), r->tenant) == 0)
+            continue;
+        else
+            who = json_object_get_string(owner);
+        if (!out->names) { /* at most one entry per container listed */
+            out->names = xcalloc(all.n, sizeof(*out->names));
+            out->owners = xcalloc(all.n, sizeof(*out->owners));
+        }
+        out->names[out->n] = xstrdup(pcn->name);
+        out->owners[out->n++] = xstrdup(who);
+    }
+    podman_container_list_release(&all);
+    if (rc < 0)
+        tenant_held_release(out);
+    return rc;
+}
+
 /* Index of c among its host's desired containers, for not_ready[]. */
 static size_t container_index(const desired_host *dh, const desired_container *c)
 {

@@ -799,6 +799,73 @@ static void test_plan_files_and_env_hash(void **state)
     desired_free(ds);
 }
 
+/*
+ * Two tenants on one host: host file paths are per component, so the files of
+ * a component whose container another tenant holds are that tenant's. The
+ * plan blocks the component, names the other tenant and writes none of its
+ * files; a component nobody holds gets its files and its container.
+ */
+static void test_plan_files_of_another_tenants_component_are_left_alone(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    fake_host *f = calloc(1, sizeof(*f));
+    live_file *files = calloc(dh->n_containers, sizeof(*files));
+    size_t n_files = 0, n_blocked = 0;
+    live_host lh;
+    plan *p;
+
+    (void)state;
+    fake_converged(f, dh);
+    for (size_t i = 0; i < dh->n_containers; i++) {
+        const desired_container *c = &dh->containers[i];
+
+        set_label(f, c->name, OMLOP_LABEL_TENANT, "tenant-a");
+        if (c->env_file) /* tenant A's file holds A's values: not what B renders */
+            files[n_files++] = (live_file){c->env_file, c->name, "b-digest", "a-digest", 1};
+    }
+    assert_true(n_files >= 10);
+    lh = as_live(f);
+    lh.files = files;
+    lh.n_files = n_files;
+    p = compute(ds, &lh, 1);
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        if (a->kind != PLAN_BLOCKED)
+            fail_msg("%s %s on another tenant's host", plan_kind_name(a->kind),
+                     a->path ? a->path : a->container);
+        assert_non_null(strstr(a->reason, "taken by tenant tenant-a's container"));
+        assert_non_null(strstr(a->reason, "host files are left to tenant tenant-a"));
+        n_blocked++;
+    }
+    assert_int_equal(n_blocked, dh->n_containers);
+    plan_free(p);
+
+    /* A's redis went away: B may take that component, files first */
+    fake_drop(f, "oml-redis-server");
+    p = compute(ds, &lh, 1);
+    n_blocked = 0;
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        if (a->kind == PLAN_BLOCKED) {
+            n_blocked++;
+            continue;
+        }
+        assert_string_equal(a->container, "oml-redis-server");
+        assert_int_equal(a->kind, n_blocked == 0 && i == 0 ? PLAN_WRITE : PLAN_CREATE);
+    }
+    assert_int_equal(n_blocked, dh->n_containers - 1);
+    assert_int_equal(plan_at(p, 0)->kind, PLAN_WRITE);
+    assert_string_equal(plan_at(p, 0)->path,
+                        desired_host_find_container(dh, "oml-redis-server")->env_file);
+    plan_free(p);
+    free(files);
+    free(f);
+    desired_free(ds);
+}
+
 static void test_plan_rejects_duplicate_hosts(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
@@ -876,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_plan_upgrade_recreates_only_changed_in_order),
         cmocka_unit_test(test_plan_rejects_duplicate_hosts),
         cmocka_unit_test(test_plan_files_and_env_hash),
+        cmocka_unit_test(test_plan_files_of_another_tenants_component_are_left_alone),
         cmocka_unit_test(test_plan_format_lines),
         cmocka_unit_test(test_plan_live_state_parse),
     };
