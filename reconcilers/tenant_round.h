@@ -49,6 +49,8 @@ typedef struct tenant_host_round {
     tenant_host_file *files; /* the desired containers' host files */
     size_t n_files;
     live_file *lf; /* the same, as the plan reads them */
+    live_dir *ld;  /* the bind-mount directories omlop makes, as observed (paths borrowed) */
+    size_t n_dirs;
     /* readiness seen at the end of the round, per desired container of the host (dh order):
      * NULL when not probed; else "" ready, or why not */
     char **not_ready;
@@ -104,6 +106,13 @@ typedef struct tenant_held {
  */
 int tenant_round_held_by_others(tenant_round *r, tenant_host_round *h, tenant_held *out,
                                 omlop_err *err);
+
+/*
+ * deletionPolicy Purge: remove the directories omlop made on h for the tenant
+ * (its record), those still empty. Kept, and logged, when another tenant's
+ * container holds one of the tenant's component names on h (it may mount them).
+ */
+int tenant_round_host_dirs_remove(tenant_round *r, tenant_host_round *h, omlop_err *err);
 
 /* Who holds container name (NULL when nobody else does). */
 const char *tenant_held_owner(const tenant_held *held, const char *name);

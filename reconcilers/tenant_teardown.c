@@ -152,6 +152,8 @@ static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, si
     free(vols);
     if (rc == 0)
         rc = host_files_remove(r, h, err);
+    if (rc == 0 && is_purge)
+        rc = tenant_round_host_dirs_remove(r, h, err);
     strbuf_release(&lbl);
     if (rc < 0)
         omlop_err_prefix(err, "host %s: ", h->name);

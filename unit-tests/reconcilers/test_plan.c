@@ -200,7 +200,7 @@ static void add_label(fake_host *f, const char *name, const char *key, const cha
 
 static live_host as_live(const fake_host *f)
 {
-    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0};
+    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0, NULL, 0};
 
     return lh;
 }
@@ -277,7 +277,7 @@ static void test_plan_fresh_host_pulls_first_then_creates_in_order(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
     const desired_host *dh = desired_host_at(ds, 0);
-    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
     plan *p = compute(ds, &lh, 1);
     size_t pulls = 0, creates = 0, omlapp_pulls = 0;
     int last_order = -1;
@@ -866,11 +866,88 @@ static void test_plan_files_of_another_tenants_component_are_left_alone(void **s
     desired_free(ds);
 }
 
+/*
+ * A host that never ran OMniLeads has no /etc/omnileads/certs, and Podman
+ * refuses a bind mount of a missing source: the plan makes it (once, though
+ * kamailio and nginx both mount it) after the pulls and before any create. A
+ * present or unobserved directory is not made; nor one whose components another
+ * tenant holds.
+ */
+static void test_plan_fresh_host_makes_bind_dirs_before_creates(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    const desired_container *kam = desired_host_find_container(dh, "oml-kamailio-server");
+    live_dir dirs[1] = {{"/etc/omnileads/certs", 0}};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, dirs, 1};
+    fake_host *f = calloc(1, sizeof(*f));
+    size_t n_mkdir = 0, first_create = 0, mkdir_at = 0, n_pulls = 0;
+    plan *p = compute(ds, &lh, 1);
+    strbuf sb = STRBUF_INIT;
+
+    (void)state;
+    assert_non_null(kam);
+    for (size_t v = 0; v < kam->n_volumes; v++)
+        if (strcmp(kam->volumes[v].source, "/etc/omnileads/certs") == 0)
+            assert_int_equal(kam->volumes[v].dir_mode, 0755);
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        n_pulls += a->kind == PLAN_PULL;
+        if (a->kind == PLAN_MKDIR) {
+            n_mkdir++;
+            mkdir_at = i;
+            assert_string_equal(a->path, "/etc/omnileads/certs");
+            assert_int_equal(a->mode, 0755);
+            assert_string_equal(a->container, "oml-kamailio-server");
+        }
+        if (a->kind == PLAN_CREATE && !first_create)
+            first_create = i;
+    }
+    assert_int_equal(n_mkdir, 1);
+    assert_int_equal(mkdir_at, n_pulls); /* right after the pulls */
+    assert_true(mkdir_at < first_create);
+    plan_format(p, &sb);
+    assert_non_null(strstr(strbuf_str(&sb), "host algarrobo: mkdir /etc/omnileads/certs (for "
+                                            "oml-kamailio-server): missing (a bind mount's "
+                                            "source)\n"));
+    strbuf_release(&sb);
+    plan_free(p);
+
+    /* converged with the directory there, or not looked at: nothing */
+    fake_converged(f, dh);
+    lh = as_live(f);
+    lh.dirs = dirs;
+    lh.n_dirs = 1;
+    dirs[0].is_present = 1;
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "");
+    plan_free(p);
+    dirs[0].is_present = 0;
+    lh.n_dirs = 0;
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "");
+    plan_free(p);
+    /* missing under running containers (removed by hand): made again */
+    lh.n_dirs = 1;
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "mkdir oml-kamailio-server");
+    plan_free(p);
+    /* kamailio and nginx held by another tenant: their directory is that tenant's business */
+    set_label(f, "oml-kamailio-server", OMLOP_LABEL_TENANT, "tenant-a");
+    set_label(f, "oml-nginx-server", OMLOP_LABEL_TENANT, "tenant-a");
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "blocked oml-kamailio-server; blocked oml-nginx-server");
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
 static void test_plan_rejects_duplicate_hosts(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
-    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0},
-                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0}};
+    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0},
+                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0}};
     omlop_err err = OMLOP_ERR_INIT;
     plan *p = NULL;
 
@@ -944,6 +1021,7 @@ int main(void)
         cmocka_unit_test(test_plan_rejects_duplicate_hosts),
         cmocka_unit_test(test_plan_files_and_env_hash),
         cmocka_unit_test(test_plan_files_of_another_tenants_component_are_left_alone),
+        cmocka_unit_test(test_plan_fresh_host_makes_bind_dirs_before_creates),
         cmocka_unit_test(test_plan_format_lines),
         cmocka_unit_test(test_plan_live_state_parse),
     };

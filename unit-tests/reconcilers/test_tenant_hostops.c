@@ -285,6 +285,84 @@ static void test_deletion_removes_the_host_files(void **state)
     assert_int_equal(fx->n_files, 0);
 }
 
+#define CERTS_DIR "/etc/omnileads/certs"
+
+/*
+ * A host that never ran OMniLeads has no /etc/omnileads/certs, and Podman
+ * refuses to create kamailio and nginx without it (the fake answers as Podman
+ * does: "statfs ...: no such file or directory"). The round makes it first,
+ * records it for the tenant, and makes it only once.
+ */
+static void test_a_fresh_host_gets_its_bind_dirs_before_the_containers(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+    char msg[512];
+    int made;
+
+    assert_int_equal(fdir_index(fx, CERTS_DIR), -1);
+    reconcile_ok(fx, &res);
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Ready"), "True");
+    json_object_put(t);
+    assert_true(fdir_index(fx, CERTS_DIR) >= 0);
+    assert_string_equal(fx->record_path, "/var/lib/omlop/dirs/t1");
+    assert_int_equal(fx->n_recorded, 1);
+    assert_non_null(find_ctr(&fx->f, "oml-kamailio-server"));
+    assert_non_null(find_ctr(&fx->f, "oml-nginx-server"));
+    assert_true(find_event(fx, "CreatedDirectory", CERTS_DIR, msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "on host h1 for oml-kamailio-server"));
+    made = fx->n_dirs_made;
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->n_dirs_made, made);
+    assert_true(res.is_converged);
+}
+
+static void set_deletion_policy(fixture *fx, const char *policy)
+{
+    json_object *t = stored_tenant(fx);
+
+    json_object_object_add(cjson_get(t, "spec"), "deletionPolicy", json_object_new_string(policy));
+    store_tenant(fx, t);
+    json_object_put(t);
+}
+
+/* deletionPolicy Keep (the default) keeps the directories omlop made; Purge takes them back. */
+static void test_purge_removes_the_dirs_omlop_made(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    reconcile_ok(fx, &res);
+    assert_true(fdir_index(fx, CERTS_DIR) >= 0);
+    set_deletion_policy(fx, "Purge");
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->n_dirs_remove_calls, 1);
+    assert_string_equal(fx->record_path, "/var/lib/omlop/dirs/t1");
+    assert_int_equal(fdir_index(fx, CERTS_DIR), -1);
+}
+
+static void test_keep_leaves_the_dirs_and_a_users_dir_is_never_recorded(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    /* the user made it: omlop neither makes nor records it */
+    snprintf(fx->dirs[fx->n_dirs++], sizeof(fx->dirs[0]), "%s", CERTS_DIR);
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->n_dirs_made, 0);
+    assert_int_equal(fx->n_recorded, 0);
+    assert_false(find_event(fx, "CreatedDirectory", NULL, NULL, 0));
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->n_dirs_remove_calls, 0); /* Keep: not even asked */
+    assert_true(fdir_index(fx, CERTS_DIR) >= 0);
+}
+
 /* Put tenant-a's oml-redis-server and its env file on the host, as tenant-a's rounds left them. */
 static void plant_other_tenants_redis(fixture *fx)
 {
@@ -407,6 +485,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_without_host_ops_observability_fails_clearly,
                                         setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_removes_the_host_files, setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_a_fresh_host_gets_its_bind_dirs_before_the_containers,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_removes_the_dirs_omlop_made, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keep_leaves_the_dirs_and_a_users_dir_is_never_recorded,
+                                        setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_another_tenants_files_are_not_overwritten, setup_ops,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deletion_leaves_another_tenants_files, setup_ops,
