@@ -70,7 +70,7 @@ int hostfs_dirs_present(ssh_conn *c, const char *const *paths, size_t n, int *pr
 /*
  * Create each missing directory of dirs and its missing parents (0755), in one
  * exec, and append every directory it created - never one that was there - to
- * the file record (its own directory made 0700), so that hostfs_dirs_remove
+ * the file record (its directory made as needed), so that hostfs_dirs_remove
  * can undo exactly that.
  */
 int hostfs_dirs_make(ssh_conn *c, const hostfs_dir *dirs, size_t n, const char *record,
