@@ -6,6 +6,7 @@
 #include "clients/hostfs.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,15 +130,19 @@ int hostfs_parse_sha256sum(const char *text, const char *const *paths, size_t n,
 
 /* --- checks and messages ---------------------------------------------------------------- */
 
-static int check_path(ssh_conn *c, const char *path, omlop_err *err)
+static int check_path_on(const char *host, const char *path, omlop_err *err)
 {
     if (!path || path[0] != '/')
-        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' must be absolute",
-                             ssh_conn_name(c), path ? path : "");
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' must be absolute", host,
+                             path ? path : "");
     if (strchr(path, '\n'))
-        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' holds a newline",
-                             ssh_conn_name(c), path);
+        return omlop_err_set(err, OMLOP_EINVAL, "host %s: path '%s' holds a newline", host, path);
     return 0;
+}
+
+static int check_path(ssh_conn *c, const char *path, omlop_err *err)
+{
+    return check_path_on(ssh_conn_name(c), path, err);
 }
 
 /* A file to write must name a file: not "/" nor a path ending in '/'. */
@@ -362,6 +367,196 @@ int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err)
     hostfs_quote(&script, path);
     strbuf_addf(&what, "remove %s", path);
     rc = run(c, &script, NULL, 0, &res, strbuf_str(&what), err);
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    strbuf_release(&what);
+    return rc;
+}
+
+/* --- directories ------------------------------------------------------------------------ */
+
+/*
+ * A directory path as the record keeps it: absolute, below "/", no empty, "."
+ * or ".." component, no trailing '/' - so one directory has one spelling and
+ * removal can trust the record.
+ */
+static int check_dir_path(const char *host, const char *path, omlop_err *err)
+{
+    int rc = check_path_on(host, path, err);
+
+    if (rc < 0)
+        return rc;
+    for (const char *p = path; *p;) {
+        const char *next = strchr(p + 1, '/');
+        size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
+
+        if (len == 0 || (len == 1 && p[1] == '.') || (len == 2 && p[1] == '.' && p[2] == '.'))
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "host %s: directory '%s' has an empty, '.' or '..' component",
+                                 host, path);
+        p = next ? next : p + 1 + len;
+    }
+    return 0;
+}
+
+/* An owner for chown: USER, USER:GROUP or UID:GID of [A-Za-z0-9_.-], not starting with '-'. */
+static int check_owner(const char *host, const char *path, const char *owner, omlop_err *err)
+{
+    if (!*owner || owner[0] == '-' || owner[0] == ':')
+        goto bad;
+    for (const char *p = owner; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("_.-:", *p)))
+            goto bad;
+    return 0;
+bad:
+    return omlop_err_set(err, OMLOP_EINVAL,
+                         "host %s: owner '%s' of %s is not USER[:GROUP] or UID[:GID]", host, owner,
+                         path);
+}
+
+int hostfs_dirs_make_script(strbuf *script, const char *host, const hostfs_dir *dirs, size_t n,
+                            const char *record, omlop_err *err)
+{
+    const char *slash;
+    int rc = check_dir_path(host, record, err);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = check_dir_path(host, dirs[i].path, err)) < 0)
+            return rc;
+        if (dirs[i].mode > 07777)
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "host %s: mode %o for %s is not a directory mode", host,
+                                 dirs[i].mode, dirs[i].path);
+        if (dirs[i].owner && (rc = check_owner(host, dirs[i].path, dirs[i].owner, err)) < 0)
+            return rc;
+    }
+    /* mk DIR MODE [OWNER]: nothing when DIR is there; else create it with exactly MODE (mkdir -m
+     * ignores the umask), note it in the record before anything can fail after it, then chown */
+    strbuf_adds(script, "umask 022; r=");
+    hostfs_quote(script, record);
+    slash = strrchr(record, '/');
+    strbuf_adds(script, "; mkdir -p -- ");
+    {
+        strbuf dir = STRBUF_INIT;
+
+        strbuf_add(&dir, record, (size_t)(slash - record));
+        hostfs_quote(script, dir.len ? strbuf_str(&dir) : "/");
+        strbuf_release(&dir);
+    }
+    strbuf_adds(script, " || exit 1; mk() { [ -d \"$1\" ] && return 0; "
+                        "mkdir -m \"$2\" -- \"$1\" || return 1; "
+                        "printf '%s\\n' \"$1\" >>\"$r\" || return 1; "
+                        "[ -z \"$3\" ] || chown -- \"$3\" \"$1\"; }; ");
+    for (size_t i = 0; i < n; i++) {
+        const char *path = dirs[i].path;
+
+        /* parents first, each its own step, so the record holds every directory made */
+        for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+            strbuf parent = STRBUF_INIT;
+
+            strbuf_add(&parent, path, (size_t)(p - path));
+            strbuf_adds(script, "mk ");
+            hostfs_quote(script, strbuf_str(&parent));
+            strbuf_adds(script, " 0755 || exit 1; ");
+            strbuf_release(&parent);
+        }
+        strbuf_adds(script, "mk ");
+        hostfs_quote(script, path);
+        strbuf_addf(script, " %04o", dirs[i].mode);
+        if (dirs[i].owner) {
+            strbuf_addch(script, ' ');
+            hostfs_quote(script, dirs[i].owner);
+        }
+        strbuf_adds(script, " || exit 1; ");
+    }
+    strbuf_adds(script, "exit 0");
+    return 0;
+}
+
+int hostfs_dirs_remove_script(strbuf *script, const char *host, const char *record, omlop_err *err)
+{
+    int rc = check_dir_path(host, record, err);
+
+    if (rc < 0)
+        return rc;
+    /* deepest first (the record lists parents before children); rmdir keeps a non-empty one */
+    strbuf_adds(script, "r=");
+    hostfs_quote(script, record);
+    strbuf_adds(script, "; [ -e \"$r\" ] || exit 0; tac -- \"$r\" | while IFS= read -r d; do "
+                        "if [ -d \"$d\" ]; then rmdir -- \"$d\" 2>/dev/null || :; fi; done; "
+                        "rm -f -- \"$r\"");
+    return 0;
+}
+
+int hostfs_dirs_present(ssh_conn *c, const char *const *paths, size_t n, int *present,
+                        omlop_err *err)
+{
+    strbuf script = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    const char *p;
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        present[i] = 0;
+        if ((rc = check_path(c, paths[i], err)) < 0)
+            return rc;
+    }
+    if (n == 0)
+        return 0;
+    strbuf_adds(&script, "for p in");
+    for (size_t i = 0; i < n; i++) {
+        strbuf_addch(&script, ' ');
+        hostfs_quote(&script, paths[i]);
+    }
+    strbuf_adds(&script, "; do if [ -d \"$p\" ]; then echo 1; else echo 0; fi; done");
+    rc = run(c, &script, NULL, 0, &res, "look for the bind-mount directories", err);
+    p = strbuf_str(&res.out);
+    for (size_t i = 0; rc == 0 && i < n; i++, p += 2) {
+        if ((p[0] != '0' && p[0] != '1') || p[1] != '\n') {
+            rc = omlop_err_set(err, OMLOP_EPROTO,
+                               "host %s: the directory check printed '%.40s', not one 0 or 1 per "
+                               "path",
+                               ssh_conn_name(c), strbuf_str(&res.out));
+            break;
+        }
+        present[i] = p[0] == '1';
+    }
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    return rc;
+}
+
+int hostfs_dirs_make(ssh_conn *c, const hostfs_dir *dirs, size_t n, const char *record,
+                     omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    int rc;
+
+    if (n == 0)
+        return 0;
+    rc = hostfs_dirs_make_script(&script, ssh_conn_name(c), dirs, n, record, err);
+    for (size_t i = 0; i < n; i++)
+        strbuf_addf(&what, "%s%s", i ? ", " : "create the directory ", dirs[i].path);
+    if (rc == 0)
+        rc = run(c, &script, NULL, 0, &res, strbuf_str(&what), err);
+    ssh_exec_result_release(&res);
+    strbuf_release(&script);
+    strbuf_release(&what);
+    return rc;
+}
+
+int hostfs_dirs_remove(ssh_conn *c, const char *record, omlop_err *err)
+{
+    strbuf script = STRBUF_INIT, what = STRBUF_INIT;
+    ssh_exec_result res = {0};
+    int rc = hostfs_dirs_remove_script(&script, ssh_conn_name(c), record, err);
+
+    strbuf_addf(&what, "remove the directories listed in %s", record ? record : "");
+    if (rc == 0)
+        rc = run(c, &script, NULL, 0, &res, strbuf_str(&what), err);
     ssh_exec_result_release(&res);
     strbuf_release(&script);
     strbuf_release(&what);

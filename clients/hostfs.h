@@ -6,8 +6,8 @@
  * hold passwords) and config files on the host, reads back their SHA-256 to
  * notice hand edits, and checks that a host-network service accepts TCP
  * connections. Each call is one command run on the host (ssh_conn_exec) made
- * of POSIX sh and coreutils only (sha256sum, mkdir, mktemp, cat, chmod, mv,
- * rm), which every Debian host has; the probe is a direct-tcpip channel
+ * of POSIX sh and coreutils only (sha256sum, mkdir, mktemp, cat, chmod, chown,
+ * mv, rm, rmdir, tac), which every Debian host has; the probe is a direct-tcpip channel
  * (sshd's AllowTcpForwarding). File content travels on the command's stdin,
  * never on its command line (visible in the host's process list) nor in a log.
  *
@@ -55,6 +55,34 @@ int hostfs_write_many(ssh_conn *c, const hostfs_file *files, size_t n, omlop_err
 /* Remove path; a missing file is not an error. */
 int hostfs_remove(ssh_conn *c, const char *path, omlop_err *err);
 
+/* A directory a bind mount needs: created with mode (and owner "UID:GID" or "USER:GROUP", NULL:
+ * the SSH user) when missing; an existing one is left exactly as it is. */
+typedef struct hostfs_dir {
+    const char *path;
+    unsigned mode;
+    const char *owner;
+} hostfs_dir;
+
+/* present[i] = 1 when paths[i] is a directory on the host, 0 when not. One exec for all. */
+int hostfs_dirs_present(ssh_conn *c, const char *const *paths, size_t n, int *present,
+                        omlop_err *err);
+
+/*
+ * Create each missing directory of dirs and its missing parents (0755), in one
+ * exec, and append every directory it created - never one that was there - to
+ * the file record (its directory made as needed), so that hostfs_dirs_remove
+ * can undo exactly that.
+ */
+int hostfs_dirs_make(ssh_conn *c, const hostfs_dir *dirs, size_t n, const char *record,
+                     omlop_err *err);
+
+/*
+ * Remove the directories listed in record, deepest first, each only when it is
+ * empty (what someone else put there keeps it), then record itself. A missing
+ * record is nothing to do.
+ */
+int hostfs_dirs_remove(ssh_conn *c, const char *record, omlop_err *err);
+
 /*
  * The host's public IPv4 address as url answers it when the host asks (curl,
  * else wget, 5 s at most; the answer is the address as plain text, as
@@ -71,6 +99,14 @@ int hostfs_probe_tcp(ssh_conn *c, const char *address, int port, omlop_err *err)
 
 /* Append s to out quoted for POSIX sh: '...' with each ' written as '\''. */
 void hostfs_quote(strbuf *out, const char *s);
+
+/* The sh script of hostfs_dirs_make, appended to script (OMLOP_EINVAL naming a bad path or mode;
+ * host names the host in messages). */
+int hostfs_dirs_make_script(strbuf *script, const char *host, const hostfs_dir *dirs, size_t n,
+                            const char *record, omlop_err *err);
+
+/* The sh script of hostfs_dirs_remove, appended to script. */
+int hostfs_dirs_remove_script(strbuf *script, const char *host, const char *record, omlop_err *err);
 
 /*
  * Parse what `sha256sum -- PATH...` printed (GNU format, escaped names

@@ -475,6 +475,32 @@ static int ops_public_ip(void *ctx, strbuf *out, omlop_err *err)
     return rc;
 }
 
+static int ops_dirs_present(void *ctx, const char *const *paths, size_t n, int *present,
+                            omlop_err *err)
+{
+    return hostfs_dirs_present(((host_entry *)ctx)->conn, paths, n, present, err);
+}
+
+static int ops_dirs_make(void *ctx, const tenant_dir *dirs, size_t n, const char *record,
+                         omlop_err *err)
+{
+    hostfs_dir *hd = calloc(n ? n : 1, sizeof(*hd));
+    int rc;
+
+    if (!hd)
+        return omlop_err_set(err, OMLOP_ENOMEM, "making host directories: out of memory");
+    for (size_t i = 0; i < n; i++)
+        hd[i] = (hostfs_dir){dirs[i].path, dirs[i].mode, dirs[i].owner};
+    rc = hostfs_dirs_make(((host_entry *)ctx)->conn, hd, n, record, err);
+    free(hd);
+    return rc;
+}
+
+static int ops_dirs_remove(void *ctx, const char *record, omlop_err *err)
+{
+    return hostfs_dirs_remove(((host_entry *)ctx)->conn, record, err);
+}
+
 static int ops_tcp_probe(void *ctx, const char *address, int port, omlop_err *err)
 {
     return hostfs_probe_tcp(((host_entry *)ctx)->conn, address, port, err);
@@ -485,6 +511,9 @@ static const tenant_host_ops host_ops = {
     .file_hashes = ops_file_hashes,
     .files_write = ops_files_write,
     .file_remove = ops_file_remove,
+    .dirs_present = ops_dirs_present,
+    .dirs_make = ops_dirs_make,
+    .dirs_remove = ops_dirs_remove,
     .public_ip = ops_public_ip,
     .tcp_probe = ops_tcp_probe,
 };

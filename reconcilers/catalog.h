@@ -78,6 +78,11 @@ typedef struct catalog_volume {
     const char *target;
     int is_readonly;
     const char *options; /* extra mount options ("rslave"), or NULL */
+    /* A bind mount of a directory omlop makes on the host when it is missing (a fresh host has
+     * no /etc/omnileads/certs, and Podman refuses to create a container whose bind source is
+     * missing), with this mode; 0: the source must exist (a file such as the Podman socket, "/",
+     * or a directory whose creation would change the host, like /var/log/journal). */
+    unsigned dir_mode;
 } catalog_volume;
 
 /*

@@ -140,6 +140,11 @@ static int check_component(const catalog_component *c, omlop_err *err)
                                  v->source);
         if ((rc = check_tmpl(c, "volume", v->source, 0, err)) < 0)
             return rc;
+        if (v->dir_mode && (v->source[0] != '/' || strchr(v->source, '{') || v->dir_mode > 07777))
+            return omlop_err_set(err, OMLOP_EINTERNAL,
+                                 "catalog: component %s: volume %s: a directory omlop makes needs "
+                                 "a literal absolute path and a mode up to 07777",
+                                 c->name, v->source);
     }
     for (const char *const *a = c->command; a && *a; a++)
         if ((rc = check_tmpl(c, "command", *a, 0, err)) < 0)

@@ -214,6 +214,7 @@ static int build_volumes(desired_container *c, const catalog_component *cc, cons
         d->is_readonly = v->is_readonly;
         d->options = v->options ? xstrdup(v->options) : NULL;
         d->is_named = d->source[0] != '/';
+        d->dir_mode = d->is_named ? 0 : v->dir_mode;
         c->n_volumes++;
     }
     if (cc->file_kind != CATALOG_FILE_NONE) {

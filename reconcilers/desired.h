@@ -94,6 +94,9 @@ typedef struct desired_volume {
     int is_readonly;
     char *options; /* extra mount options ("rslave"), or NULL */
     int is_named;  /* source is a named volume (Podman creates it; kept on delete) */
+    /* bind mount of a host directory omlop makes when missing, with this mode (not part of the
+     * spec hash: it changes nothing in the container); 0: the source must exist */
+    unsigned dir_mode;
 } desired_volume;
 
 /* A host file omlop writes before creating the container (besides the env file). */

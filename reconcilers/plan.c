@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/imageref.h"
 #include "lib/xalloc.h"
 
 typedef struct action_list {
@@ -162,7 +163,7 @@ static const live_container *live_find(const live_host *lh, const char *name)
 static int image_present(const live_host *lh, const char *image)
 {
     for (size_t i = 0; i < lh->n_images; i++)
-        if (lh->images[i] && strcmp(lh->images[i], image) == 0)
+        if (lh->images[i] && imageref_equal(lh->images[i], image))
             return 1;
     return 0;
 }
@@ -205,7 +206,7 @@ static void add_pull(keyed_list *pulls, const char *host, size_t hi, const desir
     plan_action a;
 
     for (size_t i = 0; i < pulls->n; i++)
-        if (strcmp(pulls->v[i].a.host, host) == 0 && strcmp(pulls->v[i].a.image, c->image) == 0)
+        if (strcmp(pulls->v[i].a.host, host) == 0 && imageref_equal(pulls->v[i].a.image, c->image))
             return; /* one pull per image per host (omlapp runs three containers) */
     a = action_new(PLAN_PULL, host, c, NULL, reason);
     free(a.container); /* a pull is about an image, not a container */
@@ -234,7 +235,10 @@ static void blocked(keyed_list *steps, const char *host, size_t hi, const desire
     plan_action a;
 
     if (mgr && strcmp(mgr, OMLOP_MANAGER_NAME) == 0 && owner)
-        reason_fmt(why, "the name %s is taken by tenant %s's container", c->name, owner);
+        reason_fmt(why,
+                   "the name %s is taken by tenant %s's container; its host files are left to "
+                   "tenant %s",
+                   c->name, owner, owner);
     else
         reason_fmt(why,
                    "the name %s is taken by a container omlop does not manage (no %s label); "
@@ -271,9 +275,37 @@ static void plan_files(keyed_list *writes, const desired_host *dh, size_t hi, co
     }
 }
 
+/* Directories c's bind mounts need that the host lacks: one mkdir per host and path (nginx and
+ * kamailio share /etc/omnileads/certs). Not observed: nothing to say. */
+static void plan_dirs(keyed_list *mkdirs, const desired_host *dh, size_t hi, const live_host *lh,
+                      const desired_container *c)
+{
+    for (size_t v = 0; v < c->n_volumes; v++) {
+        const desired_volume *dv = &c->volumes[v];
+        const live_dir *ld = NULL;
+        int is_planned = 0;
+        plan_action a;
+
+        if (!dv->dir_mode)
+            continue;
+        for (size_t i = 0; i < lh->n_dirs && !ld; i++)
+            if (lh->dirs[i].path && strcmp(lh->dirs[i].path, dv->source) == 0)
+                ld = &lh->dirs[i];
+        for (size_t i = 0; i < mkdirs->n; i++)
+            is_planned |= strcmp(mkdirs->v[i].a.host, dh->name) == 0 &&
+                          strcmp(mkdirs->v[i].a.path, dv->source) == 0;
+        if (!ld || ld->is_present || is_planned)
+            continue;
+        a = action_new(PLAN_MKDIR, dh->name, c, NULL, "missing (a bind mount's source)");
+        a.path = xstrdup(dv->source);
+        a.mode = dv->dir_mode;
+        keyed_push(mkdirs, &a, hi);
+    }
+}
+
 /* Actions for one desired container against what its host runs. */
-static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *steps,
-                           const char *tenant, const desired_host *dh, size_t hi,
+static void plan_container(keyed_list *pulls, keyed_list *mkdirs, keyed_list *writes,
+                           keyed_list *steps, const char *tenant, const desired_host *dh, size_t hi,
                            const live_host *lh, const desired_container *c, strbuf *why)
 {
     const live_container *lc = live_find(lh, c->name);
@@ -282,6 +314,13 @@ static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *st
     const char *hash, *env_hash;
     plan_action a;
 
+    /* host files follow the container: a name another tenant (or a person) holds means its
+     * files are theirs too - /etc/default/<x>.env is per component, not per tenant */
+    if (lc && !is_ours(lc, tenant)) {
+        blocked(steps, dh->name, hi, c, lc, why);
+        return;
+    }
+    plan_dirs(mkdirs, dh, hi, lh, c);
     plan_files(writes, dh, hi, lh, c);
     if (!lc) {
         if (!has_image)
@@ -292,17 +331,14 @@ static void plan_container(keyed_list *pulls, keyed_list *writes, keyed_list *st
         keyed_push(steps, &a, hi);
         return;
     }
-    if (!is_ours(lc, tenant)) {
-        blocked(steps, dh->name, hi, c, lc, why);
-        return;
-    }
     hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);
     /* a container made before env hashes existed has none: nothing to compare */
     env_hash = live_container_label(lc, OMLOP_LABEL_ENV_HASH);
-    if (!lc->image || strcmp(lc->image, c->image) != 0 || lc->state == LIVE_STATE_DEAD || !hash ||
+    /* Podman reports the image fully qualified (docker.io/library/...): compare normal forms */
+    if (!imageref_equal(lc->image, c->image) || lc->state == LIVE_STATE_DEAD || !hash ||
         strcmp(hash, c->spec_hash) != 0 ||
         (env_hash && envf && envf->want_sha256 && strcmp(env_hash, envf->want_sha256) != 0)) {
-        if (!lc->image || strcmp(lc->image, c->image) != 0)
+        if (!imageref_equal(lc->image, c->image))
             reason_fmt(why, "image changed from %s to %s", lc->image ? lc->image : "(none)",
                        c->image);
         else if (lc->state == LIVE_STATE_DEAD)
@@ -384,7 +420,8 @@ static void move_all(action_list *dst, keyed_list *src)
 int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, plan **out,
                  omlop_err *err)
 {
-    keyed_list pulls = {NULL, 0, 0}, writes = {NULL, 0, 0}, steps = {NULL, 0, 0};
+    keyed_list pulls = {NULL, 0, 0}, mkdirs = {NULL, 0, 0}, writes = {NULL, 0, 0};
+    keyed_list steps = {NULL, 0, 0};
     keyed_list removes = {NULL, 0, 0};
     const char *tenant = desired_tenant(ds);
     strbuf why = STRBUF_INIT;
@@ -407,12 +444,15 @@ int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, 
             if (desired_host_at(ds, h) == dh)
                 hi = h;
         for (size_t i = 0; dh && i < dh->n_containers; i++)
-            plan_container(&pulls, &writes, &steps, tenant, dh, hi, lh, &dh->containers[i], &why);
+            plan_container(&pulls, &mkdirs, &writes, &steps, tenant, dh, hi, lh, &dh->containers[i],
+                           &why);
         plan_orphans(&removes, tenant, dh, hi, lh);
     }
     strbuf_release(&why);
     if (pulls.n > 1)
         qsort(pulls.v, pulls.n, sizeof(*pulls.v), by_order);
+    if (mkdirs.n > 1)
+        qsort(mkdirs.v, mkdirs.n, sizeof(*mkdirs.v), by_host);
     if (writes.n > 1)
         qsort(writes.v, writes.n, sizeof(*writes.v), by_host);
     if (steps.n > 1)
@@ -423,15 +463,17 @@ int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, 
     p = calloc(1, sizeof(*p));
     if (!p)
         abort();
-    p->actions.cap = pulls.n + writes.n + steps.n + removes.n;
+    p->actions.cap = pulls.n + mkdirs.n + writes.n + steps.n + removes.n;
     p->actions.v = calloc(p->actions.cap ? p->actions.cap : 1, sizeof(*p->actions.v));
     if (!p->actions.v)
         abort();
     move_all(&p->actions, &pulls);
+    move_all(&p->actions, &mkdirs);
     move_all(&p->actions, &writes);
     move_all(&p->actions, &steps);
     move_all(&p->actions, &removes);
     keyed_release(&pulls);
+    keyed_release(&mkdirs);
     keyed_release(&writes);
     keyed_release(&steps);
     keyed_release(&removes);
@@ -476,6 +518,8 @@ const char *plan_kind_name(plan_kind k)
         return "blocked";
     case PLAN_WRITE:
         return "write";
+    case PLAN_MKDIR:
+        return "mkdir";
     }
     return "?";
 }
@@ -488,7 +532,7 @@ void plan_format(const plan *p, strbuf *out)
         strbuf_addf(out, "host %s: %s", a->host, plan_kind_name(a->kind));
         if (a->kind == PLAN_PULL)
             strbuf_addf(out, " %s", a->image);
-        else if (a->kind == PLAN_WRITE)
+        else if (a->kind == PLAN_WRITE || a->kind == PLAN_MKDIR)
             strbuf_addf(out, " %s (for %s)", a->path, a->container);
         else
             strbuf_addf(out, " %s", a->container);

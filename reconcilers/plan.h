@@ -13,19 +13,22 @@
  *   omlop.io/env-hash label differs from the env file's digest
  *                                         -> recreate (a Secret it reads changed)
  *   a host file missing or differing      -> write it
+ *   a bind-mount directory omlop makes (desired_volume.dir_mode) missing
+ *                                         -> mkdir (once per host and path)
  * and per live container not desired:
  *   labelled managed-by=omlop and tenant=<this tenant> -> remove (an orphan)
  *   anything else (other tenants, unmanaged)           -> untouched
  * A live container holding a desired name without being ours blocks that
- * component (PLAN_BLOCKED, never executed; the reconciler reports it).
+ * component (PLAN_BLOCKED, never executed; the reconciler reports it), and
+ * its host files are not written: host paths are per component
+ * (/etc/default/<x>.env), so they belong to whoever holds the container.
  *
  * Order: every pull first (the 3.X lesson: fail on a bad tag before touching
- * anything), then the host file writes host by host (so they can go in one
- * exec per host; a file nobody reads yet harms nothing), then
- * create/start/recreate in catalog start order (hosts in spec
- * order within one component), then orphan removals. Recreations are upgrades
- * or repairs of a running service: they are marked serial (one at a time,
- * wait until ready before the next).
+ * anything), then the missing directories and the host file writes host by host (so they can go in
+ * one exec per host; a file nobody reads yet harms nothing), then create/start/recreate in catalog
+ * start order (hosts in spec order within one component), then orphan removals. Recreations are
+ * upgrades or repairs of a running service: they are marked serial (one at a time, wait until ready
+ * before the next).
  */
 #ifndef OMLOP_PLAN_H
 #define OMLOP_PLAN_H
@@ -83,6 +86,13 @@ typedef struct live_file {
     int is_env_file;         /* its digest is the container's omlop.io/env-hash */
 } live_file;
 
+/* A host directory a desired container's bind mount needs (desired_volume.dir_mode): whether the
+ * host has it. */
+typedef struct live_dir {
+    const char *path;
+    int is_present;
+} live_dir;
+
 /* What one host runs: every container (all tenants) and the image references present. */
 typedef struct live_host {
     const char *host; /* spec.hosts[].name */
@@ -92,6 +102,8 @@ typedef struct live_host {
     size_t n_images;
     const live_file *files; /* the desired containers' host files (may be none) */
     size_t n_files;
+    const live_dir *dirs; /* bind-mount directories looked at; one not listed: not observed */
+    size_t n_dirs;
 } live_host;
 
 /* Label value of a live container, or NULL. */
@@ -104,7 +116,8 @@ typedef enum plan_kind {
     PLAN_RECREATE, /* stop, remove, create, start */
     PLAN_REMOVE,   /* stop and remove an orphan */
     PLAN_BLOCKED,  /* cannot act: name taken by a container that is not ours */
-    PLAN_WRITE     /* write a host file (env file, config) that is missing or differs */
+    PLAN_WRITE,    /* write a host file (env file, config) that is missing or differs */
+    PLAN_MKDIR     /* make a missing host directory a bind mount needs */
 } plan_kind;
 
 typedef struct plan_action {
@@ -114,13 +127,14 @@ typedef struct plan_action {
     char *component;    /* catalog name or the live label; may be NULL for PLAN_PULL */
     char *image;        /* PULL: to pull; CREATE/RECREATE: to run; others: NULL */
     char *container_id; /* the live container acted on, or NULL */
-    char *path;         /* WRITE: the host file; otherwise NULL */
+    char *path;         /* WRITE: the host file; MKDIR: the directory; otherwise NULL */
     const desired_container *desired; /* borrowed from the desired state; NULL for REMOVE */
     char *reason;                     /* for events: "missing", "spec changed", ... */
     live_state from_state;            /* the live state seen (START: unpause when PAUSED) */
     int order;                        /* catalog start order of the component */
     int is_serial;  /* RECREATE: one at a time, wait until ready before the next */
     int wait_ready; /* CREATE/START/RECREATE: later components need this one ready */
+    unsigned mode;  /* MKDIR: the directory's mode */
 } plan_action;
 
 typedef struct plan plan;
@@ -141,7 +155,7 @@ void plan_free(plan *p);
 size_t plan_count(const plan *p);
 const plan_action *plan_at(const plan *p, size_t i);
 
-/* "pull", "create", "start", "recreate", "remove", "blocked", "write". */
+/* "pull", "create", "start", "recreate", "remove", "blocked", "write", "mkdir". */
 const char *plan_kind_name(plan_kind k);
 
 /* One line per action: "host h: recreate oml-nginx-server (image ...): spec changed". */

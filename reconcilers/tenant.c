@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/imageref.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -92,13 +93,23 @@ int tenant_strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
     return 0;
 }
 
-/* Ask whether ref is on the host (once per ref); record it when it is. */
+/* Whether v (n references) holds one naming the same image as ref (imageref.h). */
+static int image_listed(char *const *v, size_t n, const char *ref)
+{
+    for (size_t i = 0; i < n; i++)
+        if (imageref_equal(v[i], ref))
+            return 1;
+    return 0;
+}
+
+/* Ask whether ref is on the host (once per image, however it is written); record it when it
+ * is. */
 static int image_check(tenant_host_round *h, char ***asked, size_t *n_asked, const char *ref,
                        omlop_err *err)
 {
     int exists = 0, rc;
 
-    if (!ref || !*ref || tenant_strv_has(*asked, *n_asked, ref))
+    if (!ref || !*ref || image_listed(*asked, *n_asked, ref))
         return 0;
     if ((rc = tenant_strv_push(asked, n_asked, ref, err)) < 0)
         return rc;
@@ -166,9 +177,9 @@ static int host_observe(tenant_host_round *h, const char *tenant, const desired_
     }
     for (size_t i = 0; i < h->list.n; i++)
         h->lc[i].is_image_present =
-            !h->lc[i].image || tenant_strv_has(h->images, h->n_images, h->lc[i].image) ||
-            !tenant_strv_has(asked, n_asked,
-                             h->lc[i].image); /* not asked: not ours, not our business */
+            !h->lc[i].image || image_listed(h->images, h->n_images, h->lc[i].image) ||
+            !image_listed(asked, n_asked,
+                          h->lc[i].image); /* not asked: not ours, not our business */
     rc = 0;
 out:
     for (size_t i = 0; i < n_asked; i++)
@@ -190,6 +201,9 @@ static void host_round_release_files(tenant_host_round *h)
     }
     free(h->files);
     free(h->lf);
+    free(h->ld);
+    h->ld = NULL;
+    h->n_dirs = 0;
     for (size_t i = 0; i < h->n_not_ready; i++)
         free(h->not_ready[i]);
     free(h->not_ready);
@@ -228,6 +242,51 @@ static tenant_host_file *host_file_next(tenant_host_round *h, const desired_cont
     f->is_env_file = is_env_file;
     strbuf_init(&f->content);
     return f;
+}
+
+/*
+ * Look for the bind-mount directories omlop makes (desired_volume.dir_mode)
+ * that the host's desired containers need, each path once. Without a way to
+ * look (no host ops) they are not observed, and the plan makes none.
+ */
+static int host_dirs(tenant_host_round *h, const desired_host *dh, omlop_err *err)
+{
+    const char **paths;
+    int *present;
+    size_t n = 0;
+    int rc;
+
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        n += dh->containers[i].n_volumes;
+    h->ld = xcalloc(n + 1, sizeof(*h->ld));
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        for (size_t v = 0; v < dh->containers[i].n_volumes; v++) {
+            const desired_volume *dv = &dh->containers[i].volumes[v];
+            int is_listed = 0;
+
+            for (size_t k = 0; k < h->n_dirs; k++)
+                is_listed |= strcmp(h->ld[k].path, dv->source) == 0;
+            if (dv->dir_mode && !is_listed)
+                h->ld[h->n_dirs++].path = dv->source;
+        }
+    if (!h->n_dirs || !h->ops || !h->ops->dirs_present) {
+        h->n_dirs = 0;
+        return 0;
+    }
+    paths = xcalloc(h->n_dirs, sizeof(*paths));
+    present = xcalloc(h->n_dirs, sizeof(*present));
+    for (size_t k = 0; k < h->n_dirs; k++)
+        paths[k] = h->ld[k].path;
+    rc = h->ops->dirs_present(h->ops_ctx, paths, h->n_dirs, present, err);
+    for (size_t k = 0; rc == 0 && k < h->n_dirs; k++)
+        h->ld[k].is_present = present[k];
+    if (rc < 0) {
+        h->n_dirs = 0;
+        omlop_err_prefix(err, "host %s: looking for its directories: ", h->name);
+    }
+    free(paths);
+    free(present);
+    return rc;
 }
 
 /*
@@ -296,9 +355,69 @@ static int host_files(tenant_round *r, tenant_host_round *h, const desired_host 
         h->lf[i].live_sha256 = f->is_observed ? f->live : NULL;
         h->lf[i].is_env_file = f->is_env_file;
     }
+    rc = host_dirs(h, dh, err);
 out:
     free(paths);
     free(hex);
+    return rc;
+}
+
+void tenant_held_release(tenant_held *held)
+{
+    for (size_t i = 0; i < held->n; i++) {
+        free(held->names[i]);
+        free(held->owners[i]);
+    }
+    free(held->names);
+    free(held->owners);
+    memset(held, 0, sizeof(*held));
+}
+
+const char *tenant_held_owner(const tenant_held *held, const char *name)
+{
+    for (size_t i = 0; i < held->n; i++)
+        if (strcmp(held->names[i], name) == 0)
+            return held->owners[i];
+    return NULL;
+}
+
+int tenant_round_held_by_others(tenant_round *r, tenant_host_round *h, tenant_held *out,
+                                omlop_err *err)
+{
+    const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
+    podman_container_list all;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&all, 0, sizeof(all));
+    if (!dh || !h->pc)
+        return 0;
+    rc = podman_containers_list(h->pc, NULL, 1, &all, err);
+    for (size_t i = 0; rc == 0 && i < all.n; i++) {
+        const podman_container *pcn = &all.items[i];
+        json_object *mgr = NULL, *owner = NULL;
+        const char *who;
+
+        if (!pcn->name || !desired_host_find_container(dh, pcn->name))
+            continue;
+        json_object_object_get_ex(pcn->labels, OMLOP_LABEL_MANAGED_BY, &mgr);
+        json_object_object_get_ex(pcn->labels, OMLOP_LABEL_TENANT, &owner);
+        if (!mgr || strcmp(json_object_get_string(mgr), OMLOP_MANAGER_NAME) != 0)
+            who = "(a container omlop does not manage)";
+        else if (!owner || strcmp(json_object_get_string(owner), r->tenant) == 0)
+            continue;
+        else
+            who = json_object_get_string(owner);
+        if (!out->names) { /* at most one entry per container listed */
+            out->names = xcalloc(all.n, sizeof(*out->names));
+            out->owners = xcalloc(all.n, sizeof(*out->owners));
+        }
+        out->names[out->n] = xstrdup(pcn->name);
+        out->owners[out->n++] = xstrdup(who);
+    }
+    podman_container_list_release(&all);
+    if (rc < 0)
+        tenant_held_release(out);
     return rc;
 }
 
@@ -548,7 +667,7 @@ static int image_failed(const tenant_round *r, const char *host, const char *ima
         const plan_action *a = plan_at(r->pl, i);
 
         if (a->kind == PLAN_PULL && r->res[i].rc < 0 && strcmp(a->host, host) == 0 &&
-            strcmp(a->image, image) == 0)
+            imageref_equal(a->image, image))
             return 1;
     }
     return 0;
@@ -596,6 +715,56 @@ static int write_files(tenant_round *r, tenant_host_round *h, size_t first, size
     }
     rc = h->ops->files_write(h->ops_ctx, w, n, err);
     free(w);
+    return rc;
+}
+
+/* The record of the directories omlop made for the tenant on a host (tenant.h). */
+static void dirs_record_path(const char *tenant, strbuf *out)
+{
+    strbuf_addf(out, "%s/%s", TENANT_DIRS_RECORD_DIR, tenant);
+}
+
+/* Make the missing directory of a PLAN_MKDIR on h, recorded for a Purge to take back. */
+static int make_dir(tenant_round *r, tenant_host_round *h, const plan_action *a, omlop_err *err)
+{
+    tenant_dir d = {a->path, a->mode, NULL};
+    strbuf record = STRBUF_INIT;
+    int rc;
+
+    if (!h->ops || !h->ops->dirs_make)
+        return omlop_err_set(err, OMLOP_EUNAVAIL,
+                             "host %s: directories cannot be made over this host's connection",
+                             h->name);
+    dirs_record_path(r->tenant, &record);
+    rc = h->ops->dirs_make(h->ops_ctx, &d, 1, strbuf_str(&record), err);
+    strbuf_release(&record);
+    return rc;
+}
+
+int tenant_round_host_dirs_remove(tenant_round *r, tenant_host_round *h, omlop_err *err)
+{
+    strbuf record = STRBUF_INIT;
+    tenant_held held;
+    int rc;
+
+    if (!h->ops || !h->ops->dirs_remove)
+        return 0;
+    rc = tenant_round_held_by_others(r, h, &held, err);
+    if (rc == 0 && held.n > 0) {
+        /* what another tenant's container mounts must stay; the record stays for later */
+        log_info("tenant=%s host=%s directories kept: %s is held by tenant %s", r->tenant, h->name,
+                 held.names[0], held.owners[0]);
+        tenant_held_release(&held);
+        return 0;
+    }
+    tenant_held_release(&held);
+    dirs_record_path(r->tenant, &record);
+    if (rc == 0)
+        rc = h->ops->dirs_remove(h->ops_ctx, strbuf_str(&record), err);
+    if (rc == 0)
+        log_info("tenant=%s host=%s directories omlop made removed (deletionPolicy Purge)",
+                 r->tenant, h->name);
+    strbuf_release(&record);
     return rc;
 }
 
@@ -702,6 +871,8 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
     }
     case PLAN_WRITE:
         return write_files(r, h, (size_t)(a - plan_at(r->pl, 0)), 1, err);
+    case PLAN_MKDIR:
+        return make_dir(r, h, a, err);
     case PLAN_CREATE:
         rc = container_create(h, &r->sc, pc, a->desired, env_hash_of(h, a->desired), err);
         if (rc == 0)
@@ -763,6 +934,8 @@ static const char *fail_reason(plan_kind k)
         return "NameConflict";
     case PLAN_WRITE:
         return "WriteFailed";
+    case PLAN_MKDIR:
+        return "MkdirFailed";
     }
     return "Failed";
 }
@@ -799,6 +972,11 @@ static void report_done(tenant_round *r, const plan_action *a, long elapsed_ms)
     case PLAN_WRITE:
         tenant_round_event(r, EVENT_TYPE_NORMAL, "Wrote", "Wrote %s on host %s for %s: %s", a->path,
                            a->host, a->container, why);
+        break;
+    case PLAN_MKDIR:
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "CreatedDirectory",
+                           "Created directory %s on host %s for %s: %s", a->path, a->host,
+                           a->container, why);
         break;
     case PLAN_BLOCKED:
         break;
@@ -862,9 +1040,9 @@ static void run_plan(tenant_round *r)
             else
                 tenant_round_event(r, EVENT_TYPE_WARNING, fail_reason(a->kind),
                                    "%s %s on host %s failed: %s", plan_kind_name(a->kind),
-                                   a->kind == PLAN_WRITE ? a->path
-                                   : a->container        ? a->container
-                                                         : "",
+                                   a->kind == PLAN_WRITE || a->kind == PLAN_MKDIR ? a->path
+                                   : a->container                                 ? a->container
+                                                                                  : "",
                                    a->host, err.msg);
             if (a->kind != PLAN_PULL && a->kind != PLAN_REMOVE)
                 is_stopped = 1;
@@ -912,8 +1090,7 @@ static void observe_component(tenant_round *r, const tenant_host_round *h, const
     oc->container_id = lc ? lc->id : NULL;
     oc->spec_hash = hash;
     oc->is_current = lc && lc->state == LIVE_STATE_RUNNING && hash &&
-                     strcmp(hash, c->spec_hash) == 0 && lc->image &&
-                     strcmp(lc->image, c->image) == 0;
+                     strcmp(hash, c->spec_hash) == 0 && imageref_equal(lc->image, c->image);
     if (h->is_reachable && lc && lc->state == LIVE_STATE_RUNNING && dh &&
         container_index(dh, c) < h->n_not_ready) {
         const char *nr = h->not_ready[container_index(dh, c)];
@@ -1322,6 +1499,8 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         live[n_live].n_images = h->n_images;
         live[n_live].files = h->lf;
         live[n_live].n_files = h->n_files;
+        live[n_live].dirs = h->ld;
+        live[n_live].n_dirs = h->n_dirs;
         n_live++;
     }
     rc = plan_compute(r.ds, live, n_live, &r.pl, err);

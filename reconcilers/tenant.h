@@ -19,9 +19,10 @@
  * Env files: the Podman API cannot write files on the host, so the env a
  * component's /etc/default/<x>.env would hold is passed in the create call
  * (secret values included; they never enter the spec hash or the logs).
- * Host files (desired_file: Prometheus/Promtail configs) are not written yet:
- * such a component fails with a message saying so. Bind-mount sources must
- * exist on the host.
+ * Host files (env files, Prometheus/Promtail configs) and the bind-mount
+ * directories the catalog marks (/etc/omnileads/certs) are made through the
+ * host ops before the containers that need them; the files of a component
+ * whose container another tenant holds are that tenant's and left alone.
  *
  * Deletion (tenant_lifecycle.h): a Tenant gets the finalizer
  * omlop.io/teardown in the first round that reaches one of its hosts, before
@@ -84,6 +85,18 @@ typedef struct tenant_file_write {
     unsigned mode;
 } tenant_file_write;
 
+/* One host directory a bind mount needs (all borrowed). */
+typedef struct tenant_dir {
+    const char *path;
+    unsigned mode;
+    const char *owner; /* "UID:GID" for chown, or NULL: the SSH user */
+} tenant_dir;
+
+/* Where a host keeps the list of directories omlop made for a tenant:
+ * TENANT_DIRS_RECORD_DIR/<tenant> (a deletion with deletionPolicy Purge takes back exactly those).
+ */
+#define TENANT_DIRS_RECORD_DIR "/var/lib/omlop/dirs"
+
 /*
  * What a reconcile does on a host besides Podman calls: keep files (env files,
  * configs) and probe TCP readiness from the host. A provider whose transport
@@ -99,6 +112,15 @@ typedef struct tenant_host_ops {
     int (*files_write)(void *ctx, const struct tenant_file_write *files, size_t n, omlop_err *err);
     /* remove path; a missing file is fine */
     int (*file_remove)(void *ctx, const char *path, omlop_err *err);
+    /* present[i] = 1 when paths[i] is a directory on the host, else 0 */
+    int (*dirs_present)(void *ctx, const char *const *paths, size_t n, int *present,
+                        omlop_err *err);
+    /* make the missing directories (their missing parents 0755), appending each one made - never
+     * one that was there - to the file record */
+    int (*dirs_make)(void *ctx, const struct tenant_dir *dirs, size_t n, const char *record,
+                     omlop_err *err);
+    /* remove the directories record lists that are empty, deepest first, then record */
+    int (*dirs_remove)(void *ctx, const char *record, omlop_err *err);
     /* append the host's public IPv4 address (infraEnv cloud/nat/all without natIP, or natIP
      * auto); OMLOP_EUNAVAIL when it cannot be learnt now */
     int (*public_ip)(void *ctx, strbuf *out, omlop_err *err);

@@ -50,6 +50,8 @@ typedef struct tenant_host_round {
     tenant_host_file *files; /* the desired containers' host files */
     size_t n_files;
     live_file *lf; /* the same, as the plan reads them */
+    live_dir *ld;  /* the bind-mount directories omlop makes, as observed (paths borrowed) */
+    size_t n_dirs;
     /* readiness seen at the end of the round, per desired container of the host (dh order):
      * NULL when not probed; else "" ready, or why not */
     char **not_ready;
@@ -88,6 +90,35 @@ int tenant_strv_has(char *const *v, size_t n, const char *s);
 
 /* Append a copy of s to *v (n entries); OMLOP_ENOMEM when out of memory. */
 int tenant_strv_push(char ***v, size_t *n, const char *s, omlop_err *err);
+
+/* Desired containers of a host held by a container that is not the tenant's: their names and who
+ * holds each (the other tenant, or "(a container omlop does not manage)"). */
+typedef struct tenant_held {
+    char **names;
+    char **owners;
+    size_t n;
+} tenant_held;
+
+/*
+ * List every container on h and note which of the tenant's desired container names
+ * are held by a container that is not the tenant's. Host files are per component,
+ * not per tenant (/etc/default/<x>.env): such a component's files and directories
+ * are the holder's, and the tenant must neither write nor remove them.
+ */
+int tenant_round_held_by_others(tenant_round *r, tenant_host_round *h, tenant_held *out,
+                                omlop_err *err);
+
+/*
+ * deletionPolicy Purge: remove the directories omlop made on h for the tenant
+ * (its record), those still empty. Kept, and logged, when another tenant's
+ * container holds one of the tenant's component names on h (it may mount them).
+ */
+int tenant_round_host_dirs_remove(tenant_round *r, tenant_host_round *h, omlop_err *err);
+
+/* Who holds container name (NULL when nobody else does). */
+const char *tenant_held_owner(const tenant_held *held, const char *name);
+
+void tenant_held_release(tenant_held *held);
 
 /* Connect to the host of spec.hosts[] entry hspec through the provider; failures go to h->err. */
 void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,

@@ -95,23 +95,34 @@ static int host_volumes(const desired_state *ds, const char *host, char ***v, si
 /*
  * Remove the env files and configs omlop wrote for the tenant on h: env files
  * hold its passwords, and nothing runs that reads them any more. Needs the
- * desired state of the last spec (r->ds) and host ops.
+ * desired state of the last spec (r->ds) and host ops. The paths are per
+ * component, not per tenant: a component whose container another tenant holds
+ * (this one was refused the name) keeps its files - they are the holder's.
  */
 static int host_files_remove(tenant_round *r, tenant_host_round *h, omlop_err *err)
 {
     const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
+    tenant_held held;
     int rc = 0;
 
     if (!dh || !h->ops || !h->ops->file_remove)
         return 0;
+    rc = tenant_round_held_by_others(r, h, &held, err);
     for (size_t i = 0; rc == 0 && i < dh->n_containers; i++) {
         const desired_container *c = &dh->containers[i];
+        const char *owner = tenant_held_owner(&held, c->name);
 
+        if (owner) {
+            log_info("tenant=%s host=%s container=%s files kept: the name is held by tenant %s",
+                     r->tenant, h->name, c->name, owner);
+            continue;
+        }
         if (c->env_file)
             rc = h->ops->file_remove(h->ops_ctx, c->env_file, err);
         for (size_t k = 0; rc == 0 && k < c->n_files; k++)
             rc = h->ops->file_remove(h->ops_ctx, c->files[k].path, err);
     }
+    tenant_held_release(&held);
     if (rc == 0)
         log_info("tenant=%s host=%s env files and configs removed (tenant deleted)", r->tenant,
                  h->name);
@@ -418,6 +429,8 @@ static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, in
     free(vols);
     if (rc == 0)
         rc = host_files_remove(r, h, err);
+    if (rc == 0 && is_purge)
+        rc = tenant_round_host_dirs_remove(r, h, err);
     free(s.jobs);
     pthread_cond_destroy(&s.changed);
     pthread_mutex_destroy(&s.lock);

@@ -132,6 +132,85 @@ static void test_parse_sha256sum_garbage_is_eproto(void **state)
     }
 }
 
+/* --- pure: the directory scripts --------------------------------------------------------- */
+
+/* Parents before the directory, each its own step (so the record lists each one made). */
+static void test_dirs_make_script_parents_first_mode_owner(void **state)
+{
+    const hostfs_dir dirs[] = {{"/etc/omnileads/certs", 0750, NULL}, {"/srv/x y", 0700, "0:0"}};
+    strbuf sc = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    const char *s, *a, *b, *c;
+
+    (void)state;
+    assert_int_equal(hostfs_dirs_make_script(&sc, "h1", dirs, 2, "/var/lib/omlop/dirs/t1", &err),
+                     0);
+    s = strbuf_str(&sc);
+    assert_non_null(strstr(s, "r='/var/lib/omlop/dirs/t1'"));
+    assert_non_null(strstr(s, "mkdir -p -- '/var/lib/omlop/dirs' || exit 1"));
+    a = strstr(s, "mk '/etc' 0755 || exit 1");
+    b = strstr(s, "mk '/etc/omnileads' 0755 || exit 1");
+    c = strstr(s, "mk '/etc/omnileads/certs' 0750 || exit 1");
+    assert_true(a && b && c && a < b && b < c);
+    assert_non_null(strstr(s, "mk '/srv' 0755 || exit 1; mk '/srv/x y' 0700 '0:0' || exit 1"));
+    /* an existing directory is left as it is: mk returns before mkdir, record and chown */
+    assert_non_null(strstr(s, "mk() { [ -d \"$1\" ] && return 0; mkdir -m \"$2\""));
+    assert_true(strstr(s, "chown") > strstr(s, ">>\"$r\""));
+    strbuf_release(&sc);
+}
+
+static void test_dirs_scripts_refuse_bad_input(void **state)
+{
+    static const struct {
+        hostfs_dir d;
+        const char *record, *why;
+    } cases[] = {
+        {{"etc/x", 0755, NULL}, "/r/t", "must be absolute"},
+        {{"/etc/../x", 0755, NULL}, "/r/t", "'..' component"},
+        {{"/etc/./x", 0755, NULL}, "/r/t", "'..' component"},
+        {{"/etc//x", 0755, NULL}, "/r/t", "empty"},
+        {{"/etc/x/", 0755, NULL}, "/r/t", "empty"},
+        {{"/", 0755, NULL}, "/r/t", "empty"},
+        {{"/etc/x\ny", 0755, NULL}, "/r/t", "newline"},
+        {{"/etc/x", 010000, NULL}, "/r/t", "not a directory mode"},
+        {{"/etc/x", 0755, "-R"}, "/r/t", "owner '-R'"},
+        {{"/etc/x", 0755, "a b"}, "/r/t", "owner 'a b'"},
+        {{"/etc/x", 0755, ""}, "/r/t", "owner ''"},
+        {{"/etc/x", 0755, NULL}, "r/t", "'r/t' must be absolute"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strbuf sc = STRBUF_INIT;
+        omlop_err err = OMLOP_ERR_INIT;
+
+        assert_int_equal(hostfs_dirs_make_script(&sc, "h1", &cases[i].d, 1, cases[i].record, &err),
+                         OMLOP_EINVAL);
+        if (!strstr(err.msg, cases[i].why) || !strstr(err.msg, "host h1"))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].why);
+        strbuf_release(&sc);
+    }
+    /* the bounds of the mode: 07777 is one, 010000 (above) is not */
+    {
+        hostfs_dir d = {"/etc/x", 07777, "omlop:omlop"};
+        strbuf sc = STRBUF_INIT;
+
+        assert_int_equal(hostfs_dirs_make_script(&sc, "h1", &d, 1, "/r/t", NULL), 0);
+        assert_non_null(strstr(strbuf_str(&sc), "mk '/etc/x' 7777 'omlop:omlop'"));
+        strbuf_release(&sc);
+    }
+    {
+        strbuf sc = STRBUF_INIT;
+        omlop_err err = OMLOP_ERR_INIT;
+
+        assert_int_equal(hostfs_dirs_remove_script(&sc, "h1", "/r/../t", &err), OMLOP_EINVAL);
+        assert_int_equal(hostfs_dirs_remove_script(&sc, "h1", "/r/t", &err), 0);
+        assert_non_null(strstr(strbuf_str(&sc), "tac -- \"$r\""));
+        assert_non_null(strstr(strbuf_str(&sc), "rmdir -- \"$d\""));
+        strbuf_release(&sc);
+    }
+}
+
 /* --- real: through sshd ------------------------------------------------------------------ */
 
 /* A path under the fixture's dir. */
@@ -409,6 +488,84 @@ static void test_remove_is_idempotent_and_names_failures(void **state)
     strbuf_release(&d);
 }
 
+/*
+ * Bind-mount directories: made with their mode, parents 0755, and recorded -
+ * only those made, never one that was there; the removal takes back exactly
+ * the recorded ones that are empty, deepest first, and then the record.
+ */
+static void test_dirs_make_records_and_remove_takes_back_only_those(void **state)
+{
+    sshd_fixture *f = *state;
+    strbuf a = STRBUF_INIT, b = STRBUF_INIT, rec = STRBUF_INIT, user = STRBUF_INIT;
+    strbuf text = STRBUF_INIT, want = STRBUF_INIT, p = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    hostfs_dir dirs[2];
+    const char *paths[3];
+    int present[3];
+    struct stat st;
+
+    path_in(f, &user, "d1/pre");
+    assert_int_equal(mkdir(path_in(f, &p, "d1"), 0755), 0);
+    assert_int_equal(mkdir(strbuf_str(&user), 0711), 0); /* the user's own, with a file */
+    assert_int_equal(hostfs_write(f->conn, path_in(f, &p, "d1/pre/mine"), "x", 1, 0600, &err), 0);
+    dirs[0] = (hostfs_dir){path_in(f, &a, "d1/pre/certs"), 0750, NULL};
+    dirs[1] = (hostfs_dir){path_in(f, &b, "d1/new/a/b"), 0700, NULL};
+    path_in(f, &rec, "state/dirs/t1");
+    paths[0] = strbuf_str(&a);
+    paths[1] = strbuf_str(&b);
+    paths[2] = strbuf_str(&user);
+    assert_int_equal(hostfs_dirs_present(f->conn, paths, 3, present, &err), 0);
+    assert_int_equal(present[0] + present[1], 0);
+    assert_int_equal(present[2], 1);
+
+    assert_int_equal(hostfs_dirs_make(f->conn, dirs, 2, strbuf_str(&rec), &err), 0);
+    assert_int_equal(stat(strbuf_str(&a), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    assert_int_equal(stat(strbuf_str(&b), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(stat(path_in(f, &p, "d1/new/a"), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_int_equal(stat(strbuf_str(&user), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0711); /* untouched */
+    strbuf_addf(&want, "%s\n%s/d1/new\n%s/d1/new/a\n%s\n", strbuf_str(&a), f->dir, f->dir,
+                strbuf_str(&b));
+    assert_int_equal(strbuf_read_file(&text, strbuf_str(&rec), 4096, &err), 0);
+    assert_string_equal(strbuf_str(&text), strbuf_str(&want));
+    assert_int_equal(hostfs_dirs_present(f->conn, paths, 3, present, &err), 0);
+    assert_int_equal(present[0] + present[1] + present[2], 3);
+    /* again: nothing to make, nothing recorded twice */
+    assert_int_equal(hostfs_dirs_make(f->conn, dirs, 2, strbuf_str(&rec), &err), 0);
+    strbuf_reset(&text);
+    assert_int_equal(strbuf_read_file(&text, strbuf_str(&rec), 4096, &err), 0);
+    assert_string_equal(strbuf_str(&text), strbuf_str(&want));
+
+    /* someone put a file in d1/new/a: it and its parent stay, the rest of ours goes */
+    assert_int_equal(hostfs_write(f->conn, path_in(f, &p, "d1/new/a/theirs"), "y", 1, 0644, &err),
+                     0);
+    assert_int_equal(hostfs_dirs_remove(f->conn, strbuf_str(&rec), &err), 0);
+    assert_int_equal(stat(strbuf_str(&a), &st), -1);
+    assert_int_equal(stat(strbuf_str(&b), &st), -1);
+    assert_int_equal(stat(path_in(f, &p, "d1/new/a/theirs"), &st), 0);
+    assert_int_equal(stat(strbuf_str(&user), &st), 0);
+    assert_int_equal(stat(path_in(f, &p, "d1/pre/mine"), &st), 0);
+    assert_int_equal(stat(strbuf_str(&rec), &st), -1);
+    /* no record: nothing to do */
+    assert_int_equal(hostfs_dirs_remove(f->conn, strbuf_str(&rec), &err), 0);
+    /* a file where a directory must go: the error names it */
+    assert_int_equal(hostfs_write(f->conn, path_in(f, &p, "d1/file"), "z", 1, 0644, &err), 0);
+    dirs[0] = (hostfs_dir){path_in(f, &a, "d1/file/sub"), 0755, NULL};
+    assert_int_equal(hostfs_dirs_make(f->conn, dirs, 1, strbuf_str(&rec), &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "host testhost: cannot create the directory"));
+    assert_non_null(strstr(err.msg, strbuf_str(&a)));
+    strbuf_release(&a);
+    strbuf_release(&b);
+    strbuf_release(&rec);
+    strbuf_release(&user);
+    strbuf_release(&text);
+    strbuf_release(&want);
+    strbuf_release(&p);
+}
+
 static void test_write_failure_names_path_and_stderr(void **state)
 {
     sshd_fixture *f = *state;
@@ -498,6 +655,8 @@ int main(void)
         cmocka_unit_test(test_parse_sha256sum_maps_paths_and_missing),
         cmocka_unit_test(test_parse_sha256sum_escaped_names),
         cmocka_unit_test(test_parse_sha256sum_garbage_is_eproto),
+        cmocka_unit_test(test_dirs_make_script_parents_first_mode_owner),
+        cmocka_unit_test(test_dirs_scripts_refuse_bad_input),
     };
     const struct CMUnitTest real[] = {
         cmocka_unit_test(test_write_then_hash_round_trip),
@@ -509,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_hashes_real_errors_fail_naming_the_path),
         cmocka_unit_test(test_hashes_unreadable_file_fails),
         cmocka_unit_test(test_remove_is_idempotent_and_names_failures),
+        cmocka_unit_test(test_dirs_make_records_and_remove_takes_back_only_those),
         cmocka_unit_test(test_write_failure_names_path_and_stderr),
         cmocka_unit_test(test_bad_paths_are_einval_naming_the_path),
         cmocka_unit_test(test_quoted_strings_survive_the_host_shell),

@@ -2,7 +2,8 @@
  * tenant_harness: the fixture of the tenant reconciler tests (header-only; one
  * copy per test binary): a small stateful fake of Podman's HTTP API on a unix
  * socket, a real sqlite store holding tenant t1 (aio on host h1) and its SSH
- * Secret, and fake host ops (files in memory, TCP probes refused for the ports
+ * Secret (images and containers reported with Podman's fully qualified image
+ * names), and fake host ops (files in memory, TCP probes refused for the ports
  * listed in closed_ports) that host_get hands out when use_ops is set.
  */
 #ifndef OMLOP_TEST_TENANT_HARNESS_H
@@ -30,6 +31,7 @@
 #include "crds/diag.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
+#include "lib/imageref.h"
 #include "lib/log.h"
 #include "operator/api_object.h"
 #include "operator/events.h"
@@ -77,6 +79,10 @@ typedef struct fake {
     strbuf ops;                   /* "stop NAME t=S;" "stopped NAME;" "kill NAME;" "rm NAME;" */
     int n_stopping, max_stopping; /* stops in progress now / at most at once */
     atomic_int n_conns;           /* connection threads still running */
+    /* when set, a create binding a directory under /etc/omnileads (a name without '.') that is
+     * missing from host_dirs fails as Podman does (statfs ... no such file or directory) */
+    const char (*host_dirs)[128];
+    const size_t *n_host_dirs;
 } fake;
 
 /* A host file of the fake host ops. */
@@ -87,6 +93,7 @@ typedef struct ffile {
 } ffile;
 
 #define MAX_FILES 64
+#define MAX_DIRS  16
 
 typedef struct fixture {
     fake f;
@@ -95,6 +102,12 @@ typedef struct fixture {
     size_t n_files;
     int closed_ports[8]; /* TCP probes of these ports are refused (0 ends) */
     int n_writes, n_write_calls, n_removes, n_probes;
+    char dirs[MAX_DIRS][128]; /* the host's directories under /etc/omnileads, as the ops see them */
+    size_t n_dirs;
+    char recorded[MAX_DIRS][128]; /* what dirs_make recorded as made */
+    size_t n_recorded;
+    char record_path[128]; /* the record file the ops were given */
+    int n_dirs_made, n_dirs_remove_calls;
     char public_ip[32]; /* what public_ip answers; "" fails */
     char data_dir[64];
     store *st;
@@ -137,6 +150,28 @@ static TH_UNUSED void url_decode(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* A bind mount of the create spec under /etc/omnileads whose source the host lacks, or NULL. */
+static TH_UNUSED const char *missing_bind_source(const fake *f, json_object *spec)
+{
+    json_object *mounts = cjson_get(spec, "mounts");
+
+    for (size_t i = 0; f->host_dirs && mounts && i < json_object_array_length(mounts); i++) {
+        json_object *m = json_object_array_get_idx(mounts, i);
+        const char *type = cjson_get_string(m, "type"), *src = cjson_get_string(m, "source");
+        int is_there = 0;
+
+        /* the config files there (prometheus.yml) are the file ops' business */
+        if (!type || strcmp(type, "bind") != 0 || !src ||
+            strncmp(src, "/etc/omnileads/", 15) != 0 || strchr(strrchr(src, '/'), '.'))
+            continue;
+        for (size_t k = 0; k < *f->n_host_dirs; k++)
+            is_there |= strcmp(f->host_dirs[k], src) == 0;
+        if (!is_there)
+            return src;
+    }
+    return NULL;
+}
+
 static TH_UNUSED fctr *find_ctr(fake *f, const char *name)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -145,10 +180,24 @@ static TH_UNUSED fctr *find_ctr(fake *f, const char *name)
     return NULL;
 }
 
+/* ref as Podman stores and reports it: fully qualified (docker.io/library/postgres:14). */
+static TH_UNUSED void podman_ref(const char *ref, char *out, size_t size)
+{
+    strbuf sb = STRBUF_INIT;
+
+    if (imageref_normalize(ref, &sb, NULL) < 0)
+        strbuf_adds(&sb, ref);
+    snprintf(out, size, "%s", strbuf_str(&sb));
+    strbuf_release(&sb);
+}
+
 static TH_UNUSED int has_image(fake *f, const char *ref)
 {
+    char full[256];
+
+    podman_ref(ref, full, sizeof(full));
     for (size_t i = 0; i < f->n_images; i++)
-        if (strcmp(f->images[i], ref) == 0)
+        if (strcmp(f->images[i], full) == 0)
             return 1;
     return 0;
 }
@@ -248,7 +297,7 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
             respond(fd, 200, "{\"error\":\"manifest unknown: no such tag\"}\n");
         else {
             if (!has_image(f, ref) && f->n_images < MAX_IMGS)
-                snprintf(f->images[f->n_images++], sizeof(f->images[0]), "%s", ref);
+                podman_ref(ref, f->images[f->n_images++], sizeof(f->images[0]));
             respond(fd, 200, "{\"stream\":\"pulling\\n\"}\n{\"id\":\"sha256:1\"}\n");
         }
     } else if (strncmp(p, "images/", 7) == 0 && strstr(p, "/exists")) {
@@ -259,14 +308,22 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
         json_object *spec = json_tokener_parse(body);
         const char *n = cjson_get_string(spec, "name"), *img = cjson_get_string(spec, "image");
 
+        const char *missing = missing_bind_source(f, spec);
+
         if (!n || find_ctr(f, n) || f->n == MAX_CTRS) {
             respond(fd, 409, "{\"cause\":\"that name is already in use\",\"response\":409}");
+        } else if (missing) {
+            snprintf(name, sizeof(name),
+                     "{\"cause\":\"no such file or directory\",\"message\":\"statfs %s: no "
+                     "such file or directory\",\"response\":500}",
+                     missing);
+            respond(fd, 500, name);
         } else {
             c = &f->c[f->n++];
             memset(c, 0, sizeof(*c));
             snprintf(c->name, sizeof(c->name), "%s", n);
             snprintf(c->id, sizeof(c->id), "id%d", ++f->next_id);
-            snprintf(c->image, sizeof(c->image), "%s", img ? img : "");
+            podman_ref(img ? img : "", c->image, sizeof(c->image));
             snprintf(c->state, sizeof(c->state), "created");
             c->labels = json_object_get(cjson_get(spec, "labels"));
             if (!c->labels)
@@ -478,6 +535,61 @@ static TH_UNUSED int fops_files_write(void *ctx, const tenant_file_write *files,
     return rc;
 }
 
+static TH_UNUSED int fdir_index(const fixture *fx, const char *path)
+{
+    for (size_t i = 0; i < fx->n_dirs; i++)
+        if (strcmp(fx->dirs[i], path) == 0)
+            return (int)i;
+    return -1;
+}
+
+static TH_UNUSED int fops_dirs_present(void *ctx, const char *const *paths, size_t n, int *present,
+                                       omlop_err *err)
+{
+    fixture *fx = ctx;
+
+    (void)err;
+    for (size_t i = 0; i < n; i++)
+        present[i] = fdir_index(fx, paths[i]) >= 0;
+    return 0;
+}
+
+static TH_UNUSED int fops_dirs_make(void *ctx, const tenant_dir *dirs, size_t n, const char *record,
+                                    omlop_err *err)
+{
+    fixture *fx = ctx;
+
+    snprintf(fx->record_path, sizeof(fx->record_path), "%s", record);
+    for (size_t i = 0; i < n; i++) {
+        if (fdir_index(fx, dirs[i].path) >= 0)
+            continue;
+        if (fx->n_dirs == MAX_DIRS || fx->n_recorded == MAX_DIRS)
+            return omlop_err_set(err, OMLOP_ELIMIT, "fake host: too many directories");
+        snprintf(fx->dirs[fx->n_dirs++], sizeof(fx->dirs[0]), "%s", dirs[i].path);
+        snprintf(fx->recorded[fx->n_recorded++], sizeof(fx->recorded[0]), "%s", dirs[i].path);
+        fx->n_dirs_made++;
+    }
+    return 0;
+}
+
+/* Take back what was recorded (the fake keeps one record: the tests run one tenant). */
+static TH_UNUSED int fops_dirs_remove(void *ctx, const char *record, omlop_err *err)
+{
+    fixture *fx = ctx;
+
+    (void)err;
+    fx->n_dirs_remove_calls++;
+    snprintf(fx->record_path, sizeof(fx->record_path), "%s", record);
+    for (size_t r = 0; r < fx->n_recorded; r++) {
+        int i = fdir_index(fx, fx->recorded[r]);
+
+        if (i >= 0)
+            memcpy(fx->dirs[i], fx->dirs[--fx->n_dirs], sizeof(fx->dirs[0]));
+    }
+    fx->n_recorded = 0;
+    return 0;
+}
+
 static TH_UNUSED int fops_public_ip(void *ctx, strbuf *out, omlop_err *err)
 {
     fixture *fx = ctx;
@@ -491,6 +603,9 @@ static TH_UNUSED int fops_public_ip(void *ctx, strbuf *out, omlop_err *err)
 static const tenant_host_ops fake_host_ops = {.file_hashes = fops_hashes,
                                               .files_write = fops_files_write,
                                               .file_remove = fops_remove,
+                                              .dirs_present = fops_dirs_present,
+                                              .dirs_make = fops_dirs_make,
+                                              .dirs_remove = fops_dirs_remove,
                                               .public_ip = fops_public_ip,
                                               .tcp_probe = fops_probe};
 
@@ -527,6 +642,11 @@ static TH_UNUSED int host_get(void *ctx, const tenant_host_access *a, tenant_hos
     if (fx->use_ops) {
         out->ops = &fake_host_ops;
         out->ops_ctx = fx;
+        /* a host reached with ops is a real one: a bind source it lacks fails the create */
+        pthread_mutex_lock(&fx->f.lock);
+        fx->f.host_dirs = (const char(*)[128])fx->dirs;
+        fx->f.n_host_dirs = &fx->n_dirs;
+        pthread_mutex_unlock(&fx->f.lock);
     }
     return 0;
 }

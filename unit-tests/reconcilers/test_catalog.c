@@ -38,8 +38,14 @@ static void test_catalog_check_rejects_bad_tables(void **state)
     static const catalog_env twice[] = {{"A", "1"}, {"A", "2"}, {NULL, NULL}};
     static const catalog_env unbalanced[] = {{"A", "{tz"}, {NULL, NULL}};
     static const char *const secret_cmd[] = {"--pass={pg_password}", NULL};
+    static const catalog_volume dir_named[] = {{"vol", "/v", 0, NULL, 0755},
+                                               {NULL, NULL, 0, NULL, 0}};
+    static const catalog_volume dir_tmpl[] = {{"{podman_socket}", "/v", 0, NULL, 0755},
+                                              {NULL, NULL, 0, NULL, 0}};
+    static const catalog_volume dir_mode[] = {{"/etc/x", "/v", 0, NULL, 010000},
+                                              {NULL, NULL, 0, NULL, 0}};
     catalog_component base = *catalog_at(1);
-    bad_case cases[8];
+    bad_case cases[11];
     size_t n = 0;
 
     (void)state;
@@ -47,7 +53,7 @@ static void test_catalog_check_rejects_bad_tables(void **state)
     base.container = "oml-t-server";
     base.env_file = "/etc/default/t.env";
     base.order = catalog_at(0)->order + 1;
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < 11; i++)
         cases[i].entry = base;
     cases[n].what = "unknown variable", cases[n].error = "unknown variable {no_such_var}";
     cases[n++].entry.env = unknown_var;
@@ -65,6 +71,13 @@ static void test_catalog_check_rejects_bad_tables(void **state)
     cases[n++].entry.order = catalog_at(0)->order;
     cases[n].what = "same container", cases[n].error = "share a name";
     cases[n++].entry.container = catalog_at(0)->container;
+    /* a directory omlop makes is a literal host path with a real mode */
+    cases[n].what = "dir of a named volume", cases[n].error = "a directory omlop makes";
+    cases[n++].entry.volumes = dir_named;
+    cases[n].what = "dir of a template", cases[n].error = "a directory omlop makes";
+    cases[n++].entry.volumes = dir_tmpl;
+    cases[n].what = "dir mode past 07777", cases[n].error = "a mode up to 07777";
+    cases[n++].entry.volumes = dir_mode;
 
     for (size_t i = 0; i < n; i++) {
         catalog_component table[2] = {*catalog_at(0), cases[i].entry};

@@ -15,6 +15,7 @@
 
 #include "crds/schema.h"
 #include "crds/yamlio.h"
+#include "lib/imageref.h"
 #include "reconcilers/plan.h"
 
 /* --- fixtures ---------------------------------------------------------------------------- */
@@ -199,7 +200,7 @@ static void add_label(fake_host *f, const char *name, const char *key, const cha
 
 static live_host as_live(const fake_host *f)
 {
-    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0};
+    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0, NULL, 0};
 
     return lh;
 }
@@ -276,7 +277,7 @@ static void test_plan_fresh_host_pulls_first_then_creates_in_order(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
     const desired_host *dh = desired_host_at(ds, 0);
-    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
     plan *p = compute(ds, &lh, 1);
     size_t pulls = 0, creates = 0, omlapp_pulls = 0;
     int last_order = -1;
@@ -349,6 +350,130 @@ static void test_plan_cluster_orders_across_hosts(void **state)
     assert_string_equal(plan_at(p, 17)->host, "voice");
     assert_string_equal(plan_at(p, 18)->host, "app");
     strbuf_release(&sb);
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
+/*
+ * A fresh cluster: three hosts, none holding any image or container. Every host
+ * must pull each image its own containers need, once: the node and Podman
+ * exporters run on all three, so their images are pulled on all three (a pull
+ * on one host puts nothing on another).
+ */
+static void test_plan_fresh_cluster_pulls_per_host(void **state)
+{
+    desired_state *ds = build("tenant-cluster.yaml");
+    live_host lh[3];
+    plan *p;
+
+    (void)state;
+    assert_int_equal(desired_host_count(ds), 3);
+    for (size_t h = 0; h < 3; h++) {
+        memset(&lh[h], 0, sizeof(lh[h]));
+        lh[h].host = desired_host_at(ds, h)->name;
+    }
+    p = compute(ds, lh, 3);
+    for (size_t h = 0; h < 3; h++) {
+        const desired_host *dh = desired_host_at(ds, h);
+        size_t n_distinct = 0, n_pulls = 0;
+
+        for (size_t i = 0; i < dh->n_containers; i++) {
+            const char *img = dh->containers[i].image;
+            size_t n_here = 0, first_create = plan_count(p), pull_at = plan_count(p);
+            int is_new = 1;
+
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(dh->containers[k].image, img) == 0)
+                    is_new = 0;
+            n_distinct += is_new;
+            for (size_t a = 0; a < plan_count(p); a++) {
+                const plan_action *pa = plan_at(p, a);
+
+                if (strcmp(pa->host, dh->name) != 0)
+                    continue;
+                if (pa->kind == PLAN_PULL && strcmp(pa->image, img) == 0) {
+                    n_here++;
+                    pull_at = a;
+                }
+                if (pa->kind == PLAN_CREATE && a < first_create &&
+                    strcmp(pa->container, dh->containers[i].name) == 0)
+                    first_create = a;
+            }
+            if (n_here != 1)
+                fail_msg("host %s: %zu pulls of %s for %s, want 1", dh->name, n_here, img,
+                         dh->containers[i].name);
+            assert_true(pull_at < first_create); /* pulled on its host before its create */
+        }
+        for (size_t a = 0; a < plan_count(p); a++)
+            n_pulls +=
+                plan_at(p, a)->kind == PLAN_PULL && strcmp(plan_at(p, a)->host, dh->name) == 0;
+        assert_int_equal(n_pulls, n_distinct);
+        /* the per-host exporters are what makes a cross-host de-duplication show */
+        assert_non_null(desired_host_find_container(dh, "oml-prometheus-node"));
+    }
+    plan_free(p);
+    desired_free(ds);
+}
+
+/* Podman's fully qualified form of an image, as it reports containers and images. */
+static void podman_name(const char *ref, char *out, size_t size)
+{
+    strbuf sb = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    if (imageref_normalize(ref, &sb, &err) < 0)
+        fail_msg("%s", err.msg);
+    snprintf(out, size, "%s", strbuf_str(&sb));
+    strbuf_release(&sb);
+}
+
+/*
+ * The catalog's short Docker Hub names (docker.io/postgres:14.9-bullseye) come
+ * back from Podman as docker.io/library/postgres:14.9-bullseye, for the
+ * container and for the image: converged is still converged, and an image
+ * present under its long name is not pulled again.
+ */
+static void test_plan_podman_image_names_are_the_same_image(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    const desired_container *pg = desired_host_find_container(dh, "oml-postgresql-server");
+    fake_host *f = calloc(1, sizeof(*f));
+    live_host lh;
+    plan *p;
+    size_t n_short = 0;
+
+    (void)state;
+    assert_non_null(pg);
+    assert_string_equal(pg->image, "docker.io/postgres:14.9-bullseye");
+    fake_converged(f, dh);
+    for (size_t i = 0; i < f->n; i++) {
+        podman_name(f->images[i], f->images[i], sizeof(f->images[0]));
+        n_short += strcmp(f->images[i], dh->containers[i].image) != 0;
+    }
+    for (size_t i = 0; i < f->n_images; i++)
+        podman_name(f->image_store[i], f->image_store[i], sizeof(f->image_store[0]));
+    assert_true(n_short >= 2); /* postgresql and rabbitmq at least */
+    assert_string_equal(fake_find(f, "oml-postgresql-server")->image,
+                        "docker.io/library/postgres:14.9-bullseye");
+    lh = as_live(f);
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "");
+    plan_free(p);
+
+    /* gone, its image still there under Podman's name: create, no pull */
+    fake_drop(f, "oml-postgresql-server");
+    fake_drop(f, "oml-rabbitmq-server");
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "create oml-postgresql-server; create oml-rabbitmq-server");
+    plan_free(p);
+
+    /* a real upgrade is still one */
+    fake_find(f, "oml-redis-server")->image = "docker.io/library/redis:6";
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "create oml-postgresql-server; recreate oml-redis-server; "
+                   "create oml-rabbitmq-server");
     plan_free(p);
     free(f);
     desired_free(ds);
@@ -674,11 +799,156 @@ static void test_plan_files_and_env_hash(void **state)
     desired_free(ds);
 }
 
+/*
+ * Two tenants on one host: host file paths are per component, so the files of
+ * a component whose container another tenant holds are that tenant's. The
+ * plan blocks the component, names the other tenant and writes none of its
+ * files; a component nobody holds gets its files and its container.
+ */
+static void test_plan_files_of_another_tenants_component_are_left_alone(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    fake_host *f = calloc(1, sizeof(*f));
+    live_file *files = calloc(dh->n_containers, sizeof(*files));
+    size_t n_files = 0, n_blocked = 0;
+    live_host lh;
+    plan *p;
+
+    (void)state;
+    fake_converged(f, dh);
+    for (size_t i = 0; i < dh->n_containers; i++) {
+        const desired_container *c = &dh->containers[i];
+
+        set_label(f, c->name, OMLOP_LABEL_TENANT, "tenant-a");
+        if (c->env_file) /* tenant A's file holds A's values: not what B renders */
+            files[n_files++] = (live_file){c->env_file, c->name, "b-digest", "a-digest", 1};
+    }
+    assert_true(n_files >= 10);
+    lh = as_live(f);
+    lh.files = files;
+    lh.n_files = n_files;
+    p = compute(ds, &lh, 1);
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        if (a->kind != PLAN_BLOCKED)
+            fail_msg("%s %s on another tenant's host", plan_kind_name(a->kind),
+                     a->path ? a->path : a->container);
+        assert_non_null(strstr(a->reason, "taken by tenant tenant-a's container"));
+        assert_non_null(strstr(a->reason, "host files are left to tenant tenant-a"));
+        n_blocked++;
+    }
+    assert_int_equal(n_blocked, dh->n_containers);
+    plan_free(p);
+
+    /* A's redis went away: B may take that component, files first */
+    fake_drop(f, "oml-redis-server");
+    p = compute(ds, &lh, 1);
+    n_blocked = 0;
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        if (a->kind == PLAN_BLOCKED) {
+            n_blocked++;
+            continue;
+        }
+        /* the write goes first (i == 0), the create takes its place in start order */
+        assert_string_equal(a->container, "oml-redis-server");
+        assert_int_equal(a->kind, i == 0 ? PLAN_WRITE : PLAN_CREATE);
+    }
+    assert_int_equal(n_blocked, dh->n_containers - 1);
+    assert_int_equal(plan_at(p, 0)->kind, PLAN_WRITE);
+    assert_string_equal(plan_at(p, 0)->path,
+                        desired_host_find_container(dh, "oml-redis-server")->env_file);
+    plan_free(p);
+    free(files);
+    free(f);
+    desired_free(ds);
+}
+
+/*
+ * A host that never ran OMniLeads has no /etc/omnileads/certs, and Podman
+ * refuses a bind mount of a missing source: the plan makes it (once, though
+ * kamailio and nginx both mount it) after the pulls and before any create. A
+ * present or unobserved directory is not made; nor one whose components another
+ * tenant holds.
+ */
+static void test_plan_fresh_host_makes_bind_dirs_before_creates(void **state)
+{
+    desired_state *ds = build("tenant-aio.yaml");
+    const desired_host *dh = desired_host_at(ds, 0);
+    const desired_container *kam = desired_host_find_container(dh, "oml-kamailio-server");
+    live_dir dirs[1] = {{"/etc/omnileads/certs", 0}};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, dirs, 1};
+    fake_host *f = calloc(1, sizeof(*f));
+    size_t n_mkdir = 0, first_create = 0, mkdir_at = 0, n_pulls = 0;
+    plan *p = compute(ds, &lh, 1);
+    strbuf sb = STRBUF_INIT;
+
+    (void)state;
+    assert_non_null(kam);
+    for (size_t v = 0; v < kam->n_volumes; v++)
+        if (strcmp(kam->volumes[v].source, "/etc/omnileads/certs") == 0)
+            assert_int_equal(kam->volumes[v].dir_mode, 0755);
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+
+        n_pulls += a->kind == PLAN_PULL;
+        if (a->kind == PLAN_MKDIR) {
+            n_mkdir++;
+            mkdir_at = i;
+            assert_string_equal(a->path, "/etc/omnileads/certs");
+            assert_int_equal(a->mode, 0755);
+            assert_string_equal(a->container, "oml-kamailio-server");
+        }
+        if (a->kind == PLAN_CREATE && !first_create)
+            first_create = i;
+    }
+    assert_int_equal(n_mkdir, 1);
+    assert_int_equal(mkdir_at, n_pulls); /* right after the pulls */
+    assert_true(mkdir_at < first_create);
+    plan_format(p, &sb);
+    assert_non_null(strstr(strbuf_str(&sb), "host algarrobo: mkdir /etc/omnileads/certs (for "
+                                            "oml-kamailio-server): missing (a bind mount's "
+                                            "source)\n"));
+    strbuf_release(&sb);
+    plan_free(p);
+
+    /* converged with the directory there, or not looked at: nothing */
+    fake_converged(f, dh);
+    lh = as_live(f);
+    lh.dirs = dirs;
+    lh.n_dirs = 1;
+    dirs[0].is_present = 1;
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "");
+    plan_free(p);
+    dirs[0].is_present = 0;
+    lh.n_dirs = 0;
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "");
+    plan_free(p);
+    /* missing under running containers (removed by hand): made again */
+    lh.n_dirs = 1;
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "mkdir oml-kamailio-server");
+    plan_free(p);
+    /* kamailio and nginx held by another tenant: their directory is that tenant's business */
+    set_label(f, "oml-kamailio-server", OMLOP_LABEL_TENANT, "tenant-a");
+    set_label(f, "oml-nginx-server", OMLOP_LABEL_TENANT, "tenant-a");
+    p = compute(ds, &lh, 1);
+    assert_plan(p, "blocked oml-kamailio-server; blocked oml-nginx-server");
+    plan_free(p);
+    free(f);
+    desired_free(ds);
+}
+
 static void test_plan_rejects_duplicate_hosts(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
-    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0},
-                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0}};
+    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0},
+                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0}};
     omlop_err err = OMLOP_ERR_INIT;
     plan *p = NULL;
 
@@ -743,12 +1013,16 @@ int main(void)
         cmocka_unit_test(test_plan_converged_is_empty),
         cmocka_unit_test(test_plan_fresh_host_pulls_first_then_creates_in_order),
         cmocka_unit_test(test_plan_cluster_orders_across_hosts),
+        cmocka_unit_test(test_plan_fresh_cluster_pulls_per_host),
+        cmocka_unit_test(test_plan_podman_image_names_are_the_same_image),
         cmocka_unit_test(test_plan_each_drift_kind),
         cmocka_unit_test(test_plan_orphans_removed_others_untouched),
         cmocka_unit_test(test_plan_hosts_outside_spec_and_unobserved),
         cmocka_unit_test(test_plan_upgrade_recreates_only_changed_in_order),
         cmocka_unit_test(test_plan_rejects_duplicate_hosts),
         cmocka_unit_test(test_plan_files_and_env_hash),
+        cmocka_unit_test(test_plan_files_of_another_tenants_component_are_left_alone),
+        cmocka_unit_test(test_plan_fresh_host_makes_bind_dirs_before_creates),
         cmocka_unit_test(test_plan_format_lines),
         cmocka_unit_test(test_plan_live_state_parse),
     };

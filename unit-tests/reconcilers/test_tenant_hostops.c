@@ -14,9 +14,10 @@
 #include "reconcilers/catalog.h"
 #include "reconcilers/desired.h"
 
-#define PG_ENV   "/etc/default/postgres.env"
-#define NGX_ENV  "/etc/default/nginx.env"
-#define REDIS_CT "oml-redis-server"
+#define PG_ENV    "/etc/default/postgres.env"
+#define NGX_ENV   "/etc/default/nginx.env"
+#define REDIS_CT  "oml-redis-server"
+#define REDIS_ENV "/etc/default/redis.env"
 
 static int setup_ops(void **state)
 {
@@ -284,6 +285,146 @@ static void test_deletion_removes_the_host_files(void **state)
     assert_int_equal(fx->n_files, 0);
 }
 
+#define CERTS_DIR "/etc/omnileads/certs"
+
+/*
+ * A host that never ran OMniLeads has no /etc/omnileads/certs, and Podman
+ * refuses to create kamailio and nginx without it (the fake answers as Podman
+ * does: "statfs ...: no such file or directory"). The round makes it first,
+ * records it for the tenant, and makes it only once.
+ */
+static void test_a_fresh_host_gets_its_bind_dirs_before_the_containers(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+    char msg[512];
+    int made;
+
+    assert_int_equal(fdir_index(fx, CERTS_DIR), -1);
+    reconcile_ok(fx, &res);
+    t = stored_tenant(fx);
+    assert_string_equal(cond_status(t, "Ready"), "True");
+    json_object_put(t);
+    assert_true(fdir_index(fx, CERTS_DIR) >= 0);
+    assert_string_equal(fx->record_path, "/var/lib/omlop/dirs/t1");
+    assert_int_equal(fx->n_recorded, 1);
+    assert_non_null(find_ctr(&fx->f, "oml-kamailio-server"));
+    assert_non_null(find_ctr(&fx->f, "oml-nginx-server"));
+    assert_true(find_event(fx, "CreatedDirectory", CERTS_DIR, msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "on host h1 for oml-kamailio-server"));
+    made = fx->n_dirs_made;
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->n_dirs_made, made);
+    assert_true(res.is_converged);
+}
+
+static void set_deletion_policy(fixture *fx, const char *policy)
+{
+    json_object *t = stored_tenant(fx);
+
+    json_object_object_add(cjson_get(t, "spec"), "deletionPolicy", json_object_new_string(policy));
+    store_tenant(fx, t);
+    json_object_put(t);
+}
+
+/* deletionPolicy Keep (the default) keeps the directories omlop made; Purge takes them back. */
+static void test_purge_removes_the_dirs_omlop_made(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    reconcile_ok(fx, &res);
+    assert_true(fdir_index(fx, CERTS_DIR) >= 0);
+    set_deletion_policy(fx, "Purge");
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->n_dirs_remove_calls, 1);
+    assert_string_equal(fx->record_path, "/var/lib/omlop/dirs/t1");
+    assert_int_equal(fdir_index(fx, CERTS_DIR), -1);
+}
+
+static void test_keep_leaves_the_dirs_and_a_users_dir_is_never_recorded(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    /* the user made it: omlop neither makes nor records it */
+    snprintf(fx->dirs[fx->n_dirs++], sizeof(fx->dirs[0]), "%s", CERTS_DIR);
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->n_dirs_made, 0);
+    assert_int_equal(fx->n_recorded, 0);
+    assert_false(find_event(fx, "CreatedDirectory", NULL, NULL, 0));
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_int_equal(fx->n_dirs_remove_calls, 0); /* Keep: not even asked */
+    assert_true(fdir_index(fx, CERTS_DIR) >= 0);
+}
+
+/* Put tenant-a's oml-redis-server and its env file on the host, as tenant-a's rounds left them. */
+static void plant_other_tenants_redis(fixture *fx)
+{
+    fctr *c;
+
+    pthread_mutex_lock(&fx->f.lock);
+    c = &fx->f.c[fx->f.n++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "%s", REDIS_CT);
+    snprintf(c->id, sizeof(c->id), "id-a-redis");
+    snprintf(c->image, sizeof(c->image), "reg.test:5000/omnileads/redis:a");
+    snprintf(c->state, sizeof(c->state), "running");
+    c->labels = json_tokener_parse("{\"omlop.io/managed-by\":\"omlop\","
+                                   "\"omlop.io/tenant\":\"tenant-a\","
+                                   "\"omlop.io/component\":\"redis\"}");
+    pthread_mutex_unlock(&fx->f.lock);
+    assert_int_equal(fops_write(fx, REDIS_ENV, "A_SECRET=tenant-a\n", 18, 0600, NULL), 0);
+}
+
+/*
+ * Two tenants on one host: t1 is placed on the host where tenant-a runs redis.
+ * Host file paths are per component, so /etc/default/redis.env is tenant-a's:
+ * t1's round refuses the name (NameConflict naming tenant-a) and leaves the file
+ * as tenant-a wrote it, while writing the files of the components nobody holds.
+ */
+static void test_another_tenants_files_are_not_overwritten(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    char msg[1024];
+
+    plant_other_tenants_redis(fx);
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_string_equal(host_file(fx, REDIS_ENV), "A_SECRET=tenant-a\n");
+    assert_non_null(host_file(fx, NGX_ENV)); /* nobody else's: written */
+    assert_true(find_event(fx, "NameConflict", REDIS_CT, msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "tenant tenant-a"));
+    assert_false(find_event(fx, "Wrote", REDIS_ENV, NULL, 0));
+    assert_string_equal(find_ctr(&fx->f, REDIS_CT)->id, "id-a-redis");
+}
+
+/* And t1's deletion removes t1's files only: tenant-a's redis.env and container stay. */
+static void test_deletion_leaves_another_tenants_files(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    plant_other_tenants_redis(fx);
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_non_null(host_file(fx, NGX_ENV));
+    mark_deleted(fx);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_gone);
+    assert_null(host_file(fx, NGX_ENV));
+    assert_null(host_file(fx, PG_ENV));
+    assert_string_equal(host_file(fx, REDIS_ENV), "A_SECRET=tenant-a\n");
+    assert_int_equal(fx->n_files, 1);
+    assert_non_null(find_ctr(&fx->f, REDIS_CT));
+}
+
 /* Pull progress shows in the events (describe): Pulling when it starts, Pulled with its time. */
 static void test_pulls_are_recorded_when_they_start_and_end(void **state)
 {
@@ -344,6 +485,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_without_host_ops_observability_fails_clearly,
                                         setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_deletion_removes_the_host_files, setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_a_fresh_host_gets_its_bind_dirs_before_the_containers,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_removes_the_dirs_omlop_made, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keep_leaves_the_dirs_and_a_users_dir_is_never_recorded,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_another_tenants_files_are_not_overwritten, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_leaves_another_tenants_files, setup_ops,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pulls_are_recorded_when_they_start_and_end, setup_ops,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_public_ip_is_discovered_on_the_host, setup_ops,
