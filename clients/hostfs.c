@@ -188,16 +188,9 @@ static int run(ssh_conn *c, const strbuf *script, const void *in, size_t in_len,
     int rc = ssh_conn_exec(c, strbuf_str(script), in, in_len, HOSTFS_MAX_OUT, 0, res, err);
 
     if (rc < 0) {
-        /* "host H: cannot WHAT: <why>", without ssh's own "host H: " in the middle */
-        strbuf_addf(&msg, "host %s: ", ssh_conn_name(c));
-        if (err && strncmp(err->msg, strbuf_str(&msg), msg.len) == 0) {
-            const char *why = err->msg + msg.len;
-
-            memmove(err->msg, why, strlen(why) + 1);
-        }
-        strbuf_release(&msg);
+        /* ssh's message names the host already (lib/err.h): add only what was being done */
         if (err)
-            omlop_err_prefix(err, "host %s: cannot %s: ", ssh_conn_name(c), what);
+            omlop_err_prefix(err, "cannot %s: ", what);
         return rc;
     }
     if (res->exit_status == 0)

@@ -185,9 +185,7 @@ out:
     for (size_t i = 0; i < n_asked; i++)
         free(asked[i]);
     free(asked);
-    if (rc < 0)
-        omlop_err_prefix(err, "host %s: ", h->name);
-    return rc;
+    return rc; /* the Podman client's messages name the host (lib/err.h) */
 }
 
 /* ---- host files and readiness --------------------------------------------------------- */
@@ -282,7 +280,7 @@ static int host_dirs(tenant_host_round *h, const desired_host *dh, omlop_err *er
         h->ld[k].is_present = present[k];
     if (rc < 0) {
         h->n_dirs = 0;
-        omlop_err_prefix(err, "host %s: looking for its directories: ", h->name);
+        omlop_err_prefix(err, "looking for its directories: ");
     }
     free(paths);
     free(present);

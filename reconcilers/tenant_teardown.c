@@ -435,9 +435,7 @@ static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, in
     pthread_cond_destroy(&s.changed);
     pthread_mutex_destroy(&s.lock);
     strbuf_release(&lbl);
-    if (rc < 0)
-        omlop_err_prefix(err, "host %s: ", h->name);
-    return rc;
+    return rc; /* the Podman client and hostfs name the host (lib/err.h) */
 }
 
 /*
@@ -471,7 +469,7 @@ static int round_teardown(tenant_round *r, int is_purge, int is_status, size_t *
         tenant_round_host_connect(r->env, &r->sc, r->tenant, hs, h);
         if (!h->is_reachable) {
             hrc = h->err.code ? h->err.code : OMLOP_EUNAVAIL;
-            omlop_err_set(&herr, hrc, "host %s unreachable: %s", h->name, h->err.msg);
+            omlop_err_set(&herr, hrc, "%s", h->err.msg); /* names the host (lib/err.h) */
         } else
             hrc = host_teardown(r, h, is_purge, is_status, n_removed, &herr);
         if (hrc < 0) {

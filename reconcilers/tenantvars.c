@@ -296,9 +296,9 @@ static int set_public_ip(tv_vars *vars, const tv_tenant *t, const tv_host *h,
     } else {
         strbuf_reset(&sb);
         strbuf_addf(&sb,
-                    "host %s: its public IP is not known yet (network.infraEnv %s%s); it is "
+                    "its public IP is not known yet (network.infraEnv %s%s); it is "
                     "discovered over SSH, or set network.natIP",
-                    h->name, infra, nat ? ", natIP auto" : "");
+                    infra, nat ? ", natIP auto" : "");
         v->unresolved = strbuf_detach(&sb, NULL);
     }
     strbuf_release(&sb);
