@@ -74,18 +74,14 @@ void api_guard_free(api_guard *g)
 
 int api_guard_body_type_ok(const char *t)
 {
-    static const char *const ok[] = {"application/json",
-                                     "application/yaml",
-                                     "application/x-yaml",
-                                     "application/merge-patch+json",
-                                     "application/json-patch+json",
+    static const char *const ok[] = {"application/json", "application/yaml", "application/x-yaml",
+                                     "application/merge-patch+json", "application/json-patch+json",
                                      "application/strategic-merge-patch+json",
                                      "application/apply-patch+yaml",
                                      /* kubectl 1.32+ creates core v1 Secrets in protobuf; the
                                       * core view decodes it, every other path answers 415. A
                                       * page cannot send it cross-origin without a preflight. */
-                                     "application/vnd.kubernetes.protobuf",
-                                     NULL};
+                                     "application/vnd.kubernetes.protobuf", NULL};
 
     for (size_t i = 0; t && ok[i]; i++)
         if (strcmp(t, ok[i]) == 0)
