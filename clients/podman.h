@@ -85,10 +85,12 @@ int podman_container_unpause(podman_client *p, const char *name, omlop_err *err)
 int podman_container_stop(podman_client *p, const char *name, int timeout_s, omlop_err *err);
 
 /*
- * How long past a stop's timeout_s the call waits for Podman: after SIGKILL
- * Podman itself waits up to 5 s for the process to go, then cleans up.
+ * How long past a stop's timeout_s the call waits for Podman's answer before
+ * omlop sends SIGKILL itself. Podman answers a stop about 0.5 s after its own
+ * SIGKILL; a kill sent while Podman's is under way is harmless (409 = stopped),
+ * so a short grace bounds a teardown by its stop timeout plus a few seconds.
  */
-#define PODMAN_STOP_GRACE_MS 10000L
+#define PODMAN_STOP_GRACE_MS 5000L
 
 /* Send signal ("SIGKILL") to the container; one that is not running (HTTP 409) is success. */
 int podman_container_kill(podman_client *p, const char *name, const char *signal, omlop_err *err);
