@@ -3,7 +3,7 @@
 # Sources are found by wildcard so adding a module needs no Makefile edit:
 #   lib/ crds/ operator/ reconcilers/ clients/   -> libomlop (minus the mains)
 #   operator/omlopd.c                            -> bin/omlopd
-#   clients/omlctl/*.c                           -> bin/omlctl
+#   clients/omlctl/*.c minus omlctl.c            -> libomlctl (bin/omlctl = omlctl.c + it)
 #   unit-tests/**/test_*.c                       -> one cmocka binary each (ASan+UBSan)
 # Objects live out of tree in build/<mode>/; -MMD keeps header dependencies right.
 
@@ -37,7 +37,8 @@ ASAN_LDFLAGS := -fsanitize=address,undefined
 
 MAINS    := operator/omlopd.c
 LIB_SRCS := $(filter-out $(MAINS),$(wildcard lib/*.c crds/*.c operator/*.c reconcilers/*.c clients/*.c))
-CTL_SRCS := $(wildcard clients/omlctl/*.c)
+CTL_MAIN := clients/omlctl/omlctl.c
+CTL_LIB_SRCS := $(filter-out $(CTL_MAIN),$(wildcard clients/omlctl/*.c))
 GEN_SRCS := build/gen/crds_embed.c
 CRD_FILES := $(sort $(wildcard crds/*.yaml))
 TEST_SRCS := $(shell find unit-tests -name 'test_*.c' 2>/dev/null | sort)
@@ -70,7 +71,7 @@ help:
 	@echo "make bench    benchmarks, printing ratios against a baseline run in the same process"
 	@echo "make fuzz     build and briefly run the libFuzzer targets"
 	@echo "make format   clang-format every source file"
-	@echo "make lint     clang-format check + cppcheck"
+	@echo "make lint     clang-format check + cppcheck + no #include of a .c file"
 	@echo "make install  install binaries, CRDs and the systemd unit (PREFIX, DESTDIR)"
 	@echo "make clean    remove build/ and bin/"
 
@@ -111,13 +112,21 @@ build/rel/libomlop.a: $(REL_LIB_OBJS)
 build/asan/libomlop.a: $(ASAN_LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# omlctl's verbs and helpers; bin/omlctl is its main plus this archive, and the unit tests
+# link it rather than compiling omlctl sources in.
+build/rel/libomlctl.a: $(call obj,rel,$(CTL_LIB_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+build/asan/libomlctl.a: $(call obj,asan,$(CTL_LIB_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # --- binaries ----------------------------------------------------------------------------
 bin/omlopd: $(call obj,rel,$(MAINS)) build/rel/libomlop.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
 
-bin/omlctl: $(call obj,rel,$(CTL_SRCS)) build/rel/libomlop.a
+bin/omlctl: $(call obj,rel,$(CTL_MAIN)) build/rel/libomlctl.a build/rel/libomlop.a
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
@@ -126,14 +135,15 @@ build/asan/bin/omlopd: $(call obj,asan,$(MAINS)) build/asan/libomlop.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
 
-build/asan/bin/omlctl: $(call obj,asan,$(CTL_SRCS)) build/asan/libomlop.a
+build/asan/bin/omlctl: $(call obj,asan,$(CTL_MAIN)) build/asan/libomlctl.a build/asan/libomlop.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
 
 asan-bins: build/asan/bin/omlopd build/asan/bin/omlctl
 
 # --- unit tests --------------------------------------------------------------------------
-build/asan/unit-tests/%: build/asan/unit-tests/%.o $(call obj,asan,$(TEST_HELPERS)) build/asan/libomlop.a
+build/asan/unit-tests/%: build/asan/unit-tests/%.o $(call obj,asan,$(TEST_HELPERS)) \
+		build/asan/libomlctl.a build/asan/libomlop.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
@@ -168,10 +178,16 @@ ALL_C := $(shell find lib crds operator reconcilers clients unit-tests bench -na
 format:
 	$(Q)clang-format -i $(ALL_C)
 
-lint:
+lint: lint-no-c-include
 	$(Q)clang-format --dry-run -Werror $(ALL_C)
 	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 		--enable=warning,portability --suppress=missingIncludeSystem -I. $(ALL_C)
+
+# Sources are linked from archives (libomlop.a, libomlctl.a), never compiled into another file.
+.PHONY: lint-no-c-include
+lint-no-c-include:
+	$(Q)! grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"][^">]*\.c[">]' $(ALL_C) || \
+		{ echo 'lint: #include of a .c file above (link the archive instead)'; exit 1; }
 
 # --- install -----------------------------------------------------------------------------
 install: all

@@ -136,13 +136,14 @@ void omlctl_print_error(const omlctl_ctx *ctx, const omlop_err *err)
 
 void omlctl_usage_error(const omlctl_ctx *ctx, const char *fmt, ...)
 {
+    const char *sep = ctx->verb ? " " : "", *verb = ctx->verb ? ctx->verb : "";
     va_list ap;
 
-    fprintf(stderr, "omlctl %s: ", ctx->verb);
+    fprintf(stderr, "omlctl%s%s: ", sep, verb);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nSee 'omlctl %s --help'.\n", ctx->verb);
+    fprintf(stderr, "\nSee 'omlctl%s%s --help'.\n", sep, verb);
 }
 
 /* --- flags ------------------------------------------------------------------------------ */
@@ -155,14 +156,16 @@ void omlctl_print_global_flags(FILE *out)
             "                                    or unix:///path/to.sock (env OMLOP_SERVER)\n"
             "      --token TOKEN                 bearer token (env OMLOP_TOKEN)\n"
             "      --ca-file FILE                CA bundle (PEM) for an https server (env "
-            "OMLOP_CA_FILE)\n"
+            "OMLOP_CA_FILE;\n"
+            "                                    alias --certificate-authority)\n"
             "      --insecure-skip-tls-verify    do not check the server certificate (tests only)\n"
             "      --request-timeout DURATION    limit for each request, e.g. 30s (0 = none;\n"
             "                                    default 60s); get -w: how long the watch\n"
             "                                    runs (default: until interrupted)\n"
             "  -v, --v[=LEVEL]                   debug log on stderr (requests, timings; never "
             "tokens)\n"
-            "  -h, --help                        this help\n");
+            "  -h, --help                        this help\n"
+            "Global flags may come before or after the command.\n");
 }
 
 static int parse_bool(const char *s, int *out)
@@ -256,10 +259,15 @@ static int parse_verbosity(omlctl_ctx *ctx, const char *arg)
     return 1;
 }
 
-int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *opts,
-                      omlctl_strv *pos)
+/*
+ * The global flags bound to ctx: the one table that both positions parse with (after the verb
+ * in omlctl_parse_args, before it in omlctl_args_hoist_globals), so they cannot disagree.
+ */
+enum { GLOBAL_OPTS_N = 7 };
+
+static void global_opts_bind(omlctl_ctx *ctx, omlctl_opt out[GLOBAL_OPTS_N])
 {
-    const omlctl_opt globals[] = {
+    const omlctl_opt table[GLOBAL_OPTS_N] = {
         {"server", 's', OMLCTL_OPT_STRING, &ctx->flag_server},
         {"token", 0, OMLCTL_OPT_STRING, &ctx->flag_token},
         {"ca-file", 0, OMLCTL_OPT_STRING, &ctx->flag_ca_file},
@@ -268,14 +276,87 @@ int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *
         {"request-timeout", 0, OMLCTL_OPT_DURATION, &ctx->request_timeout_ms},
         {NULL, 0, OMLCTL_OPT_BOOL, NULL},
     };
+
+    memcpy(out, table, sizeof(table));
+}
+
+/* A flag, not a positional argument ("-" is stdin), the end of flags ("--") or a help request. */
+static int is_flag_arg(const char *a)
+{
+    return a[0] == '-' && a[1] != '\0' && strcmp(a, "--") != 0 && strcmp(a, "--help") != 0 &&
+           strcmp(a, "-h") != 0;
+}
+
+/*
+ * Parse the flag argv[*i] (is_flag_arg) against the global flags, then opts (may be NULL),
+ * moving *i past a separate value. The global flags are looked up first so that a flag
+ * means the same on either side of the verb. Returns 0 or OMLCTL_PARSE_USAGE (printed).
+ */
+static int parse_flag(omlctl_ctx *ctx, const omlctl_opt *globals, const omlctl_opt *opts, int argc,
+                      char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const omlctl_opt *o;
+    const char *val = NULL;
+    char shown[128];
+    int vr = parse_verbosity(ctx, a);
+
+    if (vr < 0) {
+        omlctl_usage_error(ctx, "bad verbosity '%s' (use -v or --v=N)", a);
+        return OMLCTL_PARSE_USAGE;
+    }
+    if (vr > 0)
+        return 0;
+    if (a[1] == '-') {
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+
+        o = find_opt(globals, name, len, 0);
+        if (!o)
+            o = find_opt(opts, name, len, 0);
+        snprintf(shown, sizeof(shown), "--%.*s", (int)len, name);
+        if (eq)
+            val = eq + 1;
+    } else {
+        o = find_opt(globals, NULL, 0, a[1]);
+        if (!o)
+            o = find_opt(opts, NULL, 0, a[1]);
+        snprintf(shown, sizeof(shown), "-%c", a[1]);
+        if (a[2] == '=')
+            val = a + 3;
+        else if (a[2])
+            val = a + 2;
+    }
+    if (!o) {
+        /* before the verb only the global flags are known: say so, kubectl users expect it */
+        omlctl_usage_error(ctx, "unknown flag %s%s", shown,
+                           ctx->verb ? "" : " (only global flags may come before the command)");
+        return OMLCTL_PARSE_USAGE;
+    }
+    if (!val && o->type == OMLCTL_OPT_BOOL) {
+        *(int *)o->dest = 1;
+        return 0;
+    }
+    if (!val) {
+        if (*i + 1 >= argc) {
+            omlctl_usage_error(ctx, "flag %s needs a value", shown);
+            return OMLCTL_PARSE_USAGE;
+        }
+        val = argv[++*i];
+    }
+    return set_opt(ctx, o, shown, val) ? OMLCTL_PARSE_USAGE : 0;
+}
+
+int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *opts,
+                      omlctl_strv *pos)
+{
+    omlctl_opt globals[GLOBAL_OPTS_N];
     int only_args = 0;
 
+    global_opts_bind(ctx, globals);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const omlctl_opt *o;
-        const char *val = NULL;
-        char shown[128];
-        int vr;
 
         if (only_args || a[0] != '-' || a[1] == '\0') {
             omlctl_strv_push(pos, a);
@@ -287,59 +368,47 @@ int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return OMLCTL_PARSE_HELP;
-        vr = parse_verbosity(ctx, a);
-        if (vr < 0) {
-            omlctl_usage_error(ctx, "bad verbosity '%s' (use -v or --v=N)", a);
-            return OMLCTL_PARSE_USAGE;
-        }
-        if (vr > 0)
-            continue;
-        if (a[1] == '-') {
-            const char *name = a + 2;
-            const char *eq = strchr(name, '=');
-            size_t len = eq ? (size_t)(eq - name) : strlen(name);
-
-            o = find_opt(opts, name, len, 0);
-            if (!o)
-                o = find_opt(globals, name, len, 0);
-            snprintf(shown, sizeof(shown), "--%.*s", (int)len, name);
-            if (!o) {
-                omlctl_usage_error(ctx, "unknown flag %s", shown);
-                return OMLCTL_PARSE_USAGE;
-            }
-            if (eq)
-                val = eq + 1;
-        } else {
-            o = find_opt(opts, NULL, 0, a[1]);
-            if (!o)
-                o = find_opt(globals, NULL, 0, a[1]);
-            snprintf(shown, sizeof(shown), "-%c", a[1]);
-            if (!o) {
-                omlctl_usage_error(ctx, "unknown flag %s", shown);
-                return OMLCTL_PARSE_USAGE;
-            }
-            if (a[2] == '=')
-                val = a + 3;
-            else if (a[2])
-                val = a + 2;
-        }
-        if (!val && o->type == OMLCTL_OPT_BOOL) {
-            *(int *)o->dest = 1;
-            continue;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                omlctl_usage_error(ctx, "flag %s needs a value", shown);
-                return OMLCTL_PARSE_USAGE;
-            }
-            val = argv[++i];
-        }
-        if (set_opt(ctx, o, shown, val))
+        if (parse_flag(ctx, globals, opts, argc, argv, &i))
             return OMLCTL_PARSE_USAGE;
     }
     if (ctx->verbose > 0)
         log_configure(LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, stderr);
     return OMLCTL_PARSE_OK;
+}
+
+int omlctl_args_hoist_globals(int argc, char **argv)
+{
+    omlctl_opt globals[GLOBAL_OPTS_N];
+    omlctl_ctx scratch;
+    int i = 1, rc = OMLCTL_PARSE_OK;
+
+    /* checked here only to stop at the first bad one; the verb parses them again */
+    omlctl_ctx_init(&scratch, NULL);
+    global_opts_bind(&scratch, globals);
+    while (i < argc && is_flag_arg(argv[i])) {
+        if (parse_flag(&scratch, globals, NULL, argc, argv, &i)) {
+            rc = OMLCTL_PARSE_USAGE;
+            goto out;
+        }
+        i++;
+    }
+    if (i == 1)
+        goto out;
+    if (i >= argc) {
+        omlctl_usage_error(&scratch, "no command after the global flags");
+        rc = OMLCTL_PARSE_USAGE;
+        goto out;
+    }
+    {
+        /* rotate: argv[1..i-1] go after the verb (or after --help, which ignores them) */
+        char *verb = argv[i];
+
+        memmove(&argv[2], &argv[1], (size_t)(i - 1) * sizeof(*argv));
+        argv[1] = verb;
+    }
+out:
+    omlctl_ctx_release(&scratch);
+    return rc;
 }
 
 int omlctl_parse_verb_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *opts,

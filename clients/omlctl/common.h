@@ -2,8 +2,9 @@
  * common: what every omlctl verb shares.
  *
  *   - argument parsing: a verb lists its flags in an omlctl_opt table; the
- *     global flags (--server, --token, --ca-file, --insecure-skip-tls-verify,
- *     --request-timeout, -v/--v) are added to every verb. "--flag value",
+ *     global flags (-s/--server, --token, --ca-file/--certificate-authority,
+ *     --insecure-skip-tls-verify, --request-timeout, -v/--v) are added to every
+ *     verb, and may come before it (omlctl_args_hoist_globals). "--flag value",
  *     "--flag=value", "-f value", "-fvalue" and "--" work as in kubectl;
  *     flags and arguments may be mixed.
  *   - the per-run context (omlctl_ctx): resolved config, a lazily created API
@@ -74,7 +75,7 @@ enum omlctl_parse_result {
 /* --- the context of one run ------------------------------------------------------------- */
 
 typedef struct omlctl_ctx {
-    const char *verb; /* for messages: "omlctl get: ..." */
+    const char *verb; /* for messages: "omlctl get: ..."; NULL before the verb: "omlctl: ..." */
     /* global flags as given */
     const char *flag_server;
     const char *flag_token;
@@ -89,7 +90,7 @@ typedef struct omlctl_ctx {
     schema_set *schemas;
 } omlctl_ctx;
 
-/* A context for verb (a string literal). */
+/* A context for verb (a string literal, or NULL for the flags before the verb). */
 void omlctl_ctx_init(omlctl_ctx *ctx, const char *verb);
 
 /* Free what the context built. */
@@ -102,6 +103,15 @@ void omlctl_ctx_release(omlctl_ctx *ctx);
  */
 int omlctl_parse_args(omlctl_ctx *ctx, int argc, char **argv, const omlctl_opt *opts,
                       omlctl_strv *pos);
+
+/*
+ * Global flags may come before the verb, as with kubectl ("omlctl -s URL get tn"): check
+ * the leading flags of argv[1..] with the parser omlctl_parse_args uses (only the global
+ * flags known there) and move them behind the verb, where the verb parses them as if given
+ * after it. Returns OMLCTL_PARSE_OK, or OMLCTL_PARSE_USAGE after printing the problem (a
+ * flag that is unknown or not global, a missing or bad value, no command after the flags).
+ */
+int omlctl_args_hoist_globals(int argc, char **argv);
 
 /* Print the global flags section of --help. */
 void omlctl_print_global_flags(FILE *out);

@@ -284,8 +284,7 @@ static int mkdir_parents(const char *file, omlop_err *err)
     return 0;
 }
 
-/* Write vals to file atomically (temp file in the same directory, mode 0600, rename). */
-static int config_write(const char *file, const omlctl_config_file *vals, omlop_err *err)
+int omlctl_config_write(const char *file, const omlctl_config_file *vals, omlop_err *err)
 {
     json_object *o = json_object_new_object();
     strbuf text = STRBUF_INIT, tmp = STRBUF_INIT;
@@ -490,7 +489,7 @@ static int config_change(omlctl_ctx *ctx, const char *key, const char *value)
         vals.insecure = value ? !strcmp(value, "true") : -1;
         break;
     }
-    if (config_write(path.buf, &vals, &err) < 0)
+    if (omlctl_config_write(path.buf, &vals, &err) < 0)
         goto out;
     printf("%s %s in %s\n", key, value ? "set" : "unset", path.buf);
     ret = OMLCTL_EXIT_OK;

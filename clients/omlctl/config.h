@@ -70,6 +70,12 @@ int omlctl_config_parse(const char *file, const char *text, size_t len, omlctl_c
 void omlctl_config_file_release(omlctl_config_file *vals);
 
 /*
+ * Write vals to file atomically (temp file in the same directory, mode 0600,
+ * rename), creating missing parent directories.
+ */
+int omlctl_config_write(const char *file, const omlctl_config_file *vals, omlop_err *err);
+
+/*
  * Resolve the layers into out (pure: no environment or file access), recording
  * where each value came from.
  */

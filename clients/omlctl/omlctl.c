@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "clients/omlctl/cmds.h"
+#include "clients/omlctl/common.h"
 #include "lib/log.h"
 
 static const omlctl_cmd commands[] = {
@@ -33,62 +34,11 @@ static void usage(FILE *out)
                  "Exit codes: 0 ok, 1 error, 2 usage.\n");
 }
 
-/*
- * Global flags may come before the verb, as with kubectl ("omlctl --server URL
- * get tn"). Verbs parse them themselves, so move them behind the verb. Returns
- * how many leading argv entries (after argv[0]) are global flags, or -1 when a
- * flag that needs a value has none.
- */
-static int leading_global_flags(int argc, char **argv)
-{
-    static const char *const with_value[] = {"--server", "--token", "--ca-file"};
-    int i = 1;
-
-    while (i < argc && argv[i][0] == '-') {
-        const char *a = argv[i];
-        int takes_value = 0, known = 0;
-
-        for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
-            size_t n = strlen(with_value[k]);
-
-            if (strncmp(a, with_value[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
-                known = 1;
-                takes_value = a[n] == '\0';
-            }
-        }
-        if (strcmp(a, "--insecure-skip-tls-verify") == 0 || strcmp(a, "-v") == 0 ||
-            strcmp(a, "--v") == 0 || strcmp(a, "--verbose") == 0 || strncmp(a, "--v=", 4) == 0)
-            known = 1;
-        if (!known)
-            break;
-        if (takes_value && ++i >= argc)
-            return -1;
-        i++;
-    }
-    return i - 1;
-}
-
 int main(int argc, char **argv)
 {
-    int nglobal;
-
     log_configure(LOG_LEVEL_WARN, LOG_FORMAT_TEXT, stderr);
-    nglobal = leading_global_flags(argc, argv);
-    if (nglobal < 0) {
-        fprintf(stderr, "omlctl: %s needs a value\n", argv[argc - 1]);
+    if (omlctl_args_hoist_globals(argc, argv) != OMLCTL_PARSE_OK)
         return OMLCTL_EXIT_USAGE;
-    }
-    if (nglobal > 0 && 1 + nglobal < argc) {
-        /* rotate: argv[1..nglobal] go after the verb */
-        char *verb = argv[1 + nglobal];
-
-        memmove(&argv[2], &argv[1], (size_t)nglobal * sizeof(*argv));
-        argv[1] = verb;
-    } else if (nglobal > 0) {
-        fprintf(stderr, "omlctl: no command after the global flags\n");
-        usage(stderr);
-        return OMLCTL_EXIT_USAGE;
-    }
     if (argc < 2) {
         usage(stderr);
         return OMLCTL_EXIT_USAGE;

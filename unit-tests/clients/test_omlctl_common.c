@@ -3,8 +3,7 @@
  * target resolution, durations, selectors, manifests, and the config file with
  * its precedence (flags > environment > file > default).
  *
- * omlctl's sources are linked only into bin/omlctl, so the modules under test
- * (and output.c, which config.c prints with) are compiled in here.
+ * The modules under test come from build/asan/libomlctl.a.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,10 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clients/omlctl/common.c"
-#include "clients/omlctl/config.c"
-#include "clients/omlctl/jsonpath.c"
-#include "clients/omlctl/output.c"
+#include "clients/omlctl/common.h"
+#include "clients/omlctl/config.h"
+#include "clients/omlctl/jsonpath.h"
+#include "clients/omlctl/output.h"
+#include "lib/cjson.h"
+#include "lib/log.h"
 
 /* --- flags ------------------------------------------------------------------------------ */
 
@@ -108,6 +109,119 @@ static void test_flags_errors_and_help(void **state)
     assert_string_equal(f.output, "name");
     omlctl_strv_release(&pos);
     omlctl_strv_release(&f.files);
+}
+
+/* What the global flags set in a context. */
+typedef struct global_effect {
+    const char *server, *token, *ca_file;
+    int insecure, verbose;
+    long request_timeout_ms;
+} global_effect;
+
+static void assert_effect(const omlctl_ctx *ctx, const global_effect *want, const char *flag)
+{
+    if (!ctx->flag_server != !want->server ||
+        (want->server && strcmp(ctx->flag_server, want->server)) ||
+        !ctx->flag_token != !want->token || (want->token && strcmp(ctx->flag_token, want->token)) ||
+        !ctx->flag_ca_file != !want->ca_file ||
+        (want->ca_file && strcmp(ctx->flag_ca_file, want->ca_file)) ||
+        ctx->flag_insecure != want->insecure || ctx->verbose != want->verbose ||
+        ctx->request_timeout_ms != want->request_timeout_ms)
+        fail_msg("%s: server=%s token=%s ca=%s insecure=%d verbose=%d timeout=%ld", flag,
+                 ctx->flag_server ? ctx->flag_server : "-", ctx->flag_token ? ctx->flag_token : "-",
+                 ctx->flag_ca_file ? ctx->flag_ca_file : "-", ctx->flag_insecure, ctx->verbose,
+                 ctx->request_timeout_ms);
+}
+
+/*
+ * Every global flag, in each form, set the same before the verb (moved behind it by
+ * omlctl_args_hoist_globals) as after it; the verb's own flags and arguments are untouched.
+ */
+static void test_global_flags_same_before_and_after_the_verb(void **state)
+{
+    static const struct {
+        const char *args[3];
+        global_effect want;
+    } cases[] = {
+        {{"-s", "http://a:1"}, {"http://a:1", NULL, NULL, 0, 0, -1}},
+        {{"-shttp://a:2"}, {"http://a:2", NULL, NULL, 0, 0, -1}},
+        {{"--server", "http://a:3"}, {"http://a:3", NULL, NULL, 0, 0, -1}},
+        {{"--server=http://a:4"}, {"http://a:4", NULL, NULL, 0, 0, -1}},
+        {{"--token", "t1"}, {NULL, "t1", NULL, 0, 0, -1}},
+        {{"--token=t2"}, {NULL, "t2", NULL, 0, 0, -1}},
+        {{"--ca-file", "/c1"}, {NULL, NULL, "/c1", 0, 0, -1}},
+        {{"--ca-file=/c2"}, {NULL, NULL, "/c2", 0, 0, -1}},
+        {{"--certificate-authority", "/c3"}, {NULL, NULL, "/c3", 0, 0, -1}},
+        {{"--certificate-authority=/c4"}, {NULL, NULL, "/c4", 0, 0, -1}},
+        {{"--insecure-skip-tls-verify"}, {NULL, NULL, NULL, 1, 0, -1}},
+        {{"--insecure-skip-tls-verify=false"}, {NULL, NULL, NULL, 0, 0, -1}},
+        {{"--request-timeout", "30s"}, {NULL, NULL, NULL, 0, 0, 30000}},
+        {{"--request-timeout=0"}, {NULL, NULL, NULL, 0, 0, 0}},
+        {{"-v"}, {NULL, NULL, NULL, 0, 1, -1}},
+        {{"-v5"}, {NULL, NULL, NULL, 0, 5, -1}},
+        {{"-v=2"}, {NULL, NULL, NULL, 0, 2, -1}},
+        {{"--v=3"}, {NULL, NULL, NULL, 0, 3, -1}},
+        {{"--verbose"}, {NULL, NULL, NULL, 0, 1, -1}},
+        {{"-s", "http://b:1", "--insecure-skip-tls-verify"}, {"http://b:1", NULL, NULL, 1, 0, -1}},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *before[8] = {"omlctl"}, *after[8] = {"get", "tenants", "-o", "yaml"};
+        int nb = 1, na = 4;
+        omlctl_ctx ctx;
+        omlctl_strv pos = OMLCTL_STRV_INIT;
+        test_flags f;
+
+        for (size_t k = 0; k < 3 && cases[i].args[k]; k++) {
+            before[nb++] = cases[i].args[k];
+            after[na++] = cases[i].args[k];
+        }
+        before[nb++] = "get";
+        before[nb++] = "tenants";
+        before[nb++] = "-o";
+        before[nb++] = "yaml";
+        assert_int_equal(omlctl_args_hoist_globals(nb, (char **)before), OMLCTL_PARSE_OK);
+        assert_string_equal(before[1], "get");
+        for (int pass = 0; pass < 2; pass++) {
+            const char **argv = pass ? after : before + 1;
+
+            pos.n = 0;
+            assert_int_equal(parse(&ctx, &f, &pos, pass ? na : nb - 1, argv), OMLCTL_PARSE_OK);
+            assert_effect(&ctx, &cases[i].want, cases[i].args[0]);
+            assert_int_equal(pos.n, 1);
+            assert_string_equal(pos.v[0], "tenants");
+            assert_string_equal(f.output, "yaml");
+            omlctl_ctx_release(&ctx);
+        }
+        omlctl_strv_release(&pos);
+        log_configure(LOG_LEVEL_WARN, LOG_FORMAT_TEXT, stderr);
+    }
+}
+
+/* Before the verb only global flags are known; a bad one stops there, naming it. */
+static void test_hoist_refuses_unknown_and_bad_global_flags(void **state)
+{
+    static const struct {
+        const char *args[4];
+        int argc;
+    } bad[] = {
+        {{"omlctl", "--bogus", "get"}, 3},   {{"omlctl", "-o", "yaml", "get"}, 4},
+        {{"omlctl", "--server"}, 2},         {{"omlctl", "--request-timeout=soon", "get"}, 3},
+        {{"omlctl", "-s", "http://a:1"}, 3},
+    };
+    const char *none[] = {"omlctl", "get", "-s", "x"};
+    const char *help[] = {"omlctl", "-s", "x", "--help"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(omlctl_args_hoist_globals(bad[i].argc, (char **)bad[i].args),
+                         OMLCTL_PARSE_USAGE);
+    assert_int_equal(omlctl_args_hoist_globals(4, (char **)none), OMLCTL_PARSE_OK);
+    assert_string_equal(none[1], "get");
+    assert_string_equal(none[2], "-s");
+    assert_int_equal(omlctl_args_hoist_globals(4, (char **)help), OMLCTL_PARSE_OK);
+    assert_string_equal(help[1], "--help");
 }
 
 static void test_durations(void **state)
@@ -491,7 +605,7 @@ static void test_config_load_reads_xdg_file_and_env(void **state)
 
         v.server = "https://w:1";
         v.token = "on"; /* a string YAML 1.1 would misread */
-        assert_int_equal(config_write(path, &v, &err), 0);
+        assert_int_equal(omlctl_config_write(path, &v, &err), 0);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(omlctl_config_load(&flags, &c, &err), 0);
@@ -510,6 +624,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags_forms_and_positionals),
         cmocka_unit_test(test_flags_errors_and_help),
+        cmocka_unit_test(test_global_flags_same_before_and_after_the_verb),
+        cmocka_unit_test(test_hoist_refuses_unknown_and_bad_global_flags),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_kind_resolution_by_every_name),
         cmocka_unit_test(test_targets_forms),

@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clients/omlctl/mergepatch.c"
-#include "clients/omlctl/secretmask.c"
-#include "clients/omlctl/udiff.c"
+#include "clients/omlctl/mergepatch.h"
+#include "clients/omlctl/secretmask.h"
+#include "clients/omlctl/udiff.h"
+#include "lib/cjson.h"
 
 static char *diff_of(const char *a, const char *b, int context, int *differ)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clients/omlctl/liveplan.c"
+#include "clients/omlctl/liveplan.h"
 
 static size_t format(const char *json, int indent, strbuf *out)
 {

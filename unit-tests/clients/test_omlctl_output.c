@@ -3,8 +3,7 @@
  * formats, printer columns from the real CRDs, the JSONPath subset, ages and
  * times.
  *
- * omlctl's sources are linked only into bin/omlctl, not into libomlop, so the
- * module under test is compiled into this test directly.
+ * The module under test comes from build/asan/libomlctl.a.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clients/omlctl/jsonpath.c"
-#include "clients/omlctl/output.c"
+#include "clients/omlctl/jsonpath.h"
+#include "clients/omlctl/output.h"
+#include "lib/cjson.h"
+#include "operator/api_object.h"
 
 /* Run fn(t, f) against a memory FILE and return what it printed (caller frees). */
 static char *capture_flush(omlctl_table *t, int show_header)

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "clients/omlctl/sshhint.c"
+#include "clients/omlctl/sshhint.h"
 
 static void test_hostkey_type_mismatch_names_offered_and_pinned(void **state)
 {
