@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/k8s_status.h"
 #include "lib/log.h"
 #include "lib/version.h"
@@ -269,7 +270,7 @@ int apiclient_do(apiclient *c, const char *method, const char *path, const char 
     sink s = {&resp->body, c->max_response, 0};
     header_sink hs = {resp};
     CURLcode rc;
-    struct timespec t0, t1;
+    int64_t t0, t1;
     int ret = 0;
 
     apiclient_response_release(resp);
@@ -292,9 +293,9 @@ int apiclient_do(apiclient *c, const char *method, const char *path, const char 
         }
         curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_now_ms();
     rc = curl_easy_perform(c->easy);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    t1 = clock_now_ms();
     if (s.overflow) {
         ret = omlop_err_set(err, OMLOP_ELIMIT,
                             "%s %s on %s: the answer is larger than %zu bytes; narrow the request "
@@ -308,7 +309,7 @@ int apiclient_do(apiclient *c, const char *method, const char *path, const char 
     }
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->code);
     log_debug("api=request method=%s path=%s code=%ld ms=%ld", method, path, resp->code,
-              (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+              (long)(t1 - t0));
 out:
     curl_slist_free_all(hdrs);
     strbuf_release(&url);

@@ -17,18 +17,8 @@
 #include <unistd.h>
 
 #include "clients/ssh_pump.h"
+#include "lib/clock.h"
 #include "lib/log.h"
-
-static void deadline_ts(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 /* --- pure helpers --------------------------------------------------------------------- */
 
@@ -93,7 +83,7 @@ void ssh_conn_get_status(ssh_conn *c, ssh_conn_status *st)
     pthread_mutex_unlock(&c->lock);
     if (st->state == SSH_CONN_DOWN) {
         /* next_retry_ms is stored as an absolute monotonic time; report the remainder */
-        long long left = st->next_retry_ms - ssh_pump_now_ms();
+        long long left = st->next_retry_ms - clock_now_ms();
         st->next_retry_ms = left > 0 ? (long)left : 0;
     } else {
         st->next_retry_ms = 0;
@@ -123,7 +113,7 @@ static int req_submit(ssh_conn *c, struct req *r, long wait_ms, omlop_err *err)
     struct timespec ts;
 
     if (wait_ms >= 0)
-        deadline_ts(&ts, wait_ms);
+        clock_deadline_after(&ts, wait_ms);
     pthread_mutex_lock(&c->lock);
     if (c->is_stopping) {
         pthread_mutex_unlock(&c->lock);
@@ -287,7 +277,7 @@ int ssh_conn_wait_connected(ssh_conn *c, int timeout_ms, omlop_err *err)
     struct timespec ts;
     int rc = 0;
 
-    deadline_ts(&ts, timeout_ms);
+    clock_deadline_after(&ts, timeout_ms);
     pthread_mutex_lock(&c->lock);
     while (c->st.state == SSH_CONN_CONNECTING) {
         if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)

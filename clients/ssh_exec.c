@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clients/ssh_pump.h"
+#include "lib/clock.h"
 #include "lib/strbuf.h"
 
 /* stdin goes out in pieces of this size; the peer's window bounds what one round sends */
@@ -261,11 +262,11 @@ void ssh_pump_exec_start(ssh_conn *c, struct req *r)
         return;
     }
     j->req = r;
-    j->deadline_ms = ssh_pump_now_ms() + r->timeout_ms;
+    j->deadline_ms = clock_now_ms() + r->timeout_ms;
     j->next = c->execs;
     c->execs = j;
     /* send the open now: nothing else would wake the pump before the deadline */
-    ssh_pump_execs_step(c, ssh_pump_now_ms());
+    ssh_pump_execs_step(c, clock_now_ms());
 }
 
 /* Move every command on; answer those that finished or ran out of time. */

@@ -17,6 +17,7 @@
 #include "clients/ssh.h"
 #include "clients/tunnel.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "operator/api_object.h"
@@ -803,14 +804,6 @@ static void on_store_event(manager *m, const store_event *ev)
         observe(m, name, ev->kv.value, ev->kv.value_len, 0);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Delete the events not raised again within the TTL (kube-apiserver's --event-ttl). */
 static void events_gc(manager *m)
 {
@@ -845,7 +838,7 @@ static void *watch_main(void *arg)
             }
             continue;
         }
-        next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+        next_resync = clock_now_ms() + (int64_t)m->opts.resync_s * 1000;
         while (!atomic_load(&m->stop)) {
             store_event ev;
             int rc;
@@ -860,14 +853,14 @@ static void *watch_main(void *arg)
                     log_info("reconcile: tenant watch ended (%s), listing again", err.msg);
                 break; /* EGONE: list again and watch from there */
             }
-            if (mono_ms() >= next_gc) {
+            if (clock_now_ms() >= next_gc) {
                 events_gc(m);
-                next_gc = mono_ms() + EVENT_GC_INTERVAL_MS;
+                next_gc = clock_now_ms() + EVENT_GC_INTERVAL_MS;
             }
-            if (mono_ms() >= next_resync) {
+            if (clock_now_ms() >= next_resync) {
                 if (resync(m, NULL, &err) < 0)
                     log_warn("reconcile: resync failed: %s", err.msg);
-                next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+                next_resync = clock_now_ms() + (int64_t)m->opts.resync_s * 1000;
             }
         }
         store_watch_close(w);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "operator/store_backend.h"
@@ -45,14 +46,6 @@ void store_options_default(store_options *opts)
     opts->compact_keep = 10000;
     opts->compact_interval_s = 300;
     opts->watch_buffer = 1024;
-}
-
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void store_notify(int fd)
@@ -213,8 +206,7 @@ static void *compactor_main(void *arg)
     while (!s->stop_compactor) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += s->opts.compact_interval_s;
+        clock_deadline_after(&ts, (int64_t)s->opts.compact_interval_s * 1000);
         while (!s->stop_compactor && pthread_cond_timedwait(&s->cond, &s->mu, &ts) != ETIMEDOUT)
             ;
         if (s->stop_compactor)

@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "operator/store_backend.h"
 
@@ -361,7 +362,7 @@ static void watch_rearm(store_watch *w)
 
 int store_watch_next(store_watch *w, store_event *ev, int timeout_ms, omlop_err *err)
 {
-    int64_t deadline = timeout_ms >= 0 ? store_now_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms >= 0 ? clock_now_ms() + timeout_ms : 0;
 
     memset(ev, 0, sizeof(*ev));
     for (;;) {
@@ -378,7 +379,7 @@ int store_watch_next(store_watch *w, store_event *ev, int timeout_ms, omlop_err 
         if (rc != 1)
             return rc;
         if (timeout_ms >= 0) {
-            int64_t left = deadline - store_now_ms();
+            int64_t left = deadline - clock_now_ms();
 
             if (left <= 0)
                 return omlop_err_set(err, OMLOP_ETIMEOUT,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 
 typedef struct wq_entry {
@@ -42,11 +43,8 @@ struct workqueue {
 
 static int64_t monotonic_ms(void *ctx)
 {
-    struct timespec ts;
-
     (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 static void *xrealloc(void *p, size_t size)
@@ -392,17 +390,6 @@ int64_t workqueue_backoff_ms(workqueue *q, const char *key)
     return d;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 char *workqueue_get(workqueue *q, int timeout_ms)
 {
     int64_t start = monotonic_ms(NULL);
@@ -437,7 +424,7 @@ char *workqueue_get(workqueue *q, int timeout_ms)
         if (wait_ms < 0) {
             pthread_cond_wait(&q->cond, &q->lock);
         } else {
-            deadline_after(&ts, wait_ms > 0 ? wait_ms : 1);
+            clock_deadline_after(&ts, wait_ms > 0 ? wait_ms : 1);
             if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT && timeout_ms == 0)
                 break;
         }

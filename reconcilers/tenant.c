@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/imageref.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -37,15 +38,6 @@ static void sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
     nanosleep(&ts, NULL);
-}
-
-/* A monotonic clock in ms, for durations. */
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 static int is_cancelled(const tenant_env *env)
@@ -995,7 +987,7 @@ static void run_plan(tenant_round *r)
         tenant_action_result *ar = &r->res[i];
         omlop_err err = OMLOP_ERR_INIT;
         size_t n = 1;
-        long t0 = now_ms();
+        long t0 = clock_now_ms();
 
         if (is_cancelled(r->env) || (is_stopped && a->kind != PLAN_REMOVE) ||
             (a->image && a->kind != PLAN_PULL && image_failed(r, a->host, a->image))) {
@@ -1020,7 +1012,7 @@ static void run_plan(tenant_round *r)
             tenant_action_result *rk = &r->res[i + k];
 
             rk->rc = ar->rc;
-            rk->elapsed_ms = now_ms() - t0;
+            rk->elapsed_ms = clock_now_ms() - t0;
             if (ar->rc == 0) {
                 rk->is_done = 1;
                 r->n_applied++;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "operator/api_object.h"
 #include "operator/events.h"
@@ -156,14 +157,6 @@ typedef struct stop_set {
     size_t n, next, n_done;
 } stop_set;
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void job_step(stop_set *s, stop_job *j, stop_step step)
 {
     pthread_mutex_lock(&s->lock);
@@ -200,11 +193,11 @@ static void *stop_worker(void *arg)
             continue;
         }
         job_step(s, j, STEP_STOPPING);
-        t0 = now_ms();
+        t0 = clock_now_ms();
         rc = podman_container_stop_or_kill(s->pc, j->name, j->timeout_s, 0, &is_killed, &e);
         /* Podman sent SIGKILL itself when the stop took the whole timeout */
-        is_killed =
-            is_killed || (rc == 0 && j->timeout_s > 0 && now_ms() - t0 >= j->timeout_s * 1000L);
+        is_killed = is_killed ||
+                    (rc == 0 && j->timeout_s > 0 && clock_now_ms() - t0 >= j->timeout_s * 1000L);
         pthread_mutex_lock(&s->lock);
         j->is_killed = is_killed;
         pthread_mutex_unlock(&s->lock);
@@ -321,12 +314,12 @@ static int stop_all(tenant_round *r, tenant_host_round *h, stop_set *s, int is_s
         if (is_finished)
             break;
         if (is_status && strcmp(strbuf_str(&text), strbuf_str(&last)) != 0 &&
-            now_ms() - last_write >= TEARDOWN_PROGRESS_MS) {
+            clock_now_ms() - last_write >= TEARDOWN_PROGRESS_MS) {
             deleting_status ds = {NULL, strbuf_str(&text)};
 
             if (tenant_round_status_write(r, status_deleting, &ds, &serr) < 0)
                 log_warn("tenant=%s status write failed: %s", r->tenant, serr.msg);
-            last_write = now_ms();
+            last_write = clock_now_ms();
             strbuf_reset(&last);
             strbuf_add(&last, text.buf, text.len);
         }

@@ -13,6 +13,7 @@
 #include "clients/omlctl/cmds.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "operator/selector.h"
 
@@ -810,16 +811,6 @@ json_object *omlctl_comparable(const json_object *obj)
             json_object_object_del(meta, server_meta[i]);
     }
     return c;
-}
-
-/* --- time ------------------------------------------------------------------------------ */
-
-long omlctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --- durations -------------------------------------------------------------------------- */

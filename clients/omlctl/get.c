@@ -8,6 +8,7 @@
 #include "clients/omlctl/common.h"
 #include "clients/omlctl/output.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 
 static const char get_help[] =
     "Show objects: a table by default, or YAML, JSON or names.\n"
@@ -129,7 +130,7 @@ static int get_watch(omlctl_ctx *ctx, apiclient *api, const omlctl_target *tg, o
     omlctl_table *t = NULL;
     const char **headers = NULL;
     apiclient_watch *w = NULL;
-    long deadline = ctx->request_timeout_ms > 0 ? omlctl_now_ms() + ctx->request_timeout_ms : 0;
+    long deadline = ctx->request_timeout_ms > 0 ? clock_now_ms() + ctx->request_timeout_ms : 0;
     int ret = OMLCTL_EXIT_ERROR, reopens = 0, n_printed = 0;
 
     if (tg->name)
@@ -191,7 +192,7 @@ static int get_watch(omlctl_ctx *ctx, apiclient *api, const omlctl_target *tg, o
                 goto fail;
         }
         if (deadline) {
-            left = deadline - omlctl_now_ms();
+            left = deadline - clock_now_ms();
             if (left <= 0)
                 break;
         }
