@@ -61,9 +61,7 @@ int apiclient_new(const apiclient_opts *opts, apiclient **out, omlop_err *err)
                              server);
     if (opts->token && (strchr(opts->token, '\n') || strchr(opts->token, '\r')))
         return omlop_err_set(err, OMLOP_EINVAL, "the bearer token contains a line break");
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        abort();
+    c = xcalloc(1, sizeof(*c));
     c->server = xstrdup(server);
     if (strncmp(server, "unix://", 7) == 0) {
         if (server[7] != '/') {
@@ -165,7 +163,7 @@ static char *header_value(const char *p, size_t n)
     }
     while (n && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
         n--;
-    return strndup(p, n);
+    return xstrndup(p, n);
 }
 
 static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)

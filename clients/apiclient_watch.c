@@ -9,6 +9,7 @@
 #include "clients/apiclient_int.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 struct apiclient_watch {
     CURL *easy;
@@ -120,9 +121,7 @@ int apiclient_watch_open(apiclient *c, const char *path, apiclient_watch **out, 
     int rc;
 
     *out = NULL;
-    w = calloc(1, sizeof(*w));
-    if (!w)
-        abort();
+    w = xcalloc(1, sizeof(*w));
     strbuf_init(&w->buf);
     strbuf_init(&w->err_body);
     w->max_event = c->max_event;

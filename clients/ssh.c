@@ -19,6 +19,7 @@
 #include "clients/ssh_pump.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 /* --- pure helpers --------------------------------------------------------------------- */
 
@@ -148,7 +149,7 @@ static int req_submit(ssh_conn *c, struct req *r, long wait_ms, omlop_err *err)
 
 static char *dup_or_null(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 static int positive_or(int v, int def)
@@ -202,18 +203,16 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     if (cfg->port < 0 || cfg->port > 65535)
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: SSH port %d is not in 1-65535",
                              cfg->name ? cfg->name : cfg->address, cfg->port);
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    c = xcalloc(1, sizeof(*c));
     c->wake_fd = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
-    c->name = strdup(cfg->name && cfg->name[0] ? cfg->name : cfg->address);
-    c->address = strdup(cfg->address);
-    c->user = strdup(cfg->user && cfg->user[0] ? cfg->user : SSH_DEFAULT_USER);
+    c->name = xstrdup(cfg->name && cfg->name[0] ? cfg->name : cfg->address);
+    c->address = xstrdup(cfg->address);
+    c->user = xstrdup(cfg->user && cfg->user[0] ? cfg->user : SSH_DEFAULT_USER);
     c->port = cfg->port ? cfg->port : SSH_DEFAULT_PORT;
     c->known_hosts_file = dup_or_null(cfg->known_hosts_file);
     c->is_tofu = cfg->is_tofu;
@@ -230,10 +229,6 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     else
         strbuf_addf(&target, "%s@%s:%d", c->user, c->address, c->port);
     c->target = strbuf_detach(&target, NULL);
-    if (!c->name || !c->address || !c->user || (cfg->known_hosts_file && !c->known_hosts_file)) {
-        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-        goto fail;
-    }
     c->st.state = SSH_CONN_CONNECTING;
     c->st.since = time(NULL);
     c->rand_state = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)c;
@@ -248,7 +243,7 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
             goto prefixed;
     }
     if (cfg->identity_file && cfg->identity_file[0]) {
-        c->file_key_path = strdup(cfg->identity_file);
+        c->file_key_path = xstrdup(cfg->identity_file);
         rc = ssh_keys_load_file(cfg->identity_file, &c->file_key, err);
         if (rc < 0)
             goto prefixed;
@@ -305,17 +300,12 @@ int ssh_conn_wait_connected(ssh_conn *c, int timeout_ms, omlop_err *err)
 
 static struct req *req_new(enum req_type type, const char *path, ssh_forward *f)
 {
-    struct req *r = calloc(1, sizeof(*r));
+    struct req *r = xcalloc(1, sizeof(*r));
 
-    if (!r)
-        return NULL;
     r->type = type;
     r->fd = -1;
     r->fwd = f;
-    if (path && !(r->path = strdup(path))) {
-        free(r);
-        return NULL;
-    }
+    r->path = xstrdup(path);
     return r;
 }
 
@@ -346,8 +336,6 @@ int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, oml
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
                              c->name, socket_path ? socket_path : "");
     r = req_new(REQ_OPEN, socket_path, NULL);
-    if (!r)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     return open_channel(c, r, fd, err);
 }
 
@@ -363,11 +351,7 @@ int ssh_conn_open_tcp(ssh_conn *c, const char *address, int port, int *fd, omlop
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: TCP port %d of %s is not in 1-65535",
                              c->name, port, address);
     r = req_new(REQ_OPEN, NULL, NULL);
-    if (!r || !(r->address = strdup(address))) {
-        if (r)
-            ssh_pump_req_free(r);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    r->address = xstrdup(address);
     r->port = port;
     return open_channel(c, r, fd, err);
 }
@@ -398,16 +382,10 @@ int ssh_conn_exec(ssh_conn *c, const char *command, const void *in, size_t in_le
     if (!command || !command[0])
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: no command to run", c->name);
     r = req_new(REQ_EXEC, NULL, NULL);
-    if (!r)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    r->command = strdup(command);
+    r->command = xstrdup(command);
     /* a copy: if this caller gave up waiting, the pump would still be reading it */
     if (in && in_len)
-        r->in = malloc(in_len);
-    if (!r->command || (in && in_len && !r->in)) {
-        ssh_pump_req_free(r);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+        r->in = xmalloc(in_len);
     if (r->in)
         memcpy(r->in, in, in_len);
     r->in_len = r->in ? in_len : 0;
@@ -487,26 +465,16 @@ int ssh_forward_new(ssh_conn *c, const char *remote_path, ssh_forward **out, oml
     if (!remote_path || remote_path[0] != '/')
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
                              c->name, remote_path ? remote_path : "");
-    f = calloc(1, sizeof(*f));
-    if (!f)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    f = xcalloc(1, sizeof(*f));
     f->conn = c;
     f->listen_fd = -1;
-    f->remote_path = strdup(remote_path);
-    if (!f->remote_path) {
-        fwd_destroy(f);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    f->remote_path = xstrdup(remote_path);
     rc = fwd_listen(f, err);
     if (rc < 0) {
         fwd_destroy(f);
         return omlop_err_prefix(err, "host %s: ", c->name);
     }
     r = req_new(REQ_FWD_ADD, NULL, f);
-    if (!r) {
-        fwd_destroy(f);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
     rc = req_submit(c, r, -1, err);
     if (rc < 0) {
         fwd_destroy(f); /* not queued: the connection is closing (r is gone too) */

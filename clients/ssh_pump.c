@@ -21,6 +21,7 @@
 #include "clients/ssh_login.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 /* Poll at least this often, to run timers (keepalive, open deadlines). */
 #define TICK_MS 1000
@@ -207,16 +208,11 @@ static int chan_new_for(ssh_conn *c, const struct req *r, const char *path, ssh_
 static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path)
 {
     omlop_err e = OMLOP_ERR_INIT;
-    struct chan *ch = calloc(1, sizeof(*ch));
+    struct chan *ch = xcalloc(1, sizeof(*ch));
 
-    if (!ch) {
-        omlop_err_set(&e, OMLOP_ENOMEM, "out of memory");
-    } else if (chan_new_for(c, r, path, &ch->k, &e) < 0) {
+    if (chan_new_for(c, r, path, &ch->k, &e) < 0) {
         omlop_err_prefix(&e, "host %s: ", c->name);
         free(ch);
-        ch = NULL;
-    }
-    if (!ch) {
         if (r)
             ssh_pump_req_finish(c, r, -1, &e);
         else
@@ -454,11 +450,11 @@ static int pollset_reserve(ssh_conn *c, size_t n)
     if (n <= c->pfd_cap)
         return 0;
     n += 16;
-    p = realloc(c->pfd, n * sizeof(*p));
+    p = xrealloc(c->pfd, n * sizeof(*p));
     if (!p)
         return -1;
     c->pfd = p;
-    w = realloc(c->who, n * sizeof(*w));
+    w = xrealloc(c->who, n * sizeof(*w));
     if (!w)
         return -1;
     c->who = w;

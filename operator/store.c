@@ -17,6 +17,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/store_backend.h"
 
 /* Longest key we accept: keys are "/omlop/<kind>/<name>" with DNS-label names. */
@@ -73,9 +74,7 @@ char *store_prefix_end(const char *prefix, size_t len, size_t *end_len)
         len--;
     if (len == 0)
         return NULL;
-    end = malloc(len + 1);
-    if (!end)
-        abort();
+    end = xmalloc(len + 1);
     memcpy(end, prefix, len);
     end[len - 1] = (char)((unsigned char)end[len - 1] + 1);
     end[len] = '\0';
@@ -88,10 +87,8 @@ void store_kv_list_push(store_kv_list *list, store_kv *kv)
 {
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 16;
-        store_kv *items = realloc(list->items, cap * sizeof(*items));
+        store_kv *items = xrealloc(list->items, cap * sizeof(*items));
 
-        if (!items)
-            abort();
         list->items = items;
         list->cap = cap;
     }
@@ -101,10 +98,8 @@ void store_kv_list_push(store_kv_list *list, store_kv *kv)
 
 static char *dup_bytes(const char *p, size_t len)
 {
-    char *d = malloc(len + 1);
+    char *d = xmalloc(len + 1);
 
-    if (!d)
-        abort();
     memcpy(d, p, len);
     d[len] = '\0';
     return d;
@@ -273,9 +268,7 @@ int store_open(const char *url, const store_options *opts_in, store **out, omlop
                              "store options: compact_keep (%" PRId64 ") and watch_buffer (%zu) "
                              "must be >= 1, compact_interval_s (%d) >= 0",
                              opts->compact_keep, opts->watch_buffer, opts->compact_interval_s);
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        abort();
+    s = xcalloc(1, sizeof(*s));
     s->opts = *opts;
     pthread_mutex_init(&s->mu, NULL);
     {

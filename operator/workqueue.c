@@ -47,14 +47,6 @@ static int64_t monotonic_ms(void *ctx)
     return clock_now_ms();
 }
 
-static void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size);
-    if (!p)
-        abort();
-    return p;
-}
-
 void workqueue_options_default(workqueue_options *opts)
 {
     opts->backoff_base_ms = 5;
@@ -165,9 +157,7 @@ static wq_entry *find_or_add(workqueue *q, const char *key)
     if (q->nentries >= q->nbuckets)
         rehash(q);
     e = xcalloc(1, sizeof(*e));
-    e->key = strdup(key);
-    if (!e->key)
-        abort();
+    e->key = xstrdup(key);
     h = hash_key(key) % q->nbuckets;
     e->next_in_bucket = q->buckets[h];
     q->buckets[h] = e;
@@ -407,9 +397,7 @@ char *workqueue_get(workqueue *q, int timeout_ms)
         e = ready_pop(q);
         if (e) {
             e->is_processing = 1;
-            key = strdup(e->key);
-            if (!key)
-                abort();
+            key = xstrdup(e->key);
             break;
         }
         wait_ms = next_due;

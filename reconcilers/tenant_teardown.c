@@ -13,6 +13,7 @@
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 #include "operator/events.h"
 #include "reconcilers/catalog.h"
@@ -277,13 +278,11 @@ static int stop_all(tenant_round *r, tenant_host_round *h, stop_set *s, int is_s
 {
     size_t n_threads = s->n < TEARDOWN_PARALLEL_MAX ? s->n : TEARDOWN_PARALLEL_MAX, n_started = 0;
     pthread_t threads[TEARDOWN_PARALLEL_MAX];
-    stop_job **done = calloc(s->n ? s->n : 1, sizeof(*done));
+    stop_job **done = xcalloc(s->n ? s->n : 1, sizeof(*done));
     strbuf text = STRBUF_INIT, last = STRBUF_INIT, why = STRBUF_INIT;
     long last_write = 0;
     int max_s = 0, rc = 0;
 
-    if (!done)
-        return omlop_err_set(err, OMLOP_ENOMEM, "host %s: out of memory", h->name);
     for (size_t i = 0; i < s->n; i++)
         max_s = s->jobs[i].timeout_s > max_s ? s->jobs[i].timeout_s : max_s;
     tenant_round_event(r, EVENT_TYPE_NORMAL, "Stopping",
@@ -392,8 +391,8 @@ static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, in
     memset(&f, 0, sizeof(f));
     f.labels = labels;
     rc = podman_containers_list(h->pc, &f, 1, &h->list, err);
-    if (rc == 0 && h->list.n && !(s.jobs = calloc(h->list.n, sizeof(*s.jobs))))
-        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    if (rc == 0 && h->list.n)
+        s.jobs = xcalloc(h->list.n, sizeof(*s.jobs));
     for (size_t j = 0; rc == 0 && j < h->list.n; j++) {
         json_object *owner = NULL;
 
@@ -446,9 +445,7 @@ static int round_teardown(tenant_round *r, int is_purge, int is_status, size_t *
     int rc = 0;
 
     *n_removed = 0;
-    r->hosts = calloc(n + 1, sizeof(*r->hosts));
-    if (!r->hosts)
-        return omlop_err_set(err, OMLOP_ENOMEM, "teardown of %s: out of memory", r->tenant);
+    r->hosts = xcalloc(n + 1, sizeof(*r->hosts));
     for (size_t i = 0; i < n; i++) {
         json_object *hs = json_object_array_get_idx(hosts, i);
         tenant_host_round *h = &r->hosts[r->n_hosts];

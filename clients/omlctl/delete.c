@@ -15,6 +15,7 @@
 #include "clients/omlctl/output.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
+#include "lib/xalloc.h"
 
 static const char delete_help[] =
     "Delete objects.\n"
@@ -74,17 +75,13 @@ static void victims_add(victims *vs, const kind_info *kind, const char *name)
 {
     if (vs->n == vs->cap) {
         size_t cap = vs->cap ? vs->cap * 2 : 8;
-        victim *v = realloc(vs->v, cap * sizeof(*v));
+        victim *v = xrealloc(vs->v, cap * sizeof(*v));
 
-        if (!v)
-            abort();
         vs->v = v;
         vs->cap = cap;
     }
     vs->v[vs->n].kind = kind;
-    vs->v[vs->n].name = strdup(name);
-    if (!vs->v[vs->n].name)
-        abort();
+    vs->v[vs->n].name = xstrdup(name);
     vs->v[vs->n].deleted = 0;
     vs->n++;
 }

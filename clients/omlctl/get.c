@@ -9,6 +9,7 @@
 #include "clients/omlctl/output.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
+#include "lib/xalloc.h"
 
 static const char get_help[] =
     "Show objects: a table by default, or YAML, JSON or names.\n"
@@ -145,15 +146,13 @@ static int get_watch(omlctl_ctx *ctx, apiclient *api, const omlctl_target *tg, o
             goto fail;
         if (o->watch_events) {
             /* An EVENT column first, as kubectl --output-watch-events. */
-            omlctl_column *v = realloc(cols.v, (cols.n + 1) * sizeof(*v));
+            omlctl_column *v = xrealloc(cols.v, (cols.n + 1) * sizeof(*v));
 
-            if (!v)
-                abort();
             cols.v = v;
             memmove(cols.v + 1, cols.v, cols.n * sizeof(*v));
-            cols.v[0].name = strdup("EVENT");
-            cols.v[0].json_path = strdup(".__event");
-            cols.v[0].type = strdup("string");
+            cols.v[0].name = xstrdup("EVENT");
+            cols.v[0].json_path = xstrdup(".__event");
+            cols.v[0].type = xstrdup("string");
             cols.v[0].priority = 0;
             cols.n++;
         }

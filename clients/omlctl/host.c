@@ -25,6 +25,7 @@
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define CHECK_TIMEOUT_MS 10000
 #define LOW_DISK_BYTES   (10LL * 1024 * 1024 * 1024)
@@ -120,7 +121,7 @@ static void target_release(target *t)
 
 static char *dup_or_null(const char *s)
 {
-    return s && s[0] ? strdup(s) : NULL;
+    return s && s[0] ? xstrdup(s) : NULL;
 }
 
 static int file_exists(const char *path)
@@ -356,7 +357,7 @@ static void fill_common(target *t, const defaults *d)
         }
     }
     if (!t->socket)
-        t->socket = strdup(d->socket ? d->socket : TUNNEL_DEFAULT_SOCKET);
+        t->socket = xstrdup(d->socket ? d->socket : TUNNEL_DEFAULT_SOCKET);
     t->is_tofu = d->is_tofu;
     t->timeout_ms = d->timeout_ms;
 }
@@ -369,9 +370,9 @@ static int target_from_url(const char *url, const defaults *d, target *t, omlop_
     if (rc < 0)
         return rc;
     memset(t, 0, sizeof(*t));
-    t->label = strdup(st.host);
-    t->address = strdup(st.host);
-    t->user = strdup(st.user ? st.user : SSH_DEFAULT_USER);
+    t->label = xstrdup(st.host);
+    t->address = xstrdup(st.host);
+    t->user = xstrdup(st.user ? st.user : SSH_DEFAULT_USER);
     t->port = st.port ? st.port : SSH_DEFAULT_PORT;
     t->host_key = dup_or_null(d->host_key);
     t->socket = dup_or_null(d->socket);
@@ -423,8 +424,8 @@ static int targets_from_tenants(const omlctl_manifests *m, const defaults *d, ta
             strbuf_addf(&label, "%s/%s", m->v[i].name, cjson_get_string(e, "name"));
             t->label = strbuf_detach(&label, NULL);
             t->address = dup_or_null(cjson_get_string(e, "ssh.address"));
-            t->user = strdup(cjson_get_string(e, "ssh.user") ? cjson_get_string(e, "ssh.user")
-                                                             : SSH_DEFAULT_USER);
+            t->user = xstrdup(cjson_get_string(e, "ssh.user") ? cjson_get_string(e, "ssh.user")
+                                                              : SSH_DEFAULT_USER);
             t->port = (int)cjson_get_int(e, "ssh.port", SSH_DEFAULT_PORT);
             t->host_key =
                 dup_or_null(d->host_key ? d->host_key : cjson_get_string(e, "ssh.knownHostKey"));
@@ -436,7 +437,7 @@ static int targets_from_tenants(const omlctl_manifests *m, const defaults *d, ta
                 strbuf_addf(&what, "secret %s/%s", sname, skey ? skey : "ssh-privatekey");
                 t->identity_what = strbuf_detach(&what, NULL);
                 if (v)
-                    t->identity_data = strdup(v);
+                    t->identity_data = xstrdup(v);
                 else if (!d->identity)
                     return omlop_err_set(err, OMLOP_ENOTFOUND,
                                          "host %s: its SSH key is in Secret '%s', which is not "
@@ -527,7 +528,7 @@ static int cmd_host_check(int argc, char **argv)
         strbuf_release(&desc);
     }
     rc = OMLCTL_EXIT_ERROR;
-    ts.v = calloc(MAX_HOSTS, sizeof(*ts.v));
+    ts.v = xcalloc(MAX_HOSTS, sizeof(*ts.v));
     if (!ts.v)
         goto out;
     if (pos.n == 1) {
