@@ -71,7 +71,7 @@ help:
 	@echo "make bench    benchmarks, printing ratios against a baseline run in the same process"
 	@echo "make fuzz     build and briefly run the libFuzzer targets"
 	@echo "make format   clang-format every source file"
-	@echo "make lint     clang-format check + cppcheck + no #include of a .c file"
+	@echo "make lint     clang-format, cppcheck, no #include of a .c file, the allocation lint"
 	@echo "make install  install binaries, CRDs and the systemd unit (PREFIX, DESTDIR)"
 	@echo "make clean    remove build/ and bin/"
 
@@ -182,6 +182,8 @@ lint: lint-no-c-include
 	$(Q)clang-format --dry-run -Werror $(ALL_C)
 	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 		--enable=warning,portability --suppress=missingIncludeSystem -I. $(ALL_C)
+	$(Q)sh deploy/lint-alloc.sh
+	$(Q)sh unit-tests/lint_alloc_test.sh >/dev/null || sh unit-tests/lint_alloc_test.sh
 
 # Sources are linked from archives (libomlop.a, libomlctl.a), never compiled into another file.
 .PHONY: lint-no-c-include

@@ -46,6 +46,7 @@
 #include "clients/tunnel.h"
 #include "crds/diag.h"
 #include "crds/schema.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "operator/api_object.h"
@@ -85,10 +86,7 @@ typedef struct bench {
 
 static double now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)clock_now_ns() / 1e9;
 }
 
 /* CPU seconds (user + system) of who (RUSAGE_SELF or RUSAGE_THREAD). */

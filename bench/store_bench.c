@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "operator/store.h"
@@ -49,14 +50,6 @@ typedef struct bench_cfg {
     int watch_events;
     int watch_gap_us;
 } bench_cfg;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -142,7 +135,7 @@ static double run_writers(store *s, int update, int objects, int total, int n_th
 {
     writer_job jobs[WRITERS];
     pthread_t t[WRITERS];
-    int64_t t0 = now_ns(), errors = 0;
+    int64_t t0 = clock_now_ns(), errors = 0;
     int per = objects / n_threads;
 
     for (int i = 0; i < n_threads; i++) {
@@ -158,7 +151,7 @@ static double run_writers(store *s, int update, int objects, int total, int n_th
     if (errors)
         fprintf(stderr, "bench: %" PRId64 " writes failed\n", errors);
     return (double)(update ? total / n_threads * n_threads : per * n_threads) /
-           ((double)(now_ns() - t0) / 1e9);
+           ((double)(clock_now_ns() - t0) / 1e9);
 }
 
 /* --- raw SQLite baseline ------------------------------------------------------------------- */
@@ -187,7 +180,7 @@ static double raw_sqlite_inserts(raw_sqlite *r, int n)
     sqlite3_stmt *st;
     strbuf val = STRBUF_INIT;
     char key[64];
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
 
     sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO kv(key, value) VALUES (?1, ?2)", -1, &st,
                        NULL);
@@ -201,7 +194,7 @@ static double raw_sqlite_inserts(raw_sqlite *r, int n)
     }
     sqlite3_finalize(st);
     strbuf_release(&val);
-    return n / ((double)(now_ns() - t0) / 1e9);
+    return n / ((double)(clock_now_ns() - t0) / 1e9);
 }
 
 static void raw_sqlite_reads(raw_sqlite *r, int objects, int gets, int lists, double *get_p50,
@@ -213,7 +206,7 @@ static void raw_sqlite_reads(raw_sqlite *r, int objects, int gets, int lists, do
 
     sqlite3_prepare_v2(r->db, "SELECT value FROM kv WHERE key = ?1", -1, &st, NULL);
     for (int i = 0; i < gets; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
         char *copy;
 
         key_of(key, sizeof(key), rand() % objects);
@@ -222,7 +215,7 @@ static void raw_sqlite_reads(raw_sqlite *r, int objects, int gets, int lists, do
         copy = strdup((const char *)sqlite3_column_text(st, 0));
         sqlite3_reset(st);
         free(copy);
-        lat[i] = now_ns() - t0;
+        lat[i] = clock_now_ns() - t0;
     }
     sqlite3_finalize(st);
     *get_p50 = pct(lat, (size_t)gets, 50) / 1e3;
@@ -230,7 +223,7 @@ static void raw_sqlite_reads(raw_sqlite *r, int objects, int gets, int lists, do
     sqlite3_prepare_v2(r->db, "SELECT key, value FROM kv WHERE key >= ?1 ORDER BY key", -1, &st,
                        NULL);
     for (int i = 0; i < lists; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
         size_t bytes = 0;
 
         sqlite3_bind_text(st, 1, "/omlop/tenants/", -1, SQLITE_STATIC);
@@ -243,7 +236,7 @@ static void raw_sqlite_reads(raw_sqlite *r, int objects, int gets, int lists, do
             free(v);
         }
         sqlite3_reset(st);
-        lat[i] = now_ns() - t0;
+        lat[i] = clock_now_ns() - t0;
         (void)bytes;
     }
     sqlite3_finalize(st);
@@ -297,7 +290,7 @@ static double raw_etcd_puts(const char *endpoint, int n)
     CURL *h = curl_easy_init();
     strbuf body = STRBUF_INIT, val = STRBUF_INIT;
     char key[64];
-    int64_t t0 = now_ns();
+    int64_t t0 = clock_now_ns();
 
     for (int i = 0; i < n; i++) {
         snprintf(key, sizeof(key), "/raw/t%05d", i);
@@ -313,7 +306,7 @@ static double raw_etcd_puts(const char *endpoint, int n)
     curl_easy_cleanup(h);
     strbuf_release(&body);
     strbuf_release(&val);
-    return n / ((double)(now_ns() - t0) / 1e9);
+    return n / ((double)(clock_now_ns() - t0) / 1e9);
 }
 
 static void raw_etcd_reads(const char *endpoint, const char *prefix, int objects, int gets,
@@ -326,7 +319,7 @@ static void raw_etcd_reads(const char *endpoint, const char *prefix, int objects
     char key[96], end[96];
 
     for (int i = 0; i < gets; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
 
         snprintf(key, sizeof(key), "%s/omlop/tenants/t%05d", prefix, rand() % objects);
         strbuf_reset(&body);
@@ -334,7 +327,7 @@ static void raw_etcd_reads(const char *endpoint, const char *prefix, int objects
         b64(&body, key);
         strbuf_adds(&body, "\"}");
         raw_etcd_post(h, endpoint, "/v3/kv/range", body.buf);
-        lat[i] = now_ns() - t0;
+        lat[i] = clock_now_ns() - t0;
     }
     *get_p50 = pct(lat, (size_t)gets, 50) / 1e3;
     *get_p99 = pct(lat, (size_t)gets, 99) / 1e3;
@@ -347,10 +340,10 @@ static void raw_etcd_reads(const char *endpoint, const char *prefix, int objects
     b64(&body, end);
     strbuf_adds(&body, "\"}");
     for (int i = 0; i < lists; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
 
         raw_etcd_post(h, endpoint, "/v3/kv/range", body.buf);
-        lat[i] = now_ns() - t0;
+        lat[i] = clock_now_ns() - t0;
     }
     *list_p50 = pct(lat, (size_t)lists, 50) / 1e6;
     *list_p99 = pct(lat, (size_t)lists, 99) / 1e6;
@@ -369,27 +362,27 @@ static void store_reads(store *s, int objects, int gets, int lists, double *get_
     char key[64];
 
     for (int i = 0; i < gets; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
         store_kv kv;
 
         key_of(key, sizeof(key), rand() % objects);
         if (store_get(s, key, &kv, &err) != 0)
             fprintf(stderr, "bench: get %s: %s\n", key, err.msg);
         store_kv_release(&kv);
-        lat[i] = now_ns() - t0;
+        lat[i] = clock_now_ns() - t0;
     }
     *get_p50 = pct(lat, (size_t)gets, 50) / 1e3;
     *get_p99 = pct(lat, (size_t)gets, 99) / 1e3;
     for (int i = 0; i < lists; i++) {
         store_list_opts lo = {"/omlop/tenants/", NULL, 0, NULL, NULL};
         store_list_result res;
-        int64_t t0 = now_ns();
+        int64_t t0 = clock_now_ns();
 
         if (store_list(s, &lo, &res, &err) != 0)
             fprintf(stderr, "bench: list: %s\n", err.msg);
         *listed = res.items.n;
         store_list_result_release(&res);
-        lat[i] = now_ns() - t0;
+        lat[i] = clock_now_ns() - t0;
     }
     *list_p50 = pct(lat, (size_t)lists, 50) / 1e6;
     *list_p99 = pct(lat, (size_t)lists, 99) / 1e6;
@@ -414,11 +407,11 @@ static void *recv_main(void *p)
     recv_job *j = p;
     struct pollfd pfd[SUBSCRIBERS];
     int got[SUBSCRIBERS] = {0}, done = 0;
-    int64_t deadline = now_ns() + 60 * 1000000000LL;
+    int64_t deadline = clock_now_ns() + 60 * 1000000000LL;
 
     for (int i = 0; i < j->n; i++)
         pfd[i] = (struct pollfd){j->fds[i], POLLIN, 0};
-    while (done < j->n && now_ns() < deadline) {
+    while (done < j->n && clock_now_ns() < deadline) {
         if (poll(pfd, (nfds_t)j->n, 100) <= 0)
             continue;
         for (int i = 0; i < j->n; i++) {
@@ -428,7 +421,7 @@ static void *recv_main(void *p)
                 uint64_t v;
 
                 if (read(j->fds[i], &v, sizeof(v)) == sizeof(v)) {
-                    j->lat[j->n_lat++] = now_ns() - atomic_load(j->stamp);
+                    j->lat[j->n_lat++] = clock_now_ns() - atomic_load(j->stamp);
                     if (++got[i] == j->expect)
                         done++;
                 }
@@ -450,7 +443,7 @@ static void *recv_main(void *p)
                     break;
                 }
                 t = strstr(ev.kv.value, "\"t\":");
-                j->lat[j->n_lat++] = now_ns() - strtoll(t + 4, NULL, 10);
+                j->lat[j->n_lat++] = clock_now_ns() - strtoll(t + 4, NULL, 10);
                 store_event_release(&ev);
                 if (++got[i] == j->expect) {
                     done++;
@@ -503,7 +496,7 @@ static void watch_latency(store *s, const bench_cfg *c, double *p50, double *p99
     usleep(50 * 1000);
     for (int k = 0; k < c->watch_events; k++) {
         omlop_err err = OMLOP_ERR_INIT;
-        int64_t rev, t0 = now_ns();
+        int64_t rev, t0 = clock_now_ns();
 
         if (s) {
             object_value(&val, 0, t0);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/k8s_status.h"
 #include "lib/log.h"
 #include "lib/version.h"
@@ -60,9 +61,7 @@ int apiclient_new(const apiclient_opts *opts, apiclient **out, omlop_err *err)
                              server);
     if (opts->token && (strchr(opts->token, '\n') || strchr(opts->token, '\r')))
         return omlop_err_set(err, OMLOP_EINVAL, "the bearer token contains a line break");
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        abort();
+    c = xcalloc(1, sizeof(*c));
     c->server = xstrdup(server);
     if (strncmp(server, "unix://", 7) == 0) {
         if (server[7] != '/') {
@@ -164,7 +163,7 @@ static char *header_value(const char *p, size_t n)
     }
     while (n && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
         n--;
-    return strndup(p, n);
+    return xstrndup(p, n);
 }
 
 static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
@@ -269,7 +268,7 @@ int apiclient_do(apiclient *c, const char *method, const char *path, const char 
     sink s = {&resp->body, c->max_response, 0};
     header_sink hs = {resp};
     CURLcode rc;
-    struct timespec t0, t1;
+    int64_t t0, t1;
     int ret = 0;
 
     apiclient_response_release(resp);
@@ -292,9 +291,9 @@ int apiclient_do(apiclient *c, const char *method, const char *path, const char 
         }
         curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_now_ms();
     rc = curl_easy_perform(c->easy);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    t1 = clock_now_ms();
     if (s.overflow) {
         ret = omlop_err_set(err, OMLOP_ELIMIT,
                             "%s %s on %s: the answer is larger than %zu bytes; narrow the request "
@@ -308,7 +307,7 @@ int apiclient_do(apiclient *c, const char *method, const char *path, const char 
     }
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->code);
     log_debug("api=request method=%s path=%s code=%ld ms=%ld", method, path, resp->code,
-              (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+              (long)(t1 - t0));
 out:
     curl_slist_free_all(hdrs);
     strbuf_release(&url);

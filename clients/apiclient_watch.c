@@ -7,7 +7,9 @@
 
 #include "clients/apiclient.h"
 #include "clients/apiclient_int.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 struct apiclient_watch {
     CURL *easy;
@@ -59,14 +61,6 @@ static size_t watch_header_cb(char *ptr, size_t size, size_t nitems, void *userd
             w->headers_done = 1;
     }
     return n;
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Let curl move the transfer along, waiting for the socket up to wait_ms. */
@@ -127,9 +121,7 @@ int apiclient_watch_open(apiclient *c, const char *path, apiclient_watch **out, 
     int rc;
 
     *out = NULL;
-    w = calloc(1, sizeof(*w));
-    if (!w)
-        abort();
+    w = xcalloc(1, sizeof(*w));
     strbuf_init(&w->buf);
     strbuf_init(&w->err_body);
     w->max_event = c->max_event;
@@ -156,12 +148,12 @@ int apiclient_watch_open(apiclient *c, const char *path, apiclient_watch **out, 
      * where the caller can tell it from a stream that broke later. A server
      * that holds its headers back is still accepted once the connection is up.
      */
-    deadline = now_ms() + c->connect_timeout_ms;
-    while (!w->headers_done && !w->done && now_ms() < deadline)
+    deadline = clock_now_ms() + c->connect_timeout_ms;
+    while (!w->headers_done && !w->done && clock_now_ms() < deadline)
         watch_drive(w, 100);
     if (w->headers_done && w->code != 200) {
-        deadline = now_ms() + 10000;
-        while (!w->done && now_ms() < deadline)
+        deadline = clock_now_ms() + 10000;
+        while (!w->done && clock_now_ms() < deadline)
             watch_drive(w, 100);
     }
     if ((w->headers_done && w->code != 200) || w->done) {
@@ -258,7 +250,7 @@ static int is_blank(const char *s, size_t n)
 
 int apiclient_watch_next(apiclient_watch *w, int timeout_ms, apiclient_event *ev, omlop_err *err)
 {
-    long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+    long deadline = timeout_ms >= 0 ? clock_now_ms() + timeout_ms : 0;
     strbuf line = STRBUF_INIT;
     int rc = 0;
 
@@ -284,7 +276,7 @@ int apiclient_watch_next(apiclient_watch *w, int timeout_ms, apiclient_event *ev
         }
         wait = 1000;
         if (timeout_ms >= 0) {
-            long left = deadline - now_ms();
+            long left = deadline - clock_now_ms();
 
             if (left <= 0) {
                 rc = omlop_err_set(err, OMLOP_ETIMEOUT, "no watch event within %d ms", timeout_ms);

@@ -9,6 +9,7 @@
 #include "clients/podman_call.h"
 #include "clients/podman_stream.h"
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 #define PULL_TIMEOUT_MS (30L * 60 * 1000)
 
@@ -23,13 +24,11 @@ struct podman_client {
 
 int podman_client_new(tunnel *t, podman_client **out, omlop_err *err)
 {
-    podman_client *p = calloc(1, sizeof(*p));
+    podman_client *p = xcalloc(1, sizeof(*p));
 
+    (void)err; /* cannot fail today (out of memory aborts); the API keeps room for it */
     *out = NULL;
-    if (!p || !(p->host = strdup(tunnel_host(t)))) {
-        free(p);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    p->host = xstrdup(tunnel_host(t));
     p->t = t;
     pthread_mutex_init(&p->lock, NULL);
     *out = p;

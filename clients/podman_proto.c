@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 #define ERR_BODY_SHOWN 300 /* bytes of a non-JSON error body quoted in messages */
 
@@ -152,7 +153,7 @@ static int add_mounts(const podman_create_spec *spec, json_object *o, omlop_err 
         if (m->is_readonly)
             json_object_array_add(opts, json_object_new_string("ro"));
         if (m->options && m->options[0]) {
-            char *copy = strdup(m->options), *save = NULL;
+            char *copy = xstrdup(m->options), *save = NULL;
 
             for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 json_object_array_add(opts, json_object_new_string(t));
@@ -405,11 +406,7 @@ static int parse_array(const char *body, size_t len, const char *what, size_t it
         return omlop_err_set(err, OMLOP_EPROTO, "%s: expected a JSON array", what);
     }
     n = json_object_array_length(a);
-    *items = calloc(n ? n : 1, item_size);
-    if (!*items) {
-        json_object_put(a);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    *items = xcalloc(n ? n : 1, item_size);
     *arr = a;
     return 0;
 }
@@ -419,7 +416,7 @@ static char *str_at(const json_object *o, const char *path)
 {
     const char *s = cjson_get_string(o, path);
 
-    return strdup(s ? s : "");
+    return xstrdup(s ? s : "");
 }
 
 /* A new reference to the object at path, or an empty object. */
@@ -471,7 +468,7 @@ static void container_from_list_entry(json_object *e, podman_container *c)
                              : NULL;
 
     c->id = str_at(e, "Id");
-    c->name = strdup(
+    c->name = xstrdup(
         first && json_object_is_type(first, json_type_string) ? json_object_get_string(first) : "");
     c->image = str_at(e, "Image");
     c->image_id = str_at(e, "ImageID");
@@ -480,8 +477,8 @@ static void container_from_list_entry(json_object *e, podman_container *c)
     c->exit_code = (int)cjson_get_int(e, "ExitCode", 0);
     /* the list puts the health state into Status ("healthy", "starting", or "") */
     c->health = str_at(e, "Status");
-    c->started_at = strdup("");
-    c->finished_at = strdup("");
+    c->started_at = xstrdup("");
+    c->finished_at = xstrdup("");
     c->labels = obj_at(e, "Labels");
     c->raw = json_object_get(e);
 }
@@ -529,7 +526,7 @@ int podman_parse_container_inspect(const char *body, size_t len, podman_containe
     image = cjson_get_string(o, "ImageName");
     if (!image)
         image = cjson_get_string(o, "Config.Image");
-    out->image = strdup(image ? image : "");
+    out->image = xstrdup(image ? image : "");
     out->image_id = str_at(o, "Image");
     out->state = str_at(o, "State.Status");
     out->is_running = bool_at(o, "State.Running");
@@ -617,8 +614,8 @@ int podman_parse_event(const char *line, size_t len, podman_event *out, omlop_er
     if (!id || !id[0])
         id = cjson_get_string(o, "id");
     out->type = str_at(o, "Type");
-    out->action = strdup(action ? action : "");
-    out->id = strdup(id ? id : "");
+    out->action = xstrdup(action ? action : "");
+    out->id = xstrdup(id ? id : "");
     out->name = str_at(o, "Actor.Attributes.name");
     out->image = str_at(o, "Actor.Attributes.image");
     out->time_nano = cjson_get_int(o, "timeNano", 0);
@@ -726,14 +723,14 @@ int podman_parse_pull_line(const char *line, size_t len, podman_pull_line *out, 
 
         while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
             n--;
-        out->stream = strndup(s, n);
+        out->stream = xstrndup(s, n);
     }
     s = cjson_get_string(o, "error");
     if (s && s[0])
-        out->error = strdup(s);
+        out->error = xstrdup(s);
     s = cjson_get_string(o, "id");
     if (s && s[0])
-        out->id = strdup(s);
+        out->id = xstrdup(s);
     json_object_put(o);
     return 0;
 }

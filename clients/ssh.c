@@ -17,18 +17,9 @@
 #include <unistd.h>
 
 #include "clients/ssh_pump.h"
+#include "lib/clock.h"
 #include "lib/log.h"
-
-static void deadline_ts(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
+#include "lib/xalloc.h"
 
 /* --- pure helpers --------------------------------------------------------------------- */
 
@@ -93,7 +84,7 @@ void ssh_conn_get_status(ssh_conn *c, ssh_conn_status *st)
     pthread_mutex_unlock(&c->lock);
     if (st->state == SSH_CONN_DOWN) {
         /* next_retry_ms is stored as an absolute monotonic time; report the remainder */
-        long long left = st->next_retry_ms - ssh_pump_now_ms();
+        long long left = st->next_retry_ms - clock_now_ms();
         st->next_retry_ms = left > 0 ? (long)left : 0;
     } else {
         st->next_retry_ms = 0;
@@ -123,7 +114,7 @@ static int req_submit(ssh_conn *c, struct req *r, long wait_ms, omlop_err *err)
     struct timespec ts;
 
     if (wait_ms >= 0)
-        deadline_ts(&ts, wait_ms);
+        clock_deadline_after(&ts, wait_ms);
     pthread_mutex_lock(&c->lock);
     if (c->is_stopping) {
         pthread_mutex_unlock(&c->lock);
@@ -158,7 +149,7 @@ static int req_submit(ssh_conn *c, struct req *r, long wait_ms, omlop_err *err)
 
 static char *dup_or_null(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 static int positive_or(int v, int def)
@@ -212,18 +203,16 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     if (cfg->port < 0 || cfg->port > 65535)
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: SSH port %d is not in 1-65535",
                              cfg->name ? cfg->name : cfg->address, cfg->port);
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    c = xcalloc(1, sizeof(*c));
     c->wake_fd = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
-    c->name = strdup(cfg->name && cfg->name[0] ? cfg->name : cfg->address);
-    c->address = strdup(cfg->address);
-    c->user = strdup(cfg->user && cfg->user[0] ? cfg->user : SSH_DEFAULT_USER);
+    c->name = xstrdup(cfg->name && cfg->name[0] ? cfg->name : cfg->address);
+    c->address = xstrdup(cfg->address);
+    c->user = xstrdup(cfg->user && cfg->user[0] ? cfg->user : SSH_DEFAULT_USER);
     c->port = cfg->port ? cfg->port : SSH_DEFAULT_PORT;
     c->known_hosts_file = dup_or_null(cfg->known_hosts_file);
     c->is_tofu = cfg->is_tofu;
@@ -240,10 +229,6 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     else
         strbuf_addf(&target, "%s@%s:%d", c->user, c->address, c->port);
     c->target = strbuf_detach(&target, NULL);
-    if (!c->name || !c->address || !c->user || (cfg->known_hosts_file && !c->known_hosts_file)) {
-        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-        goto fail;
-    }
     c->st.state = SSH_CONN_CONNECTING;
     c->st.since = time(NULL);
     c->rand_state = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)c;
@@ -258,7 +243,7 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
             goto prefixed;
     }
     if (cfg->identity_file && cfg->identity_file[0]) {
-        c->file_key_path = strdup(cfg->identity_file);
+        c->file_key_path = xstrdup(cfg->identity_file);
         rc = ssh_keys_load_file(cfg->identity_file, &c->file_key, err);
         if (rc < 0)
             goto prefixed;
@@ -287,7 +272,7 @@ int ssh_conn_wait_connected(ssh_conn *c, int timeout_ms, omlop_err *err)
     struct timespec ts;
     int rc = 0;
 
-    deadline_ts(&ts, timeout_ms);
+    clock_deadline_after(&ts, timeout_ms);
     pthread_mutex_lock(&c->lock);
     while (c->st.state == SSH_CONN_CONNECTING) {
         if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
@@ -315,17 +300,12 @@ int ssh_conn_wait_connected(ssh_conn *c, int timeout_ms, omlop_err *err)
 
 static struct req *req_new(enum req_type type, const char *path, ssh_forward *f)
 {
-    struct req *r = calloc(1, sizeof(*r));
+    struct req *r = xcalloc(1, sizeof(*r));
 
-    if (!r)
-        return NULL;
     r->type = type;
     r->fd = -1;
     r->fwd = f;
-    if (path && !(r->path = strdup(path))) {
-        free(r);
-        return NULL;
-    }
+    r->path = xstrdup(path);
     return r;
 }
 
@@ -356,8 +336,6 @@ int ssh_conn_open_streamlocal(ssh_conn *c, const char *socket_path, int *fd, oml
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
                              c->name, socket_path ? socket_path : "");
     r = req_new(REQ_OPEN, socket_path, NULL);
-    if (!r)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     return open_channel(c, r, fd, err);
 }
 
@@ -373,11 +351,7 @@ int ssh_conn_open_tcp(ssh_conn *c, const char *address, int port, int *fd, omlop
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: TCP port %d of %s is not in 1-65535",
                              c->name, port, address);
     r = req_new(REQ_OPEN, NULL, NULL);
-    if (!r || !(r->address = strdup(address))) {
-        if (r)
-            ssh_pump_req_free(r);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    r->address = xstrdup(address);
     r->port = port;
     return open_channel(c, r, fd, err);
 }
@@ -408,16 +382,10 @@ int ssh_conn_exec(ssh_conn *c, const char *command, const void *in, size_t in_le
     if (!command || !command[0])
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: no command to run", c->name);
     r = req_new(REQ_EXEC, NULL, NULL);
-    if (!r)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    r->command = strdup(command);
+    r->command = xstrdup(command);
     /* a copy: if this caller gave up waiting, the pump would still be reading it */
     if (in && in_len)
-        r->in = malloc(in_len);
-    if (!r->command || (in && in_len && !r->in)) {
-        ssh_pump_req_free(r);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+        r->in = xmalloc(in_len);
     if (r->in)
         memcpy(r->in, in, in_len);
     r->in_len = r->in ? in_len : 0;
@@ -497,26 +465,16 @@ int ssh_forward_new(ssh_conn *c, const char *remote_path, ssh_forward **out, oml
     if (!remote_path || remote_path[0] != '/')
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: socket path '%s' must be absolute",
                              c->name, remote_path ? remote_path : "");
-    f = calloc(1, sizeof(*f));
-    if (!f)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    f = xcalloc(1, sizeof(*f));
     f->conn = c;
     f->listen_fd = -1;
-    f->remote_path = strdup(remote_path);
-    if (!f->remote_path) {
-        fwd_destroy(f);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    f->remote_path = xstrdup(remote_path);
     rc = fwd_listen(f, err);
     if (rc < 0) {
         fwd_destroy(f);
         return omlop_err_prefix(err, "host %s: ", c->name);
     }
     r = req_new(REQ_FWD_ADD, NULL, f);
-    if (!r) {
-        fwd_destroy(f);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
     rc = req_submit(c, r, -1, err);
     if (rc < 0) {
         fwd_destroy(f); /* not queued: the connection is closing (r is gone too) */

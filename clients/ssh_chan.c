@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/xalloc.h"
+
 /* Per direction; a couple of SSH packets' worth keeps the pipe full. */
 #define PUMP_BUF 65536
 
@@ -98,18 +100,16 @@ void ssh_chan_free(ssh_chan *k)
 
 int ssh_chan_new(ssh_session session, const char *path, ssh_chan **out, omlop_err *err)
 {
-    ssh_chan *k = calloc(1, sizeof(*k));
+    ssh_chan *k = xcalloc(1, sizeof(*k));
 
     *out = NULL;
-    if (!k)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     k->fd = -1;
     k->session = session;
-    k->path = strdup(path);
-    k->tolocal = malloc(PUMP_BUF);
-    k->toremote = malloc(PUMP_BUF);
+    k->path = xstrdup(path);
+    k->tolocal = xmalloc(PUMP_BUF);
+    k->toremote = xmalloc(PUMP_BUF);
     k->ch = ssh_channel_new(session);
-    if (!k->path || !k->tolocal || !k->toremote || !k->ch) {
+    if (!k->ch) {
         ssh_chan_free(k);
         return omlop_err_set(err, OMLOP_ENOMEM, "cannot allocate a channel");
     }
@@ -129,12 +129,7 @@ int ssh_chan_new_tcp(ssh_session session, const char *address, int port, ssh_cha
     if (rc < 0)
         return rc;
     (*out)->tcp_port = port;
-    (*out)->tcp_host = strdup(address);
-    if (!(*out)->tcp_host) {
-        ssh_chan_free(*out);
-        *out = NULL;
-        return omlop_err_set(err, OMLOP_ENOMEM, "cannot allocate a channel");
-    }
+    (*out)->tcp_host = xstrdup(address);
     return 0;
 }
 

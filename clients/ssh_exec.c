@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "clients/ssh_pump.h"
+#include "lib/clock.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 /* stdin goes out in pieces of this size; the peer's window bounds what one round sends */
 #define STDIN_CHUNK 32768
@@ -88,19 +90,17 @@ void ssh_exec_free(ssh_exec *x)
 int ssh_exec_new(ssh_session session, const char *command, const void *in, size_t in_len,
                  size_t max_out, ssh_exec **out, omlop_err *err)
 {
-    ssh_exec *x = calloc(1, sizeof(*x));
+    ssh_exec *x = xcalloc(1, sizeof(*x));
 
     *out = NULL;
-    if (!x)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     x->session = session;
     x->in = in;
     x->in_len = in ? in_len : 0;
     x->max_out = max_out;
     x->exit_status = -1;
-    x->command = strdup(command);
+    x->command = xstrdup(command);
     x->ch = ssh_channel_new(session);
-    if (!x->command || !x->ch) {
+    if (!x->ch) {
         ssh_exec_free(x);
         return omlop_err_set(err, OMLOP_ENOMEM, "cannot allocate a channel");
     }
@@ -247,13 +247,8 @@ static void job_end(ssh_conn *c, struct exec_job *j, const omlop_err *why)
 void ssh_pump_exec_start(ssh_conn *c, struct req *r)
 {
     omlop_err e = OMLOP_ERR_INIT;
-    struct exec_job *j = calloc(1, sizeof(*j));
+    struct exec_job *j = xcalloc(1, sizeof(*j));
 
-    if (!j) {
-        omlop_err_set(&e, OMLOP_ENOMEM, "out of memory");
-        ssh_pump_req_finish(c, r, -1, &e);
-        return;
-    }
     if (ssh_exec_new(c->session, r->command, r->in, r->in_len, r->max_out, &j->x, &e) < 0) {
         free(j);
         omlop_err_prefix(&e, "host %s: ", c->name);
@@ -261,11 +256,11 @@ void ssh_pump_exec_start(ssh_conn *c, struct req *r)
         return;
     }
     j->req = r;
-    j->deadline_ms = ssh_pump_now_ms() + r->timeout_ms;
+    j->deadline_ms = clock_now_ms() + r->timeout_ms;
     j->next = c->execs;
     c->execs = j;
     /* send the open now: nothing else would wake the pump before the deadline */
-    ssh_pump_execs_step(c, ssh_pump_now_ms());
+    ssh_pump_execs_step(c, clock_now_ms());
 }
 
 /* Move every command on; answer those that finished or ran out of time. */

@@ -11,6 +11,8 @@
 #include <openssl/hmac.h>
 #include <sys/stat.h>
 
+#include "lib/xalloc.h"
+
 /* A host entry or Secret is small; anything bigger is a mistake, not a key. */
 #define KEY_TEXT_MAX (64 * 1024)
 
@@ -114,7 +116,7 @@ static int blob_type(const strbuf *blob, char *out, size_t size)
  */
 static int parse_key_line(const char *line, ssh_key *out, omlop_err *err)
 {
-    char *copy = strdup(line);
+    char *copy = xstrdup(line);
     char *save = NULL, *tok, *type = NULL, *b64 = NULL;
     strbuf blob = STRBUF_INIT;
     char inner[64];
@@ -122,8 +124,6 @@ static int parse_key_line(const char *line, ssh_key *out, omlop_err *err)
     int rc = OMLOP_EINVAL;
     int i = 0;
 
-    if (!copy)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
     for (tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
         if (i == 0 && tok[0] == '@') {
             omlop_err_set(err, OMLOP_EINVAL,
@@ -189,15 +189,12 @@ int ssh_keys_hostset_parse(const char *text, ssh_keys_hostset *set, omlop_err *e
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = strndup(p, len);
+        char *line = xstrndup(p, len);
         const char *q;
         ssh_key key = NULL;
-        ssh_key *grown;
 
         lineno++;
         p += len + (nl ? 1 : 0);
-        if (!line)
-            return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
         for (q = line; isspace((unsigned char)*q); q++)
             ;
         if (*q == '\0' || *q == '#') {
@@ -211,12 +208,7 @@ int ssh_keys_hostset_parse(const char *text, ssh_keys_hostset *set, omlop_err *e
             return err ? err->code : OMLOP_EINVAL;
         }
         free(line);
-        grown = realloc(set->keys, (set->n + 1) * sizeof(*grown));
-        if (!grown) {
-            ssh_key_free(key);
-            return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-        }
-        set->keys = grown;
+        set->keys = xrealloc(set->keys, (set->n + 1) * sizeof(*set->keys));
         set->keys[set->n++] = key;
     }
     if (set->n == 0)
@@ -344,19 +336,13 @@ int ssh_keys_known_hosts_lookup(const char *file, const char *host, int port, ss
             }
         }
         if (match) {
-            char *line = strndup(sp, (size_t)(end - sp));
+            char *line = xstrndup(sp, (size_t)(end - sp));
             ssh_key key = NULL;
 
-            if (line && parse_key_line(line, &key, NULL) == 0) {
-                ssh_key *grown = realloc(set->keys, (set->n + 1) * sizeof(*grown));
-
-                if (grown) {
-                    set->keys = grown;
-                    set->keys[set->n++] = key;
-                    found++;
-                } else {
-                    ssh_key_free(key);
-                }
+            if (parse_key_line(line, &key, NULL) == 0) {
+                set->keys = xrealloc(set->keys, (set->n + 1) * sizeof(*set->keys));
+                set->keys[set->n++] = key;
+                found++;
             }
             free(line);
         }

@@ -8,6 +8,7 @@
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 #define FP_MAX 80
 
@@ -344,7 +345,7 @@ int ssh_target_parse(const char *s, ssh_target *out, omlop_err *err)
     if (at) {
         if (at == p)
             return omlop_err_set(err, OMLOP_EINVAL, "'%s': empty user name before '@'", s);
-        out->user = strndup(p, (size_t)(at - p));
+        out->user = xstrndup(p, (size_t)(at - p));
         p = at + 1;
     }
     if (*p == '[') {
@@ -374,7 +375,7 @@ int ssh_target_parse(const char *s, ssh_target *out, omlop_err *err)
         ssh_target_release(out);
         return omlop_err_set(err, OMLOP_EINVAL, "'%s': no host given", s);
     }
-    out->host = strndup(hs, (size_t)(he - hs));
+    out->host = xstrndup(hs, (size_t)(he - hs));
     if (ps) {
         errno = 0;
         port = strtol(ps, &end, 10);

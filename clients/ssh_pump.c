@@ -19,23 +19,12 @@
 #include <unistd.h>
 
 #include "clients/ssh_login.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 /* Poll at least this often, to run timers (keepalive, open deadlines). */
 #define TICK_MS 1000
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long ssh_pump_now_ms(void)
-{
-    return mono_ms();
-}
 
 void ssh_pump_wake(ssh_conn *c)
 {
@@ -72,7 +61,7 @@ static void unreachable_err(ssh_conn *c, omlop_err *err)
     pthread_mutex_lock(&c->lock);
     if (localtime_r(&c->st.since, &tm))
         strftime(when, sizeof(when), "%H:%M:%S", &tm);
-    left = c->st.next_retry_ms - mono_ms();
+    left = c->st.next_retry_ms - clock_now_ms();
     /* last_error names the host already (lib/err.h) */
     if (c->st.last_error[0])
         omlop_err_set(err, OMLOP_EUNAVAIL, "%s (unreachable since %s, retrying in %.1fs)",
@@ -219,16 +208,11 @@ static int chan_new_for(ssh_conn *c, const struct req *r, const char *path, ssh_
 static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path)
 {
     omlop_err e = OMLOP_ERR_INIT;
-    struct chan *ch = calloc(1, sizeof(*ch));
+    struct chan *ch = xcalloc(1, sizeof(*ch));
 
-    if (!ch) {
-        omlop_err_set(&e, OMLOP_ENOMEM, "out of memory");
-    } else if (chan_new_for(c, r, path, &ch->k, &e) < 0) {
+    if (chan_new_for(c, r, path, &ch->k, &e) < 0) {
         omlop_err_prefix(&e, "host %s: ", c->name);
         free(ch);
-        ch = NULL;
-    }
-    if (!ch) {
         if (r)
             ssh_pump_req_finish(c, r, -1, &e);
         else
@@ -241,10 +225,10 @@ static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const
     ch->fwd = f;
     ch->adopt_fd = fd;
     ch->is_opening = 1;
-    ch->deadline_ms = mono_ms() + c->open_timeout_ms;
+    ch->deadline_ms = clock_now_ms() + c->open_timeout_ms;
     ch->next = c->chans;
     c->chans = ch;
-    chan_step_open(c, ch, mono_ms());
+    chan_step_open(c, ch, clock_now_ms());
 }
 
 /* Whether a list entry is done: it failed to open, or it opened and finished. */
@@ -349,7 +333,7 @@ static void schedule_retry(ssh_conn *c, const omlop_err *why)
     pthread_mutex_lock(&c->lock);
     attempt = ++c->st.attempts;
     delay = ssh_backoff_delay_ms(attempt, c->backoff_initial_ms, c->backoff_max_ms, jitter);
-    c->next_attempt_ms = mono_ms() + delay;
+    c->next_attempt_ms = clock_now_ms() + delay;
     c->st.next_retry_ms = c->next_attempt_ms; /* absolute here; get_status makes it relative */
     pthread_mutex_unlock(&c->lock);
     status_set(c, SSH_CONN_DOWN, why);
@@ -410,7 +394,7 @@ static int session_open(ssh_conn *c, omlop_err *err)
         return omlop_err_set(err, OMLOP_ENOMEM, "host %s: cannot set up the event loop", c->name);
     }
     c->session = s;
-    c->last_rx_ms = c->last_keepalive_ms = mono_ms();
+    c->last_rx_ms = c->last_keepalive_ms = clock_now_ms();
     c->last_rx_packets = 0;
     return 0;
 }
@@ -466,11 +450,11 @@ static int pollset_reserve(ssh_conn *c, size_t n)
     if (n <= c->pfd_cap)
         return 0;
     n += 16;
-    p = realloc(c->pfd, n * sizeof(*p));
+    p = xrealloc(c->pfd, n * sizeof(*p));
     if (!p)
         return -1;
     c->pfd = p;
-    w = realloc(c->who, n * sizeof(*w));
+    w = xrealloc(c->who, n * sizeof(*w));
     if (!w)
         return -1;
     c->who = w;
@@ -572,7 +556,7 @@ static int wait_events(ssh_conn *c, int sfd, long long now)
 /* While disconnected: wait for requests or the next attempt; refuse forwarded connections. */
 static void wait_disconnected(ssh_conn *c)
 {
-    long long left = c->next_attempt_ms - mono_ms();
+    long long left = c->next_attempt_ms - clock_now_ms();
     size_t n = 0, cap = 1;
 
     for (ssh_forward *f = c->fwds; f; f = f->next)
@@ -632,7 +616,7 @@ static void step_connected(ssh_conn *c)
                         ssh_get_error(c->session));
         return;
     }
-    is_session_ready = wait_events(c, sfd, mono_ms());
+    is_session_ready = wait_events(c, sfd, clock_now_ms());
     /* only when the socket has something: each dopoll is a poll(2) of its own */
     if (is_session_ready)
         ssh_event_dopoll(c->event, 0);
@@ -644,7 +628,7 @@ static void step_connected(ssh_conn *c)
                         why && why[0] ? why : "closed by the server");
         return;
     }
-    now = mono_ms();
+    now = clock_now_ms();
     for (struct chan *ch = c->chans; ch; ch = ch->next) {
         if (ch->is_opening)
             chan_step_open(c, ch, now);
@@ -711,7 +695,7 @@ void *ssh_pump_main(void *arg)
         reqs = c->req_head;
         c->req_head = c->req_tail = NULL;
         pthread_mutex_unlock(&c->lock);
-        if (!is_stopping && !c->session && mono_ms() >= c->next_attempt_ms)
+        if (!is_stopping && !c->session && clock_now_ms() >= c->next_attempt_ms)
             attempt_connect(c);
         while (reqs) {
             struct req *r = reqs;

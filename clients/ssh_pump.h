@@ -140,9 +140,6 @@ struct ssh_conn {
     ssh_conn_status st;
 };
 
-/* Milliseconds on a monotonic clock. */
-long long ssh_pump_now_ms(void);
-
 /* Wake the pump (after queueing a request or setting is_stopping). */
 void ssh_pump_wake(ssh_conn *c);
 

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/xalloc.h"
+
 /* Idle curl handles (each with its kept-alive connection) a tunnel keeps. */
 #define POOL_MAX 4
 
@@ -49,14 +51,8 @@ static int tunnel_alloc(const char *socket_path, tunnel **out, omlop_err *err)
         return omlop_err_set(err, OMLOP_EINVAL, "Podman socket path '%s' must be absolute", path);
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return omlop_err_set(err, OMLOP_EINVAL, "Podman socket path '%s' is too long", path);
-    t = calloc(1, sizeof(*t));
-    if (!t)
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    t->socket_path = strdup(path);
-    if (!t->socket_path) {
-        free(t);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
+    t = xcalloc(1, sizeof(*t));
+    t->socket_path = xstrdup(path);
     pthread_mutex_init(&t->pool_lock, NULL);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         pthread_mutex_destroy(&t->pool_lock);
@@ -77,7 +73,7 @@ int tunnel_new_ssh(ssh_conn *conn, const char *socket_path, tunnel **out, omlop_
     if (rc < 0)
         return omlop_err_prefix(err, "host %s: ", ssh_conn_name(conn));
     t->conn = conn;
-    t->host = strdup(ssh_conn_name(conn));
+    t->host = xstrdup(ssh_conn_name(conn));
     rc = ssh_forward_new(conn, t->socket_path, &t->fwd, err);
     if (rc < 0) {
         tunnel_free(t);
@@ -97,7 +93,7 @@ int tunnel_new_local(const char *socket_path, tunnel **out, omlop_err *err)
 
     if (rc < 0)
         return rc;
-    t->host = strdup("local");
+    t->host = xstrdup("local");
     strbuf_addf(&d, "unix://%s", t->socket_path);
     t->describe = strbuf_detach(&d, NULL);
     *out = t;

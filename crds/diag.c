@@ -14,10 +14,8 @@ struct diag_list {
 
 diag_list *diag_list_new(void)
 {
-    diag_list *dl = calloc(1, sizeof(*dl));
+    diag_list *dl = xcalloc(1, sizeof(*dl));
 
-    if (!dl)
-        abort();
     return dl;
 }
 
@@ -49,10 +47,8 @@ void diag_add(diag_list *dl, const char *file, int line, int col, const char *pa
 
     if (dl->n == dl->cap) {
         size_t cap = dl->cap ? dl->cap * 2 : 8;
-        diag *p = realloc(dl->items, cap * sizeof(*p));
+        diag *p = xrealloc(dl->items, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         dl->items = p;
         dl->cap = cap;
     }

@@ -10,6 +10,7 @@
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 typedef struct rctx {
     const ynode *doc;
@@ -277,11 +278,9 @@ static void check_hosts(rctx *r, const json_object *obj)
     json_object *hosts = cjson_get(obj, "spec.hosts");
     size_t n =
         hosts && json_object_is_type(hosts, json_type_array) ? json_object_array_length(hosts) : 0;
-    host_view *h = calloc(n ? n : 1, sizeof(*h));
+    host_view *h = xcalloc(n ? n : 1, sizeof(*h));
     strbuf p = STRBUF_INIT;
 
-    if (!h)
-        abort();
     for (size_t i = 0; i < n; i++) {
         json_object *host = json_object_array_get_idx(hosts, i);
         const char *addr = str_at(host, "ssh.address");

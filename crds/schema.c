@@ -25,6 +25,7 @@
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 /* CRD files are small; this bounds a wrong file passed to --crds-dir. */
 #define CRD_MAX_BYTES   (1024 * 1024)
@@ -46,10 +47,8 @@ struct schema_set {
 
 static schema_set *set_alloc(omlop_err *err)
 {
-    schema_set *set = calloc(1, sizeof(*set));
+    schema_set *set = xcalloc(1, sizeof(*set));
 
-    if (!set)
-        abort();
     if (schema_meta_compile(&set->meta, &set->meta_json, err) < 0) {
         free(set);
         return NULL;
@@ -219,10 +218,8 @@ static int add_crd(schema_set *set, json_object *crd, const char *file, omlop_er
     }
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 8;
-        kind_entry *p = realloc(set->kinds, cap * sizeof(*p));
+        kind_entry *p = xrealloc(set->kinds, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         set->kinds = p;
         set->cap = cap;
     }
@@ -327,12 +324,10 @@ int schema_set_new_from_dir(const char *dir, schema_set **out, omlop_err *err)
             char **p;
 
             cap = cap ? cap * 2 : 8;
-            p = realloc(names, cap * sizeof(*p));
-            if (!p)
-                abort();
+            p = xrealloc(names, cap * sizeof(*p));
             names = p;
         }
-        names[n] = strdup(ent->d_name);
+        names[n] = xstrdup(ent->d_name);
         if (!names[n++])
             abort();
     }
@@ -458,12 +453,10 @@ static const kind_entry *doc_kind(const schema_set *set, const ynode *doc, const
             e = &set->kinds[i];
     }
     if (!e) {
-        const char **names = calloc(set->n ? set->n : 1, sizeof(*names));
+        const char **names = xcalloc(set->n ? set->n : 1, sizeof(*names));
         strbuf known = STRBUF_INIT;
         const char *hint;
 
-        if (!names)
-            abort();
         for (size_t i = 0; i < set->n; i++) {
             names[i] = set->kinds[i].info.kind;
             strbuf_addf(&known, "%s%s", i ? ", " : "", names[i]);

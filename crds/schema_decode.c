@@ -11,6 +11,7 @@
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 /* Longest value quoted back in a message; longer ones are cut with "...". */
 #define SHOW_MAX 64
@@ -377,12 +378,10 @@ static int decode_default(dctx *c, const snode *s, json_object **out)
 /* The property names of s, for suggestions and listings. */
 static void report_unknown(dctx *c, const snode *s, const ynode_pair *p)
 {
-    const char **names = calloc(s->n_props ? s->n_props : 1, sizeof(*names));
+    const char **names = xcalloc(s->n_props ? s->n_props : 1, sizeof(*names));
     const char *hint;
     strbuf msg = STRBUF_INIT;
 
-    if (!names)
-        abort();
     for (size_t i = 0; i < s->n_props; i++)
         names[i] = s->props[i].name;
     strbuf_adds(&msg, "unknown field ");
@@ -422,10 +421,8 @@ static json_object *decode_object(dctx *c, const snode *s, const ynode *n)
         report_type(c, n, "an object (a map of fields)");
         return NULL;
     }
-    vals = calloc(s->n_props ? s->n_props : 1, sizeof(*vals));
-    present = calloc(s->n_props ? s->n_props : 1, 1);
-    if (!vals || !present)
-        abort();
+    vals = xcalloc(s->n_props ? s->n_props : 1, sizeof(*vals));
+    present = xcalloc(s->n_props ? s->n_props : 1, 1);
     extras = json_object_new_object();
     seen = json_object_new_object(); /* key -> line: duplicate check in linear time */
     for (size_t i = 0; i < n->n; i++) {

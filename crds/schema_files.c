@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crds/yamlio.h"
+#include "lib/xalloc.h"
 
 static schema_doc *push_doc(schema_doc_list *list)
 {
@@ -12,10 +13,8 @@ static schema_doc *push_doc(schema_doc_list *list)
 
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 8;
-        schema_doc *p = realloc(list->docs, cap * sizeof(*p));
+        schema_doc *p = xrealloc(list->docs, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         list->docs = p;
         list->cap = cap;
     }
@@ -37,9 +36,7 @@ int schema_files_decode(const schema_set *set, const char *path, schema_doc_list
         if (!docs.docs[i].root)
             continue;
         d = push_doc(out);
-        d->file = strdup(docs.docs[i].file);
-        if (!d->file)
-            abort();
+        d->file = xstrdup(docs.docs[i].file);
         d->index = docs.docs[i].index;
         d->diag_first = before;
         if (schema_set_decode(set, docs.docs[i].root, docs.docs[i].file, &d->obj, diags) < 0 &&

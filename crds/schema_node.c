@@ -6,6 +6,7 @@
 
 #include "crds/schema_format.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 /* Every keyword the compiler understands; a schema using any other is refused. */
 static const char *const known_keywords[] = {
@@ -39,10 +40,8 @@ const char *snode_type_name(snode_type t)
 
 static snode *snode_alloc(void)
 {
-    snode *n = calloc(1, sizeof(*n));
+    snode *n = xcalloc(1, sizeof(*n));
 
-    if (!n)
-        abort();
     n->min_items = n->max_items = -1;
     n->min_length = n->max_length = -1;
     return n;
@@ -157,9 +156,7 @@ static int compile_properties(snode *n, json_object *props, const char *where, o
     if (!json_object_is_type(props, json_type_object))
         return omlop_err_set(err, OMLOP_EINVAL, "%s: properties must be a map", where);
     count = (size_t)json_object_object_length(props);
-    n->props = calloc(count ? count : 1, sizeof(*n->props));
-    if (!n->props)
-        abort();
+    n->props = xcalloc(count ? count : 1, sizeof(*n->props));
     json_object_object_foreach(props, key, val)
     {
         strbuf_reset(&sub);
@@ -182,9 +179,7 @@ static int compile_required(snode *n, json_object *req, const char *where, omlop
     if (!json_object_is_type(req, json_type_array))
         return omlop_err_set(err, OMLOP_EINVAL, "%s: required must be a list", where);
     count = json_object_array_length(req);
-    n->required = calloc(count ? count : 1, sizeof(*n->required));
-    if (!n->required)
-        abort();
+    n->required = xcalloc(count ? count : 1, sizeof(*n->required));
     for (size_t i = 0; i < count; i++) {
         json_object *r = json_object_array_get_idx(req, i);
 

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "lib/xalloc.h"
+
 /* One input stops adding diagnostics after this many: a map of 10^5 duplicate keys is one bug. */
 #define MAX_DIAGS_PER_INPUT 50
 /* Alias copies may hold this many times the input's bytes of text (a big scalar aliased often). */
@@ -50,17 +52,13 @@ static void ydoc_list_push(ydoc_list *list, const char *file, int index, ynode *
 
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 8;
-        ydoc *p = realloc(list->docs, cap * sizeof(*p));
+        ydoc *p = xrealloc(list->docs, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         list->docs = p;
         list->cap = cap;
     }
     d = &list->docs[list->n++];
-    d->file = strdup(file ? file : "");
-    if (!d->file)
-        abort();
+    d->file = xstrdup(file ? file : "");
     d->index = index;
     d->root = root;
 }
@@ -235,18 +233,14 @@ static size_t ld_anchor_add(loader *ld, const char *name, ynode *node, int is_ow
 
     if (ld->n_anchors == ld->anchors_cap) {
         size_t cap = ld->anchors_cap ? ld->anchors_cap * 2 : 8;
-        anchor *p = realloc(ld->anchors, cap * sizeof(*p));
+        anchor *p = xrealloc(ld->anchors, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         ld->anchors = p;
         ld->anchors_cap = cap;
     }
     a = &ld->anchors[ld->n_anchors++];
     memset(a, 0, sizeof(*a));
-    a->name = strdup(name);
-    if (!a->name)
-        abort();
+    a->name = xstrdup(name);
     a->node = node;
     a->is_owned = is_owned;
     return ld->n_anchors;
@@ -300,9 +294,7 @@ static int ld_set_key(loader *ld, const char *text, size_t len, int line, int co
         ld_error(ld, OMLOP_EINVAL, line, col, 0, "map key contains a NUL character");
         return -1;
     }
-    f->key = strndup(text, len);
-    if (!f->key)
-        abort();
+    f->key = xstrndup(text, len);
     f->key_line = line;
     f->key_col = col;
     return 0;
@@ -363,10 +355,8 @@ static void ld_collection_start(loader *ld, const yaml_event_t *ev, ynode_kind k
     ld_attach(ld, n, 0);
     if (ld->depth == ld->stack_cap) {
         size_t cap = ld->stack_cap ? ld->stack_cap * 2 : 16;
-        frame *p = realloc(ld->stack, cap * sizeof(*p));
+        frame *p = xrealloc(ld->stack, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         ld->stack = p;
         ld->stack_cap = cap;
     }
@@ -414,10 +404,8 @@ static void ld_check_dups(loader *ld, const ynode *map)
 
     if (map->n < 2)
         return;
-    refs = calloc(map->n, sizeof(*refs));
-    dups = calloc(map->n, sizeof(*dups));
-    if (!refs || !dups)
-        abort();
+    refs = xcalloc(map->n, sizeof(*refs));
+    dups = xcalloc(map->n, sizeof(*dups));
     for (size_t i = 0; i < map->n; i++) {
         refs[i].key = map->pairs[i].key;
         refs[i].idx = i;

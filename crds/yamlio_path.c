@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/xalloc.h"
+
 /* Directory levels a walk descends; symlinked directories are never followed anyway. */
 #define WALK_MAX_DEPTH 32
 
@@ -64,14 +66,12 @@ static void namelist_add(namelist *l, const char *s)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        char **p = realloc(l->v, cap * sizeof(*p));
+        char **p = xrealloc(l->v, cap * sizeof(*p));
 
-        if (!p)
-            abort();
         l->v = p;
         l->cap = cap;
     }
-    l->v[l->n] = strdup(s);
+    l->v[l->n] = xstrdup(s);
     if (!l->v[l->n++])
         abort();
 }

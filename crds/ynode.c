@@ -61,11 +61,9 @@ static void grow(ynode *n, size_t elem)
         return;
     cap = n->cap ? n->cap * 2 : 4;
     if (n->kind == YNODE_MAP)
-        p = realloc(n->pairs, cap * elem);
+        p = xrealloc(n->pairs, cap * elem);
     else
-        p = realloc(n->items, cap * elem);
-    if (!p)
-        abort();
+        p = xrealloc(n->items, cap * elem);
     if (n->kind == YNODE_MAP)
         n->pairs = p;
     else

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 void cjson_add_quoted(strbuf *out, const char *s, size_t n, unsigned flags)
 {
     strbuf_addch(out, '"');
@@ -106,10 +108,8 @@ void cjson_canonical(const json_object *cobj, strbuf *out)
     }
     case json_type_object: {
         size_t n = (size_t)json_object_object_length(obj), i = 0;
-        const char **keys = calloc(n ? n : 1, sizeof(*keys));
+        const char **keys = xcalloc(n, sizeof(*keys));
 
-        if (!keys)
-            abort();
         json_object_object_foreach(obj, k, v)
         {
             (void)v;

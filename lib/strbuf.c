@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 static char strbuf_empty[1];
 
 void strbuf_init(strbuf *sb)
@@ -39,9 +41,7 @@ void strbuf_grow(strbuf *sb, size_t extra)
         want = sb->alloc * 2;
     if (want < 64)
         want = 64;
-    p = realloc(sb->buf, want);
-    if (!p)
-        abort();
+    p = xrealloc(sb->buf, want);
     sb->buf = p;
     sb->alloc = want;
     sb->buf[sb->len] = '\0';

@@ -1,8 +1,44 @@
-/* xalloc: allocation that aborts on failure (see xalloc.h). */
+/* xalloc: allocation that aborts on failure (see xalloc.h for the policy). */
 #include "xalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void xalloc_die(size_t size)
+{
+    /* no allocation here: stdio on an unbuffered stderr, then the core dump says the rest */
+    fprintf(stderr, "omlop: out of memory (allocating %zu bytes); aborting\n", size);
+    abort();
+}
+
+void *xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+
+    if (!p)
+        xalloc_die(size);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (!p)
+        xalloc_die(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+    /* realloc(p, 0) may free p and return NULL: ask for one byte instead */
+    void *q = realloc(p, size ? size : 1);
+
+    if (!q)
+        xalloc_die(size);
+    return q;
+}
 
 char *xstrdup(const char *s)
 {
@@ -12,15 +48,18 @@ char *xstrdup(const char *s)
         return NULL;
     d = strdup(s);
     if (!d)
-        abort();
+        xalloc_die(strlen(s) + 1);
     return d;
 }
 
-void *xcalloc(size_t n, size_t size)
+char *xstrndup(const char *s, size_t n)
 {
-    void *p = calloc(n ? n : 1, size);
+    char *d;
 
-    if (!p)
-        abort();
-    return p;
+    if (!s)
+        return NULL;
+    d = strndup(s, n);
+    if (!d)
+        xalloc_die(strnlen(s, n) + 1);
+    return d;
 }

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "lib/xalloc.h"
+
 void api_options_default(api_options *opts)
 {
     opts->max_body_bytes = 1024 * 1024;
@@ -22,9 +24,7 @@ int api_new(const api_options *opts, store *st, const schema_set *schemas, const
     *out = NULL;
     if (!st || !schemas || !auth)
         return omlop_err_set(err, OMLOP_EINTERNAL, "api_new: store, schemas and auth are needed");
-    a = calloc(1, sizeof(*a));
-    if (!a)
-        return omlop_err_set(err, OMLOP_ENOMEM, "api_new: out of memory");
+    a = xcalloc(1, sizeof(*a));
     if (opts)
         a->opts = *opts;
     else

@@ -11,6 +11,7 @@
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 #define TOKENS_FILE_MAX (1024 * 1024)
 #define TOKEN_MAX       4096
@@ -29,10 +30,8 @@ struct api_auth {
 
 api_auth *api_auth_new_open(void)
 {
-    api_auth *a = calloc(1, sizeof(*a));
+    api_auth *a = xcalloc(1, sizeof(*a));
 
-    if (!a)
-        abort();
     return a;
 }
 
@@ -153,9 +152,7 @@ static int parse_line(api_auth *a, const char *file, int lineno, const char *lin
                                  "%s:%d: this token is already given to '%s'; tokens must be "
                                  "unique",
                                  file, lineno, a->items[i].name);
-    token_entry *grown = realloc(a->items, (a->n + 1) * sizeof(*grown));
-    if (!grown)
-        abort();
+    token_entry *grown = xrealloc(a->items, (a->n + 1) * sizeof(*grown));
     a->items = grown;
     a->items[a->n++] = e;
     OPENSSL_cleanse(&e, sizeof(e));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/api_request.h"
 #include "operator/api_router.h"
 #include "operator/api_status.h"
@@ -46,10 +47,8 @@ static void conn_unlink(api_server *srv, api_conn *c)
 
 static api_conn *conn_new(struct lws *wsi, int is_ws)
 {
-    api_conn *c = calloc(1, sizeof(*c));
+    api_conn *c = xcalloc(1, sizeof(*c));
 
-    if (!c)
-        abort();
     c->srv = server_of(wsi);
     c->wsi = wsi;
     c->is_ws = is_ws;
@@ -98,9 +97,7 @@ static char *hdr_dup(struct lws *wsi, enum lws_token_indexes t)
 
     if (n <= 0)
         return NULL;
-    s = malloc((size_t)n + 1);
-    if (!s)
-        abort();
+    s = xmalloc((size_t)n + 1);
     if (lws_hdr_copy(wsi, s, n + 1, t) < 0) {
         free(s);
         return NULL;
@@ -161,19 +158,17 @@ static void read_request(api_conn *c, struct lws *wsi)
         ulen = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI);
         c->req.path = hdr_dup(wsi, WSI_TOKEN_GET_URI);
     } else {
-        c->req.path = strndup(uri ? uri : "/", uri ? (size_t)ulen : 1);
+        c->req.path = xstrndup(uri ? uri : "/", uri ? (size_t)ulen : 1);
     }
     if (!c->req.path)
-        c->req.path = strdup("/");
+        c->req.path = xstrdup("/");
     for (;;) {
         int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, frag);
         char *buf;
 
         if (n <= 0)
             break;
-        buf = malloc((size_t)n + 1);
-        if (!buf)
-            abort();
+        buf = xmalloc((size_t)n + 1);
         if (lws_hdr_copy_fragment(wsi, buf, n + 1, WSI_TOKEN_HTTP_URI_ARGS, frag) >= 0)
             api_request_add_param(&c->req, buf);
         free(buf);
@@ -190,12 +185,12 @@ static void read_request(api_conn *c, struct lws *wsi)
     /* a request that began before a graceful stop is still served in full */
     c->req.is_late = c->srv->is_stopping;
     if (lws_get_vhost(wsi) == c->srv->vh_unix) {
-        c->req.remote = strdup("unix");
+        c->req.remote = xstrdup("unix");
         c->req.is_local = 1;
         c->req.is_unix = 1;
     } else {
         lws_get_peer_simple(wsi, peer, sizeof(peer));
-        c->req.remote = strdup(peer[0] ? peer : "?");
+        c->req.remote = xstrdup(peer[0] ? peer : "?");
         c->req.is_local = is_loopback_peer(peer);
     }
 }

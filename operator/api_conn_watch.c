@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/api_status.h"
 #include "operator/api_watch.h"
 
@@ -225,9 +226,7 @@ int api_conn_stream_write_ws(api_conn *c)
     line = c->out.buf + c->out_off;
     nl = memchr(line, '\n', c->out.len - c->out_off);
     n = nl ? (size_t)(nl - line) : c->out.len - c->out_off;
-    buf = malloc(LWS_PRE + n + 1);
-    if (!buf)
-        abort();
+    buf = xmalloc(LWS_PRE + n + 1);
     memcpy(buf + LWS_PRE, line, n);
     wrote = lws_write(c->wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT);
     free(buf);

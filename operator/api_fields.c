@@ -6,6 +6,7 @@
 
 #include "crds/ynode.h"
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 /* The Kubernetes ObjectMeta fields a client may send (the server owns some of them). */
 static const char *const object_meta_fields[] = {"name",
@@ -129,9 +130,7 @@ static int prune_object(json_object *v, const json_object *schema, strbuf *path,
         if (!known) {
             if (n_drop == cap) {
                 cap = cap ? cap * 2 : 8;
-                drop = realloc(drop, cap * sizeof(*drop));
-                if (!drop)
-                    abort();
+                drop = xrealloc(drop, cap * sizeof(*drop));
             }
             drop[n_drop++] = key;
             strbuf_add(unknown, path->buf, path->len);

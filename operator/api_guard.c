@@ -29,12 +29,10 @@ struct api_guard {
 int api_guard_new(const char *accept_hosts, const char *listen_host, int check_host,
                   api_guard **out, omlop_err *err)
 {
-    api_guard *g = calloc(1, sizeof(*g));
+    api_guard *g = xcalloc(1, sizeof(*g));
     strbuf anchored = STRBUF_INIT;
     int rc = 0;
 
-    if (!g)
-        abort();
     *out = NULL;
     g->check_host = check_host || (accept_hosts && *accept_hosts);
     if (listen_host && strcmp(listen_host, "0.0.0.0") != 0 && strcmp(listen_host, "::") != 0 &&

@@ -8,15 +8,6 @@
 
 #include "lib/xalloc.h"
 
-static char *xstrndup(const char *s, size_t n)
-{
-    char *p = strndup(s, n);
-
-    if (!p)
-        abort();
-    return p;
-}
-
 void api_request_init(api_request *req)
 {
     memset(req, 0, sizeof(*req));
@@ -68,9 +59,7 @@ void api_request_add_param(api_request *req, const char *fragment)
 
     if (!*fragment)
         return;
-    p = realloc(req->params, (req->n_params + 1) * sizeof(*p));
-    if (!p)
-        abort();
+    p = xrealloc(req->params, (req->n_params + 1) * sizeof(*p));
     req->params = p;
     p = &req->params[req->n_params++];
     if (eq) {

@@ -9,6 +9,7 @@
 
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 #include "operator/api_fields.h"
 #include "operator/api_history.h"
 #include "operator/api_object.h"
@@ -426,9 +427,7 @@ static void continue_encode(int64_t rv, const char *key, strbuf *out)
     json_object_object_add(o, "start", json_object_new_string(key));
     text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     n = strlen(text);
-    b64 = malloc(4 * ((n + 2) / 3) + 1);
-    if (!b64)
-        abort();
+    b64 = xmalloc(4 * ((n + 2) / 3) + 1);
     EVP_EncodeBlock(b64, (const unsigned char *)text, (int)n);
     for (unsigned char *p = b64; *p; p++) {
         if (*p == '+')
@@ -470,9 +469,7 @@ static char *continue_decode(const char *token, const char *prefix)
     }
     while (b.len % 4)
         strbuf_addch(&b, '=');
-    raw = malloc(b.len);
-    if (!raw)
-        abort();
+    raw = xmalloc(b.len);
     len = EVP_DecodeBlock(raw, (const unsigned char *)b.buf, (int)b.len);
     while (len > 0 && raw[len - 1] == '\0')
         len--; /* EVP_DecodeBlock counts the padding as zero bytes */
@@ -491,7 +488,7 @@ static char *continue_decode(const char *token, const char *prefix)
     free(raw);
     start = cjson_get_string(o, "start");
     if (start && strncmp(start, prefix, strlen(prefix)) == 0 && !strstr(start, "\n"))
-        key = strdup(start);
+        key = xstrdup(start);
     json_object_put(o);
 out:
     strbuf_release(&b);
@@ -610,9 +607,7 @@ static void do_list(api_rr *rr)
         api_status_respond_err(rr->resp, &err);
         goto out;
     }
-    objs = calloc(res.items.n ? res.items.n : 1, sizeof(*objs));
-    if (!objs)
-        abort();
+    objs = xcalloc(res.items.n ? res.items.n : 1, sizeof(*objs));
     for (size_t i = 0; i < res.items.n; i++) {
         if (api_object_from_kv(&res.items.items[i], &objs[i], &err) != 0) {
             api_status_respond_err(rr->resp, &err);
@@ -698,13 +693,11 @@ static void do_watch(api_rr *rr)
         api_status_respond(rr->resp, 400, "includeObject must be None, Metadata or Object");
         goto out;
     }
-    spec = calloc(1, sizeof(*spec));
-    if (!spec)
-        abort();
+    spec = xcalloc(1, sizeof(*spec));
     spec->kind = rr->kind;
-    spec->resource_version = rv ? strdup(rv) : NULL;
+    spec->resource_version = rv ? xstrdup(rv) : NULL;
     spec->label_selector = api_request_param(rr->req, "labelSelector")
-                               ? strdup(api_request_param(rr->req, "labelSelector"))
+                               ? xstrdup(api_request_param(rr->req, "labelSelector"))
                                : NULL;
     {
         const char *fs = api_request_param(rr->req, "fieldSelector");

@@ -6,6 +6,7 @@
 
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/selector.h"
 
 #define MAX_FIELD_TERMS 32
@@ -64,9 +65,7 @@ static int parse_term(api_selector *s, const char *t, size_t len, omlop_err *err
                              MAX_FIELD_TERMS);
     ft = &s->terms[s->n_terms];
     memset(ft, 0, sizeof(*ft));
-    ft->path = strndup(t, i);
-    if (!ft->path)
-        abort();
+    ft->path = xstrndup(t, i);
     if (t[i] == '!' && i + 1 < len && t[i + 1] == '=') {
         ft->negate = 1;
         i += 2;
@@ -127,12 +126,10 @@ static int parse_fields(api_selector *s, const char *fields, omlop_err *err)
 
 int api_selector_parse(const char *labels, const char *fields, api_selector **out, omlop_err *err)
 {
-    api_selector *s = calloc(1, sizeof(*s));
+    api_selector *s = xcalloc(1, sizeof(*s));
     int rc = 0;
 
     *out = NULL;
-    if (!s)
-        abort();
     if (fields && *fields) {
         rc = parse_fields(s, fields, err);
         if (rc)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/api_conn.h"
 
 /* How often the stop timer looks whether the connections are drained. */
@@ -279,9 +280,7 @@ int api_server_new(api *a, const api_server_options *opts, api_server **out, oml
     *out = NULL;
     if (!opts->listen && !opts->socket_path)
         return omlop_err_set(err, OMLOP_EINVAL, "nothing to listen on: give --listen or --socket");
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        abort();
+    s = xcalloc(1, sizeof(*s));
     s->a = a;
     s->sig_fd = -1;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);

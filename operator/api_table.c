@@ -9,6 +9,7 @@
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
 #include "lib/humanize.h"
+#include "lib/xalloc.h"
 #include "operator/api_patch.h"
 
 #define JP_MAX_NODES 256
@@ -168,12 +169,10 @@ static int jp_bracket(const jp_set *in, const char *inner, size_t n, jp_set *out
 int api_jsonpath_eval(const json_object *root, const char *expr, const json_object **out,
                       size_t max)
 {
-    jp_set *cur = calloc(1, sizeof(*cur)), *next = calloc(1, sizeof(*next));
+    jp_set *cur = xcalloc(1, sizeof(*cur)), *next = xcalloc(1, sizeof(*next));
     const char *p = expr;
     int rc = 0;
 
-    if (!cur || !next)
-        abort();
     /* kubectl-style "{.a.b}" is accepted too */
     size_t len = strlen(p);
     if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 #include "operator/api_select.h"
 #include "operator/api_status.h"
@@ -64,17 +65,13 @@ static int matching_set(api_stream *s, const char *key, int matches)
     if (matches && !found) {
         if (s->n_matching == s->cap_matching) {
             size_t cap = s->cap_matching ? 2 * s->cap_matching : 16;
-            char **v = realloc(s->matching, cap * sizeof(*v));
+            char **v = xrealloc(s->matching, cap * sizeof(*v));
 
-            if (!v)
-                abort();
             s->matching = v;
             s->cap_matching = cap;
         }
         memmove(&s->matching[i + 1], &s->matching[i], (s->n_matching - i) * sizeof(char *));
-        s->matching[i] = strdup(key);
-        if (!s->matching[i])
-            abort();
+        s->matching[i] = xstrdup(key);
         s->n_matching++;
     } else if (!matches && found) {
         free(s->matching[i]);
@@ -155,14 +152,12 @@ static int initial_list(api_stream *s, const char *prefix, int emit, omlop_err *
 
 int api_stream_open(api *a, const api_watch_spec *spec, api_stream **out, omlop_err *err)
 {
-    api_stream *s = calloc(1, sizeof(*s));
+    api_stream *s = xcalloc(1, sizeof(*s));
     strbuf prefix = STRBUF_INIT;
     int64_t rv = 0, compacted = 0;
     int rc;
 
     *out = NULL;
-    if (!s)
-        abort();
     s->a = a;
     s->kind = spec->kind;
     s->want_table = spec->want_table;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 #include "operator/api_history.h"
 #include "operator/api_object.h"
 #include "operator/api_patch.h"
@@ -133,10 +134,8 @@ static void fold_string_data(api_rr *rr, json_object *obj)
     {
         const char *plain = json_object_get_string(value);
         size_t n = plain ? strlen(plain) : 0;
-        unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+        unsigned char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
 
-        if (!b64)
-            abort();
         EVP_EncodeBlock(b64, (const unsigned char *)(plain ? plain : ""), (int)n);
         json_object_object_add(data, key, json_object_new_string((const char *)b64));
         free(b64);
@@ -604,7 +603,7 @@ static int delete_options(api_rr *rr, char **want_uid, int64_t *want_rv)
     uid = cjson_get_string(opts, "preconditions.uid");
     rv = cjson_get_string(opts, "preconditions.resourceVersion");
     if (uid)
-        *want_uid = strdup(uid);
+        *want_uid = xstrdup(uid);
     if (rv) {
         *want_rv = api_rv_parse(rv);
         if (*want_rv < 0) {

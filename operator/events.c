@@ -10,6 +10,7 @@
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 
 /* Attempts when another writer touches the same event at the same time. */
@@ -31,9 +32,7 @@ int events_new(store *st, const schema_set *schemas, const char *component, even
     *out = NULL;
     if (!st)
         return omlop_err_set(err, OMLOP_EINTERNAL, "events_new: no store");
-    ev = calloc(1, sizeof(*ev));
-    if (!ev)
-        abort();
+    ev = xcalloc(1, sizeof(*ev));
     ev->st = st;
     ev->schemas = schemas;
     snprintf(ev->component, sizeof(ev->component), "%s", component ? component : "omlopd");

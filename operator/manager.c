@@ -17,8 +17,10 @@
 #include "clients/ssh.h"
 #include "clients/tunnel.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 #include "operator/config.h"
 #include "operator/workqueue.h"
@@ -146,8 +148,8 @@ static int nv_set_take(name_val **head, const char *name, char *val)
         (*p)->val = val;
         return changed;
     }
-    n = calloc(1, sizeof(*n));
-    n->name = strdup(name);
+    n = xcalloc(1, sizeof(*n));
+    n->name = xstrdup(name);
     n->val = val;
     n->next = *head;
     *head = n;
@@ -373,16 +375,14 @@ static void access_hash(const tenant_host_access *a, char out[CJSON_HASH_HEX_LEN
 static int host_entry_new(manager *m, const tenant_host_access *a, const char *hash,
                           host_entry **out, omlop_err *err)
 {
-    host_entry *e = calloc(1, sizeof(*e));
+    host_entry *e = xcalloc(1, sizeof(*e));
     ssh_host_config cfg;
     int rc;
 
     *out = NULL;
-    if (!e)
-        return omlop_err_set(err, OMLOP_ENOMEM, "host %s: out of memory", a->host);
     e->m = m;
-    e->tenant = strdup(a->tenant);
-    e->host = strdup(a->host);
+    e->tenant = xstrdup(a->tenant);
+    e->host = xstrdup(a->host);
     memcpy(e->cfg_hash, hash, sizeof(e->cfg_hash));
     atomic_init(&e->cancel, 0);
     atomic_init(&e->stop_follow, 0);
@@ -429,11 +429,9 @@ static int ops_file_hashes(void *ctx, const char *const *paths, size_t n,
 
 static int ops_files_write(void *ctx, const tenant_file_write *files, size_t n, omlop_err *err)
 {
-    hostfs_file *hf = calloc(n ? n : 1, sizeof(*hf));
+    hostfs_file *hf = xcalloc(n ? n : 1, sizeof(*hf));
     int rc;
 
-    if (!hf)
-        return omlop_err_set(err, OMLOP_ENOMEM, "writing host files: out of memory");
     for (size_t i = 0; i < n; i++)
         hf[i] = (hostfs_file){files[i].path, files[i].data, files[i].len, files[i].mode};
     rc = hostfs_write_many(((host_entry *)ctx)->conn, hf, n, err);
@@ -484,11 +482,9 @@ static int ops_dirs_present(void *ctx, const char *const *paths, size_t n, int *
 static int ops_dirs_make(void *ctx, const tenant_dir *dirs, size_t n, const char *record,
                          omlop_err *err)
 {
-    hostfs_dir *hd = calloc(n ? n : 1, sizeof(*hd));
+    hostfs_dir *hd = xcalloc(n ? n : 1, sizeof(*hd));
     int rc;
 
-    if (!hd)
-        return omlop_err_set(err, OMLOP_ENOMEM, "making host directories: out of memory");
     for (size_t i = 0; i < n; i++)
         hd[i] = (hostfs_dir){dirs[i].path, dirs[i].mode, dirs[i].owner};
     rc = hostfs_dirs_make(((host_entry *)ctx)->conn, hd, n, record, err);
@@ -708,11 +704,11 @@ static char *spec_hash(json_object *o)
     char h[CJSON_HASH_HEX_LEN + 1];
 
     if (!o)
-        return strdup("unparsable");
+        return xstrdup("unparsable");
     json_object_object_del(o, "status");
     drop_own_finalizer(o);
     cjson_hash(o, h);
-    return strdup(h);
+    return xstrdup(h);
 }
 
 /* The Secrets tenant o reads, as "\nname\n...\n" (so "\nNAME\n" finds one). */
@@ -794,21 +790,13 @@ static void on_store_event(manager *m, const store_event *ev)
         /* Deleted through the finalizer (torn down already, or the finalizer was removed by
          * hand to force it): nothing left to do. Otherwise tear down from the last value. */
         if (ev->kv.value && !was_finalized(ev->kv.value, ev->kv.value_len))
-            nv_set_take(&m->tombs, name, strdup(ev->kv.value));
+            nv_set_take(&m->tombs, name, xstrdup(ev->kv.value));
         pthread_mutex_unlock(&m->lock);
         workqueue_add(m->q, name);
         return;
     }
     if (ev->kv.value)
         observe(m, name, ev->kv.value, ev->kv.value_len, 0);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Delete the events not raised again within the TTL (kube-apiserver's --event-ttl). */
@@ -845,7 +833,7 @@ static void *watch_main(void *arg)
             }
             continue;
         }
-        next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+        next_resync = clock_now_ms() + (int64_t)m->opts.resync_s * 1000;
         while (!atomic_load(&m->stop)) {
             store_event ev;
             int rc;
@@ -860,14 +848,14 @@ static void *watch_main(void *arg)
                     log_info("reconcile: tenant watch ended (%s), listing again", err.msg);
                 break; /* EGONE: list again and watch from there */
             }
-            if (mono_ms() >= next_gc) {
+            if (clock_now_ms() >= next_gc) {
                 events_gc(m);
-                next_gc = mono_ms() + EVENT_GC_INTERVAL_MS;
+                next_gc = clock_now_ms() + EVENT_GC_INTERVAL_MS;
             }
-            if (mono_ms() >= next_resync) {
+            if (clock_now_ms() >= next_resync) {
                 if (resync(m, NULL, &err) < 0)
                     log_warn("reconcile: resync failed: %s", err.msg);
-                next_resync = mono_ms() + (int64_t)m->opts.resync_s * 1000;
+                next_resync = clock_now_ms() + (int64_t)m->opts.resync_s * 1000;
             }
         }
         store_watch_close(w);
@@ -896,10 +884,8 @@ size_t manager_secret_changed(manager *m, const char *secret)
     pthread_mutex_lock(&m->lock);
     for (name_val *p = m->refs; p; p = p->next)
         if (strstr(p->val, needle.buf)) {
-            hit = realloc(hit, (n + 1) * sizeof(*hit));
-            if (!hit)
-                abort();
-            hit[n++] = strdup(p->name);
+            hit = xrealloc(hit, (n + 1) * sizeof(*hit));
+            hit[n++] = xstrdup(p->name);
         }
     pthread_mutex_unlock(&m->lock);
     for (size_t i = 0; i < n; i++) {
@@ -968,12 +954,11 @@ static void *secrets_main(void *arg)
 
 int manager_new(store *st, events *ev, const manager_options *o, manager **out, omlop_err *err)
 {
-    manager *m = calloc(1, sizeof(*m));
+    manager *m = xcalloc(1, sizeof(*m));
     workqueue_options qo;
 
+    (void)err; /* nothing here fails today (out of memory aborts); the API keeps room for it */
     *out = NULL;
-    if (!m)
-        return omlop_err_set(err, OMLOP_ENOMEM, "manager: out of memory");
     m->st = st;
     m->ev = ev;
     if (o)
@@ -1005,9 +990,7 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
 
 int manager_start(manager *m, omlop_err *err)
 {
-    m->workers = calloc((size_t)m->opts.workers, sizeof(*m->workers));
-    if (!m->workers)
-        return omlop_err_set(err, OMLOP_ENOMEM, "manager: out of memory");
+    m->workers = xcalloc((size_t)m->opts.workers, sizeof(*m->workers));
     if (pthread_create(&m->watch_thread, NULL, watch_main, m) != 0)
         return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the watch thread");
     m->has_watch_thread = 1;

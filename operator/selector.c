@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 #define LABEL_NAME_MAX   63
 #define LABEL_PREFIX_MAX 253
@@ -181,10 +182,8 @@ static int check_value(const lexer *lx, const token *k, omlop_err *err)
 
 static char *dup_tok(const token *k)
 {
-    char *s = malloc(k->len + 1);
+    char *s = xmalloc(k->len + 1);
 
-    if (!s)
-        abort();
     memcpy(s, k->start, k->len);
     s[k->len] = '\0';
     return s;
@@ -192,12 +191,10 @@ static char *dup_tok(const token *k)
 
 static void add_value(sel_req *r, const token *k)
 {
-    char **v = realloc(r->values, (r->n_values + 1) * sizeof(*v));
+    char **v = xrealloc(r->values, (r->n_values + 1) * sizeof(*v));
 
-    if (!v)
-        abort();
     r->values = v;
-    r->values[r->n_values++] = k ? dup_tok(k) : strdup("");
+    r->values[r->n_values++] = k ? dup_tok(k) : xstrdup("");
     if (!r->values[r->n_values - 1])
         abort();
 }
@@ -298,19 +295,15 @@ static int parse_requirement(lexer *lx, sel_req *r, omlop_err *err)
 
 int selector_parse(const char *text, selector **out, omlop_err *err)
 {
-    selector *sel = calloc(1, sizeof(*sel));
+    selector *sel = xcalloc(1, sizeof(*sel));
     lexer lx = {text ? text : "", 0, {TOK_END, 0, NULL, 0}};
     int rc = 0;
 
-    if (!sel)
-        abort();
     *out = NULL;
     lex_next(&lx);
     while (lx.cur.type != TOK_END) {
-        sel_req *reqs = realloc(sel->reqs, (sel->n + 1) * sizeof(*reqs));
+        sel_req *reqs = xrealloc(sel->reqs, (sel->n + 1) * sizeof(*reqs));
 
-        if (!reqs)
-            abort();
         sel->reqs = reqs;
         memset(&sel->reqs[sel->n], 0, sizeof(sel->reqs[0]));
         sel->n++;

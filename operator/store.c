@@ -14,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/store_backend.h"
 
 /* Longest key we accept: keys are "/omlop/<kind>/<name>" with DNS-label names. */
@@ -47,14 +49,6 @@ void store_options_default(store_options *opts)
     opts->watch_buffer = 1024;
 }
 
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void store_notify(int fd)
 {
     uint64_t one = 1;
@@ -80,9 +74,7 @@ char *store_prefix_end(const char *prefix, size_t len, size_t *end_len)
         len--;
     if (len == 0)
         return NULL;
-    end = malloc(len + 1);
-    if (!end)
-        abort();
+    end = xmalloc(len + 1);
     memcpy(end, prefix, len);
     end[len - 1] = (char)((unsigned char)end[len - 1] + 1);
     end[len] = '\0';
@@ -95,10 +87,8 @@ void store_kv_list_push(store_kv_list *list, store_kv *kv)
 {
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 16;
-        store_kv *items = realloc(list->items, cap * sizeof(*items));
+        store_kv *items = xrealloc(list->items, cap * sizeof(*items));
 
-        if (!items)
-            abort();
         list->items = items;
         list->cap = cap;
     }
@@ -108,10 +98,8 @@ void store_kv_list_push(store_kv_list *list, store_kv *kv)
 
 static char *dup_bytes(const char *p, size_t len)
 {
-    char *d = malloc(len + 1);
+    char *d = xmalloc(len + 1);
 
-    if (!d)
-        abort();
     memcpy(d, p, len);
     d[len] = '\0';
     return d;
@@ -213,8 +201,7 @@ static void *compactor_main(void *arg)
     while (!s->stop_compactor) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += s->opts.compact_interval_s;
+        clock_deadline_after(&ts, (int64_t)s->opts.compact_interval_s * 1000);
         while (!s->stop_compactor && pthread_cond_timedwait(&s->cond, &s->mu, &ts) != ETIMEDOUT)
             ;
         if (s->stop_compactor)
@@ -281,9 +268,7 @@ int store_open(const char *url, const store_options *opts_in, store **out, omlop
                              "store options: compact_keep (%" PRId64 ") and watch_buffer (%zu) "
                              "must be >= 1, compact_interval_s (%d) >= 0",
                              opts->compact_keep, opts->watch_buffer, opts->compact_interval_s);
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        abort();
+    s = xcalloc(1, sizeof(*s));
     s->opts = *opts;
     pthread_mutex_init(&s->mu, NULL);
     {

@@ -114,9 +114,6 @@ void store_kv_copy(store_kv *dst, const store_kv *src);
  */
 char *store_prefix_end(const char *prefix, size_t len, size_t *end_len);
 
-/* Monotonic clock in milliseconds. */
-int64_t store_now_ms(void);
-
 /* Make fd (an eventfd) readable / not readable. */
 void store_notify(int fd);
 void store_notify_drain(int fd);

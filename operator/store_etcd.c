@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/store_etcd.h"
 
 #define ETCD_POOL      8
@@ -457,12 +458,10 @@ static const store_backend_ops etcd_ops = {
 store_etcd_open(const char *location, const store_options *opts, void **be,
                 const store_backend_ops **ops, omlop_err *err)
 {
-    etcd_be *b = calloc(1, sizeof(*b));
+    etcd_be *b = xcalloc(1, sizeof(*b));
     json_object *resp = NULL;
     int rc;
 
-    if (!b)
-        abort();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&b->pool_mu, NULL);
     b->watch_buffer = opts->watch_buffer;

@@ -23,9 +23,7 @@
 void etcd_conf_copy(etcd_conf *dst, const etcd_conf *src)
 {
     memset(dst, 0, sizeof(*dst));
-    dst->endpoints = calloc(src->n_endpoints, sizeof(char *));
-    if (!dst->endpoints)
-        abort();
+    dst->endpoints = xcalloc(src->n_endpoints, sizeof(char *));
     for (size_t i = 0; i < src->n_endpoints; i++)
         dst->endpoints[i] = xstrdup(src->endpoints[i]);
     dst->n_endpoints = src->n_endpoints;
@@ -109,13 +107,11 @@ static int b64_val(unsigned char c)
 /* Decode base64 (padding optional); -1 on a bad character. */
 static int b64_decode(const char *in, size_t n, char **out, size_t *out_len)
 {
-    char *buf = malloc(n / 4 * 3 + 4);
+    char *buf = xmalloc(n / 4 * 3 + 4);
     uint32_t acc = 0;
     int bits = 0;
     size_t o = 0;
 
-    if (!buf)
-        abort();
     for (size_t i = 0; i < n; i++) {
         int v;
 
@@ -191,9 +187,7 @@ int etcd_parse_kv(const etcd_conf *c, struct json_object *j, store_kv *kv, omlop
         }
     } else {
         /* The gateway omits empty fields: no "value" is the empty value. */
-        kv->value = calloc(1, 1);
-        if (!kv->value)
-            abort();
+        kv->value = xcalloc(1, 1);
     }
     kv->create_revision = etcd_json_int(j, "create_revision");
     kv->mod_revision = etcd_json_int(j, "mod_revision");
@@ -399,10 +393,8 @@ int etcd_conf_parse(const char *loc, const store_options *opts, etcd_conf *c, om
     while (p < loc + hosts_len) {
         const char *comma = memchr(p, ',', (size_t)(loc + hosts_len - p));
         size_t n = comma ? (size_t)(comma - p) : (size_t)(loc + hosts_len - p);
-        char **eps = realloc(c->endpoints, (c->n_endpoints + 1) * sizeof(char *));
+        char **eps = xrealloc(c->endpoints, (c->n_endpoints + 1) * sizeof(char *));
 
-        if (!eps)
-            abort();
         c->endpoints = eps;
         if ((rc = parse_endpoint(loc, p, n, tls, &c->endpoints[c->n_endpoints], err)) < 0)
             return rc;

@@ -28,6 +28,7 @@
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/store_etcd.h"
 
 #define STREAM_MAX_MESSAGE (64u * 1024 * 1024)
@@ -68,9 +69,7 @@ static int parse_events(const etcd_conf *c, json_object *result, store_event **e
     count = json_object_array_length(arr);
     if (count == 0)
         return 0;
-    *evs = calloc(count, sizeof(**evs));
-    if (!*evs)
-        abort();
+    *evs = xcalloc(count, sizeof(**evs));
     for (size_t i = 0; i < count; i++) {
         json_object *e = json_object_array_get_idx(arr, i), *kvj = NULL, *prev = NULL, *t = NULL;
         store_event *ev = &(*evs)[i];
@@ -418,10 +417,8 @@ static void *feed_main(void *arg)
 int etcd_feed_start(const etcd_conf *c, store_hub *hub, int64_t from, etcd_feed **out,
                     omlop_err *err)
 {
-    etcd_feed *f = calloc(1, sizeof(*f));
+    etcd_feed *f = xcalloc(1, sizeof(*f));
 
-    if (!f)
-        abort();
     etcd_conf_copy(&f->conf, c);
     f->hub = hub;
     f->pos = from;
@@ -615,17 +612,13 @@ static const store_replay_ops etcd_replay_ops = {etcd_replay_next, etcd_replay_r
 int etcd_replay_open(const etcd_conf *c, const char *prefix, int64_t after, int64_t upto,
                      size_t buffer, int notify_fd, store_replay **out, omlop_err *err)
 {
-    etcd_replay *r = calloc(1, sizeof(*r));
+    etcd_replay *r = xcalloc(1, sizeof(*r));
 
-    if (!r)
-        abort();
     r->base.ops = &etcd_replay_ops;
     etcd_conf_copy(&r->conf, c);
-    r->prefix = strdup(prefix);
+    r->prefix = xstrdup(prefix);
     r->cap = buffer;
-    r->q = calloc(buffer, sizeof(*r->q));
-    if (!r->prefix || !r->q)
-        abort();
+    r->q = xcalloc(buffer, sizeof(*r->q));
     r->pos = after;
     r->upto = upto;
     r->notify_fd = notify_fd;

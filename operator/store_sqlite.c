@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/store_sqlite.h"
 
 static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
@@ -39,9 +40,7 @@ static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         sq_row_to_kv(st, -1, 0, out);
-        out->key = strdup(key);
-        if (!out->key)
-            abort();
+        out->key = xstrdup(key);
         out->create_revision = sqlite3_column_int64(st, 1);
         out->mod_revision = sqlite3_column_int64(st, 2);
         out->version = sqlite3_column_int64(st, 3);
@@ -204,9 +203,7 @@ static int write_rows(sq_be *b, int op, const char *key, const char *value, size
 
     memset(ev, 0, sizeof(*ev));
     ev->revision = rev;
-    ev->kv.key = strdup(key);
-    if (!ev->kv.key)
-        abort();
+    ev->kv.key = xstrdup(key);
     ev->kv.mod_revision = rev;
     if (op == OP_DELETE) {
         ev->type = STORE_EVENT_DELETED;
@@ -221,9 +218,7 @@ static int write_rows(sq_be *b, int op, const char *key, const char *value, size
         ev->type = p->exists ? STORE_EVENT_MODIFIED : STORE_EVENT_ADDED;
         ev->kv.create_revision = p->exists ? p->kv.create_revision : rev;
         ev->kv.version = p->exists ? p->kv.version + 1 : 1;
-        ev->kv.value = malloc(len + 1);
-        if (!ev->kv.value)
-            abort();
+        ev->kv.value = xmalloc(len + 1);
         memcpy(ev->kv.value, value, len);
         ev->kv.value[len] = '\0';
         ev->kv.value_len = len;
@@ -470,17 +465,13 @@ static const store_replay_ops sq_replay_ops = {sq_replay_next, sq_replay_ready, 
 static int sq_replay_open(void *be, const char *prefix, int64_t after, int64_t upto, int notify_fd,
                           store_replay **out, omlop_err *err)
 {
-    sq_replay *r = calloc(1, sizeof(*r));
+    sq_replay *r = xcalloc(1, sizeof(*r));
     int rc;
 
     (void)notify_fd;
-    if (!r)
-        abort();
     r->base.ops = &sq_replay_ops;
     r->b = be;
-    r->prefix = strdup(prefix);
-    if (!r->prefix)
-        abort();
+    r->prefix = xstrdup(prefix);
     r->prefix_len = strlen(prefix);
     r->pos = after;
     r->upto = upto;
@@ -525,12 +516,10 @@ static const store_backend_ops sq_ops = {
 int store_sqlite_open(const char *dir, const store_options *opts, void **be,
                       const store_backend_ops **ops, omlop_err *err)
 {
-    sq_be *b = calloc(1, sizeof(*b));
+    sq_be *b = xcalloc(1, sizeof(*b));
     int rc;
 
     (void)opts;
-    if (!b)
-        abort();
     if ((rc = sq_db_open(b, dir, err)) < 0) {
         sq_close(b);
         return rc;

@@ -16,6 +16,7 @@
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 #include "operator/store_sqlite.h"
 
 static const char *const sq_sql[SQ_NSTMT] = {
@@ -156,9 +157,7 @@ int sq_reader_get(sq_be *b, sq_conn **out, omlop_err *err)
     if (b->n_idle > 0) {
         c = b->idle[--b->n_idle];
     } else {
-        c = calloc(1, sizeof(*c));
-        if (!c)
-            abort();
+        c = xcalloc(1, sizeof(*c));
         rc = conn_open(b, c, 0, err);
         if (rc < 0) {
             free(c);
@@ -186,11 +185,9 @@ void sq_row_to_kv(sqlite3_stmt *st, int col_key, int col_value, store_kv *kv)
     size_t n = (size_t)sqlite3_column_bytes(st, col_value);
 
     if (col_key >= 0)
-        kv->key = strdup((const char *)sqlite3_column_text(st, col_key));
+        kv->key = xstrdup((const char *)sqlite3_column_text(st, col_key));
     if (sqlite3_column_type(st, col_value) != SQLITE_NULL) {
-        kv->value = malloc(n + 1);
-        if (!kv->value)
-            abort();
+        kv->value = xmalloc(n + 1);
         if (n)
             memcpy(kv->value, v, n);
         kv->value[n] = '\0';
@@ -204,12 +201,10 @@ void sq_row_to_kv(sqlite3_stmt *st, int col_key, int col_value, store_kv *kv)
 
 static int make_dir(const char *dir, omlop_err *err)
 {
-    char *p = strdup(dir);
+    char *p = xstrdup(dir);
     struct stat st;
     int rc = 0;
 
-    if (!p)
-        abort();
     for (char *s = p + 1;; s++) {
         char c = *s;
 
@@ -384,9 +379,7 @@ int sq_db_open(sq_be *b, const char *dir, omlop_err *err)
     pthread_mutex_init(&b->wmu, NULL);
     pthread_mutex_init(&b->pmu, NULL);
     pthread_cond_init(&b->pcond, NULL);
-    b->dir = strdup(dir);
-    if (!b->dir)
-        abort();
+    b->dir = xstrdup(dir);
     strbuf_addf(&path, "%s/omlop.db", dir);
     b->path = strbuf_detach(&path, NULL);
     if ((rc = make_dir(dir, err)) < 0 || (rc = lock_dir(b, err)) < 0 ||

@@ -20,7 +20,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/store_backend.h"
 
 typedef struct hub_event {
@@ -64,10 +66,8 @@ static void hub_event_unref(hub_event *he)
 
 store_hub *store_hub_new(size_t buffer)
 {
-    store_hub *h = calloc(1, sizeof(*h));
+    store_hub *h = xcalloc(1, sizeof(*h));
 
-    if (!h)
-        abort();
     pthread_mutex_init(&h->mu, NULL);
     h->buffer = buffer;
     h->refs = 1;
@@ -142,13 +142,9 @@ void store_hub_publish(store_hub *h, store_event *evs, size_t n)
 
     if (n == 0)
         return;
-    hes = calloc(n, sizeof(*hes));
-    if (!hes)
-        abort();
+    hes = xcalloc(n, sizeof(*hes));
     for (size_t i = 0; i < n; i++) {
-        hes[i] = calloc(1, sizeof(**hes));
-        if (!hes[i])
-            abort();
+        hes[i] = xcalloc(1, sizeof(**hes));
         atomic_init(&hes[i]->refs, 1); /* ours, dropped at the end */
         hes[i]->ev = evs[i];
         memset(&evs[i], 0, sizeof(evs[i]));
@@ -227,13 +223,9 @@ int store_hub_watch_open(store_hub *h, void *be, const store_backend_ops *ops, c
     *out = NULL;
     if (after > 0 && (rc = ops->watch_check(be, after, err)) < 0)
         return rc;
-    w = calloc(1, sizeof(*w));
-    if (!w)
-        abort();
-    w->prefix = strdup(prefix);
-    w->ring = calloc(h->buffer, sizeof(*w->ring));
-    if (!w->prefix || !w->ring)
-        abort();
+    w = xcalloc(1, sizeof(*w));
+    w->prefix = xstrdup(prefix);
+    w->ring = xcalloc(h->buffer, sizeof(*w->ring));
     w->prefix_len = strlen(prefix);
     pthread_mutex_init(&w->mu, NULL);
     w->hub = h;
@@ -361,7 +353,7 @@ static void watch_rearm(store_watch *w)
 
 int store_watch_next(store_watch *w, store_event *ev, int timeout_ms, omlop_err *err)
 {
-    int64_t deadline = timeout_ms >= 0 ? store_now_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms >= 0 ? clock_now_ms() + timeout_ms : 0;
 
     memset(ev, 0, sizeof(*ev));
     for (;;) {
@@ -378,7 +370,7 @@ int store_watch_next(store_watch *w, store_event *ev, int timeout_ms, omlop_err 
         if (rc != 1)
             return rc;
         if (timeout_ms >= 0) {
-            int64_t left = deadline - store_now_ms();
+            int64_t left = deadline - clock_now_ms();
 
             if (left <= 0)
                 return omlop_err_set(err, OMLOP_ETIMEOUT,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 
 typedef struct wq_entry {
@@ -42,19 +43,8 @@ struct workqueue {
 
 static int64_t monotonic_ms(void *ctx)
 {
-    struct timespec ts;
-
     (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size);
-    if (!p)
-        abort();
-    return p;
+    return clock_now_ms();
 }
 
 void workqueue_options_default(workqueue_options *opts)
@@ -167,9 +157,7 @@ static wq_entry *find_or_add(workqueue *q, const char *key)
     if (q->nentries >= q->nbuckets)
         rehash(q);
     e = xcalloc(1, sizeof(*e));
-    e->key = strdup(key);
-    if (!e->key)
-        abort();
+    e->key = xstrdup(key);
     h = hash_key(key) % q->nbuckets;
     e->next_in_bucket = q->buckets[h];
     q->buckets[h] = e;
@@ -392,17 +380,6 @@ int64_t workqueue_backoff_ms(workqueue *q, const char *key)
     return d;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 char *workqueue_get(workqueue *q, int timeout_ms)
 {
     int64_t start = monotonic_ms(NULL);
@@ -420,9 +397,7 @@ char *workqueue_get(workqueue *q, int timeout_ms)
         e = ready_pop(q);
         if (e) {
             e->is_processing = 1;
-            key = strdup(e->key);
-            if (!key)
-                abort();
+            key = xstrdup(e->key);
             break;
         }
         wait_ms = next_due;
@@ -437,7 +412,7 @@ char *workqueue_get(workqueue *q, int timeout_ms)
         if (wait_ms < 0) {
             pthread_cond_wait(&q->cond, &q->lock);
         } else {
-            deadline_after(&ts, wait_ms > 0 ? wait_ms : 1);
+            clock_deadline_after(&ts, wait_ms > 0 ? wait_ms : 1);
             if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT && timeout_ms == 0)
                 break;
         }

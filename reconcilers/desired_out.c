@@ -167,9 +167,7 @@ int desired_env_resolve(const desired_container *c, desired_secret_fn fn, void *
     strbuf val = STRBUF_INIT;
     int rc = 0;
 
-    out->items = calloc(c->n_env ? c->n_env : 1, sizeof(*out->items));
-    if (!out->items)
-        abort();
+    out->items = xcalloc(c->n_env ? c->n_env : 1, sizeof(*out->items));
     out->n = 0;
     for (size_t i = 0; i < c->n_env; i++) {
         const desired_env *e = &c->env[i];

@@ -45,10 +45,8 @@ static void keyed_push(keyed_list *l, const plan_action *a, size_t host_index)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        keyed *v = realloc(l->v, cap * sizeof(*v));
+        keyed *v = xrealloc(l->v, cap * sizeof(*v));
 
-        if (!v)
-            abort();
         l->v = v;
         l->cap = cap;
     }
@@ -460,13 +458,9 @@ int plan_compute(const desired_state *ds, const live_host *live, size_t n_live, 
     if (removes.n > 1)
         qsort(removes.v, removes.n, sizeof(*removes.v), by_reverse_order);
 
-    p = calloc(1, sizeof(*p));
-    if (!p)
-        abort();
+    p = xcalloc(1, sizeof(*p));
     p->actions.cap = pulls.n + mkdirs.n + writes.n + steps.n + removes.n;
-    p->actions.v = calloc(p->actions.cap ? p->actions.cap : 1, sizeof(*p->actions.v));
-    if (!p->actions.v)
-        abort();
+    p->actions.v = xcalloc(p->actions.cap ? p->actions.cap : 1, sizeof(*p->actions.v));
     move_all(&p->actions, &pulls);
     move_all(&p->actions, &mkdirs);
     move_all(&p->actions, &writes);

@@ -15,6 +15,7 @@
 #include "clients/ssh_keys.h"
 #include "lib/cjson.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 #include "reconcilers/desired.h"
 
@@ -200,11 +201,9 @@ static void names_add(char ***v, size_t *n, size_t *cap, const char *s)
             return;
     if (*n + 1 >= *cap) {
         *cap = *cap ? 2 * *cap : 8;
-        *v = realloc(*v, *cap * sizeof(**v));
-        if (!*v)
-            abort();
+        *v = xrealloc(*v, *cap * sizeof(**v));
     }
-    (*v)[(*n)++] = strdup(s);
+    (*v)[(*n)++] = xstrdup(s);
     (*v)[*n] = NULL;
     if (!(*v)[*n - 1])
         abort();
@@ -240,11 +239,9 @@ static int cmp_names(const void *a, const void *b)
 char **secrets_referenced(const json_object *tenant)
 {
     const char *tname = cjson_get_string(tenant, "metadata.name");
-    char **v = calloc(1, sizeof(*v));
+    char **v = xcalloc(1, sizeof(*v));
     size_t n = 0, cap = 1;
 
-    if (!v)
-        abort();
     refs_walk(cjson_get(tenant, "spec"), &v, &n, &cap);
     for (size_t i = 0; tname && i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++) {
         strbuf s = STRBUF_INIT;

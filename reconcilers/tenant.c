@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/imageref.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -37,15 +38,6 @@ static void sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
     nanosleep(&ts, NULL);
-}
-
-/* A monotonic clock in ms, for durations. */
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 static int is_cancelled(const tenant_env *env)
@@ -77,19 +69,12 @@ int tenant_strv_has(char *const *v, size_t n, const char *s)
     return 0;
 }
 
-/* Append a copy of s to *v (n entries); OMLOP_ENOMEM when out of memory. */
+/* Append a copy of s to *v (n entries); always 0 (out of memory aborts, lib/xalloc.h). */
 int tenant_strv_push(char ***v, size_t *n, const char *s, omlop_err *err)
 {
-    char **nv = realloc(*v, (*n + 1) * sizeof(**v));
-    char *copy = strdup(s);
-
-    if (nv)
-        *v = nv;
-    if (!nv || !copy) {
-        free(copy);
-        return omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-    }
-    nv[(*n)++] = copy;
+    (void)err;
+    *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = xstrdup(s);
     return 0;
 }
 
@@ -137,12 +122,8 @@ static int host_observe(tenant_host_round *h, const char *tenant, const desired_
     for (size_t i = 0; i < h->list.n; i++)
         if (h->list.items[i].labels)
             n_labels += (size_t)json_object_object_length(h->list.items[i].labels);
-    h->lc = calloc(h->list.n ? h->list.n : 1, sizeof(*h->lc));
-    h->labels = calloc(n_labels ? n_labels : 1, sizeof(*h->labels));
-    if (!h->lc || !h->labels) {
-        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
-        goto out;
-    }
+    h->lc = xcalloc(h->list.n ? h->list.n : 1, sizeof(*h->lc));
+    h->labels = xcalloc(n_labels ? n_labels : 1, sizeof(*h->labels));
     for (size_t i = 0; i < h->list.n; i++) {
         podman_container *pcn = &h->list.items[i];
         live_container *l = &h->lc[i];
@@ -574,13 +555,9 @@ static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_
     rc = desired_env_resolve(c, secrets_lookup, sc, &ev, err);
     if (rc < 0)
         goto out;
-    envkv = calloc(ev.n + 1, sizeof(*envkv));
-    labels = calloc(c->n_labels + 2, sizeof(*labels));
-    mounts = calloc(c->n_volumes + 1, sizeof(*mounts));
-    if (!envkv || !labels || !mounts) {
-        rc = omlop_err_set(err, OMLOP_ENOMEM, "%s: out of memory", c->name);
-        goto out;
-    }
+    envkv = xcalloc(ev.n + 1, sizeof(*envkv));
+    labels = xcalloc(c->n_labels + 2, sizeof(*labels));
+    mounts = xcalloc(c->n_volumes + 1, sizeof(*mounts));
     for (size_t i = 0; i < ev.n; i++) {
         envkv[i].key = ev.items[i].key;
         envkv[i].value = ev.items[i].value;
@@ -995,7 +972,7 @@ static void run_plan(tenant_round *r)
         tenant_action_result *ar = &r->res[i];
         omlop_err err = OMLOP_ERR_INIT;
         size_t n = 1;
-        long t0 = now_ms();
+        long t0 = clock_now_ms();
 
         if (is_cancelled(r->env) || (is_stopped && a->kind != PLAN_REMOVE) ||
             (a->image && a->kind != PLAN_PULL && image_failed(r, a->host, a->image))) {
@@ -1020,7 +997,7 @@ static void run_plan(tenant_round *r)
             tenant_action_result *rk = &r->res[i + k];
 
             rk->rc = ar->rc;
-            rk->elapsed_ms = now_ms() - t0;
+            rk->elapsed_ms = clock_now_ms() - t0;
             if (ar->rc == 0) {
                 rk->is_done = 1;
                 r->n_applied++;
@@ -1189,7 +1166,7 @@ static int status_write(tenant_round *r, const tenant_obs *obs, omlop_err *err)
 static tenant_obs_action *pending_actions(const tenant_round *r, size_t *n)
 {
     size_t total = r->pl ? plan_count(r->pl) : 0;
-    tenant_obs_action *v = calloc(total + 1, sizeof(*v));
+    tenant_obs_action *v = xcalloc(total + 1, sizeof(*v));
 
     *n = 0;
     for (size_t i = 0; v && i < total; i++) {
@@ -1220,7 +1197,7 @@ static tenant_obs_action *pending_actions(const tenant_round *r, size_t *n)
 static int write_status(tenant_round *r, const char *invalid, omlop_err *err)
 {
     tenant_obs obs;
-    tenant_obs_host *oh = calloc(r->n_hosts + 1, sizeof(*oh));
+    tenant_obs_host *oh = xcalloc(r->n_hosts + 1, sizeof(*oh));
     tenant_obs_component *oc = NULL;
     tenant_obs_action *pending = NULL;
     size_t n_oc = 0, cap = 0;
@@ -1241,15 +1218,7 @@ static int write_status(tenant_round *r, const char *invalid, omlop_err *err)
         for (size_t j = 0; dh && j < dh->n_containers; j++) {
             if (n_oc == cap) {
                 size_t ncap = cap ? 2 * cap : 32;
-                tenant_obs_component *noc = realloc(oc, ncap * sizeof(*oc));
-
-                if (!noc) {
-                    free(oh);
-                    free(oc);
-                    return omlop_err_set(err, OMLOP_ENOMEM, "tenant %s: status: out of memory",
-                                         r->tenant);
-                }
-                oc = noc;
+                oc = xrealloc(oc, ncap * sizeof(*oc));
                 cap = ncap;
             }
             observe_component(r, h, dh, &dh->containers[j], &oc[n_oc++]);
@@ -1308,7 +1277,7 @@ static void round_connect(tenant_round *r)
     size_t n =
         hosts && json_object_is_type(hosts, json_type_array) ? json_object_array_length(hosts) : 0;
 
-    r->hosts = calloc(n + 1, sizeof(*r->hosts));
+    r->hosts = xcalloc(n + 1, sizeof(*r->hosts));
     for (size_t i = 0; i < n; i++) {
         json_object *hs = json_object_array_get_idx(hosts, i);
         tenant_host_round *h = &r->hosts[r->n_hosts];
@@ -1324,7 +1293,7 @@ static void round_connect(tenant_round *r)
     }
     if (r->env->host_forget) {
         /* hosts removed from the spec: drop their cached connections */
-        const char **keep = calloc(r->n_hosts + 1, sizeof(*keep));
+        const char **keep = xcalloc(r->n_hosts + 1, sizeof(*keep));
 
         for (size_t i = 0; i < r->n_hosts; i++)
             keep[i] = r->hosts[i].name;
@@ -1482,7 +1451,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     }
     round_observe(&r);
     round_files(&r);
-    live = calloc(r.n_hosts + 1, sizeof(*live));
+    live = xcalloc(r.n_hosts + 1, sizeof(*live));
     for (size_t i = 0; i < r.n_hosts; i++) {
         tenant_host_round *h = &r.hosts[i];
 
@@ -1504,7 +1473,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     rc = plan_compute(r.ds, live, n_live, &r.pl, err);
     if (rc < 0)
         goto out;
-    r.res = calloc(plan_count(r.pl) + 1, sizeof(*r.res));
+    r.res = xcalloc(plan_count(r.pl) + 1, sizeof(*r.res));
     if (plan_count(r.pl) > 0) {
         strbuf ptext = STRBUF_INIT;
 

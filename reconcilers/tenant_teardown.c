@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/api_object.h"
 #include "operator/events.h"
 #include "reconcilers/catalog.h"
@@ -156,14 +158,6 @@ typedef struct stop_set {
     size_t n, next, n_done;
 } stop_set;
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void job_step(stop_set *s, stop_job *j, stop_step step)
 {
     pthread_mutex_lock(&s->lock);
@@ -200,11 +194,11 @@ static void *stop_worker(void *arg)
             continue;
         }
         job_step(s, j, STEP_STOPPING);
-        t0 = now_ms();
+        t0 = clock_now_ms();
         rc = podman_container_stop_or_kill(s->pc, j->name, j->timeout_s, 0, &is_killed, &e);
         /* Podman sent SIGKILL itself when the stop took the whole timeout */
-        is_killed =
-            is_killed || (rc == 0 && j->timeout_s > 0 && now_ms() - t0 >= j->timeout_s * 1000L);
+        is_killed = is_killed ||
+                    (rc == 0 && j->timeout_s > 0 && clock_now_ms() - t0 >= j->timeout_s * 1000L);
         pthread_mutex_lock(&s->lock);
         j->is_killed = is_killed;
         pthread_mutex_unlock(&s->lock);
@@ -284,13 +278,11 @@ static int stop_all(tenant_round *r, tenant_host_round *h, stop_set *s, int is_s
 {
     size_t n_threads = s->n < TEARDOWN_PARALLEL_MAX ? s->n : TEARDOWN_PARALLEL_MAX, n_started = 0;
     pthread_t threads[TEARDOWN_PARALLEL_MAX];
-    stop_job **done = calloc(s->n ? s->n : 1, sizeof(*done));
+    stop_job **done = xcalloc(s->n ? s->n : 1, sizeof(*done));
     strbuf text = STRBUF_INIT, last = STRBUF_INIT, why = STRBUF_INIT;
     long last_write = 0;
     int max_s = 0, rc = 0;
 
-    if (!done)
-        return omlop_err_set(err, OMLOP_ENOMEM, "host %s: out of memory", h->name);
     for (size_t i = 0; i < s->n; i++)
         max_s = s->jobs[i].timeout_s > max_s ? s->jobs[i].timeout_s : max_s;
     tenant_round_event(r, EVENT_TYPE_NORMAL, "Stopping",
@@ -321,12 +313,12 @@ static int stop_all(tenant_round *r, tenant_host_round *h, stop_set *s, int is_s
         if (is_finished)
             break;
         if (is_status && strcmp(strbuf_str(&text), strbuf_str(&last)) != 0 &&
-            now_ms() - last_write >= TEARDOWN_PROGRESS_MS) {
+            clock_now_ms() - last_write >= TEARDOWN_PROGRESS_MS) {
             deleting_status ds = {NULL, strbuf_str(&text)};
 
             if (tenant_round_status_write(r, status_deleting, &ds, &serr) < 0)
                 log_warn("tenant=%s status write failed: %s", r->tenant, serr.msg);
-            last_write = now_ms();
+            last_write = clock_now_ms();
             strbuf_reset(&last);
             strbuf_add(&last, text.buf, text.len);
         }
@@ -399,8 +391,8 @@ static int host_teardown(tenant_round *r, tenant_host_round *h, int is_purge, in
     memset(&f, 0, sizeof(f));
     f.labels = labels;
     rc = podman_containers_list(h->pc, &f, 1, &h->list, err);
-    if (rc == 0 && h->list.n && !(s.jobs = calloc(h->list.n, sizeof(*s.jobs))))
-        rc = omlop_err_set(err, OMLOP_ENOMEM, "out of memory");
+    if (rc == 0 && h->list.n)
+        s.jobs = xcalloc(h->list.n, sizeof(*s.jobs));
     for (size_t j = 0; rc == 0 && j < h->list.n; j++) {
         json_object *owner = NULL;
 
@@ -453,9 +445,7 @@ static int round_teardown(tenant_round *r, int is_purge, int is_status, size_t *
     int rc = 0;
 
     *n_removed = 0;
-    r->hosts = calloc(n + 1, sizeof(*r->hosts));
-    if (!r->hosts)
-        return omlop_err_set(err, OMLOP_ENOMEM, "teardown of %s: out of memory", r->tenant);
+    r->hosts = xcalloc(n + 1, sizeof(*r->hosts));
     for (size_t i = 0; i < n; i++) {
         json_object *hs = json_object_array_get_idx(hosts, i);
         tenant_host_round *h = &r->hosts[r->n_hosts];

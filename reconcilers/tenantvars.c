@@ -493,9 +493,7 @@ int tv_vars_build(const tv_tenant *t, size_t i, const desired_options *opts, tv_
     const tv_host *h;
 
     out->n = catalog_var_count();
-    out->v = calloc(out->n, sizeof(*out->v));
-    if (!out->v)
-        abort();
+    out->v = xcalloc(out->n, sizeof(*out->v));
     if (i >= t->n_hosts)
         return omlop_err_set(err, OMLOP_EINTERNAL, "host index %zu out of range", i);
     h = &t->hosts[i];

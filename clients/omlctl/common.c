@@ -13,17 +13,17 @@
 #include "clients/omlctl/cmds.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "operator/selector.h"
 
 void omlctl_strv_push(omlctl_strv *sv, const char *s)
 {
     if (sv->n == sv->cap) {
         size_t cap = sv->cap ? sv->cap * 2 : 8;
-        const char **v = realloc(sv->v, cap * sizeof(*v));
+        const char **v = xrealloc(sv->v, cap * sizeof(*v));
 
-        if (!v)
-            abort();
         sv->v = v;
         sv->cap = cap;
     }
@@ -478,10 +478,8 @@ static void targets_push(omlctl_targets *t, const kind_info *kind, const char *n
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
-        omlctl_target *v = realloc(t->v, cap * sizeof(*v));
+        omlctl_target *v = xrealloc(t->v, cap * sizeof(*v));
 
-        if (!v)
-            abort();
         t->v = v;
         t->cap = cap;
     }
@@ -669,7 +667,7 @@ int omlctl_list_objects(apiclient *api, const kind_info *kind, const char *label
         }
         next = cjson_get_string(list, "metadata.continue");
         free(cont);
-        cont = next && *next ? strdup(next) : NULL;
+        cont = next && *next ? xstrdup(next) : NULL;
         json_object_put(list);
         if (!cont)
             goto out;
@@ -792,9 +790,7 @@ int omlctl_manifests_load(omlctl_ctx *ctx, const omlctl_strv *paths, int validat
         /* Keep going after a bad path so one run reports every problem. */
         yaml_load_path(paths->v[i], NULL, &docs, diags);
     }
-    out->v = calloc(docs.n ? docs.n : 1, sizeof(*out->v));
-    if (!out->v)
-        abort();
+    out->v = xcalloc(docs.n ? docs.n : 1, sizeof(*out->v));
     for (size_t i = 0; i < docs.n; i++) {
         const ydoc *d = &docs.docs[i];
         json_object *obj = NULL;
@@ -879,16 +875,6 @@ json_object *omlctl_comparable(const json_object *obj)
             json_object_object_del(meta, server_meta[i]);
     }
     return c;
-}
-
-/* --- time ------------------------------------------------------------------------------ */
-
-long omlctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --- durations -------------------------------------------------------------------------- */

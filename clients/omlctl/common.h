@@ -248,9 +248,6 @@ json_object *omlctl_comparable(const json_object *obj);
 
 /* --- durations ------------------------------------------------------------------------- */
 
-/* Milliseconds on a monotonic clock, for deadlines. */
-long omlctl_now_ms(void);
-
 /* Parse a duration ("30s", "5m", "1h30m", "500ms", "2h", "10" = seconds) into ms. */
 int omlctl_duration_parse(const char *s, long *ms, omlop_err *err);
 

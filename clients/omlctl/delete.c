@@ -14,6 +14,8 @@
 #include "clients/omlctl/common.h"
 #include "clients/omlctl/output.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
+#include "lib/xalloc.h"
 
 static const char delete_help[] =
     "Delete objects.\n"
@@ -73,17 +75,13 @@ static void victims_add(victims *vs, const kind_info *kind, const char *name)
 {
     if (vs->n == vs->cap) {
         size_t cap = vs->cap ? vs->cap * 2 : 8;
-        victim *v = realloc(vs->v, cap * sizeof(*v));
+        victim *v = xrealloc(vs->v, cap * sizeof(*v));
 
-        if (!v)
-            abort();
         vs->v = v;
         vs->cap = cap;
     }
     vs->v[vs->n].kind = kind;
-    vs->v[vs->n].name = strdup(name);
-    if (!vs->v[vs->n].name)
-        abort();
+    vs->v[vs->n].name = xstrdup(name);
     vs->v[vs->n].deleted = 0;
     vs->n++;
 }
@@ -131,7 +129,7 @@ static int wait_gone(apiclient *api, const victim *v, long deadline, omlop_err *
             if (rc < 0)
                 goto out;
         }
-        left = deadline - omlctl_now_ms();
+        left = deadline - clock_now_ms();
         if (left <= 0)
             break;
         rc = apiclient_watch_next(w, (int)(left > 1000 ? 1000 : left), &ev, err);
@@ -321,7 +319,7 @@ int cmd_delete(int argc, char **argv)
         fflush(stdout);
     }
     if (o.wait && !o.server_dry_run) {
-        deadline = omlctl_now_ms() + o.timeout_ms;
+        deadline = clock_now_ms() + o.timeout_ms;
         for (size_t i = 0; i < vs.n; i++) {
             if (vs.v[i].deleted && wait_gone(api, &vs.v[i], deadline, &err) < 0) {
                 omlctl_print_error(&ctx, &err);

@@ -19,6 +19,7 @@
 #include "clients/omlctl/output.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 #define KEY_WIDTH 16
 
@@ -361,9 +362,7 @@ static void describe_events(apiclient *api, const schema_set *set, const kind_in
         goto out;
     }
     n = json_object_array_length(items);
-    sorted = calloc(n ? n : 1, sizeof(*sorted));
-    if (!sorted)
-        abort();
+    sorted = xcalloc(n ? n : 1, sizeof(*sorted));
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(items, i);
         const char *k = cjson_get_string(e, "involvedObject.kind");

@@ -12,6 +12,7 @@
 #include "clients/omlctl/common.h"
 #include "crds/schema_meta.h"
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 static const char explain_help[] =
     "Describe a kind or one of its fields: type, description, default, allowed values\n"
@@ -446,12 +447,10 @@ static void md_kind(FILE *out, const schema_set *set, const kind_info *k)
 static void explain_markdown(FILE *out, const schema_set *set)
 {
     size_t n = schema_set_kind_count(set);
-    const kind_info **order = calloc(n ? n : 1, sizeof(*order));
+    const kind_info **order = xcalloc(n ? n : 1, sizeof(*order));
     json_object *meta = schema_meta_schema_json();
     size_t m = 0;
 
-    if (!order)
-        abort();
     for (size_t i = 0; i < sizeof(kind_order) / sizeof(kind_order[0]); i++) {
         const kind_info *k = schema_set_find_kind(set, kind_order[i]);
 

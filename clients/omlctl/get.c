@@ -8,6 +8,8 @@
 #include "clients/omlctl/common.h"
 #include "clients/omlctl/output.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
+#include "lib/xalloc.h"
 
 static const char get_help[] =
     "Show objects: a table by default, or YAML, JSON or names.\n"
@@ -129,7 +131,7 @@ static int get_watch(omlctl_ctx *ctx, apiclient *api, const omlctl_target *tg, o
     omlctl_table *t = NULL;
     const char **headers = NULL;
     apiclient_watch *w = NULL;
-    long deadline = ctx->request_timeout_ms > 0 ? omlctl_now_ms() + ctx->request_timeout_ms : 0;
+    long deadline = ctx->request_timeout_ms > 0 ? clock_now_ms() + ctx->request_timeout_ms : 0;
     int ret = OMLCTL_EXIT_ERROR, reopens = 0, n_printed = 0;
 
     if (tg->name)
@@ -144,15 +146,13 @@ static int get_watch(omlctl_ctx *ctx, apiclient *api, const omlctl_target *tg, o
             goto fail;
         if (o->watch_events) {
             /* An EVENT column first, as kubectl --output-watch-events. */
-            omlctl_column *v = realloc(cols.v, (cols.n + 1) * sizeof(*v));
+            omlctl_column *v = xrealloc(cols.v, (cols.n + 1) * sizeof(*v));
 
-            if (!v)
-                abort();
             cols.v = v;
             memmove(cols.v + 1, cols.v, cols.n * sizeof(*v));
-            cols.v[0].name = strdup("EVENT");
-            cols.v[0].json_path = strdup(".__event");
-            cols.v[0].type = strdup("string");
+            cols.v[0].name = xstrdup("EVENT");
+            cols.v[0].json_path = xstrdup(".__event");
+            cols.v[0].type = xstrdup("string");
             cols.v[0].priority = 0;
             cols.n++;
         }
@@ -191,7 +191,7 @@ static int get_watch(omlctl_ctx *ctx, apiclient *api, const omlctl_target *tg, o
                 goto fail;
         }
         if (deadline) {
-            left = deadline - omlctl_now_ms();
+            left = deadline - clock_now_ms();
             if (left <= 0)
                 break;
         }

@@ -23,7 +23,9 @@
 #include "clients/ssh_login.h"
 #include "clients/tunnel.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define CHECK_TIMEOUT_MS 10000
 #define LOW_DISK_BYTES   (10LL * 1024 * 1024 * 1024)
@@ -119,7 +121,7 @@ static void target_release(target *t)
 
 static char *dup_or_null(const char *s)
 {
-    return s && s[0] ? strdup(s) : NULL;
+    return s && s[0] ? xstrdup(s) : NULL;
 }
 
 static int file_exists(const char *path)
@@ -263,7 +265,7 @@ static void *check_main(void *arg)
     ssh_conn *conn = NULL;
     ssh_conn_status st;
     omlop_err err = OMLOP_ERR_INIT;
-    struct timespec t0, t1;
+    int64_t t0, t1;
     int rc;
 
     strbuf_addf(&t->report, "host %s (ssh://%s@%s:%d, socket %s)\n", t->label, t->user, t->address,
@@ -281,13 +283,13 @@ static void *check_main(void *arg)
     cfg.is_tofu = t->is_tofu;
     cfg.connect_timeout_ms = (int)t->timeout_ms;
     cfg.backoff_initial_ms = 3600 * 1000; /* one attempt: this is a check, not a daemon */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_now_ms();
     if (ssh_conn_new(&cfg, &conn, &err) < 0) {
         line(t, "ssh", "FAIL", "%s", err.msg);
         goto out;
     }
     rc = ssh_conn_wait_connected(conn, (int)t->timeout_ms + 2000, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    t1 = clock_now_ms();
     ssh_conn_get_status(conn, &st);
     if (rc < 0 && st.host_key_verdict == SSH_HOSTKEY_CHANGED) {
         line(t, "ssh", "ok", "reachable (handshake done)");
@@ -304,7 +306,7 @@ static void *check_main(void *arg)
         strbuf_release(&advice);
         report_hostkey(t, &st, 0, NULL);
     } else {
-        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        long ms = (long)(t1 - t0);
 
         line(t, "ssh", "ok", "logged in as %s with %s in %ld ms", t->user, st.auth_method, ms);
         report_hostkey(t, &st, 0, NULL);
@@ -355,7 +357,7 @@ static void fill_common(target *t, const defaults *d)
         }
     }
     if (!t->socket)
-        t->socket = strdup(d->socket ? d->socket : TUNNEL_DEFAULT_SOCKET);
+        t->socket = xstrdup(d->socket ? d->socket : TUNNEL_DEFAULT_SOCKET);
     t->is_tofu = d->is_tofu;
     t->timeout_ms = d->timeout_ms;
 }
@@ -368,9 +370,9 @@ static int target_from_url(const char *url, const defaults *d, target *t, omlop_
     if (rc < 0)
         return rc;
     memset(t, 0, sizeof(*t));
-    t->label = strdup(st.host);
-    t->address = strdup(st.host);
-    t->user = strdup(st.user ? st.user : SSH_DEFAULT_USER);
+    t->label = xstrdup(st.host);
+    t->address = xstrdup(st.host);
+    t->user = xstrdup(st.user ? st.user : SSH_DEFAULT_USER);
     t->port = st.port ? st.port : SSH_DEFAULT_PORT;
     t->host_key = dup_or_null(d->host_key);
     t->socket = dup_or_null(d->socket);
@@ -422,8 +424,8 @@ static int targets_from_tenants(const omlctl_manifests *m, const defaults *d, ta
             strbuf_addf(&label, "%s/%s", m->v[i].name, cjson_get_string(e, "name"));
             t->label = strbuf_detach(&label, NULL);
             t->address = dup_or_null(cjson_get_string(e, "ssh.address"));
-            t->user = strdup(cjson_get_string(e, "ssh.user") ? cjson_get_string(e, "ssh.user")
-                                                             : SSH_DEFAULT_USER);
+            t->user = xstrdup(cjson_get_string(e, "ssh.user") ? cjson_get_string(e, "ssh.user")
+                                                              : SSH_DEFAULT_USER);
             t->port = (int)cjson_get_int(e, "ssh.port", SSH_DEFAULT_PORT);
             t->host_key =
                 dup_or_null(d->host_key ? d->host_key : cjson_get_string(e, "ssh.knownHostKey"));
@@ -435,7 +437,7 @@ static int targets_from_tenants(const omlctl_manifests *m, const defaults *d, ta
                 strbuf_addf(&what, "secret %s/%s", sname, skey ? skey : "ssh-privatekey");
                 t->identity_what = strbuf_detach(&what, NULL);
                 if (v)
-                    t->identity_data = strdup(v);
+                    t->identity_data = xstrdup(v);
                 else if (!d->identity)
                     return omlop_err_set(err, OMLOP_ENOTFOUND,
                                          "host %s: its SSH key is in Secret '%s', which is not "
@@ -526,7 +528,7 @@ static int cmd_host_check(int argc, char **argv)
         strbuf_release(&desc);
     }
     rc = OMLCTL_EXIT_ERROR;
-    ts.v = calloc(MAX_HOSTS, sizeof(*ts.v));
+    ts.v = xcalloc(MAX_HOSTS, sizeof(*ts.v));
     if (!ts.v)
         goto out;
     if (pos.n == 1) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/cjson.h"
+#include "lib/xalloc.h"
 
 typedef struct node_set {
     json_object **v;
@@ -18,10 +19,8 @@ static void set_push(node_set *s, json_object *o)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
-        json_object **v = realloc(s->v, cap * sizeof(*v));
+        json_object **v = xrealloc(s->v, cap * sizeof(*v));
 
-        if (!v)
-            abort();
         s->v = v;
         s->cap = cap;
     }

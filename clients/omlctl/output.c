@@ -166,15 +166,11 @@ static char *cell_dup(const char *s)
 
 omlctl_table *omlctl_table_new(size_t ncols, const char *const *headers)
 {
-    omlctl_table *t = calloc(1, sizeof(*t));
+    omlctl_table *t = xcalloc(1, sizeof(*t));
 
-    if (!t)
-        abort();
     t->ncols = ncols;
-    t->headers = calloc(ncols, sizeof(char *));
-    t->widths = calloc(ncols, sizeof(size_t));
-    if (!t->headers || !t->widths)
-        abort();
+    t->headers = xcalloc(ncols, sizeof(char *));
+    t->widths = xcalloc(ncols, sizeof(size_t));
     for (size_t i = 0; i < ncols; i++) {
         t->headers[i] = xstrdup(headers[i]);
         for (char *p = t->headers[i]; *p; p++)
@@ -212,10 +208,8 @@ void omlctl_table_add_row(omlctl_table *t, const char *const *cells)
 {
     if (t->nrows == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
-        char **c = realloc(t->cells, cap * t->ncols * sizeof(char *));
+        char **c = xrealloc(t->cells, cap * t->ncols * sizeof(char *));
 
-        if (!c)
-            abort();
         t->cells = c;
         t->cap = cap;
     }
@@ -270,11 +264,9 @@ void omlctl_table_flush(omlctl_table *t, FILE *out, int show_header)
 static void columns_push(omlctl_columns *cols, const char *name, const char *path, const char *type,
                          int priority)
 {
-    omlctl_column *v = realloc(cols->v, (cols->n + 1) * sizeof(*v));
+    omlctl_column *v = xrealloc(cols->v, (cols->n + 1) * sizeof(*v));
     omlctl_column *c;
 
-    if (!v)
-        abort();
     cols->v = v;
     c = &cols->v[cols->n++];
     c->name = xstrdup(name);
@@ -353,10 +345,8 @@ int omlctl_columns_for_kind(const schema_set *set, const kind_info *kind, int wi
 
 const char **omlctl_columns_headers(const omlctl_columns *cols)
 {
-    const char **h = calloc(cols->n ? cols->n : 1, sizeof(char *));
+    const char **h = xcalloc(cols->n ? cols->n : 1, sizeof(char *));
 
-    if (!h)
-        abort();
     for (size_t i = 0; i < cols->n; i++)
         h[i] = cols->v[i].name;
     return h;
@@ -365,11 +355,9 @@ const char **omlctl_columns_headers(const omlctl_columns *cols)
 void omlctl_columns_add_row(const omlctl_columns *cols, omlctl_table *t, const json_object *obj,
                             time_t now)
 {
-    const char **cells = calloc(cols->n ? cols->n : 1, sizeof(char *));
-    strbuf *vals = calloc(cols->n ? cols->n : 1, sizeof(strbuf));
+    const char **cells = xcalloc(cols->n ? cols->n : 1, sizeof(char *));
+    strbuf *vals = xcalloc(cols->n ? cols->n : 1, sizeof(strbuf));
 
-    if (!cells || !vals)
-        abort();
     for (size_t i = 0; i < cols->n; i++) {
         const omlctl_column *c = &cols->v[i];
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
+
 typedef struct line {
     const char *p;
     size_t len; /* without the newline */
@@ -35,17 +37,13 @@ static void split_lines(const char *s, size_t len, lines *out)
     const char *p = s, *end = s + len;
 
     out->n = 0;
-    out->v = malloc(cap * sizeof(line));
-    if (!out->v)
-        abort();
+    out->v = xmalloc(cap * sizeof(line));
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
 
         if (out->n == cap) {
             cap *= 2;
-            out->v = realloc(out->v, cap * sizeof(line));
-            if (!out->v)
-                abort();
+            out->v = xrealloc(out->v, cap * sizeof(line));
         }
         out->v[out->n].p = p;
         out->v[out->n].len = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -64,9 +62,7 @@ static void push(edits *e, op kind, size_t ai, size_t bi)
 {
     if (e->n == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 64;
-        e->v = realloc(e->v, e->cap * sizeof(edit));
-        if (!e->v)
-            abort();
+        e->v = xrealloc(e->v, e->cap * sizeof(edit));
     }
     e->v[e->n].kind = kind;
     e->v[e->n].ai = ai;
@@ -83,17 +79,15 @@ static void myers(const lines *a, size_t a0, size_t a1, const lines *b, size_t b
 {
     long n = (long)(a1 - a0), m = (long)(b1 - b0);
     long max = n + m, dmax = max < OMLCTL_UDIFF_MAX_D ? max : OMLCTL_UDIFF_MAX_D;
-    long *v = calloc((size_t)(2 * max + 3), sizeof(long));
-    long **trace = calloc((size_t)dmax + 1, sizeof(long *));
+    long *v = xcalloc((size_t)(2 * max + 3), sizeof(long));
+    long **trace = xcalloc((size_t)dmax + 1, sizeof(long *));
     long d, found = -1;
     edits rev = {NULL, 0, 0};
 
     if (!v || !trace)
         abort();
     for (d = 0; d <= dmax; d++) {
-        trace[d] = malloc((size_t)(2 * d + 1) * sizeof(long));
-        if (!trace[d])
-            abort();
+        trace[d] = xmalloc((size_t)(2 * d + 1) * sizeof(long));
         for (long k = -d; k <= d; k += 2) {
             long x, y;
 

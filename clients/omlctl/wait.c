@@ -15,6 +15,7 @@
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 
 static const char wait_help[] =
     "Wait until objects meet a condition, or until they are deleted.\n"
@@ -165,7 +166,7 @@ static int wait_one(apiclient *api, const kind_info *kind, const char *name, con
             }
             need_get = 0;
         }
-        left = deadline - omlctl_now_ms();
+        left = deadline - clock_now_ms();
         if (left <= 0)
             break;
         if (!w) {
@@ -280,7 +281,7 @@ int cmd_wait(int argc, char **argv)
         goto out;
     }
     /* One deadline for all objects, as kubectl's --timeout. */
-    deadline = omlctl_now_ms() + timeout_ms;
+    deadline = clock_now_ms() + timeout_ms;
     for (size_t i = 0; i < targets.n; i++) {
         if (wait_one(api, targets.v[i].kind, targets.v[i].name, &f, deadline, &err) < 0) {
             omlctl_print_error(&ctx, &err);

@@ -48,6 +48,7 @@
 #include "clients/ssh.h"
 #include "clients/tunnel.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 
@@ -94,19 +95,6 @@ static void report(int ok, const char *test, const char *fmt, ...)
             goto out;                                                                              \
         }                                                                                          \
     } while (0)
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-}
 
 /* Run the lab's control command ("stop-sshd 1"); 0 on success. */
 static int lab_ctl(const lab *l, const char *fmt, ...) OMLOP_PRINTF(2, 3);
@@ -308,7 +296,7 @@ static void *ops_main(void *arg)
     f.seen = &seen;
     CHECK(test, pthread_create(&f.thread, NULL, follow_main, &f) == 0, "thread");
     is_following = 1;
-    sleep_ms(500); /* let the stream open: events before it are not this test's */
+    clock_sleep_ms(500); /* let the stream open: events before it are not this test's */
 
     kv[0].key = "omlop.e2e/run";
     kv[0].value = label + strlen("omlop.e2e/run=");
@@ -410,10 +398,11 @@ static void *ops_main(void *arg)
     CHECK(test, strstr(err.msg, name) && strstr(err.msg, l->hosts[a->i]),
           "not-found message names neither host nor container: %s", err.msg);
 
-    t0 = now_ms();
-    while (now_ms() - t0 < 20000 && !(has_action(&seen, "start") && has_action(&seen, "died") &&
-                                      has_action(&seen, "remove")))
-        sleep_ms(100);
+    t0 = clock_now_ms();
+    while (
+        clock_now_ms() - t0 < 20000 &&
+        !(has_action(&seen, "start") && has_action(&seen, "died") && has_action(&seen, "remove")))
+        clock_sleep_ms(100);
     CHECK(test,
           has_action(&seen, "start") && has_action(&seen, "died") && has_action(&seen, "remove"),
           "events seen:%s", strbuf_str(&seen.actions));
@@ -626,14 +615,14 @@ out:
 
 static int wait_state(ssh_conn *c, ssh_conn_state want, long ms, ssh_conn_status *st)
 {
-    long long t0 = now_ms();
+    long long t0 = clock_now_ms();
 
     do {
         ssh_conn_get_status(c, st);
         if (st->state == want)
             return 0;
-        sleep_ms(100);
-    } while (now_ms() - t0 < ms);
+        clock_sleep_ms(100);
+    } while (clock_now_ms() - t0 < ms);
     return -1;
 }
 
@@ -661,17 +650,18 @@ static void test_sshd(const lab *l)
           "ping while down: %s", err.msg);
     report(1, test, "calls fail fast: %s", err.msg);
     /* let a retry or two fail against the closed port */
-    sleep_ms(1500);
+    clock_sleep_ms(1500);
     ssh_conn_get_status(h.conn, &st);
     CHECK(test, st.state == SSH_CONN_DOWN && strstr(st.last_error, "cannot connect"),
           "while sshd is down: %s %s", ssh_conn_state_name(st.state), st.last_error);
     CHECK(test, lab_ctl(l, "start-sshd 1") == 0, "lab start-sshd 1 failed");
     stopped = 0;
-    t0 = now_ms();
+    t0 = clock_now_ms();
     CHECK(test, wait_state(h.conn, SSH_CONN_CONNECTED, 20000, &st) == 0,
           "not reconnected 20 s after sshd came back: %s", st.last_error);
     CHECK(test, podman_ping(h.p, NULL, 0, &err) == 0, "ping after reconnect: %s", err.msg);
-    report(1, test, "reconnected by itself in %lld ms (%u connects)", now_ms() - t0, st.connects);
+    report(1, test, "reconnected by itself in %lld ms (%u connects)", clock_now_ms() - t0,
+           st.connects);
 out:
     if (stopped)
         lab_ctl(l, "start-sshd 1");
@@ -749,23 +739,23 @@ static void test_podmankill(const lab *l)
     pthread_create(&t1, NULL, stream_main, &once);
     pthread_create(&t2, NULL, stream_main, &follow);
     started = 1;
-    sleep_ms(1000);
+    clock_sleep_ms(1000);
     CHECK(test, lab_ctl(l, "stop-podman %zu", hi + 1) == 0, "lab stop-podman failed");
     stopped = 1;
-    t0 = now_ms();
-    while (!atomic_load(&once.is_done) && now_ms() - t0 < 20000)
-        sleep_ms(100);
+    t0 = clock_now_ms();
+    while (!atomic_load(&once.is_done) && clock_now_ms() - t0 < 20000)
+        clock_sleep_ms(100);
     CHECK(test, atomic_load(&once.is_done), "the stream still hangs 20 s after Podman died");
     CHECK(test, once.rc < 0, "the stream ended without an error");
-    report(1, test, "stream ended in %lld ms with: %s", now_ms() - t0, once.err.msg);
+    report(1, test, "stream ended in %lld ms with: %s", clock_now_ms() - t0, once.err.msg);
     CHECK(test, lab_ctl(l, "start-podman %zu", hi + 1) == 0, "lab start-podman failed");
     stopped = 0;
-    t0 = now_ms();
+    t0 = clock_now_ms();
     /* Podman is back: a new container event must reach the follower */
-    while (now_ms() - t0 < 30000) {
+    while (clock_now_ms() - t0 < 30000) {
         if (podman_ping(h.p, NULL, 0, NULL) == 0)
             break;
-        sleep_ms(200);
+        clock_sleep_ms(200);
     }
     CHECK(test, podman_ping(h.p, NULL, 0, &err) == 0, "Podman not back: %s", err.msg);
     {
@@ -774,9 +764,9 @@ static void test_podmankill(const lab *l)
 
         podman_container_remove(h.p, name, 1, 1, NULL);
         CHECK(test, podman_container_create(h.p, &spec, NULL, 0, &err) == 0, "create: %s", err.msg);
-        t0 = now_ms();
-        while (atomic_load(&follow.events) == before && now_ms() - t0 < 20000)
-            sleep_ms(100);
+        t0 = clock_now_ms();
+        while (atomic_load(&follow.events) == before && clock_now_ms() - t0 < 20000)
+            clock_sleep_ms(100);
         CHECK(test, atomic_load(&follow.events) > before,
               "the followed stream did not resume (%d breaks)", atomic_load(&follow.breaks));
         CHECK(test, atomic_load(&follow.breaks) >= 1, "the follower saw no break");
@@ -815,7 +805,7 @@ static void test_netdown(const lab *l)
     CHECK(test, host_open(l, hi, NULL, &h, &err) == 0, "connect: %s", err.msg);
     CHECK(test, podman_ping(h.p, NULL, 0, &err) == 0, "ping: %s", err.msg);
     /* idle for longer than interval x count: the peer's keepalive answers keep it alive */
-    sleep_ms(4500);
+    clock_sleep_ms(4500);
     ssh_conn_get_status(h.conn, &st);
     CHECK(test, st.state == SSH_CONN_CONNECTED && st.connects == 1,
           "an idle healthy connection was dropped: %s", st.last_error);
@@ -825,27 +815,27 @@ static void test_netdown(const lab *l)
     pthread_create(&t1, NULL, stream_main, &once);
     pthread_create(&t2, NULL, stream_main, &follow);
     started = 1;
-    sleep_ms(500);
+    clock_sleep_ms(500);
     /* the link drops silently: no FIN, no RST; only keepalives can tell */
     CHECK(test, lab_ctl(l, "net-down %zu", hi + 1) == 0, "lab net-down failed");
     is_down = 1;
-    t0 = now_ms();
+    t0 = clock_now_ms();
     CHECK(test, wait_state(h.conn, SSH_CONN_DOWN, 15000, &st) == 0,
           "still %s 15 s after the network went down", ssh_conn_state_name(st.state));
     CHECK(test, strstr(st.last_error, "keepalive"), "reason: %s", st.last_error);
-    report(1, test, "dead peer noticed in %lld ms: %s", now_ms() - t0, st.last_error);
-    while (!atomic_load(&once.is_done) && now_ms() - t0 < 15000)
-        sleep_ms(100);
+    report(1, test, "dead peer noticed in %lld ms: %s", clock_now_ms() - t0, st.last_error);
+    while (!atomic_load(&once.is_done) && clock_now_ms() - t0 < 15000)
+        clock_sleep_ms(100);
     CHECK(test, atomic_load(&once.is_done) && once.rc < 0,
           "the event stream did not end with an error after the link died");
     report(1, test, "stream ended: %s", once.err.msg);
     CHECK(test, lab_ctl(l, "net-up %zu", hi + 1) == 0, "lab net-up failed");
     is_down = 0;
-    t0 = now_ms();
+    t0 = clock_now_ms();
     CHECK(test, wait_state(h.conn, SSH_CONN_CONNECTED, 30000, &st) == 0,
           "not reconnected 30 s after the network came back: %s", st.last_error);
     CHECK(test, podman_ping(h.p, NULL, 0, &err) == 0, "ping after reconnect: %s", err.msg);
-    report(1, test, "reconnected by itself in %lld ms", now_ms() - t0);
+    report(1, test, "reconnected by itself in %lld ms", clock_now_ms() - t0);
     {
         /* the followed event stream resumed over the new SSH connection */
         podman_create_spec spec = {.name = name, .image = l->image, .is_host_network = 1};
@@ -855,9 +845,9 @@ static void test_netdown(const lab *l)
         CHECK(test, podman_image_pull(h.p, l->image, NULL, NULL, NULL, NULL, 0, &err) == 0,
               "pull: %s", err.msg);
         CHECK(test, podman_container_create(h.p, &spec, NULL, 0, &err) == 0, "create: %s", err.msg);
-        t0 = now_ms();
-        while (atomic_load(&follow.events) == before && now_ms() - t0 < 20000)
-            sleep_ms(100);
+        t0 = clock_now_ms();
+        while (atomic_load(&follow.events) == before && clock_now_ms() - t0 < 20000)
+            clock_sleep_ms(100);
         CHECK(test, atomic_load(&follow.events) > before && atomic_load(&follow.breaks) >= 1,
               "the followed stream did not resume after the reconnect (%d breaks)",
               atomic_load(&follow.breaks));
@@ -909,7 +899,7 @@ static void test_leaks(const lab *l)
     h.t = NULL;
     fds0 = count_dir("/proc/self/fd");
     thr0 = count_dir("/proc/self/task");
-    t0 = now_ms();
+    t0 = clock_now_ms();
     for (int i = 0; i < 200; i++) {
         tunnel *t = NULL;
         podman_client *p = NULL;
@@ -925,14 +915,14 @@ static void test_leaks(const lab *l)
               err.msg);
         close(fd);
     }
-    report(1, test, "200 tunnel + 200 channel cycles in %lld ms", now_ms() - t0);
-    t0 = now_ms();
+    report(1, test, "200 tunnel + 200 channel cycles in %lld ms", clock_now_ms() - t0);
+    t0 = clock_now_ms();
     do {
         ssh_conn_get_status(h.conn, &st);
         if (st.open_channels == 0)
             break;
-        sleep_ms(50);
-    } while (now_ms() - t0 < 5000);
+        clock_sleep_ms(50);
+    } while (clock_now_ms() - t0 < 5000);
     CHECK(test, st.open_channels == 0, "%zu channels still open", st.open_channels);
     fds1 = count_dir("/proc/self/fd");
     thr1 = count_dir("/proc/self/task");
@@ -1004,10 +994,10 @@ static void hostexec_one(const lab *l, size_t i)
     CHECK(test, res.exit_status == 7 && strcmp(strbuf_str(&res.err_out), "bad\n") == 0,
           "exit 7 gave %d, stderr '%s'", res.exit_status, strbuf_str(&res.err_out));
     ssh_exec_result_release(&res);
-    t0 = now_ms();
+    t0 = clock_now_ms();
     CHECK(test, ssh_conn_exec(c, "sleep 30", NULL, 0, 0, 500, &res, &err) == OMLOP_ETIMEOUT,
           "sleep 30 with a 500 ms deadline: %s", err.code ? err.msg : "no timeout");
-    CHECK(test, now_ms() - t0 < 3000, "the deadline took %lld ms", now_ms() - t0);
+    CHECK(test, clock_now_ms() - t0 < 3000, "the deadline took %lld ms", clock_now_ms() - t0);
     ssh_exec_result_release(&res);
     CHECK(test, run_on(c, "echo again", &out, &err) == 0 && !strcmp(strbuf_str(&out), "again\n"),
           "after a timeout: %s", err.msg);

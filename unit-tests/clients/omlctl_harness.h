@@ -28,6 +28,7 @@
 
 #include "clients/apiclient.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/strbuf.h"
 
 #define OCTL_UNUSED         __attribute__((unused))
@@ -50,17 +51,12 @@ typedef struct octl_run {
 
 OCTL_UNUSED static long octl_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long)clock_now_ms();
 }
 
 OCTL_UNUSED static void octl_sleep_ms(int ms)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
+    clock_sleep_ms(ms);
 }
 
 /* A loopback port that was free a moment ago. */

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "clients/ssh.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/strbuf.h"
 
@@ -53,15 +54,12 @@ typedef struct sshd_fixture {
 
 static inline long long fixture_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 static inline void fixture_sleep_ms(long ms)
 {
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+    clock_sleep_ms(ms);
 }
 
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "clients/apiclient.h"
+#include "lib/clock.h"
 
 /* --- a scripted HTTP server -------------------------------------------------------------- */
 
@@ -53,23 +54,15 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read one request (head + Content-Length body), 5 s at most. */
 static void fake_read_request(int fd, strbuf *req)
 {
-    long deadline = mono_ms() + 5000;
+    long deadline = clock_now_ms() + 5000;
     size_t need = 0;
     char buf[4096];
 
     strbuf_reset(req);
-    while (mono_ms() < deadline) {
+    while (clock_now_ms() < deadline) {
         struct pollfd p = {fd, POLLIN, 0};
         char *head_end;
         ssize_t n;
@@ -122,7 +115,7 @@ static void *fake_main(void *arg)
             if (write(fd, fs->steps[i].data, strlen(fs->steps[i].data)) < 0)
                 break;
         }
-        for (long end = mono_ms() + hold; mono_ms() < end;) {
+        for (long end = clock_now_ms() + hold; clock_now_ms() < end;) {
             pthread_mutex_lock(&fs->mu);
             if (fs->stop) {
                 pthread_mutex_unlock(&fs->mu);
@@ -460,12 +453,12 @@ static void test_apiclient_request_timeout(void **state)
     fake_server *fs = *state;
     apiclient *c = client_for(fs, NULL, 300, 0);
     omlop_err err = OMLOP_ERR_INIT;
-    long t0 = mono_ms();
+    long t0 = clock_now_ms();
 
     fake_clear_steps(fs);
     fs->hold_ms = 3000; /* never answer */
     assert_int_equal(apiclient_json(c, "GET", "/version", NULL, NULL, NULL, &err), OMLOP_ETIMEOUT);
-    assert_true(mono_ms() - t0 < 2500);
+    assert_true(clock_now_ms() - t0 < 2500);
     assert_non_null(strstr(err.msg, "timed out"));
     apiclient_free(c);
 }
@@ -618,9 +611,9 @@ static void test_apiclient_watch_next_times_out_then_closes(void **state)
     stream_head(fs);
     fs->hold_ms = 3000;
     assert_int_equal(apiclient_watch_open(c, "/w?watch=true", &w, &err), 0);
-    t0 = mono_ms();
+    t0 = clock_now_ms();
     assert_int_equal(apiclient_watch_next(w, 200, &ev, &err), OMLOP_ETIMEOUT);
-    assert_true(mono_ms() - t0 >= 150 && mono_ms() - t0 < 2000);
+    assert_true(clock_now_ms() - t0 >= 150 && clock_now_ms() - t0 < 2000);
     apiclient_watch_close(w); /* closing mid-stream must not hang or leak */
     apiclient_free(c);
 }

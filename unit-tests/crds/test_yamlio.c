@@ -15,16 +15,14 @@
 
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "unit-tests/crds/crds_harness.h"
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)clock_now_ns() / 1e9;
 }
 
 static long max_rss_kb(void)

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/strbuf.h"
 
 #define HARNESS_UNUSED __attribute__((unused))
@@ -54,10 +55,7 @@ typedef struct http_resp {
 
 HARNESS_UNUSED static int64_t harness_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 HARNESS_UNUSED static const char *harness_srcdir(void)

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+
 typedef struct test_etcd {
     pid_t pid;
     char dir[128];
@@ -157,7 +159,6 @@ static int test_etcd_spawn(test_etcd *e)
 {
     char data[192], log[192], client[64], peer[64], cluster[96];
     int64_t deadline;
-    struct timespec ts;
 
     snprintf(data, sizeof(data), "%s/data", e->dir);
     snprintf(log, sizeof(log), "%s/etcd.log", e->dir);
@@ -195,8 +196,7 @@ static int test_etcd_spawn(test_etcd *e)
         }
         _exit(127);
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 20000;
+    deadline = clock_now_ms() + 20000;
     for (;;) {
         int status;
 
@@ -207,8 +207,7 @@ static int test_etcd_spawn(test_etcd *e)
             e->pid = 0;
             return 1;
         }
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > deadline) {
+        if (clock_now_ms() > deadline) {
             fprintf(stderr, "etcd not healthy within 20 s; see %s\n", log);
             return -1;
         }

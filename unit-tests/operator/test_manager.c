@@ -28,20 +28,13 @@
 #include "crds/diag.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "operator/api_object.h"
 #include "operator/manager.h"
 #include "reconcilers/tenant.h"
 #include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* How many times needle occurs in hay. */
 static int count_str(const char *hay, const char *needle)
@@ -95,8 +88,8 @@ static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
     api_object_store_text(decoded, &text);
     assert_int_equal(store_create(st, TENANT_KEY_PREFIX "m1", text.buf, text.len, NULL, &err), 0);
 
-    deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    deadline = clock_now_ms() + 10000;
+    while (clock_now_ms() < deadline) {
         store_kv kv = {0};
         struct timespec ts = {0, 50 * 1000000L};
 
@@ -131,9 +124,9 @@ static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
     assert_int_equal(count_str(msg, "host h1"), 1);
     assert_int_equal(cjson_get_int(t, "metadata.generation", 0), 1);
 
-    t_stop = now_ms();
+    t_stop = clock_now_ms();
     manager_free(m);
-    assert_true(now_ms() - t_stop < 5000);
+    assert_true(clock_now_ms() - t_stop < 5000);
     json_object_put(t);
     json_object_put(raw);
     json_object_put(decoded);
@@ -184,8 +177,8 @@ static void test_manager_finishes_a_deletion_made_while_it_was_down(void **state
         0);
     assert_int_equal(manager_new(st, NULL, NULL, &m, &err), 0);
     assert_int_equal(manager_start(m, &err), 0);
-    deadline = now_ms() + 10000;
-    while (!is_gone && now_ms() < deadline) {
+    deadline = clock_now_ms() + 10000;
+    while (!is_gone && clock_now_ms() < deadline) {
         struct timespec ts = {0, 50 * 1000000L};
 
         is_gone = store_get(st, TENANT_KEY_PREFIX "d1", &kv, &err) == OMLOP_ENOTFOUND;
@@ -339,10 +332,10 @@ static int log_count(const fixture *fx, const char *needle, char *last, size_t l
 static int log_wait_more(const fixture *fx, const char *needle, int n, int64_t timeout_ms,
                          char *last, size_t lastsz)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_now_ms() + timeout_ms;
     int got;
 
-    while ((got = log_count(fx, needle, last, lastsz)) <= n && now_ms() < deadline) {
+    while ((got = log_count(fx, needle, last, lastsz)) <= n && clock_now_ms() < deadline) {
         struct timespec ts = {0, 20 * 1000000L};
 
         nanosleep(&ts, NULL);
@@ -383,17 +376,17 @@ static void test_host_back_requeues_at_once_with_backoff_forgotten(void **state)
 
     /* failures at about 0, 0.5, 1.5 and 3.5 s: the fourth waits 4 s for the fifth */
     n = 0;
-    t0 = now_ms();
-    while (!strstr(last, "retry in 4000 ms") && now_ms() - t0 < 10000)
-        n = log_wait_more(&fx, failed, n, 10000 - (now_ms() - t0), last, sizeof(last));
+    t0 = clock_now_ms();
+    while (!strstr(last, "retry in 4000 ms") && clock_now_ms() - t0 < 10000)
+        n = log_wait_more(&fx, failed, n, 10000 - (clock_now_ms() - t0), last, sizeof(last));
     if (!strstr(last, "retry in 4000 ms"))
         fail_msg("no fourth failed round within 10 s; last: %s", last);
 
-    t0 = now_ms();
+    t0 = clock_now_ms();
     manager_host_back(m, "b1");
     if (log_wait_more(&fx, failed, n, 2000, last, sizeof(last)) <= n)
         fail_msg("no round within 2 s of the host coming back (the backoff was 4 s)");
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(clock_now_ms() - t0 < 2000);
     if (!strstr(last, "retry in 500 ms"))
         fail_msg("the backoff was not forgotten: %s", last);
 
@@ -476,9 +469,9 @@ static void test_fixed_secret_requeues_at_once_with_backoff_forgotten(void **sta
 
     /* failures at about 0, 0.5, 1.5 and 3.5 s: the fourth waits 4 s for the fifth */
     n = 0;
-    t0 = now_ms();
-    while (!strstr(last, "retry in 4000 ms") && now_ms() - t0 < 10000)
-        n = log_wait_more(&fx, failed, n, 10000 - (now_ms() - t0), last, sizeof(last));
+    t0 = clock_now_ms();
+    while (!strstr(last, "retry in 4000 ms") && clock_now_ms() - t0 < 10000)
+        n = log_wait_more(&fx, failed, n, 10000 - (clock_now_ms() - t0), last, sizeof(last));
     if (!strstr(last, "retry in 4000 ms"))
         fail_msg("no fourth failed round within 10 s; last: %s", last);
     assert_true(manager_failures(m, "b1") >= 4);
@@ -493,11 +486,11 @@ static void test_fixed_secret_requeues_at_once_with_backoff_forgotten(void **sta
     assert_true(manager_failures(m, "b1") >= 4);
 
     /* the user writes the Secret (with a broken key: the round still fails, differently) */
-    t0 = now_ms();
+    t0 = clock_now_ms();
     put_secret(fx.st, "b1-ssh", "ssh-privatekey", "not a key");
     if (log_wait_more(&fx, failed, n, 2000, last, sizeof(last)) <= n)
         fail_msg("no round within 2 s of the Secret being created (the backoff was 4 s)");
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(clock_now_ms() - t0 < 2000);
     if (!strstr(last, "retry in 500 ms"))
         fail_msg("the backoff was not forgotten: %s", last);
     assert_int_equal(log_count(&fx, "secret=unrelated", NULL, 0), 0);
@@ -608,9 +601,9 @@ static void test_follower_reports_a_lost_host_once_and_stops_promptly(void **sta
     assert_int_equal(log_count(&fx, "event stream", NULL, 0), 0);
     assert_int_equal(log_count(&fx, "tenant=f1 host=h1 host back", NULL, 0), 0);
 
-    t_stop = now_ms();
+    t_stop = clock_now_ms();
     manager_free(m);
-    assert_true(now_ms() - t_stop < 3000);
+    assert_true(clock_now_ms() - t_stop < 3000);
     close(fd);
     json_object_put(sec);
     strbuf_release(&tenant);
