@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -148,6 +149,14 @@ static int is_loopback_peer(const char *peer)
     return 0;
 }
 
+static int is_unix_socket(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
+}
+
 /* Fill c->req from the parsed headers. */
 static void read_request(api_conn *c, struct lws *wsi)
 {
@@ -190,7 +199,8 @@ static void read_request(api_conn *c, struct lws *wsi)
     c->req.is_websocket = c->is_ws;
     /* a request that began before a graceful stop is still served in full */
     c->req.is_late = c->srv->is_stopping;
-    if (lws_get_vhost(wsi) == c->srv->vh_unix) {
+    /* by the socket, not the vhost: lws may move a connection between vhosts by its Host */
+    if (is_unix_socket(lws_get_socket_fd(wsi))) {
         c->req.remote = strdup("unix");
         c->req.is_local = 1;
         c->req.is_unix = 1;
@@ -411,7 +421,7 @@ static int add_warnings(api_conn *c, unsigned char **p, unsigned char *end)
  */
 static int closes_after(const api_conn *c)
 {
-    return c->resp.close_connection || !(c->srv->is_tls && lws_get_vhost(c->wsi) == c->srv->vh_tcp);
+    return c->resp.close_connection || !lws_is_ssl(c->wsi);
 }
 
 /* After the last byte: close, or wait for the next request. */

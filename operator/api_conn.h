@@ -69,7 +69,6 @@ struct api_server {
     struct lws_vhost *vh_unix;
     int port;
     int is_tcp_local;   /* the TCP address is loopback */
-    int is_tls;         /* TCP with TLS: lws accepts it, api_gate cannot read its headers */
     size_t header_room; /* lws's header buffer (max_http_header_data) */
     int sig_fd;         /* signalfd for SIGTERM/SIGINT, adopted into the loop */
     char describe[1024];

@@ -209,10 +209,10 @@ static void audit_refusal(gate_conn *g, int code)
         snprintf(path, sizeof(path), "-");
     /* a websocket upgrade is a watch, as the guard audits it */
     is_ws = has_ci(g->buf, g->len, "\nupgrade: websocket");
-    if (g->vh == g->srv->vh_unix)
-        snprintf(remote, sizeof(remote), "unix");
-    else if (getpeername(lws_get_socket_fd(g->wsi), (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
+    if (getpeername(lws_get_socket_fd(g->wsi), (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_UNIX)
+            snprintf(remote, sizeof(remote), "unix");
+        else if (ss.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, remote, sizeof(remote));
         else if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, remote, sizeof(remote));

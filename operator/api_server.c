@@ -378,8 +378,7 @@ int api_server_new(api *a, const api_server_options *opts, api_server **out, oml
         abort();
     s->a = a;
     s->sig_fd = -1;
-    s->is_tls = opts->tls_cert != NULL;
-    s->header_room = header_room(&a->opts, s->is_tls);
+    s->header_room = header_room(&a->opts, opts->tls_cert != NULL);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     memset(&info, 0, sizeof(info));
     fill_common(&info, s);
