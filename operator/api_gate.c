@@ -43,7 +43,7 @@ typedef struct gate_conn {
 api_gate_verdict api_gate_judge(const char *buf, size_t len, size_t limit, size_t room,
                                 size_t *scanned, size_t *block)
 {
-    size_t end = 0, lines = 0, i = *scanned;
+    size_t end = 0, lines = 0, fields = 0, i = *scanned;
 
     /* the block ends at "\n\r\n" or "\n\n" (bare LF line ends are accepted too) */
     for (; i < len; i++) {
@@ -69,10 +69,15 @@ api_gate_verdict api_gate_judge(const char *buf, size_t len, size_t limit, size_
         return len > limit ? API_GATE_TOO_LARGE : API_GATE_MORE;
     if (end > limit)
         return API_GATE_TOO_LARGE;
-    for (size_t k = 0; k < end; k++)
+    for (size_t k = 0; k < end; k++) {
         lines += buf[k] == '\n';
+        /* the request line's '&' and ';' start query parameters */
+        fields += buf[k] == '\n' || (lines == 0 && (buf[k] == '&' || buf[k] == ';'));
+    }
     if (end + lines * API_GATE_LWS_LINE_COST > room)
         return API_GATE_TOO_LARGE;
+    if (fields > API_GATE_MAX_FIELDS + 2) /* the request line's and the blank line's ends */
+        return API_GATE_TOO_MANY;
     *block = end;
     return API_GATE_PASS;
 }
@@ -223,17 +228,22 @@ static void audit_refusal(gate_conn *g, int code)
 }
 
 /* Answer 431 with a Status, then read and drop the rest until the client hangs up. */
-static int refuse(gate_conn *g)
+static int refuse(gate_conn *g, api_gate_verdict why)
 {
     api_response resp;
     char head[256];
     int fd = lws_get_socket_fd(g->wsi), n;
 
     api_response_init(&resp);
-    api_status_respond(&resp, 431,
-                       "the request line and headers are larger than the limit of "
-                       "%zu bytes (custom headers included)",
-                       g->srv->a->opts.max_header_bytes);
+    if (why == API_GATE_TOO_MANY)
+        api_status_respond(&resp, 431,
+                           "the request has more than %d header lines and query parameters",
+                           API_GATE_MAX_FIELDS);
+    else
+        api_status_respond(&resp, 431,
+                           "the request line and headers are larger than the limit of %zu "
+                           "bytes (custom headers included)",
+                           g->srv->a->opts.max_header_bytes);
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: %s\r\n"
                  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -306,7 +316,8 @@ static int on_readable(gate_conn *g)
         lws_sul_schedule(g->srv->ctx, 0, &g->sul_repoll, on_repoll, REPOLL_US);
         return 0;
     case API_GATE_TOO_LARGE:
-        return refuse(g);
+    case API_GATE_TOO_MANY:
+        return refuse(g, verdict);
     case API_GATE_PASS:
         hand_over(g);
         return -1;

@@ -21,10 +21,16 @@
 /* Bytes libwebsockets adds per header line when it stores the line (custom headers). */
 #define API_GATE_LWS_LINE_COST 8
 
+/* Header lines plus query parameters libwebsockets takes in one request: its table of header
+ * fragments has WSI_TOKEN_COUNT (95) slots, one per known header line and per parameter, and
+ * it closes the connection without an answer when they run out. Custom lines count too here. */
+#define API_GATE_MAX_FIELDS 88
+
 typedef enum api_gate_verdict {
-    API_GATE_MORE = 0, /* the block is not complete yet */
-    API_GATE_PASS,     /* complete and within the limits */
-    API_GATE_TOO_LARGE /* over the limit (or more than libwebsockets can hold): 431 */
+    API_GATE_MORE = 0,  /* the block is not complete yet */
+    API_GATE_PASS,      /* complete and within the limits */
+    API_GATE_TOO_LARGE, /* over the limit (or more than libwebsockets can hold): 431 */
+    API_GATE_TOO_MANY   /* more header lines and query parameters than API_GATE_MAX_FIELDS */
 } api_gate_verdict;
 
 /*
@@ -33,6 +39,8 @@ typedef enum api_gate_verdict {
  * longer than limit, or when, stored the libwebsockets way (each line plus
  * API_GATE_LWS_LINE_COST), it would not fit in room bytes. *scanned (0 at first) remembers how
  * far the search for the end went. *block gets the block's length on API_GATE_PASS.
+ * API_GATE_TOO_MANY when the block has more than API_GATE_MAX_FIELDS header lines plus query
+ * parameters.
  */
 api_gate_verdict api_gate_judge(const char *buf, size_t len, size_t limit, size_t room,
                                 size_t *scanned, size_t *block);

@@ -153,8 +153,24 @@ static void test_large_headers(void **state)
             assert_int_equal(send_block(fd, &req, &got), cases[i].code);
             if (cases[i].code == 431)
                 assert_431(&got);
+            /* one request per connection: a next one would reach lws unmeasured */
+            assert_non_null(strstr(strbuf_str(&got), "onnection: close"));
             close(fd);
         }
+    }
+    /* more header lines or query parameters than libwebsockets' table holds, within the
+     * limit: 431 naming the count, not a silent close */
+    for (int kind = 0; kind < 2; kind++) {
+        strbuf_reset(&req);
+        strbuf_adds(&req, kind ? "GET /healthz?a0=1" : "GET /healthz HTTP/1.1\r\n");
+        for (int i = 1; i < 150; i++)
+            strbuf_adds(&req, kind ? "&a=1" : "Accept: a\r\n");
+        strbuf_adds(&req, kind ? " HTTP/1.1\r\nHost: localhost\r\n\r\n" : "Host: x\r\n\r\n");
+        assert_true(req.len < 2048);
+        fd = raw_connect(proc.port);
+        assert_int_equal(send_block(fd, &req, &got), 431);
+        assert_non_null(strstr(strbuf_str(&got), "more than 88 header lines"));
+        close(fd);
     }
     /* a known header over the limit: 431 too */
     strbuf_reset(&req);
@@ -272,6 +288,28 @@ static void test_gate_judge(void **state)
     assert_int_equal(
         api_gate_judge(req, n + 4, 100, n + 3 * API_GATE_LWS_LINE_COST, &scanned, &block),
         API_GATE_PASS);
+}
+
+/* The count of header lines and query parameters, at and past API_GATE_MAX_FIELDS. */
+static void test_gate_judge_fields(void **state)
+{
+    strbuf req = STRBUF_INIT;
+    size_t scanned, block;
+
+    (void)state;
+    for (int kind = 0; kind < 2; kind++)
+        for (int n = API_GATE_MAX_FIELDS - 1; n <= API_GATE_MAX_FIELDS + 1; n++) {
+            /* n header lines, or n - 1 header lines and a second query parameter */
+            strbuf_reset(&req);
+            strbuf_adds(&req, kind ? "GET /x?a=1&b=2 HTTP/1.1\r\n" : "GET /x?a=1 HTTP/1.1\r\n");
+            for (int i = 0; i < n - kind; i++)
+                strbuf_adds(&req, "X: y\r\n");
+            strbuf_adds(&req, "\r\n");
+            scanned = 0;
+            assert_int_equal(api_gate_judge(req.buf, req.len, 100000, 100000, &scanned, &block),
+                             n <= API_GATE_MAX_FIELDS ? API_GATE_PASS : API_GATE_TOO_MANY);
+        }
+    strbuf_release(&req);
 }
 
 static void test_slow_client_times_out(void **state)
@@ -439,6 +477,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gate_judge),
+        cmocka_unit_test(test_gate_judge_fields),
         cmocka_unit_test(test_oversized_body_is_413),
         cmocka_unit_test(test_large_headers),
         cmocka_unit_test(test_large_headers_unix_and_in_pieces),
