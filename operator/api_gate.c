@@ -119,7 +119,8 @@ static void accept_one(api_server *s, struct lws_vhost *vh, int fd)
     info.vh_prot_name = API_GATE_CONN_PROTOCOL;
     info.opaque = g;
     g->wsi = lws_adopt_descriptor_vhost_via_info(&info);
-    if (!g->wsi) { /* lws closed fd */
+    if (!g->wsi) { /* lws 4.1 leaves a descriptor it could not adopt (not a socket) open */
+        close(fd);
         log_warn("component=http cannot take a new connection into the event loop");
         free(g->buf);
         free(g);
@@ -164,8 +165,10 @@ int api_gate_listen(api_server *s, struct lws_vhost *vh, int fd, omlop_err *err)
     info.vh_prot_name = API_GATE_LISTEN_PROTOCOL;
     info.opaque = vh;
     (void)s;
-    if (!lws_adopt_descriptor_vhost_via_info(&info))
+    if (!lws_adopt_descriptor_vhost_via_info(&info)) {
+        close(fd); /* lws leaves it open */
         return omlop_err_set(err, OMLOP_EIO, "cannot watch the listening socket in the loop");
+    }
     return 0;
 }
 
