@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "operator/api_gate.h"
 #include "operator/api_request.h"
 #include "operator/api_router.h"
 #include "operator/api_status.h"
@@ -144,6 +146,14 @@ static int is_loopback_peer(const char *peer)
     return 0;
 }
 
+static int is_unix_socket(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
+}
+
 /* Fill c->req from the parsed headers. */
 static void read_request(api_conn *c, struct lws *wsi)
 {
@@ -184,7 +194,8 @@ static void read_request(api_conn *c, struct lws *wsi)
     c->req.is_websocket = c->is_ws;
     /* a request that began before a graceful stop is still served in full */
     c->req.is_late = c->srv->is_stopping;
-    if (lws_get_vhost(wsi) == c->srv->vh_unix) {
+    /* by the socket, not the vhost: lws may move a connection between vhosts by its Host */
+    if (is_unix_socket(lws_get_socket_fd(wsi))) {
         c->req.remote = xstrdup("unix");
         c->req.is_local = 1;
         c->req.is_unix = 1;
@@ -398,10 +409,20 @@ static int add_warnings(api_conn *c, unsigned char **p, unsigned char *end)
     return 0;
 }
 
+/*
+ * Whether the connection closes after this answer: when the answer says so, and always on a
+ * connection api_gate handed over (plain HTTP, unix socket), whose next request would reach
+ * libwebsockets without passing api_gate's header-size check.
+ */
+static int closes_after(const api_conn *c)
+{
+    return c->resp.close_connection || !lws_is_ssl(c->wsi);
+}
+
 /* After the last byte: close, or wait for the next request. */
 int api_conn_finish(api_conn *c)
 {
-    if (c->resp.close_connection) {
+    if (closes_after(c)) {
         c->phase = PH_CLOSING;
         lws_callback_on_writable(c->wsi); /* called again once the data is flushed */
         return 0;
@@ -424,7 +445,7 @@ static int write_response(api_conn *c)
         if (lws_add_http_common_headers(c->wsi, (unsigned int)c->resp.status, c->resp.content_type,
                                         c->resp.body.len, &p, end) ||
             add_warnings(c, &p, end) ||
-            (c->resp.close_connection &&
+            (closes_after(c) &&
              lws_add_http_header_by_token(c->wsi, WSI_TOKEN_CONNECTION,
                                           (const unsigned char *)"close", 5, &p, end)) ||
             lws_finalize_write_http_header(c->wsi, start, &p, end))
@@ -564,6 +585,8 @@ const struct lws_protocols api_conn_protocols[] = {
     {"omlop", api_conn_cb, sizeof(api_conn *), 0, 0, NULL, 0},
     {"omlop-watchfd", api_conn_watchfd_cb, 0, 0, 0, NULL, 0},
     {API_CONN_SIGNAL_PROTOCOL, api_server_signal_cb, 0, 0, 0, NULL, 0},
+    {API_GATE_LISTEN_PROTOCOL, api_gate_listen_cb, 0, 0, 0, NULL, 0},
+    {API_GATE_CONN_PROTOCOL, api_gate_conn_cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 int api_conn_drain(api_server *srv)

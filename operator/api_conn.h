@@ -68,8 +68,9 @@ struct api_server {
     struct lws_vhost *vh_tcp; /* NULL without TCP */
     struct lws_vhost *vh_unix;
     int port;
-    int is_tcp_local; /* the TCP address is loopback */
-    int sig_fd;       /* signalfd for SIGTERM/SIGINT, adopted into the loop */
+    int is_tcp_local;   /* the TCP address is loopback */
+    size_t header_room; /* lws's header buffer (max_http_header_data) */
+    int sig_fd;         /* signalfd for SIGTERM/SIGINT, adopted into the loop */
     char describe[1024];
     api_conn *conns; /* every live connection, to drain them on shutdown */
     int is_stopping; /* a signal came: draining */

@@ -12,11 +12,13 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "operator/api_conn.h"
+#include "operator/api_gate.h"
 
 /* How often the stop timer looks whether the connections are drained. */
 #define STOP_POLL_US (50 * 1000)
@@ -167,24 +169,82 @@ static void lws_log(int level, const char *line)
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    if (level & LLL_ERR)
+    /* lws 4.1 logs every socket handed over with its first bytes (api_gate) as an error */
+    if ((level & LLL_ERR) && strncmp(msg, "adopt_socket_readbuf: ", 22) != 0)
         log_warn("component=http %s", msg);
     else
         log_debug("component=http %s", msg);
 }
 
+/*
+ * libwebsockets' header buffer, one size for the whole context. Plain and unix connections
+ * reach lws only with a header block api_gate measured (at most the limit); lws stores custom
+ * header lines with a few bytes more each, hence the margin. TLS connections reach lws
+ * unmeasured: there the buffer is as large as lws allows, so that the check in api_conn (which
+ * sees only the headers lws knows) fires before the buffer overflows in all but extreme cases.
+ */
+static size_t header_room(const api_options *o, int is_tls)
+{
+    size_t room = is_tls ? 65535 : o->max_header_bytes * 3 + 1024;
+
+    return room > 65535 ? 65535 : room;
+}
+
 static void fill_common(struct lws_context_creation_info *info, api_server *s)
 {
     const api_options *o = &s->a->opts;
-    size_t ah = o->max_header_bytes * 2 + 1024;
 
     info->protocols = api_conn_protocols;
     info->user = s;
-    /* lws closes a connection whose headers overflow its buffer; ours (smaller) answers 431 */
-    info->max_http_header_data = (unsigned short)(ah > 65535 ? 65535 : ah);
+    info->max_http_header_data = (unsigned short)s->header_room;
     info->timeout_secs = (unsigned int)o->request_timeout_s + 5;
     info->timeout_secs_ah_idle = (unsigned int)o->request_timeout_s;
     info->keepalive_timeout = 30;
+}
+
+/* A listening socket of ours (api_gate reads each connection's headers first). */
+static int listen_tcp(const char *host, int port, int *fd_out, int *port_out, omlop_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, one = 1;
+
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(host, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            return omlop_err_set(err, OMLOP_EINVAL, "--listen %s: not an IPv6 address", host);
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_ANY);
+        if (host[0] && strcmp(host, "*") != 0 && inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return omlop_err_set(err, OMLOP_EINVAL, "--listen %s: not an IPv4 address", host);
+        len = sizeof(*a);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return omlop_err_set(err, OMLOP_EIO, "socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        int e = errno;
+
+        close(fd);
+        return omlop_err_set(err, OMLOP_EIO, "%s", strerror(e));
+    }
+    *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *fd_out = fd;
+    return 0;
 }
 
 static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop_err *err)
@@ -203,7 +263,7 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
     memset(&info, 0, sizeof(info));
     fill_common(&info, s);
     info.vhost_name = "tcp";
-    info.port = port;
+    info.port = opts->tls_cert ? port : CONTEXT_PORT_NO_LISTEN_SERVER;
     info.iface = host[0] && strcmp(host, "*") != 0 ? host : NULL;
     if (!strchr(host, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -227,7 +287,19 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
                              "cannot listen on %s%s: the address is in use or not local%s",
                              opts->listen, opts->tls_cert ? " with TLS" : "",
                              opts->tls_cert ? ", or the certificate and key do not load" : "");
-    s->port = lws_get_vhost_listen_port(s->vh_tcp);
+    if (!opts->tls_cert) {
+        int fd = -1;
+        omlop_err e2 = OMLOP_ERR_INIT;
+
+        if (listen_tcp(host, port, &fd, &s->port, &e2) != 0)
+            return omlop_err_set(err, OMLOP_EIO,
+                                 "cannot listen on %s: %s (the address is in use or not local)",
+                                 opts->listen, e2.msg);
+        rc = api_gate_listen(s, s->vh_tcp, fd, err);
+        if (rc)
+            return rc;
+    } else
+        s->port = lws_get_vhost_listen_port(s->vh_tcp);
     if (s->port <= 0 || probe_listen(host, s->port) != 0)
         return omlop_err_set(err, OMLOP_EIO,
                              "cannot listen on %s (%s): not an address of this machine",
@@ -242,8 +314,10 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
 static int create_unix_vhost(api_server *s, const char *path, omlop_err *err)
 {
     struct lws_context_creation_info info;
+    struct sockaddr_un sun;
     struct stat st;
     size_t used = strlen(s->describe);
+    int fd, rc;
 
     if (strlen(path) >= 100)
         return omlop_err_set(err, OMLOP_EINVAL,
@@ -260,13 +334,33 @@ static int create_unix_vhost(api_server *s, const char *path, omlop_err *err)
     fill_common(&info, s);
     info.vhost_name = "unix";
     info.options = LWS_SERVER_OPTION_UNIX_SOCK;
-    info.iface = path;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the socket is ours: api_gate reads first */
     s->vh_unix = lws_create_vhost(s->ctx, &info);
     if (!s->vh_unix)
-        return omlop_err_set(err, OMLOP_EIO,
-                             "--socket %s: cannot listen there (does the directory exist?)", path);
-    if (chmod(path, 0600) != 0)
-        return omlop_err_set(err, OMLOP_EIO, "--socket %s: chmod 0600: %s", path, strerror(errno));
+        return omlop_err_set(err, OMLOP_EIO, "--socket %s: cannot set up the HTTP server", path);
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return omlop_err_set(err, OMLOP_EIO, "--socket %s: socket: %s", path, strerror(errno));
+    /* mode 0600 before listen(): nobody else can connect in between */
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        rc = omlop_err_set(err, OMLOP_EIO,
+                           "--socket %s: cannot listen there: %s (does the directory exist?)", path,
+                           strerror(errno));
+        close(fd);
+        return rc;
+    }
+    if (chmod(path, 0600) != 0 || listen(fd, SOMAXCONN) != 0) {
+        rc = omlop_err_set(err, OMLOP_EIO, "--socket %s: chmod 0600 or listen: %s", path,
+                           strerror(errno));
+        close(fd);
+        return rc;
+    }
+    rc = api_gate_listen(s, s->vh_unix, fd, err);
+    if (rc)
+        return rc;
     snprintf(s->describe + used, sizeof(s->describe) - used, "%sunix:%s", used ? ", " : "", path);
     return 0;
 }
@@ -283,6 +377,7 @@ int api_server_new(api *a, const api_server_options *opts, api_server **out, oml
     s = xcalloc(1, sizeof(*s));
     s->a = a;
     s->sig_fd = -1;
+    s->header_room = header_room(&a->opts, opts->tls_cert != NULL);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     memset(&info, 0, sizeof(info));
     fill_common(&info, s);
