@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
+#include <libssh/libssh.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -406,6 +407,20 @@ static int list_round(bench *b)
     return 0;
 }
 
+/* A fresh ed25519 private key in OpenSSH text (ssh_string_free_char frees it), or NULL. */
+static char *bench_private_key(void)
+{
+    ssh_key key = NULL;
+    char *pem = NULL;
+
+    if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+        return NULL;
+    if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &pem) != SSH_OK)
+        pem = NULL;
+    ssh_key_free(key);
+    return pem;
+}
+
 static int setup(bench *b)
 {
     schema_set *set = NULL;
@@ -413,6 +428,7 @@ static int setup(bench *b)
     store_options so;
     char data[96];
     json_object *tenants[N_TENANTS] = {0};
+    char *pem = NULL;
     int rc = -1;
 
     snprintf(b->dir, sizeof(b->dir), "/tmp/omlop-resync-bench-XXXXXX");
@@ -441,19 +457,31 @@ static int setup(bench *b)
         fprintf(stderr, "resync_bench: store: %s\n", err.msg);
         goto out;
     }
+    /* the reconciler parses the identity before it connects: a real (throw-away) key */
+    if (!(pem = bench_private_key())) {
+        fprintf(stderr, "resync_bench: cannot generate an ed25519 key with libssh\n");
+        goto out;
+    }
     for (int i = 0; i < N_TENANTS; i++) {
-        char key[128], text[256];
-        json_object *secret;
+        char key[128], name[64];
+        json_object *secret = json_object_new_object(), *meta = json_object_new_object();
+        json_object *sd = json_object_new_object();
 
         snprintf(key, sizeof(key), TENANT_KEY_PREFIX "%s", b->t[i].name);
-        if (put_object(b->st, key, tenants[i]) < 0)
+        if (put_object(b->st, key, tenants[i]) < 0) {
+            json_object_put(secret);
+            json_object_put(meta);
+            json_object_put(sd);
             goto out;
-        snprintf(text, sizeof(text),
-                 "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
-                 "\"metadata\":{\"name\":\"%s-ssh\"},\"stringData\":{\"ssh-privatekey\":\"KEY\"}}",
-                 b->t[i].name);
-        secret = json_tokener_parse(text);
-        snprintf(key, sizeof(key), SECRETS_KEY_PREFIX "%s-ssh", b->t[i].name);
+        }
+        snprintf(name, sizeof(name), "%s-ssh", b->t[i].name);
+        json_object_object_add(secret, "apiVersion", json_object_new_string("omlop.io/v1alpha1"));
+        json_object_object_add(secret, "kind", json_object_new_string("Secret"));
+        json_object_object_add(meta, "name", json_object_new_string(name));
+        json_object_object_add(secret, "metadata", meta);
+        json_object_object_add(sd, "ssh-privatekey", json_object_new_string(pem));
+        json_object_object_add(secret, "stringData", sd);
+        snprintf(key, sizeof(key), SECRETS_KEY_PREFIX "%s", name);
         rc = put_object(b->st, key, secret);
         json_object_put(secret);
         if (rc < 0)
@@ -470,6 +498,8 @@ out:
     for (int i = 0; i < N_TENANTS; i++)
         json_object_put(tenants[i]);
     schema_set_free(set);
+    if (pem)
+        ssh_string_free_char(pem);
     return rc;
 }
 
