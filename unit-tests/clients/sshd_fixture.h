@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -259,6 +260,8 @@ static inline int fixture_spawn_sshd(sshd_fixture *f)
             dup2(fd, 2);
         }
         setsid();
+        /* a test binary killed by a timeout leaves no sshd behind */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         fixture_private_home(f);
         execl(SSHD_PATH, SSHD_PATH, "-D", "-e", "-f", conf, (char *)NULL);
         _exit(127);
