@@ -493,6 +493,8 @@ static void test_acme_pebble_issues_with_real_http01_and_retries_bad_nonces(void
     tlspair_info_release(&info);
 
     /* pebble rejects 5% of good nonces: keep asking until one was, and was retried */
+    if (acme_post_as_get(c, acme_order_url(o), &tmp, &err) < 0)
+        fail_msg("POST-as-GET of the order: %s", err.msg);
     acme_client_stats(c, &st);
     for (int i = 0; i < 400 && st.bad_nonce_retries == 0; i++) {
         if (acme_post_as_get(c, acme_order_url(o), &tmp, &err) < 0)
