@@ -45,7 +45,9 @@
  * key PEM copies the client keeps are wiped when freed.
  *
  * Threads: an acme_client and its orders are driven by one thread at a time (the libcurl easy
- * handle and the nonce are not locked); different clients are independent.
+ * handle and the nonce are not locked); different clients are independent. libcurl's global
+ * initialisation is implicit and thread-safe from libcurl 7.84 on (Debian 12 has 7.88); a
+ * program may still call curl_global_init() once at start.
  */
 #ifndef OMLOP_ACME_H
 #define OMLOP_ACME_H
@@ -119,7 +121,11 @@ int acme_client_new(const acme_config *cfg, acme_client **out, omlop_err *err);
 /* Free c (NULL is fine); its orders must be freed first. */
 void acme_client_free(acme_client *c);
 
-/* Fetch the directory and find or register the account (a few blocking requests). */
+/*
+ * Fetch the directory and find or register the account (a few blocking requests). A stored
+ * account URL (acme_config.account_url) is trusted as is: an order whose server answers
+ * accountDoesNotExist looks the account up or registers it again.
+ */
 int acme_client_account(acme_client *c, omlop_err *err);
 
 /* The account URL once known (to store with the account key), else NULL. Borrowed. */

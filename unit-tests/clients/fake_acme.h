@@ -430,7 +430,6 @@ static inline int fa_check_jws(fake_acme *f, int fd, const char *target, const c
     kid = fa_str(prot, "kid");
     json_object_object_get_ex(prot, "jwk", &jwk);
     if (!url || strcmp(url, want_url) != 0 || !fa_str(prot, "alg") ||
-        strcmp(fa_str(prot, "alg"), "ES256") != 0 ||
         (*is_new_account ? !jwk || kid : jwk || !kid)) {
         fa_problem(f, fd, "400 Bad Request", "malformed", "bad protected header");
         goto out;
@@ -446,9 +445,11 @@ static inline int fa_check_jws(fake_acme *f, int fd, const char *target, const c
         fa_problem(f, fd, "400 Bad Request", "accountDoesNotExist", "no such account");
         goto out;
     }
-    if (!key || !fa_jws_verify(key, p64, pay64, s64)) {
+    /* the algorithm must be the key's: ES256 for EC P-256, RS256 for RSA */
+    if (!key || strcmp(fa_str(prot, "alg"), EVP_PKEY_is_a(key, "EC") ? "ES256" : "RS256") != 0 ||
+        !fa_jws_verify(key, p64, pay64, s64)) {
         f->jws_bad++;
-        fa_problem(f, fd, "400 Bad Request", "malformed", "signature does not verify");
+        fa_problem(f, fd, "400 Bad Request", "malformed", "bad algorithm or signature");
         goto out;
     }
     f->jws_verified++;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <openssl/pem.h>
 
 #include "clients/acme.h"
@@ -351,6 +352,32 @@ static void test_acme_jws_signature_verifies_with_openssl(void **state)
     strbuf_release(&ka);
 }
 
+static void test_acme_rsa_account_key_signs_rs256(void **state)
+{
+    fx *x = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *jws, *prot;
+    strbuf pj = STRBUF_INIT;
+    char *rsa = NULL;
+
+    assert_int_equal(tlspair_key_generate(TLSPAIR_KEY_RSA_2048, &rsa, NULL), 0);
+    x->cfg.account_key_pem = rsa;
+    fx_client(x);
+    assert_int_equal(acme_client_account(x->c, &err), 0);
+    assert_int_equal(x->f.jws_bad, 0);
+    assert_true(x->f.jws_verified >= 2); /* the lookup and the registration */
+    jws = json_tokener_parse(x->f.first_jws.buf);
+    assert_int_equal(fa_b64url_decode(fa_str(jws, "protected"), &pj), 0);
+    prot = json_tokener_parse(pj.buf);
+    assert_string_equal(fa_str(prot, "alg"), "RS256");
+    json_object_put(prot);
+    json_object_put(jws);
+    strbuf_release(&pj);
+    acme_client_free(x->c);
+    x->c = NULL;
+    tlspair_free_secret(rsa);
+}
+
 /* --- nonces -------------------------------------------------------------------------------- */
 
 static void test_acme_bad_nonce_is_retried_with_the_nonce_it_carries(void **state)
@@ -673,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_acme_retry_after_parses_seconds_and_dates),
         T(test_acme_client_new_refuses_bad_config_naming_the_field),
         T(test_acme_jws_signature_verifies_with_openssl),
+        T(test_acme_rsa_account_key_signs_rs256),
         T(test_acme_bad_nonce_is_retried_with_the_nonce_it_carries),
         T(test_acme_bad_nonce_retries_are_bounded),
         T(test_acme_order_walks_pending_ready_processing_valid),
@@ -686,5 +714,6 @@ int main(void)
     };
 #undef T
 
+    curl_global_init(CURL_GLOBAL_ALL);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

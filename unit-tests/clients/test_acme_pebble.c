@@ -586,5 +586,6 @@ int main(void)
         cmocka_unit_test(test_acme_pebble_forgotten_account_is_registered_again),
     };
 
+    curl_global_init(CURL_GLOBAL_ALL);
     return cmocka_run_group_tests(tests, env_setup, env_teardown);
 }
