@@ -179,19 +179,27 @@ void acme_order_free(acme_order *o);
 /*
  * One step: at most one request (plus its badNonce retries). 0 with *wait_ms the time to wait
  * before the next step (0: at once) while the order is in progress; 0 with
- * acme_order_is_done() once the chain is there; negative when the order failed (terminal:
- * later steps return the same code), with acme_order_problem() set when a problem document
- * said why.
+ * acme_order_is_done() once the chain is there. Negative when the step failed, in two kinds:
+ *  - acme_order_is_failed(): the order is over (the CA refused a request with a 4xx problem,
+ *    an authorization or the order became invalid, the polls ran out, the CA spoke nonsense);
+ *    later steps return the same code and message; start a new order after a back-off;
+ *  - otherwise transient (the network, a timeout, a 5xx, badNonce retries used up, or
+ *    rateLimited: OMLOP_EUNAVAIL, OMLOP_ETIMEOUT, OMLOP_ELIMIT): the state is kept and the
+ *    same step can be called again after a back-off (the problem's retry_after_s when set).
+ * acme_order_problem() is the problem document that said why, when one did.
  */
 int acme_order_step(acme_order *o, int64_t *wait_ms, omlop_err *err);
 
 /* Whether the chain has been downloaded. */
 int acme_order_is_done(const acme_order *o);
 
+/* Whether the order failed for good (a new order is needed). */
+int acme_order_is_failed(const acme_order *o);
+
 /* Where the order is: "directory", "account-lookup", ..., "valid", "failed". */
 const char *acme_order_state(const acme_order *o);
 
-/* Step until done or failed, waiting with the sleep hook. */
+/* Step until done or until a step fails (either kind), waiting with the sleep hook. */
 int acme_order_run(acme_order *o, omlop_err *err);
 
 /* The certificate chain in PEM (leaf first) once done, else NULL. Borrowed. */
@@ -200,7 +208,7 @@ const char *acme_order_chain(const acme_order *o);
 /* The order URL once created (for logs and status), else NULL. Borrowed. */
 const char *acme_order_url(const acme_order *o);
 
-/* The problem document that ended the order, or NULL. Borrowed. */
+/* The problem document of the last failed step (final or transient), or NULL. Borrowed. */
 const acme_problem *acme_order_problem(const acme_order *o);
 
 /* Append base64url (RFC 4648 section 5, no padding) of n bytes. */

@@ -48,6 +48,7 @@ struct acme_order {
 
     enum ostate st;
     int account_resets; /* accountDoesNotExist handled (bounded: once) */
+    int transient;      /* this step's failure may be retried: the state was kept */
     int finalized;
     int polls; /* in the current wait */
     char *order_url;
@@ -139,6 +140,15 @@ static int fail_request(acme_order *o, int rc, omlop_err *err)
         o->st = OS_ACCOUNT_LOOKUP;
         omlop_err_clear(err);
         return 0;
+    }
+    if (rc == OMLOP_EUNAVAIL || rc == OMLOP_ETIMEOUT ||
+        (rc == OMLOP_ELIMIT && acme_problem_is(p, "rateLimited"))) {
+        /* the network, the CA's load or its rate limit: the same step can be tried again
+         * after a back-off, and a new order would only count against the limits */
+        o->transient = 1;
+        acme_problem_free(o->problem);
+        o->problem = acme_problem_dup(p);
+        return rc;
     }
     return fail(o, p, err);
 }
@@ -502,6 +512,11 @@ int acme_order_step(acme_order *o, int64_t *wait_ms, omlop_err *err)
     *wait_ms = 0;
     if (!err)
         err = &local;
+    o->transient = 0;
+    if (o->st != OS_FAILED) {
+        acme_problem_free(o->problem);
+        o->problem = NULL;
+    }
     switch (o->st) {
     case OS_FAILED:
         return omlop_err_set(err, o->fail_code, "%s", o->fail_msg);
@@ -511,16 +526,22 @@ int acme_order_step(acme_order *o, int64_t *wait_ms, omlop_err *err)
         rc = acme_directory(o->c, err);
         if (rc == 0)
             o->st = o->c->account_url ? OS_NEW_ORDER : OS_ACCOUNT_LOOKUP;
+        else
+            rc = fail_request(o, rc, err);
         break;
     case OS_ACCOUNT_LOOKUP:
         rc = acme_account_lookup(o->c, &found, err);
         if (rc == 0)
             o->st = found ? OS_NEW_ORDER : OS_ACCOUNT_REGISTER;
+        else
+            rc = fail_request(o, rc, err);
         break;
     case OS_ACCOUNT_REGISTER:
         rc = acme_account_register(o->c, err);
         if (rc == 0)
             o->st = OS_NEW_ORDER;
+        else
+            rc = fail_request(o, rc, err);
         break;
     case OS_NEW_ORDER:
         rc = step_new_order(o, wait_ms, err);
@@ -540,7 +561,7 @@ int acme_order_step(acme_order *o, int64_t *wait_ms, omlop_err *err)
         rc = step_download(o, err);
         break;
     }
-    if (rc < 0 && o->st != OS_FAILED)
+    if (rc < 0 && o->st != OS_FAILED && !o->transient)
         rc = fail(o, acme_client_problem(o->c), err);
     return rc;
 }
@@ -622,6 +643,11 @@ void acme_order_free(acme_order *o)
 int acme_order_is_done(const acme_order *o)
 {
     return o->st == OS_VALID;
+}
+
+int acme_order_is_failed(const acme_order *o)
+{
+    return o->st == OS_FAILED;
 }
 
 const char *acme_order_state(const acme_order *o)

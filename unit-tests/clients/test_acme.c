@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 
 #include "clients/acme.h"
+#include "lib/clock.h"
 #include "lib/tlspair.h"
 #include "unit-tests/clients/fake_acme.h"
 
@@ -625,7 +626,92 @@ static void test_acme_problem_documents_surface_verbatim(void **state)
     assert_non_null(strstr(err.msg, "too many certificates"));
     assert_non_null(strstr(err.msg, "(t1.example.com: 5 per week)"));
     assert_int_equal(x->clock.n_sleeps, 0); /* the caller backs off, not the client */
+    /* a rate limit is transient: the order waits in new-order and goes on when allowed */
+    assert_false(acme_order_is_failed(o));
+    assert_string_equal(acme_order_state(o), "new-order");
+    x->f.order_status_line = NULL;
+    assert_int_equal(acme_order_run(o, &err), 0);
+    assert_null(acme_order_problem(o));
+    assert_non_null(acme_order_chain(o));
     acme_order_free(o);
+}
+
+static void test_acme_transient_failures_keep_the_order_final_ones_end_it(void **state)
+{
+    fx *x = *state;
+    const char *domains[] = {"t1.example.com"};
+    static const char unavailable[] =
+        "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":\"try later\"}";
+    static const char rejected[] =
+        "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":\"policy "
+        "forbids this name\"}";
+    omlop_err err = OMLOP_ERR_INIT;
+    acme_order *o;
+    int64_t wait;
+
+    fx_client(x);
+    o = fx_order(x, domains, 1);
+    x->f.order_status_line = "503 Service Unavailable";
+    x->f.order_problem = unavailable;
+    assert_int_equal(acme_order_run(o, &err), OMLOP_EUNAVAIL);
+    assert_false(acme_order_is_failed(o));
+    assert_int_equal(acme_order_problem(o)->http_status, 503);
+    x->f.order_status_line = "400 Bad Request";
+    x->f.order_problem = rejected;
+    assert_int_equal(acme_order_step(o, &wait, &err), OMLOP_EINVAL);
+    assert_true(acme_order_is_failed(o));
+    assert_true(acme_problem_is(acme_order_problem(o), "rejectedIdentifier"));
+    assert_non_null(strstr(err.msg, "policy forbids this name"));
+    /* final: the CA is fine again, the order stays failed and sends nothing */
+    x->f.order_status_line = NULL;
+    x->f.posts = 0;
+    assert_int_equal(acme_order_step(o, &wait, &err), OMLOP_EINVAL);
+    assert_int_equal(x->f.posts, 0);
+    acme_order_free(o);
+
+    /* a CA that cannot be reached at all: transient, in the directory state */
+    fx_client(x);
+    fake_acme_stop(&x->f);
+    o = fx_order(x, domains, 1);
+    assert_int_equal(acme_order_step(o, &wait, &err), OMLOP_EUNAVAIL);
+    assert_false(acme_order_is_failed(o));
+    assert_string_equal(acme_order_state(o), "directory");
+    assert_null(acme_order_problem(o));
+    acme_order_free(o);
+    fake_acme_start(&x->f); /* for the teardown */
+}
+
+static void test_acme_a_silent_server_times_out_within_the_bound(void **state)
+{
+    fx *x = *state;
+    const char *domains[] = {"t1.example.com"};
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    omlop_err err = OMLOP_ERR_INIT;
+    char url[64];
+    acme_order *o;
+    int64_t wait, t0;
+
+    /* a listener that never accepts: the kernel completes the handshake, nobody answers */
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    getsockname(lfd, (struct sockaddr *)&a, &len);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/dir", ntohs(a.sin_port));
+    x->cfg.directory_url = url;
+    x->cfg.timeout_ms = 300;
+    fx_client(x);
+    o = fx_order(x, domains, 1);
+    t0 = clock_now_ms();
+    assert_int_equal(acme_order_step(o, &wait, &err), OMLOP_ETIMEOUT);
+    assert_true(clock_now_ms() - t0 < 3000);
+    assert_true(clock_now_ms() - t0 >= 300);
+    assert_non_null(strstr(err.msg, "no answer within 300 ms"));
+    assert_false(acme_order_is_failed(o)); /* transient: try again later */
+    acme_order_free(o);
+    close(lfd);
 }
 
 static void test_acme_stored_account_unknown_is_registered_again(void **state)
@@ -708,6 +794,8 @@ int main(void)
         T(test_acme_polls_are_bounded),
         T(test_acme_invalid_authorization_fails_with_the_challenge_error),
         T(test_acme_problem_documents_surface_verbatim),
+        T(test_acme_transient_failures_keep_the_order_final_ones_end_it),
+        T(test_acme_a_silent_server_times_out_within_the_bound),
         T(test_acme_stored_account_unknown_is_registered_again),
         T(test_acme_existing_account_is_found_not_registered),
         T(test_acme_registration_sends_contact_and_needs_terms_agreed),
