@@ -1,6 +1,6 @@
 /*
- * acme_int: what acme.c (transport, JWS, account, problems) and acme_order.c (the order state
- * machine) share and nothing else may use.
+ * acme_int: what acme.c (transport, account, problems), acme_jws.c (JWK, JWS) and acme_order.c
+ * (the order state machine) share and nothing else may use.
  */
 #ifndef OMLOP_ACME_INT_H
 #define OMLOP_ACME_INT_H
@@ -54,6 +54,19 @@ typedef struct acme_resp {
 } acme_resp;
 
 void acme_resp_release(acme_resp *r);
+
+/* A private key, or (public_ok) also a public key, from PEM; NULL when neither. */
+EVP_PKEY *acme_key_load(const char *pem, int public_ok);
+
+/* The JWK of key (EC P-256 or RSA >= 2048) in RFC 7638 member order, and its JWS alg. */
+int acme_jwk_of(EVP_PKEY *key, strbuf *jwk, const char **alg, omlop_err *err);
+
+/* base64url(SHA-256(jwk)) into thumb. */
+void acme_thumbprint(const strbuf *jwk, char thumb[44]);
+
+/* The flattened JWS of payload ("" for POST-as-GET) to url, signed with c's key and nonce. */
+int acme_jws_build(acme_client *c, const char *url, const char *payload, int use_jwk, strbuf *out,
+                   omlop_err *err);
 
 /* Read the directory once (GET). */
 int acme_directory(acme_client *c, omlop_err *err);
