@@ -3,9 +3,11 @@
 #include "clients/acme.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clients/acme_int.h"
 #include "lib/version.h"
@@ -576,6 +578,9 @@ int acme_client_new(const acme_config *cfg, acme_client **out, omlop_err *err)
                              cfg->email);
     if (cfg->account_url && !url_ok(cfg->account_url))
         return omlop_err_set(err, OMLOP_EINVAL, "account URL: not an http(s) URL");
+    if (cfg->ca_file && access(cfg->ca_file, R_OK) != 0)
+        return omlop_err_set(err, OMLOP_EINVAL, "acme CA bundle %s: %s", cfg->ca_file,
+                             strerror(errno));
     c = xcalloc(1, sizeof(*c));
     c->key = acme_key_load(cfg->account_key_pem, 0);
     if (!c->key) {

@@ -46,6 +46,7 @@ typedef struct fake_acme {
     int account_known;             /* onlyReturnExisting finds the key's account */
     int terms;                     /* the directory has meta.termsOfService */
     int authz_polls;               /* authorizations stay pending N polls after the challenge */
+    int authz_valid;               /* authorizations are valid from the start (reused) */
     int order_polls;               /* the order stays processing N polls after finalize */
     const char *retry_after;       /* Retry-After on pending/processing answers, or NULL */
     const char *order_status_line; /* newOrder answers this ("429 Too Many Requests") ... */
@@ -375,7 +376,7 @@ static inline void fa_new_order(fake_acme *f, int fd, json_object *payload)
         snprintf(f->authz_domain[i], sizeof(f->authz_domain[i]), "%s",
                  fa_str(json_object_array_get_idx(ids, (size_t)i), "value"));
         snprintf(f->authz_token[i], sizeof(f->authz_token[i]), "tok_%d-Ab9", i);
-        f->authz_state[i] = 0;
+        f->authz_state[i] = f->authz_valid ? 2 : 0;
     }
     f->order_exists = 1;
     f->finalized = 0;

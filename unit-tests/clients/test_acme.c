@@ -251,6 +251,10 @@ static void test_acme_client_new_refuses_bad_config_naming_the_field(void **stat
     cfg.email = "a\"@b";
     assert_int_equal(acme_client_new(&cfg, &c, &err), OMLOP_EINVAL);
     cfg.email = NULL;
+    cfg.ca_file = "/nonexistent/ca.pem";
+    assert_int_equal(acme_client_new(&cfg, &c, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "acme CA bundle /nonexistent/ca.pem"));
+    cfg.ca_file = NULL;
     cfg.account_key_pem = "not a key";
     assert_int_equal(acme_client_new(&cfg, &c, &err), OMLOP_EINVAL);
     assert_non_null(strstr(err.msg, "account key"));
@@ -538,6 +542,25 @@ static void test_acme_order_run_honours_retry_after(void **state)
     acme_order_free(o);
 }
 
+static void test_acme_reused_authorizations_go_straight_to_finalize(void **state)
+{
+    fx *x = *state;
+    const char *domains[] = {"t1.example.com"};
+    omlop_err err = OMLOP_ERR_INIT;
+    acme_order *o;
+
+    x->f.authz_valid = 1; /* the CA remembers an earlier validation: the order is ready */
+    fx_client(x);
+    o = fx_order(x, domains, 1);
+    assert_int_equal(acme_order_run(o, &err), 0);
+    assert_int_equal(x->sol.presented, 0);
+    assert_int_equal(x->f.challenges_posted, 0);
+    assert_int_equal(x->f.authz_posts, 0);
+    assert_string_equal(x->f.order_trace.buf, "ready,valid");
+    assert_non_null(acme_order_chain(o));
+    acme_order_free(o);
+}
+
 static void test_acme_polls_are_bounded(void **state)
 {
     fx *x = *state;
@@ -791,6 +814,7 @@ int main(void)
         T(test_acme_bad_nonce_retries_are_bounded),
         T(test_acme_order_walks_pending_ready_processing_valid),
         T(test_acme_order_run_honours_retry_after),
+        T(test_acme_reused_authorizations_go_straight_to_finalize),
         T(test_acme_polls_are_bounded),
         T(test_acme_invalid_authorization_fails_with_the_challenge_error),
         T(test_acme_problem_documents_surface_verbatim),
