@@ -13,9 +13,11 @@
  * Design: a step-wise state machine, not one call with callbacks. acme_order_step() makes at
  * most one request plus its bounded badNonce retries, and says when to call again
  * (Retry-After, honoured, or the poll interval). The reconciler can run the step from a worker
- * thread and requeue the tenant at that time instead of sleeping there, so one slow CA never
- * holds a worker for longer than one request's timeout; every request has a connect timeout
- * and a total timeout, every wait a bounded number of polls. acme_order_run() is the same
+ * thread and requeue the tenant at that time instead of sleeping there, so one slow CA holds a
+ * worker for at most one step: a request, a nonce fetch and the badNonce retries, each with a
+ * connect timeout and a total timeout; every wait is a bounded number of polls. A failed step
+ * is final (a new order is needed) or transient (retry the same step after a back-off), which
+ * acme_order_step says. acme_order_run() is the same
  * machine driven to the end with the config's sleep hook, for tools, tests and benches.
  *
  * http-01: for each pending authorization the client computes the key authorization
@@ -36,13 +38,14 @@
  * rateLimited gives OMLOP_ELIMIT with the server's Retry-After. The omlop_err message quotes
  * type and detail too.
  *
- * Transport: TLS verification is always on (no option turns it off); ca_file adds a bundle for
- * private ACME servers (pebble). An http:// directory is accepted for lab and test servers (the
- * Tenant schema's pattern allows it); production directories are https. Answers are bounded
- * (ACME_MAX_BODY bytes).
+ * Transport: TLS verification is always on (no option turns it off); ca_file replaces the
+ * system store with a bundle, for a private ACME server (pebble). An http:// directory is
+ * accepted for lab and test servers (the Tenant schema's pattern allows it); production
+ * directories are https. Answers are bounded (ACME_MAX_BODY bytes).
  *
  * Secrets: the account key and the certificate key never appear in a message or a log; the
- * key PEM copies the client keeps are wiped when freed.
+ * account key is kept only as an OpenSSL key object, the certificate key's PEM copy an order
+ * keeps is wiped when the order is freed.
  *
  * Threads: an acme_client and its orders are driven by one thread at a time (the libcurl easy
  * handle and the nonce are not locked); different clients are independent. libcurl's global
