@@ -578,12 +578,37 @@ static void test_acme_pebble_forgotten_account_is_registered_again(void **state)
     tlspair_free_secret(ckey);
 }
 
+static void test_acme_pebble_is_refused_without_its_ca(void **state)
+{
+    env *e = *state;
+    acme_config cfg = {0};
+    acme_client *c = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    char *key = NULL;
+
+    if (e->why[0])
+        fail_msg("%s", e->why);
+    /* the system store does not know pebble's CA: TLS verification refuses, always */
+    assert_int_equal(tlspair_key_generate(TLSPAIR_KEY_EC_P256, &key, NULL), 0);
+    cfg.directory_url = e->dirurl;
+    cfg.account_key_pem = key;
+    cfg.terms_agreed = 1;
+    cfg.timeout_ms = 10000;
+    assert_int_equal(acme_client_new(&cfg, &c, &err), 0);
+    assert_int_equal(acme_client_account(c, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "certificate"));
+    assert_null(acme_client_account_url(c));
+    acme_client_free(c);
+    tlspair_free_secret(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acme_pebble_issues_with_real_http01_and_retries_bad_nonces),
         cmocka_unit_test(test_acme_pebble_unserved_challenge_fails_with_its_problem),
         cmocka_unit_test(test_acme_pebble_forgotten_account_is_registered_again),
+        cmocka_unit_test(test_acme_pebble_is_refused_without_its_ca),
     };
 
     curl_global_init(CURL_GLOBAL_ALL);
