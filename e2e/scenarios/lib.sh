@@ -538,8 +538,11 @@ pg_seed() {
 		fail "seeding database $4 in $2 on host $1: $(tail -n 3 "$WORK/pg-seed.out")"
 }
 
-# the rows of every table of schema public, and an md5 of their content (rows as text, sorted)
-E2E_PG_DIGEST_SQL="SELECT t.table_name || ' ' ||
+# the rows of every table of schema public, and an md5 of their content (rows as text, sorted;
+# timestamps in UTC, so the server's TZ does not change the digest)
+E2E_PG_DIGEST_SQL="SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET IntervalStyle TO 'postgres';
+SET extra_float_digits TO 1; SET bytea_output TO 'hex';
+SELECT t.table_name || ' ' ||
   (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I',
     t.table_schema, t.table_name), false, true, '')))[1]::text || ' ' ||
   (xpath('/row/h/text()', query_to_xml(format(
