@@ -25,7 +25,7 @@ DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyam
 # one (a test that cannot run is not a pass).
 DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
-	psmisc procps kubectl ansible python3 openssl util-linux pebble
+	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wno-format-nonliteral -Werror
