@@ -231,8 +231,7 @@ void api_gate_refusal(const api_server *s, api_gate_verdict why, const char *blo
     /* a websocket upgrade is a watch, as the guard audits it */
     log_info("audit user=- role=- verb=%s resource=- name=- code=431 dryRun=false remote=%s "
              "refused=header-bytes path=%s host=- origin=-",
-             has_ci(block, len, "\nupgrade: websocket") ? "watch"
-                                                        : verbs[api_method_parse(method)],
+             has_ci(block, len, "\nupgrade: websocket") ? "watch" : verbs[api_method_parse(method)],
              remote, path);
 }
 

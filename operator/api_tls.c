@@ -136,16 +136,17 @@ int api_tls_new(api_server *s, const char *cert_file, const char *key_file, api_
         rc = omlop_err_set(err, OMLOP_EIO, "cannot set up TLS ciphers: %s", ssl_reason());
         goto out;
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        rc = omlop_err_set(err, OMLOP_EINVAL,
-                           "--tls-cert %s: not a PEM certificate (chain) that loads: %s", cert_file,
-                           ssl_reason());
-        goto out;
-    }
+    /* the key first: loaded after the certificate, a key of another one fails as unloadable */
     if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
         rc = omlop_err_set(err, OMLOP_EINVAL,
                            "--tls-key %s: not an unencrypted PEM private key that loads: %s",
                            key_file, ssl_reason());
+        goto out;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        rc = omlop_err_set(err, OMLOP_EINVAL,
+                           "--tls-cert %s: not a PEM certificate (chain) that loads: %s", cert_file,
+                           ssl_reason());
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -210,9 +211,9 @@ void api_tls_answered(api_tls *t, int fd)
     if (!f)
         return;
     f->answered++;
-    /* called from inside libwebsockets' callback: the front runs right after it */
-    if (f->state == FS_REFUSE)
-        lws_sul_schedule(t->srv->ctx, 0, &f->sul_kick, on_kick, 1);
+    /* the next request may go on; called from inside libwebsockets' callback, the front runs
+     * right after it */
+    lws_sul_schedule(t->srv->ctx, 0, &f->sul_kick, on_kick, 1);
 }
 
 /* --- one connection ------------------------------------------------------------------------ */
@@ -392,12 +393,16 @@ static int judge(tls_front *f)
         f->judged = f->in_len;
         return 1;
     case FS_HEAD:
+        /* one request at a time: libwebsockets 4.1 loses the body of a request that arrives
+         * behind another in one read (and then spins), so the next one waits for the answer */
+        if (f->answered < f->forwarded)
+            return 0;
         break;
     default:
         return 0;
     }
-    switch (api_gate_judge(f->in + f->judged, fresh, o->max_header_bytes,
-                           f->t->srv->header_room, &f->scanned, &block)) {
+    switch (api_gate_judge(f->in + f->judged, fresh, o->max_header_bytes, f->t->srv->header_room,
+                           &f->scanned, &block)) {
     case API_GATE_MORE:
         if (!f->is_head_timed) /* a header block has the request timeout to arrive */
             arm(f, request_timeout_us(f));
@@ -433,8 +438,8 @@ static int from_client(tls_front *f)
         int n, e;
 
         if (f->judged && f->pair && !f->is_pair_eof && !f->is_pair_shut) {
-            ssize_t w = send(lws_get_socket_fd(f->pair), f->in, f->judged,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t w =
+                send(lws_get_socket_fd(f->pair), f->in, f->judged, MSG_NOSIGNAL | MSG_DONTWAIT);
 
             if (w > 0) {
                 memmove(f->in, f->in + w, f->in_len - (size_t)w);
