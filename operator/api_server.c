@@ -239,7 +239,10 @@ static int listen_tcp(const char *host, int port, int *fd_out, int *port_out, om
         int e = errno;
 
         close(fd);
-        return omlop_err_set(err, OMLOP_EIO, "%s", strerror(e));
+        if (e == EADDRNOTAVAIL)
+            return omlop_err_set(err, OMLOP_EIO, "not an address of this machine");
+        return omlop_err_set(err, OMLOP_EIO, "%s (the address is in use or not local)",
+                             strerror(e));
     }
     *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
@@ -286,9 +289,7 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
         omlop_err e2 = OMLOP_ERR_INIT;
 
         if (listen_tcp(host, port, &fd, &s->port, &e2) != 0)
-            return omlop_err_set(err, OMLOP_EIO,
-                                 "cannot listen on %s: %s (the address is in use or not local)",
-                                 opts->listen, e2.msg);
+            return omlop_err_set(err, OMLOP_EIO, "cannot listen on %s: %s", opts->listen, e2.msg);
         rc = s->tls ? api_tls_listen(s->tls, s->vh_tcp, fd, err)
                     : api_gate_listen(s, s->vh_tcp, fd, err);
         if (rc)

@@ -5,7 +5,8 @@
  * line, custom headers count, a block past every buffer (>64 KiB) and more than 88 header lines
  * are 431 rather than a silent close; each request of a kept-alive connection is judged (also
  * pipelined); a stalled handshake or header block does not hold up other clients and is closed
- * within the request timeout; a plain-HTTP client on the TLS port is closed; TLS below 1.2 is
+ * within the request timeout; watch streams (chunked, websocket) pass; a plain-HTTP client on
+ * the TLS port is closed; TLS below 1.2 is
  * refused; a certificate or key that does not load is named at start-up.
  */
 #include <openssl/err.h>
@@ -198,6 +199,37 @@ static int tls_closed(SSL *ssl)
      * timeout is SSL_ERROR_WANT_READ */
     return e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SSL ||
            (e == SSL_ERROR_SYSCALL && errno != EAGAIN);
+}
+
+/* Read until needle arrives (1) or the server closes or 5 s pass without data (0). */
+static int tls_read_until(SSL *ssl, strbuf *got, const char *needle)
+{
+    while (!strstr(strbuf_str(got), needle)) {
+        char buf[4096];
+        int n = SSL_read(ssl, buf, sizeof(buf));
+
+        if (n <= 0) {
+            ERR_clear_error();
+            return 0;
+        }
+        strbuf_add(got, buf, (size_t)n);
+    }
+    return 1;
+}
+
+static void create_backup(const char *name)
+{
+    http_opts o = {.ca_file = cert};
+    http_resp r;
+    char body[256];
+
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Backup\",\"metadata\":"
+             "{\"name\":\"%s\"},\"spec\":{\"tenantRef\":{\"name\":\"t\"}}}",
+             name);
+    assert_int_equal(http_do_opts(proc.url, "POST", BK, body, strlen(body), &o, &r), CURLE_OK);
+    assert_int_equal(r.code, 201);
+    http_resp_release(&r);
 }
 
 /* A request whose header block is exactly size bytes: custom headers of about 30 bytes each
@@ -428,12 +460,15 @@ static void test_tls_port_closes_plain_http(void **state)
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     strbuf got = STRBUF_INIT;
     int fd = timed_connect(proc.port);
+    int64_t t0 = harness_now_ms();
 
     (void)state;
     raw_send(fd, req, sizeof(req) - 1);
     raw_recv(fd, &got, NULL, 5000);
     assert_null(strstr(strbuf_str(&got), "HTTP/1.1 200"));
     assert_true(raw_wait_closed(fd, 100));
+    /* at once, not after the request timeout (2 s) */
+    assert_true(harness_now_ms() - t0 < 1000);
     close(fd);
     strbuf_release(&got);
     assert_alive();
@@ -501,6 +536,38 @@ static void test_tls_bad_cert_or_key(void **state)
     }
 }
 
+/* Watch streams pass the front as they come: chunked HTTP, and a websocket after its upgrade. */
+static void test_tls_watch_streams(void **state)
+{
+    static const char chunked[] = "GET " BK "?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    static const char ws[] = "GET " BK "?watch=true HTTP/1.1\r\nHost: localhost\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: AwoRGB8mLTQ7QklQV15lbA==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n";
+    strbuf got = STRBUF_INIT;
+    SSL *a = tls_open(), *b = tls_open();
+
+    (void)state;
+    assert_int_equal(tls_send(a, chunked, sizeof(chunked) - 1), 0);
+    assert_true(tls_read_until(a, &got, "\r\n\r\n"));
+    assert_int_equal(strncmp(strbuf_str(&got), "HTTP/1.1 200", 12), 0);
+    strbuf_reset(&got);
+    assert_int_equal(tls_send(b, ws, sizeof(ws) - 1), 0);
+    assert_true(tls_read_until(b, &got, "\r\n\r\n"));
+    assert_int_equal(strncmp(strbuf_str(&got), "HTTP/1.1 101", 12), 0);
+    create_backup("streamed");
+    strbuf_reset(&got);
+    assert_true(tls_read_until(a, &got, "\"name\":\"streamed\""));
+    assert_non_null(strstr(strbuf_str(&got), "\"type\":\"ADDED\""));
+    strbuf_reset(&got);
+    assert_true(tls_read_until(b, &got, "\"name\":\"streamed\""));
+    assert_non_null(strstr(strbuf_str(&got), "\"type\":\"ADDED\""));
+    tls_close(a);
+    tls_close(b);
+    strbuf_release(&got);
+    assert_alive();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_tls_huge_and_many_headers_are_431),
         cmocka_unit_test(test_tls_keep_alive_judges_each_request),
         cmocka_unit_test(test_tls_431_is_the_plain_answer),
+        cmocka_unit_test(test_tls_watch_streams),
         cmocka_unit_test(test_tls_stalled_clients),
         cmocka_unit_test(test_tls_port_closes_plain_http),
         cmocka_unit_test(test_tls_minimum_version),
