@@ -76,6 +76,7 @@ struct tls_front {
     size_t out_off, drained;
     lws_sorted_usec_list_t sul;      /* handshake and header timeout, refusal wait, drain time */
     lws_sorted_usec_list_t sul_kick; /* run the front from outside its own callbacks */
+    lws_sorted_usec_list_t sul_want; /* ask for writeable callbacks from outside them */
     tls_front *prev, *next;
 };
 
@@ -230,6 +231,7 @@ static void front_kill(tls_front *f)
     f->is_dead = 1;
     lws_sul_cancel(&f->sul);
     lws_sul_cancel(&f->sul_kick);
+    lws_sul_cancel(&f->sul_want);
     kill_wsi(f->net);
     kill_wsi(f->pair);
 }
@@ -562,6 +564,18 @@ static int drain(tls_front *f)
     }
 }
 
+static void on_want(lws_sorted_usec_list_t *sul)
+{
+    tls_front *f = lws_container_of(sul, tls_front, sul_want);
+
+    if (f->is_dead)
+        return;
+    if (f->want_net_write && f->net)
+        lws_callback_on_writable(f->net);
+    if (f->want_pair_write && f->pair)
+        lws_callback_on_writable(f->pair);
+}
+
 /* Poll for what the front waits for, and nothing else (a readable socket not read would spin). */
 static void want(tls_front *f)
 {
@@ -578,10 +592,10 @@ static void want(tls_front *f)
         lws_rx_flow_control(f->pair, pair_rx);
         f->is_pair_rx = pair_rx;
     }
-    if (f->want_net_write)
-        lws_callback_on_writable(f->net);
-    if (f->want_pair_write && f->pair)
-        lws_callback_on_writable(f->pair);
+    /* asked for from outside the callbacks: lws 4.1 clears a raw descriptor's POLLOUT after
+     * its writeable callback, so a request made inside one would be lost */
+    if (f->want_net_write || f->want_pair_write)
+        lws_sul_schedule(f->t->srv->ctx, 0, &f->sul_want, on_want, 1);
 }
 
 /* Move what can move; 0, or -1 when the front is to close now. */
@@ -654,6 +668,7 @@ static void front_free(tls_front *f)
 
     lws_sul_cancel(&f->sul);
     lws_sul_cancel(&f->sul_kick);
+    lws_sul_cancel(&f->sul_want);
     if (f->prev)
         f->prev->next = f->next;
     else
@@ -688,6 +703,7 @@ static void on_close(tls_front *f, struct lws *wsi)
         f->is_dead = 1;
         lws_sul_cancel(&f->sul);
         lws_sul_cancel(&f->sul_kick);
+        lws_sul_cancel(&f->sul_want);
         kill_wsi(f->pair);
     }
     if (!f->net && !f->pair)

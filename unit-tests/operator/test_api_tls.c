@@ -568,6 +568,64 @@ static void test_tls_watch_streams(void **state)
     assert_alive();
 }
 
+/* Bodies and answers larger than every buffer on the way pass whole, at the client's pace. */
+static void test_tls_large_bodies_and_answers(void **state)
+{
+    strbuf req = STRBUF_INIT, got = STRBUF_INIT, pad = STRBUF_INIT;
+    SSL *ssl = tls_open();
+
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        /* 4 objects of 250 kB; the fifth (900 kB) is refused on what its whole body says */
+        size_t n = i < 4 ? 250000 : 900000;
+        char want[64];
+
+        strbuf_reset(&pad);
+        for (size_t k = 0; k < n; k++)
+            strbuf_addch(&pad, 'p');
+        strbuf_reset(&req);
+        strbuf_addf(&req,
+                    "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Backup\",\"metadata\":{"
+                    "\"name\":\"large-%d\",\"annotations\":{\"pad\":\"%s\"}},\"spec\":{"
+                    "\"tenantRef\":{\"name\":\"t\"}}}",
+                    i, pad.buf);
+        strbuf_reset(&pad);
+        strbuf_addf(&pad,
+                    "POST " BK " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\n\r\n",
+                    req.len);
+        strbuf_add(&pad, req.buf, req.len);
+        assert_int_equal(tls_send(ssl, pad.buf, pad.len), 0);
+        assert_int_equal(tls_response(ssl, &got), i < 4 ? 201 : 422);
+        snprintf(want, sizeof(want), "annotations total %zu bytes", n + 3);
+        if (i == 4)
+            assert_non_null(strstr(strbuf_str(&got), want));
+    }
+    /* a 1 MB answer to a client that reads late, kept alive and then with Connection: close */
+    for (int close_it = 0; close_it < 2; close_it++) {
+        strbuf_reset(&req);
+        strbuf_addf(&req,
+                    "GET " BK "?fieldSelector=spec.tenantRef.name=t HTTP/1.1\r\n"
+                    "Host: localhost\r\n%s\r\n",
+                    close_it ? "Connection: close\r\n" : "");
+        assert_int_equal(tls_send(ssl, req.buf, req.len), 0);
+        usleep(500000);
+        assert_int_equal(tls_response(ssl, &got), 200);
+        for (int i = 0; i < 4; i++) {
+            char name[32];
+
+            snprintf(name, sizeof(name), "\"name\":\"large-%d\"", i);
+            assert_non_null(strstr(strbuf_str(&got), name));
+        }
+        assert_true(got.len > 1000000);
+    }
+    assert_true(tls_closed(ssl));
+    tls_close(ssl);
+    strbuf_release(&req);
+    strbuf_release(&got);
+    strbuf_release(&pad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_tls_keep_alive_judges_each_request),
         cmocka_unit_test(test_tls_431_is_the_plain_answer),
         cmocka_unit_test(test_tls_watch_streams),
+        cmocka_unit_test(test_tls_large_bodies_and_answers),
         cmocka_unit_test(test_tls_stalled_clients),
         cmocka_unit_test(test_tls_port_closes_plain_http),
         cmocka_unit_test(test_tls_minimum_version),
