@@ -326,7 +326,10 @@ size_t s3_client_part_size(const s3_client *c)
 
 void s3_client_location(const s3_client *c, const char *key, strbuf *out)
 {
-    strbuf_addf(out, "s3://%s/%s%s", c->bucket, c->prefix, key ? key : "");
+    if (key)
+        strbuf_addf(out, "s3://%s/%s%s", c->bucket, c->prefix, key);
+    else
+        strbuf_addf(out, "s3://%s", c->bucket);
 }
 
 /* Key checks shared by every call: non-empty, no control characters, fits with the prefix. */
@@ -608,9 +611,12 @@ static int attempt(s3_client *c, s3_req *rq, int *retry, omlop_err *err)
         snprintf(line, sizeof(line), "Content-MD5: %s", rq->content_md5);
         hdrs = curl_slist_append(hdrs, line);
     }
-    snprintf(line, sizeof(line), "Content-Type:%s%s", rq->content_type ? " " : "",
-             rq->content_type ? rq->content_type : "");
-    hdrs = curl_slist_append(hdrs, line);
+    /* only a real value: curl 7.88 signs a "Content-Type:" removal line as an empty header it
+     * then does not send, and the signature no longer matches */
+    if (rq->content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s", rq->content_type);
+        hdrs = curl_slist_append(hdrs, line);
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     if (strcmp(rq->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

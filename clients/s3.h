@@ -123,7 +123,7 @@ void s3_client_free(s3_client *c);
 /* The part size in use (cfg.part_size or the default). */
 size_t s3_client_part_size(const s3_client *c);
 
-/* "s3://bucket/<prefix><key>", for status and messages. */
+/* "s3://bucket/<prefix><key>" (key NULL: "s3://bucket"), for status and messages. */
 void s3_client_location(const s3_client *c, const char *key, strbuf *out);
 
 /* Create the bucket (for labs and tests; a bucket the caller already owns is 0). */

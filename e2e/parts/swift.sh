@@ -8,7 +8,8 @@
 #
 # up: rings, configs and data under DIR (created; must be empty or a previous swift.sh DIR),
 #     the proxy on ADDR:PORT (default 127.0.0.1), the object, container and account servers on
-#     127.0.0.1:STORAGE_PORT, +1, +2 (default PORT+1), then waits (bounded) for /healthcheck.
+#     127.0.0.1:STORAGE_PORT, +1, +2 (default PORT+1), then waits (bounded, 30 s) for the
+#     proxy's /healthcheck and for the storage servers to answer.
 #     Credentials: access key `lab:backup`, secret from $SWIFT_SECRET (default `labsecret`),
 #     written to DIR/credentials. With $SWIFT_OWNER_PID set, the servers are also stopped when
 #     that process dies (a test binary that crashes leaves nothing listening).
@@ -54,6 +55,18 @@ stop_all() {
 
 healthy() {
 	curl -fsS --max-time 2 "http://$1/healthcheck" 2>/dev/null | grep -q '^OK'
+}
+
+# storage_up PORT: the storage server on 127.0.0.1:PORT answers HTTP (any status): the proxy's
+# healthcheck says nothing about them, and a bucket created before they listen gets a 503.
+storage_up() {
+	code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://127.0.0.1:$1/" 2>/dev/null)
+	[ -n "$code" ] && [ "$code" != 000 ]
+}
+
+# all_up ADDR:PORT STORAGE_PORT
+all_up() {
+	healthy "$1" && storage_up "$2" && storage_up $(($2 + 1)) && storage_up $(($2 + 2))
 }
 
 # addr_port ADDR PORT: ADDR:PORT, with brackets for an IPv6 address.
@@ -181,7 +194,7 @@ cmd_up() {
 			die "$b not found: install swift-proxy swift-account swift-container swift-object (apt-get install --no-install-recommends) and curl"
 	done
 	ep=$(addr_port "$addr" "$port")
-	if [ -f "$dir/.swift-sh" ] && [ -f "$dir/run/pids" ] && healthy "$ep"; then
+	if [ -f "$dir/.swift-sh" ] && [ -f "$dir/run/pids" ] && all_up "$ep" "$sp"; then
 		echo "swift.sh: already up on http://$ep ($dir)"
 		return 0
 	fi
@@ -215,7 +228,7 @@ cmd_up() {
 	fi
 	i=0
 	while [ $i -lt 300 ]; do
-		healthy "$ep" && break
+		all_up "$ep" "$sp" && break
 		for p in $(cat "$dir/run/pids"); do
 			kill -0 "$p" 2>/dev/null && continue
 			stop_all "$dir"
@@ -225,10 +238,10 @@ cmd_up() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if ! healthy "$ep"; then
+	if ! all_up "$ep" "$sp"; then
 		stop_all "$dir"
 		tail -n 20 "$dir"/log/*.log >&2
-		die "no answer on http://$ep/healthcheck after 30 s (logs above, in $dir/log)"
+		die "no answer on http://$ep/healthcheck or from the storage servers on 127.0.0.1:$sp-$((sp + 2)) after 30 s (logs above, in $dir/log)"
 	fi
 	echo "swift.sh: up on http://$ep (access key lab:backup, $dir/credentials)"
 }
