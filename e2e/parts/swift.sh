@@ -8,7 +8,7 @@
 #
 # up: rings, configs and data under DIR (created; must be empty or a previous swift.sh DIR),
 #     the proxy on ADDR:PORT (default 127.0.0.1), the object, container and account servers on
-#     127.0.0.1:STORAGE_PORT, +1, +2 (default PORT+1), then waits (bounded, 30 s) for the
+#     127.0.0.1:STORAGE_PORT, +1, +2 (default PORT+1), then waits (bounded, 60 s) for the
 #     proxy's /healthcheck and for the storage servers to answer.
 #     Credentials: access key `lab:backup`, secret from $SWIFT_SECRET (default `labsecret`),
 #     written to DIR/credentials. With $SWIFT_OWNER_PID set, the servers are also stopped when
@@ -227,7 +227,7 @@ cmd_up() {
 		) </dev/null >/dev/null 2>&1 &
 	fi
 	i=0
-	while [ $i -lt 300 ]; do
+	while [ $i -lt 600 ]; do
 		all_up "$ep" "$sp" && break
 		for p in $(cat "$dir/run/pids"); do
 			kill -0 "$p" 2>/dev/null && continue
@@ -241,7 +241,7 @@ cmd_up() {
 	if ! all_up "$ep" "$sp"; then
 		stop_all "$dir"
 		tail -n 20 "$dir"/log/*.log >&2
-		die "no answer on http://$ep/healthcheck or from the storage servers on 127.0.0.1:$sp-$((sp + 2)) after 30 s (logs above, in $dir/log)"
+		die "no answer on http://$ep/healthcheck or from the storage servers on 127.0.0.1:$sp-$((sp + 2)) after 60 s (logs above, in $dir/log)"
 	fi
 	echo "swift.sh: up on http://$ep (access key lab:backup, $dir/credentials)"
 }
