@@ -11,10 +11,17 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clients/s3.h"
@@ -506,6 +513,423 @@ static void test_silent_server_times_out(void **state)
     close(fd);
 }
 
+/* --- a scripted HTTP server: answers requests in order, records what it got ------------- */
+
+#define FAKE_MAX 8
+
+typedef struct fake_answer {
+    int status;
+    const char *body;
+    long short_body; /* > 0: announce this Content-Length, send body, then close */
+} fake_answer;
+
+typedef struct fake_s3 {
+    int fd, port;
+    atomic_int stop;
+    pthread_t thread;
+    fake_answer answers[FAKE_MAX];
+    int n_answers;
+    int n_requests; /* read by the test after fake_stop */
+    strbuf heads[FAKE_MAX];
+    strbuf bodies[FAKE_MAX];
+} fake_s3;
+
+static int fake_read(fake_s3 *f, int fd, strbuf *in, strbuf *head, strbuf *body)
+{
+    char buf[8192], *end;
+    size_t hlen, clen = 0;
+    const char *cl;
+
+    while (!(end = in->len ? strstr(in->buf, "\r\n\r\n") : NULL)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (atomic_load(&f->stop))
+            return -1;
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return -1;
+        strbuf_add(in, buf, (size_t)n);
+    }
+    hlen = (size_t)(end - in->buf) + 4;
+    strbuf_add(head, in->buf, hlen);
+    cl = strcasestr(head->buf, "\r\nContent-Length:");
+    if (cl)
+        clen = strtoul(cl + 17, NULL, 10);
+    while (in->len < hlen + clen) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+        if (n <= 0)
+            return -1;
+        strbuf_add(in, buf, (size_t)n);
+    }
+    strbuf_add(body, in->buf + hlen, clen);
+    memmove(in->buf, in->buf + hlen + clen, in->len - hlen - clen);
+    strbuf_setlen(in, in->len - hlen - clen);
+    return 0;
+}
+
+static void *fake_main(void *arg)
+{
+    fake_s3 *f = arg;
+
+    while (!atomic_load(&f->stop)) {
+        struct pollfd p = {f->fd, POLLIN, 0};
+        strbuf in = STRBUF_INIT;
+        int c;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        while (f->n_requests < FAKE_MAX) {
+            int i = f->n_requests;
+            const fake_answer *a = &f->answers[i < f->n_answers ? i : f->n_answers - 1];
+            strbuf out = STRBUF_INIT;
+            size_t blen = strlen(a->body);
+            int close_after = a->short_body > 0;
+
+            if (fake_read(f, c, &in, &f->heads[i], &f->bodies[i]) != 0)
+                break;
+            f->n_requests++;
+            strbuf_addf(&out, "HTTP/1.1 %d X\r\nContent-Length: %ld\r\nETag: \"e%d\"\r\n\r\n",
+                        a->status, a->short_body > 0 ? a->short_body : (long)blen, i);
+            if (!strstr(f->heads[i].buf, "HEAD "))
+                strbuf_add(&out, a->body, blen);
+            if (send(c, out.buf, out.len, MSG_NOSIGNAL) < 0)
+                close_after = 1;
+            strbuf_release(&out);
+            if (close_after)
+                break;
+        }
+        strbuf_release(&in);
+        close(c);
+    }
+    return NULL;
+}
+
+static void fake_start(fake_s3 *f, const fake_answer *answers, int n)
+{
+    memset(f, 0, sizeof(*f));
+    memcpy(f->answers, answers, (size_t)n * sizeof(*answers));
+    f->n_answers = n;
+    f->fd = silent_listener(&f->port);
+    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(fake_s3 *f)
+{
+    atomic_store(&f->stop, 1);
+    pthread_join(f->thread, NULL);
+    close(f->fd);
+}
+
+static void fake_free(fake_s3 *f)
+{
+    for (int i = 0; i < FAKE_MAX; i++) {
+        strbuf_release(&f->heads[i]);
+        strbuf_release(&f->bodies[i]);
+    }
+}
+
+static s3_client *fake_client(const fake_s3 *f, int max_retries)
+{
+    s3_config cfg = base_cfg();
+    s3_client *c = NULL;
+    char ep[64];
+
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", f->port);
+    cfg.endpoint = ep;
+    cfg.max_retries = max_retries;
+    cfg.retry_pause_ms = 10;
+    cfg.timeout_ms = 5000;
+    assert_int_equal(s3_client_new(&cfg, &c, NULL), 0);
+    return c;
+}
+
+static const char xml_500[] =
+    "<Error><Code>InternalError</Code><Message>try again</Message></Error>";
+
+/* What every request carries: SigV4 with the whole access key, the unsigned payload header,
+ * never the secret. */
+static void test_requests_are_signed_without_the_secret(void **state)
+{
+    fake_answer a[] = {{200, "", 0}};
+    fake_s3 f;
+    s3_client *c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    fake_start(&f, a, 1);
+    c = fake_client(&f, -1);
+    assert_int_equal(s3_put(c, "t1/x", "hello", 5, NULL, &err), 0);
+    fake_stop(&f);
+    assert_int_equal(f.n_requests, 1);
+    assert_non_null(strstr(f.heads[0].buf, "PUT /bkt/backup/t1/x HTTP/1.1\r\n"));
+    assert_non_null(strstr(f.heads[0].buf, "Authorization: AWS4-HMAC-SHA256 "
+                                           "Credential=lab:backup/"));
+    assert_non_null(strstr(f.heads[0].buf, "/us-east-1/s3/aws4_request"));
+    assert_non_null(strstr(f.heads[0].buf, "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"));
+    assert_null(strstr(f.heads[0].buf, SECRET));
+    assert_string_equal(f.bodies[0].buf, "hello");
+    s3_client_free(c);
+    fake_free(&f);
+}
+
+/* A 5xx is retried and the memory body sent again whole; the retries are bounded. */
+static void test_5xx_retried_with_the_body_again(void **state)
+{
+    fake_answer a[] = {{503, xml_500, 0}, {500, xml_500, 0}, {200, "", 0}};
+    fake_answer bad[] = {{500, xml_500, 0}};
+    fake_s3 f;
+    s3_client *c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    fake_start(&f, a, 3);
+    c = fake_client(&f, 3);
+    assert_int_equal(s3_put(c, "t1/x", "hello", 5, NULL, &err), 0);
+    fake_stop(&f);
+    assert_int_equal(f.n_requests, 3);
+    assert_string_equal(f.bodies[2].buf, "hello");
+    s3_client_free(c);
+    fake_free(&f);
+
+    fake_start(&f, bad, 1);
+    c = fake_client(&f, 2);
+    assert_int_equal(s3_put(c, "t1/x", "hello", 5, NULL, &err), OMLOP_EUNAVAIL);
+    fake_stop(&f);
+    assert_int_equal(f.n_requests, 3);
+    assert_string_equal(err.msg, "after 3 attempts: put object: InternalError (HTTP 500): try "
+                                 "again (s3://bkt/backup/t1/x)");
+    s3_client_free(c);
+    fake_free(&f);
+}
+
+static long read_abc(void *ctx, char *buf, size_t cap, omlop_err *err)
+{
+    int *left = ctx;
+
+    (void)err;
+    if (*left == 0 || cap == 0)
+        return 0;
+    buf[0] = 'a';
+    (*left)--;
+    return 1;
+}
+
+static int count_sink(void *ctx, const char *buf, size_t len, omlop_err *err)
+{
+    (void)buf;
+    (void)err;
+    *(size_t *)ctx += len;
+    return 0;
+}
+
+/* Not retried: a POST, a part streamed from a callback, a download that delivered bytes. */
+static void test_non_idempotent_not_retried(void **state)
+{
+    fake_answer a[] = {{500, xml_500, 0}};
+    fake_answer cut[] = {{200, "0123456789", 100}};
+    s3_part parts[1] = {{1, "\"e\""}};
+    fake_s3 f;
+    s3_client *c;
+    s3_part p;
+    omlop_err err = OMLOP_ERR_INIT;
+    int left = 3;
+    size_t got = 0;
+
+    (void)state;
+    fake_start(&f, a, 1);
+    c = fake_client(&f, 3);
+    assert_int_equal(s3_multipart_complete(c, "k", "id", parts, 1, NULL, &err), OMLOP_EUNAVAIL);
+    assert_int_equal(f.n_requests, 1);
+    assert_int_equal(s3_multipart_upload_part(c, "k", "id", 1, read_abc, &left, 3, &p, &err),
+                     OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "upload part 1: InternalError (HTTP 500): try again"));
+    fake_stop(&f);
+    assert_int_equal(f.n_requests, 2);
+    assert_string_equal(f.bodies[1].buf, "aaa");
+    s3_client_free(c);
+    fake_free(&f);
+
+    /* 10 of 100 announced bytes, then the connection closes */
+    fake_start(&f, cut, 1);
+    c = fake_client(&f, 3);
+    assert_int_equal(s3_get(c, "k", count_sink, &got, NULL, &err), OMLOP_EUNAVAIL);
+    assert_int_equal(got, 10);
+    assert_non_null(strstr(err.msg, "get object: Transferred a partial file"));
+    assert_null(strstr(err.msg, "attempts"));
+    fake_stop(&f);
+    assert_int_equal(f.n_requests, 1);
+    s3_client_free(c);
+    fake_free(&f);
+}
+
+/* CompleteMultipartUpload can answer 200 with an <Error> body: that is a failure. */
+static void test_complete_error_inside_200(void **state)
+{
+    fake_answer a[] = {{200,
+                        "<?xml version='1.0'?>\n  <Error><Code>InternalError</Code>"
+                        "<Message>We encountered an internal error</Message></Error>",
+                        0}};
+    s3_part parts[1] = {{1, "\"e\""}};
+    fake_s3 f;
+    s3_client *c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    fake_start(&f, a, 1);
+    c = fake_client(&f, 3);
+    assert_int_equal(s3_multipart_complete(c, "k", "id", parts, 1, NULL, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "complete multipart upload: InternalError (HTTP 200): We "
+                                    "encountered an internal error (s3://bkt/backup/k)"));
+    fake_stop(&f);
+    assert_non_null(strstr(f.heads[0].buf, "POST /bkt/backup/k?uploadId=id HTTP/1.1"));
+    assert_non_null(strstr(f.bodies[0].buf, "<PartNumber>1</PartNumber>"));
+    s3_client_free(c);
+    fake_free(&f);
+}
+
+/* DeleteObjects sends Content-MD5 of its body and names the first key refused. */
+static void test_delete_many_md5_and_refused_key(void **state)
+{
+    fake_answer a[] = {{200,
+                        "<DeleteResult><Error><Key>backup/b</Key><Code>AccessDenied</Code>"
+                        "<Message>Access Denied</Message></Error></DeleteResult>",
+                        0}};
+    fake_s3 f;
+    s3_client *c;
+    omlop_err err = OMLOP_ERR_INIT;
+    s3_list keys = {0};
+    unsigned char md[16];
+    unsigned int n = 0;
+    char want[64] = "Content-MD5: ";
+
+    (void)state;
+    s3_list_add(&keys, "a");
+    s3_list_add(&keys, "b");
+    fake_start(&f, a, 1);
+    c = fake_client(&f, -1);
+    assert_int_equal(s3_delete_many(c, &keys, &err), OMLOP_EPERM);
+    assert_string_equal(err.msg, "delete objects: AccessDenied: Access Denied (s3://bkt/backup/b)");
+    fake_stop(&f);
+    assert_non_null(strstr(f.heads[0].buf, "POST /bkt?delete= HTTP/1.1"));
+    EVP_Digest(f.bodies[0].buf, f.bodies[0].len, md, &n, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)want + strlen(want), md, (int)n);
+    assert_non_null(strstr(f.heads[0].buf, want));
+    s3_client_free(c);
+    fake_free(&f);
+    s3_list_release(&keys);
+}
+
+/* --- TLS: verified by default, a CA bundle accepted, verification off on request ---------- */
+
+typedef struct tls_srv {
+    char dir[64];
+    pid_t pid;
+    int port;
+} tls_srv;
+
+/* openssl s_server -WWW serves files of its cwd: GET /bkt/backup/x reads DIR/bkt/backup/x. */
+static void tls_start(tls_srv *t)
+{
+    char cmd[1024];
+    int fd;
+
+    snprintf(t->dir, sizeof(t->dir), "/tmp/omlop-s3tls-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+             "-days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 && "
+             "mkdir -p bkt/backup && printf tls-ok > bkt/backup/x",
+             t->dir);
+    assert_int_equal(system(cmd), 0);
+    fd = silent_listener(&t->port);
+    close(fd);
+    t->pid = fork();
+    assert_true(t->pid >= 0);
+    if (t->pid == 0) {
+        char port[16];
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (chdir(t->dir) != 0)
+            _exit(127);
+        snprintf(port, sizeof(port), "%d", t->port);
+        freopen("/dev/null", "w", stdout);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-accept", port, "-cert", "cert.pem",
+               "-key", "key.pem", "-WWW", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) { /* up to 10 s for it to listen */
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons((uint16_t)t->port)};
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+        ok = connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(s);
+        if (ok)
+            return;
+        clock_sleep_ms(100);
+    }
+    fail_msg("openssl s_server did not listen on %d", t->port);
+}
+
+static void tls_stop(tls_srv *t)
+{
+    char cmd[128];
+
+    kill(t->pid, SIGKILL);
+    waitpid(t->pid, NULL, 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_tls_verified_by_default_ca_and_insecure(void **state)
+{
+    s3_config cfg = base_cfg();
+    s3_client *c = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    char ep[64], ca[128];
+    s3_object_info info;
+    size_t got = 0;
+    tls_srv t;
+
+    (void)state;
+    tls_start(&t);
+    snprintf(ep, sizeof(ep), "https://127.0.0.1:%d", t.port);
+    snprintf(ca, sizeof(ca), "%s/cert.pem", t.dir);
+    cfg.endpoint = ep;
+    cfg.max_retries = -1;
+    cfg.timeout_ms = 5000;
+    assert_int_equal(s3_client_new(&cfg, &c, NULL), 0);
+    assert_int_equal(s3_get(c, "x", count_sink, &got, NULL, &err), OMLOP_EUNAVAIL);
+    assert_non_null(
+        strstr(err.msg, "get object: SSL peer certificate or SSH remote key was not OK"));
+    s3_client_free(c);
+
+    cfg.ca_file = ca;
+    assert_int_equal(s3_client_new(&cfg, &c, NULL), 0);
+    if (s3_get(c, "x", count_sink, &got, &info, &err) != 0)
+        fail_msg("with the CA: %s", err.msg);
+    assert_int_equal(got, 6);
+    s3_client_free(c);
+
+    cfg.ca_file = NULL;
+    cfg.insecure_skip_verify = 1;
+    got = 0;
+    assert_int_equal(s3_client_new(&cfg, &c, NULL), 0);
+    if (s3_get(c, "x", count_sink, &got, &info, &err) != 0)
+        fail_msg("insecure: %s", err.msg);
+    assert_int_equal(got, 6);
+    s3_client_free(c);
+    tls_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +950,12 @@ int main(void)
         cmocka_unit_test(test_xml_bodies_escape),
         cmocka_unit_test(test_connection_refused_retried_bounded),
         cmocka_unit_test(test_silent_server_times_out),
+        cmocka_unit_test(test_requests_are_signed_without_the_secret),
+        cmocka_unit_test(test_5xx_retried_with_the_body_again),
+        cmocka_unit_test(test_non_idempotent_not_retried),
+        cmocka_unit_test(test_complete_error_inside_200),
+        cmocka_unit_test(test_delete_many_md5_and_refused_key),
+        cmocka_unit_test(test_tls_verified_by_default_ca_and_insecure),
     };
 
     return cmocka_run_group_tests_name("s3 without a server", tests, NULL, NULL);
