@@ -859,7 +859,8 @@ static void tls_start(tls_srv *t)
         if (chdir(t->dir) != 0)
             _exit(127);
         snprintf(port, sizeof(port), "%d", t->port);
-        freopen("/dev/null", "w", stdout);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
         execlp("openssl", "openssl", "s_server", "-quiet", "-accept", port, "-cert", "cert.pem",
                "-key", "key.pem", "-WWW", (char *)NULL);
         _exit(127);
@@ -897,7 +898,7 @@ static void test_tls_verified_by_default_ca_and_insecure(void **state)
     char ep[64], ca[128];
     s3_object_info info;
     size_t got = 0;
-    tls_srv t;
+    tls_srv t = {0};
 
     (void)state;
     tls_start(&t);
