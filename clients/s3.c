@@ -9,75 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clients/s3_int.h"
 #include "clients/s3_xml.h"
-#include "lib/clock.h"
 #include "lib/xalloc.h"
 
-#define S3_ERRBODY_MAX  (64u * 1024)        /* an error document; the rest is dropped */
-#define S3_REPLY_MAX    (16u * 1024 * 1024) /* a listing page or a result document */
-#define S3_MAX_PAGES    100000              /* a listing that never ends stops here */
-#define S3_DELETE_BATCH 1000                /* DeleteObjects' limit per request */
-
-struct s3_client {
-    char *scheme;    /* "http" or "https" */
-    char *authority; /* host[:port] of the endpoint */
-    char *base_path; /* "" or "/path" (no trailing '/') */
-    char *bucket;
-    char *region;
-    char *prefix; /* "" when none */
-    char *access_key;
-    char *secret_key; /* wiped by s3_client_free */
-    char *ca_file;
-    char sigv4[96];
-    int path_style;
-    int insecure;
-    size_t part_size;
-    long connect_ms, timeout_ms, transfer_ms, stall_ms, retry_pause_ms;
-    int max_retries;
-    int page_keys;
-    size_t list_max;
-    CURL *curl; /* reused so that connections are kept; one thread at a time */
-};
-
-/* One request: what to send, where the answer goes, what came back. */
-typedef struct s3_req {
-    const char *method;
-    const char *op;    /* what the caller is doing, first in messages: "upload part 3" */
-    const char *key;   /* relative key, NULL for the bucket itself */
-    const char *query; /* built by s3_query_build, NULL for none */
-    const void *body;  /* a body in memory (retryable) ... */
-    size_t body_len;
-    s3_read_fn read; /* ... or streamed from read (never retried) */
-    void *read_ctx;
-    uint64_t read_len;
-    int has_body;
-    const char *content_md5;
-    const char *content_type;
-    int idempotent;
-    int is_transfer;  /* carries an object body: the long timeout */
-    s3_write_fn sink; /* a 2xx body goes here ... */
-    void *sink_ctx;
-    EVP_MD_CTX *sink_sha; /* ... hashed on the way when set */
-    strbuf *reply;        /* ... or here (bounded by S3_REPLY_MAX) */
-    /* results */
-    long status;
-    char etag[128];
-    uint64_t content_length;
-    int has_length;
-    uint64_t delivered;
-} s3_req;
-
-/* State of one attempt, seen by curl's callbacks. */
-typedef struct xfer {
-    s3_req *rq;
-    CURL *curl;
-    size_t body_off;
-    uint64_t sent;
-    strbuf errbody;
-    int too_big;
-    int cb_rc; /* a caller callback failed: its code, message in cb_err */
-    omlop_err cb_err;
-} xfer;
+#define S3_MAX_PAGES    100000 /* a listing that never ends stops here */
+#define S3_DELETE_BATCH 1000   /* DeleteObjects' limit per request */
 
 /* --- pure helpers ----------------------------------------------------------------------- */
 
@@ -343,348 +280,6 @@ static int key_check(const s3_client *c, const char *op, const char *key, omlop_
     return 0;
 }
 
-/* --- curl callbacks ---------------------------------------------------------------------- */
-
-static int is_2xx(long st)
-{
-    return st >= 200 && st < 300;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    xfer *x = ud;
-    s3_req *rq = x->rq;
-    size_t len = size * nmemb;
-    long st = 0;
-
-    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &st);
-    if (!is_2xx(st)) {
-        if (x->errbody.len < S3_ERRBODY_MAX)
-            strbuf_add(&x->errbody, data,
-                       len < S3_ERRBODY_MAX - x->errbody.len ? len
-                                                             : S3_ERRBODY_MAX - x->errbody.len);
-        return len;
-    }
-    if (rq->sink) {
-        int rc;
-
-        if (rq->sink_sha)
-            EVP_DigestUpdate(rq->sink_sha, data, len);
-        rc = rq->sink(rq->sink_ctx, data, len, &x->cb_err);
-        if (rc < 0) {
-            x->cb_rc = rc;
-            return 0; /* curl stops with CURLE_WRITE_ERROR */
-        }
-        rq->delivered += len;
-        return len;
-    }
-    if (rq->reply) {
-        if (rq->reply->len + len > S3_REPLY_MAX) {
-            x->too_big = 1;
-            return 0;
-        }
-        strbuf_add(rq->reply, data, len);
-    }
-    return len;
-}
-
-static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
-{
-    xfer *x = ud;
-    s3_req *rq = x->rq;
-    size_t cap = size * nmemb;
-
-    if (!rq->read) {
-        size_t n = rq->body_len - x->body_off;
-
-        if (n > cap)
-            n = cap;
-        if (n)
-            memcpy(buf, (const char *)rq->body + x->body_off, n);
-        x->body_off += n;
-        return n;
-    }
-    {
-        uint64_t left = rq->read_len - x->sent;
-        long got;
-
-        if (left == 0)
-            return 0;
-        if (cap > left)
-            cap = (size_t)left;
-        got = rq->read(rq->read_ctx, buf, cap, &x->cb_err);
-        if (got < 0) {
-            x->cb_rc = (int)got;
-            return CURL_READFUNC_ABORT;
-        }
-        if (got == 0 || (size_t)got > cap) {
-            x->cb_rc =
-                omlop_err_set(&x->cb_err, OMLOP_EIO, "the source ended after %llu of %llu bytes",
-                              (unsigned long long)x->sent, (unsigned long long)rq->read_len);
-            return CURL_READFUNC_ABORT;
-        }
-        x->sent += (uint64_t)got;
-        return (size_t)got;
-    }
-}
-
-/* Memory bodies can be sent again (curl rewinds on a redirect or an auth retry). */
-static int on_seek(void *ud, curl_off_t off, int origin)
-{
-    xfer *x = ud;
-
-    if (x->rq->read || origin != SEEK_SET || off < 0 || (size_t)off > x->rq->body_len)
-        return CURL_SEEKFUNC_CANTSEEK;
-    x->body_off = (size_t)off;
-    return CURL_SEEKFUNC_OK;
-}
-
-static int hdr_is(const char *line, size_t len, const char *name, const char **val, size_t *vlen)
-{
-    size_t n = strlen(name);
-
-    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-        return 0;
-    line += n + 1;
-    len -= n + 1;
-    while (len && (*line == ' ' || *line == '\t'))
-        line++, len--;
-    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-        len--;
-    *val = line;
-    *vlen = len;
-    return 1;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
-{
-    xfer *x = ud;
-    s3_req *rq = x->rq;
-    size_t len = size * nmemb;
-    const char *v;
-    size_t vlen;
-
-    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        /* a new response (after a 100 Continue): forget the previous one's headers */
-        rq->etag[0] = '\0';
-        rq->has_length = 0;
-    } else if (hdr_is(data, len, "ETag", &v, &vlen)) {
-        if (vlen >= sizeof(rq->etag))
-            vlen = sizeof(rq->etag) - 1;
-        memcpy(rq->etag, v, vlen);
-        rq->etag[vlen] = '\0';
-    } else if (hdr_is(data, len, "Content-Length", &v, &vlen)) {
-        char num[32];
-        char *end;
-
-        if (vlen > 0 && vlen < sizeof(num)) {
-            memcpy(num, v, vlen);
-            num[vlen] = '\0';
-            rq->content_length = strtoull(num, &end, 10);
-            rq->has_length = *end == '\0';
-        }
-    }
-    return len;
-}
-
-/* --- the request ------------------------------------------------------------------------ */
-
-static int code_for(long st, const char *s3code)
-{
-    if (st == 403 &&
-        (strcmp(s3code, "SignatureDoesNotMatch") == 0 ||
-         strcmp(s3code, "InvalidAccessKeyId") == 0 || strcmp(s3code, "InvalidSecurity") == 0))
-        return OMLOP_EAUTH;
-    if (st == 401)
-        return OMLOP_EAUTH;
-    if (st == 403)
-        return OMLOP_EPERM;
-    if (st == 404)
-        return OMLOP_ENOTFOUND;
-    if (st == 409)
-        return OMLOP_ECONFLICT;
-    if (st == 408)
-        return OMLOP_ETIMEOUT;
-    if (st >= 500)
-        return OMLOP_EUNAVAIL;
-    return OMLOP_EPROTO;
-}
-
-/* The code of an S3 error that came inside a 2xx answer (complete, delete objects). */
-static int code_for_s3(const char *s3code)
-{
-    if (strcmp(s3code, "AccessDenied") == 0)
-        return OMLOP_EPERM;
-    if (strcmp(s3code, "InternalError") == 0 || strcmp(s3code, "SlowDown") == 0 ||
-        strcmp(s3code, "ServiceUnavailable") == 0)
-        return OMLOP_EUNAVAIL;
-    if (strcmp(s3code, "NoSuchUpload") == 0 || strcmp(s3code, "NoSuchKey") == 0)
-        return OMLOP_ENOTFOUND;
-    return OMLOP_EINVAL; /* InvalidPart, InvalidPartOrder, EntityTooSmall, ... */
-}
-
-/* The S3 error of a non-2xx answer into err: "op: Code (HTTP st): Message (s3://...)". */
-static int http_error(const s3_client *c, const s3_req *rq, const strbuf *body, omlop_err *err)
-{
-    s3_xml_error e;
-    strbuf loc = STRBUF_INIT;
-    int rc;
-
-    s3_client_location(c, rq->key, &loc);
-    if (body->len && s3_xml_parse_error(body->buf, body->len, &e))
-        rc = omlop_err_set(err, code_for(rq->status, e.code), "%s: %s (HTTP %ld)%s%s (%s)", rq->op,
-                           e.code, rq->status, e.message[0] ? ": " : "", e.message, loc.buf);
-    else
-        rc = omlop_err_set(err, code_for(rq->status, ""), "%s: HTTP %ld with no S3 error (%s)",
-                           rq->op, rq->status, loc.buf);
-    strbuf_release(&loc);
-    return rc;
-}
-
-static void set_common(const s3_client *c, CURL *h, const s3_req *rq, xfer *x, char *errbuf)
-{
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* keys like a/./b are S3 names, not paths */
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->sigv4);
-    /* not CURLOPT_USERPWD: Swift's access keys hold a ':' */
-    curl_easy_setopt(h, CURLOPT_USERNAME, c->access_key);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, c->secret_key);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->is_transfer ? c->transfer_ms : c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (c->stall_ms + 999) / 1000);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (c->insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (c->ca_file) {
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-    }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-}
-
-static int is_transient(CURLcode cc)
-{
-    switch (cc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_OPERATION_TIMEDOUT:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* One attempt; *retry set when it failed in a way worth trying again. */
-static int attempt(s3_client *c, s3_req *rq, int *retry, omlop_err *err)
-{
-    CURL *h = c->curl;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    char line[160];
-    strbuf url = STRBUF_INIT;
-    xfer x = {.rq = rq, .curl = h};
-    CURLcode cc;
-    int rc = 0;
-
-    *retry = 0;
-    rq->status = 0;
-    rq->etag[0] = '\0';
-    rq->has_length = 0;
-    if (rq->reply)
-        strbuf_reset(rq->reply);
-    curl_easy_reset(h);
-    set_common(c, h, rq, &x, errbuf);
-    s3_url_build(c, rq->key, rq->query, &url);
-    curl_easy_setopt(h, CURLOPT_URL, url.buf);
-    /* curl 7.88 signs this header as the payload hash; without it S3 answers 400 */
-    hdrs = curl_slist_append(hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    if (rq->content_md5) {
-        snprintf(line, sizeof(line), "Content-MD5: %s", rq->content_md5);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    /* only a real value: curl 7.88 signs a "Content-Type:" removal line as an empty header it
-     * then does not send, and the signature no longer matches */
-    if (rq->content_type) {
-        snprintf(line, sizeof(line), "Content-Type: %s", rq->content_type);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (strcmp(rq->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(rq->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(rq->method, "PUT") == 0) {
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                         (curl_off_t)(rq->read ? rq->read_len : rq->body_len));
-    } else if (strcmp(rq->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(rq->read ? rq->read_len : rq->body_len));
-    } else {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-    }
-    if (rq->has_body || strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &x);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, &x);
-    }
-    cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
-    if (x.cb_rc) {
-        rc = omlop_err_set(err, x.cb_rc, "%s: %s", rq->op, x.cb_err.msg);
-    } else if (x.too_big) {
-        rc = omlop_err_set(err, OMLOP_ELIMIT, "%s: the answer is larger than %u bytes", rq->op,
-                           S3_REPLY_MAX);
-    } else if (cc != CURLE_OK && !(rq->status >= 300 && x.errbody.len)) {
-        strbuf loc = STRBUF_INIT;
-
-        s3_client_location(c, rq->key, &loc);
-        rc = omlop_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? OMLOP_ETIMEOUT : OMLOP_EUNAVAIL,
-                           "%s: %s: %s (%s at %s://%s)", rq->op, curl_easy_strerror(cc),
-                           errbuf[0] ? errbuf : "no detail", loc.buf, c->scheme, c->authority);
-        strbuf_release(&loc);
-        *retry = is_transient(cc) && rq->delivered == 0;
-    } else if (!is_2xx(rq->status)) {
-        rc = http_error(c, rq, &x.errbody, err);
-        *retry = rq->status >= 500 && rq->delivered == 0;
-    }
-    strbuf_release(&x.errbody);
-    strbuf_release(&url);
-    curl_slist_free_all(hdrs);
-    if (rq->read)
-        *retry = 0; /* the source cannot be read twice */
-    return rc;
-}
-
-static int perform(s3_client *c, s3_req *rq, omlop_err *err)
-{
-    int tries = rq->idempotent ? c->max_retries : 0;
-    long pause = c->retry_pause_ms;
-    int rc, retry;
-
-    for (int i = 0;; i++) {
-        rc = attempt(c, rq, &retry, err);
-        if (rc == 0 || !retry || i >= tries)
-            break;
-        clock_sleep_ms(pause);
-        pause *= 2;
-    }
-    if (rc && tries > 0 && retry)
-        omlop_err_prefix(err, "after %d attempts: ", tries + 1);
-    return rc;
-}
-
 /* --- operations -------------------------------------------------------------------------- */
 
 static void sha256_hex(const unsigned char *md, char out[S3_SHA256_HEX_LEN + 1])
@@ -708,7 +303,7 @@ int s3_bucket_create(s3_client *c, omlop_err *err)
     }
     rq.body = body.buf;
     rq.body_len = body.len;
-    rc = perform(c, &rq, &e);
+    rc = s3_perform(c, &rq, &e);
     if (rc && rq.status == 409 && strstr(e.msg, "BucketAlreadyOwnedByYou"))
         rc = 0;
     else if (rc)
@@ -733,7 +328,7 @@ int s3_put(s3_client *c, const char *key, const void *data, size_t len, s3_objec
 
     if (rc)
         return rc;
-    rc = perform(c, &rq, err);
+    rc = s3_perform(c, &rq, err);
     if (rc == 0 && info) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
@@ -766,7 +361,7 @@ int s3_get(s3_client *c, const char *key, s3_write_fn write, void *ctx, s3_objec
     if (!sha)
         xalloc_die(sizeof(void *));
     EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
-    rc = perform(c, &rq, err);
+    rc = s3_perform(c, &rq, err);
     if (rc == 0 && rq.has_length && rq.content_length != rq.delivered)
         rc = omlop_err_set(err, OMLOP_EIO, "get object: the body ended after %llu of %llu bytes",
                            (unsigned long long)rq.delivered, (unsigned long long)rq.content_length);
@@ -792,7 +387,7 @@ int s3_head(s3_client *c, const char *key, s3_object_info *info, omlop_err *err)
 
     if (rc)
         return rc;
-    rc = perform(c, &rq, err);
+    rc = s3_perform(c, &rq, err);
     if (rc == 0 && info) {
         memset(info, 0, sizeof(*info));
         info->size = rq.content_length;
@@ -836,7 +431,7 @@ int s3_list_objects(s3_client *c, const char *prefix, s3_list *out, omlop_err *e
         strbuf_reset(&query);
         s3_query_build(&query, q, nq);
         rq.query = query.buf;
-        rc = perform(c, &rq, err);
+        rc = s3_perform(c, &rq, err);
         if (rc == 0)
             rc = s3_xml_parse_list_page(reply.buf, reply.len, c->prefix, out, &truncated, &token,
                                         err);
@@ -876,7 +471,7 @@ int s3_delete(s3_client *c, const char *key, omlop_err *err)
     s3_req rq = {.method = "DELETE", .op = "delete object", .key = key, .idempotent = 1};
     int rc = key_check(c, rq.op, key, err);
 
-    return rc ? rc : perform(c, &rq, err);
+    return rc ? rc : s3_perform(c, &rq, err);
 }
 
 static void md5_base64(const void *data, size_t len, char out[32])
@@ -925,12 +520,13 @@ int s3_delete_many(s3_client *c, const s3_list *keys, omlop_err *err)
         md5_base64(body.buf, body.len, md5);
         rq.body = body.buf;
         rq.body_len = body.len;
-        rc = perform(c, &rq, err);
+        rc = s3_perform(c, &rq, err);
         if (rc == 0) {
             rc = s3_xml_parse_delete_result(reply.buf, reply.len, bad, sizeof(bad), &e, err);
             if (rc == 1)
-                rc = omlop_err_set(err, code_for_s3(e.code), "delete objects: %s: %s (s3://%s/%s)",
-                                   e.code, e.message, c->bucket, bad);
+                rc = omlop_err_set(err, s3_code_for_s3(e.code),
+                                   "delete objects: %s: %s (s3://%s/%s)", e.code, e.message,
+                                   c->bucket, bad);
         }
     }
     free(full);
@@ -955,7 +551,7 @@ int s3_multipart_create(s3_client *c, const char *key, strbuf *upload_id, omlop_
         goto out;
     s3_query_build(&query, &qp, 1);
     rq.query = query.buf;
-    rc = perform(c, &rq, err);
+    rc = s3_perform(c, &rq, err);
     if (rc == 0)
         rc = s3_xml_parse_upload_id(reply.buf, reply.len, upload_id, err);
 out:
@@ -988,7 +584,7 @@ static int upload_part(s3_client *c, const char *key, const char *upload_id, int
     rq->query = query.buf;
     rq->has_body = 1;
     rq->is_transfer = 1;
-    rc = perform(c, rq, err);
+    rc = s3_perform(c, rq, err);
     if (rc == 0 && !rq->etag[0])
         rc = omlop_err_set(err, OMLOP_EPROTO, "%s: the answer has no ETag", op);
     if (rc == 0) {
@@ -1044,7 +640,7 @@ int s3_multipart_complete(s3_client *c, const char *key, const char *upload_id,
     rq.query = query.buf;
     rq.body = body.buf;
     rq.body_len = body.len;
-    rc = perform(c, &rq, err);
+    rc = s3_perform(c, &rq, err);
     if (rc)
         goto out;
     /* a 200 can still carry an <Error>: S3 sends the status before it has joined the parts */
@@ -1053,7 +649,7 @@ int s3_multipart_complete(s3_client *c, const char *key, const char *upload_id,
         strbuf loc = STRBUF_INIT;
 
         s3_client_location(c, key, &loc);
-        rc = omlop_err_set(err, code_for_s3(e.code), "%s: %s (HTTP %ld): %s (%s)", rq.op, e.code,
+        rc = omlop_err_set(err, s3_code_for_s3(e.code), "%s: %s (HTTP %ld): %s (%s)", rq.op, e.code,
                            rq.status, e.message, loc.buf);
         strbuf_release(&loc);
     }
@@ -1082,7 +678,7 @@ int s3_multipart_abort(s3_client *c, const char *key, const char *upload_id, oml
         return omlop_err_set(err, OMLOP_EINVAL, "%s: no upload id", rq.op);
     s3_query_build(&query, &qp, 1);
     rq.query = query.buf;
-    rc = perform(c, &rq, &e);
+    rc = s3_perform(c, &rq, &e);
     if (rc && rq.status == 404 && strstr(e.msg, "NoSuchUpload"))
         rc = 0; /* already aborted or completed: nothing left to clean */
     else if (rc)
@@ -1121,7 +717,7 @@ int s3_multipart_list(s3_client *c, const char *prefix, s3_pending_list *out, om
         strbuf_reset(&query);
         s3_query_build(&query, q, nq);
         rq.query = query.buf;
-        rc = perform(c, &rq, err);
+        rc = s3_perform(c, &rq, err);
         if (rc == 0)
             rc = s3_xml_parse_uploads_page(reply.buf, reply.len, c->prefix, out, &truncated,
                                            &key_marker, &id_marker, err);

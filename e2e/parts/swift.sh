@@ -11,8 +11,8 @@
 #     127.0.0.1:STORAGE_PORT, +1, +2 (default PORT+1), then waits (bounded, 60 s) for the
 #     proxy's /healthcheck and for the storage servers to answer.
 #     Credentials: access key `lab:backup`, secret from $SWIFT_SECRET (default `labsecret`),
-#     written to DIR/credentials. With $SWIFT_OWNER_PID set, the servers are also stopped when
-#     that process dies (a test binary that crashes leaves nothing listening).
+#     written to DIR/credentials. With $SWIFT_OWNER_PID set, the servers are also stopped and
+#     DIR removed when that process dies (a test binary that crashes leaves nothing behind).
 #     Idempotent: a DIR whose servers answer is left as it is; a stale one is rebuilt.
 # down: stops every process up started (TERM, then KILL after 5 s) and removes DIR. A missing
 #     DIR is nothing to do.
@@ -223,7 +223,10 @@ cmd_up() {
 		# the watcher ends with the owner or when down removes the pids file
 		(
 			while kill -0 "$SWIFT_OWNER_PID" 2>/dev/null && [ -f "$dir/run/pids" ]; do sleep 1; done
-			[ -f "$dir/run/pids" ] && stop_all "$dir"
+			if [ -f "$dir/run/pids" ]; then
+				stop_all "$dir"
+				rm -rf "$dir"
+			fi
 		) </dev/null >/dev/null 2>&1 &
 	fi
 	i=0

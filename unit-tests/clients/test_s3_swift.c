@@ -33,7 +33,6 @@ extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak)
 
 typedef struct swift_fx {
     char dir[64];
-    char log[80];
     char endpoint[64];
     char why[600]; /* why Swift is not there, when it is not */
     int up;
@@ -63,7 +62,10 @@ static const char *srcdir(void)
 static int group_setup(void **state)
 {
     swift_fx *fx = calloc(1, sizeof(*fx));
-    char cmd[512], owner[32];
+    char cmd[512], owner[32], buf[4096];
+    strbuf lg = STRBUF_INIT;
+    FILE *out;
+    size_t n;
     int port = 0, rc;
 
     assert_non_null(fx);
@@ -87,23 +89,27 @@ static int group_setup(void **state)
         snprintf(fx->why, sizeof(fx->why), "mkdtemp failed");
         return 0;
     }
-    snprintf(fx->log, sizeof(fx->log), "%s.log", fx->dir);
     snprintf(owner, sizeof(owner), "%d", (int)getpid());
     setenv("SWIFT_OWNER_PID", owner, 1);
     setenv("SWIFT_SECRET", SECRET, 1);
     snprintf(cmd, sizeof(cmd),
-             "timeout 120 sh '%s/e2e/parts/swift.sh' up '%s' %d 127.0.0.1 %d >'%s' 2>&1", srcdir(),
-             fx->dir, port, port + 1, fx->log);
-    rc = system(cmd);
-    if (rc != 0) {
-        strbuf lg = STRBUF_INIT;
-
-        strbuf_read_file(&lg, fx->log, 64 * 1024, NULL);
-        snprintf(fx->why, sizeof(fx->why), "swift.sh up failed (status %d): %.450s", rc,
-                 lg.len > 450 ? lg.buf + lg.len - 450 : strbuf_str(&lg));
-        strbuf_release(&lg);
+             "timeout 120 sh '%s/e2e/parts/swift.sh' up '%s' %d 127.0.0.1 %d 2>&1", srcdir(),
+             fx->dir, port, port + 1);
+    out = popen(cmd, "r");
+    if (!out) {
+        snprintf(fx->why, sizeof(fx->why), "popen(swift.sh up) failed");
         return 0;
     }
+    while ((n = fread(buf, 1, sizeof(buf), out)) > 0)
+        if (lg.len < 64 * 1024)
+            strbuf_add(&lg, buf, n);
+    rc = pclose(out);
+    if (rc != 0)
+        snprintf(fx->why, sizeof(fx->why), "swift.sh up failed (status %d): %.450s", rc,
+                 lg.len > 450 ? lg.buf + lg.len - 450 : strbuf_str(&lg));
+    strbuf_release(&lg);
+    if (rc != 0)
+        return 0;
     snprintf(fx->endpoint, sizeof(fx->endpoint), "http://127.0.0.1:%d", port);
     fx->up = 1;
     return 0;
@@ -119,7 +125,6 @@ static int group_teardown(void **state)
                  fx->dir);
         if (system(cmd) != 0)
             fprintf(stderr, "swift.sh down %s failed\n", fx->dir);
-        unlink(fx->log);
     }
     free(fx);
     return 0;
