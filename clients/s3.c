@@ -149,6 +149,12 @@ static int endpoint_parse(s3_client *c, const char *ep, omlop_err *err)
     return 0;
 }
 
+void s3_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    xmlInitParser();
+}
+
 int s3_client_new(const s3_config *cfg, s3_client **out, omlop_err *err)
 {
     s3_client *c = xcalloc(1, sizeof(*c));

@@ -114,6 +114,10 @@ typedef long (*s3_read_fn)(void *ctx, char *buf, size_t cap, omlop_err *err);
 /* Sink of a streamed download: take len bytes; return 0, or negative to abort. */
 typedef int (*s3_write_fn)(void *ctx, const char *buf, size_t len, omlop_err *err);
 
+/* Once from main before any thread starts: libcurl's and libxml2's one-time set-up, neither of
+ * them thread-safe on first use. (s3_client_new repeats libxml2's, which is then a no-op.) */
+void s3_global_init(void);
+
 /* Validate cfg (OMLOP_EINVAL naming the field) and make a client; *out owned by the caller. */
 int s3_client_new(const s3_config *cfg, s3_client **out, omlop_err *err);
 

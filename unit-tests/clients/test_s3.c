@@ -959,5 +959,7 @@ int main(void)
         cmocka_unit_test(test_tls_verified_by_default_ca_and_insecure),
     };
 
+    s3_global_init();
+
     return cmocka_run_group_tests_name("s3 without a server", tests, NULL, NULL);
 }

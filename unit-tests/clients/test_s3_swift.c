@@ -597,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_virtual_host_style),
     };
 
+    s3_global_init();
+
     return cmocka_run_group_tests_name("s3 against Swift (s3api)", tests, group_setup,
                                        group_teardown);
 }
