@@ -54,8 +54,8 @@
 
 #include "clients/ssh.h"
 #include "lib/err.h"
-#include "operator/events.h"
-#include "operator/store.h"
+#include "objects/events.h"
+#include "store/store.h"
 
 #define MANAGER_DEFAULT_WORKERS  2
 #define MANAGER_DEFAULT_RESYNC_S 60

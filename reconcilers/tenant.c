@@ -11,13 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/imageref.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/api_object.h"
+#include "objects/objects.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
@@ -30,7 +31,6 @@
 #define READY_POLL_FIRST_MS      10
 /* A recreated (upgraded) component must still run this long after it started, at most. */
 #define SERIAL_SETTLE_MAX_S     2
-#define STATUS_WRITE_TRIES      5
 #define REQUEUE_AFTER_CHANGE_MS 2000
 
 static void sleep_ms(long ms)
@@ -1104,56 +1104,48 @@ static int status_from_obs(const json_object *old_status, const void *ctx, const
     return tenant_status_compute(old_status, ctx, now, out, err);
 }
 
+typedef struct status_change {
+    tenant_status_fn fn;
+    const void *ctx;
+} status_change;
+
+/* An obj_mutate_fn: next's status computed from cur's; OBJ_UNCHANGED when nothing is new. */
+static int status_mutate(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
+{
+    const status_change *sw = ctx;
+    json_object *st = NULL;
+    char now[32];
+    int rc;
+
+    object_time_format(time(NULL), now);
+    if ((rc = sw->fn(cjson_get(cur, "status"), sw->ctx, now, &st, err)) < 0)
+        return rc;
+    if (tenant_status_is_unchanged(cjson_get(cur, "status"), st, time(NULL),
+                                   TENANT_STATUS_REFRESH_S)) {
+        json_object_put(st); /* nothing new: no write, no watcher woken */
+        return OBJ_UNCHANGED;
+    }
+    json_object_object_add(next, "status", st);
+    return 0;
+}
+
 /* Replace .status of the stored Tenant (compare-and-swap; retried on a concurrent write). */
 int tenant_round_status_write(tenant_round *r, tenant_status_fn fn, const void *ctx, omlop_err *err)
 {
-    const char *uid = cjson_get_string(r->obj, "metadata.uid");
-    strbuf key = STRBUF_INIT;
-    int rc = 0;
+    status_change sw = {fn, ctx};
+    obj_update_opts o = {0};
+    obj_result res = {0};
+    int rc;
 
-    strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, r->tenant);
-    for (int attempt = 0; attempt < STATUS_WRITE_TRIES; attempt++) {
-        store_kv kv = {0};
-        json_object *cur = NULL, *st = NULL;
-        strbuf text = STRBUF_INIT;
-        const char *cur_uid;
-        char now[32];
-
-        rc = store_get(r->env->st, key.buf, &kv, err);
-        if (rc < 0)
-            break;
-        cur = api_object_parse(kv.value, kv.value_len);
-        cur_uid = cjson_get_string(cur, "metadata.uid");
-        if (!cur || (uid && cur_uid && strcmp(uid, cur_uid) != 0)) {
-            /* deleted and created again meanwhile: that one gets its own reconcile */
-            json_object_put(cur);
-            store_kv_release(&kv);
-            rc = 0;
-            break;
-        }
-        api_time_format(time(NULL), now);
-        rc = fn(cjson_get(cur, "status"), ctx, now, &st, err);
-        if (rc == 0 && tenant_status_is_unchanged(cjson_get(cur, "status"), st, time(NULL),
-                                                  TENANT_STATUS_REFRESH_S)) {
-            json_object_put(st); /* nothing new: no write, no watcher woken */
-            json_object_put(cur);
-            store_kv_release(&kv);
-            break;
-        }
-        if (rc == 0) {
-            json_object_object_add(cur, "status", st);
-            api_object_store_text(cur, &text);
-            rc = store_update(r->env->st, key.buf, text.buf, text.len, kv.mod_revision, NULL, err);
-        }
-        strbuf_release(&text);
-        json_object_put(cur);
-        store_kv_release(&kv);
-        if (rc != OMLOP_ECONFLICT)
-            break;
+    /* deleted and created again meanwhile: that one gets its own reconcile */
+    o.expect_uid = cjson_get_string(r->obj, "metadata.uid");
+    o.is_status = 1;
+    rc = obj_update(r->env->st, "tenants", r->tenant, &o, status_mutate, &sw, &res, err);
+    obj_result_release(&res);
+    if (rc == OMLOP_ENOTFOUND) {
+        omlop_err_clear(err);
+        rc = 0; /* deleted (or re-created) meanwhile: nothing to report on */
     }
-    if (rc == OMLOP_ENOTFOUND)
-        rc = 0; /* deleted meanwhile: nothing to report on */
-    strbuf_release(&key);
     return rc;
 }
 
@@ -1416,7 +1408,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     }
     if (rc < 0)
         goto out;
-    if ((rc = api_object_from_kv(&kv, &r.obj, err)) < 0)
+    if ((rc = obj_from_kv(&kv, &r.obj, err)) < 0)
         goto out;
     if (tenant_is_deleting(r.obj)) {
         rc = tenant_round_finalize(&r, res, err);

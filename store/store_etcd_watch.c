@@ -29,7 +29,7 @@
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/store_etcd.h"
+#include "store/store_etcd.h"
 
 #define STREAM_MAX_MESSAGE (64u * 1024 * 1024)
 #define STREAM_BACKOFF_MIN 50

@@ -21,7 +21,6 @@
 
 #include "lib/err.h"
 #include "lib/strbuf.h"
-#include "operator/store.h"
 
 typedef struct selector selector;
 
@@ -39,11 +38,5 @@ int selector_matches(const selector *sel, const json_object *labels);
 
 /* Append the normalized text of sel ("a=b,c in (x,y)") to out. */
 void selector_format(const selector *sel, strbuf *out);
-
-/*
- * A store_filter_fn: kv->value parsed as JSON, its metadata.labels matched
- * against ctx (a const selector *). Values that are not JSON never match.
- */
-int selector_filter_kv(const store_kv *kv, void *ctx);
 
 #endif

@@ -3,7 +3,7 @@
  * protocol (in-flight calls finish first) and periodic compaction.
  * Backends live in store_sqlite.c and store_etcd*.c; watches in store_watch.c.
  */
-#include "operator/store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +18,7 @@
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/store_backend.h"
+#include "store/store_backend.h"
 
 /* Longest key we accept: keys are "/omlop/<kind>/<name>" with DNS-label names. */
 #define STORE_KEY_MAX 1024

@@ -17,7 +17,7 @@
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/store_sqlite.h"
+#include "store/store_sqlite.h"
 
 static const char *const sq_sql[SQ_NSTMT] = {
     [ST_GET] = "SELECT value, create_rev, mod_rev, version FROM kv WHERE key = ?1",

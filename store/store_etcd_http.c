@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "lib/xalloc.h"
-#include "operator/store_etcd.h"
+#include "store/store_etcd.h"
 
 #define ETCD_MAX_REPLY    (64u * 1024 * 1024)
 #define ETCD_CALL_TIMEOUT 15000L

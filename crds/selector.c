@@ -1,5 +1,5 @@
 /* selector: parse and match Kubernetes label selectors (see selector.h). */
-#include "operator/selector.h"
+#include "crds/selector.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -410,27 +410,4 @@ void selector_format(const selector *sel, strbuf *out)
         if (r->op == SEL_IN || r->op == SEL_NOTIN)
             strbuf_addch(out, ')');
     }
-}
-
-int selector_filter_kv(const store_kv *kv, void *ctx)
-{
-    const selector *sel = ctx;
-    json_tokener *tok;
-    json_object *obj;
-    int ok;
-
-    if (selector_count(sel) == 0)
-        return 1;
-    if (!kv->value || kv->value_len > (size_t)0x7fffffff)
-        return 0;
-    tok = json_tokener_new();
-    if (!tok)
-        abort();
-    obj = json_tokener_parse_ex(tok, kv->value, (int)kv->value_len);
-    json_tokener_free(tok);
-    if (!obj)
-        return 0;
-    ok = selector_matches(sel, cjson_get(obj, "metadata.labels"));
-    json_object_put(obj);
-    return ok;
 }

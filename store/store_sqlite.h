@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "operator/store_backend.h"
+#include "store/store_backend.h"
 
 #define SQ_SCHEMA      1
 #define SQ_MAX_READERS 8

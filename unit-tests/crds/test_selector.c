@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "operator/selector.h"
+#include "crds/selector.h"
+#include "objects/objects.h"
 
 static void test_selector_parses_to_normal_form(void **state)
 {
@@ -159,15 +160,15 @@ static void test_selector_filters_store_values(void **state)
     assert_int_equal(selector_parse("app=web", &yes, &err), 0);
     assert_int_equal(selector_parse("app=db", &no, &err), 0);
     assert_int_equal(selector_parse("", &all, &err), 0);
-    assert_true(selector_filter_kv(&kv, yes));
-    assert_false(selector_filter_kv(&kv, no));
+    assert_true(obj_filter_selector(&kv, yes));
+    assert_false(obj_filter_selector(&kv, no));
     kv.value = (char *)"not json";
     kv.value_len = 8;
-    assert_false(selector_filter_kv(&kv, yes));
-    assert_true(selector_filter_kv(&kv, all)); /* nothing to check */
+    assert_false(obj_filter_selector(&kv, yes));
+    assert_true(obj_filter_selector(&kv, all)); /* nothing to check */
     kv.value = (char *)"{\"metadata\":{}}";
     kv.value_len = strlen(kv.value);
-    assert_false(selector_filter_kv(&kv, yes));
+    assert_false(obj_filter_selector(&kv, yes));
     selector_free(yes);
     selector_free(no);
     selector_free(all);

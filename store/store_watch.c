@@ -23,7 +23,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "operator/store_backend.h"
+#include "store/store_backend.h"
 
 typedef struct hub_event {
     atomic_int refs;

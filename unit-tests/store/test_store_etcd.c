@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "operator/store.h"
+#include "store/store.h"
 #include "store_test_etcd.h"
 
 #define WAIT_MS 10000

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "lib/strbuf.h"
-#include "operator/store_backend.h"
+#include "store/store_backend.h"
 
 typedef struct etcd_conf {
     char **endpoints; /* "http://host:port" (https when TLS options are set) */

@@ -1,5 +1,5 @@
-/* api_object: keys, resourceVersions, uids and timestamps of stored objects. */
-#include "api_object.h"
+/* object: keys, resourceVersions, uids and timestamps of stored objects. */
+#include "object.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,17 +11,17 @@
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
 
-void api_object_key(strbuf *out, const char *plural, const char *name)
+void object_key(strbuf *out, const char *plural, const char *name)
 {
     strbuf_addf(out, API_KEY_ROOT "%s/%s", plural, name);
 }
 
-void api_object_prefix(strbuf *out, const char *plural)
+void object_prefix(strbuf *out, const char *plural)
 {
     strbuf_addf(out, API_KEY_ROOT "%s/", plural);
 }
 
-json_object *api_object_meta(json_object *obj)
+json_object *object_meta(json_object *obj)
 {
     json_object *meta;
 
@@ -33,20 +33,20 @@ json_object *api_object_meta(json_object *obj)
     return meta;
 }
 
-const char *api_object_name(const json_object *obj)
+const char *object_name(const json_object *obj)
 {
     return cjson_get_string(obj, "metadata.name");
 }
 
-void api_object_set_rv(json_object *obj, int64_t revision)
+void object_set_rv(json_object *obj, int64_t revision)
 {
     char buf[32];
 
     snprintf(buf, sizeof(buf), "%lld", (long long)revision);
-    json_object_object_add(api_object_meta(obj), "resourceVersion", json_object_new_string(buf));
+    json_object_object_add(object_meta(obj), "resourceVersion", json_object_new_string(buf));
 }
 
-json_object *api_object_parse(const char *text, size_t len)
+json_object *object_parse(const char *text, size_t len)
 {
     json_tokener *tok = json_tokener_new_ex(API_JSON_MAX_DEPTH);
     json_object *obj;
@@ -63,21 +63,7 @@ json_object *api_object_parse(const char *text, size_t len)
     return obj;
 }
 
-int api_object_from_kv(const store_kv *kv, json_object **out, omlop_err *err)
-{
-    json_object *obj = api_object_parse(kv->value, kv->value ? kv->value_len : 0);
-
-    *out = NULL;
-    if (!obj)
-        return omlop_err_set(err, OMLOP_EINTERNAL,
-                             "the stored value of %s is not a JSON object; the store is damaged",
-                             kv->key);
-    api_object_set_rv(obj, kv->mod_revision);
-    *out = obj;
-    return 0;
-}
-
-void api_object_store_text(const json_object *obj, strbuf *out)
+void object_store_text(const json_object *obj, strbuf *out)
 {
     json_object *meta = json_object_object_get((json_object *)obj, "metadata");
     json_object *rv = NULL;
@@ -94,7 +80,7 @@ void api_object_store_text(const json_object *obj, strbuf *out)
         json_object_object_add(meta, "resourceVersion", rv);
 }
 
-void api_time_format(time_t t, char out[32])
+void object_time_format(time_t t, char out[32])
 {
     struct tm tm;
 
@@ -115,7 +101,7 @@ static int time_digits(const char *p, int n, int *out)
     return 0;
 }
 
-int api_time_parse(const char *text, time_t *out)
+int object_time_parse(const char *text, time_t *out)
 {
     struct tm tm;
     int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
@@ -165,7 +151,7 @@ int api_time_parse(const char *text, time_t *out)
     return 0;
 }
 
-void api_uid_new(char out[37])
+void object_uid_new(char out[37])
 {
     unsigned char b[16];
     size_t got = 0;
@@ -186,12 +172,12 @@ void api_uid_new(char out[37])
              b[14], b[15]);
 }
 
-int api_name_is_valid(const char *name)
+int object_name_is_valid(const char *name)
 {
     return name && *name && schema_format_is_dns_subdomain(name);
 }
 
-int64_t api_rv_parse(const char *s)
+int64_t object_rv_parse(const char *s)
 {
     char *end;
     long long v;
@@ -205,9 +191,9 @@ int64_t api_rv_parse(const char *s)
     return (int64_t)v;
 }
 
-void api_object_core_view(json_object *obj)
+void object_core_view(json_object *obj)
 {
     json_object_object_add(obj, "apiVersion", json_object_new_string("v1"));
-    json_object_object_add(api_object_meta(obj), "namespace",
+    json_object_object_add(object_meta(obj), "namespace",
                            json_object_new_string(API_CORE_NAMESPACE));
 }

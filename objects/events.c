@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crds/object.h"
 #include "crds/schema_format.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/api_object.h"
+#include "objects/objects.h"
 
 /* Attempts when another writer touches the same event at the same time. */
 #define EVENT_RETRIES 5
@@ -135,7 +136,7 @@ static json_object *new_event(const events *ev, const json_object *obj, const ch
 
     json_object_object_add(e, "apiVersion", json_object_new_string(OMLOP_API_VERSION));
     json_object_object_add(e, "kind", json_object_new_string("Event"));
-    api_uid_new(uid);
+    object_uid_new(uid);
     json_object_object_add(meta, "name", json_object_new_string(name));
     json_object_object_add(meta, "uid", json_object_new_string(uid));
     json_object_object_add(meta, "creationTimestamp", json_object_new_string(now));
@@ -203,9 +204,9 @@ int events_record_at(events *ev, const json_object *obj, const char *type, const
     snprintf(msg, sizeof(msg), "%s", message ? message : "");
     if (strlen(message ? message : "") > EVENT_MESSAGE_MAX)
         memcpy(msg + EVENT_MESSAGE_MAX - 3, "...", 4);
-    api_time_format(now, nowbuf);
+    object_time_format(now, nowbuf);
     event_name(kind, name, cjson_get_string(obj, "metadata.uid"), type, reason, msg, ename);
-    api_object_key(&key, "events", ename);
+    object_key(&key, "events", ename);
     for (int attempt = 0; attempt < EVENT_RETRIES; attempt++) {
         store_kv kv = {0};
         json_object *e = NULL;
@@ -217,18 +218,18 @@ int events_record_at(events *ev, const json_object *obj, const char *type, const
             e = new_event(ev, obj, ename, type, reason, msg, nowbuf);
             rc = validate(ev, &e, err);
             if (rc == 0) {
-                api_object_store_text(e, &text);
+                object_store_text(e, &text);
                 rc = store_create(ev->st, key.buf, text.buf, text.len, &rev, err);
             }
         } else if (rc == 0) {
-            rc = api_object_from_kv(&kv, &e, err);
+            rc = obj_from_kv(&kv, &e, err);
             if (rc == 0) {
                 json_object_object_add(e, "count",
                                        json_object_new_int64(cjson_get_int(e, "count", 1) + 1));
                 json_object_object_add(e, "lastTimestamp", json_object_new_string(nowbuf));
                 /* folded on the message's key: the text keeps the latest round's numbers */
                 json_object_object_add(e, "message", json_object_new_string(msg));
-                api_object_store_text(e, &text);
+                object_store_text(e, &text);
                 rc = store_update(ev->st, key.buf, text.buf, text.len, kv.mod_revision, &rev, err);
             }
         }
@@ -266,7 +267,7 @@ typedef struct prune_ctx {
 static int is_old(const store_kv *kv, void *arg)
 {
     const prune_ctx *pc = arg;
-    json_object *e = api_object_parse(kv->value, kv->value ? kv->value_len : 0);
+    json_object *e = object_parse(kv->value, kv->value ? kv->value_len : 0);
     const char *last = cjson_get_string(e, "lastTimestamp");
     int64_t t;
     int old = last && schema_format_parse_date_time(last, &t) && t < (int64_t)pc->cutoff;
@@ -284,7 +285,7 @@ int events_prune(events *ev, time_t now, long max_age_s, size_t *deleted, omlop_
     int rc;
 
     *deleted = 0;
-    api_object_prefix(&prefix, "events");
+    object_prefix(&prefix, "events");
     lo.prefix = prefix.buf;
     lo.filter = is_old;
     lo.filter_ctx = &pc;

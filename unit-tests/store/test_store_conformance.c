@@ -17,10 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crds/selector.h"
 #include "lib/log.h"
-#include "operator/selector.h"
-#include "operator/store.h"
+#include "store/store.h"
 #include "store_test_etcd.h"
+#include "objects/objects.h"
 
 #define WAIT_MS  5000 /* for an event that must come (etcd delivers asynchronously) */
 #define QUIET_MS 300  /* for "no further event" */
@@ -332,7 +333,7 @@ static size_t list_names(store *s, const char *sel_text, size_t limit, const cha
     lo.prefix = "/omlop/pods/";
     lo.limit = limit;
     lo.start_after = start_after;
-    lo.filter = selector_filter_kv;
+    lo.filter = obj_filter_selector;
     lo.filter_ctx = sel;
     assert_int_equal(store_list(s, &lo, &res, &err), 0);
     out[0] = '\0';

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 typedef struct tmpdir {
     char path[64];

@@ -19,7 +19,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "operator/store_etcd.h"
+#include "store/store_etcd.h"
 
 #define ETCD_POOL      8
 #define ETCD_LIST_PAGE 500

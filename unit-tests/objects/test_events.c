@@ -13,11 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crds/object.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
-#include "operator/api_object.h"
-#include "operator/events.h"
-#include "operator/store.h"
+#include "objects/events.h"
+#include "objects/objects.h"
+#include "store/store.h"
 
 typedef struct fixture {
     char dir[64];
@@ -85,7 +86,7 @@ static json_object *stored_events(fixture *f)
     for (size_t i = 0; i < res.items.n; i++) {
         json_object *o = NULL;
 
-        assert_int_equal(api_object_from_kv(&res.items.items[i], &o, &err), 0);
+        assert_int_equal(obj_from_kv(&res.items.items[i], &o, &err), 0);
         json_object_array_add(arr, o);
     }
     store_list_result_release(&res);

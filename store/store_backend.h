@@ -16,7 +16,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "operator/store.h"
+#include "store/store.h"
 
 typedef struct store_hub store_hub;
 typedef struct store_replay store_replay;

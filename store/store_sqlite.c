@@ -24,7 +24,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "operator/store_sqlite.h"
+#include "store/store_sqlite.h"
 
 static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
 {

@@ -23,7 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 #define ROUNDS     10
 #define CRASH_SEED 20240611u

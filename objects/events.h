@@ -26,7 +26,7 @@
 #include "crds/schema.h"
 #include "lib/err.h"
 #include "lib/strbuf.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 #define EVENT_TYPE_NORMAL  "Normal"
 #define EVENT_TYPE_WARNING "Warning"
