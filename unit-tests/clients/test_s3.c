@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "clients/s3.h"
+#include "clients/s3_upload.h"
 #include "clients/s3_xml.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -826,6 +827,51 @@ static void test_delete_many_md5_and_refused_key(void **state)
     s3_list_release(&keys);
 }
 
+/* A part that fails: the writer stays failed and finishing it aborts the multipart upload. */
+static void test_writer_part_failure_aborts_upload(void **state)
+{
+    fake_answer a[] = {{200,
+                        "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>backup/k</Key>"
+                        "<UploadId>up-1</UploadId></InitiateMultipartUploadResult>",
+                        0},
+                       {503, xml_500, 0},
+                       {204, "", 0}};
+    s3_config cfg = base_cfg();
+    fake_s3 f;
+    s3_client *c = NULL;
+    s3_upload *u = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    char *buf = calloc(1, S3_MIN_PART_SIZE);
+    char ep[64];
+
+    (void)state;
+    assert_non_null(buf);
+    fake_start(&f, a, 3);
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", f.port);
+    cfg.endpoint = ep;
+    cfg.part_size = S3_MIN_PART_SIZE;
+    cfg.max_retries = -1;
+    assert_int_equal(s3_client_new(&cfg, &c, NULL), 0);
+    assert_int_equal(s3_upload_new(c, "k", &u, &err), 0);
+    assert_int_equal(s3_upload_write(u, buf, S3_MIN_PART_SIZE, &err), 0);
+    assert_int_equal(f.n_requests, 0); /* one part buffered, nothing sent yet */
+    assert_int_equal(s3_upload_write(u, "x", 1, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "upload part 1: InternalError (HTTP 503)"));
+    omlop_err_clear(&err);
+    assert_int_equal(s3_upload_write(u, "x", 1, &err), OMLOP_EUNAVAIL); /* still failed */
+    assert_non_null(strstr(err.msg, "upload part 1: InternalError (HTTP 503)"));
+    assert_int_equal(s3_upload_finish(u, NULL, &err), OMLOP_EUNAVAIL);
+    fake_stop(&f);
+    assert_int_equal(f.n_requests, 3);
+    assert_non_null(strstr(f.heads[0].buf, "POST /bkt/backup/k?uploads= HTTP/1.1"));
+    assert_non_null(strstr(f.heads[1].buf, "PUT /bkt/backup/k?partNumber=1&uploadId=up-1 "));
+    assert_int_equal(f.bodies[1].len, S3_MIN_PART_SIZE);
+    assert_non_null(strstr(f.heads[2].buf, "DELETE /bkt/backup/k?uploadId=up-1 HTTP/1.1"));
+    s3_client_free(c);
+    fake_free(&f);
+    free(buf);
+}
+
 /* --- TLS: verified by default, a CA bundle accepted, verification off on request ---------- */
 
 typedef struct tls_srv {
@@ -956,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_non_idempotent_not_retried),
         cmocka_unit_test(test_complete_error_inside_200),
         cmocka_unit_test(test_delete_many_md5_and_refused_key),
+        cmocka_unit_test(test_writer_part_failure_aborts_upload),
         cmocka_unit_test(test_tls_verified_by_default_ca_and_insecure),
     };
 
