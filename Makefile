@@ -19,12 +19,13 @@ DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyam
 	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev libxml2-dev \
 	clang-format cppcheck git ca-certificates curl
 
-# Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, and
-# the tools the scenarios use (python3, openssl, kubectl). `make deps` installs them when the
-# archive has them; `make test` requires every one (a test that cannot run is not a pass).
+# Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, pebble
+# for the ACME client's integration test, and the tools the scenarios use (python3, openssl,
+# kubectl). `make deps` installs them when the archive has them; `make test` requires every
+# one (a test that cannot run is not a pass).
 DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
-	psmisc procps kubectl ansible python3 openssl util-linux \
+	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap \
 	swift-proxy swift-account swift-container swift-object
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
