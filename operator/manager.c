@@ -24,6 +24,7 @@
 #include "lib/xalloc.h"
 #include "operator/config.h"
 #include "operator/workqueue.h"
+#include "reconcilers/backup.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
@@ -82,10 +83,12 @@ struct manager {
     atomic_int stop; /* also the reconciles' cancel flag */
     pthread_t watch_thread;
     pthread_t secrets_thread;
+    pthread_t backups_thread; /* the store watch on Backups (backups_main) */
     pthread_t *workers;
     int n_workers;
     int has_watch_thread;
     int has_secrets_thread;
+    int has_backups_thread;
     /* lock protects hosts, seen, tombs and refs; never held across host or store I/O */
     pthread_mutex_t lock;
     host_entry *hosts;
@@ -600,11 +603,29 @@ static void host_forget(void *ctx, const char *tenant, const char *const *keep)
 
 /* ---- workers ------------------------------------------------------------------------------ */
 
+/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts. */
+static void backups_one(manager *m, const char *name, int is_ready)
+{
+    backup_env be;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    memset(&be, 0, sizeof(be));
+    be.st = m->st;
+    be.ev = m->ev;
+    be.host_get = m->env.host_get;
+    be.host_ctx = m->env.host_ctx;
+    be.cancel = &m->stop;
+    if (backup_reconcile_tenant(&be, name, is_ready, &err) < 0)
+        log_warn("tenant=%s backups: %s", name, err.msg);
+}
+
 static void reconcile_one(manager *m, const char *name)
 {
     tenant_result res;
     omlop_err err = OMLOP_ERR_INIT;
     int rc = tenant_reconcile(&m->env, name, &res, &err);
+
+    backups_one(m, name, rc == 0 && !res.is_gone && res.is_converged);
 
     if (rc == 0 && res.is_gone) {
         char *tomb;
@@ -951,6 +972,44 @@ static void *secrets_main(void *arg)
     return NULL;
 }
 
+/* Follow /omlop/backups/: a new Backup queues its tenant (a missed one: the resync). */
+static void *backups_main(void *arg)
+{
+    manager *m = arg;
+
+    while (!atomic_load(&m->stop)) {
+        omlop_err err = OMLOP_ERR_INIT;
+        store_watch *w = NULL;
+        int64_t rev = 0;
+
+        if (store_current_revision(m->st, &rev, &err) < 0 ||
+            store_watch_open(m->st, BACKUP_KEY_PREFIX, rev, &w, &err) < 0) {
+            log_warn("reconcile: watching backups failed, retrying: %s", err.msg);
+            for (int i = 0; i < RELIST_PAUSE_MS / 100 && !atomic_load(&m->stop); i++)
+                clock_sleep_ms(100);
+            continue;
+        }
+        while (!atomic_load(&m->stop)) {
+            store_event ev;
+            char tenant[256];
+            int rc;
+
+            memset(&ev, 0, sizeof(ev));
+            rc = store_watch_next(w, &ev, WATCH_POLL_MS, &err);
+            if (rc == 0) {
+                if (ev.type == STORE_EVENT_ADDED && ev.kv.value &&
+                    backup_tenant_of(ev.kv.value, ev.kv.value_len, tenant, sizeof(tenant)) == 0)
+                    workqueue_add(m->q, tenant);
+                store_event_release(&ev);
+            } else if (rc != OMLOP_ETIMEOUT) {
+                break;
+            }
+        }
+        store_watch_close(w);
+    }
+    return NULL;
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 int manager_new(store *st, events *ev, const manager_options *o, manager **out, omlop_err *err)
@@ -1001,6 +1060,11 @@ int manager_start(manager *m, omlop_err *err)
         return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the secret watch");
     }
     m->has_secrets_thread = 1;
+    if (pthread_create(&m->backups_thread, NULL, backups_main, m) != 0) {
+        manager_stop(m);
+        return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the backup watch");
+    }
+    m->has_backups_thread = 1;
     for (int i = 0; i < m->opts.workers; i++) {
         if (pthread_create(&m->workers[i], NULL, worker_main, m) != 0) {
             manager_stop(m);
@@ -1036,6 +1100,9 @@ void manager_stop(manager *m)
     if (m->has_secrets_thread)
         pthread_join(m->secrets_thread, NULL);
     m->has_secrets_thread = 0;
+    if (m->has_backups_thread)
+        pthread_join(m->backups_thread, NULL);
+    m->has_backups_thread = 0;
     for (int i = 0; i < m->n_workers; i++)
         pthread_join(m->workers[i], NULL);
     m->n_workers = 0;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clients/s3.h"
 #include "crds/schema.h"
 #include "lib/log.h"
 #include "lib/version.h"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
     int rc = 1;
 
     block_stop_signals();
+    s3_global_init(); /* libcurl's and libxml2's one-time set-up, before any thread (backups) */
     log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT, stderr);
     config_init(&cfg);
     if (config_parse_args(&cfg, argc, argv, &err) != 0) {
