@@ -58,8 +58,8 @@ static int status_write(const backup_env *env, const json_object *bobj, json_obj
     o.is_status = 1;
     json_object_object_add(status, "observedGeneration",
                            json_object_new_int64(cjson_get_int(bobj, "metadata.generation", 0)));
-    rc = obj_update(env->st, "backups", cjson_get_string(bobj, "metadata.name"), &o,
-                    status_mutate, status, &res, err);
+    rc = obj_update(env->st, "backups", cjson_get_string(bobj, "metadata.name"), &o, status_mutate,
+                    status, &res, err);
     obj_result_release(&res);
     if (rc == OMLOP_ENOTFOUND) {
         omlop_err_clear(err);
@@ -73,8 +73,7 @@ static json_object *status_copy(const json_object *bobj)
 {
     json_object *s = cjson_get(bobj, "status");
 
-    return s && json_object_is_type(s, json_type_object) ? cjson_copy(s)
-                                                         : json_object_new_object();
+    return s && json_object_is_type(s, json_type_object) ? cjson_copy(s) : json_object_new_object();
 }
 
 static void set_str(json_object *o, const char *k, const char *v)
@@ -226,9 +225,8 @@ static void tenant_ctx_release(tenant_ctx *t)
 static const json_object *host_spec(const json_object *tenant, const char *host)
 {
     const json_object *hosts = cjson_get(tenant, "spec.hosts");
-    size_t n = hosts && json_object_is_type(hosts, json_type_array)
-                   ? json_object_array_length(hosts)
-                   : 0;
+    size_t n =
+        hosts && json_object_is_type(hosts, json_type_array) ? json_object_array_length(hosts) : 0;
 
     for (size_t i = 0; i < n; i++) {
         const json_object *h = json_object_array_get_idx(hosts, i);
@@ -364,8 +362,8 @@ static json_object *parts_json(tenant_ctx *t, const backup_outcome *o, uint64_t 
     return a;
 }
 
-static int run_one(tenant_ctx *t, const json_object *bobj, const char *const *taken,
-                   size_t n_taken, omlop_err *err)
+static int run_one(tenant_ctx *t, const json_object *bobj, const char *const *taken, size_t n_taken,
+                   omlop_err *err)
 {
     const char *bname = cjson_get_string(bobj, "metadata.name");
     desired_state *ds = NULL;
@@ -391,8 +389,10 @@ static int run_one(tenant_ctx *t, const json_object *bobj, const char *const *ta
     }
     pg = find_component(ds, PG_COMPONENT, &pg_host);
     if (!pg) {
-        omlop_err_set(&e, OMLOP_EINVAL, "tenant %s runs no %s (an external database is not "
-                      "backed up by omlop)", t->tenant, PG_COMPONENT);
+        omlop_err_set(&e, OMLOP_EINVAL,
+                      "tenant %s runs no %s (an external database is not "
+                      "backed up by omlop)",
+                      t->tenant, PG_COMPONENT);
         goto failed_early;
     }
     if (json_object_get_boolean(cjson_get(bobj, "spec.includeAsteriskCustom")) ||

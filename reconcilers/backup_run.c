@@ -9,12 +9,11 @@
 #include "lib/xalloc.h"
 #include "reconcilers/backup.h"
 
-#define CAPTURE_MAX (1024u * 1024) /* psql's row counts, pg_dump --version */
-#define STDERR_SHOWN 400           /* bytes of a failed command's stderr in the message */
+#define CAPTURE_MAX  (1024u * 1024) /* psql's row counts, pg_dump --version */
+#define STDERR_SHOWN 400            /* bytes of a failed command's stderr in the message */
 
 /* Run with the tenant's database: the env of the postgres container names them. */
-#define PG_ENV_PREFIX                                                                              \
-    "U=\"${POSTGRES_USER:-postgres}\"; D=\"${POSTGRES_DB:-$U}\"; "
+#define PG_ENV_PREFIX "U=\"${POSTGRES_USER:-postgres}\"; D=\"${POSTGRES_DB:-$U}\"; "
 
 /* "schema.table|rows" for every table, by name: exact counts (count(*)), one statement. */
 static const char counts_sql[] =
@@ -26,8 +25,8 @@ static const char counts_sql[] =
 
 backup_action backup_decide(const char *phase, int is_tenant_found, int is_tenant_ready)
 {
-    if (phase && (strcmp(phase, BACKUP_PHASE_COMPLETED) == 0 ||
-                  strcmp(phase, BACKUP_PHASE_FAILED) == 0))
+    if (phase &&
+        (strcmp(phase, BACKUP_PHASE_COMPLETED) == 0 || strcmp(phase, BACKUP_PHASE_FAILED) == 0))
         return BACKUP_ACT_NONE;
     /* Only the call that set Running runs the backup, and it ends it before returning: a
      * Running seen now was left by an omlopd that stopped in the middle. */
@@ -129,8 +128,8 @@ static int part_finish(const backup_bucket *bk, void *w, const char *name, const
 static int dump_part(const backup_job *job, const backup_io *io, const backup_bucket *bk,
                      const char *key, backup_part *part, omlop_err *err)
 {
-    static const char *const cmd[] = {
-        "sh", "-c", PG_ENV_PREFIX "exec pg_dump -Fc -U \"$U\" -d \"$D\"", NULL};
+    static const char *const cmd[] = {"sh", "-c",
+                                      PG_ENV_PREFIX "exec pg_dump -Fc -U \"$U\" -d \"$D\"", NULL};
     part_sink ps = {bk, NULL};
     strbuf e = STRBUF_INIT;
     int code = -1;
@@ -237,10 +236,8 @@ int backup_manifest_build(const backup_job *job, const backup_outcome *out, cons
 
         json_object_object_add(p, "name", jstr(out->parts[i].name));
         json_object_object_add(p, "key", jstr(out->parts[i].key));
-        json_object_object_add(p, "format",
-                               jstr(strcmp(out->parts[i].name, "database") == 0
-                                        ? "pg_dump -Fc"
-                                        : "tar"));
+        json_object_object_add(
+            p, "format", jstr(strcmp(out->parts[i].name, "database") == 0 ? "pg_dump -Fc" : "tar"));
         json_object_object_add(p, "sizeBytes", json_object_new_int64((int64_t)out->parts[i].size));
         json_object_object_add(p, "sha256", jstr(out->parts[i].sha256));
         json_object_array_add(parts, p);
@@ -295,9 +292,12 @@ int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *
 {
     static const char *const version_cmd[] = {"pg_dump", "--version", NULL};
     const char *const counts_cmd[] = {
-        "sh", "-c",
+        "sh",
+        "-c",
         PG_ENV_PREFIX "exec psql -X -A -t -q -v ON_ERROR_STOP=1 -U \"$U\" -d \"$D\" -c \"$1\"",
-        "sh", counts_sql, NULL};
+        "sh",
+        counts_sql,
+        NULL};
     static const struct {
         const char *name, *path, *file;
     } dirs[] = {{"asterisk-custom", "/etc/asterisk/custom", "asterisk-custom.tar"},
@@ -312,10 +312,14 @@ int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *
     rc = run_capture(io, job->pg_container, "pg_dump --version", version_cmd, &version, err);
     if (rc < 0)
         goto out;
-    while (version.len && (version.buf[version.len - 1] == '\n' || version.buf[version.len - 1] == '\r'))
+    while (version.len &&
+           (version.buf[version.len - 1] == '\n' || version.buf[version.len - 1] == '\r'))
         strbuf_setlen(&version, version.len - 1);
     rc = run_capture(io, job->pg_container, "psql (row counts)", counts_cmd, &counts, err);
     if (rc < 0)
+        goto out;
+    /* counts that do not parse stop the backup before anything is uploaded */
+    if ((rc = backup_manifest_build(job, out, counts.buf, version.buf, &manifest, err)) < 0)
         goto out;
 
     strbuf_reset(&key);

@@ -108,8 +108,7 @@ static int io_exec(void *ctx, const char *container, const char *const *cmd, bac
 
     memset(&o, 0, sizeof(o));
     o.cancel = bp->cancel;
-    return podman_exec_stream(bp->pc, container, cmd, &o, sink, sink_ctx, exit_code, err_out,
-                              err);
+    return podman_exec_stream(bp->pc, container, cmd, &o, sink, sink_ctx, exit_code, err_out, err);
 }
 
 static int io_archive(void *ctx, const char *container, const char *path, backup_sink_fn sink,
