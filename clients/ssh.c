@@ -186,6 +186,7 @@ void ssh_conn_free(ssh_conn *c)
     free(c->target);
     free(c->known_hosts_file);
     free(c->file_key_path);
+    free(c->watch_socket);
     free(c);
 }
 
@@ -224,6 +225,19 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     c->backoff_initial_ms = positive_or(cfg->backoff_initial_ms, 500);
     c->backoff_max_ms = positive_or(cfg->backoff_max_ms, 30000);
     c->open_timeout_ms = positive_or(cfg->open_timeout_ms, 10000);
+    c->on_state = cfg->on_state;
+    c->state_ud = cfg->state_ud;
+    c->watch_fd = -1;
+    c->watch_backoff_ms = SSH_WATCH_BACKOFF_MS;
+    if (cfg->watch_socket && cfg->watch_ops) {
+        if (cfg->watch_socket[0] != '/') {
+            rc = omlop_err_set(err, OMLOP_EINVAL, "socket path '%s' must be absolute",
+                               cfg->watch_socket);
+            goto prefixed;
+        }
+        c->watch_socket = xstrdup(cfg->watch_socket);
+        c->watch = *cfg->watch_ops;
+    }
     if (strchr(c->address, ':'))
         strbuf_addf(&target, "%s@[%s]:%d", c->user, c->address, c->port);
     else

@@ -52,6 +52,35 @@
 typedef struct ssh_conn ssh_conn;
 typedef struct ssh_forward ssh_forward;
 
+/*
+ * A long-lived stream the connection keeps open for its owner (an event
+ * stream): whenever the session is up, the pump opens a channel to
+ * watch_socket, sends what on_open appends to out, and hands every byte that
+ * comes back to on_data. When the channel ends or cannot be opened while the
+ * connection stays up, on_end tells why (a lost connection is told by
+ * on_state alone), and the pump opens it again: at once after a reconnect,
+ * else after a backoff of 250 ms doubling to 5 s, reset by data. Everything
+ * runs on the pump thread, without the connection's lock: be quick; from a
+ * callback only ssh_conn_get_status and the name getters may be called.
+ */
+typedef struct ssh_watch_ops {
+    void (*on_open)(void *ud, strbuf *out);
+    /* return non-zero to close the stream (it is opened again after the backoff) */
+    int (*on_data)(void *ud, const char *data, size_t len);
+    void (*on_end)(void *ud, const omlop_err *why);
+    void *ud;
+} ssh_watch_ops;
+
+typedef enum ssh_conn_state {
+    SSH_CONN_CONNECTING = 0, /* first attempt in progress */
+    SSH_CONN_CONNECTED = 1,
+    SSH_CONN_DOWN = 2,   /* last attempt failed or the connection was lost; retrying */
+    SSH_CONN_CLOSED = 3, /* being freed */
+} ssh_conn_state;
+
+/* Told on the pump thread after each state change, without the lock (be quick). */
+typedef void (*ssh_state_fn)(void *ud, ssh_conn_state state, unsigned connects, const char *why);
+
 /* How to reach and trust one host. Strings are copied by ssh_conn_new. */
 typedef struct ssh_host_config {
     const char *name;             /* label for messages and status; NULL = address */
@@ -74,14 +103,11 @@ typedef struct ssh_host_config {
     int backoff_initial_ms;    /* first retry delay; 0 = 500 */
     int backoff_max_ms;        /* retry delay cap; 0 = 30000 */
     int open_timeout_ms;       /* waiting for a channel to open; 0 = 10000 */
+    ssh_state_fn on_state;     /* may be NULL */
+    void *state_ud;
+    const char *watch_socket;       /* a unix socket on the host to keep a stream open to */
+    const ssh_watch_ops *watch_ops; /* with watch_socket (copied) */
 } ssh_host_config;
-
-typedef enum ssh_conn_state {
-    SSH_CONN_CONNECTING = 0, /* first attempt in progress */
-    SSH_CONN_CONNECTED = 1,
-    SSH_CONN_DOWN = 2,   /* last attempt failed or the connection was lost; retrying */
-    SSH_CONN_CLOSED = 3, /* being freed */
-} ssh_conn_state;
 
 typedef enum ssh_hostkey_verdict {
     SSH_HOSTKEY_UNCHECKED = 0,     /* no key seen yet */

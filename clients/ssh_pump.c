@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@ void ssh_pump_wake(ssh_conn *c)
 
 static void status_set(ssh_conn *c, ssh_conn_state state, const omlop_err *why)
 {
+    unsigned connects;
+
     pthread_mutex_lock(&c->lock);
     if (c->st.state != state)
         c->st.since = time(NULL);
@@ -47,8 +50,85 @@ static void status_set(ssh_conn *c, ssh_conn_state state, const omlop_err *why)
         c->st.last_error_code = why->code;
         snprintf(c->st.last_error, sizeof(c->st.last_error), "%s", why->msg);
     }
+    connects = c->st.connects;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
+    /* outside the lock: the owner may read the status from its callback */
+    if (c->on_state)
+        c->on_state(c->state_ud, state, connects, why ? why->msg : "");
+}
+
+/* --- the watch: the owner's long-lived stream (ssh.h: ssh_watch_ops) -------------------- */
+
+/* The watch's stream ended (why): tell the owner, and open it again after delay_ms. */
+static void watch_end(ssh_conn *c, const omlop_err *why, long delay_ms)
+{
+    if (c->watch_fd >= 0)
+        close(c->watch_fd);
+    c->watch_fd = -1;
+    c->is_watch_opening = 0;
+    c->watch_retry_ms = clock_now_ms() + delay_ms;
+    if (delay_ms > 0)
+        c->watch_backoff_ms = c->watch_backoff_ms * 2 > SSH_WATCH_BACKOFF_MAX_MS
+                                  ? SSH_WATCH_BACKOFF_MAX_MS
+                                  : c->watch_backoff_ms * 2;
+    if (why && c->watch.on_end)
+        c->watch.on_end(c->watch.ud, why);
+}
+
+/* The watch's channel opened: fd is our end; send the owner's request. */
+static void watch_opened(ssh_conn *c, int fd)
+{
+    strbuf req = STRBUF_INIT;
+    size_t off = 0;
+    int fl = fcntl(fd, F_GETFL);
+
+    c->is_watch_opening = 0;
+    c->watch_fd = fd;
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (c->watch.on_open)
+        c->watch.on_open(c->watch.ud, &req);
+    /* a request is small: the socketpair's buffer takes it whole */
+    while (off < req.len) {
+        ssize_t n = write(fd, req.buf + off, req.len - off);
+
+        if (n <= 0) {
+            omlop_err e = OMLOP_ERR_INIT;
+
+            omlop_err_set(&e, OMLOP_EIO, "host %s: cannot send the stream's request: %s", c->name,
+                          n < 0 ? strerror(errno) : "short write");
+            watch_end(c, &e, c->watch_backoff_ms);
+            break;
+        }
+        off += (size_t)n;
+    }
+    strbuf_release(&req);
+}
+
+/* The watch's fd is readable: hand what came to the owner; EOF ends the stream. */
+static void watch_read(ssh_conn *c)
+{
+    char buf[16384];
+
+    for (int i = 0; i < 16 && c->watch_fd >= 0; i++) {
+        ssize_t n = read(c->watch_fd, buf, sizeof(buf));
+        omlop_err e = OMLOP_ERR_INIT;
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            omlop_err_set(&e, OMLOP_EUNAVAIL, "host %s: the stream from %s ended%s%s", c->name,
+                          c->watch_socket, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+            watch_end(c, &e, c->watch_backoff_ms);
+            return;
+        }
+        c->watch_backoff_ms = SSH_WATCH_BACKOFF_MS; /* it works: a later break starts afresh */
+        if (c->watch.on_data && c->watch.on_data(c->watch.ud, buf, (size_t)n) != 0) {
+            watch_end(c, NULL, c->watch_backoff_ms);
+            return;
+        }
+    }
 }
 
 /* The "unreachable" error for callers while the connection is down. */
@@ -136,9 +216,14 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
     int fd = -1;
 
     ch->is_opening = 0;
-    if (!e && ch->req && ssh_chan_attach(ch->k, &fd, &ae) < 0) {
+    if (!e && (ch->req || ch->is_watch) && ssh_chan_attach(ch->k, &fd, &ae) < 0) {
         omlop_err_prefix(&ae, "host %s: ", c->name);
         e = &ae;
+    }
+    if (e && ch->is_watch) {
+        if (c->is_watch_opening) /* else a stale attempt, already ended by session_drop */
+            watch_end(c, e, c->watch_backoff_ms);
+        return;
     }
     if (e) {
         if (ch->req)
@@ -151,7 +236,7 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
         ch->adopt_fd = -1;
         return;
     }
-    if (!ch->req) {
+    if (!ch->req && !ch->is_watch) {
         ssh_chan_adopt(ch->k, ch->adopt_fd);
         ch->adopt_fd = -1;
     }
@@ -162,6 +247,8 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
     pthread_mutex_unlock(&c->lock);
     if (ch->req)
         ssh_pump_req_finish(c, ch->req, fd, NULL);
+    else if (ch->is_watch)
+        watch_opened(c, fd);
     ch->req = NULL;
 }
 
@@ -204,8 +291,12 @@ static int chan_new_for(ssh_conn *c, const struct req *r, const char *path, ssh_
     return ssh_chan_new(c->session, path, k, e);
 }
 
-/* Open a channel to path for a caller (r) or for a connection a forward accepted (f, fd). */
-static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path)
+/*
+ * Open a channel to path for a caller (r), for a connection a forward accepted (f, fd), or
+ * for the watch (is_watch).
+ */
+static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path,
+                       int is_watch)
 {
     omlop_err e = OMLOP_ERR_INIT;
     struct chan *ch = xcalloc(1, sizeof(*ch));
@@ -215,12 +306,17 @@ static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const
         free(ch);
         if (r)
             ssh_pump_req_finish(c, r, -1, &e);
+        else if (is_watch)
+            watch_end(c, &e, c->watch_backoff_ms);
         else
             fwd_record(c, f, &e);
         if (fd >= 0)
             close(fd);
         return;
     }
+    ch->is_watch = is_watch;
+    if (is_watch)
+        c->is_watch_opening = 1;
     ch->req = r;
     ch->fwd = f;
     ch->adopt_fd = fd;
@@ -279,7 +375,7 @@ static void fwd_accept(ssh_conn *c, ssh_forward *f)
             close(fd);
             continue;
         }
-        chan_start(c, NULL, f, fd, f->remote_path);
+        chan_start(c, NULL, f, fd, f->remote_path, 0);
     }
 }
 
@@ -301,6 +397,12 @@ static void fwd_detach(ssh_conn *c, ssh_forward *f)
 
 static void session_drop(ssh_conn *c)
 {
+    if (c->watch_fd >= 0 || c->is_watch_opening) {
+        /* reopened as soon as the connection is back; the owner learns of the loss from
+         * on_state, so on_end is not called */
+        c->watch_backoff_ms = SSH_WATCH_BACKOFF_MS;
+        watch_end(c, NULL, 0);
+    }
     while (c->chans) {
         struct chan *ch = c->chans;
 
@@ -470,6 +572,7 @@ static void pollset_add(ssh_conn *c, size_t *n, int fd, short events, ssh_forwar
     c->pfd[*n].revents = 0;
     c->who[*n].fwd = f;
     c->who[*n].ch = ch;
+    c->who[*n].is_watch = 0;
     (*n)++;
 }
 
@@ -480,7 +583,7 @@ static void pollset_add(ssh_conn *c, size_t *n, int fd, short events, ssh_forwar
  */
 static int wait_events(ssh_conn *c, int sfd, long long now)
 {
-    size_t n = 0, cap = 2, session_at;
+    size_t n = 0, cap = 3, session_at;
     /* next timer: a keepalive one interval after the last sign of life or the last probe,
      * or the dead-peer verdict; never in the past, or the loop would spin */
     long long last = c->last_rx_ms > c->last_keepalive_ms ? c->last_rx_ms : c->last_keepalive_ms;
@@ -500,6 +603,15 @@ static int wait_events(ssh_conn *c, int sfd, long long now)
     pollset_add(c, &n, c->wake_fd, POLLIN, NULL, NULL);
     for (ssh_forward *f = c->fwds; f; f = f->next)
         pollset_add(c, &n, f->listen_fd, POLLIN, f, NULL);
+    if (c->watch_fd >= 0) {
+        pollset_add(c, &n, c->watch_fd, POLLIN, NULL, NULL);
+        c->who[n - 1].is_watch = 1;
+    } else if (c->watch_socket && !c->is_watch_opening) {
+        long long left = c->watch_retry_ms - now;
+
+        if (left < timeout)
+            timeout = left > 0 ? (int)left : 0;
+    }
     session_at = n;
     pollset_add(
         c, &n, sfd,
@@ -547,6 +659,8 @@ static int wait_events(ssh_conn *c, int sfd, long long now)
             continue;
         if (c->who[i].fwd)
             fwd_accept(c, c->who[i].fwd);
+        else if (c->who[i].is_watch)
+            watch_read(c);
         else if (c->who[i].ch)
             c->who[i].ch->is_ready = 1;
     }
@@ -638,7 +752,10 @@ static void step_connected(ssh_conn *c)
     }
     chans_reap(c);
     ssh_pump_execs_step(c, now);
-    check_liveness(c, now);
+    if (check_liveness(c, now) < 0)
+        return;
+    if (c->watch_socket && c->watch_fd < 0 && !c->is_watch_opening && now >= c->watch_retry_ms)
+        chan_start(c, NULL, NULL, -1, c->watch_socket, 1);
 }
 
 static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
@@ -673,7 +790,7 @@ static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
         if (is_stopping) {
             req_fail(c, r, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
         } else if (c->session) {
-            chan_start(c, r, NULL, -1, r->path);
+            chan_start(c, r, NULL, -1, r->path, 0);
         } else {
             unreachable_err(c, &e);
             ssh_pump_req_finish(c, r, -1, &e);

@@ -21,6 +21,10 @@
 #include "clients/ssh_keys.h"
 #include "lib/err.h"
 
+/* The watch's first retry delay and its cap (ssh.h: ssh_watch_ops). */
+#define SSH_WATCH_BACKOFF_MS     250
+#define SSH_WATCH_BACKOFF_MAX_MS 5000
+
 enum req_type { REQ_OPEN, REQ_FWD_ADD, REQ_FWD_DEL, REQ_EXEC };
 
 /*
@@ -71,6 +75,7 @@ struct chan {
     int is_opening;
     int is_open;
     int is_ready; /* its local end had poll events this round */
+    int is_watch; /* the connection's own stream (ssh_watch_ops) */
 };
 
 /* A command running for a caller; owned and touched only by the pump thread. */
@@ -86,6 +91,7 @@ struct exec_job {
 struct poll_who {
     ssh_forward *fwd;
     struct chan *ch;
+    int is_watch;
 };
 
 struct ssh_conn {
@@ -105,6 +111,10 @@ struct ssh_conn {
     int backoff_initial_ms;
     int backoff_max_ms;
     int open_timeout_ms;
+    ssh_state_fn on_state;
+    void *state_ud;
+    char *watch_socket; /* NULL: no watch */
+    ssh_watch_ops watch;
     ssh_keys_hostset entry_keys;
     ssh_key data_key; /* from identity_data */
     ssh_key file_key; /* from identity_file */
@@ -130,6 +140,10 @@ struct ssh_conn {
     long long last_keepalive_ms;
     uint64_t last_rx_packets;
     unsigned rand_state;
+    int watch_fd;             /* our end of the watch's channel, or -1 */
+    int is_watch_opening;     /* its channel is being opened */
+    long long watch_retry_ms; /* not before this (monotonic ms) */
+    long watch_backoff_ms;    /* the next delay after a failure */
 
     /* lock protects everything below; cond signals state changes and answers. */
     pthread_mutex_t lock;
