@@ -54,6 +54,7 @@ struct hostpool {
     char *known_hosts_file;
     char *tenant_label;
     char *filter_label;
+    ssh_loop *loop; /* the pump threads every session runs on */
     /* lock protects hosts and every host's users, refs, prefix and public-IP cache */
     pthread_mutex_t lock;
     pthread_cond_t cond; /* wakes the janitor to stop */
@@ -249,6 +250,7 @@ static int host_new(hostpool *p, const hostpool_access *a, const char *key, host
     cfg.connect_timeout_ms = p->o.connect_timeout_ms;
     cfg.is_spec_advice = 1; /* the user fixes the Tenant's spec or omlopd's config, not flags */
     cfg.backoff_max_ms = p->o.retry_max_ms;
+    cfg.loop = p->loop;
     cfg.on_state = on_state;
     cfg.state_ud = h;
     cfg.watch_socket = a->socket && a->socket[0] ? a->socket : TUNNEL_DEFAULT_SOCKET;
@@ -424,6 +426,7 @@ void hostpool_get_stats(hostpool *p, hostpool_stats *st)
         st->idle += h->refs == 0;
     }
     pthread_mutex_unlock(&p->lock);
+    st->shards = p->loop ? ssh_loop_threads(p->loop) : 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -473,6 +476,7 @@ int hostpool_new(const hostpool_options *o, hostpool **out, omlop_err *err)
 {
     hostpool *p = xcalloc(1, sizeof(*p));
     pthread_condattr_t ca;
+    int rc;
 
     *out = NULL;
     if (o)
@@ -489,6 +493,11 @@ int hostpool_new(const hostpool_options *o, hostpool **out, omlop_err *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cond, &ca);
     pthread_condattr_destroy(&ca);
+    rc = ssh_loop_new(p->o.shards, &p->loop, err);
+    if (rc < 0) {
+        hostpool_free(p);
+        return rc;
+    }
     if (pthread_create(&p->janitor, NULL, janitor_main, p) != 0) {
         hostpool_free(p);
         return omlop_err_set(err, OMLOP_EINTERNAL, "host pool: cannot start its thread");
@@ -518,6 +527,7 @@ void hostpool_free(hostpool *p)
         host_free(h);
         h = n;
     }
+    ssh_loop_free(p->loop); /* after the sessions on it */
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
     free(p->known_hosts_file);

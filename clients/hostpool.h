@@ -25,10 +25,11 @@
  * Threads and locking: pool->lock (owned by the pool) protects the list of
  * pool hosts, each one's users and reference count and its public-IP cache;
  * it is never held while talking to a host. The callbacks are called with
- * pool->lock held: they must be quick and must not call the pool. Each
- * session runs on its SSH pump thread (ssh.h), and the host's event stream
- * with it, on that same thread (ssh_watch_ops); one more pool thread closes
- * lingering hosts. No thread is started per tenant.
+ * pool->lock held: they must be quick and must not call the pool. The
+ * sessions run on the pool's fixed set of SSH pump threads (an ssh_loop of
+ * `shards` threads, see ssh.h), each host's event stream on its session's
+ * thread (ssh_watch_ops); one more pool thread closes lingering hosts. No
+ * thread is started per host or per tenant.
  */
 #ifndef OMLOP_HOSTPOOL_H
 #define OMLOP_HOSTPOOL_H

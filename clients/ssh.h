@@ -27,14 +27,24 @@
  * retried with exponential backoff plus jitter, by itself, until freed.
  *
  * Threads and locking (libssh's rule is one session driven by one thread at a
- * time): every ssh_conn has one pump thread that alone calls libssh for that
- * session - connect, auth, channel open, read, write, keepalive, close. Other
- * threads never touch the session; they talk to the pump by message passing:
- * a request (open a channel, add or remove a forward) is queued under
- * conn->lock, the pump is woken through an eventfd, and the caller waits on a
- * condition variable for the answer. (The pump is in ssh_pump.c.)
- * conn->lock (owned by the ssh_conn) protects only the request queue, the stop
- * flag and the status snapshot; the pump never holds it while calling libssh.
+ * time): connections run on an ssh_loop, a fixed set of pump threads
+ * ("shards", about one per core) shared by any number of connections. Each
+ * connection is placed on the least loaded shard when created and stays there
+ * for life; that shard's thread alone calls libssh for its session - connect,
+ * auth, channel open, read, write, keepalive, close - in one poll loop over
+ * all of its connections' sockets. Connecting and authenticating never block
+ * the loop (non-blocking libssh, stepped from the poll loop, bounded by
+ * connect_timeout_ms), so a host that never answers, or answers TCP but never
+ * speaks SSH, delays no other connection of its shard. (A host *name* is
+ * resolved with getaddrinfo, which does block; omlop's hosts are addresses.)
+ * A connection created without a loop gets a private loop of one thread
+ * (omlctl, tests). Other threads never touch a session; they talk to its
+ * shard by message passing: a request (open a channel, add or remove a
+ * forward, run a command) is queued under conn->lock, the shard is woken
+ * through its eventfd, and the caller waits on the connection's condition
+ * variable for the answer. (The shards are in ssh_pump.c.) conn->lock (owned
+ * by the ssh_conn) protects only the request queue, the stop flag and the
+ * status snapshot; the shard never holds it while calling libssh.
  * All functions below are safe to call from any thread.
  */
 #ifndef OMLOP_SSH_H
@@ -51,6 +61,16 @@
 
 typedef struct ssh_conn ssh_conn;
 typedef struct ssh_forward ssh_forward;
+typedef struct ssh_loop ssh_loop;
+
+/* A loop of n pump threads (n <= 0: one per online CPU) for many connections. */
+int ssh_loop_new(int n, ssh_loop **out, omlop_err *err);
+
+/* Stop the threads; every connection on it must have been freed. NULL is fine. */
+void ssh_loop_free(ssh_loop *l);
+
+/* Its number of pump threads. */
+int ssh_loop_threads(const ssh_loop *l);
 
 /*
  * A long-lived stream the connection keeps open for its owner (an event
@@ -103,6 +123,7 @@ typedef struct ssh_host_config {
     int backoff_initial_ms;    /* first retry delay; 0 = 500 */
     int backoff_max_ms;        /* retry delay cap; 0 = 30000 */
     int open_timeout_ms;       /* waiting for a channel to open; 0 = 10000 */
+    ssh_loop *loop;            /* the pump threads to run on (borrowed); NULL: a private one */
     ssh_state_fn on_state;     /* may be NULL */
     void *state_ud;
     const char *watch_socket;       /* a unix socket on the host to keep a stream open to */
@@ -137,12 +158,13 @@ typedef struct ssh_conn_status {
 } ssh_conn_status;
 
 /*
- * Check cfg, load its keys and start the pump thread, which connects at once
- * (and keeps reconnecting). Key and config errors are reported here.
+ * Check cfg, load its keys and hand the connection to a pump thread, which
+ * connects at once (and keeps reconnecting). Key and config errors are
+ * reported here.
  */
 int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err);
 
-/* Close every channel, disconnect, stop the thread and free; NULL is fine. */
+/* Close every channel, disconnect, leave the pump thread and free; NULL is fine. */
 void ssh_conn_free(ssh_conn *c);
 
 /*

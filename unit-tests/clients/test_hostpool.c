@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -401,6 +402,150 @@ static void test_an_event_reaches_only_the_tenant_of_the_container(void **state)
     env_close(&e);
 }
 
+/* This process's thread count (/proc/self/status). */
+static int thread_count(void)
+{
+    strbuf st = STRBUF_INIT;
+    const char *p;
+    int n = -1;
+
+    if (strbuf_read_file(&st, "/proc/self/status", 1 << 16, NULL) == 0 &&
+        (p = strstr(st.buf, "\nThreads:")) != NULL)
+        n = atoi(p + 9);
+    strbuf_release(&st);
+    return n;
+}
+
+static void test_threads_stay_flat_with_50_tenants_on_5_hosts(void **state)
+{
+    env e;
+    hostpool_host *h[50];
+    char sock[5][64], tenant[50][16];
+    hostpool_stats st;
+    omlop_err err = OMLOP_ERR_INIT;
+    int before, after, logins_before;
+
+    env_open(&e, *state);
+    logins_before = logins(e.f);
+    before = thread_count();
+    for (int i = 0; i < 50; i++) {
+        /* 5 hosts: other sockets make other settings (none exists: no Podman is needed) */
+        hostpool_access a = access_of(&e, "h");
+
+        snprintf(sock[i % 5], sizeof(sock[0]), "/nonexistent/podman-%d.sock", i % 5);
+        snprintf(tenant[i], sizeof(tenant[0]), "t%d", i);
+        a.socket = sock[i % 5];
+        assert_int_equal(hostpool_acquire(e.pool, tenant[i], &a, &h[i], &err), 0);
+    }
+    for (int i = 0; i < 50; i++)
+        if (ssh_conn_wait_connected(hostpool_host_ssh(h[i]), 10000, &err) < 0)
+            fail_msg("%s", err.msg);
+    hostpool_get_stats(e.pool, &st);
+    assert_int_equal(st.hosts, 5);
+    assert_int_equal(st.users, 50);
+    after = thread_count();
+    if (after != before)
+        fail_msg("threads: %d before, %d with 50 tenants on 5 hosts", before, after);
+    fixture_sleep_ms(200);
+    assert_int_equal(logins(e.f) - logins_before, 5);
+    for (int i = 0; i < 50; i++)
+        hostpool_release(e.pool, h[i], tenant[i], "h");
+    env_close(&e);
+}
+
+/*
+ * A listener whose accept queue is full: the kernel drops further SYNs, so a connect to it
+ * hangs as to a blackholed address. Returns the listening fd, the queued fds in held[].
+ */
+static int blackhole(int *port, int *held, int n_held)
+{
+    int fd = fixture_listen(port);
+
+    assert_true(fd >= 0);
+    assert_int_equal(listen(fd, 0), 0);
+    for (int i = 0; i < n_held; i++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons((uint16_t)*port)};
+
+        held[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        (void)connect(held[i], (struct sockaddr *)&sa, sizeof(sa));
+        fixture_sleep_ms(20);
+    }
+    return fd;
+}
+
+static void test_dead_hosts_do_not_delay_a_healthy_one_on_the_shard(void **state)
+{
+    sshd_fixture *f = *state;
+    ssh_loop *loop = NULL;
+    ssh_conn *silent = NULL, *hole = NULL, *healthy = NULL;
+    ssh_host_config cfg = {0};
+    ssh_conn_status st;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf key_path = STRBUF_INIT, host_key = STRBUF_INIT;
+    int silent_port, hole_port, held[4], silent_fd, hole_fd;
+    long long t0, took;
+
+    strbuf_addf(&key_path, "%s/client_key", f->dir);
+    {
+        strbuf pub = STRBUF_INIT;
+
+        strbuf_addf(&pub, "%s/host_key.pub", f->dir);
+        assert_int_equal(strbuf_read_file(&host_key, strbuf_str(&pub), 4096, &err), 0);
+        strbuf_release(&pub);
+    }
+    /* accepts TCP (the kernel does, from the backlog) and never says a word */
+    silent_fd = fixture_listen(&silent_port);
+    assert_true(silent_fd >= 0);
+    hole_fd = blackhole(&hole_port, held, 4);
+    assert_int_equal(ssh_loop_new(1, &loop, &err), 0);
+    cfg.address = "127.0.0.1";
+    cfg.user = f->user;
+    cfg.identity_file = strbuf_str(&key_path);
+    cfg.loop = loop;
+    cfg.connect_timeout_ms = 10000;
+    cfg.name = "silent";
+    cfg.port = silent_port;
+    assert_int_equal(ssh_conn_new(&cfg, &silent, &err), 0);
+    cfg.name = "hole";
+    cfg.port = hole_port;
+    assert_int_equal(ssh_conn_new(&cfg, &hole, &err), 0);
+    fixture_sleep_ms(300); /* both are in their connect by now */
+    t0 = fixture_now_ms();
+    cfg.name = "healthy";
+    cfg.port = f->port;
+    cfg.host_key = strbuf_str(&host_key);
+    assert_int_equal(ssh_conn_new(&cfg, &healthy, &err), 0);
+    if (ssh_conn_wait_connected(healthy, 10000, &err) < 0)
+        fail_msg("%s", err.msg);
+    took = fixture_now_ms() - t0;
+    if (took > 2000)
+        fail_msg("the healthy host took %lld ms on a shard with two dead ones", took);
+    /* the premise: the dead ones are still stuck in their first attempt */
+    ssh_conn_get_status(silent, &st);
+    assert_int_equal(st.state, SSH_CONN_CONNECTING);
+    ssh_conn_get_status(hole, &st);
+    assert_int_equal(st.state, SSH_CONN_CONNECTING);
+    /* and their attempt is bounded: connect_timeout_ms, with what was missing named */
+    t0 = fixture_now_ms();
+    assert_int_equal(ssh_conn_wait_connected(silent, 15000, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "no SSH handshake within 10000 ms"));
+    assert_int_equal(ssh_conn_wait_connected(hole, 15000, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "no TCP connection within 10000 ms"));
+    assert_true(fixture_now_ms() - t0 < 10500);
+    ssh_conn_free(healthy);
+    ssh_conn_free(silent);
+    ssh_conn_free(hole);
+    ssh_loop_free(loop);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    close(hole_fd);
+    close(silent_fd);
+    strbuf_release(&key_path);
+    strbuf_release(&host_key);
+}
+
 static void test_link_reports_loss_and_recovery_once(void **state)
 {
     static const struct {
@@ -455,6 +600,8 @@ int main(void)
         cmocka_unit_test(test_a_returning_tenant_finds_the_lingering_session),
         cmocka_unit_test(test_changed_access_settings_give_a_new_session),
         cmocka_unit_test(test_an_event_reaches_only_the_tenant_of_the_container),
+        cmocka_unit_test(test_threads_stay_flat_with_50_tenants_on_5_hosts),
+        cmocka_unit_test(test_dead_hosts_do_not_delay_a_healthy_one_on_the_shard),
         cmocka_unit_test(test_link_reports_loss_and_recovery_once),
     };
 
