@@ -105,7 +105,9 @@ void manager_usage(FILE *out)
                  "                                 verifies hosts whose spec has no\n"
                  "                                 knownHostKey (without it they are refused)\n"
                  "  --event-ttl SECONDS            eventTTL: an Event not raised again for this\n"
-                 "                                 long is deleted (3600)\n");
+                 "                                 long is deleted (3600)\n"
+                 "  --ssh-threads N                sshThreads: threads that drive every host's\n"
+                 "                                 SSH session (default: one per CPU)\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
