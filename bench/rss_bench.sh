@@ -142,6 +142,12 @@ count_tenants() {
 		python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("items", [])))' 2>/dev/null || echo "?"
 }
 
+# Counts the objects of a kind the API lists.
+count_kind() {
+	"$OMLCTL" get "$1" -o json 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("items", [])))' 2>/dev/null || echo "?"
+}
+
 ROWS=()
 NOTES=()
 status=0
@@ -193,7 +199,7 @@ items = json.load(sys.stdin).get("items", [])
 print(sum(1 for o in items if any(c.get("type") == "HostsReachable"
       for c in (o.get("status") or {}).get("conditions") or [])))' 2>/dev/null || echo "?")
 		logins=$(cat "$WORK"/sshd/sshd-*.log 2>/dev/null | grep -c "Accepted publickey")
-		NOTES+=("$mode: $seen of 1000 tenants had a HostsReachable condition at the reading; SSH logins accepted by the bench sshd so far: $logins")
+		NOTES+=("$mode: $seen of 1000 tenants had a HostsReachable condition at the reading; SSH logins accepted by the bench sshd so far: $logins; objects in the store: $(count_kind secrets) Secrets, $(count_kind events) Events")
 	fi
 	stop_daemon
 done

@@ -100,19 +100,16 @@ static void on_state(void *ud, ssh_conn_state state, unsigned connects, const ch
     case HOSTPOOL_LINK_LOST:
         for (struct user *u = h->users; u; u = u->next, n++)
             if (p->o.on_link)
-                p->o.on_link(p->o.ud, u->tenant, u->name, 0);
-        log_warn("host=%s host lost (%s): self-healing paused for %zu tenant(s), queued; it "
-                 "resumes when the SSH connection is back",
-                 h->label, why && why[0] ? why : "not connected", n);
+                p->o.on_link(p->o.ud, u->tenant, u->name, 0, why && why[0] ? why : "not connected");
+        log_info("host=%s host lost: %zu tenant(s) told", h->label, n);
         break;
     case HOSTPOOL_LINK_BACK:
         /* Whatever happened on the host meanwhile needs no replay: a round re-reads every
          * container (level-triggered), and the stream starts again at once. */
         for (struct user *u = h->users; u; u = u->next, n++)
             if (p->o.on_link)
-                p->o.on_link(p->o.ud, u->tenant, u->name, 1);
-        log_info("host=%s host back: following its events again, %zu tenant(s) queued", h->label,
-                 n);
+                p->o.on_link(p->o.ud, u->tenant, u->name, 1, "");
+        log_info("host=%s host back: following its events again, %zu tenant(s) told", h->label, n);
         break;
     case HOSTPOOL_LINK_SAME:
         break;

@@ -16,8 +16,9 @@
  * per registered tenant it concerns (the event's tenant_label attribute names
  * it); events for containers of tenants not registered here are dropped.
  * Link: when a host's SSH connection is lost, and when it is back after a
- * loss, the pool logs one line for the host and calls on_link for each of its
- * tenants (the manager queues them; on "back" with the backoff forgotten).
+ * loss, the pool logs one line for the host and calls on_link once for each
+ * of its tenants (the manager logs and queues them; on "back" with the
+ * backoff forgotten).
  *
  * Messages name a shared session by the host name under which it was first
  * opened, followed by user@address:port.
@@ -50,8 +51,9 @@ typedef struct hostpool_host hostpool_host;
 /* An event on host (the tenant's name for it) concerns tenant. */
 typedef void (*hostpool_event_fn)(void *ud, const char *tenant, const char *host,
                                   const podman_event *ev);
-/* host of tenant was lost (is_back 0) or is reachable again after a loss (is_back 1). */
-typedef void (*hostpool_link_fn)(void *ud, const char *tenant, const char *host, int is_back);
+/* host of tenant was lost (is_back 0; why) or is reachable again after a loss (is_back 1). */
+typedef void (*hostpool_link_fn)(void *ud, const char *tenant, const char *host, int is_back,
+                                 const char *why);
 
 typedef struct hostpool_options {
     int shards;             /* SSH pump threads; 0: the number of online CPUs */

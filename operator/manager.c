@@ -176,19 +176,26 @@ static void on_host_event(void *ud, const char *tenant, const char *host, const 
     workqueue_add(m->q, tenant);
 }
 
-/* hostpool_link_fn: the pool logged the loss or the recovery once for the host. */
-static void on_host_link(void *ud, const char *tenant, const char *host, int is_back)
+/* hostpool_link_fn: told once per loss and once per recovery (not per retry). */
+static void on_host_link(void *ud, const char *tenant, const char *host, int is_back,
+                         const char *why)
 {
     manager *m = ud;
 
-    (void)host;
-    if (is_back)
-        /* Whatever happened meanwhile needs no replay: the round re-reads every container. */
+    if (is_back) {
+        /* Whatever happened on the host meanwhile (containers died, events we never saw)
+         * needs no replay: the round re-reads every container (level-triggered). */
+        log_info("tenant=%s host=%s host back: following its events again, tenant queued", tenant,
+                 host);
         requeue_fresh(m, tenant);
-    else
-        /* a round now shows it in the status (HostsReachable) instead of at the resync; the
-         * failed rounds after it back off as usual */
-        workqueue_add(m->q, tenant);
+        return;
+    }
+    log_warn("tenant=%s host=%s host lost (%s): self-healing paused, it resumes when the SSH "
+             "connection is back",
+             tenant, host, why);
+    /* a round now shows it in the status (HostsReachable) instead of at the resync; the
+     * failed rounds after it back off as usual */
+    workqueue_add(m->q, tenant);
 }
 
 static void host_view_free(manager *m, host_view *v)

@@ -159,10 +159,11 @@ static void on_event(void *ud, const char *tenant, const char *host, const podma
     pthread_mutex_unlock(&s->lock);
 }
 
-static void on_link(void *ud, const char *tenant, const char *host, int is_back)
+static void on_link(void *ud, const char *tenant, const char *host, int is_back, const char *why)
 {
     seen *s = ud;
 
+    (void)why;
     pthread_mutex_lock(&s->lock);
     strbuf_addf(&s->links, "%s/%s/%s\n", tenant, host, is_back ? "back" : "lost");
     pthread_mutex_unlock(&s->lock);

@@ -533,11 +533,11 @@ static void test_lost_host_is_reported_once_and_stops_promptly(void **state)
     assert_int_equal(manager_new(fx.st, NULL, NULL, &m, &err), 0);
     assert_int_equal(manager_start(m, &err), 0);
 
-    if (log_wait_more(&fx, "host=h1 host lost", 0, 10000, NULL, 0) < 1)
+    if (log_wait_more(&fx, "tenant=f1 host=h1 host lost", 0, 10000, NULL, 0) < 1)
         fail_msg("the pool did not report the refused host within 10 s");
     /* several reconnect attempts (500 ms doubling) later */
     sleep(3);
-    n_lost = log_count(&fx, "host=h1 host lost", NULL, 0);
+    n_lost = log_count(&fx, "tenant=f1 host=h1 host lost", NULL, 0);
     assert_int_equal(n_lost, 1);
     /* what the user reads: the host named once, by the layer that failed (lib/err.h) */
     {
@@ -552,7 +552,7 @@ static void test_lost_host_is_reported_once_and_stops_promptly(void **state)
     }
     /* it waits for the host instead of retrying the event stream on a dead connection */
     assert_int_equal(log_count(&fx, "event stream", NULL, 0), 0);
-    assert_int_equal(log_count(&fx, "host=h1 host back", NULL, 0), 0);
+    assert_int_equal(log_count(&fx, "tenant=f1 host=h1 host back", NULL, 0), 0);
 
     t_stop = clock_now_ms();
     manager_free(m);
