@@ -45,6 +45,7 @@ struct hostpool_host {
     char public_ip[64];
     time_t public_ip_at;
     hostpool_link link; /* what the last state change told (pump thread, under pool->lock) */
+    char lost_why[OMLOP_ERR_MSG_MAX]; /* while link.is_lost: why */
     /* the pump thread's alone (watch callbacks) */
     podman_events_stream *events;
 };
@@ -98,6 +99,7 @@ static void on_state(void *ud, ssh_conn_state state, unsigned connects, const ch
     pthread_mutex_lock(&p->lock);
     switch (hostpool_link_observe(&h->link, state, connects)) {
     case HOSTPOOL_LINK_LOST:
+        snprintf(h->lost_why, sizeof(h->lost_why), "%s", why && why[0] ? why : "not connected");
         for (struct user *u = h->users; u; u = u->next, n++)
             if (p->o.on_link)
                 p->o.on_link(p->o.ud, u->tenant, u->name, 0, why && why[0] ? why : "not connected");
@@ -271,7 +273,8 @@ static hostpool_host *host_find(hostpool *p, const char *key)
     return NULL;
 }
 
-static void user_add(hostpool_host *h, const char *tenant, const char *name)
+/* Under pool->lock. A tenant joining a host that is down is told at once, as the others were. */
+static void user_add(hostpool *p, hostpool_host *h, const char *tenant, const char *name)
 {
     struct user *u = xcalloc(1, sizeof(*u));
 
@@ -281,6 +284,8 @@ static void user_add(hostpool_host *h, const char *tenant, const char *name)
     h->users = u;
     h->refs++;
     h->idle_since_ms = 0;
+    if (h->link.is_lost && p->o.on_link)
+        p->o.on_link(p->o.ud, u->tenant, u->name, 0, h->lost_why);
 }
 
 int hostpool_acquire(hostpool *p, const char *tenant, const hostpool_access *a, hostpool_host **out,
@@ -295,7 +300,7 @@ int hostpool_acquire(hostpool *p, const char *tenant, const hostpool_access *a, 
     pthread_mutex_lock(&p->lock);
     h = host_find(p, key);
     if (h)
-        user_add(h, tenant, a->name);
+        user_add(p, h, tenant, a->name);
     pthread_mutex_unlock(&p->lock);
     if (h) {
         *out = h;
@@ -312,7 +317,7 @@ int hostpool_acquire(hostpool *p, const char *tenant, const hostpool_access *a, 
         h->next = p->hosts;
         p->hosts = h;
     }
-    user_add(h, tenant, a->name);
+    user_add(p, h, tenant, a->name);
     pthread_mutex_unlock(&p->lock);
     host_free(made);
     *out = h;

@@ -4,7 +4,11 @@
  * one host share one session (one login in sshd's log); the last release
  * closes it after the linger, not before; changed access settings give a new
  * session; an event for tenant A's container reaches A and neither B (same
- * host, no event) nor an unregistered tenant; the link table reports a loss
+ * host, no event) nor an unregistered tenant; threads stay flat with 50
+ * tenants on 5 hosts; dead hosts (a silent port, a full-backlog "blackhole")
+ * do not delay a healthy one on the same pump thread and time out at
+ * connect_timeout_ms; a host down from the start is reported once to each of
+ * its tenants, also to one that joins later; the link table reports a loss
  * and a recovery once each.
  */
 #include <setjmp.h>
@@ -547,6 +551,38 @@ static void test_dead_hosts_do_not_delay_a_healthy_one_on_the_shard(void **state
     strbuf_release(&host_key);
 }
 
+static void test_a_down_host_is_reported_once_to_each_tenant(void **state)
+{
+    env e;
+    hostpool_host *ha = NULL, *hb = NULL;
+    hostpool_access a;
+    omlop_err err = OMLOP_ERR_INIT;
+    long long deadline;
+    int is_lost = 0;
+
+    env_open(&e, *state);
+    a = access_of(&e, "h");
+    a.port = fixture_free_port(); /* refused: down from the start */
+    assert_int_equal(hostpool_acquire(e.pool, "a", &a, &ha, &err), 0);
+    deadline = fixture_now_ms() + 5000;
+    while (!is_lost && fixture_now_ms() < deadline) {
+        pthread_mutex_lock(&e.s.lock);
+        is_lost = strstr(strbuf_str(&e.s.links), "a/h/lost") != NULL;
+        pthread_mutex_unlock(&e.s.lock);
+        fixture_sleep_ms(20);
+    }
+    assert_true(is_lost);
+    /* a tenant joining the host while it is down is told too; retries tell no one again */
+    assert_int_equal(hostpool_acquire(e.pool, "b", &a, &hb, &err), 0);
+    fixture_sleep_ms(1500);
+    pthread_mutex_lock(&e.s.lock);
+    assert_string_equal(strbuf_str(&e.s.links), "a/h/lost\nb/h/lost\n");
+    pthread_mutex_unlock(&e.s.lock);
+    hostpool_release(e.pool, ha, "a", "h");
+    hostpool_release(e.pool, hb, "b", "h");
+    env_close(&e);
+}
+
 static void test_link_reports_loss_and_recovery_once(void **state)
 {
     static const struct {
@@ -603,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_an_event_reaches_only_the_tenant_of_the_container),
         cmocka_unit_test(test_threads_stay_flat_with_50_tenants_on_5_hosts),
         cmocka_unit_test(test_dead_hosts_do_not_delay_a_healthy_one_on_the_shard),
+        cmocka_unit_test(test_a_down_host_is_reported_once_to_each_tenant),
         cmocka_unit_test(test_link_reports_loss_and_recovery_once),
     };
 
