@@ -366,18 +366,13 @@ int hostpool_host_matches(const hostpool_host *h, const hostpool_access *a)
 int hostpool_host_wait(hostpool *p, hostpool_host *h, int timeout_ms, omlop_err *err)
 {
     char prefix[64];
-    int has_prefix;
     int rc = ssh_conn_wait_connected(h->conn, timeout_ms, err);
 
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&p->lock);
-    has_prefix = h->prefix[0] != '\0';
-    pthread_mutex_unlock(&p->lock);
-    if (has_prefix)
-        return 0;
-    /* the event stream needs the host's API prefix (Podman 3 wants its own version's); the
-     * client learns it once, with a ping */
+    /* the event stream needs the host's API prefix (Podman 3 wants its own version's): the
+     * client learns it with one ping and keeps it (until a ping answers, it says the v4
+     * default and asks again next time) */
     podman_client_api_prefix(h->pc, prefix, sizeof(prefix));
     pthread_mutex_lock(&p->lock);
     snprintf(h->prefix, sizeof(h->prefix), "%s", prefix);
