@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,8 +231,9 @@ int ssh_loop_new(int n, ssh_loop **out, omlop_err *err)
 /* Hand c to the shard with the fewest connections. */
 static void loop_attach(ssh_loop *l, ssh_conn *c)
 {
-    struct ssh_shard *best = NULL;
-    size_t least = 0;
+    /* ssh_loop_new makes at least one shard */
+    struct ssh_shard *best = &l->shards[0];
+    size_t least = SIZE_MAX;
 
     for (int i = 0; i < l->n; i++) {
         struct ssh_shard *sh = &l->shards[i];
@@ -240,7 +242,7 @@ static void loop_attach(ssh_loop *l, ssh_conn *c)
         pthread_mutex_lock(&sh->lock);
         n = sh->n_conns;
         pthread_mutex_unlock(&sh->lock);
-        if (!best || n < least) {
+        if (n < least) {
             best = sh;
             least = n;
         }
