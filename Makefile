@@ -1,7 +1,9 @@
 # omlop build. `make help` lists the targets.
 #
 # Sources are found by wildcard so adding a module needs no Makefile edit:
-#   lib/ crds/ operator/ reconcilers/ clients/   -> libomlop (minus the mains)
+#   lib/ crds/ store/ objects/ clients/ reconcilers/ operator/
+#                                                -> one archive per layer, build/<mode>/liboml-<layer>.a
+#                                                   (minus the mains), linked top layer first
 #   operator/omlopd.c                            -> bin/omlopd
 #   clients/omlctl/*.c minus omlctl.c            -> libomlctl (bin/omlctl = omlctl.c + it)
 #   unit-tests/**/test_*.c                       -> one cmocka binary each (ASan+UBSan)
@@ -17,12 +19,13 @@ DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyam
 	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev \
 	clang-format cppcheck git ca-certificates curl
 
-# Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, and
-# the tools the scenarios use (python3, openssl, kubectl). `make deps` installs them when the
-# archive has them; `make test` requires every one (a test that cannot run is not a pass).
+# Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, pebble
+# for the ACME client's integration test, and the tools the scenarios use (python3, openssl,
+# kubectl). `make deps` installs them when the archive has them; `make test` requires every
+# one (a test that cannot run is not a pass).
 DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
-	psmisc procps kubectl ansible python3 openssl util-linux
+	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wno-format-nonliteral -Werror
@@ -36,7 +39,7 @@ ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,
 ASAN_LDFLAGS := -fsanitize=address,undefined
 
 MAINS    := operator/omlopd.c
-LIB_SRCS := $(filter-out $(MAINS),$(wildcard lib/*.c crds/*.c operator/*.c reconcilers/*.c clients/*.c))
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard lib/*.c crds/*.c store/*.c objects/*.c clients/*.c reconcilers/*.c operator/*.c))
 CTL_MAIN := clients/omlctl/omlctl.c
 CTL_LIB_SRCS := $(filter-out $(CTL_MAIN),$(wildcard clients/omlctl/*.c))
 GEN_SRCS := build/gen/crds_embed.c
@@ -45,8 +48,14 @@ TEST_SRCS := $(shell find unit-tests -name 'test_*.c' 2>/dev/null | sort)
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 
-REL_LIB_OBJS  := $(call obj,rel,$(LIB_SRCS) $(GEN_SRCS))
-ASAN_LIB_OBJS := $(call obj,asan,$(LIB_SRCS) $(GEN_SRCS))
+# The layers, lowest first (docs/architecture.md). A layer includes only the layers before it
+# (make lint: deploy/lint-layers.sh), and the archives are linked in the reverse order, so a
+# lower layer cannot resolve a symbol of a higher one either.
+LAYERS := lib crds store objects clients reconcilers operator
+layer_srcs = $(filter-out $(MAINS),$(wildcard $(1)/*.c)) $(if $(filter crds,$(1)),$(GEN_SRCS))
+LINK_LAYERS := $(shell echo $(LAYERS) | tr ' ' '\n' | tac)
+REL_ARCHIVES  := $(foreach l,$(LINK_LAYERS),build/rel/liboml-$(l).a)
+ASAN_ARCHIVES := $(foreach l,$(LINK_LAYERS),build/asan/liboml-$(l).a)
 TEST_BINS     := $(patsubst %.c,build/asan/%,$(TEST_SRCS))
 TEST_HELPERS  := $(filter-out unit-tests/fuzz/%,$(filter-out $(TEST_SRCS),$(shell find unit-tests -name '*.c' 2>/dev/null)))
 
@@ -106,11 +115,14 @@ build/asan/build/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
-build/rel/libomlop.a: $(REL_LIB_OBJS)
-	$(Q)rm -f $@ && ar rcs $@ $^
+define layer_archive
+build/rel/liboml-$(1).a: $$(call obj,rel,$$(call layer_srcs,$(1)))
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-build/asan/libomlop.a: $(ASAN_LIB_OBJS)
-	$(Q)rm -f $@ && ar rcs $@ $^
+build/asan/liboml-$(1).a: $$(call obj,asan,$$(call layer_srcs,$(1)))
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_archive,$(l))))
 
 # omlctl's verbs and helpers; bin/omlctl is its main plus this archive, and the unit tests
 # link it rather than compiling omlctl sources in.
@@ -121,21 +133,21 @@ build/asan/libomlctl.a: $(call obj,asan,$(CTL_LIB_SRCS))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # --- binaries ----------------------------------------------------------------------------
-bin/omlopd: $(call obj,rel,$(MAINS)) build/rel/libomlop.a
+bin/omlopd: $(call obj,rel,$(MAINS)) $(REL_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
 
-bin/omlctl: $(call obj,rel,$(CTL_MAIN)) build/rel/libomlctl.a build/rel/libomlop.a
+bin/omlctl: $(call obj,rel,$(CTL_MAIN)) build/rel/libomlctl.a $(REL_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
 
-build/asan/bin/omlopd: $(call obj,asan,$(MAINS)) build/asan/libomlop.a
+build/asan/bin/omlopd: $(call obj,asan,$(MAINS)) $(ASAN_ARCHIVES)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
 
-build/asan/bin/omlctl: $(call obj,asan,$(CTL_MAIN)) build/asan/libomlctl.a build/asan/libomlop.a
+build/asan/bin/omlctl: $(call obj,asan,$(CTL_MAIN)) build/asan/libomlctl.a $(ASAN_ARCHIVES)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -143,7 +155,7 @@ asan-bins: build/asan/bin/omlopd build/asan/bin/omlctl
 
 # --- unit tests --------------------------------------------------------------------------
 build/asan/unit-tests/%: build/asan/unit-tests/%.o $(call obj,asan,$(TEST_HELPERS)) \
-		build/asan/libomlctl.a build/asan/libomlop.a
+		build/asan/libomlctl.a $(ASAN_ARCHIVES)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
@@ -173,7 +185,7 @@ fuzz:
 	@if [ -x unit-tests/fuzz/run ]; then unit-tests/fuzz/run; else echo "fuzz: no targets yet"; fi
 
 # --- style -------------------------------------------------------------------------------
-ALL_C := $(shell find lib crds operator reconcilers clients unit-tests bench -name '*.[ch]' 2>/dev/null | sort)
+ALL_C := $(shell find lib crds store objects operator reconcilers clients unit-tests bench -name '*.[ch]' 2>/dev/null | sort)
 
 format:
 	$(Q)clang-format -i $(ALL_C)
@@ -184,8 +196,10 @@ lint: lint-no-c-include
 		--enable=warning,portability --suppress=missingIncludeSystem -I. $(ALL_C)
 	$(Q)sh deploy/lint-alloc.sh
 	$(Q)sh unit-tests/lint_alloc_test.sh >/dev/null || sh unit-tests/lint_alloc_test.sh
+	$(Q)sh deploy/lint-layers.sh
+	$(Q)sh unit-tests/lint_layers_test.sh >/dev/null || sh unit-tests/lint_layers_test.sh
 
-# Sources are linked from archives (libomlop.a, libomlctl.a), never compiled into another file.
+# Sources are linked from archives (liboml-<layer>.a, libomlctl.a), never compiled into another file.
 .PHONY: lint-no-c-include
 lint-no-c-include:
 	$(Q)! grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"][^">]*\.c[">]' $(ALL_C) || \
@@ -217,7 +231,7 @@ clean:
 # --- bench programs: bench/<name>.c -> build/rel/bench/<name>, built and run by bench/run --------
 BENCH_BINS := $(patsubst bench/%.c,build/rel/bench/%,$(wildcard bench/*.c))
 
-$(BENCH_BINS): build/rel/bench/%: build/rel/bench/%.o build/rel/libomlop.a
+$(BENCH_BINS): build/rel/bench/%: build/rel/bench/%.o $(REL_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
@@ -227,7 +241,7 @@ $(BENCH_BINS): build/rel/bench/%: build/rel/bench/%.o build/rel/libomlop.a
 # runs build/asan/e2e/transport_check). `make e2e` builds them first.
 E2E_PROG_BINS := $(patsubst e2e/bin-src/%.c,build/asan/e2e/%,$(wildcard e2e/bin-src/*.c))
 
-$(E2E_PROG_BINS): build/asan/e2e/%: build/asan/e2e/bin-src/%.o build/asan/libomlop.a
+$(E2E_PROG_BINS): build/asan/e2e/%: build/asan/e2e/bin-src/%.o $(ASAN_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD asan $@"
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)

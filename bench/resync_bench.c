@@ -46,16 +46,16 @@
 #include "clients/podman.h"
 #include "clients/tunnel.h"
 #include "crds/diag.h"
+#include "crds/object.h"
 #include "crds/schema.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
-#include "operator/api_object.h"
-#include "operator/events.h"
-#include "operator/store.h"
+#include "objects/events.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "store/store.h"
 
 #define N_TENANTS     100
 #define MAX_CLIENTS   1024
@@ -364,7 +364,7 @@ static int put_object(store *st, const char *key, json_object *obj)
     omlop_err err = OMLOP_ERR_INIT;
     int rc;
 
-    api_object_store_text(obj, &text);
+    object_store_text(obj, &text);
     rc = store_create(st, key, text.buf, text.len, NULL, &err);
     if (rc < 0)
         fprintf(stderr, "resync_bench: store_create %s: %s\n", key, err.msg);

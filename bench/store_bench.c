@@ -32,8 +32,8 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
-#include "operator/store.h"
-#include "unit-tests/operator/store_test_etcd.h"
+#include "store/store.h"
+#include "unit-tests/store/store_test_etcd.h"
 
 #define WRITERS              4
 #define SUBSCRIBERS          100

@@ -4,13 +4,13 @@
 # Production code allocates through lib/xalloc.h (xmalloc, xcalloc, xrealloc, xstrdup, xstrndup),
 # which abort with a message when memory runs out; a bare malloc/calloc/realloc/strdup/strndup
 # call would bring back NULL checks and OMLOP_ENOMEM paths no test exercises. Fails, naming each
-# file:line, on such a call in lib/ crds/ operator/ reconcilers/ clients/ (lib/xalloc.c, which
+# file:line, on such a call in lib/ crds/ store/ objects/ operator/ reconcilers/ clients/ (lib/xalloc.c, which
 # wraps them, excepted). Calls into json-c, libyaml, curl or libssh are not matched: their names
 # differ. unit-tests/lint_alloc_test.sh shows it failing on a deliberate bad call.
 set -u
 ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$ROOT" || exit 2
-files=$(find lib crds operator reconcilers clients -name '*.[ch]' ! -path lib/xalloc.c 2>/dev/null | sort)
+files=$(find lib crds store objects operator reconcilers clients -name '*.[ch]' ! -path lib/xalloc.c 2>/dev/null | sort)
 [ -n "$files" ] || { echo "lint-alloc: no sources under $ROOT" >&2; exit 2; }
 # a call: the name not preceded by an identifier character, '.' or '->' (a member), then '('
 # shellcheck disable=SC2086

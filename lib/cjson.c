@@ -202,3 +202,14 @@ int cjson_equal(const json_object *a, const json_object *b)
     strbuf_release(&y);
     return same;
 }
+
+json_object *cjson_copy(const json_object *v)
+{
+    json_object *out = NULL;
+
+    if (!v)
+        return NULL;
+    if (json_object_deep_copy((json_object *)v, &out, NULL) != 0)
+        abort(); /* only fails on allocation */
+    return out;
+}

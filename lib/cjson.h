@@ -48,4 +48,7 @@ int64_t cjson_get_int(const json_object *obj, const char *dotted_path, int64_t d
 /* Whether a and b hold the same JSON value (canonical texts equal). */
 int cjson_equal(const json_object *a, const json_object *b);
 
+/* A deep copy of v (caller puts); NULL for NULL. Aborts when out of memory. */
+json_object *cjson_copy(const json_object *v);
+
 #endif

@@ -16,7 +16,7 @@
 #include "crds/schema.h"
 #include "lib/err.h"
 #include "operator/api_auth.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 #define API_GROUP_PREFIX "/apis/" OMLOP_GROUP "/" OMLOP_VERSION
 

@@ -282,7 +282,7 @@ json_object *api_openapi_v2(const schema_set *set)
     for (size_t i = 0; i < schema_set_kind_count(set); i++) {
         const kind_info *k = schema_set_kind_at(set, i);
         const json_object *schema = api_fields_schema(set, k->kind);
-        json_object *def = schema ? api_json_copy(schema) : json_object_new_object();
+        json_object *def = schema ? cjson_copy(schema) : json_object_new_object();
         json_object *list = json_object_new_object(), *lprops = json_object_new_object();
         json_object *items = json_object_new_object();
         json_object *coll = json_object_new_object(), *one = json_object_new_object();

@@ -112,7 +112,7 @@ static json_object *gvk_list(const gv_view *v, const char *kind)
 static json_object *kind_schema(const schema_set *set, const gv_view *v, const kind_info *k)
 {
     const json_object *crd = api_fields_schema(set, k->kind);
-    json_object *s = crd ? api_json_copy(crd) : typed("object");
+    json_object *s = crd ? cjson_copy(crd) : typed("object");
     json_object *props = cjson_get(s, "properties");
 
     if (json_object_is_type(props, json_type_object)) {

@@ -4,25 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_object *api_json_copy(const json_object *v)
-{
-    json_object *out = NULL;
-
-    if (!v)
-        return NULL;
-    if (json_object_deep_copy((json_object *)v, &out, NULL) != 0)
-        abort(); /* only fails on allocation */
-    return out;
-}
+#include "lib/cjson.h"
 
 json_object *api_merge_patch(const json_object *target, const json_object *patch)
 {
     json_object *result;
 
     if (!json_object_is_type((json_object *)patch, json_type_object))
-        return api_json_copy(patch);
+        return cjson_copy(patch);
     if (json_object_is_type((json_object *)target, json_type_object))
-        result = api_json_copy(target);
+        result = cjson_copy(target);
     else
         result = json_object_new_object();
     json_object_object_foreach((json_object *)patch, key, value)
@@ -52,7 +43,7 @@ static json_object *strip_directives(const json_object *patch)
     json_object *out;
 
     if (!json_object_is_type((json_object *)patch, json_type_object))
-        return api_json_copy(patch);
+        return cjson_copy(patch);
     out = json_object_new_object();
     json_object_object_foreach((json_object *)patch, key, value)
     {
@@ -67,13 +58,13 @@ json_object *api_strategic_patch(const json_object *target, const json_object *p
     json_object *result;
 
     if (!json_object_is_type((json_object *)patch, json_type_object))
-        return api_json_copy(patch);
+        return cjson_copy(patch);
     if (directive_is(patch, "delete"))
         return NULL;
     if (directive_is(patch, "replace") ||
         !json_object_is_type((json_object *)target, json_type_object))
         return strip_directives(patch);
-    result = api_json_copy(target);
+    result = cjson_copy(target);
     json_object_object_foreach((json_object *)patch, key, value)
     {
         json_object *merged;

@@ -22,7 +22,4 @@ json_object *api_merge_patch(const json_object *target, const json_object *patch
  */
 json_object *api_strategic_patch(const json_object *target, const json_object *patch);
 
-/* Deep copy of a json-c value (NULL gives NULL). */
-json_object *api_json_copy(const json_object *v);
-
 #endif

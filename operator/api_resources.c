@@ -7,12 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "crds/object.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
 #include "lib/xalloc.h"
+#include "objects/history.h"
+#include "objects/objects.h"
 #include "operator/api_fields.h"
 #include "operator/api_history.h"
-#include "operator/api_object.h"
 #include "operator/api_patch.h"
 #include "operator/api_proto.h"
 #include "operator/api_select.h"
@@ -147,11 +149,11 @@ void api_rr_respond_object(api_rr *rr, int code, const json_object *obj)
 {
     if (api_accept_wants_table(rr->req->accept)) {
         int inc = api_include_object_parse(api_request_param(rr->req, "includeObject"));
-        json_object *one = api_json_copy(obj), *t;
+        json_object *one = cjson_copy(obj), *t;
         const char *rv = cjson_get_string(obj, "metadata.resourceVersion");
 
         if (rr->is_core)
-            api_object_core_view(one);
+            object_core_view(one);
         t = api_table_build(rr->a->schemas, rr->kind, &one, 1, inc < 0 ? API_INCLUDE_METADATA : inc,
                             time(NULL));
         json_object_put(one);
@@ -166,9 +168,9 @@ void api_rr_respond_object(api_rr *rr, int code, const json_object *obj)
     if (rr->is_core && cjson_get_string(obj, "apiVersion") &&
         strcmp(cjson_get_string(obj, "apiVersion"), OMLOP_API_VERSION) == 0) {
         /* the stored object, shown by the core v1 view */
-        json_object *core = api_json_copy(obj);
+        json_object *core = cjson_copy(obj);
 
-        api_object_core_view(core);
+        object_core_view(core);
         respond_plain(rr, code, core);
         json_object_put(core);
         return;
@@ -357,7 +359,7 @@ int api_rr_field_validation(api_rr *rr, json_object *obj)
                                  "unknown field (fieldValidation=Strict)");
             p = nl + 1;
         }
-        invalid_status(rr, api_object_name(obj), st);
+        invalid_status(rr, object_name(obj), st);
         json_object_put(st);
         strbuf_release(&unknown);
         return -1;
@@ -504,12 +506,12 @@ static void do_get(api_rr *rr)
     omlop_err err = OMLOP_ERR_INIT;
     json_object *obj = NULL;
 
-    api_object_key(&key, rr->kind->plural, rr->name);
+    object_key(&key, rr->kind->plural, rr->name);
     if (store_get(rr->a->store, key.buf, &kv, &err) != 0) {
         api_rr_store_error(rr, rr->name, &err);
         goto out;
     }
-    if (api_object_from_kv(&kv, &obj, &err) != 0) {
+    if (obj_from_kv(&kv, &obj, &err) != 0) {
         api_status_respond_err(rr->resp, &err);
         goto out;
     }
@@ -532,7 +534,7 @@ static int list_keep(const store_kv *kv, void *ctx)
 
     if (!lf->sel)
         return 1;
-    obj = api_object_parse(kv->value, kv->value ? kv->value_len : 0);
+    obj = object_parse(kv->value, kv->value ? kv->value_len : 0);
     keep = obj && api_selector_match(lf->sel, obj);
     json_object_put(obj);
     return keep;
@@ -579,7 +581,7 @@ static void do_list(api_rr *rr)
     char rvbuf[32];
 
     if (limit_s && *limit_s) {
-        limit = api_rv_parse(limit_s);
+        limit = object_rv_parse(limit_s);
         if (limit < 0) {
             api_status_respond(rr->resp, 400, "limit '%s' is not a non-negative integer", limit_s);
             goto out;
@@ -587,7 +589,7 @@ static void do_list(api_rr *rr)
     }
     if (parse_selectors(rr, NULL, &sel))
         goto out;
-    api_object_prefix(&prefix, rr->kind->plural);
+    object_prefix(&prefix, rr->kind->plural);
     if (cont && *cont) {
         start = continue_decode(cont, prefix.buf);
         if (!start) {
@@ -609,12 +611,12 @@ static void do_list(api_rr *rr)
     }
     objs = xcalloc(res.items.n ? res.items.n : 1, sizeof(*objs));
     for (size_t i = 0; i < res.items.n; i++) {
-        if (api_object_from_kv(&res.items.items[i], &objs[i], &err) != 0) {
+        if (obj_from_kv(&res.items.items[i], &objs[i], &err) != 0) {
             api_status_respond_err(rr->resp, &err);
             goto out;
         }
         if (rr->is_core)
-            api_object_core_view(objs[i]);
+            object_core_view(objs[i]);
     }
     snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)res.revision);
     if (res.has_more && res.items.n)
@@ -679,11 +681,11 @@ static void do_watch(api_rr *rr)
         strbuf_addf(&name_term, "metadata.name=%s", rr->name);
     if (parse_selectors(rr, rr->name ? name_term.buf : NULL, &sel))
         goto out;
-    if (rv && *rv && api_rv_parse(rv) < 0) {
+    if (rv && *rv && object_rv_parse(rv) < 0) {
         api_status_respond(rr->resp, 400, "resourceVersion '%s' is not a revision number", rv);
         goto out;
     }
-    if (timeout && *timeout && api_rv_parse(timeout) < 0) {
+    if (timeout && *timeout && object_rv_parse(timeout) < 0) {
         api_status_respond(rr->resp, 400, "timeoutSeconds '%s' is not a number of seconds",
                            timeout);
         goto out;
@@ -717,7 +719,7 @@ static void do_watch(api_rr *rr)
     spec->is_core = rr->is_core;
     spec->include_object = inc;
     spec->allow_bookmarks = api_request_flag(rr->req, "allowWatchBookmarks");
-    spec->timeout_s = timeout && *timeout ? (int)api_rv_parse(timeout) : 0;
+    spec->timeout_s = timeout && *timeout ? (int)object_rv_parse(timeout) : 0;
     rr->resp->watch = spec;
     rr->resp->status = 200;
 out:
@@ -790,7 +792,7 @@ void api_resources_handle(api *a, const api_request *req, api_response *resp, co
     rr.name = name;
     rr.is_core = is_core;
     rr.verb = "unknown";
-    if (sub && name && strcmp(sub, API_HISTORY_SUBRES) == 0 && api_history_applies(kind)) {
+    if (sub && name && strcmp(sub, API_HISTORY_SUBRES) == 0 && history_applies(kind)) {
         api_history_serve(&rr); /* the read-only rollout history (api_history.h) */
         *verb = rr.verb;
         return;

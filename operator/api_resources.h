@@ -14,7 +14,7 @@
 #include "crds/diag.h"
 #include "operator/api.h"
 #include "operator/api_request.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 /* One request on a resource path, as the handlers share it. */
 typedef struct api_rr {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crds/object.h"
 #include "lib/log.h"
 #include "operator/api_discovery.h"
-#include "operator/api_object.h"
 #include "operator/api_resources.h"
 #include "operator/api_status.h"
 

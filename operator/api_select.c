@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crds/selector.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/selector.h"
 
 #define MAX_FIELD_TERMS 32
 

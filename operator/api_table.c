@@ -294,7 +294,7 @@ static json_object *cell(const json_object *obj, const char *path, const char *t
             strbuf_release(&joined);
             return c;
         }
-        return api_json_copy(found[0]);
+        return cjson_copy(found[0]);
     }
     for (int i = 0; i < n; i++) {
         if (i)
@@ -377,7 +377,7 @@ json_object *api_table_build(const schema_set *set, const kind_info *kind,
             json_object_array_add(cells, cell(obj, ".metadata.creationTimestamp", "date", now));
         json_object_object_add(row, "cells", cells);
         if (include_object == API_INCLUDE_OBJECT)
-            json_object_object_add(row, "object", api_json_copy(obj));
+            json_object_object_add(row, "object", cjson_copy(obj));
         else if (include_object == API_INCLUDE_METADATA)
             json_object_object_add(row, "object", partial_metadata(obj));
         json_object_array_add(rows, row);

@@ -6,9 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/xalloc.h"
-#include "operator/api_object.h"
+#include "objects/objects.h"
 #include "operator/api_select.h"
 #include "operator/api_status.h"
 #include "operator/api_table.h"
@@ -87,7 +88,7 @@ static void add_event(api_stream *s, strbuf *out, const char *type, json_object 
 
     json_object_object_add(ev, "type", json_object_new_string(type));
     if (s->is_core && strcmp(type, "ERROR") != 0)
-        api_object_core_view(obj);
+        object_core_view(obj);
     if (s->want_table && strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0) {
         json_object *t =
             api_table_build(s->a->schemas, s->kind, &obj, 1, s->include_object, time(NULL));
@@ -132,7 +133,7 @@ static int initial_list(api_stream *s, const char *prefix, int emit, omlop_err *
     for (size_t i = 0; i < res.items.n; i++) {
         json_object *obj = NULL;
 
-        if (api_object_from_kv(&res.items.items[i], &obj, err) != 0) {
+        if (obj_from_kv(&res.items.items[i], &obj, err) != 0) {
             rc = err->code;
             break;
         }
@@ -167,9 +168,9 @@ int api_stream_open(api *a, const api_watch_spec *spec, api_stream **out, omlop_
     rc = api_selector_parse(spec->label_selector, spec->field_selector, &s->sel, err);
     if (rc)
         goto out;
-    api_object_prefix(&prefix, spec->kind->plural);
+    object_prefix(&prefix, spec->kind->plural);
     if (spec->resource_version && *spec->resource_version)
-        rv = api_rv_parse(spec->resource_version);
+        rv = object_rv_parse(spec->resource_version);
     if (rv < 0) {
         rc = omlop_err_set(err, OMLOP_EINVAL, "resourceVersion '%s' is not a revision",
                            spec->resource_version);
@@ -233,7 +234,7 @@ static void deliver(api_stream *s, strbuf *out, const store_event *ev)
     if (!kv.value)
         return; /* a delete the store could not give the last state of: nothing to show */
     kv.mod_revision = ev->revision; /* a deleted object carries the deletion's revision */
-    if (api_object_from_kv(&kv, &obj, &err) != 0)
+    if (obj_from_kv(&kv, &obj, &err) != 0)
         return;
     if (api_selector_is_everything(s->sel)) {
         add_event(s, out, type, obj);
@@ -287,7 +288,7 @@ void api_stream_bookmark(api_stream *s, strbuf *out)
     json_object_object_add(o, "kind", json_object_new_string(s->kind->kind));
     json_object_object_add(o, "apiVersion", json_object_new_string(OMLOP_API_VERSION));
     json_object_object_add(o, "metadata", json_object_new_object());
-    api_object_set_rv(o, s->last_rev);
+    object_set_rv(o, s->last_rev);
     add_event(s, out, "BOOKMARK", o);
     json_object_put(o);
 }

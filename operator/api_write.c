@@ -8,15 +8,14 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/xalloc.h"
+#include "objects/history.h"
+#include "objects/objects.h"
 #include "operator/api_history.h"
-#include "operator/api_object.h"
 #include "operator/api_patch.h"
 #include "operator/api_status.h"
-
-/* Attempts of a patch or delete that lost a race with another writer. */
-#define WRITE_RETRIES 5
 
 /* Metadata fields only the server sets; a client's values are replaced. */
 static const char *const server_meta_fields[] = {"uid", "creationTimestamp", "generation",
@@ -41,39 +40,9 @@ static void copy_field(json_object *dst, const json_object *src, const char *key
     json_object *v;
 
     if (json_object_object_get_ex((json_object *)src, key, &v))
-        json_object_object_add(dst, key, api_json_copy(v));
+        json_object_object_add(dst, key, cjson_copy(v));
     else
         json_object_object_del(dst, key);
-}
-
-/* Whether a and b agree on everything but metadata and status (the "spec"). */
-static int spec_equal(const json_object *a, const json_object *b)
-{
-    json_object_object_foreach((json_object *)a, ka, va)
-    {
-        json_object *vb;
-
-        if (strcmp(ka, "metadata") == 0 || strcmp(ka, "status") == 0)
-            continue;
-        if (!json_object_object_get_ex((json_object *)b, ka, &vb) || !cjson_equal(va, vb))
-            return 0;
-    }
-    json_object_object_foreach((json_object *)b, kb, vb2)
-    {
-        (void)vb2;
-        if (strcmp(kb, "metadata") == 0 || strcmp(kb, "status") == 0)
-            continue;
-        if (!json_object_object_get_ex((json_object *)a, kb, NULL))
-            return 0;
-    }
-    return 1;
-}
-
-static size_t finalizer_count(const json_object *obj)
-{
-    json_object *f = cjson_get(obj, "metadata.finalizers");
-
-    return json_object_is_type(f, json_type_array) ? json_object_array_length(f) : 0;
 }
 
 static int has_finalizer(const json_object *obj, const char *name)
@@ -109,7 +78,7 @@ static void audit_note_dry_run(api_rr *rr, json_object *obj)
 {
     /* a dry run shows what would be stored, without a revision of its own */
     (void)rr;
-    json_object_object_del(api_object_meta(obj), "resourceVersion");
+    json_object_object_del(object_meta(obj), "resourceVersion");
 }
 
 /*
@@ -178,13 +147,12 @@ static void generate_suffix(char out[6])
 /* Create obj (owned by the caller); url_name is the name the path gave (apply), or NULL. */
 static void create_object(api_rr *rr, json_object *obj, const char *url_name)
 {
-    json_object *meta = api_object_meta(obj), *decoded = NULL;
-    const char *name = api_object_name(obj);
+    json_object *meta = object_meta(obj), *decoded = NULL;
+    const char *name = object_name(obj);
     const char *gen = cjson_get_string(meta, "generateName");
-    strbuf key = STRBUF_INIT, text = STRBUF_INIT, gname = STRBUF_INIT;
-    char uid[37], now[32];
+    strbuf gname = STRBUF_INIT;
+    obj_result res = {0};
     omlop_err err = OMLOP_ERR_INIT;
-    int64_t rev = 0;
 
     if (url_name) {
         if (name && strcmp(name, url_name) != 0) {
@@ -202,7 +170,7 @@ static void create_object(api_rr *rr, json_object *obj, const char *url_name)
         strbuf_addf(&gname, "%s%s", gen, suffix);
         json_object_object_add(meta, "name", json_object_new_string(gname.buf));
     }
-    name = api_object_name(obj);
+    name = object_name(obj);
     if (!name || !*name) {
         api_rr_invalid1(rr, "", "metadata.name", "FieldValueRequired",
                         "name or generateName is required");
@@ -211,51 +179,29 @@ static void create_object(api_rr *rr, json_object *obj, const char *url_name)
     drop_meta(meta, dropped_meta_fields);
     drop_meta(meta, server_meta_fields);
     json_object_object_del(meta, "resourceVersion");
-    api_uid_new(uid);
-    api_time_format(time(NULL), now);
-    json_object_object_add(meta, "uid", json_object_new_string(uid));
-    json_object_object_add(meta, "creationTimestamp", json_object_new_string(now));
-    json_object_object_add(meta, "generation", json_object_new_int64(1));
     if (rr->kind->has_status)
         json_object_object_del(obj, "status"); /* status is written through /status only */
     decoded = decode(rr, name, obj);
     if (!decoded)
         goto out;
-    name = api_object_name(decoded);
+    name = object_name(decoded);
     if (!name) {
         api_rr_invalid1(rr, "", "metadata.name", "FieldValueRequired", "name is required");
         goto out;
     }
-    api_object_key(&key, rr->kind->plural, name);
     snprintf(rr->created, sizeof(rr->created), "%s", name);
-    if (rr->is_dry_run) {
-        /* still tell the client about a name that is taken */
-        store_kv kv = {0};
-
-        if (store_get(rr->a->store, key.buf, &kv, &err) == 0) {
-            store_kv_release(&kv);
-            omlop_err_set(&err, OMLOP_EEXIST, "exists");
-            api_rr_store_error(rr, name, &err);
-            goto out;
-        }
-        audit_note_dry_run(rr, decoded);
-        api_rr_respond_object(rr, 201, decoded);
-        goto out;
-    }
-    api_object_store_text(decoded, &text);
-    if (store_create(rr->a->store, key.buf, text.buf, text.len, &rev, &err) != 0) {
+    /* the write path stamps uid, creationTimestamp and generation, and keeps the history */
+    if (obj_create(rr->a->store, rr->kind->plural, decoded, rr->is_dry_run ? OBJ_DRY_RUN : 0, &res,
+                   &err) != 0) {
         api_rr_store_error(rr, name, &err);
         goto out;
     }
-    /* rollout history: right after the object, so a crash loses at most this entry */
-    if (api_history_applies(rr->kind))
-        api_history_after_write(rr->a->store, NULL, decoded);
-    api_object_set_rv(decoded, rev);
-    api_rr_respond_object(rr, 201, decoded);
+    if (rr->is_dry_run)
+        audit_note_dry_run(rr, res.obj);
+    api_rr_respond_object(rr, 201, res.obj);
 out:
     json_object_put(decoded);
-    strbuf_release(&key);
-    strbuf_release(&text);
+    obj_result_release(&res);
     strbuf_release(&gname);
 }
 
@@ -278,12 +224,12 @@ static json_object *next_object(api_rr *rr, const json_object *cur, const json_o
     const json_object *cur_meta = cjson_get(cur, "metadata");
 
     if (rr->is_status) {
-        next = api_json_copy(cur);
+        next = cjson_copy(cur);
         copy_field(next, incoming, "status");
         return next;
     }
-    next = api_json_copy(incoming);
-    meta = api_object_meta(next);
+    next = cjson_copy(incoming);
+    meta = object_meta(next);
     drop_meta(meta, dropped_meta_fields);
     for (size_t i = 0; server_meta_fields[i]; i++)
         copy_field(meta, cur_meta, server_meta_fields[i]);
@@ -295,112 +241,116 @@ static json_object *next_object(api_rr *rr, const json_object *cur, const json_o
     return next;
 }
 
-/*
- * Store incoming as the new state of the object cur (read at kv). Answers the
- * request, except when the store reports a concurrent write and may_retry is
- * set: then it answers nothing and returns 1.
- */
-static int commit_update(api_rr *rr, const store_kv *kv, const json_object *cur,
-                         const json_object *incoming, int may_retry)
+/* Make obj's members those of src (copies): a mutate function edits in place. */
+static void replace_contents(json_object *obj, const json_object *src)
 {
-    const char *name = rr->name;
-    json_object *next = next_object(rr, cur, incoming), *decoded = NULL;
-    strbuf text = STRBUF_INIT;
-    omlop_err err = OMLOP_ERR_INIT;
+    /* the loop keeps the next entry before the body runs: deleting the current one is safe */
+    json_object_object_foreach(obj, key, v)
+    {
+        (void)v;
+        json_object_object_del(obj, key);
+    }
+    json_object_object_foreach((json_object *)src, skey, sv)
+    {
+        json_object_object_add(obj, skey, cjson_copy(sv));
+    }
+}
+
+typedef enum patch_type { PATCH_NONE, PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY } patch_type;
+
+/* What an update or a patch asks the write path (objects/objects.h) to do. */
+typedef struct write_ctx {
+    api_rr *rr;
+    const json_object *incoming; /* the PUT body, or the patch */
+    patch_type pt;               /* PATCH_NONE for a PUT */
+    size_t warnings_len;         /* warnings before the first attempt: a retry warns again */
+    int has_answered;            /* the mutate function answered the request (4xx) */
+} write_ctx;
+
+static int check_body_name(api_rr *rr, json_object *obj);
+static json_object *apply_lite(const json_object *cur, const json_object *manifest);
+
+/* An obj_mutate_fn: the object the request makes of cur, validated by the resource model. */
+static int mutate_request(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
+{
+    write_ctx *w = ctx;
+    api_rr *rr = w->rr;
+    json_object *patched = NULL, *want = NULL, *decoded = NULL;
+    const json_object *incoming = w->incoming;
     const char *added;
-    int64_t rev = 0;
     int rc = 0;
 
-    if (cjson_get(cur, "metadata.deletionTimestamp") && (added = added_finalizer(cur, next))) {
+    strbuf_setlen(&rr->resp->warnings, w->warnings_len);
+    if (w->pt != PATCH_NONE) {
+        if (w->pt == PATCH_MERGE)
+            patched = api_merge_patch(cur, w->incoming);
+        else if (w->pt == PATCH_STRATEGIC)
+            patched = api_strategic_patch(cur, w->incoming);
+        else
+            patched = apply_lite(cur, w->incoming);
+        if (!json_object_is_type(patched, json_type_object)) {
+            api_status_respond(rr->resp, 422, "the patch does not leave an object");
+            goto answered;
+        }
+        if (api_rr_check_type(rr, patched) || check_body_name(rr, patched) ||
+            api_rr_field_validation(rr, patched))
+            goto answered;
+        incoming = patched;
+    }
+    want = next_object(rr, cur, incoming);
+    if (cjson_get(cur, "metadata.deletionTimestamp") && (added = added_finalizer(cur, want))) {
         char msg[600];
 
         snprintf(msg, sizeof(msg),
                  "no new finalizers can be added if the object is being deleted, found new "
                  "finalizer %s",
                  added);
-        api_rr_invalid1(rr, name, "metadata.finalizers", "FieldValueForbidden", msg);
-        goto out;
+        api_rr_invalid1(rr, rr->name, "metadata.finalizers", "FieldValueForbidden", msg);
+        goto answered;
     }
-    decoded = decode(rr, name, next);
+    decoded = decode(rr, rr->name, want);
     if (!decoded)
-        goto out;
-    api_object_set_rv(decoded, kv->mod_revision);
-    if (!rr->is_status && !spec_equal(cur, decoded))
-        json_object_object_add(
-            api_object_meta(decoded), "generation",
-            json_object_new_int64(cjson_get_int(cur, "metadata.generation", 1) + 1));
-    if (cjson_get(cur, "metadata.deletionTimestamp") && finalizer_count(decoded) == 0) {
-        /* the last finalizer is gone: the deletion completes now */
-        if (!rr->is_dry_run &&
-            store_delete(rr->a->store, kv->key, kv->mod_revision, &rev, &err) != 0) {
-            if (err.code == OMLOP_ECONFLICT && may_retry) {
-                rc = 1;
-                goto out;
-            }
-            api_rr_store_error(rr, name, &err);
-            goto out;
-        }
-        if (!rr->is_dry_run && api_history_applies(rr->kind))
-            api_history_after_delete(rr->a->store, name); /* after the object: see api_history.h */
-        api_rr_respond_object(rr, 200, decoded);
-        goto out;
-    }
-    if (cjson_equal(cur, decoded)) {
-        api_rr_respond_object(rr, 200, cur); /* nothing changed: no write, same revision */
-        goto out;
-    }
-    if (rr->is_dry_run) {
-        api_rr_respond_object(rr, 200, decoded);
-        goto out;
-    }
-    api_object_store_text(decoded, &text);
-    if (store_update(rr->a->store, kv->key, text.buf, text.len, kv->mod_revision, &rev, &err) !=
-        0) {
-        if (err.code == OMLOP_ECONFLICT && may_retry) {
-            rc = 1;
-            goto out;
-        }
-        api_rr_store_error(rr, name, &err);
-        goto out;
-    }
-    /* rollout history: only when the spec changed (it checks), right after the object */
-    if (api_history_applies(rr->kind))
-        api_history_after_write(rr->a->store, cur, decoded);
-    api_object_set_rv(decoded, rev);
-    api_rr_respond_object(rr, 200, decoded);
+        goto answered;
+    replace_contents(next, decoded);
+    goto out;
+answered:
+    w->has_answered = 1;
+    rc = omlop_err_set(err, OMLOP_EINVAL, "answered");
 out:
-    json_object_put(next);
+    json_object_put(patched);
+    json_object_put(want);
     json_object_put(decoded);
-    strbuf_release(&text);
     return rc;
 }
 
-/* Read the object of rr into kv/cur; answers 404 (or another error) itself. */
-static int read_current(api_rr *rr, store_kv *kv, json_object **cur, int quiet_not_found)
+/*
+ * Write the request's change through the write path and answer it. Returns OMLOP_ENOTFOUND
+ * without answering when the object does not exist and quiet_not_found is set.
+ */
+static int commit(api_rr *rr, const json_object *incoming, patch_type pt, int64_t expect_rv,
+                  int quiet_not_found)
 {
-    strbuf key = STRBUF_INIT;
+    write_ctx w = {rr, incoming, pt, rr->resp->warnings.len, 0};
+    obj_update_opts o = {0};
+    obj_result res = {0};
     omlop_err err = OMLOP_ERR_INIT;
     int rc;
 
-    api_object_key(&key, rr->kind->plural, rr->name);
-    rc = store_get(rr->a->store, key.buf, kv, &err);
-    strbuf_release(&key);
-    if (rc) {
-        if (!(quiet_not_found && err.code == OMLOP_ENOTFOUND))
-            api_rr_store_error(rr, rr->name, &err);
-        return err.code ? err.code : rc;
-    }
-    if (api_object_from_kv(kv, cur, &err) != 0) {
-        api_status_respond_err(rr->resp, &err);
-        store_kv_release(kv);
-        return err.code;
-    }
-    return 0;
+    o.expect_revision = expect_rv;
+    o.is_status = rr->is_status;
+    o.flags = rr->is_dry_run ? OBJ_DRY_RUN : 0;
+    rc = obj_update(rr->a->store, rr->kind->plural, rr->name, &o, mutate_request, &w, &res, &err);
+    if (rc == 0)
+        api_rr_respond_object(rr, 200, res.obj);
+    else if (!w.has_answered && !(quiet_not_found && rc == OMLOP_ENOTFOUND))
+        api_rr_store_error(rr, rr->name, &err);
+    obj_result_release(&res);
+    return rc;
 }
 
 static int check_body_name(api_rr *rr, json_object *obj)
 {
-    const char *name = api_object_name(obj);
+    const char *name = object_name(obj);
 
     if (name && strcmp(name, rr->name) != 0) {
         api_status_respond(rr->resp, 400,
@@ -409,7 +359,7 @@ static int check_body_name(api_rr *rr, json_object *obj)
         return -1;
     }
     if (!name)
-        json_object_object_add(api_object_meta(obj), "name", json_object_new_string(rr->name));
+        json_object_object_add(object_meta(obj), "name", json_object_new_string(rr->name));
     return 0;
 }
 
@@ -423,15 +373,14 @@ static void conflict(api_rr *rr)
 
 void api_write_update(api_rr *rr)
 {
-    json_object *obj = NULL, *cur = NULL;
-    store_kv kv = {0};
+    json_object *obj = NULL;
     const char *rv;
     int64_t want;
 
     if (api_rr_parse_body(rr, &obj) || api_rr_check_type(rr, obj) || check_body_name(rr, obj))
         goto out;
     rv = cjson_get_string(obj, "metadata.resourceVersion");
-    want = api_rv_parse(rv);
+    want = object_rv_parse(rv);
     if (!rv || !*rv) {
         api_rr_invalid1(rr, rr->name, "metadata.resourceVersion", "FieldValueInvalid",
                         "must be specified for an update");
@@ -443,27 +392,21 @@ void api_write_update(api_rr *rr)
     }
     if (api_rr_field_validation(rr, obj))
         goto out;
-    if (read_current(rr, &kv, &cur, 0))
-        goto out;
-    if (want != kv.mod_revision) {
-        conflict(rr);
+    if (want == 0) {
+        conflict(rr); /* no object is ever at revision 0 */
         goto out;
     }
-    commit_update(rr, &kv, cur, obj, 0);
+    commit(rr, obj, PATCH_NONE, want, 0);
 out:
     json_object_put(obj);
-    json_object_put(cur);
-    store_kv_release(&kv);
 }
-
-typedef enum patch_type { PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY } patch_type;
 
 /* Server-side apply, lite: the manifest's top-level fields replace the object's, its labels,
  * annotations and finalizers are merged in; nothing is tracked per field manager. */
 static json_object *apply_lite(const json_object *cur, const json_object *manifest)
 {
-    json_object *next = api_json_copy(cur);
-    json_object *meta = api_object_meta(next);
+    json_object *next = cjson_copy(cur);
+    json_object *meta = object_meta(next);
     json_object *mmeta = cjson_get(manifest, "metadata");
 
     json_object_object_foreach((json_object *)manifest, key, value)
@@ -471,7 +414,7 @@ static json_object *apply_lite(const json_object *cur, const json_object *manife
         if (strcmp(key, "metadata") == 0 || strcmp(key, "apiVersion") == 0 ||
             strcmp(key, "kind") == 0)
             continue;
-        json_object_object_add(next, key, api_json_copy(value));
+        json_object_object_add(next, key, cjson_copy(value));
     }
     if (json_object_is_type(mmeta, json_type_object)) {
         static const char *const merged[] = {"labels", "annotations", NULL};
@@ -536,54 +479,27 @@ void api_write_patch(api_rr *rr)
             goto out;
     }
     explicit_rv = cjson_get_string(patch, "metadata.resourceVersion");
-    if (explicit_rv && api_rv_parse(explicit_rv) < 0) {
+    if (explicit_rv && object_rv_parse(explicit_rv) < 0) {
         api_status_respond(rr->resp, 400, "metadata.resourceVersion '%s' is not a revision",
                            explicit_rv);
         goto out;
     }
-    for (int attempt = 0; attempt < WRITE_RETRIES; attempt++) {
-        store_kv kv = {0};
-        json_object *cur = NULL, *next = NULL;
-        int rc = read_current(rr, &kv, &cur, pt == PATCH_APPLY);
-        int again = 0;
-
-        if (rc == OMLOP_ENOTFOUND && pt == PATCH_APPLY && !rr->is_status) {
-            json_object *obj = api_json_copy(patch);
-
-            if (api_rr_field_validation(rr, obj) == 0)
-                create_object(rr, obj, rr->name);
-            json_object_put(obj);
-            goto out;
-        }
-        if (rc) {
-            if (rc == OMLOP_ENOTFOUND && pt == PATCH_APPLY)
-                api_rr_not_found(rr, rr->name);
-            goto out;
-        }
-        if (explicit_rv && api_rv_parse(explicit_rv) != kv.mod_revision) {
-            conflict(rr);
-        } else {
-            if (pt == PATCH_MERGE)
-                next = api_merge_patch(cur, patch);
-            else if (pt == PATCH_STRATEGIC)
-                next = api_strategic_patch(cur, patch);
-            else
-                next = apply_lite(cur, patch);
-            if (!json_object_is_type(next, json_type_object)) {
-                api_status_respond(rr->resp, 422, "the patch does not leave an object");
-            } else if (api_rr_check_type(rr, next) == 0 && check_body_name(rr, next) == 0 &&
-                       api_rr_field_validation(rr, next) == 0) {
-                again = commit_update(rr, &kv, cur, next, explicit_rv == NULL);
-            }
-        }
-        json_object_put(next);
-        json_object_put(cur);
-        store_kv_release(&kv);
-        if (!again)
-            goto out;
-        strbuf_reset(&rr->resp->warnings); /* the next attempt warns again */
+    if (explicit_rv && object_rv_parse(explicit_rv) == 0) {
+        conflict(rr); /* no object is ever at revision 0 */
+        goto out;
     }
-    conflict(rr);
+    if (commit(rr, patch, pt, explicit_rv ? object_rv_parse(explicit_rv) : 0, pt == PATCH_APPLY) ==
+            OMLOP_ENOTFOUND &&
+        pt == PATCH_APPLY) {
+        /* server-side apply of an object that does not exist creates it */
+        json_object *obj = cjson_copy(patch);
+
+        if (rr->is_status)
+            api_rr_not_found(rr, rr->name);
+        else if (api_rr_field_validation(rr, obj) == 0)
+            create_object(rr, obj, rr->name);
+        json_object_put(obj);
+    }
 out:
     json_object_put(patch);
 }
@@ -605,7 +521,7 @@ static int delete_options(api_rr *rr, char **want_uid, int64_t *want_rv)
     if (uid)
         *want_uid = xstrdup(uid);
     if (rv) {
-        *want_rv = api_rv_parse(rv);
+        *want_rv = object_rv_parse(rv);
         if (*want_rv < 0) {
             api_status_respond(rr->resp, 400,
                                "preconditions.resourceVersion '%s' is not a revision", rv);
@@ -632,81 +548,30 @@ static int delete_options(api_rr *rr, char **want_uid, int64_t *want_rv)
 void api_write_delete(api_rr *rr)
 {
     char *want_uid = NULL;
-    int64_t want_rv;
+    obj_delete_opts o = {0};
+    obj_result res = {0};
+    omlop_err err = OMLOP_ERR_INIT;
 
-    if (delete_options(rr, &want_uid, &want_rv))
+    if (delete_options(rr, &want_uid, &o.expect_revision))
         goto out;
-    for (int attempt = 0; attempt < WRITE_RETRIES; attempt++) {
-        store_kv kv = {0};
-        json_object *cur = NULL, *next = NULL;
-        omlop_err err = OMLOP_ERR_INIT;
-        strbuf text = STRBUF_INIT;
-        const char *uid;
-        int64_t rev = 0;
-        int again = 0;
-
-        if (read_current(rr, &kv, &cur, 0))
-            goto out;
-        uid = cjson_get_string(cur, "metadata.uid");
-        if (want_uid && (!uid || strcmp(uid, want_uid) != 0)) {
-            char msg[512];
-            json_object *st;
-
-            snprintf(msg, sizeof(msg),
-                     "Precondition failed: UID in precondition: %s, UID in object meta: %s",
-                     want_uid, uid ? uid : "");
-            st = api_status_new(409, "Conflict", msg);
-            api_status_set_details(st, rr->name, OMLOP_GROUP, rr->kind->plural);
-            api_status_respond_obj(rr->resp, st);
-            json_object_put(st);
-        } else if (want_rv >= 0 && want_rv != kv.mod_revision) {
-            conflict(rr);
-        } else if (finalizer_count(cur) > 0) {
-            if (cjson_get(cur, "metadata.deletionTimestamp")) {
-                api_rr_respond_object(rr, 200, cur); /* already being deleted */
-            } else {
-                char now[32];
-                json_object *meta;
-
-                next = api_json_copy(cur);
-                meta = api_object_meta(next);
-                api_time_format(time(NULL), now);
-                json_object_object_add(meta, "deletionTimestamp", json_object_new_string(now));
-                json_object_object_add(
-                    meta, "generation",
-                    json_object_new_int64(cjson_get_int(cur, "metadata.generation", 1) + 1));
-                api_object_store_text(next, &text);
-                if (rr->is_dry_run) {
-                    api_rr_respond_object(rr, 200, next);
-                } else if (store_update(rr->a->store, kv.key, text.buf, text.len, kv.mod_revision,
-                                        &rev, &err) == 0) {
-                    api_object_set_rv(next, rev);
-                    api_rr_respond_object(rr, 200, next);
-                } else if (err.code == OMLOP_ECONFLICT && want_rv < 0) {
-                    again = 1;
-                } else {
-                    api_rr_store_error(rr, rr->name, &err);
-                }
-            }
-        } else if (rr->is_dry_run) {
-            api_rr_respond_object(rr, 200, cur);
-        } else if (store_delete(rr->a->store, kv.key, kv.mod_revision, &rev, &err) == 0) {
-            if (api_history_applies(rr->kind))
-                api_history_after_delete(rr->a->store, rr->name); /* after the object */
-            api_rr_respond_object(rr, 200, cur);
-        } else if (err.code == OMLOP_ECONFLICT && want_rv < 0) {
-            again = 1;
-        } else {
-            api_rr_store_error(rr, rr->name, &err);
-        }
-        strbuf_release(&text);
-        json_object_put(next);
-        json_object_put(cur);
-        store_kv_release(&kv);
-        if (!again)
-            goto out;
+    if (o.expect_revision == 0) {
+        conflict(rr); /* no object is ever at revision 0 */
+        goto out;
     }
-    conflict(rr);
+    o.expect_uid = want_uid;
+    o.flags = rr->is_dry_run ? OBJ_DRY_RUN : 0;
+    if (obj_delete(rr->a->store, rr->kind->plural, rr->name, &o, &res, &err) == 0) {
+        api_rr_respond_object(rr, 200, res.obj);
+    } else if (res.is_uid_mismatch) {
+        json_object *st = api_status_new(409, "Conflict", err.msg);
+
+        api_status_set_details(st, rr->name, OMLOP_GROUP, rr->kind->plural);
+        api_status_respond_obj(rr->resp, st);
+        json_object_put(st);
+    } else {
+        api_rr_store_error(rr, rr->name, &err);
+    }
 out:
+    obj_result_release(&res);
     free(want_uid);
 }

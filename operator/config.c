@@ -11,10 +11,10 @@
 #include "crds/yamlio.h"
 #include "lib/strbuf.h"
 #include "lib/version.h"
-#include "operator/store.h"
 #include "lib/xalloc.h"
 #include "operator/api_guard.h"
 #include "operator/api_server.h"
+#include "store/store.h"
 
 #define CONFIG_FILE_MAX (256 * 1024)
 

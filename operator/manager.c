@@ -15,12 +15,12 @@
 #include "clients/hostpool.h"
 #include "clients/podman.h"
 #include "clients/ssh.h"
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
-#include "operator/api_object.h"
 #include "operator/config.h"
 #include "operator/workqueue.h"
 #include "reconcilers/desired.h"
@@ -524,7 +524,7 @@ static char *refs_text(const json_object *o)
 /* Note the tenant's current value; queue it when it is new or its spec changed (or always). */
 static void observe(manager *m, const char *name, const char *value, size_t len, int is_always)
 {
-    json_object *o = api_object_parse(value, len);
+    json_object *o = object_parse(value, len);
     char *refs = refs_text(o), *h = spec_hash(o);
     int changed;
 
@@ -567,7 +567,7 @@ static int resync(manager *m, int64_t *revision, omlop_err *err)
 /* Whether a deleted Tenant's last value went through the finalizer (had a deletionTimestamp). */
 static int was_finalized(const char *value, size_t len)
 {
-    json_object *o = api_object_parse(value, len);
+    json_object *o = object_parse(value, len);
     int is_deleting = o && tenant_is_deleting(o);
 
     json_object_put(o);

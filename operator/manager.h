@@ -43,7 +43,7 @@
  * and back (logged once per host by the pool).
  *
  * The same watch thread deletes Events not raised again within event_ttl_s
- * (operator/events.h: events_prune), every minute.
+ * (objects/events.h: events_prune), every minute.
  *
  * Threads and locks: m->lock (owned by the manager) protects the host views,
  * the spec-hash table, the tombstones and each tenant's Secret names; it is never held while
@@ -56,8 +56,8 @@
 #include <stdio.h>
 
 #include "lib/err.h"
-#include "operator/events.h"
-#include "operator/store.h"
+#include "objects/events.h"
+#include "store/store.h"
 
 #define MANAGER_DEFAULT_WORKERS  2
 #define MANAGER_DEFAULT_RESYNC_S 60

@@ -15,13 +15,13 @@
 #include "crds/schema.h"
 #include "lib/log.h"
 #include "lib/version.h"
+#include "objects/events.h"
 #include "operator/api.h"
 #include "operator/api_auth.h"
 #include "operator/api_server.h"
 #include "operator/config.h"
-#include "operator/events.h"
 #include "operator/manager.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 /* Block the stop signals in every thread; the API server reads them from a signalfd. */
 static void block_stop_signals(void)

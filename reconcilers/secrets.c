@@ -13,10 +13,11 @@
 #include <time.h>
 
 #include "clients/ssh_keys.h"
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "operator/api_object.h"
+#include "objects/objects.h"
 #include "reconcilers/desired.h"
 
 #define GENERATED_SECRET_BYTES 18
@@ -50,18 +51,12 @@ static int secret_generate(store *st, const char *tenant, const char *name,
 {
     json_object *obj = json_object_new_object(), *meta = json_object_new_object();
     json_object *labels = json_object_new_object(), *data = json_object_new_object();
-    strbuf key = STRBUF_INIT, text = STRBUF_INIT;
-    char uid[37], now[32];
+    obj_result res = {0};
     int rc = 0;
 
     json_object_object_add(obj, "apiVersion", json_object_new_string("omlop.io/v1alpha1"));
     json_object_object_add(obj, "kind", json_object_new_string("Secret"));
-    api_uid_new(uid);
-    api_time_format(time(NULL), now);
     json_object_object_add(meta, "name", json_object_new_string(name));
-    json_object_object_add(meta, "uid", json_object_new_string(uid));
-    json_object_object_add(meta, "creationTimestamp", json_object_new_string(now));
-    json_object_object_add(meta, "generation", json_object_new_int64(1));
     json_object_object_add(labels, OMLOP_LABEL_TENANT, json_object_new_string(tenant));
     json_object_object_add(labels, OMLOP_LABEL_MANAGED_BY,
                            json_object_new_string(OMLOP_MANAGER_NAME));
@@ -87,20 +82,17 @@ static int secret_generate(store *st, const char *tenant, const char *name,
     }
     json_object_object_add(obj, "data", data);
     data = NULL;
-    strbuf_addf(&key, "%s%s", SECRETS_KEY_PREFIX, name);
-    api_object_store_text(obj, &text);
-    rc = store_create(st, key.buf, text.buf, text.len, NULL, err);
-    if (rc == OMLOP_EEXIST)
+    /* the write path stamps uid, creationTimestamp and generation */
+    rc = obj_create(st, "secrets", obj, 0, &res, err);
+    if (rc == OMLOP_EEXIST) {
+        omlop_err_clear(err);
         rc = 0;
-    else if (rc == 0)
+    } else if (rc == 0)
         log_info("tenant=%s secret=%s generated secret created", tenant, name);
 out:
     json_object_put(data);
     json_object_put(obj);
-    if (text.buf)
-        OPENSSL_cleanse(text.buf, text.len);
-    strbuf_release(&text);
-    strbuf_release(&key);
+    obj_result_release(&res);
     return rc;
 }
 
@@ -130,7 +122,7 @@ int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, o
     }
     if (rc < 0)
         goto out;
-    obj = api_object_parse(kv.value, kv.value_len);
+    obj = object_parse(kv.value, kv.value_len);
     if (!obj) {
         rc = omlop_err_set(err, OMLOP_EPROTO, "Secret %s: stored value is not a JSON object", name);
         goto out;
@@ -278,37 +270,37 @@ int secrets_delete_generated(store *st, const char *tenant, size_t *n_deleted, o
     if (n_deleted)
         *n_deleted = 0;
     for (size_t i = 0; i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++) {
-        strbuf key = STRBUF_INIT;
-        store_kv kv = {0};
+        strbuf name = STRBUF_INIT;
         json_object *obj = NULL, *labels;
+        obj_delete_opts o = {0};
+        obj_result res = {0};
         int grc;
 
-        strbuf_addf(&key, "%s%s%s", SECRETS_KEY_PREFIX, tenant, generated_secrets[i].suffix);
-        grc = store_get(st, key.buf, &kv, err);
+        strbuf_addf(&name, "%s%s", tenant, generated_secrets[i].suffix);
+        grc = obj_get(st, "secrets", name.buf, &obj, &o.expect_revision, err);
         if (grc == 0) {
-            obj = api_object_parse(kv.value, kv.value_len);
             labels = cjson_get(obj, "metadata.labels");
+            /* only what omlop generated for this tenant; compare-and-swap on what was read */
             if (has_label(labels, OMLOP_LABEL_TENANT, tenant) &&
                 has_label(labels, OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME)) {
-                grc = store_delete(st, key.buf, kv.mod_revision, NULL, err);
+                grc = obj_delete(st, "secrets", name.buf, &o, &res, err);
                 if (grc == 0 && n_deleted)
                     (*n_deleted)++;
                 if (grc == 0)
-                    log_info("tenant=%s secret=%s%s generated secret deleted", tenant, tenant,
-                             generated_secrets[i].suffix);
+                    log_info("tenant=%s secret=%s generated secret deleted", tenant, name.buf);
             }
         }
-        if (grc == OMLOP_ENOTFOUND)
+        if (grc == OMLOP_ENOTFOUND) {
+            omlop_err_clear(err);
             grc = 0;
+        }
         if (grc < 0 && rc == 0) {
-            omlop_err_prefix(err, "deleting Secret %s%s: ", tenant, generated_secrets[i].suffix);
+            omlop_err_prefix(err, "deleting Secret %s: ", name.buf);
             rc = grc;
         }
         json_object_put(obj);
-        if (kv.value)
-            OPENSSL_cleanse(kv.value, kv.value_len);
-        store_kv_release(&kv);
-        strbuf_release(&key);
+        obj_result_release(&res);
+        strbuf_release(&name);
         if (rc < 0)
             break;
     }

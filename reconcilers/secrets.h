@@ -18,7 +18,7 @@
 
 #include "lib/err.h"
 #include "lib/strbuf.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 #define SECRETS_KEY_PREFIX "/omlop/secrets/"
 

@@ -51,8 +51,8 @@
 #include "clients/podman.h"
 #include "lib/err.h"
 #include "lib/strbuf.h"
-#include "operator/events.h"
-#include "operator/store.h"
+#include "objects/events.h"
+#include "store/store.h"
 
 #define TENANT_KEY_PREFIX        "/omlop/tenants/"
 #define TENANT_PAUSED_ANNOTATION "omlop.io/paused"

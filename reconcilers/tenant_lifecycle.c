@@ -5,15 +5,12 @@
 
 #include <string.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
-#include "operator/api_history.h"
-#include "operator/api_object.h"
+#include "objects/objects.h"
 #include "reconcilers/tenant.h"
-
-/* Concurrent writers (users, the status write) are few; a handful of tries is plenty. */
-#define FINALIZER_WRITE_TRIES 5
 
 int tenant_has_finalizer(const json_object *obj)
 {
@@ -78,77 +75,46 @@ static void finalizer_add(json_object *obj)
     json_object_array_add(f, json_object_new_string(TENANT_FINALIZER));
 }
 
-/*
- * One compare-and-swap edit of the stored Tenant: is_add adds the finalizer,
- * else releases it. Returns 1 to retry (lost a race), 0 done, or an error.
- */
-static int edit_once(store *st, const char *key, const char *name, const char *uid, int is_add,
-                     int *is_removed, omlop_err *err)
+/* An obj_mutate_fn: add (*(int *)ctx) or release the finalizer. */
+static int finalizer_mutate(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
 {
-    store_kv kv = {0};
-    json_object *obj = NULL;
-    strbuf text = STRBUF_INIT;
-    const char *cur_uid;
-    int rc;
-
-    rc = store_get(st, key, &kv, err);
-    if (rc == OMLOP_ENOTFOUND) {
-        rc = 0; /* gone meanwhile: nothing to hold */
-        goto out;
-    }
-    if (rc < 0)
-        goto out;
-    obj = api_object_parse(kv.value, kv.value_len);
-    if (!obj) {
-        rc = omlop_err_set(err, OMLOP_EPROTO, "tenant %s: the stored value is not a JSON object",
-                           name);
-        goto out;
-    }
-    cur_uid = cjson_get_string(obj, "metadata.uid");
-    if (uid && cur_uid && strcmp(uid, cur_uid) != 0)
-        goto out; /* deleted and created again: that one gets its own round */
-    if (is_add) {
-        if (tenant_has_finalizer(obj) || tenant_is_deleting(obj))
-            goto out; /* the API refuses new finalizers on an object being deleted */
-        finalizer_add(obj);
+    (void)cur;
+    (void)err;
+    if (*(const int *)ctx) {
+        if (tenant_has_finalizer(next) || tenant_is_deleting(next))
+            return OBJ_UNCHANGED; /* the API refuses new finalizers on an object being deleted */
+        finalizer_add(next);
     } else {
-        if (!tenant_has_finalizer(obj))
-            goto out;
-        if (finalizer_drop(obj) == 0 && tenant_is_deleting(obj)) {
-            rc = store_delete(st, key, kv.mod_revision, NULL, err);
-            if (rc == 0) {
-                api_history_after_delete(st, name); /* after the object, as the API does */
-                if (is_removed)
-                    *is_removed = 1;
-            }
-            goto out;
-        }
+        if (!tenant_has_finalizer(next))
+            return OBJ_UNCHANGED;
+        finalizer_drop(next); /* the write path completes a deletion left without finalizers */
     }
-    api_object_store_text(obj, &text);
-    rc = store_update(st, key, text.buf, text.len, kv.mod_revision, NULL, err);
-out:
-    strbuf_release(&text);
-    json_object_put(obj);
-    store_kv_release(&kv);
-    return rc == OMLOP_ECONFLICT ? 1 : rc;
+    return 0;
 }
 
 static int edit(store *st, const char *name, const char *uid, int is_add, int *is_removed,
                 omlop_err *err)
 {
-    strbuf key = STRBUF_INIT;
-    int rc = 1;
+    obj_update_opts o = {0};
+    obj_result res = {0};
+    int rc;
 
     if (is_removed)
         *is_removed = 0;
-    strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, name);
-    for (int i = 0; i < FINALIZER_WRITE_TRIES && rc == 1; i++)
-        rc = edit_once(st, key.buf, name, uid, is_add, is_removed, err);
-    if (rc == 1)
+    o.expect_uid = uid; /* deleted and created again: that one gets its own round */
+    rc = obj_update(st, "tenants", name, &o, finalizer_mutate, &is_add, &res, err);
+    if (rc == OMLOP_ENOTFOUND) {
+        omlop_err_clear(err);
+        rc = 0; /* gone meanwhile: nothing to hold */
+    } else if (rc == OMLOP_ECONFLICT) {
+        omlop_err_clear(err);
         rc = omlop_err_set(err, OMLOP_ECONFLICT,
                            "tenant %s: %s the finalizer %s lost %d races with other writers", name,
-                           is_add ? "adding" : "removing", TENANT_FINALIZER, FINALIZER_WRITE_TRIES);
-    strbuf_release(&key);
+                           is_add ? "adding" : "removing", TENANT_FINALIZER, OBJ_WRITE_RETRIES);
+    }
+    if (rc == 0 && res.is_deleted && is_removed)
+        *is_removed = 1;
+    obj_result_release(&res);
     return rc;
 }
 

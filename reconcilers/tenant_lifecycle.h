@@ -25,7 +25,7 @@
 #include <json-c/json.h>
 
 #include "lib/err.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 #define TENANT_FINALIZER "omlop.io/teardown"
 

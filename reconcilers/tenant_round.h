@@ -141,4 +141,81 @@ void tenant_round_release(tenant_round *r);
  */
 int tenant_round_finalize(tenant_round *r, tenant_result *res, omlop_err *err);
 
+/* ---- shared by the parts of a round: tenant.c, tenant_observe.c, tenant_execute.c and
+ * tenant_report.c ---- */
+
+/* Called for a component that runs and has a TCP check the host can make (see below). */
+typedef int (*tenant_tcp_visit_fn)(tenant_round *r, tenant_host_round *h, size_t j, void *ctx,
+                                   omlop_err *err);
+
+/* Free what the host's listing holds (containers, labels, images). */
+void tenant_host_release_live(tenant_host_round *h);
+
+/*
+ * List everything the host runs (all tenants: a desired name taken by another
+ * container must be seen) and which of the images that matter are present.
+ */
+int tenant_host_observe(tenant_host_round *h, const char *tenant, const desired_host *dh,
+                        omlop_err *err);
+
+/* Free the host's files, wiping their contents (Secret values). */
+void tenant_host_release_files(tenant_host_round *h);
+
+/* The round's file at path on h, or NULL. */
+tenant_host_file *tenant_host_file_find(tenant_host_round *h, const char *path);
+
+/* The digest of c's env file as this round renders it, or NULL when unknown. */
+const char *tenant_env_hash_of(tenant_host_round *h, const desired_container *c);
+
+/*
+ * Render every host file the host's desired containers read (env files with
+ * their Secret values, configs) and, when the transport allows, read the
+ * digests of what the host has. A file that cannot be rendered (a Secret is
+ * missing) gets no digest: nothing is written, and the container's create
+ * reports the Secret. Failing to read the host's files fails the host.
+ */
+int tenant_host_files(tenant_round *r, tenant_host_round *h, const desired_host *dh,
+                      omlop_err *err);
+
+/* Index of c among its host's desired containers, for not_ready[]. */
+size_t tenant_container_index(const desired_host *dh, const desired_container *c);
+
+/*
+ * Wait until c's readiness port accepts a TCP connection from its host
+ * (bounded by the ready timeout). Without host ops, or for a component judged
+ * by "running", there is nothing to wait for.
+ */
+int tenant_wait_tcp_ready(const tenant_env *env, const tenant_host_round *h,
+                          const desired_container *c, omlop_err *err);
+
+/* The container name as h's listing this round saw it, or NULL. */
+const live_container *tenant_host_find(const tenant_host_round *h, const char *name);
+
+/* Sleep ms milliseconds (the bounded waits of a round). */
+void tenant_sleep_ms(long ms);
+
+/* Whether omlopd is stopping (env->cancel set): waits end early. */
+int tenant_is_cancelled(const tenant_env *env);
+
+/* The round's host called name, or NULL. */
+tenant_host_round *tenant_round_host(tenant_round *r, const char *name);
+
+/*
+ * Call fn for every desired component, on every reachable host with host ops,
+ * that runs now, is judged by a TCP check and has not passed one this round
+ * (h->not_ready[j] is not ""). Stops at fn's first error.
+ */
+int tenant_round_each_tcp_unconfirmed(tenant_round *r, tenant_tcp_visit_fn fn, void *ctx,
+                                      omlop_err *err);
+
+/*
+ * Execute the plan in order. A failed pull skips the actions needing that
+ * image; any other failure stops every later create/start/recreate (removals
+ * of orphans still run: they cannot hurt the failing component).
+ */
+void tenant_round_run_plan(tenant_round *r);
+
+/* Write the round's .status (invalid: why the spec cannot be acted on, or NULL). */
+int tenant_round_write_status(tenant_round *r, const char *invalid, omlop_err *err);
+
 #endif

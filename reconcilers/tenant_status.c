@@ -5,9 +5,9 @@
 
 #include <string.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
-#include "operator/api_object.h"
 
 /* The CRD caps lastError and component messages at 4096 characters; stay well under. */
 #define STATUS_TEXT_MAX 2048
@@ -442,7 +442,7 @@ int tenant_status_is_unchanged(const json_object *old, const json_object *next, 
 
     if (!old || !next || !json_object_is_type(old, json_type_object))
         return 0;
-    if (api_time_parse(cjson_get_string(old, "lastReconcileTime"), &last) < 0 ||
+    if (object_time_parse(cjson_get_string(old, "lastReconcileTime"), &last) < 0 ||
         now - last >= refresh_s || now < last)
         return 0;
     a = without_times(old);

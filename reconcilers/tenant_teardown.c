@@ -10,12 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "operator/api_object.h"
-#include "operator/events.h"
+#include "objects/events.h"
 #include "reconcilers/catalog.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
@@ -482,7 +482,7 @@ static void round_init_teardown(tenant_round *r, const tenant_env *env, json_obj
     strbuf_init(&r->failure);
     r->env = env;
     r->obj = obj;
-    r->tenant = api_object_name(obj);
+    r->tenant = object_name(obj);
     r->sc.st = env->st;
     r->sc.tenant = r->tenant;
 }
@@ -556,7 +556,7 @@ int tenant_teardown(const tenant_env *env, const char *tenant_json, omlop_err *e
     size_t n_removed = 0;
     int is_purge, rc;
 
-    round_init_teardown(&r, env, api_object_parse(tenant_json, strlen(tenant_json)));
+    round_init_teardown(&r, env, object_parse(tenant_json, strlen(tenant_json)));
     if (!r.tenant) {
         rc = omlop_err_set(err, OMLOP_EINVAL, "teardown: the last Tenant value has no name");
         goto out;

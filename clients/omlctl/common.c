@@ -11,12 +11,12 @@
 #include <time.h>
 
 #include "clients/omlctl/cmds.h"
+#include "crds/selector.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "operator/selector.h"
 
 void omlctl_strv_push(omlctl_strv *sv, const char *s)
 {

@@ -7,10 +7,10 @@
 #include <strings.h>
 
 #include "clients/omlctl/jsonpath.h"
+#include "crds/object.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
 #include "lib/humanize.h"
-#include "operator/api_object.h"
 #include "lib/xalloc.h"
 
 int omlctl_output_parse(const char *s, omlctl_output *out, omlop_err *err)
@@ -391,7 +391,7 @@ void omlctl_age_of(const char *timestamp, time_t now, char *out, size_t outsz)
 {
     time_t t;
 
-    if (!timestamp || api_time_parse(timestamp, &t) < 0) {
+    if (!timestamp || object_time_parse(timestamp, &t) < 0) {
         snprintf(out, outsz, "<unknown>");
         return;
     }

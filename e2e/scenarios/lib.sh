@@ -491,3 +491,81 @@ render_order() {
 	"$OMLCTL" render -f "$1" --host "$2" -o json >"$WORK/render-order.json" || fail "omlctl render -f $1"
 	json_get "$WORK/render-order.json" '"\n".join(c["name"] for c in o["hosts"][0]["containers"])'
 }
+
+# ---- PostgreSQL: the real lab image and a seeded tenant database ----------------------------
+# e2e/lab publishes PostgreSQL 15 + repmgr (Debian, debootstrap) as $E2E_PG_IMAGE (and the
+# same image as omnileads/postgres:$E2E_PG_TAG for layout ha's images.tags.postgresHA); a
+# tenant selects it with images.external.postgres (pg_use_real_image). The helpers run psql
+# in the tenant's postgres container through `podman exec` on the unix socket, which the
+# image trusts (as the official one): no password on any command line.
+
+E2E_PG_IMAGE=${OMLOP_LAB_POSTGRES_IMAGE:-$R/library/postgres:15-bookworm}
+# shellcheck disable=SC2034 # for the scenarios (images.tags.postgresHA)
+E2E_PG_TAG=${OMLOP_LAB_POSTGRES_TAG:-15-bookworm}
+E2E_PG_SEED=$ROOT/e2e/parts/pg-seed.sql
+E2E_PG_SEED_COUNTS=$ROOT/e2e/parts/pg-seed.counts
+
+# pg_use_real_image TENANT-FILE: a write_tenant file's postgresql runs $E2E_PG_IMAGE
+pg_use_real_image() {
+	grep -q "^      postgres: $R/omnileads/postgres:" "$1" || fail "$1 has no images.external.postgres"
+	sed -i "s|^      postgres: $R/omnileads/postgres:.*|      postgres: $E2E_PG_IMAGE|" "$1"
+}
+
+# pg_psql N CONTAINER USER DB [PSQL-ARG...]: psql in CONTAINER on lab host N as USER on DB,
+# over the unix socket; no psqlrc, tuples only, unaligned, stops at the first error; the
+# script is stdin (or -c)
+pg_psql() {
+	local n=$1 c=$2 u=$3 d=$4
+	shift 4
+	lab "$n" podman exec -i "$c" psql -X -q -A -t -v ON_ERROR_STOP=1 -U "$u" -d "$d" "$@"
+}
+
+# pg_wait N CONTAINER USER DB SECONDS: the server is up for good (bounded): PID 1 is postgres
+# (during the first initialisation a temporary server answers on the socket, then stops) and
+# the database answers a query
+pg_wait() {
+	local deadline=$((SECONDS + $5))
+	until [[ $(lab "$1" podman exec "$2" cat /proc/1/comm 2>/dev/null) == postgres ]] &&
+		pg_psql "$1" "$2" "$3" "$4" -c 'SELECT 1' </dev/null >/dev/null 2>&1; do
+		((SECONDS < deadline)) || fail "database $4 in $2 on host $1 does not answer within $5 s"
+		sleep 0.5
+	done
+}
+
+# pg_seed N CONTAINER USER DB: load e2e/parts/pg-seed.sql (once, into an empty database)
+pg_seed() {
+	pg_psql "$@" <"$E2E_PG_SEED" >"$WORK/pg-seed.out" 2>&1 ||
+		fail "seeding database $4 in $2 on host $1: $(tail -n 3 "$WORK/pg-seed.out")"
+}
+
+# the rows of every table of schema public, and an md5 of their content (rows as text, sorted;
+# timestamps in UTC, so the server's TZ does not change the digest)
+E2E_PG_DIGEST_SQL="SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET IntervalStyle TO 'postgres';
+SET extra_float_digits TO 1; SET bytea_output TO 'hex';
+SELECT t.table_name || ' ' ||
+  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I',
+    t.table_schema, t.table_name), false, true, '')))[1]::text || ' ' ||
+  (xpath('/row/h/text()', query_to_xml(format(
+    'SELECT md5(coalesce(string_agg(x::text, E''\\n'' ORDER BY x::text), '''')) AS h FROM %I.%I AS x',
+    t.table_schema, t.table_name), false, true, '')))[1]::text
+FROM information_schema.tables AS t
+WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+ORDER BY t.table_name;"
+
+# pg_digest N CONTAINER USER DB: "TABLE ROWS MD5" per table of schema public, by name: equal
+# digests mean the same rows (for restore checks)
+pg_digest() {
+	pg_psql "$@" <<<"$E2E_PG_DIGEST_SQL" || fail "reading the tables of $4 in $2 on host $1"
+}
+
+# pg_counts N CONTAINER USER DB: "TABLE ROWS" per table of schema public, by name
+pg_counts() {
+	pg_digest "$@" | cut -d' ' -f1,2
+}
+
+# pg_seed_check N CONTAINER USER DB: the database holds exactly the seed's tables and counts
+pg_seed_check() {
+	pg_counts "$@" >"$WORK/pg-counts.txt"
+	grep -v '^#' "$E2E_PG_SEED_COUNTS" | diff -u - "$WORK/pg-counts.txt" >&2 ||
+		fail "database $4 in $2 on host $1: tables and rows differ from e2e/parts/pg-seed.counts (above)"
+}

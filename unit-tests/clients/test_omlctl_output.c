@@ -16,8 +16,8 @@
 
 #include "clients/omlctl/jsonpath.h"
 #include "clients/omlctl/output.h"
+#include "crds/object.h"
 #include "lib/cjson.h"
-#include "operator/api_object.h"
 
 /* Run fn(t, f) against a memory FILE and return what it printed (caller frees). */
 static char *capture_flush(omlctl_table *t, int show_header)
@@ -204,16 +204,16 @@ static void test_time_parse_rfc3339(void **state)
     char buf[32];
 
     (void)state;
-    assert_int_equal(api_time_parse("2024-05-01T10:00:00Z", &t), 0);
+    assert_int_equal(object_time_parse("2024-05-01T10:00:00Z", &t), 0);
     assert_int_equal((long long)t, 1714557600LL);
-    assert_int_equal(api_time_parse("2024-05-01T12:00:00.123456+02:00", &t), 0);
+    assert_int_equal(object_time_parse("2024-05-01T12:00:00.123456+02:00", &t), 0);
     assert_int_equal((long long)t, 1714557600LL);
-    assert_int_equal(api_time_parse("2024-05-01T05:30:00-04:30", &t), 0);
+    assert_int_equal(object_time_parse("2024-05-01T05:30:00-04:30", &t), 0);
     assert_int_equal((long long)t, 1714557600LL);
-    assert_int_equal(api_time_parse("2024-05-01 10:00:00", &t), OMLOP_EINVAL);
-    assert_int_equal(api_time_parse("2024-13-01T10:00:00Z", &t), OMLOP_EINVAL);
-    assert_int_equal(api_time_parse("yesterday", &t), OMLOP_EINVAL);
-    assert_int_equal(api_time_parse(NULL, &t), OMLOP_EINVAL);
+    assert_int_equal(object_time_parse("2024-05-01 10:00:00", &t), OMLOP_EINVAL);
+    assert_int_equal(object_time_parse("2024-13-01T10:00:00Z", &t), OMLOP_EINVAL);
+    assert_int_equal(object_time_parse("yesterday", &t), OMLOP_EINVAL);
+    assert_int_equal(object_time_parse(NULL, &t), OMLOP_EINVAL);
     omlctl_age_of("2024-05-01T10:00:00Z", 1714557600 + 90, buf, sizeof(buf));
     assert_string_equal(buf, "90s");
     omlctl_age_of("garbage", 0, buf, sizeof(buf));

@@ -28,7 +28,7 @@
 #include "operator/api_router.h"
 #include "operator/api_table.h"
 #include "operator/config.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

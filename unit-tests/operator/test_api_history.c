@@ -6,6 +6,7 @@
  */
 #include "api_harness.h"
 #include "lib/cjson.h"
+#include "objects/history.h"
 #include "operator/api_history.h"
 
 #define TN          "/apis/omlop.io/v1alpha1/tenants"
@@ -353,7 +354,7 @@ static void test_history_entry_shape_and_change_cause(void **state)
 
     (void)state;
     assert_non_null(obj);
-    e = api_history_entry_new(obj, 0);
+    e = history_entry_new(obj, 0);
     assert_int_equal(cjson_get_int(e, "generation", -1), 7);
     assert_string_equal(cjson_get_string(e, "changeCause"), "kubectl");
     assert_string_equal(cjson_get_string(e, "createdAt"), "1970-01-01T00:00:00Z");
@@ -366,11 +367,11 @@ static void test_history_entry_shape_and_change_cause(void **state)
     json_object_put(e);
     ann = cjson_get(obj, "metadata.annotations");
     json_object_object_del(ann, "kubernetes.io/change-cause");
-    e = api_history_entry_new(obj, 0);
+    e = history_entry_new(obj, 0);
     assert_string_equal(cjson_get_string(e, "changeCause"), "ours");
     json_object_put(e);
     json_object_object_del(ann, "omlop.io/change-cause");
-    e = api_history_entry_new(obj, 0);
+    e = history_entry_new(obj, 0);
     assert_null(cjson_get(e, "changeCause"));
     json_object_put(e);
     json_object_put(obj);
@@ -381,8 +382,8 @@ static void test_history_keys_sort_by_generation(void **state)
     strbuf a = STRBUF_INIT, b = STRBUF_INIT;
 
     (void)state;
-    api_history_key(&a, "acme", 9);
-    api_history_key(&b, "acme", 10);
+    history_key(&a, "acme", 9);
+    history_key(&b, "acme", 10);
     assert_string_equal(a.buf, "/omlop/tenanthistory/acme/00000000000000000009");
     assert_true(strcmp(a.buf, b.buf) < 0);
     /* not under the tenants' own prefix, so lists and watches of tenants never see it */

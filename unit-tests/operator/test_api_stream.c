@@ -20,7 +20,7 @@
 #include "operator/api.h"
 #include "operator/api_auth.h"
 #include "operator/api_watch.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 typedef struct fixture {
     char dir[64];

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "operator/config.h"
-#include "operator/store.h"
+#include "store/store.h"
 
 static void test_config_store_defaults_are_the_stores(void **state)
 {

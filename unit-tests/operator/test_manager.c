@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "crds/diag.h"
+#include "crds/object.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "operator/api_object.h"
 #include "operator/manager.h"
 #include "reconcilers/tenant.h"
 #include "reconcilers/tenant_lifecycle.h"
@@ -84,7 +84,7 @@ static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
     if (schema_set_new_builtin(&set, &err) < 0 ||
         schema_set_decode_json(set, raw, &decoded, dl) < 0)
         fail_msg("the test tenant does not decode");
-    api_object_store_text(decoded, &text);
+    object_store_text(decoded, &text);
     assert_int_equal(store_create(st, TENANT_KEY_PREFIX "m1", text.buf, text.len, NULL, &err), 0);
 
     deadline = clock_now_ms() + 10000;
@@ -94,7 +94,7 @@ static void test_manager_reconciles_a_new_tenant_and_stops(void **state)
 
         if (store_get(st, TENANT_KEY_PREFIX "m1", &kv, &err) == 0) {
             json_object_put(t);
-            t = api_object_parse(kv.value, kv.value_len);
+            t = object_parse(kv.value, kv.value_len);
             store_kv_release(&kv);
             msg = cjson_get_string(tenant_condition_find(cjson_get(t, "status"), "HostsReachable"),
                                    "message");
@@ -188,7 +188,7 @@ static void test_manager_finishes_a_deletion_made_while_it_was_down(void **state
     assert_true(is_gone);
     /* a host it cannot reach blocks the other one: still there, finalizer on */
     assert_int_equal(store_get(st, TENANT_KEY_PREFIX "d2", &kv, &err), 0);
-    t = api_object_parse(kv.value, kv.value_len);
+    t = object_parse(kv.value, kv.value_len);
     assert_true(tenant_has_finalizer(t));
     json_object_put(t);
     store_kv_release(&kv);
@@ -251,7 +251,7 @@ static void put_tenant(store *st, const char *name, const char *json)
     if (schema_set_new_builtin(&set, &err) < 0 ||
         schema_set_decode_json(set, raw, &decoded, dl) < 0)
         fail_msg("the test tenant %s does not decode", name);
-    api_object_store_text(decoded, &text);
+    object_store_text(decoded, &text);
     strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, name);
     assert_int_equal(store_create(st, key.buf, text.buf, text.len, NULL, &err), 0);
     strbuf_release(&key);
@@ -381,7 +381,7 @@ static char *condition_message(store *st, const char *name, const char *type, ch
 
     strbuf_addf(&key, "%s%s", TENANT_KEY_PREFIX, name);
     if (store_get(st, key.buf, &kv, &err) == 0) {
-        t = api_object_parse(kv.value, kv.value_len);
+        t = object_parse(kv.value, kv.value_len);
         c = tenant_condition_find(cjson_get(t, "status"), type);
         if (c && cjson_get_string(c, "message")) {
             msg = strdup(cjson_get_string(c, "message"));

@@ -29,17 +29,17 @@
 #include "clients/podman.h"
 #include "clients/tunnel.h"
 #include "crds/diag.h"
+#include "crds/object.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
 #include "lib/imageref.h"
 #include "lib/log.h"
-#include "operator/api_object.h"
-#include "operator/events.h"
-#include "operator/store.h"
+#include "objects/events.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
 #include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
+#include "store/store.h"
 #include "unit-tests/fake_http.h"
 
 #define MAX_CTRS 64
@@ -656,7 +656,7 @@ static TH_UNUSED void put_object(store *st, const char *key, json_object *obj)
     strbuf text = STRBUF_INIT;
     omlop_err err = OMLOP_ERR_INIT;
 
-    api_object_store_text(obj, &text);
+    object_store_text(obj, &text);
     if (store_create(st, key, text.buf, text.len, NULL, &err) < 0)
         fail_msg("store_create %s: %s", key, err.msg);
     strbuf_release(&text);
@@ -755,7 +755,7 @@ static TH_UNUSED json_object *stored_tenant(fixture *fx)
 
     if (store_get(fx->st, TENANT_KEY_PREFIX "t1", &kv, &err) < 0)
         fail_msg("store_get: %s", err.msg);
-    o = api_object_parse(kv.value, kv.value_len);
+    o = object_parse(kv.value, kv.value_len);
     store_kv_release(&kv);
     assert_non_null(o);
     return o;
@@ -801,7 +801,7 @@ static TH_UNUSED void store_tenant(fixture *fx, const json_object *t)
     strbuf text = STRBUF_INIT;
     omlop_err err = OMLOP_ERR_INIT;
 
-    api_object_store_text(t, &text);
+    object_store_text(t, &text);
     if (store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err) < 0)
         fail_msg("store_update: %s", err.msg);
     strbuf_release(&text);
@@ -851,7 +851,7 @@ static TH_UNUSED int find_event(fixture *fx, const char *reason, const char *tex
     if (out && size)
         out[0] = '\0';
     for (size_t i = 0; i < res.items.n && !found; i++) {
-        json_object *e = api_object_parse(res.items.items[i].value, res.items.items[i].value_len);
+        json_object *e = object_parse(res.items.items[i].value, res.items.items[i].value_len);
         const char *r = cjson_get_string(e, "reason"), *m = cjson_get_string(e, "message");
 
         found = r && m && strcmp(r, reason) == 0 && (!text || strstr(m, text));

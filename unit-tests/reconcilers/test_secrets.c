@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/log.h"
-#include "operator/api_object.h"
 #include "reconcilers/secrets.h"
 
 typedef struct fixture {
@@ -110,7 +110,7 @@ static void test_secrets_generated_once_with_labels(void **state)
     assert_string_equal(strbuf_str(&a), strbuf_str(&b));
     assert_string_not_equal(strbuf_str(&a), strbuf_str(&c));
     assert_int_equal(store_get(fx->st, SECRETS_KEY_PREFIX "acme-objectstorage", &kv, &err), 0);
-    o = api_object_parse(kv.value, kv.value_len);
+    o = object_parse(kv.value, kv.value_len);
     assert_non_null(o);
     assert_true(
         json_object_object_get_ex(cjson_get(o, "metadata.labels"), "omlop.io/tenant", &lbl));

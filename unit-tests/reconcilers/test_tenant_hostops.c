@@ -145,7 +145,7 @@ static void test_a_rotated_secret_recreates_only_its_readers(void **state)
     sec = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\","
                              "\"metadata\":{\"name\":\"t1-postgres\"},"
                              "\"stringData\":{\"password\":\"rotated-0123456789\"}}");
-    api_object_store_text(sec, &text);
+    object_store_text(sec, &text);
     if (store_update(fx->st, SECRETS_KEY_PREFIX "t1-postgres", text.buf, text.len, 0, NULL, &err) <
         0)
         fail_msg("store_update: %s", err.msg);

@@ -243,7 +243,7 @@ static void test_reconcile_upgrade_recreates_only_the_changed_component(void **s
     tags = cjson_get(t, "spec.images.tags");
     assert_non_null(tags);
     json_object_object_add(tags, "nginx", json_object_new_string("250301.01"));
-    api_object_store_text(t, &text);
+    object_store_text(t, &text);
     assert_int_equal(
         store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err), 0);
     json_object_put(t);
@@ -281,7 +281,7 @@ static void test_reconcile_leaves_a_paused_tenant_alone(void **state)
 
     json_object_object_add(ann, TENANT_PAUSED_ANNOTATION, json_object_new_string("true"));
     json_object_object_add(cjson_get(t, "metadata"), "annotations", ann);
-    api_object_store_text(t, &text);
+    object_store_text(t, &text);
     assert_int_equal(
         store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err), 0);
     reconcile_ok(fx, &res);
@@ -362,7 +362,7 @@ static int watched_progress(store_watch *w, const char *const *needles)
     int found = 0;
 
     while (!found && store_watch_next(w, &ev, 0, NULL) == 0) {
-        json_object *t = ev.kv.value ? api_object_parse(ev.kv.value, ev.kv.value_len) : NULL;
+        json_object *t = ev.kv.value ? object_parse(ev.kv.value, ev.kv.value_len) : NULL;
         const char *m = cjson_get_string(
             tenant_condition_find(cjson_get(t, "status"), "Progressing"), "message");
 
@@ -530,7 +530,7 @@ static void test_deletion_keeps_other_finalizers_and_user_secrets(void **state)
         omlop_err err = OMLOP_ERR_INIT;
         strbuf text = STRBUF_INIT;
 
-        api_object_store_text(secret, &text);
+        object_store_text(secret, &text);
         assert_int_equal(
             store_update(fx->st, SECRETS_KEY_PREFIX "t1-ami", text.buf, text.len, 0, NULL, &err),
             0);
