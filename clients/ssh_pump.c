@@ -1,10 +1,12 @@
 /*
- * ssh_pump: the thread that alone drives one host's libssh session (see
- * ssh_pump.h). It connects, verifies, authenticates (ssh_login), then runs a
- * poll loop over the session socket, the request eventfd, the forwards'
- * listening sockets and the local ends of its channels, moving bytes both
- * ways (ssh_chan), running commands (ssh_exec) against their deadlines,
- * sending keepalives, and reconnecting with backoff.
+ * ssh_pump: a shard thread, which alone drives the libssh sessions of its
+ * connections (see ssh_pump.h). One poll loop over all of them: the shard's
+ * wake eventfd, and per connection its login socket while it connects,
+ * verifies and authenticates without blocking (ssh_login), then its session
+ * socket, the forwards' listening sockets, the watched stream and the local
+ * ends of its channels - moving bytes both ways (ssh_chan), running commands
+ * (ssh_exec) against their deadlines, sending keepalives, and reconnecting
+ * with backoff.
  */
 #include "clients/ssh_pump.h"
 

@@ -1,11 +1,12 @@
 /*
- * ssh_pump: the inside of clients/ssh - the connection object's layout and
- * the pump thread that alone drives its libssh session (see ssh.h for the
- * locking scheme). ssh.c is the callers' side: it creates and frees the
- * connection, queues requests and waits for their answers; ssh_pump.c is the
- * thread's side: connecting and reconnecting, channels, forwards, keepalives;
- * ssh_exec.c runs the commands for it. Nothing outside these three files
- * includes this header.
+ * ssh_pump: the inside of clients/ssh - the layout of a connection, of a
+ * shard (one pump thread and the connections it alone drives) and of a loop
+ * (the shards), see ssh.h for the locking scheme. ssh.c is the callers' side:
+ * it makes loops, creates and frees connections, queues requests and waits
+ * for their answers; ssh_pump.c is the shard thread's side: connecting
+ * (non-blocking, ssh_login) and reconnecting, channels, forwards, the watched
+ * stream, keepalives; ssh_exec.c runs the commands for it. Nothing outside
+ * these three files includes this header.
  */
 #ifndef OMLOP_SSH_PUMP_H
 #define OMLOP_SSH_PUMP_H
