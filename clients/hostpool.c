@@ -96,6 +96,9 @@ static void on_state(void *ud, ssh_conn_state state, unsigned connects, const ch
     hostpool *p = h->pool;
     size_t n = 0;
 
+    /* on the stream's own thread: after a loss the stream starts afresh (no replay) */
+    if (state == SSH_CONN_DOWN)
+        podman_events_stream_forget(h->events);
     pthread_mutex_lock(&p->lock);
     switch (hostpool_link_observe(&h->link, state, connects)) {
     case HOSTPOOL_LINK_LOST:

@@ -351,6 +351,13 @@ static int stream_body(podman_events_stream *s, const char *data, size_t len, om
     return 0;
 }
 
+void podman_events_stream_forget(podman_events_stream *s)
+{
+    follow_forget(&s->f);
+    s->f.last_nano = 0;
+    s->date_nano = 0;
+}
+
 int podman_events_stream_feed(podman_events_stream *s, const char *data, size_t len, omlop_err *err)
 {
     while (len > 0) {

@@ -68,6 +68,13 @@ void podman_events_stream_request(podman_events_stream *s, const char *prefix,
                                   const podman_filters *f, strbuf *out);
 
 /*
+ * Forget the resume point: the next request asks only for new events (after
+ * the connection to the host was lost: a round re-reads everything anyway, a
+ * replay of the outage would only queue the tenants again and again).
+ */
+void podman_events_stream_forget(podman_events_stream *s);
+
+/*
  * Feed response bytes. Returns 0, or an error naming the host when the
  * response is not a 200 event stream or is malformed (then the stream is
  * useless: close it and start again later). One bad event line is skipped.

@@ -4,7 +4,8 @@
  * boundary gives the same events; a non-200 answer and a malformed chunk are
  * errors naming the host; the end of the stream is an error (Podman went
  * away); a restart asks from the last event's second (or the first
- * response's Date) and skips what was delivered before.
+ * response's Date) and skips what was delivered before; after forget it asks
+ * for new events only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,6 +92,13 @@ static void test_stream_restart_asks_since_and_skips_delivered(void **state)
     strbuf_reset(&got);
     assert_int_equal(podman_events_stream_feed(s, r.buf, r.len, &err), 0);
     assert_string_equal(strbuf_str(&got), "");
+    /* after a lost connection: only new events, nothing replayed */
+    podman_events_stream_forget(s);
+    strbuf_reset(&req);
+    podman_events_stream_request(s, NULL, NULL, &req);
+    assert_null(strstr(req.buf, "since="));
+    assert_int_equal(podman_events_stream_feed(s, r.buf, r.len, &err), 0);
+    assert_string_equal(strbuf_str(&got), "one:died;two:remove;");
     podman_events_stream_free(s);
     strbuf_release(&got);
     strbuf_release(&req);
