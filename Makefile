@@ -14,9 +14,9 @@ DESTDIR ?=
 CC      ?= cc
 V       ?= 0
 
-PKGS := libcurl json-c yaml-0.1 libwebsockets libssh sqlite3 openssl
+PKGS := libcurl json-c yaml-0.1 libwebsockets libssh sqlite3 openssl libxml-2.0
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyaml-dev \
-	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev \
+	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev libxml2-dev \
 	clang-format cppcheck git ca-certificates curl
 
 # Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, pebble
@@ -25,7 +25,8 @@ DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyam
 # one (a test that cannot run is not a pass).
 DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
-	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap
+	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap \
+	swift-proxy swift-account swift-container swift-object
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wno-format-nonliteral -Werror

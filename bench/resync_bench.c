@@ -55,6 +55,7 @@
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tenant_memo.h"
 #include "store/store.h"
 
 #define N_TENANTS     100
@@ -555,6 +556,7 @@ int main(int argc, char **argv)
     env.host_get = host_get;
     env.host_ctx = &b;
     env.ready_timeout_ms = 2000;
+    env.memo = tenant_memo_new(0, 0, 0); /* as omlopd runs it (operator/manager.c) */
 
     /* warm-up: finalizer, generated Secrets, first status; connections opened */
     if (resync_round(&b, &env, 1) > 0) {
@@ -621,6 +623,7 @@ int main(int argc, char **argv)
     status = worst < TARGET_WALL_S ? 0 : 1;
 out:
     teardown(&b);
+    tenant_memo_free(env.memo);
     munmap(b.stats, sizeof(*b.stats));
     return status;
 }

@@ -61,4 +61,15 @@ case " $miss_opt $miss_req " in
 	fi
 	;;
 esac
+# Swift's packages enable services that read /etc/swift (the proxy on *:8080); the tests run their
+# own Swift (e2e/parts/swift.sh). Stop them only when this script installed the packages.
+case " $miss_opt $miss_req " in
+*" swift-proxy "* | *" swift-account "* | *" swift-container "* | *" swift-object "*)
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		units=$(systemctl list-unit-files --state=enabled --no-legend 'swift-*' 2>/dev/null | awk '{print $1}')
+		[ -n "$units" ] && systemctl disable --now $units >/dev/null 2>&1 &&
+			echo "deps: note: stopped and disabled the swift services (the tests run their own Swift)"
+	fi
+	;;
+esac
 exit 0

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "operator/api_gate.h"
+#include "operator/api_tls.h"
 #include "operator/api_request.h"
 #include "operator/api_router.h"
 #include "operator/api_status.h"
@@ -194,8 +195,13 @@ static void read_request(api_conn *c, struct lws *wsi)
     c->req.is_websocket = c->is_ws;
     /* a request that began before a graceful stop is still served in full */
     c->req.is_late = c->srv->is_stopping;
-    /* by the socket, not the vhost: lws may move a connection between vhosts by its Host */
-    if (is_unix_socket(lws_get_socket_fd(wsi))) {
+    /* by the socket, not the vhost: lws may move a connection between vhosts by its Host;
+     * a TLS connection reaches lws over a socketpair, its client is known to api_tls */
+    c->is_tls = api_tls_peer(c->srv->tls, lws_get_socket_fd(wsi), peer, sizeof(peer)) == 0;
+    if (c->is_tls) {
+        c->req.remote = xstrdup(peer);
+        c->req.is_local = is_loopback_peer(peer);
+    } else if (is_unix_socket(lws_get_socket_fd(wsi))) {
         c->req.remote = xstrdup("unix");
         c->req.is_local = 1;
         c->req.is_unix = 1;
@@ -412,11 +418,12 @@ static int add_warnings(api_conn *c, unsigned char **p, unsigned char *end)
 /*
  * Whether the connection closes after this answer: when the answer says so, and always on a
  * connection api_gate handed over (plain HTTP, unix socket), whose next request would reach
- * libwebsockets without passing api_gate's header-size check.
+ * libwebsockets without passing api_gate's header-size check. api_tls judges every request of
+ * a TLS connection: those keep alive.
  */
 static int closes_after(const api_conn *c)
 {
-    return c->resp.close_connection || !lws_is_ssl(c->wsi);
+    return c->resp.close_connection || !c->is_tls;
 }
 
 /* After the last byte: close, or wait for the next request. */
@@ -427,7 +434,14 @@ int api_conn_finish(api_conn *c)
         lws_callback_on_writable(c->wsi); /* called again once the data is flushed */
         return 0;
     }
+    if (lws_partial_buffered(c->wsi)) {
+        /* api_tls sends a 431 only after the whole answer before it: tell it once flushed */
+        c->phase = PH_FLUSHING;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     conn_reset(c);
+    api_tls_answered(c->srv->tls, lws_get_socket_fd(c->wsi));
     if (lws_http_transaction_completed(c->wsi))
         return -1;
     return 0;
@@ -547,6 +561,8 @@ static int api_conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
             return 0;
         if (c->phase == PH_CLOSING)
             return -1;
+        if (c->phase == PH_FLUSHING)
+            return api_conn_finish(c);
         if (c->phase == PH_RESPOND)
             return write_response(c);
         if (c->phase == PH_STREAM)
@@ -587,6 +603,8 @@ const struct lws_protocols api_conn_protocols[] = {
     {API_CONN_SIGNAL_PROTOCOL, api_server_signal_cb, 0, 0, 0, NULL, 0},
     {API_GATE_LISTEN_PROTOCOL, api_gate_listen_cb, 0, 0, 0, NULL, 0},
     {API_GATE_CONN_PROTOCOL, api_gate_conn_cb, 0, 0, 0, NULL, 0},
+    {API_TLS_LISTEN_PROTOCOL, api_tls_listen_cb, 0, 0, 0, NULL, 0},
+    {API_TLS_CONN_PROTOCOL, api_tls_conn_cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 int api_conn_drain(api_server *srv)

@@ -30,7 +30,8 @@ typedef enum conn_phase {
     PH_BODY,     /* reading the request body */
     PH_RESPOND,  /* writing an answer */
     PH_STREAM,   /* a watch stream */
-    PH_CLOSING   /* answer written; close once it is flushed */
+    PH_CLOSING,  /* answer written; close once it is flushed */
+    PH_FLUSHING  /* answer written on a kept-alive TLS connection; done once it is flushed */
 } conn_phase;
 
 struct api_conn {
@@ -38,6 +39,7 @@ struct api_conn {
     struct lws *wsi;
     api_conn *prev, *next;
     int is_ws;
+    int is_tls; /* the plaintext end of a TLS connection (api_tls judges each request) */
     conn_phase phase;
     api_request req;
     strbuf body;
@@ -67,6 +69,7 @@ struct api_server {
     struct lws_context *ctx;
     struct lws_vhost *vh_tcp; /* NULL without TCP */
     struct lws_vhost *vh_unix;
+    struct api_tls *tls; /* TLS in front of vh_tcp (api_tls.h); NULL for plain HTTP */
     int port;
     int is_tcp_local;   /* the TCP address is loopback */
     size_t header_room; /* lws's header buffer (max_http_header_data) */

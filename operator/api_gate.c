@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/xalloc.h"
 #include "operator/api_conn.h"
 #include "operator/api_status.h"
@@ -194,45 +195,17 @@ static int has_ci(const char *buf, size_t len, const char *needle)
     return 0;
 }
 
-static void audit_refusal(gate_conn *g, int code)
+void api_gate_refusal(const api_server *s, api_gate_verdict why, const char *block, size_t len,
+                      const char *remote, strbuf *out)
 {
     static const char *const verbs[] = {
         [API_METHOD_OTHER] = "other",   [API_METHOD_GET] = "get",
         [API_METHOD_HEAD] = "get",      [API_METHOD_POST] = "create",
         [API_METHOD_PUT] = "update",    [API_METHOD_PATCH] = "patch",
         [API_METHOD_DELETE] = "delete", [API_METHOD_OPTIONS] = "options"};
-    char method[16], path[201], remote[INET6_ADDRSTRLEN] = "?";
-    const char *sp = memchr(g->buf, ' ', g->len);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int is_ws;
-
-    log_token(method, sizeof(method), g->buf, g->len, sizeof(method) - 1);
-    if (sp)
-        log_token(path, sizeof(path), sp + 1, g->len - (size_t)(sp + 1 - g->buf), 200);
-    else
-        snprintf(path, sizeof(path), "-");
-    /* a websocket upgrade is a watch, as the guard audits it */
-    is_ws = has_ci(g->buf, g->len, "\nupgrade: websocket");
-    if (getpeername(lws_get_socket_fd(g->wsi), (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_UNIX)
-            snprintf(remote, sizeof(remote), "unix");
-        else if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, remote, sizeof(remote));
-        else if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, remote, sizeof(remote));
-    }
-    log_info("audit user=- role=- verb=%s resource=- name=- code=%d dryRun=false remote=%s "
-             "refused=header-bytes path=%s host=- origin=-",
-             is_ws ? "watch" : verbs[api_method_parse(method)], code, remote, path);
-}
-
-/* Answer 431 with a Status, then read and drop the rest until the client hangs up. */
-static int refuse(gate_conn *g, api_gate_verdict why)
-{
+    char method[16], path[201];
+    const char *sp = memchr(block, ' ', len);
     api_response resp;
-    char head[256];
-    int fd = lws_get_socket_fd(g->wsi), n;
 
     api_response_init(&resp);
     if (why == API_GATE_TOO_MANY)
@@ -243,19 +216,58 @@ static int refuse(gate_conn *g, api_gate_verdict why)
         api_status_respond(&resp, 431,
                            "the request line and headers are larger than the limit of %zu "
                            "bytes (custom headers included)",
-                           g->srv->a->opts.max_header_bytes);
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: %s\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                 resp.content_type, resp.body.len);
-    audit_refusal(g, 431);
-    /* the socket's send buffer is empty: the short answer goes out whole or not at all */
-    if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n ||
-        send(fd, resp.body.buf, resp.body.len, MSG_NOSIGNAL) != (ssize_t)resp.body.len) {
-        api_response_release(&resp);
-        return -1;
-    }
+                           s->a->opts.max_header_bytes);
+    strbuf_addf(out,
+                "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: %s\r\n"
+                "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                resp.content_type, resp.body.len);
+    strbuf_add(out, resp.body.buf, resp.body.len);
     api_response_release(&resp);
+    log_token(method, sizeof(method), block, len, sizeof(method) - 1);
+    if (sp)
+        log_token(path, sizeof(path), sp + 1, len - (size_t)(sp + 1 - block), 200);
+    else
+        snprintf(path, sizeof(path), "-");
+    /* a websocket upgrade is a watch, as the guard audits it */
+    log_info("audit user=- role=- verb=%s resource=- name=- code=431 dryRun=false remote=%s "
+             "refused=header-bytes path=%s host=- origin=-",
+             has_ci(block, len, "\nupgrade: websocket") ? "watch" : verbs[api_method_parse(method)],
+             remote, path);
+}
+
+/* The peer of a connection as the audit log names it: "unix", or its address. */
+static void peer_name(int fd, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    snprintf(out, n, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_UNIX)
+        snprintf(out, n, "unix");
+    else if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)n);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)n);
+}
+
+/* Answer 431 with a Status, then read and drop the rest until the client hangs up. */
+static int refuse(gate_conn *g, api_gate_verdict why)
+{
+    strbuf answer = STRBUF_INIT;
+    char remote[INET6_ADDRSTRLEN];
+    int fd = lws_get_socket_fd(g->wsi), is_whole;
+    ssize_t n;
+
+    peer_name(fd, remote, sizeof(remote));
+    api_gate_refusal(g->srv, why, g->buf, g->len, remote, &answer);
+    /* the socket's send buffer is empty: the short answer goes out whole or not at all */
+    n = send(fd, answer.buf, answer.len, MSG_NOSIGNAL);
+    is_whole = n >= 0 && (size_t)n == answer.len;
+    strbuf_release(&answer);
+    if (!is_whole)
+        return -1;
     shutdown(fd, SHUT_WR);
     g->is_draining = 1;
     lws_sul_schedule(g->srv->ctx, 0, &g->sul, on_gate_timeout, DRAIN_US);

@@ -7,7 +7,8 @@
  * and a block over --max-header-bytes is answered 431 with a Status and an audit line; a
  * block within it is handed to libwebsockets with the bytes already read. Such connections
  * carry one request each (api_conn answers them with Connection: close), so every request
- * passes here. TLS connections cannot be read before their handshake: lws accepts those.
+ * passes here. TLS connections are decrypted by api_tls first, which judges each of their
+ * requests with api_gate_judge and refuses with api_gate_refusal.
  */
 #ifndef OMLOP_API_GATE_H
 #define OMLOP_API_GATE_H
@@ -16,6 +17,7 @@
 #include <stddef.h>
 
 #include "lib/err.h"
+#include "lib/strbuf.h"
 #include "operator/api_server.h"
 
 /* Bytes libwebsockets adds per header line when it stores the line (custom headers). */
@@ -44,6 +46,15 @@ typedef enum api_gate_verdict {
  */
 api_gate_verdict api_gate_judge(const char *buf, size_t len, size_t limit, size_t room,
                                 size_t *scanned, size_t *block);
+
+/*
+ * The answer to a header block refused with why (API_GATE_TOO_LARGE or API_GATE_TOO_MANY): the
+ * whole 431 response (head, Connection: close, Status body) appended to out, and the audit line
+ * naming remote and the method and path of block[0..len). Plain, unix and TLS connections
+ * (api_tls) answer with these same bytes.
+ */
+void api_gate_refusal(const api_server *s, api_gate_verdict why, const char *block, size_t len,
+                      const char *remote, strbuf *out);
 
 /* Watch the listening socket fd (bound and listening) in s's loop; connections go to vh.
  * Takes fd (closed on failure). */

@@ -19,6 +19,7 @@
 #include "lib/xalloc.h"
 #include "operator/api_conn.h"
 #include "operator/api_gate.h"
+#include "operator/api_tls.h"
 
 /* How often the stop timer looks whether the connections are drained. */
 #define STOP_POLL_US (50 * 1000)
@@ -177,15 +178,14 @@ static void lws_log(int level, const char *line)
 }
 
 /*
- * libwebsockets' header buffer, one size for the whole context. Plain and unix connections
- * reach lws only with a header block api_gate measured (at most the limit); lws stores custom
- * header lines with a few bytes more each, hence the margin. TLS connections reach lws
- * unmeasured: there the buffer is as large as lws allows, so that the check in api_conn (which
- * sees only the headers lws knows) fires before the buffer overflows in all but extreme cases.
+ * libwebsockets' header buffer, one size for the whole context. Every connection reaches lws
+ * with a header block measured first (api_gate for plain and unix connections, api_tls for
+ * TLS ones), at most the limit; lws stores custom header lines with a few bytes more each,
+ * hence the margin.
  */
-static size_t header_room(const api_options *o, int is_tls)
+static size_t header_room(const api_options *o)
 {
-    size_t room = is_tls ? 65535 : o->max_header_bytes * 3 + 1024;
+    size_t room = o->max_header_bytes * 3 + 1024;
 
     return room > 65535 ? 65535 : room;
 }
@@ -239,7 +239,10 @@ static int listen_tcp(const char *host, int port, int *fd_out, int *port_out, om
         int e = errno;
 
         close(fd);
-        return omlop_err_set(err, OMLOP_EIO, "%s", strerror(e));
+        if (e == EADDRNOTAVAIL)
+            return omlop_err_set(err, OMLOP_EIO, "not an address of this machine");
+        return omlop_err_set(err, OMLOP_EIO, "%s (the address is in use or not local)",
+                             strerror(e));
     }
     *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
@@ -260,13 +263,6 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
     rc = api_server_resolve_host(name, host, sizeof(host), err);
     if (rc)
         return rc;
-    memset(&info, 0, sizeof(info));
-    fill_common(&info, s);
-    info.vhost_name = "tcp";
-    info.port = opts->tls_cert ? port : CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.iface = host[0] && strcmp(host, "*") != 0 ? host : NULL;
-    if (!strchr(host, ':'))
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (opts->tls_cert) {
         if (access(opts->tls_cert, R_OK) != 0)
             return omlop_err_set(err, OMLOP_EINVAL, "--tls-cert %s: %s", opts->tls_cert,
@@ -275,31 +271,30 @@ static int create_tcp_vhost(api_server *s, const api_server_options *opts, omlop
             return omlop_err_set(err, OMLOP_EINVAL, "--tls-key %s: %s",
                                  opts->tls_key ? opts->tls_key : "(missing)",
                                  opts->tls_key ? strerror(errno) : "needed with --tls-cert");
-        /* lws only turns TLS on for a vhost that repeats the global-init option */
-        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        info.ssl_cert_filepath = opts->tls_cert;
-        info.ssl_private_key_filepath = opts->tls_key;
-        info.alpn = "http/1.1";
+        /* TLS ends in api_tls, so that each request is measured before lws reads it */
+        rc = api_tls_new(s, opts->tls_cert, opts->tls_key, &s->tls, err);
+        if (rc)
+            return rc;
     }
+    memset(&info, 0, sizeof(info));
+    fill_common(&info, s);
+    info.vhost_name = "tcp";
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the socket is ours: api_gate or api_tls */
     s->vh_tcp = lws_create_vhost(s->ctx, &info);
     if (!s->vh_tcp)
-        return omlop_err_set(err, OMLOP_EIO,
-                             "cannot listen on %s%s: the address is in use or not local%s",
-                             opts->listen, opts->tls_cert ? " with TLS" : "",
-                             opts->tls_cert ? ", or the certificate and key do not load" : "");
-    if (!opts->tls_cert) {
+        return omlop_err_set(err, OMLOP_EIO, "--listen %s: cannot set up the HTTP server",
+                             opts->listen);
+    {
         int fd = -1;
         omlop_err e2 = OMLOP_ERR_INIT;
 
         if (listen_tcp(host, port, &fd, &s->port, &e2) != 0)
-            return omlop_err_set(err, OMLOP_EIO,
-                                 "cannot listen on %s: %s (the address is in use or not local)",
-                                 opts->listen, e2.msg);
-        rc = api_gate_listen(s, s->vh_tcp, fd, err);
+            return omlop_err_set(err, OMLOP_EIO, "cannot listen on %s: %s", opts->listen, e2.msg);
+        rc = s->tls ? api_tls_listen(s->tls, s->vh_tcp, fd, err)
+                    : api_gate_listen(s, s->vh_tcp, fd, err);
         if (rc)
             return rc;
-    } else
-        s->port = lws_get_vhost_listen_port(s->vh_tcp);
+    }
     if (s->port <= 0 || probe_listen(host, s->port) != 0)
         return omlop_err_set(err, OMLOP_EIO,
                              "cannot listen on %s (%s): not an address of this machine",
@@ -377,13 +372,11 @@ int api_server_new(api *a, const api_server_options *opts, api_server **out, oml
     s = xcalloc(1, sizeof(*s));
     s->a = a;
     s->sig_fd = -1;
-    s->header_room = header_room(&a->opts, opts->tls_cert != NULL);
+    s->header_room = header_room(&a->opts);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     memset(&info, 0, sizeof(info));
     fill_common(&info, s);
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    if (opts->tls_cert)
-        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.port = CONTEXT_PORT_NO_LISTEN;
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
@@ -518,6 +511,7 @@ void api_server_free(api_server *s)
     }
     if (s->sig_fd >= 0)
         close(s->sig_fd);
+    api_tls_free(s->tls); /* after the loop: its connections are closed */
     api_guard_free(s->guard);
     free(s);
 }

@@ -26,6 +26,7 @@
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tenant_memo.h"
 #include "reconcilers/tenant_lifecycle.h"
 
 #define CONNECT_TIMEOUT_MS_DEFAULT 10000
@@ -797,6 +798,7 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
     m->env.host_ctx = m;
     m->env.ready_timeout_ms = m->opts.ready_timeout_ms;
     m->env.cancel = &m->stop;
+    m->env.memo = tenant_memo_new(0, 0, 0); /* the default cadences (docs/reconcile.md) */
     *out = m;
     return 0;
 }
@@ -874,5 +876,6 @@ void manager_free(manager *m)
     nv_free_all(&m->tombs);
     nv_free_all(&m->refs);
     pthread_mutex_destroy(&m->lock);
+    tenant_memo_free(m->env.memo);
     free(m);
 }

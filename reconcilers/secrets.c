@@ -96,17 +96,53 @@ out:
     return rc;
 }
 
-/* desired_secret_fn over the store: data (base64) or stringData (text). */
-int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, omlop_err *err)
+/* Wipe the string values under obj's data and stringData before it goes back. */
+static void secret_wipe(json_object *obj)
 {
-    secrets_ctx *ctx = vctx;
+    static const char *const fields[] = {"data", "stringData"};
+
+    for (size_t i = 0; i < 2; i++) {
+        json_object *m = cjson_get(obj, fields[i]);
+
+        if (!json_object_is_type(m, json_type_object))
+            continue;
+        json_object_object_foreach(m, k, v)
+        {
+            (void)k;
+            if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
+                OPENSSL_cleanse((char *)json_object_get_string(v),
+                                (size_t)json_object_get_string_len(v));
+        }
+    }
+}
+
+void secrets_ctx_release(secrets_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_cache; i++) {
+        secret_wipe(ctx->cache[i].obj);
+        json_object_put(ctx->cache[i].obj);
+        free(ctx->cache[i].name);
+    }
+    free(ctx->cache);
+    ctx->cache = NULL;
+    ctx->n_cache = 0;
+}
+
+/* Secret name as stored (generated first when omlop owns it and it is missing); cached. */
+static int secret_load(secrets_ctx *ctx, const char *name, const char *key, json_object **out,
+                       omlop_err *err)
+{
     const struct generated_secret *g = generated_for(ctx->tenant, name);
     strbuf skey = STRBUF_INIT;
     store_kv kv = {0};
     json_object *obj = NULL;
-    const char *v;
     int rc;
 
+    for (size_t i = 0; i < ctx->n_cache; i++)
+        if (strcmp(ctx->cache[i].name, name) == 0) {
+            *out = ctx->cache[i].obj;
+            return 0;
+        }
     strbuf_addf(&skey, "%s%s", SECRETS_KEY_PREFIX, name);
     rc = store_get(ctx->st, skey.buf, &kv, err);
     if (rc == OMLOP_ENOTFOUND && g) {
@@ -127,6 +163,28 @@ int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, o
         rc = omlop_err_set(err, OMLOP_EPROTO, "Secret %s: stored value is not a JSON object", name);
         goto out;
     }
+    ctx->cache = xrealloc(ctx->cache, (ctx->n_cache + 1) * sizeof(*ctx->cache));
+    ctx->cache[ctx->n_cache].name = xstrdup(name);
+    ctx->cache[ctx->n_cache++].obj = obj;
+    *out = obj;
+out:
+    if (kv.value)
+        OPENSSL_cleanse(kv.value, kv.value_len);
+    store_kv_release(&kv);
+    strbuf_release(&skey);
+    return rc;
+}
+
+/* desired_secret_fn over the store: data (base64) or stringData (text). */
+int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, omlop_err *err)
+{
+    secrets_ctx *ctx = vctx;
+    json_object *obj = NULL;
+    const char *v;
+    int rc;
+
+    if ((rc = secret_load(ctx, name, key, &obj, err)) < 0)
+        return rc;
     if ((v = cjson_get_string(cjson_get(obj, "stringData"), key)) != NULL) {
         strbuf_adds(out, v);
     } else if ((v = cjson_get_string(cjson_get(obj, "data"), key)) != NULL) {
@@ -136,12 +194,6 @@ int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, o
     } else {
         rc = omlop_err_set(err, OMLOP_ENOTFOUND, "Secret %s has no key %s", name, key);
     }
-out:
-    json_object_put(obj);
-    if (kv.value)
-        OPENSSL_cleanse(kv.value, kv.value_len);
-    store_kv_release(&kv);
-    strbuf_release(&skey);
     return rc;
 }
 

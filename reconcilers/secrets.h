@@ -27,10 +27,23 @@
 #define SECRETS_REASON_INVALID   "InvalidSecret"
 
 /* Whose Secrets, from where (borrowed). */
+/* One Secret read this round: its stored text parsed once (a round renders many values). */
+typedef struct secrets_cached {
+    char *name;
+    json_object *obj;
+} secrets_cached;
+
 typedef struct secrets_ctx {
     store *st;
     const char *tenant;
+    /* Secrets already read by this ctx (secrets_ctx_release frees them); a round re-reads
+     * nothing, a new round starts empty, so a changed Secret is seen by the next round */
+    secrets_cached *cache;
+    size_t n_cache;
 } secrets_ctx;
+
+/* Free what ctx cached (values wiped first). ctx can be used again: it reads afresh. */
+void secrets_ctx_release(secrets_ctx *ctx);
 
 /*
  * desired_secret_fn over the store (ctx is a secrets_ctx): append the value of

@@ -24,6 +24,7 @@
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant_lifecycle.h"
+#include "reconcilers/tenant_memo.h"
 #include "reconcilers/tenant_round.h"
 #include "reconcilers/tenant_status.h"
 
@@ -104,19 +105,60 @@ static int round_any_reachable(const tenant_round *r)
     return 0;
 }
 
-/* Observe every reachable host; a listing failure makes the host unreachable this round. */
-static void round_observe(tenant_round *r)
+/* Whether every desired image of dh was found on h (a full check, not assumed). */
+static int images_all_present(const tenant_host_round *h, const desired_host *dh)
+{
+    for (size_t i = 0; dh && i < dh->n_containers; i++) {
+        int found = 0;
+
+        for (size_t k = 0; !found && dh->containers[i].image && k < h->n_images; k++)
+            found = imageref_equal(h->images[k], dh->containers[i].image);
+        if (dh->containers[i].image && !found)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Observe every reachable host; a listing failure makes the host unreachable this round.
+ * Images are checked when is_check_images, or when the memo has no fresh check of the same
+ * desired images; a full check that finds them all is remembered.
+ */
+static void round_observe(tenant_round *r, int is_check_images)
 {
     for (size_t i = 0; i < r->n_hosts; i++) {
         tenant_host_round *h = &r->hosts[i];
+        const desired_host *dh = desired_host_find(r->ds, h->name);
+        char digest[CJSON_HASH_HEX_LEN + 1];
+        int check;
 
         if (!h->is_reachable)
             continue;
-        if (tenant_host_observe(h, r->tenant, desired_host_find(r->ds, h->name), &h->err) < 0) {
+        tenant_host_images_digest(dh, digest);
+        check =
+            is_check_images || !tenant_memo_is_fresh(r->env->memo, r->tenant, h->name,
+                                                     TENANT_MEMO_IMAGES, digest, clock_now_ms());
+        if (tenant_host_observe(h, r->tenant, dh, check, &h->err) < 0) {
             h->is_reachable = 0;
             tenant_round_event(r, EVENT_TYPE_WARNING, "HostUnreachable", "%s", h->err.msg);
+            continue;
         }
+        if (!check)
+            continue;
+        if (images_all_present(h, dh))
+            tenant_memo_verified(r->env->memo, r->tenant, h->name, TENANT_MEMO_IMAGES, digest,
+                                 clock_now_ms());
+        else
+            tenant_memo_invalidate(r->env->memo, r->tenant, h->name, TENANT_MEMO_IMAGES);
     }
+}
+
+static int round_images_assumed(const tenant_round *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        if (r->hosts[i].is_reachable && r->hosts[i].is_images_assumed)
+            return 1;
+    return 0;
 }
 
 /* Render and read every reachable host's files; a host whose files cannot be read fails. */
@@ -154,16 +196,87 @@ static int probe_once(tenant_round *r, tenant_host_round *h, size_t j, void *ctx
     return 0;
 }
 
+/* A component due for a TCP check: its host and its index there. */
+typedef struct probe_item {
+    tenant_host_round *h;
+    size_t j;
+} probe_item;
+
+typedef struct probe_list {
+    probe_item *v;
+    size_t n;
+} probe_list;
+
+/* tenant_tcp_visit_fn: collect the components to check. */
+static int probe_collect(tenant_round *r, tenant_host_round *h, size_t j, void *ctx, omlop_err *err)
+{
+    probe_list *pl = ctx;
+
+    (void)r;
+    (void)err;
+    pl->v = xrealloc(pl->v, (pl->n + 1) * sizeof(*pl->v));
+    pl->v[pl->n].h = h;
+    pl->v[pl->n++].j = j;
+    return 0;
+}
+
 /*
  * Check the readiness of every running component with a TCP check that has
  * not passed one this round, once (no waiting): the status says which are not
- * ready. Returns how many are not.
+ * ready. Returns how many are not. On a host where the same containers (by id) all passed
+ * their checks less than the memo's cadence ago, they are taken as ready without a probe
+ * (tenant_memo.h): a container that changed is a new id and is probed at once, and a hung
+ * one is found within the cadence.
  */
 static size_t round_probe_ready(tenant_round *r)
 {
+    probe_list pl = {NULL, 0};
     size_t n_failed = 0;
 
-    tenant_round_each_tcp_unconfirmed(r, probe_once, &n_failed, NULL);
+    tenant_round_each_tcp_unconfirmed(r, probe_collect, &pl, NULL);
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        tenant_host_round *h = &r->hosts[i];
+        const desired_host *dh = desired_host_find(r->ds, h->name);
+        strbuf text = STRBUF_INIT;
+        char digest[CJSON_HASH_HEX_LEN + 1];
+        size_t n_here = 0, failed_here = 0;
+
+        for (size_t k = 0; k < pl.n; k++) {
+            const live_container *lc;
+
+            if (pl.v[k].h != h)
+                continue;
+            lc = tenant_host_find(h, dh->containers[pl.v[k].j].name);
+            strbuf_addf(&text, "%s %s\n", dh->containers[pl.v[k].j].name,
+                        lc && lc->id ? lc->id : "");
+            n_here++;
+        }
+        if (!n_here) {
+            strbuf_release(&text);
+            continue;
+        }
+        cjson_sha256_hex(text.buf, text.len, digest);
+        strbuf_release(&text);
+        if (tenant_memo_is_fresh(r->env->memo, r->tenant, h->name, TENANT_MEMO_READY, digest,
+                                 clock_now_ms())) {
+            for (size_t k = 0; k < pl.n; k++)
+                if (pl.v[k].h == h) {
+                    free(h->not_ready[pl.v[k].j]);
+                    h->not_ready[pl.v[k].j] = xstrdup("");
+                }
+            continue;
+        }
+        for (size_t k = 0; k < pl.n; k++)
+            if (pl.v[k].h == h)
+                probe_once(r, h, pl.v[k].j, &failed_here, NULL);
+        if (failed_here == 0)
+            tenant_memo_verified(r->env->memo, r->tenant, h->name, TENANT_MEMO_READY, digest,
+                                 clock_now_ms());
+        else
+            tenant_memo_invalidate(r->env->memo, r->tenant, h->name, TENANT_MEMO_READY);
+        n_failed += failed_here;
+    }
+    free(pl.v);
     return n_failed;
 }
 
@@ -177,6 +290,7 @@ void tenant_round_release(tenant_round *r)
     free(r->res);
     plan_free(r->pl);
     desired_free(r->ds);
+    secrets_ctx_release(&r->sc);
     json_object_put(r->obj);
     strbuf_release(&r->failed);
     strbuf_release(&r->failure);
@@ -243,8 +357,11 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         if (rc < 0)
             goto out;
     }
-    round_observe(&r);
+    round_observe(&r, 0);
     round_files(&r);
+again:
+    free(live);
+    n_live = n_down = 0;
     live = xcalloc(r.n_hosts + 1, sizeof(*live));
     for (size_t i = 0; i < r.n_hosts; i++) {
         tenant_host_round *h = &r.hosts[i];
@@ -267,6 +384,13 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     rc = plan_compute(r.ds, live, n_live, &r.pl, err);
     if (rc < 0)
         goto out;
+    if (plan_count(r.pl) > 0 && round_images_assumed(&r)) {
+        /* something is to be done: never from an image list the memo assumed */
+        plan_free(r.pl);
+        r.pl = NULL;
+        round_observe(&r, 1);
+        goto again;
+    }
     r.res = xcalloc(plan_count(r.pl) + 1, sizeof(*r.res));
     if (plan_count(r.pl) > 0) {
         strbuf ptext = STRBUF_INIT;
@@ -275,7 +399,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         log_info("tenant=%s actions=%zu plan:\n%s", name, plan_count(r.pl), ptext.buf);
         strbuf_release(&ptext);
         tenant_round_run_plan(&r);
-        round_observe(&r); /* the status reports what runs now, not what we meant to do */
+        round_observe(&r, 1); /* the status reports what runs now, not what we meant to do */
     }
     n_not_ready = round_probe_ready(&r);
     rc = tenant_round_write_status(&r, NULL, err);
@@ -291,6 +415,8 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     else if (n_down)
         rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %zu host(s) unreachable", name, n_down);
 out:
+    if (res->is_gone)
+        tenant_memo_forget(env->memo, name);
     free(live);
     tenant_round_release(&r);
     store_kv_release(&kv);

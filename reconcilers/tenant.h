@@ -153,9 +153,11 @@ typedef struct tenant_env {
     tenant_host_fn host_get;
     tenant_host_forget_fn host_forget; /* may be NULL */
     void *host_ctx;
-    long ready_timeout_ms; /* waiting for a started container to run; 0: 30000 */
-    long stop_timeout_s;   /* SIGTERM to SIGKILL on recreate and teardown; 0: the catalog's */
-    atomic_int *cancel;    /* shutdown: stop between actions; may be NULL */
+    long ready_timeout_ms;    /* waiting for a started container to run; 0: 30000 */
+    long stop_timeout_s;      /* SIGTERM to SIGKILL on recreate and teardown; 0: the catalog's */
+    atomic_int *cancel;       /* shutdown: stop between actions; may be NULL */
+    struct tenant_memo *memo; /* what earlier rounds verified (tenant_memo.h); NULL: verify
+                                 images, files and readiness in every round */
 } tenant_env;
 
 typedef struct tenant_result {

@@ -21,6 +21,7 @@
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant_lifecycle.h"
+#include "reconcilers/tenant_memo.h"
 #include "reconcilers/tenant_status.h"
 
 /* ---- one host this round ------------------------------------------------------------------ */
@@ -86,8 +87,30 @@ static int image_check(tenant_host_round *h, char ***asked, size_t *n_asked, con
  * List everything the host runs (all tenants: a desired name taken by another
  * container must be seen) and which of the images that matter are present.
  */
+void tenant_host_images_digest(const desired_host *dh, char out[CJSON_HASH_HEX_LEN + 1])
+{
+    strbuf text = STRBUF_INIT;
+
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        strbuf_addf(&text, "%s\n", dh->containers[i].image ? dh->containers[i].image : "");
+    cjson_sha256_hex(text.buf ? text.buf : "", text.len, out);
+    strbuf_release(&text);
+}
+
+/* Take the desired images as present (the memo verified them): h->is_images_assumed. */
+static void images_assume(tenant_host_round *h, const desired_host *dh)
+{
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        if (dh->containers[i].image &&
+            !image_listed(h->images, h->n_images, dh->containers[i].image))
+            tenant_strv_push(&h->images, &h->n_images, dh->containers[i].image, NULL);
+    for (size_t i = 0; i < h->list.n; i++)
+        h->lc[i].is_image_present = 1;
+    h->is_images_assumed = 1;
+}
+
 int tenant_host_observe(tenant_host_round *h, const char *tenant, const desired_host *dh,
-                        omlop_err *err)
+                        int check_images, omlop_err *err)
 {
     size_t n_labels = 0, li = 0, n_asked = 0;
     char **asked = NULL;
@@ -123,6 +146,12 @@ int tenant_host_observe(tenant_host_round *h, const char *tenant, const desired_
                 l->n_labels++;
             }
         }
+    }
+    h->is_images_assumed = 0;
+    if (!check_images) {
+        images_assume(h, dh);
+        rc = 0;
+        goto out;
     }
     for (size_t i = 0; dh && i < dh->n_containers; i++)
         if ((rc = image_check(h, &asked, &n_asked, dh->containers[i].image, err)) < 0)
@@ -206,7 +235,8 @@ static tenant_host_file *host_file_next(tenant_host_round *h, const desired_cont
  * that the host's desired containers need, each path once. Without a way to
  * look (no host ops) they are not observed, and the plan makes none.
  */
-static int host_dirs(tenant_host_round *h, const desired_host *dh, omlop_err *err)
+static int host_dirs(tenant_host_round *h, const desired_host *dh, int assume_present,
+                     omlop_err *err)
 {
     const char **paths;
     int *present;
@@ -230,6 +260,11 @@ static int host_dirs(tenant_host_round *h, const desired_host *dh, omlop_err *er
         h->n_dirs = 0;
         return 0;
     }
+    if (assume_present) {
+        for (size_t k = 0; k < h->n_dirs; k++)
+            h->ld[k].is_present = 1;
+        return 0;
+    }
     paths = xcalloc(h->n_dirs, sizeof(*paths));
     present = xcalloc(h->n_dirs, sizeof(*present));
     for (size_t k = 0; k < h->n_dirs; k++)
@@ -247,6 +282,42 @@ static int host_dirs(tenant_host_round *h, const desired_host *dh, omlop_err *er
 }
 
 /*
+ * The digest of what a file check of h verifies: every file's path and wanted digest, and the
+ * directories. "" when a file could not be rendered (nothing to compare: always read).
+ */
+static void files_digest(const tenant_host_round *h, const desired_host *dh,
+                         char out[CJSON_HASH_HEX_LEN + 1])
+{
+    strbuf text = STRBUF_INIT;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < h->n_files; i++) {
+        if (!h->files[i].is_rendered)
+            goto out;
+        strbuf_addf(&text, "f %s %s %o\n", h->files[i].path, h->files[i].want, h->files[i].mode);
+    }
+    for (size_t i = 0; dh && i < dh->n_containers; i++)
+        for (size_t v = 0; v < dh->containers[i].n_volumes; v++)
+            if (dh->containers[i].volumes[v].dir_mode)
+                strbuf_addf(&text, "d %s\n", dh->containers[i].volumes[v].source);
+    cjson_sha256_hex(text.buf ? text.buf : "", text.len, out);
+out:
+    strbuf_release(&text);
+}
+
+/* Whether every file on h has its wanted digest and every directory is there. */
+static int files_as_wanted(const tenant_host_round *h)
+{
+    for (size_t i = 0; i < h->n_files; i++)
+        if (!h->files[i].is_observed || strcmp(h->files[i].live, h->files[i].want) != 0)
+            return 0;
+    for (size_t k = 0; k < h->n_dirs; k++)
+        if (!h->ld[k].is_present)
+            return 0;
+    return 1;
+}
+
+/*
  * Render every host file the host's desired containers read (env files with
  * their Secret values, configs) and, when the transport allows, read the
  * digests of what the host has. A file that cannot be rendered (a Secret is
@@ -255,6 +326,7 @@ static int host_dirs(tenant_host_round *h, const desired_host *dh, omlop_err *er
  */
 int tenant_host_files(tenant_round *r, tenant_host_round *h, const desired_host *dh, omlop_err *err)
 {
+    char digest[CJSON_HASH_HEX_LEN + 1];
     const char **paths = NULL;
     char(*hex)[CJSON_HASH_HEX_LEN + 1] = NULL;
     size_t n = 0;
@@ -290,7 +362,17 @@ int tenant_host_files(tenant_round *r, tenant_host_round *h, const desired_host 
         if (h->files[i].is_rendered)
             cjson_sha256_hex(h->files[i].content.buf ? h->files[i].content.buf : "",
                              h->files[i].content.len, h->files[i].want);
-    if (h->n_files && h->ops && h->ops->file_hashes) {
+    files_digest(h, dh, digest);
+    h->is_files_assumed = digest[0] && h->ops &&
+                          tenant_memo_is_fresh(r->env->memo, r->tenant, h->name, TENANT_MEMO_FILES,
+                                               digest, clock_now_ms());
+    if (h->is_files_assumed) {
+        /* verified recently with these very contents: the host has them */
+        for (size_t i = 0; i < h->n_files; i++) {
+            memcpy(h->files[i].live, h->files[i].want, sizeof(h->files[i].live));
+            h->files[i].is_observed = 1;
+        }
+    } else if (h->n_files && h->ops && h->ops->file_hashes) {
         paths = xcalloc(h->n_files, sizeof(*paths));
         hex = xcalloc(h->n_files, sizeof(*hex));
         for (size_t i = 0; i < h->n_files; i++)
@@ -312,7 +394,14 @@ int tenant_host_files(tenant_round *r, tenant_host_round *h, const desired_host 
         h->lf[i].live_sha256 = f->is_observed ? f->live : NULL;
         h->lf[i].is_env_file = f->is_env_file;
     }
-    rc = host_dirs(h, dh, err);
+    rc = host_dirs(h, dh, h->is_files_assumed, err);
+    if (rc == 0 && !h->is_files_assumed && digest[0] && h->ops) {
+        if (files_as_wanted(h))
+            tenant_memo_verified(r->env->memo, r->tenant, h->name, TENANT_MEMO_FILES, digest,
+                                 clock_now_ms());
+        else
+            tenant_memo_invalidate(r->env->memo, r->tenant, h->name, TENANT_MEMO_FILES);
+    }
 out:
     free(paths);
     free(hex);

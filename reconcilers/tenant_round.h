@@ -56,6 +56,8 @@ typedef struct tenant_host_round {
      * NULL when not probed; else "" ready, or why not */
     char **not_ready;
     size_t n_not_ready;
+    /* the observations this round took from the memo (tenant_memo.h) instead of the host */
+    int is_images_assumed, is_files_assumed;
 } tenant_host_round;
 
 /* What happened to one action, for the status and the events. */
@@ -153,10 +155,16 @@ void tenant_host_release_live(tenant_host_round *h);
 
 /*
  * List everything the host runs (all tenants: a desired name taken by another
- * container must be seen) and which of the images that matter are present.
+ * container must be seen) and, when check_images, which of the images that matter are
+ * present. Without check_images the desired images are taken as present
+ * (h->is_images_assumed): the memo verified them recently, and a round whose plan has
+ * actions observes again with the check.
  */
 int tenant_host_observe(tenant_host_round *h, const char *tenant, const desired_host *dh,
-                        omlop_err *err);
+                        int check_images, omlop_err *err);
+
+/* The digest of what an image check of h verifies: the desired images of dh, in order. */
+void tenant_host_images_digest(const desired_host *dh, char out[CJSON_HASH_HEX_LEN + 1]);
 
 /* Free the host's files, wiping their contents (Secret values). */
 void tenant_host_release_files(tenant_host_round *h);

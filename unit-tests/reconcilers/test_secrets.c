@@ -15,6 +15,7 @@
 #include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/log.h"
+#include "objects/objects.h"
 #include "reconcilers/secrets.h"
 
 typedef struct fixture {
@@ -54,6 +55,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     char cmd[96];
 
+    secrets_ctx_release(&fx->sc);
     store_close(fx->st);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
     assert_int_equal(system(cmd), 0);
@@ -179,9 +181,42 @@ static void test_secrets_referenced_lists_every_ref(void **state)
     json_object_put(t);
 }
 
+/* A round reads each Secret once; a new round (after secrets_ctx_release) sees a change. */
+static int set_b(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
+{
+    (void)cur;
+    (void)err;
+    json_object_object_add(cjson_get(next, "stringData"), "b", json_object_new_string(ctx));
+    return 0;
+}
+
+static void test_secrets_read_once_per_round(void **state)
+{
+    fixture *fx = *state;
+    strbuf v = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    obj_result res = {0};
+
+    assert_int_equal(secrets_lookup(&fx->sc, "s1", "b", &v, &err), 0);
+    assert_int_equal(fx->sc.n_cache, 1);
+    assert_int_equal(obj_update(fx->st, "secrets", "s1", NULL, set_b, "changed", &res, &err), 0);
+    obj_result_release(&res);
+    strbuf_reset(&v);
+    assert_int_equal(secrets_lookup(&fx->sc, "s1", "b", &v, &err), 0);
+    assert_string_not_equal(strbuf_str(&v), "changed"); /* the round's value holds */
+    assert_int_equal(fx->sc.n_cache, 1);
+    secrets_ctx_release(&fx->sc);
+    assert_int_equal(fx->sc.n_cache, 0);
+    strbuf_reset(&v);
+    assert_int_equal(secrets_lookup(&fx->sc, "s1", "b", &v, &err), 0);
+    assert_string_equal(strbuf_str(&v), "changed");
+    strbuf_release(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_secrets_read_once_per_round, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_reads_data_and_string_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_errors_name_secret_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_generated_once_with_labels, setup, teardown),

@@ -57,7 +57,7 @@ static void env_value(const char *text, const char *key, char *out, size_t size)
 
 static void secret_value(fixture *fx, const char *name, const char *key, char *out, size_t size)
 {
-    secrets_ctx sc = {fx->st, "t1"};
+    secrets_ctx sc = {fx->st, "t1", NULL, 0};
     strbuf v = STRBUF_INIT;
     omlop_err err = OMLOP_ERR_INIT;
 
@@ -65,6 +65,7 @@ static void secret_value(fixture *fx, const char *name, const char *key, char *o
         fail_msg("secret %s: %s", name, err.msg);
     snprintf(out, size, "%s", strbuf_str(&v));
     strbuf_release(&v);
+    secrets_ctx_release(&sc);
 }
 
 static void test_env_files_are_written_with_secret_values(void **state)

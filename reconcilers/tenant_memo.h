@@ -1,0 +1,72 @@
+/*
+ * tenant_memo: what rounds remember between rounds about each (tenant, host), so that a round
+ * that finds nothing new stays cheap (issue 11 item 5).
+ *
+ * A no-change round must still see drift, so it lists the host's containers every time (the
+ * labels carry what the plan compares: spec hash, env-file digest, tenant). Three other
+ * observations are expensive over SSH and change only when someone acts on the host behind
+ * omlop's back; they are verified on a slower cadence instead of every round:
+ *   - images: whether each image the tenant needs is on the host (one Podman request each);
+ *   - files: the digests of the env and config files and the presence of the bind-mount
+ *     directories (an SSH command each);
+ *   - readiness: the TCP checks of running components (an SSH channel each).
+ * For each, the memo keeps a digest of what was verified (the desired image list, the desired
+ * file digests and directories, the container ids checked) and when. A round skips the
+ * observation when the digest it would verify is the one verified last and that is fresher
+ * than the cadence; anything that differs (a new spec, a recreated container, a new Secret
+ * value) is verified at once. A round whose plan has actions re-observes images first, so
+ * nothing is ever created from an unverified image list.
+ *
+ * Thread-safe: one lock, never held while calling out. Entries are dropped by
+ * tenant_memo_forget (a deleted tenant) and by their age (never used for 4 cadences).
+ */
+#ifndef OMLOP_TENANT_MEMO_H
+#define OMLOP_TENANT_MEMO_H
+
+#include <stdint.h>
+
+#include "lib/cjson.h"
+
+/* What is remembered. */
+typedef enum tenant_memo_kind {
+    TENANT_MEMO_IMAGES = 0,
+    TENANT_MEMO_FILES,
+    TENANT_MEMO_READY,
+    TENANT_MEMO_KINDS
+} tenant_memo_kind;
+
+/* Default cadences: how old a verification may be before a round repeats it. */
+#define TENANT_MEMO_IMAGES_MS (10 * 60 * 1000)
+#define TENANT_MEMO_FILES_MS  (5 * 60 * 1000)
+#define TENANT_MEMO_READY_MS  (2 * 60 * 1000)
+
+typedef struct tenant_memo tenant_memo;
+
+/* A memo with the cadences in ms (each <= 0: its default; a cadence of 1 remembers nothing
+ * useful: every round verifies). */
+tenant_memo *tenant_memo_new(int64_t images_ms, int64_t files_ms, int64_t ready_ms);
+void tenant_memo_free(tenant_memo *m);
+
+/*
+ * Whether the observation kind of tenant on host, which would verify digest now (ms, the
+ * monotonic clock), may be skipped: the same digest was verified less than the cadence ago.
+ * m may be NULL (nothing is remembered: 0).
+ */
+int tenant_memo_is_fresh(tenant_memo *m, const char *tenant, const char *host,
+                         tenant_memo_kind kind, const char *digest, int64_t now);
+
+/* Record that kind was verified at now and found as wanted (digest). m may be NULL. */
+void tenant_memo_verified(tenant_memo *m, const char *tenant, const char *host,
+                          tenant_memo_kind kind, const char *digest, int64_t now);
+
+/* Forget kind (the observation found drift, or an action changed the host). m may be NULL. */
+void tenant_memo_invalidate(tenant_memo *m, const char *tenant, const char *host,
+                            tenant_memo_kind kind);
+
+/* Forget everything about tenant (deleted). m may be NULL. */
+void tenant_memo_forget(tenant_memo *m, const char *tenant);
+
+/* Entries held (for tests and the RSS benchmark). */
+size_t tenant_memo_count(tenant_memo *m);
+
+#endif
