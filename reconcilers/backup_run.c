@@ -174,7 +174,8 @@ static int archive_part(const backup_job *job, const backup_io *io, const backup
         omlop_err ae = OMLOP_ERR_INIT;
 
         bk->writer_abort(ps.w, &ae);
-        if (rc == OMLOP_ENOTFOUND) {
+        /* 404 (Docker's documented answer); some Podman versions say it in a 500 */
+        if (rc == OMLOP_ENOTFOUND || strstr(err->msg, "no such file or directory")) {
             omlop_err_clear(err);
             *is_absent = 1;
             return 0;
