@@ -541,10 +541,11 @@ int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_te
         omlop_err_clear(err);
         t.tobj = NULL;
     }
-    if (t.tobj) {
-        omlop_err_clear(&t.dest_err);
+    omlop_err_clear(&t.dest_err);
+    if (t.tobj)
         t.has_dest = dest_from_tenant(t.tobj, &t.sc, &t.d, &t.dest_err) == 0;
-    }
+    else
+        omlop_err_set(&t.dest_err, OMLOP_ENOTFOUND, "tenant %s not found: no destination", tenant);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *phase = cjson_get_string(objs[i], "status.phase");
         json_object *s;

@@ -720,6 +720,23 @@ static void test_reconcile_running_after_restart_is_failed_and_cleaned(void **st
     assert_int_equal(fx->fb.n_objs, 1);
 }
 
+/* the same with the tenant gone meanwhile: Failed all the same, saying what was not done */
+static void test_reconcile_running_of_a_gone_tenant_is_failed(void **state)
+{
+    fixture *fx = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *b;
+
+    put_backup(fx->st, "b1", "gone", "{\"phase\":\"Running\",\"timestamp\":\"1600000000\"}");
+    assert_int_equal(backup_reconcile_tenant(&fx->env, "gone", 0, &err), 0);
+    b = get_backup(fx, "b1");
+    assert_string_equal(cjson_get_string(b, "status.phase"), "Failed");
+    assert_string_equal(cjson_get_string(b, "status.message"),
+                        "interrupted: omlopd stopped during the backup; its objects were not "
+                        "cleaned up: tenant gone not found: no destination");
+    json_object_put(b);
+}
+
 static void test_reconcile_destination_secret_missing(void **state)
 {
     fixture *fx = *state;
@@ -757,6 +774,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_running_after_restart_is_failed_and_cleaned,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_running_of_a_gone_tenant_is_failed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_destination_secret_missing, setup, teardown),
     };
 
