@@ -98,13 +98,17 @@ static int run_capture(const backup_io *io, const char *container, const char *s
 typedef struct part_sink {
     const backup_bucket *bk;
     void *w;
+    int is_failed; /* the bucket refused: the error is S3's, already naming the step */
 } part_sink;
 
 static int part_write(void *ctx, const char *data, size_t len, omlop_err *err)
 {
     part_sink *ps = ctx;
+    int rc = ps->bk->writer_write(ps->w, data, len, err);
 
-    return ps->bk->writer_write(ps->w, data, len, err);
+    if (rc < 0)
+        ps->is_failed = 1;
+    return rc;
 }
 
 /* Finish w into part (name, key); on failure w is gone too. */
@@ -130,7 +134,7 @@ static int dump_part(const backup_job *job, const backup_io *io, const backup_bu
 {
     static const char *const cmd[] = {"sh", "-c",
                                       PG_ENV_PREFIX "exec pg_dump -Fc -U \"$U\" -d \"$D\"", NULL};
-    part_sink ps = {bk, NULL};
+    part_sink ps = {bk, NULL, 0};
     strbuf e = STRBUF_INIT;
     int code = -1;
     int rc = bk->writer_open(bk->ctx, key, &ps.w, err);
@@ -140,7 +144,7 @@ static int dump_part(const backup_job *job, const backup_io *io, const backup_bu
     rc = io->exec_stream(io->ctx, job->pg_container, cmd, part_write, &ps, &code, &e, err);
     if (rc < 0 && err->code == 0)
         omlop_err_set(err, rc, "exec pg_dump: failed");
-    else if (rc < 0 && strncmp(err->msg, "upload", 6) != 0 && strncmp(err->msg, "put", 3) != 0)
+    else if (rc < 0 && !ps.is_failed)
         omlop_err_prefix(err, "exec pg_dump: "); /* the transport, not the bucket */
     else if (rc == 0 && code != 0)
         rc = exit_error("pg_dump", code, &e, err);
@@ -161,7 +165,7 @@ static int archive_part(const backup_job *job, const backup_io *io, const backup
                         const char *name, const char *path, const char *key, backup_part *part,
                         int *is_absent, omlop_err *err)
 {
-    part_sink ps = {bk, NULL};
+    part_sink ps = {bk, NULL, 0};
     int rc = bk->writer_open(bk->ctx, key, &ps.w, err);
 
     *is_absent = 0;
@@ -180,7 +184,7 @@ static int archive_part(const backup_job *job, const backup_io *io, const backup
             *is_absent = 1;
             return 0;
         }
-        if (strncmp(err->msg, "upload", 6) != 0 && strncmp(err->msg, "put", 3) != 0)
+        if (!ps.is_failed)
             omlop_err_prefix(err, "read %s: ", path);
         return rc;
     }
