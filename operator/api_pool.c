@@ -18,7 +18,7 @@ struct api_pool {
     pthread_t *threads;
     int n_threads;
 
-    pthread_mutex_t mu; /* protects everything below */
+    pthread_mutex_t mu;  /* protects everything below */
     pthread_cond_t cond; /* signalled when a job is queued or the pool stops */
     api_job *queue, *queue_tail;
     api_job *done, *done_tail;

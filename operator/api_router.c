@@ -245,9 +245,9 @@ static void serve_core(api *a, const api_request *req, api_response *resp)
 
 int api_route_needs_store(const api_request *req)
 {
-    static const char *const no_store[] = {"/healthz", "/livez",      "/version", "/api",
-                                           "/api/v1",  "/apis",       "/apis/" OMLOP_GROUP,
-                                           API_GROUP_PREFIX, NULL};
+    static const char *const no_store[] = {
+        "/healthz",           "/livez",         "/version", "/api", "/api/v1", "/apis",
+        "/apis/" OMLOP_GROUP, API_GROUP_PREFIX, NULL};
     const char *p = req->path;
 
     if (!p || p[0] != '/')
