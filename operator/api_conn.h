@@ -101,6 +101,9 @@ void api_conn_respond_status(api_conn *c, int code, int close, const char *msg);
 /* After the last byte of an answer: close, or get ready for the next request. */
 int api_conn_finish(api_conn *c);
 
+/* Deliver the answers of the jobs the workers finished (the loop was woken for them). */
+void api_conn_jobs_done(api_server *srv);
+
 /* --- api_conn_watch.c ------------------------------------------------------------------ */
 
 /* End c's stream: stop its timers, detach the store watch fd, free the stream. */
@@ -116,9 +119,6 @@ int api_conn_watchfd_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 /* Start c's watch stream from the store watch a worker opened (taken), or answer 429. */
 void api_conn_stream_begin(api_conn *c, struct api_stream *stream);
-
-/* Deliver the answers of the jobs the workers finished (the loop was woken for them). */
-void api_conn_jobs_done(api_server *srv);
 
 /* Begin draining: end every watch stream; returns how many connections are busy. */
 int api_conn_drain(api_server *srv);

@@ -184,18 +184,6 @@ api_job *api_pool_take_done(api_pool *p)
     return d;
 }
 
-int api_pool_pending(api_pool *p)
-{
-    int n = 0;
-
-    pthread_mutex_lock(&p->mu);
-    for (api_job *q = p->queue; q; q = q->next)
-        n++;
-    n += p->n_running;
-    pthread_mutex_unlock(&p->mu);
-    return n;
-}
-
 void api_pool_stop(api_pool *p)
 {
     if (!p || !p->threads)

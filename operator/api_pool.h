@@ -67,9 +67,6 @@ int api_pool_cancel(api_pool *p, api_job *j);
 /* The jobs done since the last call, oldest first, linked by next; NULL when none. */
 api_job *api_pool_take_done(api_pool *p);
 
-/* Jobs queued and running now (for the logs). */
-int api_pool_pending(api_pool *p);
-
 /* Stop the workers once the jobs they run are finished; queued and done jobs stay. */
 void api_pool_stop(api_pool *p);
 
