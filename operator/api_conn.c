@@ -72,10 +72,17 @@ static void conn_drop_job(api_conn *c)
 {
     if (!c->job)
         return;
-    if (api_pool_cancel(c->srv->pool, c->job))
+    if (api_pool_cancel(c->srv->pool, c->job)) {
+        log_debug("remote=%s path=%s connection closed while its request waited for a worker",
+                  c->job->req.remote, c->job->req.path);
         api_job_free(c->job);
-    else
+    } else {
+        /* the worker reads req too, but only reads it: the strings are safe to log */
+        log_debug("remote=%s path=%s connection closed while a worker serves its request; the "
+                  "answer will be dropped",
+                  c->job->req.remote, c->job->req.path);
         c->job->conn = NULL;
+    }
     c->job = NULL;
 }
 

@@ -9,6 +9,9 @@
  *   - the stuck GET answers 504 (reason Timeout) at its --request-timeout of 2 s, not after 5 s,
  *     and its late result is dropped without harm (omlopd stops cleanly under ASan).
  * With one API worker, a second GET queued behind the stuck one answers 503 at its deadline.
+ * Clients that hang up while their request is queued or at a worker leave nothing behind: their
+ * answers go to closed connections or are dropped, and omlopd answers the others and stops
+ * cleanly under ASan.
  *
  * etcd missing: skipped, or a failure when OMLOP_TEST_REQUIRE names etcd.
  */
@@ -299,6 +302,7 @@ static void etcd_put_tenant(const test_etcd *e, const char *name)
 typedef struct timed_get {
     const omlopd_proc *p;
     const char *path;
+    long timeout_ms; /* the client gives up after this long (curl's timeout) */
     pthread_t thread;
     long code;
     int64_t ms;
@@ -308,7 +312,7 @@ typedef struct timed_get {
 static void *timed_get_main(void *arg)
 {
     timed_get *t = arg;
-    http_opts o = {.timeout_ms = 20000};
+    http_opts o = {.timeout_ms = t->timeout_ms};
     http_resp r;
     int64_t t0 = clock_now_ms();
 
@@ -320,12 +324,19 @@ static void *timed_get_main(void *arg)
     return NULL;
 }
 
-static void timed_get_start(timed_get *t, const omlopd_proc *p, const char *path)
+static void timed_get_start_ex(timed_get *t, const omlopd_proc *p, const char *path,
+                               long timeout_ms)
 {
     memset(t, 0, sizeof(*t));
     t->p = p;
     t->path = path;
+    t->timeout_ms = timeout_ms;
     assert_int_equal(pthread_create(&t->thread, NULL, timed_get_main, t), 0);
+}
+
+static void timed_get_start(timed_get *t, const omlopd_proc *p, const char *path)
+{
+    timed_get_start_ex(t, p, path, 20000);
 }
 
 static int64_t healthz_ms(const omlopd_proc *p)
@@ -397,7 +408,7 @@ static void test_slow_store_leaves_healthz_and_watch_flowing(void **state)
 {
     fixture *f = *state;
     strbuf *got = &f->got;
-    timed_get stuck, health;
+    timed_get stuck, health, gone;
     int64_t health_ms, event_ms, t0;
     int fd;
     const char *watch = "GET /apis/omlop.io/v1alpha1/tenants?watch=true HTTP/1.1\r\n"
@@ -416,7 +427,9 @@ static void test_slow_store_leaves_healthz_and_watch_flowing(void **state)
 
     atomic_store(&f->px.delay_ms, SLOW_MS);
     timed_get_start(&stuck, &f->p, "/apis/omlop.io/v1alpha1/tenants/stuck");
-    usleep(300 * 1000); /* the GET is at etcd now, its answer held by the proxy */
+    /* and one whose client hangs up while a worker serves it: the late answer has no home */
+    timed_get_start_ex(&gone, &f->p, "/apis/omlop.io/v1alpha1/tenants/gone", 200);
+    usleep(300 * 1000); /* the GETs are at etcd now, their answers held by the proxy */
 
     /* both at once, during the same held answer */
     timed_get_start(&health, &f->p, "/healthz");
@@ -433,6 +446,8 @@ static void test_slow_store_leaves_healthz_and_watch_flowing(void **state)
     assert_true(health_ms < FAST_MS);
     assert_true(event_ms < FAST_MS);
 
+    pthread_join(gone.thread, NULL);
+    assert_int_equal(gone.code, 0); /* the client gave up first */
     pthread_join(stuck.thread, NULL);
     fprintf(stderr, "slow store: the stuck GET answered %ld (%s) after %lld ms\n", stuck.code,
             stuck.reason, (long long)stuck.ms);
@@ -458,13 +473,17 @@ static void test_slow_store_leaves_healthz_and_watch_flowing(void **state)
 static void test_slow_store_queued_request_answers_503(void **state)
 {
     fixture *f = *state;
-    timed_get running, queued;
+    timed_get running, queued, gone;
     int64_t health_ms;
 
     start_omlopd(f, "1");
     atomic_store(&f->px.delay_ms, SLOW_MS);
     timed_get_start(&running, &f->p, "/apis/omlop.io/v1alpha1/tenants/a");
     usleep(200 * 1000); /* the only worker is at etcd */
+    /* a client that hangs up while its request waits for the worker: taken off the queue */
+    timed_get_start_ex(&gone, &f->p, "/apis/omlop.io/v1alpha1/tenants/gone", 100);
+    pthread_join(gone.thread, NULL);
+    assert_int_equal(gone.code, 0);
     timed_get_start(&queued, &f->p, "/apis/omlop.io/v1alpha1/tenants/b");
     usleep(200 * 1000);
     health_ms = healthz_ms(&f->p);
