@@ -169,6 +169,31 @@ static void update_source(fx *f, const char *name, obj_mutate_fn fn, void *ctx)
     obj_result_release(&res);
 }
 
+/* How many Events about name have reason (their messages appended to msgs). */
+static size_t count_events(fx *f, const char *name, const char *reason, strbuf *msgs)
+{
+    store_list_opts lo = {0};
+    store_list_result lr = {0};
+    omlop_err err = OMLOP_ERR_INIT;
+    size_t n = 0;
+
+    lo.prefix = "/omlop/events/";
+    assert_int_equal(store_list(f->st, &lo, &lr, &err), 0);
+    for (size_t i = 0; i < lr.items.n; i++) {
+        json_object *o = json_tokener_parse(lr.items.items[i].value);
+        const char *r = cjson_get_string(o, "reason"),
+                   *n2 = cjson_get_string(o, "involvedObject.name");
+
+        if (r && n2 && strcmp(r, reason) == 0 && strcmp(n2, name) == 0) {
+            n++;
+            strbuf_addf(msgs, "%s\n", cjson_get_string(o, "message"));
+        }
+        json_object_put(o);
+    }
+    store_list_result_release(&lr);
+    return n;
+}
+
 static void test_a_commit_with_two_tenants_applies_both(void **state)
 {
     fx *f = *state;
@@ -203,6 +228,13 @@ static void test_a_commit_with_two_tenants_applies_both(void **state)
     assert_string_equal(cond_field(src, "Fetching", "status"), "False");
     assert_string_equal(cond_field(src, "Stalled", "status"), "False");
     assert_non_null(strstr(cond_field(src, "Ready", "message"), "2 created"));
+    {
+        strbuf msgs = STRBUF_INIT;
+
+        assert_int_equal(count_events(f, "fleet", "Synced", &msgs), 1);
+        assert_non_null(strstr(msgs.buf, head));
+        strbuf_release(&msgs);
+    }
 
     /* nothing new: nothing written to the tenants */
     rv = strdup(cjson_get_string(t1, "metadata.resourceVersion"));
@@ -251,6 +283,13 @@ static void test_one_invalid_manifest_applies_nothing(void **state)
     assert_string_equal(cjson_get_string(src, "status.lastAttemptedCommit"), bad);
     assert_null(cjson_get_string(src, "status.lastAppliedCommit"));
     json_object_put(src);
+    {
+        strbuf msgs = STRBUF_INIT;
+
+        assert_int_equal(count_events(f, "fleet", "ValidationFailed", &msgs), 1);
+        assert_non_null(strstr(msgs.buf, "tenants/b-bad.yaml:6:11"));
+        strbuf_release(&msgs);
+    }
 
     /* the next good commit recovers */
     write_tenant(f, "tenants/b-bad.yaml", "t2", "1.0");
