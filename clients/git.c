@@ -2,15 +2,23 @@
 #include "clients/git.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <git2.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lib/clock.h"
 #include "lib/strbuf.h"
@@ -294,7 +302,8 @@ static int cb_sideband(const char *str, int len, void *payload)
     return past_deadline(payload) ? -1 : 0;
 }
 
-int gitclient_fetch(gitclient *g, const gitclient_creds *c, int timeout_ms, omlop_err *err)
+/* The fetch itself, in the calling process (see gitclient_fetch for why in a child). */
+static int fetch_here(gitclient *g, const gitclient_creds *c, int timeout_ms, omlop_err *err)
 {
     static char *specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"};
     git_strarray refspecs = {specs, 2};
@@ -344,6 +353,95 @@ int gitclient_fetch(gitclient *g, const gitclient_creds *c, int timeout_ms, omlo
 out:
     git_remote_free(remote);
     return rc;
+}
+
+static int unlock_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    size_t n = strlen(p);
+
+    (void)sb;
+    (void)ftw;
+    if (flag == FTW_F && n > 5 && strcmp(p + n - 5, ".lock") == 0)
+        remove(p);
+    return 0;
+}
+
+/* What the child reports through its pipe. */
+typedef struct fetch_report {
+    int rc;
+    char msg[OMLOP_ERR_MSG_MAX];
+} fetch_report;
+
+/*
+ * libgit2 1.5 has no network timeout: a server that accepts the connection and then says
+ * nothing would block a read forever (and with it omlopd's GitSource thread and its shutdown).
+ * So the fetch runs in a forked child - the same code, not a `git` process - that is killed
+ * at the deadline; the copy's lock files it may leave behind are removed (this client is the
+ * copy's only writer). The parent's repository handle sees the fetched refs and packs, which
+ * libgit2 re-reads from disk.
+ */
+int gitclient_fetch(gitclient *g, const gitclient_creds *c, int timeout_ms, omlop_err *err)
+{
+    int ms = timeout_ms > 0 ? timeout_ms : GITCLIENT_DEFAULT_TIMEOUT_MS;
+    int64_t deadline = clock_now_ms() + ms + GITCLIENT_KILL_GRACE_MS;
+    fetch_report rep;
+    size_t got = 0;
+    int fds[2], status = 0, is_killed = 0;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return omlop_err_set(err, OMLOP_EIO, "fetch %s: pipe: %s", g->safe_url, strerror(errno));
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return omlop_err_set(err, OMLOP_EIO, "fetch %s: fork: %s", g->safe_url, strerror(errno));
+    }
+    if (pid == 0) {
+        omlop_err e = OMLOP_ERR_INIT;
+        ssize_t w;
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(fds[0]);
+        memset(&rep, 0, sizeof(rep));
+        rep.rc = fetch_here(g, c, ms, &e);
+        snprintf(rep.msg, sizeof(rep.msg), "%s", e.msg);
+        w = write(fds[1], &rep, sizeof(rep));
+        _exit(w == (ssize_t)sizeof(rep) ? 0 : 1);
+    }
+    close(fds[1]);
+    memset(&rep, 0, sizeof(rep));
+    while (got < sizeof(rep)) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int64_t left = deadline - clock_now_ms();
+        ssize_t r;
+
+        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+            kill(pid, SIGKILL);
+            is_killed = 1;
+            break;
+        }
+        r = read(fds[0], (char *)&rep + got, sizeof(rep) - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (is_killed) {
+        nftw(git_repository_path(g->repo), unlock_cb, 16, FTW_PHYS);
+        return omlop_err_set(err, OMLOP_ETIMEOUT, "fetch %s: no answer within %d ms", g->safe_url,
+                             ms);
+    }
+    if (got < sizeof(rep))
+        return omlop_err_set(err, OMLOP_EIO, "fetch %s: the fetch process ended without a report",
+                             g->safe_url);
+    if (rep.rc < 0)
+        return omlop_err_set(err, rep.rc, "%s", rep.msg);
+    return 0;
 }
 
 int gitclient_resolve(gitclient *g, const char *branch, const char *tag, const char *commit,

@@ -14,10 +14,10 @@
  * system's trust store, or against the PEM bundle given (ca_bundle). Credentials are tried once
  * (a wrong key or token fails the fetch instead of looping) and never appear in messages.
  *
- * Bounds: a fetch stops at its deadline (checked on every progress report and callback of the
- * transfer; libgit2 1.5 has no connect timeout of its own, so a server that accepts the TCP
- * connection and then says nothing is bounded by the kernel's timeouts); the tree read stops at
- * GITCLIENT_MAX_FILES files and GITCLIENT_MAX_FILE_BYTES per file.
+ * Bounds: a fetch stops at its deadline: libgit2 1.5 has no network timeout, so the fetch runs
+ * in a forked child process (this module's own code, not `git`) killed at the deadline, and
+ * stops earlier by itself when a progress callback sees the deadline pass; the tree read stops
+ * at GITCLIENT_MAX_FILES files and GITCLIENT_MAX_FILE_BYTES per file.
  *
  * Threads: a gitclient is used by one thread at a time; different ones may be used at once.
  */
@@ -33,8 +33,9 @@
 /* Manifest files read from one folder, and the size of one. */
 #define GITCLIENT_MAX_FILES      10000
 #define GITCLIENT_MAX_FILE_BYTES (4u << 20)
-/* A fetch's default deadline. */
+/* A fetch's default deadline, and how long past it the fetch process gets to report. */
 #define GITCLIENT_DEFAULT_TIMEOUT_MS 60000
+#define GITCLIENT_KILL_GRACE_MS      1000
 
 typedef struct gitclient gitclient;
 

@@ -12,22 +12,6 @@
 #include "unit-tests/clients/git_fixture.h"
 #include "unit-tests/clients/sshd_fixture.h"
 
-/* libgit2 1.5's SSH transport leaks on its failure paths (its libssh2 known-hosts list and a
- * 24-byte buffer when a host key or the credentials are refused), inside the library; only the
- * failing SSH fetches of this file take those paths. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libssh2_knownhost_init\nleak:git_remote_connect_ext\n";
-}
-
-/* libgit2 has no frame pointers: the suppressions above match only with the slow unwinder. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 typedef struct fx {
     git_fixture repo;
     char copy[128];
@@ -225,6 +209,40 @@ static void test_ssh_host_key_is_checked_strictly(void **state)
     strbuf_release(&path);
 }
 
+/* A server that accepts the connection and never speaks: the fetch ends at its deadline. */
+static void test_a_silent_server_times_out(void **state)
+{
+    fx *f = *state;
+    gitclient *g = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    gitclient_creds c = {0};
+    strbuf url = STRBUF_INIT;
+    int port = 0, fd = fixture_listen(&port); /* listening, never accepting: the kernel
+                                                 completes the handshake, nobody answers */
+    int64_t start;
+    char head[41];
+
+    assert_true(fd >= 0);
+    c.known_host_keys =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    strbuf_addf(&url, "ssh://git@127.0.0.1:%d/x", port);
+    assert_int_equal(gitclient_open(f->copy, url.buf, &g, &err), 0);
+    start = clock_now_ms();
+    assert_int_equal(gitclient_fetch(g, &c, 1000, &err), OMLOP_ETIMEOUT);
+    assert_true(clock_now_ms() - start < 1000 + GITCLIENT_KILL_GRACE_MS + 1500);
+    assert_non_null(strstr(err.msg, "no answer within 1000 ms"));
+    gitclient_free(g);
+    close(fd);
+
+    /* the copy stays usable after its fetch process was killed */
+    assert_int_equal(gitfx_write(&f->repo, "a.yaml", "v: 1\n"), 0);
+    assert_int_equal(gitfx_commit(&f->repo, "one", head), 0);
+    assert_int_equal(gitclient_open(f->copy, f->repo.url, &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), 0);
+    gitclient_free(g);
+    strbuf_release(&url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +252,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_urls_and_missing_repositories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ssh_host_key_is_checked_strictly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_silent_server_times_out, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
