@@ -73,6 +73,10 @@ static const opt options[] = {
     {"public-ip-url", "publicIPURL", OPT_STR, OFF(reconcile.public_ip_url), 0, 0},
     {"known-hosts", "knownHostsFile", OPT_STR, OFF(reconcile.known_hosts_file), 0, 0},
     {"event-ttl", "eventTTL", OPT_SECONDS, OFF(reconcile.event_ttl_s), 60, 30 * 24 * 3600},
+    {"ssh-threads", "sshThreads", OPT_COUNT, OFF(reconcile.ssh_threads), 1, 256},
+    {"verify-images", "verifyImages", OPT_SECONDS, OFF(reconcile.verify_images_s), 1, 24 * 3600},
+    {"verify-files", "verifyFiles", OPT_SECONDS, OFF(reconcile.verify_files_s), 1, 24 * 3600},
+    {"verify-ready", "verifyReady", OPT_SECONDS, OFF(reconcile.verify_ready_s), 1, 24 * 3600},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)
