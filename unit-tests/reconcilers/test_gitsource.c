@@ -600,6 +600,52 @@ static void test_a_fetch_failure_stalls_and_changes_nothing(void **state)
     json_object_put(src);
 }
 
+static int set_ssh(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
+{
+    json_object *spec = json_object_object_get(next, "spec"), *ref = json_object_new_object();
+
+    (void)cur;
+    (void)err;
+    json_object_object_add(spec, "url", json_object_new_string("ssh://git@127.0.0.1:1/fleet.git"));
+    json_object_object_add(ref, "name", json_object_new_string(ctx));
+    json_object_object_add(spec, "secretRef", ref);
+    return 0;
+}
+
+/* Credentials: a missing Secret, then an ssh:// source without a known host key: Stalled. */
+static void test_missing_credentials_stall_with_the_reason(void **state)
+{
+    fx *f = *state;
+    gitsource_result res;
+    json_object *src;
+    obj_result r = {0};
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *secret = json_tokener_parse(
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+        "\"git-creds\"},\"stringData\":{\"identity\":\"-----BEGIN OPENSSH PRIVATE KEY-----\"}}");
+
+    make_source(f, "fleet", "");
+    update_source(f, "fleet", set_ssh, "no-such-secret");
+    do_sync(f, "fleet", 0, &res);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Stalled", "status"), "True");
+    assert_string_equal(cond_field(src, "Stalled", "reason"), "SecretNotFound");
+    assert_non_null(strstr(cond_field(src, "Ready", "message"), "no-such-secret"));
+    json_object_put(src);
+
+    assert_int_equal(obj_create(f->st, "secrets", secret, 0, &r, &err), 0);
+    obj_result_release(&r);
+    json_object_put(secret);
+    update_source(f, "fleet", set_ssh, "git-creds");
+    do_sync(f, "fleet", 0, &res);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Stalled", "reason"), "AuthenticationFailed");
+    assert_non_null(strstr(cond_field(src, "Ready", "message"), "knownHostKey"));
+    assert_null(strstr(cond_field(src, "Ready", "message"), "PRIVATE KEY"));
+    assert_null(cjson_get(src, "status.lastFetchedCommit"));
+    json_object_put(src);
+}
+
 static void test_interval_parsing(void **state)
 {
     (void)state;
@@ -629,6 +675,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_suspend_stops_syncing_and_a_request_is_handled_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_fetch_failure_stalls_and_changes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_missing_credentials_stall_with_the_reason, setup,
                                         teardown),
         cmocka_unit_test(test_interval_parsing),
     };
