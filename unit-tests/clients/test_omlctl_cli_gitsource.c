@@ -185,6 +185,24 @@ static void test_gitsource_end_to_end(void **state)
     if (wait_gone("t2", 10000) < 0)
         fail_msg("t2 was not pruned");
 
+    /* the copy of a deleted source goes with it; its tenants stay (no cascade) */
+    {
+        strbuf copy = STRBUF_INIT;
+        long start = octl_now_ms();
+
+        strbuf_addf(&copy, "%s/data/gitsources/fleet/HEAD", env.dir);
+        assert_int_equal(access(copy.buf, F_OK), 0);
+        OCTL(&env, &r, NULL, "delete", "gitsource", "fleet");
+        octl_assert_code(&r, 0);
+        octl_run_release(&r);
+        while (access(copy.buf, F_OK) == 0 && octl_now_ms() - start < 10000)
+            octl_sleep_ms(50);
+        assert_int_equal(access(copy.buf, F_OK), -1);
+        o = octl_fetch(&env, "tenants", "t1");
+        json_object_put(o);
+        strbuf_release(&copy);
+    }
+
     /* errors: no such source (404), no subcommand (usage) */
     OCTL(&env, &r, NULL, "gitsource", "sync", "nosuch");
     octl_assert_code(&r, 1);
