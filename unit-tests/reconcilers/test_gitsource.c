@@ -632,6 +632,13 @@ static void test_missing_credentials_stall_with_the_reason(void **state)
     assert_string_equal(cond_field(src, "Stalled", "reason"), "SecretNotFound");
     assert_non_null(strstr(cond_field(src, "Ready", "message"), "no-such-secret"));
     json_object_put(src);
+    /* named like a tenant's generated Secret: still not found, and not generated */
+    update_source(f, "fleet", set_ssh, "fleet-postgres");
+    do_sync(f, "fleet", 0, &res);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Stalled", "reason"), "SecretNotFound");
+    json_object_put(src);
+    assert_null(get(f, "secrets", "fleet-postgres"));
 
     assert_int_equal(obj_create(f->st, "secrets", secret, 0, &r, &err), 0);
     obj_result_release(&r);
