@@ -19,6 +19,7 @@
 #include "operator/api_proto.h"
 #include "operator/api_select.h"
 #include "operator/api_status.h"
+#include "operator/api_sync.h"
 #include "operator/api_table.h"
 #include "operator/api_write.h"
 
@@ -800,6 +801,11 @@ void api_resources_handle(api *a, const api_request *req, api_response *resp, co
     }
     if (sub && name && strcmp(sub, API_HISTORY_SUBRES) == 0 && history_applies(kind)) {
         api_history_serve(&rr); /* the read-only rollout history (api_history.h) */
+        *verb = rr.verb;
+        return;
+    }
+    if (sub && name && strcmp(sub, API_SYNC_SUBRES) == 0 && strcmp(kind->kind, "GitSource") == 0) {
+        api_sync_serve(&rr); /* a GitSource's sync request (api_sync.h) */
         *verb = rr.verb;
         return;
     }
