@@ -2,6 +2,7 @@
 #include "api_resources.h"
 
 #include <openssl/evp.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@
 #include "operator/api_sync.h"
 #include "operator/api_table.h"
 #include "operator/api_write.h"
+
+/* Objects in a list answer past which the freed heap is trimmed (glibc malloc_trim). */
+#define LIST_TRIM_AFTER 256
 
 #define MAX_CAUSE_TEXT 4096
 
@@ -661,6 +665,10 @@ out:
         json_object_put(objs[i]);
     free(objs);
     json_object_put(list);
+    /* a large list parsed every object at once; give the freed heap back to the system
+     * rather than keep it as the process's resident size (glibc keeps it otherwise) */
+    if (res.items.n >= LIST_TRIM_AFTER)
+        malloc_trim(0);
     store_list_result_release(&res);
     api_selector_free(sel);
     free(start);
