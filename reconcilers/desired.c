@@ -215,6 +215,7 @@ static int build_volumes(desired_container *c, const catalog_component *cc, cons
         d->options = v->options ? xstrdup(v->options) : NULL;
         d->is_named = d->source[0] != '/';
         d->dir_mode = d->is_named ? 0 : v->dir_mode;
+        c->is_tls_reader |= strcmp(d->source, DESIRED_CERTS_DIR) == 0;
         c->n_volumes++;
     }
     if (cc->file_kind != CATALOG_FILE_NONE) {
@@ -300,7 +301,7 @@ static int build_container(desired_container *c, const catalog_component *cc, co
     c->restart_policy = DESIRED_RESTART_POLICY;
     c->is_host_network = cc->is_host_network;
     c->is_ha_active_only = cc->is_ha_active_only;
-    c->labels = xcalloc(4, sizeof(*c->labels));
+    c->labels = xcalloc(5, sizeof(*c->labels)); /* the 3 below, tls-hash, spec-hash */
     add_label(c, OMLOP_LABEL_TENANT, t->name);
     add_label(c, OMLOP_LABEL_COMPONENT, cc->name);
     add_label(c, OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME);
@@ -453,13 +454,19 @@ static void render_files(desired_state *ds)
 
 /* --- the hash --------------------------------------------------------------------------- */
 
-static void seal_hashes(desired_state *ds)
+static void seal_hashes(desired_state *ds, const desired_options *opts)
 {
+    const char *tls = opts && opts->tls_digest && *opts->tls_digest ? opts->tls_digest : NULL;
+
     for (size_t h = 0; h < ds->n_hosts; h++) {
         for (size_t i = 0; i < ds->hosts[h].n_containers; i++) {
             desired_container *c = &ds->hosts[h].containers[i];
-            json_object *spec = desired_container_spec_json(c);
+            json_object *spec;
 
+            /* a label, so the spec hash covers it: a new pair recreates the readers */
+            if (c->is_tls_reader && tls)
+                add_label(c, OMLOP_LABEL_TLS_HASH, tls);
+            spec = desired_container_spec_json(c);
             cjson_hash(spec, c->spec_hash);
             json_object_put(spec);
             add_label(c, OMLOP_LABEL_SPEC_HASH, c->spec_hash);
@@ -518,7 +525,7 @@ int desired_build(const json_object *tenant, const desired_options *opts, desire
             goto out;
     }
     render_files(ds);
-    seal_hashes(ds);
+    seal_hashes(ds, opts);
     *out = ds;
     ds = NULL;
     rc = 0;

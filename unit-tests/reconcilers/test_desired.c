@@ -103,7 +103,7 @@ static int fixed_public_ip(void *ctx, const char *host, strbuf *out)
     return 0;
 }
 
-static const desired_options with_ip = {fixed_public_ip, NULL, 0};
+static const desired_options with_ip = {fixed_public_ip, NULL, 0, NULL};
 
 static desired_state *build(const json_object *t)
 {
@@ -959,7 +959,7 @@ static void test_desired_hash_stable_and_key_order_free(void **state)
 static void test_desired_public_ip_resolution(void **state)
 {
     json_object *t = example("tenant-aio.yaml"); /* infraEnv cloud, no natIP */
-    desired_options none = {NULL, NULL, 0}, dry = {NULL, NULL, 1};
+    desired_options none = {NULL, NULL, 0, NULL}, dry = {NULL, NULL, 1, NULL};
     omlop_err err = OMLOP_ERR_INIT;
     desired_state *ds = NULL;
 
@@ -993,7 +993,7 @@ static void test_desired_public_ip_resolution(void **state)
     set_str(t, "spec.network.natIP", "auto");
     ds = NULL;
     {
-        desired_options disc = {fixed_public_ip, (void *)"192.0.2.99", 0};
+        desired_options disc = {fixed_public_ip, (void *)"192.0.2.99", 0, NULL};
 
         assert_int_equal(desired_build(t, &disc, &ds, &err), 0);
     }
@@ -1182,9 +1182,53 @@ static void test_desired_state_json(void **state)
     json_object_put(t);
 }
 
+/* The readers of the certificates directory (nginx, kamailio) carry the TLS pair's digest as a
+ * label, so it is in their spec hash: a new pair recreates them and nothing else. */
+static void test_desired_tls_digest_in_readers_spec_hash(void **state)
+{
+    json_object *t = example("tenant-aio.yaml");
+    desired_options a = with_ip, b = with_ip, c = with_ip;
+    desired_state *da = NULL, *db = NULL, *dc = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    size_t n_readers = 0;
+
+    (void)state;
+    b.tls_digest = "1111111111111111111111111111111111111111111111111111111111111111";
+    c.tls_digest = "2222222222222222222222222222222222222222222222222222222222222222";
+    if (desired_build(t, &a, &da, &err) < 0 || desired_build(t, &b, &db, &err) < 0 ||
+        desired_build(t, &c, &dc, &err) < 0)
+        fail_msg("desired: %s", err.msg);
+    for (size_t i = 0; i < desired_host_at(da, 0)->n_containers; i++) {
+        const desired_container *ca = &desired_host_at(da, 0)->containers[i];
+        const desired_container *cb = &desired_host_at(db, 0)->containers[i];
+        const desired_container *cc = &desired_host_at(dc, 0)->containers[i];
+        int reads = strcmp(ca->component->name, "nginx") == 0 ||
+                    strcmp(ca->component->name, "kamailio") == 0;
+
+        assert_int_equal(ca->is_tls_reader, reads);
+        if (reads) {
+            n_readers++;
+            assert_null(desired_container_label(ca, OMLOP_LABEL_TLS_HASH));
+            assert_string_equal(desired_container_label(cb, OMLOP_LABEL_TLS_HASH), b.tls_digest);
+            assert_string_not_equal(ca->spec_hash, cb->spec_hash);
+            assert_string_not_equal(cb->spec_hash, cc->spec_hash);
+            assert_string_equal(desired_container_label(cb, OMLOP_LABEL_SPEC_HASH), cb->spec_hash);
+        } else {
+            assert_null(desired_container_label(cb, OMLOP_LABEL_TLS_HASH));
+            assert_string_equal(ca->spec_hash, cb->spec_hash);
+        }
+    }
+    assert_int_equal(n_readers, 2);
+    desired_free(da);
+    desired_free(db);
+    desired_free(dc);
+    json_object_put(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_desired_tls_digest_in_readers_spec_hash),
         cmocka_unit_test(test_desired_placement_per_layout),
         cmocka_unit_test(test_desired_hosts_and_layout_reported),
         cmocka_unit_test(test_desired_image_naming),
