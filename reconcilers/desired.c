@@ -301,7 +301,7 @@ static int build_container(desired_container *c, const catalog_component *cc, co
     c->restart_policy = DESIRED_RESTART_POLICY;
     c->is_host_network = cc->is_host_network;
     c->is_ha_active_only = cc->is_ha_active_only;
-    c->labels = xcalloc(5, sizeof(*c->labels)); /* the 3 below, tls-hash, spec-hash */
+    c->labels = xcalloc(4, sizeof(*c->labels));
     add_label(c, OMLOP_LABEL_TENANT, t->name);
     add_label(c, OMLOP_LABEL_COMPONENT, cc->name);
     add_label(c, OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME);
@@ -344,6 +344,7 @@ out:
 
 static void container_release(desired_container *c)
 {
+    free(c->tls_digest);
     free(c->name);
     free(c->image);
     free(c->env_file);
@@ -463,9 +464,10 @@ static void seal_hashes(desired_state *ds, const desired_options *opts)
             desired_container *c = &ds->hosts[h].containers[i];
             json_object *spec;
 
-            /* a label, so the spec hash covers it: a new pair recreates the readers */
+            /* beside the spec hash, like the env file's digest: `omlctl render` cannot know
+             * the pair, and its hashes must stay the ones the hosts run */
             if (c->is_tls_reader && tls)
-                add_label(c, OMLOP_LABEL_TLS_HASH, tls);
+                c->tls_digest = xstrdup(tls);
             spec = desired_container_spec_json(c);
             cjson_hash(spec, c->spec_hash);
             json_object_put(spec);

@@ -36,8 +36,9 @@
  * Set by the reconciler at create time; not part of the desired labels or the spec hash. */
 #define OMLOP_LABEL_ENV_HASH "omlop.io/env-hash"
 #define OMLOP_MANAGER_NAME   "omlop"
-/* The digest (SHA-256 of cert.pem) of the TLS pair a reader of DESIRED_CERTS_DIR uses: part of
- * its spec hash, so a new pair recreates the readers (reconcilers/tls.h). */
+/* The digest (SHA-256 of cert.pem) of the TLS pair a reader of DESIRED_CERTS_DIR was created
+ * with (reconcilers/tls.h): set at create time like the env hash, not part of the spec hash
+ * (`omlctl render` cannot know the pair); a different pair recreates the readers. */
 #define OMLOP_LABEL_TLS_HASH "omlop.io/tls-hash"
 
 /* Where the tenant's TLS pair lives on a host; the components that bind-mount the directory
@@ -154,6 +155,7 @@ typedef struct desired_container {
     int is_host_network;
     int is_ha_active_only; /* layout ha: runs only on the node holding the VIP (later issue) */
     int is_tls_reader;     /* bind-mounts DESIRED_CERTS_DIR: reads the tenant's TLS pair */
+    char *tls_digest;      /* reader: the pair's digest (desired_options.tls_digest), or NULL */
     desired_ready ready;
     char spec_hash[CJSON_HASH_HEX_LEN + 1];
 } desired_container;

@@ -15,8 +15,9 @@
  *
  * The round places the chosen pair as host files (DESIRED_CERT_FILE 0644, DESIRED_KEY_FILE
  * 0600) on every host with a reader, and its digest (SHA-256 of the chain's PEM) is the
- * readers' omlop.io/tls-hash label, part of their spec hash: a new pair recreates them, one at
- * a time, as any spec change does.
+ * readers' omlop.io/tls-hash label, set when they are created and compared by the plan like the
+ * env file's digest (not part of the spec hash: `omlctl render` cannot know the pair): a new
+ * pair recreates them, one at a time, as any recreation is.
  *
  * Renewal is scheduled, not polled: tls_requeue_ms says when the next thing happens to the pair
  * (renewal due, the 7-day warning, expiry) and the round asks the manager to look again then.

@@ -2,10 +2,10 @@
  * Tests for the certificate reconciler inside a round (reconcilers/tls.h, tenant.c), with the
  * tenant harness (fake Podman, real store, fake host files): the self-signed pair placed as
  * cert.pem 0644 and key.pem 0600, its digest the readers' omlop.io/tls-hash label (nginx and
- * kamailio only), status.tls, the events, the exact requeue time; a renewal recreating the
- * readers one at a time and nothing else; a custom Secret that fails a check leaving the hosts'
- * pair and the readers alone with Degraded naming the check, and recovering when fixed; the
- * 7-day warning; the pair removed with the tenant.
+ * kamailio only; their spec hash unchanged), status.tls, the events, the exact requeue time; a
+ * renewal recreating the readers one at a time and nothing else; a custom Secret that fails a check
+ * leaving the hosts' pair and the readers alone with Degraded naming the check, and recovering when
+ * fixed; the 7-day warning; the pair removed with the tenant.
  */
 #include "unit-tests/reconcilers/tenant_harness.h"
 
@@ -110,6 +110,18 @@ static void test_selfsigned_pair_is_placed_and_reported(void **state)
     cjson_sha256_hex(crt, strlen(crt), digest);
     expect_readers_labelled(fx, digest);
     assert_true(res.is_converged);
+    /* their spec hash is the one `omlctl render` computes without knowing the pair */
+    {
+        desired_state *ds = NULL;
+        json_object *tt = stored_tenant(fx);
+
+        if (desired_build(tt, NULL, &ds, &err) < 0)
+            fail_msg("desired: %s", err.msg);
+        assert_string_equal(label(find_ctr(&fx->f, NGINX)->labels, OMLOP_LABEL_SPEC_HASH),
+                            desired_host_find_container(desired_host_at(ds, 0), NGINX)->spec_hash);
+        desired_free(ds);
+        json_object_put(tt);
+    }
 
     /* status.tls describes it */
     assert_int_equal(tlspair_inspect(crt, &info, &err), 0);
