@@ -190,6 +190,7 @@ static void observe_tls(const tenant_round *r, tenant_obs_tls *t)
     memset(t, 0, sizeof(*t));
     t->mode = x->mode;
     t->secret = x->secret;
+    t->secret_revision = x->secret_revision;
     t->digest = x->digest;
     t->has_pair = x->cert_pem && x->has_info;
     if (t->has_pair) {

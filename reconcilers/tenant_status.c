@@ -338,6 +338,8 @@ static void tls_json(json_object *st, const json_object *old_status, const tenan
     o = json_object_new_object();
     add_str(o, "mode", t->mode);
     add_str(o, "secretName", t->secret);
+    if (t->secret_revision > 0)
+        json_object_object_add(o, "secretRevision", json_object_new_int64(t->secret_revision));
     add_str(o, "digest", t->digest);
     add_time(o, "notBefore", t->not_before);
     add_time(o, "notAfter", t->not_after);

@@ -93,11 +93,12 @@ typedef struct tenant_obs_action {
 
 /* The tenant's TLS pair this round (status.tls). Strings are borrowed; times epoch seconds. */
 typedef struct tenant_obs_tls {
-    const char *mode;   /* spec.tls.mode */
-    const char *secret; /* the Secret the pair comes from, or NULL */
-    const char *digest; /* SHA-256 of the placed cert.pem ("" or NULL: none) */
-    int has_pair;       /* the fields below describe the pair placed this round; 0: the pair
-                           placed before (status.tls as it was) stays */
+    const char *mode;        /* spec.tls.mode */
+    const char *secret;      /* the Secret the pair comes from, or NULL */
+    int64_t secret_revision; /* its revision: a pair accepted from it is not checked again */
+    const char *digest;      /* SHA-256 of the placed cert.pem ("" or NULL: none) */
+    int has_pair;            /* the fields below describe the pair placed this round; 0: the pair
+                                placed before (status.tls as it was) stays */
     int64_t not_before, not_after;
     const char *serial, *issuer;
     const char *const *dns_names;

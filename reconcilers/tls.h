@@ -99,10 +99,11 @@ typedef struct tls_options {
 
 /* What the certificate reconciler decided this round. */
 typedef struct tls_result {
-    char mode[16];  /* spec.tls.mode (selfsigned by default) */
-    char *secret;   /* the Secret the pair comes from, or NULL */
-    char *cert_pem; /* the pair to place this round, or NULL: nothing is placed */
-    char *key_pem;  /* wiped on release */
+    char mode[16];           /* spec.tls.mode (selfsigned by default) */
+    char *secret;            /* the Secret the pair comes from, or NULL */
+    int64_t secret_revision; /* its revision as read (or written) this round; 0: none */
+    char *cert_pem;          /* the pair to place this round, or NULL: nothing is placed */
+    char *key_pem;           /* wiped on release */
     char digest[CJSON_HASH_HEX_LEN + 1]; /* of cert_pem; without a pair the one placed before
                                             (status.tls.digest) or "" */
     int has_info;                        /* info describes cert_pem */

@@ -418,6 +418,57 @@ static void test_tls_custom_checks_and_keeps_the_placed_digest(void **state)
     json_object_put(t);
 }
 
+/* A pair accepted before (status.tls: digest, secretName, secretRevision) is not parsed for its
+ * key again while the Secret keeps that revision; any change of the Secret checks it all. */
+static void test_tls_custom_key_checked_once_per_secret_revision(void **state)
+{
+    fixture *fx = *state;
+    tls_options o = {NOW, 0, 0};
+    tls_result r;
+    omlop_err err = OMLOP_ERR_INIT;
+    char *crt, *key, *crt2, *key2, digest[CJSON_HASH_HEX_LEN + 1], status[512];
+    json_object *t, *sec = NULL;
+    int64_t rev = 0;
+
+    make_pair("oml.example.com", NOW, 90 * DAY, &crt, &key);
+    make_pair("oml.example.com", NOW, 90 * DAY, &crt2, &key2);
+    put_secret(fx, "user-cert", NULL, crt, key2, NULL); /* the key is not crt's */
+    assert_int_equal(obj_get(fx->st, "secrets", "user-cert", &sec, &rev, &err), 0);
+    json_object_put(sec);
+    cjson_sha256_hex(crt, strlen(crt), digest);
+    for (int known = 1; known >= 0; known--) {
+        snprintf(status, sizeof(status),
+                 "{\"tls\":{\"digest\":\"%s\",\"secretName\":\"user-cert\","
+                 "\"secretRevision\":%lld}}",
+                 digest, (long long)(known ? rev : rev - 1));
+        t = tenant("oml.example.com",
+                   "{\"mode\":\"custom\",\"secretRef\":{\"name\":\"user-cert\"}}", status);
+        assert_int_equal(tls_resolve(fx->st, t, &o, &r, &err), 0);
+        assert_int_equal(r.secret_revision, rev);
+        if (known)
+            assert_null(r.fail_reason); /* accepted at this revision before: not parsed again */
+        else
+            assert_string_equal(r.fail_reason, "KeyMismatch");
+        tls_result_release(&r);
+        json_object_put(t);
+    }
+    /* dates are checked every round, known or not */
+    o.now = NOW + 91 * DAY;
+    snprintf(status, sizeof(status),
+             "{\"tls\":{\"digest\":\"%s\",\"secretName\":\"user-cert\",\"secretRevision\":%lld}}",
+             digest, (long long)rev);
+    t = tenant("oml.example.com", "{\"mode\":\"custom\",\"secretRef\":{\"name\":\"user-cert\"}}",
+               status);
+    assert_int_equal(tls_resolve(fx->st, t, &o, &r, &err), 0);
+    assert_string_equal(r.fail_reason, "CertificateExpired");
+    tls_result_release(&r);
+    json_object_put(t);
+    free(crt);
+    free(crt2);
+    tlspair_free_secret(key);
+    tlspair_free_secret(key2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +480,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_selfsigned_never_takes_a_users_secret, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tls_custom_checks_and_keeps_the_placed_digest, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tls_custom_key_checked_once_per_secret_revision, setup,
                                         teardown),
     };
 
