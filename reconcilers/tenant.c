@@ -278,7 +278,9 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         goto out;
     }
     round_connect(&r);
-    if ((rc = round_tls(&r, err)) < 0)
+    /* like the generated Secrets, the pair is made once a host is reached: a tenant no host of
+     * which ever was has no finalizer, and nothing would delete its Secret */
+    if (round_any_reachable(&r) && (rc = round_tls(&r, err)) < 0)
         goto out;
     memset(&dopts, 0, sizeof(dopts));
     dopts.public_ip = round_public_ip;

@@ -385,6 +385,21 @@ static void test_expiring_soon_warns_and_wakes_at_expiry(void **state)
     tlspair_free_secret(key);
 }
 
+/* No host reached: no pair made (nothing could delete its Secret: no finalizer yet). */
+static void test_no_pair_before_a_host_is_reached(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    fx->is_host_down = 1;
+    assert_true(tenant_reconcile(&fx->env, "t1", &res, &err) < 0);
+    assert_false(secret_exists(fx, "t1-tls"));
+    fx->is_host_down = 0;
+    reconcile_ok(fx, &res);
+    assert_true(secret_exists(fx, "t1-tls"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +411,7 @@ int main(void)
             test_custom_bad_secret_is_degraded_and_keeps_the_placed_pair, setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_expiring_soon_warns_and_wakes_at_expiry, setup_ops,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_no_pair_before_a_host_is_reached, setup_ops, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
