@@ -50,14 +50,17 @@
 #include "crds/diag.h"
 #include "crds/object.h"
 #include "crds/schema.h"
+#include "lib/cjson.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/tlspair.h"
 #include "objects/events.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
 #include "reconcilers/tenant_memo.h"
+#include "reconcilers/tls.h"
 #include "store/store.h"
 
 #define N_TENANTS 100
@@ -77,6 +80,7 @@ typedef struct bench_tenant {
     char name[32];
     char sock[108];
     char *list_json;
+    char *tls_crt, *tls_key; /* its self-signed pair, stored as <name>-tls (reconcilers/tls.h) */
     tunnel *tun;
     podman_client *pc;
 } bench_tenant;
@@ -142,14 +146,47 @@ static int tenant_decode(schema_set *set, int i, json_object **out)
     return rc;
 }
 
+/* The tenant's self-signed pair, made before the fake forks: the readers it runs carry its
+ * digest (omlop.io/tls-hash), and the reconciler finds the same pair in <name>-tls (a
+ * converged tenant: the renewal check runs in every measured round, issuing nothing). */
+static int tenant_pair(json_object *tenant, bench_tenant *bt, char digest[65])
+{
+    tlspair_selfsigned_opts so;
+    tls_sans sans;
+    omlop_err err = OMLOP_ERR_INIT;
+    int rc;
+
+    tls_sans_of(tenant, &sans);
+    memset(&so, 0, sizeof(so));
+    so.common_name = sans.n_dns ? sans.dns[0] : bt->name;
+    so.dns_names = (const char *const *)sans.dns;
+    so.n_dns = sans.n_dns;
+    so.ip_addrs = (const char *const *)sans.ips;
+    so.n_ips = sans.n_ips;
+    so.now = (int64_t)time(NULL);
+    rc = tlspair_selfsigned(&so, &bt->tls_crt, &bt->tls_key, &err);
+    tls_sans_release(&sans);
+    if (rc < 0) {
+        fprintf(stderr, "resync_bench: pair %s: %s\n", bt->name, err.msg);
+        return -1;
+    }
+    cjson_sha256_hex(bt->tls_crt, strlen(bt->tls_crt), digest);
+    return 0;
+}
+
 /* The containers/json answer for a converged tenant: what desired_build says it runs. */
 static int tenant_list_json(json_object *tenant, bench_tenant *bt)
 {
     desired_state *ds = NULL;
     omlop_err err = OMLOP_ERR_INIT;
+    desired_options opts = {NULL, NULL, 0, NULL};
+    char digest[65];
     json_object *a;
 
-    if (desired_build(tenant, NULL, &ds, &err) < 0) {
+    if (tenant_pair(tenant, bt, digest) < 0)
+        return -1;
+    opts.tls_digest = digest;
+    if (desired_build(tenant, &opts, &ds, &err) < 0) {
         fprintf(stderr, "resync_bench: desired_build %s: %s\n", bt->name, err.msg);
         return -1;
     }
@@ -168,6 +205,9 @@ static int tenant_list_json(json_object *tenant, bench_tenant *bt)
             for (size_t l = 0; l < dc->n_labels; l++)
                 json_object_object_add(labels, dc->labels[l].key,
                                        json_object_new_string(dc->labels[l].value));
+            if (dc->tls_digest) /* set at create time, beside the spec hash */
+                json_object_object_add(labels, OMLOP_LABEL_TLS_HASH,
+                                       json_object_new_string(dc->tls_digest));
             json_object_object_add(e, "Id", json_object_new_string(id));
             json_object_object_add(e, "Names", names);
             json_object_object_add(e, "Image", json_object_new_string(dc->image));
@@ -491,6 +531,28 @@ static int setup(bench *b)
         json_object_put(secret);
         if (rc < 0)
             goto out;
+        /* the pair the fake's readers were made with, as omlop keeps it */
+        secret = json_object_new_object();
+        meta = json_object_new_object();
+        sd = json_object_new_object();
+        snprintf(name, sizeof(name), "%s%s", b->t[i].name, TLS_SECRET_SUFFIX);
+        json_object_object_add(secret, "apiVersion", json_object_new_string("omlop.io/v1alpha1"));
+        json_object_object_add(secret, "kind", json_object_new_string("Secret"));
+        json_object_object_add(meta, "name", json_object_new_string(name));
+        json_object_object_add(meta, "labels", json_object_new_object());
+        json_object_object_add(cjson_get(meta, "labels"), OMLOP_LABEL_TENANT,
+                               json_object_new_string(b->t[i].name));
+        json_object_object_add(cjson_get(meta, "labels"), OMLOP_LABEL_MANAGED_BY,
+                               json_object_new_string(OMLOP_MANAGER_NAME));
+        json_object_object_add(secret, "metadata", meta);
+        json_object_object_add(sd, "tls.crt", json_object_new_string(b->t[i].tls_crt));
+        json_object_object_add(sd, "tls.key", json_object_new_string(b->t[i].tls_key));
+        json_object_object_add(secret, "stringData", sd);
+        snprintf(key, sizeof(key), SECRETS_KEY_PREFIX "%s", name);
+        rc = put_object(b->st, key, secret);
+        json_object_put(secret);
+        if (rc < 0)
+            goto out;
         rc = -1;
         if (tunnel_new_local(b->t[i].sock, &b->t[i].tun, &err) < 0 ||
             podman_client_new(b->t[i].tun, &b->t[i].pc, &err) < 0) {
@@ -516,6 +578,8 @@ static void teardown(bench *b)
         podman_client_free(b->t[i].pc);
         tunnel_free(b->t[i].tun);
         free(b->t[i].list_json);
+        free(b->t[i].tls_crt);
+        tlspair_free_secret(b->t[i].tls_key);
     }
     events_free(b->ev);
     store_close(b->st);

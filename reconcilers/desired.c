@@ -215,6 +215,7 @@ static int build_volumes(desired_container *c, const catalog_component *cc, cons
         d->options = v->options ? xstrdup(v->options) : NULL;
         d->is_named = d->source[0] != '/';
         d->dir_mode = d->is_named ? 0 : v->dir_mode;
+        c->is_tls_reader |= strcmp(d->source, DESIRED_CERTS_DIR) == 0;
         c->n_volumes++;
     }
     if (cc->file_kind != CATALOG_FILE_NONE) {
@@ -343,6 +344,7 @@ out:
 
 static void container_release(desired_container *c)
 {
+    free(c->tls_digest);
     free(c->name);
     free(c->image);
     free(c->env_file);
@@ -453,13 +455,20 @@ static void render_files(desired_state *ds)
 
 /* --- the hash --------------------------------------------------------------------------- */
 
-static void seal_hashes(desired_state *ds)
+static void seal_hashes(desired_state *ds, const desired_options *opts)
 {
+    const char *tls = opts && opts->tls_digest && *opts->tls_digest ? opts->tls_digest : NULL;
+
     for (size_t h = 0; h < ds->n_hosts; h++) {
         for (size_t i = 0; i < ds->hosts[h].n_containers; i++) {
             desired_container *c = &ds->hosts[h].containers[i];
-            json_object *spec = desired_container_spec_json(c);
+            json_object *spec;
 
+            /* beside the spec hash, like the env file's digest: `omlctl render` cannot know
+             * the pair, and its hashes must stay the ones the hosts run */
+            if (c->is_tls_reader && tls)
+                c->tls_digest = xstrdup(tls);
+            spec = desired_container_spec_json(c);
             cjson_hash(spec, c->spec_hash);
             json_object_put(spec);
             add_label(c, OMLOP_LABEL_SPEC_HASH, c->spec_hash);
@@ -518,7 +527,7 @@ int desired_build(const json_object *tenant, const desired_options *opts, desire
             goto out;
     }
     render_files(ds);
-    seal_hashes(ds);
+    seal_hashes(ds, opts);
     *out = ds;
     ds = NULL;
     rc = 0;

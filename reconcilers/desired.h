@@ -36,6 +36,18 @@
  * Set by the reconciler at create time; not part of the desired labels or the spec hash. */
 #define OMLOP_LABEL_ENV_HASH "omlop.io/env-hash"
 #define OMLOP_MANAGER_NAME   "omlop"
+/* The digest (SHA-256 of cert.pem) of the TLS pair a reader of DESIRED_CERTS_DIR was created
+ * with (reconcilers/tls.h): set at create time like the env hash, not part of the spec hash
+ * (`omlctl render` cannot know the pair); a different pair recreates the readers. */
+#define OMLOP_LABEL_TLS_HASH "omlop.io/tls-hash"
+
+/* Where the tenant's TLS pair lives on a host; the components that bind-mount the directory
+ * (the catalog's nginx and kamailio) read it. */
+#define DESIRED_CERTS_DIR "/etc/omnileads/certs"
+#define DESIRED_CERT_FILE DESIRED_CERTS_DIR "/cert.pem"
+#define DESIRED_KEY_FILE  DESIRED_CERTS_DIR "/key.pem"
+#define DESIRED_CERT_MODE 0644
+#define DESIRED_KEY_MODE  0600
 
 /*
  * Secrets omlop generates when the spec names none, as "<tenant><suffix>": the
@@ -72,6 +84,8 @@ typedef struct desired_options {
     /* Render facts that are not known yet as "<public-ip:HOST>" instead of failing
      * (omlctl render's dry view). Never set by the reconciler. */
     int allow_unresolved;
+    /* The digest of the TLS pair the readers use (reconcilers/tls.h), or NULL: none known. */
+    const char *tls_digest;
 } desired_options;
 
 /* One environment variable: a literal value, or a reference to a Secret key. */
@@ -140,6 +154,8 @@ typedef struct desired_container {
     const char *restart_policy;
     int is_host_network;
     int is_ha_active_only; /* layout ha: runs only on the node holding the VIP (later issue) */
+    int is_tls_reader;     /* bind-mounts DESIRED_CERTS_DIR: reads the tenant's TLS pair */
+    char *tls_digest;      /* reader: the pair's digest (desired_options.tls_digest), or NULL */
     desired_ready ready;
     char spec_hash[CJSON_HASH_HEX_LEN + 1];
 } desired_container;

@@ -309,7 +309,7 @@ static void plan_container(keyed_list *pulls, keyed_list *mkdirs, keyed_list *wr
     const live_container *lc = live_find(lh, c->name);
     const live_file *envf = env_file_of(lh, c);
     int has_image = image_present(lh, c->image);
-    const char *hash, *env_hash;
+    const char *hash, *env_hash, *tls_hash;
     plan_action a;
 
     /* host files follow the container: a name another tenant (or a person) holds means its
@@ -332,10 +332,13 @@ static void plan_container(keyed_list *pulls, keyed_list *mkdirs, keyed_list *wr
     hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);
     /* a container made before env hashes existed has none: nothing to compare */
     env_hash = live_container_label(lc, OMLOP_LABEL_ENV_HASH);
+    /* a reader made without the pair (none was known) or with another one */
+    tls_hash = live_container_label(lc, OMLOP_LABEL_TLS_HASH);
     /* Podman reports the image fully qualified (docker.io/library/...): compare normal forms */
     if (!imageref_equal(lc->image, c->image) || lc->state == LIVE_STATE_DEAD || !hash ||
         strcmp(hash, c->spec_hash) != 0 ||
-        (env_hash && envf && envf->want_sha256 && strcmp(env_hash, envf->want_sha256) != 0)) {
+        (env_hash && envf && envf->want_sha256 && strcmp(env_hash, envf->want_sha256) != 0) ||
+        (c->tls_digest && (!tls_hash || strcmp(tls_hash, c->tls_digest) != 0))) {
         if (!imageref_equal(lc->image, c->image))
             reason_fmt(why, "image changed from %s to %s", lc->image ? lc->image : "(none)",
                        c->image);
@@ -343,6 +346,8 @@ static void plan_container(keyed_list *pulls, keyed_list *mkdirs, keyed_list *wr
             reason_fmt(why, "container dead");
         else if (!hash || strcmp(hash, c->spec_hash) != 0)
             reason_fmt(why, "spec changed");
+        else if (c->tls_digest && (!tls_hash || strcmp(tls_hash, c->tls_digest) != 0))
+            reason_fmt(why, "the TLS certificate it reads changed");
         else
             reason_fmt(why, "env file changed (a Secret it reads changed)");
         if (!has_image)

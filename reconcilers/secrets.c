@@ -33,6 +33,19 @@ static const struct generated_secret {
     {DESIRED_SECRET_AMI, {"password", NULL, NULL}},
 };
 
+/* Secrets omlop owns for a tenant without generating them here: the certificate reconciler's
+ * self-signed pair (reconcilers/tls.h) and the ACME account key. Deleted with the tenant;
+ * a change wakes the tenant. */
+static const char *const owned_suffixes[] = {"-tls", "-acme-account"};
+#define N_OWNED     (sizeof(owned_suffixes) / sizeof(owned_suffixes[0]))
+#define N_GENERATED (sizeof(generated_secrets) / sizeof(generated_secrets[0]))
+
+/* The i-th suffix of every Secret omlop owns for a tenant (i < N_GENERATED + N_OWNED). */
+static const char *owned_suffix(size_t i)
+{
+    return i < N_GENERATED ? generated_secrets[i].suffix : owned_suffixes[i - N_GENERATED];
+}
+
 static const struct generated_secret *generated_for(const char *tenant, const char *name)
 {
     size_t tl = strlen(tenant);
@@ -287,10 +300,10 @@ char **secrets_referenced(const json_object *tenant)
     size_t n = 0, cap = 1;
 
     refs_walk(cjson_get(tenant, "spec"), &v, &n, &cap);
-    for (size_t i = 0; tname && i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++) {
+    for (size_t i = 0; tname && i < N_GENERATED + N_OWNED; i++) {
         strbuf s = STRBUF_INIT;
 
-        strbuf_addf(&s, "%s%s", tname, generated_secrets[i].suffix);
+        strbuf_addf(&s, "%s%s", tname, owned_suffix(i));
         names_add(&v, &n, &cap, s.buf);
         strbuf_release(&s);
     }
@@ -321,14 +334,14 @@ int secrets_delete_generated(store *st, const char *tenant, size_t *n_deleted, o
 
     if (n_deleted)
         *n_deleted = 0;
-    for (size_t i = 0; i < sizeof(generated_secrets) / sizeof(generated_secrets[0]); i++) {
+    for (size_t i = 0; i < N_GENERATED + N_OWNED; i++) {
         strbuf name = STRBUF_INIT;
         json_object *obj = NULL, *labels;
         obj_delete_opts o = {0};
         obj_result res = {0};
         int grc;
 
-        strbuf_addf(&name, "%s%s", tenant, generated_secrets[i].suffix);
+        strbuf_addf(&name, "%s%s", tenant, owned_suffix(i));
         grc = obj_get(st, "secrets", name.buf, &obj, &o.expect_revision, err);
         if (grc == 0) {
             labels = cjson_get(obj, "metadata.labels");

@@ -8,8 +8,11 @@
  * "-minio-admin": user, password; "-ami": password, see desired.h) are
  * created on first use with random hex values and the labels
  * omlop.io/tenant and omlop.io/managed-by=omlop (the mark that lets the
- * tenant's deletion remove them, and nothing else). Values never appear in
- * error messages or logs.
+ * tenant's deletion remove them, and nothing else). The certificate
+ * reconciler's "<tenant>-tls" (its self-signed pair, reconcilers/tls.h) and
+ * "<tenant>-acme-account" carry the same labels: they are not generated here,
+ * but they are woken on and deleted with the tenant the same way. Values never
+ * appear in error messages or logs.
  */
 #ifndef OMLOP_SECRETS_H
 #define OMLOP_SECRETS_H

@@ -27,6 +27,7 @@
 #include "reconcilers/tenant_memo.h"
 #include "reconcilers/tenant_round.h"
 #include "reconcilers/tenant_status.h"
+#include "reconcilers/tls.h"
 
 #define READY_TIMEOUT_MS_DEFAULT 30000
 #define READY_POLL_MS            200
@@ -280,6 +281,60 @@ static size_t round_probe_ready(tenant_round *r)
     return n_failed;
 }
 
+/*
+ * The certificate reconciler's part of the round (tls.h): which pair the readers get, before the
+ * desired state (its digest is in their spec hash). Events for what changed.
+ */
+static int round_tls(tenant_round *r, omlop_err *err)
+{
+    tls_options o;
+    json_object *old = tenant_condition_find(cjson_get(r->obj, "status"), TLS_REASON_EXPIRING);
+    const char *was = old ? cjson_get_string(old, "status") : NULL;
+    tls_result *t = &r->tls;
+    char until[32] = "";
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.now = (int64_t)time(NULL); /* certificates are dated in wall-clock time */
+    o.renew_fraction = r->env->tls_renew_fraction;
+    o.lifetime_s = r->env->tls_lifetime_s;
+    if ((rc = tls_resolve(r->env->st, r->obj, &o, t, err)) < 0)
+        return rc;
+    r->has_tls = 1;
+    if (t->has_info)
+        object_time_format((time_t)t->info.not_after, until);
+    if (t->issued != TLS_KEEP && t->has_info)
+        tenant_round_event(r, EVENT_TYPE_NORMAL,
+                           t->issued == TLS_ISSUE_MISSING ? "Issued" : "Renewed",
+                           "%s a self-signed certificate (%s) in Secret %s: serial %s, valid until "
+                           "%s",
+                           t->issued == TLS_ISSUE_MISSING ? "Issued" : "Renewed",
+                           tls_issue_why_text(t->issued), t->secret, t->info.serial, until);
+    if (t->fail_reason)
+        tenant_round_event(r, EVENT_TYPE_WARNING, TLS_REASON_ISSUE_FAILED, "%s: %s", t->fail_reason,
+                           t->fail_msg);
+    if (t->is_expiring_soon && (!was || strcmp(was, "True") != 0))
+        tenant_round_event(r, EVENT_TYPE_WARNING, TLS_REASON_EXPIRING,
+                           "the certificate placed (serial %s) expires at %s, in less than 7 days",
+                           t->info.serial, until);
+    return 0;
+}
+
+/* A Placed event for each host the pair was written to this round. */
+static void round_tls_placed(tenant_round *r)
+{
+    for (size_t i = 0; r->has_tls && r->pl && i < plan_count(r->pl); i++) {
+        const plan_action *a = plan_at(r->pl, i);
+
+        if (a->kind == PLAN_WRITE && r->res[i].is_done && a->path &&
+            strcmp(a->path, DESIRED_CERT_FILE) == 0)
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Placed",
+                               "Placed the certificate (serial %s) on host %s in %s",
+                               r->tls.has_info ? r->tls.info.serial : "?", a->host,
+                               DESIRED_CERTS_DIR);
+    }
+}
+
 void tenant_round_release(tenant_round *r)
 {
     for (size_t i = 0; i < r->n_hosts; i++) {
@@ -294,6 +349,7 @@ void tenant_round_release(tenant_round *r)
     json_object_put(r->obj);
     strbuf_release(&r->failed);
     strbuf_release(&r->failure);
+    tls_result_release(&r->tls);
 }
 
 int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res, omlop_err *err)
@@ -336,9 +392,14 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         goto out;
     }
     round_connect(&r);
+    /* like the generated Secrets, the pair is made once a host is reached: a tenant no host of
+     * which ever was has no finalizer, and nothing would delete its Secret */
+    if (round_any_reachable(&r) && (rc = round_tls(&r, err)) < 0)
+        goto out;
     memset(&dopts, 0, sizeof(dopts));
     dopts.public_ip = round_public_ip;
     dopts.public_ip_ctx = &r;
+    dopts.tls_digest = r.tls.digest[0] ? r.tls.digest : NULL;
     if (desired_build(r.obj, &dopts, &r.ds, &berr) < 0) {
         tenant_round_event(&r, EVENT_TYPE_WARNING, "InvalidSpec",
                            "Tenant %s cannot be converged: %s", name, berr.msg);
@@ -399,6 +460,7 @@ again:
         log_info("tenant=%s actions=%zu plan:\n%s", name, plan_count(r.pl), ptext.buf);
         strbuf_release(&ptext);
         tenant_round_run_plan(&r);
+        round_tls_placed(&r);
         round_observe(&r, 1); /* the status reports what runs now, not what we meant to do */
     }
     n_not_ready = round_probe_ready(&r);
@@ -409,6 +471,15 @@ again:
                         (plan_count(r.pl) == 0) && n_not_ready == 0;
     if (r.n_applied > 0 || n_not_ready > 0)
         res->requeue_ms = REQUEUE_AFTER_CHANGE_MS; /* confirm it holds: a crash loop shows */
+    /* the certificate's next moment (renewal, the 7-day warning, expiry), exactly: no polling */
+    if (r.tls.has_info) {
+        /* from the end of the round, not its start: the round itself took time */
+        int64_t ms = tls_requeue_ms(&r.tls.info, r.tls.next_renewal > 0, env->tls_renew_fraction,
+                                    tls_wall_now_ms());
+
+        if (ms > 0 && (res->requeue_ms == 0 || ms < res->requeue_ms))
+            res->requeue_ms = ms;
+    }
     if (r.failed.len)
         rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %s: %s", name, r.failed.buf,
                            r.failure.buf);

@@ -153,17 +153,21 @@ typedef struct tenant_env {
     tenant_host_fn host_get;
     tenant_host_forget_fn host_forget; /* may be NULL */
     void *host_ctx;
-    long ready_timeout_ms;    /* waiting for a started container to run; 0: 30000 */
-    long stop_timeout_s;      /* SIGTERM to SIGKILL on recreate and teardown; 0: the catalog's */
-    atomic_int *cancel;       /* shutdown: stop between actions; may be NULL */
-    struct tenant_memo *memo; /* what earlier rounds verified (tenant_memo.h); NULL: verify
-                                 images, files and readiness in every round */
+    long ready_timeout_ms;     /* waiting for a started container to run; 0: 30000 */
+    long stop_timeout_s;       /* SIGTERM to SIGKILL on recreate and teardown; 0: the catalog's */
+    atomic_int *cancel;        /* shutdown: stop between actions; may be NULL */
+    double tls_renew_fraction; /* renew a certificate with this much lifetime left; 0: 1/3 */
+    int64_t tls_lifetime_s;    /* of a self-signed certificate; 0: 365 days */
+    struct tenant_memo *memo;  /* what earlier rounds verified (tenant_memo.h); NULL: verify
+                                  images, files and readiness in every round */
 } tenant_env;
 
 typedef struct tenant_result {
     int is_gone;        /* the Tenant does not exist (deleted) */
     int is_converged;   /* every component runs as specified */
-    int64_t requeue_ms; /* look again after this long (0: only on the next trigger) */
+    int64_t requeue_ms; /* look again after this long (0: only on the next trigger); the
+                           certificate's next renewal or warning, to the millisecond, when
+                           that comes first */
 } tenant_result;
 
 /*

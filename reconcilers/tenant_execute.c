@@ -140,7 +140,7 @@ static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_
     if (rc < 0)
         goto out;
     envkv = xcalloc(ev.n + 1, sizeof(*envkv));
-    labels = xcalloc(c->n_labels + 2, sizeof(*labels));
+    labels = xcalloc(c->n_labels + 3, sizeof(*labels));
     mounts = xcalloc(c->n_volumes + 1, sizeof(*mounts));
     for (size_t i = 0; i < ev.n; i++) {
         envkv[i].key = ev.items[i].key;
@@ -153,6 +153,10 @@ static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_
     if (env_hash) {
         labels[n_labels].key = OMLOP_LABEL_ENV_HASH;
         labels[n_labels++].value = env_hash;
+    }
+    if (c->tls_digest) { /* the TLS pair it reads (reconcilers/tls.h) */
+        labels[n_labels].key = OMLOP_LABEL_TLS_HASH;
+        labels[n_labels++].value = c->tls_digest;
     }
     for (size_t i = 0; i < c->n_volumes; i++) {
         mounts[i].type = c->volumes[i].is_named ? PODMAN_MOUNT_VOLUME : PODMAN_MOUNT_BIND;

@@ -282,6 +282,33 @@ static int host_dirs(tenant_host_round *h, const desired_host *dh, int assume_pr
 }
 
 /*
+ * The TLS pair (tls.h) as two host files, held by the host's first reader of the certificates
+ * directory (nginx and kamailio share it: one write, not two). Without a pair this round
+ * (a custom Secret that fails its checks) nothing is written: the host keeps the pair placed
+ * before.
+ */
+static void tls_host_files(tenant_round *r, tenant_host_round *h, const desired_host *dh)
+{
+    tenant_host_file *f;
+
+    if (!r->has_tls || !r->tls.cert_pem || !r->tls.key_pem)
+        return;
+    for (size_t i = 0; dh && i < dh->n_containers; i++) {
+        const desired_container *c = &dh->containers[i];
+
+        if (!c->is_tls_reader)
+            continue;
+        f = host_file_next(h, c, DESIRED_CERT_FILE, DESIRED_CERT_MODE, 0);
+        strbuf_adds(&f->content, r->tls.cert_pem);
+        f->is_rendered = 1;
+        f = host_file_next(h, c, DESIRED_KEY_FILE, DESIRED_KEY_MODE, 0);
+        strbuf_adds(&f->content, r->tls.key_pem);
+        f->is_rendered = 1;
+        return;
+    }
+}
+
+/*
  * The digest of what a file check of h verifies: every file's path and wanted digest, and the
  * directories. "" when a file could not be rendered (nothing to compare: always read).
  */
@@ -335,6 +362,7 @@ int tenant_host_files(tenant_round *r, tenant_host_round *h, const desired_host 
     tenant_host_release_files(h);
     for (size_t i = 0; dh && i < dh->n_containers; i++)
         n += (dh->containers[i].env_file != NULL) + dh->containers[i].n_files;
+    n += 2; /* the TLS pair (tls.h) */
     h->files = xcalloc(n + 1, sizeof(*h->files));
     h->lf = xcalloc(n + 1, sizeof(*h->lf));
     h->not_ready = xcalloc((dh ? dh->n_containers : 0) + 1, sizeof(*h->not_ready));
@@ -358,6 +386,7 @@ int tenant_host_files(tenant_round *r, tenant_host_round *h, const desired_host 
             f->is_rendered = 1;
         }
     }
+    tls_host_files(r, h, dh);
     for (size_t i = 0; i < h->n_files; i++)
         if (h->files[i].is_rendered)
             cjson_sha256_hex(h->files[i].content.buf ? h->files[i].content.buf : "",

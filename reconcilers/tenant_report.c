@@ -199,9 +199,38 @@ static tenant_obs_action *pending_actions(const tenant_round *r, size_t *n)
     return v;
 }
 
+/* The round's pair as the status sees it (status.tls). */
+static void observe_tls(const tenant_round *r, tenant_obs_tls *t)
+{
+    const tls_result *x = &r->tls;
+
+    memset(t, 0, sizeof(*t));
+    t->mode = x->mode;
+    t->secret = x->secret;
+    t->secret_revision = x->secret_revision;
+    t->digest = x->digest;
+    t->has_pair = x->cert_pem && x->has_info;
+    if (t->has_pair) {
+        t->not_before = x->info.not_before;
+        t->not_after = x->info.not_after;
+        t->serial = x->info.serial;
+        t->issuer = x->info.issuer;
+        t->dns_names = (const char *const *)x->info.dns_names;
+        t->n_dns = x->info.n_dns;
+        t->ip_addrs = (const char *const *)x->info.ip_addrs;
+        t->n_ips = x->info.n_ips;
+    }
+    t->next_renewal = x->next_renewal;
+    t->is_issued = x->issued != TLS_KEEP;
+    t->is_expiring_soon = x->is_expiring_soon;
+    t->fail_reason = x->fail_reason;
+    t->fail_message = x->fail_msg;
+}
+
 int tenant_round_write_status(tenant_round *r, const char *invalid, omlop_err *err)
 {
     tenant_obs obs;
+    tenant_obs_tls otls;
     tenant_obs_host *oh = xcalloc(r->n_hosts + 1, sizeof(*oh));
     tenant_obs_component *oc = NULL;
     tenant_obs_action *pending = NULL;
@@ -238,6 +267,10 @@ int tenant_round_write_status(tenant_round *r, const char *invalid, omlop_err *e
     obs.failed = r->failed.len ? r->failed.buf : NULL;
     obs.failure = r->failure.len ? r->failure.buf : NULL;
     obs.plan = pending = pending_actions(r, &obs.n_plan);
+    if (r->has_tls) {
+        observe_tls(r, &otls);
+        obs.tls = &otls;
+    }
     rc = status_write(r, &obs, err);
     free(oh);
     free(oc);

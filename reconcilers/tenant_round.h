@@ -18,6 +18,7 @@
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tls.h"
 
 /* A host file this round (env file or config): what omlop writes and what the host has. */
 typedef struct tenant_host_file {
@@ -81,6 +82,8 @@ typedef struct tenant_round {
     tenant_action_result *res;
     size_t n_applied, n_pending;
     strbuf failed, failure;
+    tls_result tls; /* the certificate reconciler's answer (tls.h) */
+    int has_tls;    /* tls was resolved this round */
 } tenant_round;
 
 /* Makes the new .status from the stored one (NULL when none) at now; *out is new. */

@@ -308,6 +308,60 @@ static json_object *plan_json(const tenant_obs *obs)
     return a;
 }
 
+static void add_time(json_object *o, const char *key, int64_t t)
+{
+    char buf[32];
+
+    if (t <= 0)
+        return;
+    object_time_format((time_t)t, buf);
+    json_object_object_add(o, key, json_object_new_string(buf));
+}
+
+/*
+ * status.tls from the round's pair. Without a pair this round the block placed before stays
+ * (only the mode follows the spec): the hosts still have that pair.
+ */
+static void tls_json(json_object *st, const json_object *old_status, const tenant_obs_tls *t,
+                     const char *now)
+{
+    json_object *old = cjson_get(old_status, "tls"), *o, *dns, *ips;
+    const char *old_digest = cjson_get_string(old, "digest");
+    const char *old_last = cjson_get_string(old, "lastRenewal");
+
+    if (!t->has_pair) {
+        o = old ? copy_json(old) : json_object_new_object();
+        json_object_object_add(o, "mode", json_object_new_string(t->mode ? t->mode : ""));
+        json_object_object_add(st, "tls", o);
+        return;
+    }
+    o = json_object_new_object();
+    add_str(o, "mode", t->mode);
+    add_str(o, "secretName", t->secret);
+    if (t->secret_revision > 0)
+        json_object_object_add(o, "secretRevision", json_object_new_int64(t->secret_revision));
+    add_str(o, "digest", t->digest);
+    add_time(o, "notBefore", t->not_before);
+    add_time(o, "notAfter", t->not_after);
+    add_str(o, "serial", t->serial);
+    add_str(o, "issuer", t->issuer);
+    dns = json_object_new_array();
+    for (size_t i = 0; i < t->n_dns; i++)
+        json_object_array_add(dns, json_object_new_string(t->dns_names[i]));
+    json_object_object_add(o, "dnsNames", dns);
+    ips = json_object_new_array();
+    for (size_t i = 0; i < t->n_ips; i++)
+        json_object_array_add(ips, json_object_new_string(t->ip_addrs[i]));
+    json_object_object_add(o, "ipAddresses", ips);
+    /* a new pair (issued, or a rotated custom Secret) is a renewal; the same pair keeps its time */
+    if (!t->is_issued && old_last && old_digest && t->digest && strcmp(old_digest, t->digest) == 0)
+        add_str(o, "lastRenewal", old_last);
+    else
+        add_str(o, "lastRenewal", now);
+    add_time(o, "nextRenewal", t->next_renewal);
+    json_object_object_add(st, "tls", o);
+}
+
 int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, const char *now,
                           json_object **out, omlop_err *err)
 {
@@ -318,6 +372,7 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
     int is_ready;
     const char *phase;
     int64_t gen = obs->generation;
+    int tls_failed = obs->tls && obs->tls->fail_reason;
 
     *out = NULL;
     if (old_status && json_object_is_type(old_status, json_type_object))
@@ -354,6 +409,9 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
     } else if (n_down)
         tenant_condition_set(conds, "Degraded", "True", sreason ? sreason : "HostUnreachable",
                              down.buf, gen, now);
+    else if (tls_failed)
+        tenant_condition_set(conds, "Degraded", "True", obs->tls->fail_reason,
+                             obs->tls->fail_message ? obs->tls->fail_message : "", gen, now);
     else
         tenant_condition_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 
@@ -391,11 +449,23 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
         tenant_condition_set(conds, "Ready", "False", "ComponentsNotReady",
                              n_lag ? lag.buf : "no components to run", gen, now);
 
+    if (obs->tls) {
+        if (obs->tls->is_expiring_soon)
+            tenant_condition_set(conds, "CertificateExpiringSoon", "True",
+                                 "CertificateExpiringSoon",
+                                 "the certificate placed expires in less than 7 days (see "
+                                 "status.tls.notAfter)",
+                                 gen, now);
+        else
+            tenant_condition_set(conds, "CertificateExpiringSoon", "False", "NotExpiringSoon", "",
+                                 gen, now);
+        tls_json(st, old_status, obs->tls, now);
+    }
     if (obs->invalid)
         phase = "Failed";
-    else if (is_ready)
+    else if (is_ready && !tls_failed)
         phase = "Ready";
-    else if (obs->failed || n_down)
+    else if (obs->failed || n_down || tls_failed)
         phase = "Degraded";
     else
         phase = "Provisioning";

@@ -17,7 +17,12 @@
  *   specHash and lastDriftRepaired;
  *   phase, observedGeneration, lastReconcileTime;
  *   plan[]: the actions still pending (host, action, container, component,
- *   image, reason, error), at most TENANT_STATUS_PLAN_MAX; absent when none.
+ *   image, reason, error), at most TENANT_STATUS_PLAN_MAX; absent when none;
+ *   tls: mode, secretName, digest, notBefore, notAfter, serial, issuer, dnsNames,
+ *   ipAddresses, lastRenewal (when the digest last changed, or the pair was issued),
+ *   nextRenewal; a pair that cannot be used (tenant_obs_tls.fail_reason) makes Degraded True
+ *   with that reason (phase Degraded; Ready still says whether the components run, on the
+ *   pair placed before) and keeps the previous block; condition CertificateExpiringSoon.
  *
  * Only fields the Tenant CRD's status schema defines are written (the API
  * re-validates the stored status on every later spec update).
@@ -86,6 +91,27 @@ typedef struct tenant_obs_action {
     const char *path;   /* write: the host file, else NULL */
 } tenant_obs_action;
 
+/* The tenant's TLS pair this round (status.tls). Strings are borrowed; times epoch seconds. */
+typedef struct tenant_obs_tls {
+    const char *mode;        /* spec.tls.mode */
+    const char *secret;      /* the Secret the pair comes from, or NULL */
+    int64_t secret_revision; /* its revision: a pair accepted from it is not checked again */
+    const char *digest;      /* SHA-256 of the placed cert.pem ("" or NULL: none) */
+    int has_pair;            /* the fields below describe the pair placed this round; 0: the pair
+                                placed before (status.tls as it was) stays */
+    int64_t not_before, not_after;
+    const char *serial, *issuer;
+    const char *const *dns_names;
+    size_t n_dns;
+    const char *const *ip_addrs;
+    size_t n_ips;
+    int64_t next_renewal;     /* when omlop issues the next one; 0: not omlop's to renew */
+    int is_issued;            /* omlop issued this pair this round */
+    int is_expiring_soon;     /* fewer than 7 days left: condition CertificateExpiringSoon */
+    const char *fail_reason;  /* the pair cannot be used: Degraded with this reason, or NULL */
+    const char *fail_message; /* */
+} tenant_obs_tls;
+
 /* Everything one reconcile learnt. */
 typedef struct tenant_obs {
     int64_t generation; /* metadata.generation of the spec reconciled */
@@ -100,6 +126,7 @@ typedef struct tenant_obs {
     const char *invalid;           /* the spec cannot be turned into containers: why */
     const tenant_obs_action *plan; /* pending actions (status.plan; none: removed) */
     size_t n_plan;
+    const tenant_obs_tls *tls; /* NULL: status.tls and the certificate conditions untouched */
 } tenant_obs;
 
 /*

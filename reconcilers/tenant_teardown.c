@@ -105,7 +105,7 @@ static int host_files_remove(tenant_round *r, tenant_host_round *h, omlop_err *e
 {
     const desired_host *dh = r->ds ? desired_host_find(r->ds, h->name) : NULL;
     tenant_held held;
-    int rc = 0;
+    int rc = 0, is_tls_done = 0;
 
     if (!dh || !h->ops || !h->ops->file_remove)
         return 0;
@@ -114,6 +114,15 @@ static int host_files_remove(tenant_round *r, tenant_host_round *h, omlop_err *e
         const desired_container *c = &dh->containers[i];
         const char *owner = tenant_held_owner(&held, c->name);
 
+        /* the TLS pair (its key above all), placed with the host's first reader of the
+         * certificates directory (reconcilers/tls.h): the holder's if that name is held */
+        if (c->is_tls_reader && !is_tls_done) {
+            is_tls_done = 1;
+            if (!owner && (rc = h->ops->file_remove(h->ops_ctx, DESIRED_CERT_FILE, err)) == 0)
+                rc = h->ops->file_remove(h->ops_ctx, DESIRED_KEY_FILE, err);
+            if (rc < 0)
+                break;
+        }
         if (owner) {
             log_info("tenant=%s host=%s container=%s files kept: the name is held by tenant %s",
                      r->tenant, h->name, c->name, owner);

@@ -455,6 +455,42 @@ static void describe_secret_keys(const char *title, const json_object *map)
     }
 }
 
+/* A string array of obj at path, joined with ", " into sb (reset first); NULL when empty. */
+static const char *joined(const json_object *obj, const char *path, strbuf *sb)
+{
+    json_object *a = cjson_get(obj, path);
+
+    strbuf_reset(sb);
+    for (size_t i = 0;
+         a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++)
+        strbuf_addf(sb, "%s%s", i ? ", " : "",
+                    str_or(json_object_get_string(json_object_array_get_idx(a, i)), "?"));
+    return sb->len ? sb->buf : NULL;
+}
+
+/* The certificate pair placed on the hosts (status.tls), if the reconciler reported one. */
+static void describe_tls(const json_object *obj)
+{
+    json_object *tls = cjson_get(obj, "status.tls");
+    strbuf sb = STRBUF_INIT;
+
+    if (!tls || !json_object_is_type(tls, json_type_object))
+        return;
+    printf("TLS:\n");
+    kv(2, "Mode", cjson_get_string(tls, "mode"));
+    kv(2, "Secret", cjson_get_string(tls, "secretName"));
+    kv(2, "Serial", cjson_get_string(tls, "serial"));
+    kv(2, "Issuer", cjson_get_string(tls, "issuer"));
+    kv(2, "Not before", cjson_get_string(tls, "notBefore"));
+    kv(2, "Not after", cjson_get_string(tls, "notAfter"));
+    kv(2, "DNS names", joined(tls, "dnsNames", &sb));
+    kv(2, "IP addresses", joined(tls, "ipAddresses", &sb));
+    kv(2, "Last renewal", cjson_get_string(tls, "lastRenewal"));
+    kv(2, "Next renewal", cjson_get_string(tls, "nextRenewal"));
+    kv(2, "Digest", cjson_get_string(tls, "digest"));
+    strbuf_release(&sb);
+}
+
 /* The live plan: what the last reconcile still has to do (status.plan), if anything. */
 static void describe_plan(const json_object *obj)
 {
@@ -480,6 +516,7 @@ static void describe_one(apiclient *api, const schema_set *set, const kind_info 
     if (!strcmp(kind->kind, "Tenant")) {
         describe_tenant_spec(obj);
         describe_conditions(obj, now);
+        describe_tls(obj);
         describe_host_status(obj);
         describe_plan(obj);
     } else {

@@ -234,7 +234,7 @@ int cmd_render(int argc, char **argv)
     schema_set *set;
     size_t tenants = 0;
     int bad = 0, rc;
-    desired_options dopts = {public_ip_lookup, &ips, 1};
+    desired_options dopts = {public_ip_lookup, &ips, 1, NULL};
     omlctl_opt opts[] = {
         {"filename", 'f', OMLCTL_OPT_LIST, &files},    {"output", 'o', OMLCTL_OPT_STRING, &output},
         {"host", 0, OMLCTL_OPT_STRING, &host},         {"public-ip", 0, OMLCTL_OPT_LIST, &ips},

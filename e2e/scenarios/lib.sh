@@ -26,7 +26,8 @@ SCENARIO=${SCENARIO:-$(basename "$0")}
 E2E_VOLUMES=(oml_minio oml_postgres oml_redis oml_rabbitmq asterisk_conf asterisk_sounds
 	asterisk_callrec django_static django_callrec_zip oml_prometheus oml_promtail)
 # the files omlop writes on a host besides the env files (/etc/default/*.env)
-E2E_HOST_FILES=(/etc/omnileads/prometheus.yml /etc/omnileads/promtail.yml)
+E2E_HOST_FILES=(/etc/omnileads/prometheus.yml /etc/omnileads/promtail.yml
+	/etc/omnileads/certs/cert.pem /etc/omnileads/certs/key.pem)
 
 fail() {
 	echo "FAIL: $*" >&2

@@ -317,7 +317,12 @@ static void test_describe_tenant_shows_spec_status_and_events(void **state)
         "connect: connection refused\",\"components\":[{\"name\":"
         "\"omlapp\",\"image\":\"docker.io/omnileads/omlapp:240201.01\",\"state\":\"Running\","
         "\"restarts\":2},{\"name\":\"asterisk\",\"image\":\"docker.io/omnileads/asterisk:"
-        "240102.01\",\"state\":\"Stopped\",\"restarts\":0}]}]}");
+        "240102.01\",\"state\":\"Stopped\",\"restarts\":0}]}],\"tls\":{\"mode\":"
+        "\"selfsigned\",\"secretName\":\"algarrobo-tls\",\"serial\":\"0A1B\",\"issuer\":"
+        "\"CN=oml.example.com\",\"notBefore\":\"2024-01-01T00:00:00Z\",\"notAfter\":"
+        "\"2025-01-01T00:00:00Z\",\"dnsNames\":[\"oml.example.com\"],\"ipAddresses\":"
+        "[\"172.16.101.44\",\"10.0.0.9\"],\"lastRenewal\":\"2024-01-01T00:05:00Z\","
+        "\"nextRenewal\":\"2024-09-01T00:00:00Z\"}}");
     post_event("algarrobo-ev1", "HostUnreachable", "ssh to 190.19.150.18:22 refused", 3);
     /* an earlier tenant of the same name (another uid) had its own events: not this one's */
     post_event_uid("algarrobo-old", "OldTenantEvent", "from the tenant deleted before", 1,
@@ -333,6 +338,13 @@ static void test_describe_tenant_shows_spec_status_and_events(void **state)
                                     "172.16.101.44\n");
     octl_assert_contains(r.out.buf, "Conditions:\n  TYPE    STATUS   REASON            AGE");
     octl_assert_contains(r.out.buf, "  Ready   False    HostUnreachable   ");
+    octl_assert_contains(r.out.buf,
+                         "TLS:\n  Mode:         selfsigned\n  Secret:       algarrobo-tls\n"
+                         "  Serial:       0A1B\n");
+    octl_assert_contains(r.out.buf, "  Not after:    2025-01-01T00:00:00Z\n");
+    octl_assert_contains(r.out.buf, "  DNS names:    oml.example.com\n"
+                                    "  IP addresses: 172.16.101.44, 10.0.0.9\n");
+    octl_assert_contains(r.out.buf, "  Next renewal: 2024-09-01T00:00:00Z\n");
     octl_assert_contains(r.out.buf, "Host status:\n  HOST        REACHABLE   COMPONENT   IMAGE");
     octl_assert_contains(r.out.buf, "  algarrobo   no          omlapp      "
                                     "docker.io/omnileads/omlapp:240201.01     Running   2\n");

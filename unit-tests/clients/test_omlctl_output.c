@@ -258,7 +258,7 @@ static void test_columns_follow_the_crd(void **state)
     omlctl_columns_release(&cols);
     assert_int_equal(omlctl_columns_for_kind(set, tenant, 1, &cols, &err), 0);
     names = column_names(&cols);
-    assert_string_equal(names, "NAME LAYOUT PHASE READY FQDN EDITION APP AGE");
+    assert_string_equal(names, "NAME LAYOUT PHASE READY FQDN EDITION APP CERT-EXPIRES AGE");
     free(names);
     omlctl_columns_release(&cols);
     /* A CRD without printer columns: NAME and AGE, as kubectl shows. */
@@ -283,7 +283,7 @@ static void test_columns_render_a_tenant_row(void **state)
         "{\"metadata\":{\"name\":\"acme\",\"creationTimestamp\":\"2024-05-01T10:00:00Z\"},"
         "\"spec\":{\"layout\":\"cluster\",\"images\":{\"edition\":\"community\"}},"
         "\"status\":{\"phase\":\"Ready\",\"conditions\":[{\"type\":\"Ready\","
-        "\"status\":\"True\"}]}}");
+        "\"status\":\"True\"}],\"tls\":{\"notAfter\":\"2025-05-01T10:00:00Z\"}}}");
     omlctl_columns cols;
     omlctl_table *t;
     const char **headers;
@@ -296,8 +296,10 @@ static void test_columns_render_a_tenant_row(void **state)
     t = omlctl_table_new(cols.n, headers);
     omlctl_columns_add_row(&cols, t, obj, 1714557600 + 3 * 86400);
     out = capture_flush(t, 1);
-    assert_string_equal(out, "NAME   LAYOUT    PHASE   READY   FQDN     EDITION     APP      AGE\n"
-                             "acme   cluster   Ready   True    <none>   community   <none>   3d\n");
+    assert_string_equal(out, "NAME   LAYOUT    PHASE   READY   FQDN     EDITION     APP      "
+                             "CERT-EXPIRES           AGE\n"
+                             "acme   cluster   Ready   True    <none>   community   <none>   "
+                             "2025-05-01T10:00:00Z   3d\n");
     free(out);
     omlctl_table_free(t);
     free(headers);

@@ -76,9 +76,9 @@ typedef struct fake {
     size_t n_images;
     char bad_image[256]; /* pulling this fails */
     int n_created, n_started, n_pulled, n_removed, n_unpaused, next_id;
-    int n_image_checks;           /* GET images/REF/exists */
-    char removed_volumes[512];    /* "name name ..." of DELETE /volumes/<name> */
-    strbuf ops;                   /* "stop NAME t=S;" "stopped NAME;" "kill NAME;" "rm NAME;" */
+    int n_image_checks;        /* GET images/REF/exists */
+    char removed_volumes[512]; /* "name name ..." of DELETE /volumes/<name> */
+    strbuf ops; /* "stop NAME t=S;" "stopped NAME;" "kill NAME;" "rm NAME;" "start NAME;" */
     int n_stopping, max_stopping; /* stops in progress now / at most at once */
     atomic_int n_conns;           /* connection threads still running */
     /* when set, a create binding a directory under /etc/omnileads (a name without '.') that is
@@ -366,6 +366,7 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
             }
             snprintf(c->state, sizeof(c->state), "running");
             f->n_started++;
+            strbuf_addf(&f->ops, "start %s;", c->name);
             respond(fd, 204, NULL);
         } else if (slash && strncmp(slash, "/kill", 5) == 0) {
             if (strcmp(c->state, "running") != 0 && strcmp(c->state, "stopping") != 0) {

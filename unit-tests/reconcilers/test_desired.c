@@ -103,7 +103,7 @@ static int fixed_public_ip(void *ctx, const char *host, strbuf *out)
     return 0;
 }
 
-static const desired_options with_ip = {fixed_public_ip, NULL, 0};
+static const desired_options with_ip = {fixed_public_ip, NULL, 0, NULL};
 
 static desired_state *build(const json_object *t)
 {
@@ -959,7 +959,7 @@ static void test_desired_hash_stable_and_key_order_free(void **state)
 static void test_desired_public_ip_resolution(void **state)
 {
     json_object *t = example("tenant-aio.yaml"); /* infraEnv cloud, no natIP */
-    desired_options none = {NULL, NULL, 0}, dry = {NULL, NULL, 1};
+    desired_options none = {NULL, NULL, 0, NULL}, dry = {NULL, NULL, 1, NULL};
     omlop_err err = OMLOP_ERR_INIT;
     desired_state *ds = NULL;
 
@@ -993,7 +993,7 @@ static void test_desired_public_ip_resolution(void **state)
     set_str(t, "spec.network.natIP", "auto");
     ds = NULL;
     {
-        desired_options disc = {fixed_public_ip, (void *)"192.0.2.99", 0};
+        desired_options disc = {fixed_public_ip, (void *)"192.0.2.99", 0, NULL};
 
         assert_int_equal(desired_build(t, &disc, &ds, &err), 0);
     }
@@ -1182,9 +1182,48 @@ static void test_desired_state_json(void **state)
     json_object_put(t);
 }
 
+/* The readers of the certificates directory (nginx, kamailio) carry the TLS pair's digest
+ * beside their spec hash (like the env hash): `omlctl render` cannot know the pair, so the spec
+ * hash must not move with it. */
+static void test_desired_tls_digest_on_readers_only(void **state)
+{
+    json_object *t = example("tenant-aio.yaml");
+    desired_options a = with_ip, b = with_ip;
+    desired_state *da = NULL, *db = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    size_t n_readers = 0;
+
+    (void)state;
+    b.tls_digest = "1111111111111111111111111111111111111111111111111111111111111111";
+    if (desired_build(t, &a, &da, &err) < 0 || desired_build(t, &b, &db, &err) < 0)
+        fail_msg("desired: %s", err.msg);
+    for (size_t i = 0; i < desired_host_at(da, 0)->n_containers; i++) {
+        const desired_container *ca = &desired_host_at(da, 0)->containers[i];
+        const desired_container *cb = &desired_host_at(db, 0)->containers[i];
+        int reads = strcmp(ca->component->name, "nginx") == 0 ||
+                    strcmp(ca->component->name, "kamailio") == 0;
+
+        assert_int_equal(ca->is_tls_reader, reads);
+        assert_null(ca->tls_digest);
+        assert_string_equal(ca->spec_hash, cb->spec_hash);
+        assert_null(desired_container_label(cb, OMLOP_LABEL_TLS_HASH));
+        if (reads) {
+            n_readers++;
+            assert_string_equal(cb->tls_digest, b.tls_digest);
+        } else {
+            assert_null(cb->tls_digest);
+        }
+    }
+    assert_int_equal(n_readers, 2);
+    desired_free(da);
+    desired_free(db);
+    json_object_put(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_desired_tls_digest_on_readers_only),
         cmocka_unit_test(test_desired_placement_per_layout),
         cmocka_unit_test(test_desired_hosts_and_layout_reported),
         cmocka_unit_test(test_desired_image_naming),

@@ -53,7 +53,7 @@ static int fixed_ip(void *ctx, const char *host, strbuf *out)
 static desired_state *build(const char *example_name)
 {
     json_object *t = example(example_name);
-    desired_options opts = {fixed_ip, NULL, 0};
+    desired_options opts = {fixed_ip, NULL, 0, NULL};
     omlop_err err = OMLOP_ERR_INIT;
     desired_state *ds = NULL;
 
@@ -698,7 +698,7 @@ static void test_plan_upgrade_recreates_only_changed_in_order(void **state)
     /* Live runs the old tags; the spec moved asterisk and nginx: only those two recreate,
      * serially, asterisk first (start order), after both pulls. */
     json_object *t = example("tenant-aio.yaml");
-    desired_options opts = {fixed_ip, NULL, 0};
+    desired_options opts = {fixed_ip, NULL, 0, NULL};
     omlop_err err = OMLOP_ERR_INIT;
     desired_state *old_ds = NULL, *new_ds = NULL;
     fake_host *f = calloc(1, sizeof(*f));

@@ -157,10 +157,12 @@ static void test_secrets_referenced_lists_every_ref(void **state)
         "\"objectStorage\":{\"credentialsSecretRef\":{\"name\":\"s3\"}},"
         "\"app\":{\"smtp\":{\"passwordSecretRef\":{\"name\":\"smtp\"}}},"
         "\"notARef\":{\"name\":\"nope\"},\"mySecretRefs\":{\"name\":\"nope2\"}}}";
-    static const char *const want[] = {"acme-ami",
+    static const char *const want[] = {"acme-acme-account",
+                                       "acme-ami",
                                        "acme-minio-admin",
                                        "acme-objectstorage",
                                        "acme-postgres",
+                                       "acme-tls",
                                        "db",
                                        "s3",
                                        "smtp",

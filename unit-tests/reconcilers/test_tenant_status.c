@@ -550,9 +550,96 @@ static void test_status_secret_problem_is_its_own_reason(void **state)
     json_object_put(st);
 }
 
+/* status.tls: the pair's fields; lastRenewal moves only with a new pair; a pair that fails its
+ * checks keeps the block placed before and is Degraded with the check's reason. */
+static void test_status_tls_block_and_last_renewal(void **state)
+{
+    tenant_obs_component cs[1];
+    const char *dns[] = {"oml.example.com"}, *ips[] = {"10.0.0.5"};
+    tenant_obs_tls tls;
+    tenant_obs obs;
+    json_object *st0, *st1, *st2, *st3;
+
+    (void)state;
+    cs[0] = comp("nginx", TENANT_STATE_RUNNING, 1);
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 1;
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    memset(&tls, 0, sizeof(tls));
+    tls.mode = "selfsigned";
+    tls.secret = "t1-tls";
+    tls.secret_revision = 7;
+    tls.digest = "d1";
+    tls.has_pair = 1;
+    tls.not_before = 1767225600; /* 2026-01-01T00:00:00Z */
+    tls.not_after = 1798761600;  /* 2027-01-01T00:00:00Z */
+    tls.serial = "0A";
+    tls.issuer = "CN=oml.example.com";
+    tls.dns_names = dns;
+    tls.n_dns = 1;
+    tls.ip_addrs = ips;
+    tls.n_ips = 1;
+    tls.next_renewal = 1788220800; /* 2026-09-01T00:00:00Z */
+    tls.is_issued = 1;
+    obs.tls = &tls;
+    st0 = compute(NULL, &obs, T0);
+    assert_string_equal(cjson_get_string(st0, "tls.mode"), "selfsigned");
+    assert_string_equal(cjson_get_string(st0, "tls.secretName"), "t1-tls");
+    assert_int_equal(cjson_get_int(st0, "tls.secretRevision", 0), 7);
+    assert_string_equal(cjson_get_string(st0, "tls.digest"), "d1");
+    assert_string_equal(cjson_get_string(st0, "tls.notBefore"), "2026-01-01T00:00:00Z");
+    assert_string_equal(cjson_get_string(st0, "tls.notAfter"), "2027-01-01T00:00:00Z");
+    assert_string_equal(cjson_get_string(st0, "tls.serial"), "0A");
+    assert_string_equal(cjson_get_string(st0, "tls.issuer"), "CN=oml.example.com");
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(cjson_get(st0, "tls.dnsNames"), 0)),
+        "oml.example.com");
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(cjson_get(st0, "tls.ipAddresses"), 0)),
+        "10.0.0.5");
+    assert_string_equal(cjson_get_string(st0, "tls.lastRenewal"), T0);
+    assert_string_equal(cjson_get_string(st0, "tls.nextRenewal"), "2026-09-01T00:00:00Z");
+    assert_string_equal(cond(st0, "CertificateExpiringSoon", "status"), "False");
+    assert_string_equal(cjson_get_string(st0, "phase"), "Ready");
+    /* the same pair later: lastRenewal stays */
+    tls.is_issued = 0;
+    st1 = compute(st0, &obs, T1);
+    assert_string_equal(cjson_get_string(st1, "tls.lastRenewal"), T0);
+    /* a custom pair that fails: the block stays (mode follows), Degraded with the reason */
+    tls.mode = "custom";
+    tls.has_pair = 0;
+    tls.fail_reason = "KeyMismatch";
+    tls.fail_message = "Secret c fails the check KeyMismatch";
+    tls.is_expiring_soon = 1;
+    st2 = compute(st1, &obs, T2);
+    assert_string_equal(cjson_get_string(st2, "tls.mode"), "custom");
+    assert_string_equal(cjson_get_string(st2, "tls.digest"), "d1");
+    assert_string_equal(cjson_get_string(st2, "tls.serial"), "0A");
+    assert_string_equal(cond(st2, "Degraded", "status"), "True");
+    assert_string_equal(cond(st2, "Degraded", "reason"), "KeyMismatch");
+    assert_string_equal(cond(st2, "Ready", "status"), "True");
+    assert_string_equal(cjson_get_string(st2, "phase"), "Degraded");
+    assert_string_equal(cond(st2, "CertificateExpiringSoon", "status"), "True");
+    /* a new pair: lastRenewal moves */
+    tls.has_pair = 1;
+    tls.fail_reason = NULL;
+    tls.digest = "d2";
+    st3 = compute(st2, &obs, T2);
+    assert_string_equal(cjson_get_string(st3, "tls.lastRenewal"), T2);
+    assert_string_equal(cond(st3, "Degraded", "status"), "False");
+    json_object_put(st0);
+    json_object_put(st1);
+    json_object_put(st2);
+    json_object_put(st3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_tls_block_and_last_renewal),
         cmocka_unit_test(test_status_ready_when_every_component_runs),
         cmocka_unit_test(test_status_progressing_while_components_missing),
         cmocka_unit_test(test_status_degraded_names_failed_component),
