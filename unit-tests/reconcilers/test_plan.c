@@ -200,7 +200,8 @@ static void add_label(fake_host *f, const char *name, const char *key, const cha
 
 static live_host as_live(const fake_host *f)
 {
-    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0, NULL, 0};
+    live_host lh = {f->host, f->c, f->n, f->image_list,  f->n_images, NULL,
+                    0,       NULL, 0,    LIVE_HA_ACTIVE, NULL};
 
     return lh;
 }
@@ -277,7 +278,7 @@ static void test_plan_fresh_host_pulls_first_then_creates_in_order(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
     const desired_host *dh = desired_host_at(ds, 0);
-    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, NULL};
     plan *p = compute(ds, &lh, 1);
     size_t pulls = 0, creates = 0, omlapp_pulls = 0;
     int last_order = -1;
@@ -880,7 +881,7 @@ static void test_plan_fresh_host_makes_bind_dirs_before_creates(void **state)
     const desired_host *dh = desired_host_at(ds, 0);
     const desired_container *kam = desired_host_find_container(dh, "oml-kamailio-server");
     live_dir dirs[1] = {{"/etc/omnileads/certs", 0}};
-    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, dirs, 1};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, dirs, 1, LIVE_HA_ACTIVE, NULL};
     fake_host *f = calloc(1, sizeof(*f));
     size_t n_mkdir = 0, first_create = 0, mkdir_at = 0, n_pulls = 0;
     plan *p = compute(ds, &lh, 1);
@@ -947,8 +948,8 @@ static void test_plan_fresh_host_makes_bind_dirs_before_creates(void **state)
 static void test_plan_rejects_duplicate_hosts(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
-    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0},
-                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0}};
+    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, NULL},
+                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, NULL}};
     omlop_err err = OMLOP_ERR_INIT;
     plan *p = NULL;
 

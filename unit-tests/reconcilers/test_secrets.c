@@ -161,6 +161,7 @@ static void test_secrets_referenced_lists_every_ref(void **state)
                                        "acme-minio-admin",
                                        "acme-objectstorage",
                                        "acme-postgres",
+                                       "acme-vrrp",
                                        "db",
                                        "s3",
                                        "smtp",
