@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/xalloc.h"
+#include "reconcilers/ha_round.h"
 
 /* --- the start script --------------------------------------------------------------------- */
 

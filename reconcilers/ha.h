@@ -17,8 +17,9 @@
  *     STOP stop them (reverse order): they move in seconds without omlopd, as 2.X's did.
  *
  * omlopd then observes, each round, which node holds the VIP (`ip -o -4 addr show` run in the
- * keepalived container) and converges to it (ha_decide_active, plan.h's live_ha): the
- * active-only components run on the node holding it and are stopped on the other; while no node
+ * keepalived container) and converges to it (ha_decide_active; ha_round.h gives the plan its
+ * live_ha): the active-only components run on the node holding it and are stopped on the other;
+ * while no node
  * holds it, omlopd neither starts nor stops them (keepalived decides). The PostgreSQL VIPs are
  * observed and reported, not yet managed (docs/ha.md).
  */
@@ -30,7 +31,6 @@
 
 #include "lib/err.h"
 #include "lib/strbuf.h"
-#include "reconcilers/plan.h"
 
 #define HA_VRID            51 /* 2.X's virtual_router_id */
 #define HA_PRIORITY_MAIN   100
@@ -90,9 +90,6 @@ typedef struct ha_node_obs {
  */
 int ha_decide_active(const ha_node_obs *nodes, size_t n, const char *previous,
                      const char *preferred);
-
-/* What the plan does with the active-only components of node i, given ha_decide_active's answer. */
-live_ha ha_node_role(int active, size_t i);
 
 /* What status.ha and the HAHealthy condition say (all borrowed). */
 typedef struct ha_report {

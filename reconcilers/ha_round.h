@@ -13,6 +13,10 @@
 
 typedef struct ha_round ha_round;
 
+/* What the plan does with the active-only components of node i, given ha_decide_active's answer
+ * (pure; in ha.c). */
+live_ha ha_node_role(int active, size_t i);
+
 /*
  * Observe the VIPs of r's reachable hosts (r->ds built) and set r->ha and every host's h->ha.
  * Does nothing for a tenant whose layout is not ha. A node where keepalived does not run (or the

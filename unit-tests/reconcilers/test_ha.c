@@ -21,6 +21,7 @@
 #include "lib/cjson.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/ha.h"
+#include "reconcilers/ha_round.h"
 
 /* --- fixtures ---------------------------------------------------------------------------- */
 
