@@ -19,9 +19,8 @@
  * omlopd then observes, each round, which node holds the VIP (`ip -o -4 addr show` run in the
  * keepalived container) and converges to it (ha_decide_active; ha_round.h gives the plan its
  * live_ha): the active-only components run on the node holding it and are stopped on the other;
- * while no node
- * holds it, omlopd neither starts nor stops them (keepalived decides). The PostgreSQL VIPs are
- * observed and reported, not yet managed (docs/ha.md).
+ * while no node holds it, omlopd neither starts nor stops them (keepalived decides). The
+ * PostgreSQL VIPs are observed and reported, not yet managed (docs/ha.md).
  */
 #ifndef OMLOP_HA_H
 #define OMLOP_HA_H
