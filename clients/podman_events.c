@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "clients/podman_call.h"
 #include "clients/podman_stream.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define FOLLOW_BACKOFF_MS  250
 #define FOLLOW_BACKOFF_MAX 5000
@@ -219,4 +221,223 @@ int podman_events_follow(podman_client *p, const podman_events_opts *o, podman_e
     if (rc < 0 && err)
         *err = e;
     return rc;
+}
+
+/* --- a stream decoded from raw bytes (no thread of its own) ---------------------------- */
+
+#define STREAM_HEAD_MAX  (16 * 1024)
+#define STREAM_CHUNK_MAX 32 /* hex digits and extensions of one chunk-size line */
+
+enum stream_state { ST_HEAD, ST_SIZE, ST_DATA, ST_DATA_END, ST_RAW, ST_DONE };
+
+struct podman_events_stream {
+    char *host;
+    struct follow f;
+    struct events_state lines; /* line splitting and parsing, into follow_event */
+    enum stream_state state;
+    strbuf head; /* the response head, then a chunk-size line */
+    size_t chunk_left;
+    int64_t date_nano; /* the first response's Date (the host's clock), 0 if none */
+};
+
+podman_events_stream *podman_events_stream_new(const char *host, podman_event_fn cb, void *ud)
+{
+    podman_events_stream *s = xcalloc(1, sizeof(*s));
+
+    s->host = xstrdup(host ? host : "?");
+    s->f.cb = cb;
+    s->f.ud = ud;
+    s->lines.cb = follow_event;
+    s->lines.ud = &s->f;
+    s->lines.host = s->host;
+    return s;
+}
+
+void podman_events_stream_free(podman_events_stream *s)
+{
+    if (!s)
+        return;
+    follow_forget(&s->f);
+    podman_lines_release(&s->lines.lines);
+    strbuf_release(&s->head);
+    free(s->host);
+    free(s);
+}
+
+void podman_events_stream_request(podman_events_stream *s, const char *prefix,
+                                  const podman_filters *f, strbuf *out)
+{
+    strbuf path = STRBUF_INIT, filters = STRBUF_INIT;
+    int64_t since = s->f.last_nano ? s->f.last_nano : s->date_nano;
+
+    s->state = ST_HEAD;
+    s->chunk_left = 0;
+    strbuf_reset(&s->head);
+    podman_lines_release(&s->lines.lines);
+    s->lines.is_line_err = 0;
+    if (!s->f.last_nano)
+        s->f.last_nano = since; /* events older than the gap were seen by no one: skip them */
+    strbuf_addf(&path, "%s/events", prefix ? prefix : PODMAN_API_PREFIX);
+    podman_query_add(&path, "stream", "true");
+    if (f) {
+        podman_filters_json(f, &filters);
+        podman_query_add(&path, "filters", strbuf_str(&filters));
+    }
+    if (since > 0) {
+        char sec[32];
+
+        /* whole seconds: Podman parses fractions as a float and may round past an event */
+        snprintf(sec, sizeof(sec), "%" PRId64, since / 1000000000);
+        podman_query_add(&path, "since", sec);
+    }
+    strbuf_addf(out, "GET %s HTTP/1.1\r\nHost: d\r\nAccept: application/json\r\n\r\n",
+                strbuf_str(&path));
+    strbuf_release(&path);
+    strbuf_release(&filters);
+}
+
+/* The value of header name in head (case-insensitive name), copied into out; 0 if absent. */
+static int head_value(const char *head, const char *name, char *out, size_t size)
+{
+    size_t nl = strlen(name);
+
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l, "\r\n")) {
+        const char *v, *e;
+
+        l += 2;
+        if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
+            continue;
+        for (v = l + nl + 1; *v == ' ' || *v == '\t'; v++)
+            ;
+        e = strstr(v, "\r\n");
+        if (!e)
+            e = v + strlen(v);
+        snprintf(out, size, "%.*s", (int)(e - v), v);
+        return 1;
+    }
+    return 0;
+}
+
+/* The head is complete (without its blank line): check the status, note Date and framing. */
+static int stream_head(podman_events_stream *s, omlop_err *err)
+{
+    const char *h = strbuf_str(&s->head);
+    char te[64] = "", date[64] = "";
+    int status = 0;
+    struct tm tm;
+
+    if (sscanf(h, "HTTP/1.%*d %d", &status) != 1)
+        return omlop_err_set(err, OMLOP_EPROTO, "host %s: events: not an HTTP response", s->host);
+    if (status != 200)
+        return omlop_err_set(err, OMLOP_EPROTO, "host %s: events: HTTP %d from the Podman service",
+                             s->host, status);
+    memset(&tm, 0, sizeof(tm));
+    if (!s->date_nano && head_value(h, "Date", date, sizeof(date)) &&
+        strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+        s->date_nano = (int64_t)timegm(&tm) * 1000000000;
+    s->state = head_value(h, "Transfer-Encoding", te, sizeof(te)) && strcasestr(te, "chunked")
+                   ? ST_SIZE
+                   : ST_RAW;
+    strbuf_reset(&s->head);
+    return 0;
+}
+
+static int stream_body(podman_events_stream *s, const char *data, size_t len, omlop_err *err)
+{
+    int rc = podman_lines_feed(&s->lines.lines, data, len, events_line, &s->lines, err);
+
+    if (rc < 0)
+        return omlop_err_prefix(err, "host %s: events: ", s->host);
+    return 0;
+}
+
+void podman_events_stream_forget(podman_events_stream *s)
+{
+    follow_forget(&s->f);
+    s->f.last_nano = 0;
+    s->date_nano = 0;
+}
+
+int podman_events_stream_feed(podman_events_stream *s, const char *data, size_t len, omlop_err *err)
+{
+    while (len > 0) {
+        switch (s->state) {
+        case ST_HEAD: {
+            const char *h;
+
+            strbuf_add(&s->head, data, 1);
+            data++;
+            len--;
+            h = strbuf_str(&s->head);
+            if (s->head.len > STREAM_HEAD_MAX)
+                return omlop_err_set(err, OMLOP_EPROTO,
+                                     "host %s: events: response head over %d bytes", s->host,
+                                     STREAM_HEAD_MAX);
+            if (s->head.len >= 4 && strcmp(h + s->head.len - 4, "\r\n\r\n") == 0) {
+                strbuf_setlen(&s->head, s->head.len - 2);
+                if (stream_head(s, err) < 0)
+                    return err->code;
+            }
+            break;
+        }
+        case ST_SIZE: {
+            char *end;
+            unsigned long n;
+
+            strbuf_add(&s->head, data, 1);
+            data++;
+            len--;
+            if (s->head.len > STREAM_CHUNK_MAX)
+                return omlop_err_set(err, OMLOP_EPROTO, "host %s: events: bad chunk size line",
+                                     s->host);
+            if (s->head.len < 2 || strcmp(strbuf_str(&s->head) + s->head.len - 2, "\r\n") != 0)
+                break;
+            n = strtoul(strbuf_str(&s->head), &end, 16);
+            if (end == strbuf_str(&s->head) || (*end != ';' && *end != '\r'))
+                return omlop_err_set(err, OMLOP_EPROTO, "host %s: events: bad chunk size line",
+                                     s->host);
+            strbuf_reset(&s->head);
+            if (n == 0) {
+                s->state = ST_DONE;
+                return omlop_err_set(err, OMLOP_EUNAVAIL,
+                                     "host %s: the event stream ended (the Podman service "
+                                     "stopped?)",
+                                     s->host);
+            }
+            s->chunk_left = n;
+            s->state = ST_DATA;
+            break;
+        }
+        case ST_DATA: {
+            size_t n = len < s->chunk_left ? len : s->chunk_left;
+
+            if (stream_body(s, data, n, err) < 0)
+                return err->code;
+            data += n;
+            len -= n;
+            s->chunk_left -= n;
+            if (!s->chunk_left)
+                s->state = ST_DATA_END;
+            break;
+        }
+        case ST_DATA_END:
+            /* the CRLF after a chunk's data: skip it, byte by byte */
+            if (*data == '\n')
+                s->state = ST_SIZE;
+            else if (*data != '\r')
+                return omlop_err_set(err, OMLOP_EPROTO, "host %s: events: bad chunk end", s->host);
+            data++;
+            len--;
+            break;
+        case ST_RAW:
+            if (stream_body(s, data, len, err) < 0)
+                return err->code;
+            len = 0;
+            break;
+        case ST_DONE:
+            return omlop_err_set(err, OMLOP_EPROTO, "host %s: events: bytes after the end",
+                                 s->host);
+        }
+    }
+    return 0;
 }

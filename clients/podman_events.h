@@ -3,6 +3,12 @@
  * podman_events streams once; podman_events_follow survives breaks (Podman
  * restarted, SSH reconnected) by resuming with `since` the last event seen and
  * skipping what was already delivered. Part of the Podman client (podman.h).
+ *
+ * podman_events_stream is the same stream without a thread of its own: the
+ * caller sends the request it builds over a byte stream to the Podman socket
+ * and feeds it whatever comes back (clients/hostpool runs it on an SSH pump's
+ * channel). It decodes the HTTP response (chunked or not), the JSON lines and
+ * the events, and skips on a restart what the previous stream delivered.
  */
 #ifndef OMLOP_PODMAN_EVENTS_H
 #define OMLOP_PODMAN_EVENTS_H
@@ -44,5 +50,36 @@ int podman_events(podman_client *p, const podman_events_opts *o, podman_event_fn
  */
 int podman_events_follow(podman_client *p, const podman_events_opts *o, podman_event_fn cb,
                          void *ud, omlop_err *err);
+
+/* An event stream decoded from raw bytes; not thread-safe (one feeder). */
+typedef struct podman_events_stream podman_events_stream;
+
+/* A decoder for host's events (host: for messages; copied), delivering to cb. */
+podman_events_stream *podman_events_stream_new(const char *host, podman_event_fn cb, void *ud);
+void podman_events_stream_free(podman_events_stream *s);
+
+/*
+ * Start a stream: reset the decoder and append to out the HTTP request for
+ * prefix's (e.g. "/v4.0.0/libpod") events matching f (may be NULL). A restart
+ * asks from the second of the last event delivered (or, before any, from the
+ * first response's Date), so events of the gap are replayed once.
+ */
+void podman_events_stream_request(podman_events_stream *s, const char *prefix,
+                                  const podman_filters *f, strbuf *out);
+
+/*
+ * Forget the resume point: the next request asks only for new events (after
+ * the connection to the host was lost: a round re-reads everything anyway, a
+ * replay of the outage would only queue the tenants again and again).
+ */
+void podman_events_stream_forget(podman_events_stream *s);
+
+/*
+ * Feed response bytes. Returns 0, or an error naming the host when the
+ * response is not a 200 event stream or is malformed (then the stream is
+ * useless: close it and start again later). One bad event line is skipped.
+ */
+int podman_events_stream_feed(podman_events_stream *s, const char *data, size_t len,
+                              omlop_err *err);
 
 #endif

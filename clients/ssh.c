@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,23 +158,122 @@ static int positive_or(int v, int def)
     return v > 0 ? v : def;
 }
 
+/* --- loops ----------------------------------------------------------------------------- */
+
+int ssh_loop_threads(const ssh_loop *l)
+{
+    return l->n;
+}
+
+void ssh_loop_free(ssh_loop *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n; i++) {
+        struct ssh_shard *sh = &l->shards[i];
+        uint64_t one = 1;
+
+        if (!sh->has_thread)
+            continue;
+        pthread_mutex_lock(&sh->lock);
+        sh->is_stopping = 1;
+        pthread_mutex_unlock(&sh->lock);
+        if (write(sh->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            log_warn("ssh: wake write failed: %s", strerror(errno));
+        pthread_join(sh->thread, NULL);
+    }
+    for (int i = 0; i < l->n; i++) {
+        if (l->shards[i].wake_fd >= 0)
+            close(l->shards[i].wake_fd);
+        pthread_mutex_destroy(&l->shards[i].lock);
+    }
+    free(l->shards);
+    free(l);
+}
+
+int ssh_loop_new(int n, ssh_loop **out, omlop_err *err)
+{
+    ssh_loop *l = xcalloc(1, sizeof(*l));
+
+    *out = NULL;
+    if (n <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        n = cpus > 0 ? (int)cpus : 1;
+    }
+    l->shards = xcalloc((size_t)n, sizeof(*l->shards));
+    l->n = n;
+    for (int i = 0; i < n; i++) {
+        l->shards[i].loop = l;
+        l->shards[i].wake_fd = -1;
+        pthread_mutex_init(&l->shards[i].lock, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        struct ssh_shard *sh = &l->shards[i];
+
+        sh->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (sh->wake_fd < 0) {
+            int e = errno;
+
+            ssh_loop_free(l);
+            return omlop_err_set(err, OMLOP_EIO, "ssh: eventfd: %s", strerror(e));
+        }
+        if (pthread_create(&sh->thread, NULL, ssh_pump_shard_main, sh) != 0) {
+            ssh_loop_free(l);
+            return omlop_err_set(err, OMLOP_EIO, "ssh: cannot start pump thread %d", i);
+        }
+        sh->has_thread = 1;
+    }
+    *out = l;
+    return 0;
+}
+
+/* Hand c to the shard with the fewest connections. */
+static void loop_attach(ssh_loop *l, ssh_conn *c)
+{
+    /* ssh_loop_new makes at least one shard */
+    struct ssh_shard *best = &l->shards[0];
+    size_t least = SIZE_MAX;
+
+    for (int i = 0; i < l->n; i++) {
+        struct ssh_shard *sh = &l->shards[i];
+        size_t n;
+
+        pthread_mutex_lock(&sh->lock);
+        n = sh->n_conns;
+        pthread_mutex_unlock(&sh->lock);
+        if (n < least) {
+            best = sh;
+            least = n;
+        }
+    }
+    c->shard = best;
+    pthread_mutex_lock(&best->lock);
+    c->shard_next = best->added;
+    best->added = c;
+    best->n_conns++;
+    pthread_mutex_unlock(&best->lock);
+    c->is_attached = 1;
+    ssh_pump_wake(c);
+}
+
 void ssh_conn_free(ssh_conn *c)
 {
     if (!c)
         return;
     if (c->fwds)
         log_error("host=%s ssh: bug: connection freed before its forwards", c->name);
-    if (c->has_thread) {
+    if (c->is_attached) {
         pthread_mutex_lock(&c->lock);
         c->is_stopping = 1;
         pthread_mutex_unlock(&c->lock);
         ssh_pump_wake(c);
-        pthread_join(c->thread, NULL);
+        pthread_mutex_lock(&c->lock);
+        while (!c->is_detached)
+            pthread_cond_wait(&c->cond, &c->lock);
+        pthread_mutex_unlock(&c->lock);
     }
-    if (c->wake_fd >= 0)
-        close(c->wake_fd);
-    free(c->pfd);
-    free(c->who);
+    ssh_loop_free(c->own_loop);
     ssh_key_free(c->tofu_key);
     ssh_key_free(c->data_key);
     ssh_key_free(c->file_key);
@@ -186,6 +286,7 @@ void ssh_conn_free(ssh_conn *c)
     free(c->target);
     free(c->known_hosts_file);
     free(c->file_key_path);
+    free(c->watch_socket);
     free(c);
 }
 
@@ -204,7 +305,6 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
         return omlop_err_set(err, OMLOP_EINVAL, "host %s: SSH port %d is not in 1-65535",
                              cfg->name ? cfg->name : cfg->address, cfg->port);
     c = xcalloc(1, sizeof(*c));
-    c->wake_fd = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -224,6 +324,19 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
     c->backoff_initial_ms = positive_or(cfg->backoff_initial_ms, 500);
     c->backoff_max_ms = positive_or(cfg->backoff_max_ms, 30000);
     c->open_timeout_ms = positive_or(cfg->open_timeout_ms, 10000);
+    c->on_state = cfg->on_state;
+    c->state_ud = cfg->state_ud;
+    c->watch_fd = -1;
+    c->watch_backoff_ms = SSH_WATCH_BACKOFF_MS;
+    if (cfg->watch_socket && cfg->watch_ops) {
+        if (cfg->watch_socket[0] != '/') {
+            rc = omlop_err_set(err, OMLOP_EINVAL, "socket path '%s' must be absolute",
+                               cfg->watch_socket);
+            goto prefixed;
+        }
+        c->watch_socket = xstrdup(cfg->watch_socket);
+        c->watch = *cfg->watch_ops;
+    }
     if (strchr(c->address, ':'))
         strbuf_addf(&target, "%s@[%s]:%d", c->user, c->address, c->port);
     else
@@ -248,21 +361,16 @@ int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err)
         if (rc < 0)
             goto prefixed;
     }
-    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (c->wake_fd < 0) {
-        rc = omlop_err_set(err, OMLOP_EIO, "host %s: eventfd: %s", c->name, strerror(errno));
-        goto fail;
+    if (!cfg->loop) {
+        rc = ssh_loop_new(1, &c->own_loop, err);
+        if (rc < 0)
+            goto prefixed;
     }
-    if (pthread_create(&c->thread, NULL, ssh_pump_main, c) != 0) {
-        rc = omlop_err_set(err, OMLOP_EIO, "host %s: cannot start the SSH thread", c->name);
-        goto fail;
-    }
-    c->has_thread = 1;
+    loop_attach(cfg->loop ? cfg->loop : c->own_loop, c);
     *out = c;
     return 0;
 prefixed:
     omlop_err_prefix(err, "host %s: ", c->name);
-fail:
     ssh_conn_free(c);
     return rc;
 }

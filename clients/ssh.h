@@ -27,14 +27,24 @@
  * retried with exponential backoff plus jitter, by itself, until freed.
  *
  * Threads and locking (libssh's rule is one session driven by one thread at a
- * time): every ssh_conn has one pump thread that alone calls libssh for that
- * session - connect, auth, channel open, read, write, keepalive, close. Other
- * threads never touch the session; they talk to the pump by message passing:
- * a request (open a channel, add or remove a forward) is queued under
- * conn->lock, the pump is woken through an eventfd, and the caller waits on a
- * condition variable for the answer. (The pump is in ssh_pump.c.)
- * conn->lock (owned by the ssh_conn) protects only the request queue, the stop
- * flag and the status snapshot; the pump never holds it while calling libssh.
+ * time): connections run on an ssh_loop, a fixed set of pump threads
+ * ("shards", about one per core) shared by any number of connections. Each
+ * connection is placed on the least loaded shard when created and stays there
+ * for life; that shard's thread alone calls libssh for its session - connect,
+ * auth, channel open, read, write, keepalive, close - in one poll loop over
+ * all of its connections' sockets. Connecting and authenticating never block
+ * the loop (non-blocking libssh, stepped from the poll loop, bounded by
+ * connect_timeout_ms), so a host that never answers, or answers TCP but never
+ * speaks SSH, delays no other connection of its shard. (A host *name* is
+ * resolved with getaddrinfo, which does block; omlop's hosts are addresses.)
+ * A connection created without a loop gets a private loop of one thread
+ * (omlctl, tests). Other threads never touch a session; they talk to its
+ * shard by message passing: a request (open a channel, add or remove a
+ * forward, run a command) is queued under conn->lock, the shard is woken
+ * through its eventfd, and the caller waits on the connection's condition
+ * variable for the answer. (The shards are in ssh_pump.c.) conn->lock (owned
+ * by the ssh_conn) protects only the request queue, the stop flag and the
+ * status snapshot; the shard never holds it while calling libssh.
  * All functions below are safe to call from any thread.
  */
 #ifndef OMLOP_SSH_H
@@ -51,6 +61,45 @@
 
 typedef struct ssh_conn ssh_conn;
 typedef struct ssh_forward ssh_forward;
+typedef struct ssh_loop ssh_loop;
+
+/* A loop of n pump threads (n <= 0: one per online CPU) for many connections. */
+int ssh_loop_new(int n, ssh_loop **out, omlop_err *err);
+
+/* Stop the threads; every connection on it must have been freed. NULL is fine. */
+void ssh_loop_free(ssh_loop *l);
+
+/* Its number of pump threads. */
+int ssh_loop_threads(const ssh_loop *l);
+
+/*
+ * A long-lived stream the connection keeps open for its owner (an event
+ * stream): whenever the session is up, the pump opens a channel to
+ * watch_socket, sends what on_open appends to out, and hands every byte that
+ * comes back to on_data. When the channel ends or cannot be opened while the
+ * connection stays up, on_end tells why (a lost connection is told by
+ * on_state alone), and the pump opens it again: at once after a reconnect,
+ * else after a backoff of 250 ms doubling to 5 s, reset by data. Everything
+ * runs on the pump thread, without the connection's lock: be quick; from a
+ * callback only ssh_conn_get_status and the name getters may be called.
+ */
+typedef struct ssh_watch_ops {
+    void (*on_open)(void *ud, strbuf *out);
+    /* return non-zero to close the stream (it is opened again after the backoff) */
+    int (*on_data)(void *ud, const char *data, size_t len);
+    void (*on_end)(void *ud, const omlop_err *why);
+    void *ud;
+} ssh_watch_ops;
+
+typedef enum ssh_conn_state {
+    SSH_CONN_CONNECTING = 0, /* first attempt in progress */
+    SSH_CONN_CONNECTED = 1,
+    SSH_CONN_DOWN = 2,   /* last attempt failed or the connection was lost; retrying */
+    SSH_CONN_CLOSED = 3, /* being freed */
+} ssh_conn_state;
+
+/* Told on the pump thread after each state change, without the lock (be quick). */
+typedef void (*ssh_state_fn)(void *ud, ssh_conn_state state, unsigned connects, const char *why);
 
 /* How to reach and trust one host. Strings are copied by ssh_conn_new. */
 typedef struct ssh_host_config {
@@ -74,14 +123,12 @@ typedef struct ssh_host_config {
     int backoff_initial_ms;    /* first retry delay; 0 = 500 */
     int backoff_max_ms;        /* retry delay cap; 0 = 30000 */
     int open_timeout_ms;       /* waiting for a channel to open; 0 = 10000 */
+    ssh_loop *loop;            /* the pump threads to run on (borrowed); NULL: a private one */
+    ssh_state_fn on_state;     /* may be NULL */
+    void *state_ud;
+    const char *watch_socket;       /* a unix socket on the host to keep a stream open to */
+    const ssh_watch_ops *watch_ops; /* with watch_socket (copied) */
 } ssh_host_config;
-
-typedef enum ssh_conn_state {
-    SSH_CONN_CONNECTING = 0, /* first attempt in progress */
-    SSH_CONN_CONNECTED = 1,
-    SSH_CONN_DOWN = 2,   /* last attempt failed or the connection was lost; retrying */
-    SSH_CONN_CLOSED = 3, /* being freed */
-} ssh_conn_state;
 
 typedef enum ssh_hostkey_verdict {
     SSH_HOSTKEY_UNCHECKED = 0,     /* no key seen yet */
@@ -111,12 +158,13 @@ typedef struct ssh_conn_status {
 } ssh_conn_status;
 
 /*
- * Check cfg, load its keys and start the pump thread, which connects at once
- * (and keeps reconnecting). Key and config errors are reported here.
+ * Check cfg, load its keys and hand the connection to a pump thread, which
+ * connects at once (and keeps reconnecting). Key and config errors are
+ * reported here.
  */
 int ssh_conn_new(const ssh_host_config *cfg, ssh_conn **out, omlop_err *err);
 
-/* Close every channel, disconnect, stop the thread and free; NULL is fine. */
+/* Close every channel, disconnect, leave the pump thread and free; NULL is fine. */
 void ssh_conn_free(ssh_conn *c);
 
 /*

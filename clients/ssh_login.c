@@ -2,10 +2,13 @@
 #include "clients/ssh_login.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -160,163 +163,281 @@ static int verify_hostkey(const ssh_login *l, ssh_session s, ssh_login_result *r
     return rc;
 }
 
-static int try_key(ssh_session s, ssh_key key, const char *what, strbuf *tried, int *ok)
-{
-    int rc = ssh_userauth_publickey(s, NULL, key);
+/* Where a login is; each step may have to wait for the network (SSH_AGAIN). */
+enum login_step {
+    LS_CONNECT,  /* TCP connect, banners, key exchange */
+    LS_NONE,     /* "none" authentication, which also fetches the accepted methods */
+    LS_DATA_KEY, /* the key from the secret */
+    LS_FILE_KEY, /* the key file */
+    LS_AGENT,    /* ssh-agent */
+    LS_DONE,
+};
 
-    if (rc == SSH_AUTH_SUCCESS) {
-        *ok = 1;
-        return 0;
-    }
-    if (rc == SSH_AUTH_ERROR)
-        return -1;
-    strbuf_addf(tried, "%s%s (%s)", tried->len ? ", " : "", what, ssh_keys_type_name(key));
-    return 0;
+struct ssh_login_op {
+    ssh_login l; /* borrowed strings and keys: the caller keeps them alive */
+    ssh_session s;
+    enum login_step step;
+    long long deadline_ms;
+    int is_tcp_up; /* the TCP connect finished (then POLLOUT only for pending writes) */
+    strbuf algos;  /* the pinned host key algorithms, if any */
+    strbuf tried;  /* the identities refused, for the message */
+};
+
+static int connect_error(ssh_login_op *op, omlop_err *err)
+{
+    const ssh_login *l = &op->l;
+    const char *why = ssh_get_error(op->s);
+
+    /* the server answered but has no key of the pinned type: not a network problem */
+    if (op->algos.len && why && strstr(why, "host key"))
+        return omlop_err_set(err, OMLOP_EAUTH,
+                             "host %s (%s): the server has no host key of the pinned type "
+                             "(%s): %s. Pin a key of a type it has (`ssh-keyscan ADDRESS` "
+                             "lists them) %s",
+                             l->name, l->target, strbuf_str(&op->algos), why,
+                             l->is_spec_advice
+                                 ? "in the Tenant's spec.hosts[].ssh.knownHostKey of this host"
+                                 : "with --host-key");
+    return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): cannot connect: %s", l->name,
+                         l->target, why);
 }
 
-static int authenticate(const ssh_login *l, ssh_session s, ssh_login_result *res, omlop_err *err)
+static int refused_error(ssh_login_op *op, omlop_err *err)
 {
-    strbuf tried = STRBUF_INIT;
-    int ok = 0, rc;
+    const ssh_login *l = &op->l;
 
-    rc = ssh_userauth_none(s, NULL);
-    if (rc == SSH_AUTH_SUCCESS) {
-        snprintf(res->auth_method, sizeof(res->auth_method), "none");
-        goto done;
-    }
-    if (rc == SSH_AUTH_ERROR)
-        goto ioerr;
-    if (!(ssh_userauth_list(s, NULL) & SSH_AUTH_METHOD_PUBLICKEY)) {
-        rc = omlop_err_set(err, OMLOP_EAUTH,
-                           "host %s (%s): the server does not accept public key authentication "
-                           "for %s; enable PubkeyAuthentication in its sshd_config",
-                           l->name, l->target, l->user);
-        goto out;
-    }
-    if (l->data_key) {
-        if (try_key(s, l->data_key, "the key from the secret", &tried, &ok) < 0)
-            goto ioerr;
-        if (ok) {
-            snprintf(res->auth_method, sizeof(res->auth_method), "publickey (secret, %s)",
-                     ssh_keys_type_name(l->data_key));
-            goto done;
-        }
-    }
-    if (l->file_key) {
-        if (try_key(s, l->file_key, l->file_key_path, &tried, &ok) < 0)
-            goto ioerr;
-        if (ok) {
-            snprintf(res->auth_method, sizeof(res->auth_method), "publickey (file, %s)",
-                     ssh_keys_type_name(l->file_key));
-            goto done;
-        }
-    }
-    if (l->use_agent || (!l->data_key && !l->file_key)) {
-        if (getenv("SSH_AUTH_SOCK")) {
-            rc = ssh_userauth_agent(s, NULL);
-            if (rc == SSH_AUTH_SUCCESS) {
-                snprintf(res->auth_method, sizeof(res->auth_method), "ssh-agent");
-                goto done;
-            }
-            if (rc == SSH_AUTH_ERROR)
-                goto ioerr;
-            strbuf_addf(&tried, "%sthe keys of ssh-agent", tried.len ? ", " : "");
-        } else {
-            strbuf_addf(&tried, "%sssh-agent (not running: SSH_AUTH_SOCK is not set)",
-                        tried.len ? ", " : "");
-        }
-    }
-    rc = omlop_err_set(err, OMLOP_EAUTH,
-                       "host %s (%s): authentication as %s refused; tried %s. Add the public key "
-                       "to ~%s/.ssh/authorized_keys on the host, or give the right key (%s)",
-                       l->name, l->target, l->user, tried.len ? strbuf_str(&tried) : "no key",
-                       l->user,
-                       l->is_spec_advice ? "in the Secret the Tenant's "
-                                           "spec.hosts[].ssh.identitySecretRef names"
-                                         : "--identity");
-    goto out;
-done:
-    rc = 0;
-    goto out;
-ioerr:
-    rc = omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): authentication failed: %s", l->name,
-                       l->target, ssh_get_error(s));
-out:
-    strbuf_release(&tried);
-    return rc;
+    return omlop_err_set(err, OMLOP_EAUTH,
+                         "host %s (%s): authentication as %s refused; tried %s. Add the public "
+                         "key to ~%s/.ssh/authorized_keys on the host, or give the right key (%s)",
+                         l->name, l->target, l->user,
+                         op->tried.len ? strbuf_str(&op->tried) : "no key", l->user,
+                         l->is_spec_advice ? "in the Secret the Tenant's "
+                                             "spec.hosts[].ssh.identitySecretRef names"
+                                           : "--identity");
 }
 
-int ssh_login_open(const ssh_login *l, ssh_login_result *res, ssh_session *session, omlop_err *err)
+/* The step after the one that just gave up (denied) on an identity. */
+static enum login_step next_identity(const ssh_login_op *op, enum login_step after)
 {
-    ssh_session s = ssh_new();
-    long tsec = l->timeout_ms / 1000, tusec = (l->timeout_ms % 1000) * 1000L;
-    int zero = 0, one = 1, verbosity = SSH_LOG_NOLOG, port = l->port;
-    const char *kh = l->known_hosts_file ? l->known_hosts_file : "/dev/null";
-    strbuf algos = STRBUF_INIT;
+    const ssh_login *l = &op->l;
+
+    if (after < LS_DATA_KEY && l->data_key)
+        return LS_DATA_KEY;
+    if (after < LS_FILE_KEY && l->file_key)
+        return LS_FILE_KEY;
+    if (after < LS_AGENT && (l->use_agent || (!l->data_key && !l->file_key)))
+        return LS_AGENT;
+    return LS_DONE;
+}
+
+/*
+ * One authentication attempt of the current step: 1 authenticated, 0 again
+ * (wait for the network), -1 the step is over without success (op->step moved
+ * on, or err set when it failed for good).
+ */
+static int auth_step(ssh_login_op *op, ssh_login_result *res, omlop_err *err)
+{
+    const ssh_login *l = &op->l;
+    ssh_key key = NULL;
+    const char *what = NULL;
     int rc;
 
-    memset(res, 0, sizeof(*res));
-    *session = NULL;
-    if (!s)
+    switch (op->step) {
+    case LS_NONE:
+        rc = ssh_userauth_none(op->s, NULL);
+        if (rc == SSH_AUTH_AGAIN)
+            return 0;
+        if (rc == SSH_AUTH_SUCCESS) {
+            snprintf(res->auth_method, sizeof(res->auth_method), "none");
+            return 1;
+        }
+        if (rc == SSH_AUTH_ERROR)
+            break;
+        if (!(ssh_userauth_list(op->s, NULL) & SSH_AUTH_METHOD_PUBLICKEY))
+            return omlop_err_set(err, OMLOP_EAUTH,
+                                 "host %s (%s): the server does not accept public key "
+                                 "authentication for %s; enable PubkeyAuthentication in its "
+                                 "sshd_config",
+                                 l->name, l->target, l->user);
+        op->step = next_identity(op, LS_NONE);
+        return -1;
+    case LS_DATA_KEY:
+    case LS_FILE_KEY:
+        key = op->step == LS_DATA_KEY ? l->data_key : l->file_key;
+        what = op->step == LS_DATA_KEY ? "the key from the secret" : l->file_key_path;
+        rc = ssh_userauth_publickey(op->s, NULL, key);
+        if (rc == SSH_AUTH_AGAIN)
+            return 0;
+        if (rc == SSH_AUTH_SUCCESS) {
+            snprintf(res->auth_method, sizeof(res->auth_method), "publickey (%s, %s)",
+                     op->step == LS_DATA_KEY ? "secret" : "file", ssh_keys_type_name(key));
+            return 1;
+        }
+        if (rc == SSH_AUTH_ERROR)
+            break;
+        strbuf_addf(&op->tried, "%s%s (%s)", op->tried.len ? ", " : "", what,
+                    ssh_keys_type_name(key));
+        op->step = next_identity(op, op->step);
+        return -1;
+    case LS_AGENT:
+        if (!getenv("SSH_AUTH_SOCK")) {
+            strbuf_addf(&op->tried, "%sssh-agent (not running: SSH_AUTH_SOCK is not set)",
+                        op->tried.len ? ", " : "");
+            op->step = LS_DONE;
+            return -1;
+        }
+        rc = ssh_userauth_agent(op->s, NULL);
+        if (rc == SSH_AUTH_AGAIN)
+            return 0;
+        if (rc == SSH_AUTH_SUCCESS) {
+            snprintf(res->auth_method, sizeof(res->auth_method), "ssh-agent");
+            return 1;
+        }
+        if (rc == SSH_AUTH_ERROR)
+            break;
+        strbuf_addf(&op->tried, "%sthe keys of ssh-agent", op->tried.len ? ", " : "");
+        op->step = LS_DONE;
+        return -1;
+    default:
+        return omlop_err_set(err, OMLOP_EINTERNAL, "host %s: login in a bad state", l->name);
+    }
+    return omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): authentication failed: %s", l->name,
+                         l->target, ssh_get_error(op->s));
+}
+
+int ssh_login_start(const ssh_login *l, ssh_login_op **out, omlop_err *err)
+{
+    ssh_login_op *op;
+    int zero = 0, one = 1, verbosity = SSH_LOG_NOLOG, port = l->port;
+    const char *kh = l->known_hosts_file ? l->known_hosts_file : "/dev/null";
+    int rc;
+
+    *out = NULL;
+    op = xcalloc(1, sizeof(*op));
+    op->l = *l;
+    op->step = LS_CONNECT;
+    op->deadline_ms = clock_now_ms() + l->timeout_ms;
+    op->s = ssh_new();
+    if (!op->s) {
+        free(op);
         return omlop_err_set(err, OMLOP_ENOMEM, "host %s: cannot create an SSH session", l->name);
+    }
     /* Only what we were told counts: no ~/.ssh/config, no ~/.ssh/known_hosts. */
-    if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &zero) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_HOST, l->address) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_USER, l->user) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &tsec) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &tusec) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_NODELAY, &one) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, kh) < 0 ||
-        ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, kh) < 0) {
+    if (ssh_options_set(op->s, SSH_OPTIONS_PROCESS_CONFIG, &zero) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_HOST, l->address) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_PORT, &port) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_USER, l->user) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_NODELAY, &one) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_KNOWNHOSTS, kh) < 0 ||
+        ssh_options_set(op->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, kh) < 0) {
         rc = omlop_err_set(err, OMLOP_EINVAL, "host %s: bad SSH option: %s", l->name,
-                           ssh_get_error(s));
+                           ssh_get_error(op->s));
         goto fail;
     }
     if (l->entry_keys && l->entry_keys->n > 0) {
         /* ask for the key type we can verify, or a server with several keys picks another */
-        ssh_keys_hostset_algorithms(l->entry_keys, &algos);
-        if (ssh_options_set(s, SSH_OPTIONS_HOSTKEYS, strbuf_str(&algos)) < 0) {
+        ssh_keys_hostset_algorithms(l->entry_keys, &op->algos);
+        if (ssh_options_set(op->s, SSH_OPTIONS_HOSTKEYS, strbuf_str(&op->algos)) < 0) {
             rc = omlop_err_set(err, OMLOP_EINVAL, "host %s: host key algorithms '%s': %s", l->name,
-                               strbuf_str(&algos), ssh_get_error(s));
+                               strbuf_str(&op->algos), ssh_get_error(op->s));
             goto fail;
         }
     }
-    if (ssh_connect(s) != SSH_OK) {
-        const char *why = ssh_get_error(s);
-
-        /* the server answered but has no key of the pinned type: not a network problem */
-        if (algos.len && why && strstr(why, "host key"))
-            rc = omlop_err_set(err, OMLOP_EAUTH,
-                               "host %s (%s): the server has no host key of the pinned type "
-                               "(%s): %s. Pin a key of a type it has (`ssh-keyscan ADDRESS` "
-                               "lists them) %s",
-                               l->name, l->target, strbuf_str(&algos), why,
-                               l->is_spec_advice
-                                   ? "in the Tenant's spec.hosts[].ssh.knownHostKey of this host"
-                                   : "with --host-key");
-        else
-            rc = omlop_err_set(err, OMLOP_EUNAVAIL, "host %s (%s): cannot connect: %s", l->name,
-                               l->target, why);
-        goto fail;
-    }
-    rc = verify_hostkey(l, s, res, err);
-    if (rc < 0)
-        goto fail;
-    rc = authenticate(l, s, res, err);
-    if (rc < 0)
-        goto fail;
-    strbuf_release(&algos);
-    *session = s;
+    /* every step returns SSH_AGAIN instead of waiting: the caller's poll loop drives it */
+    ssh_set_blocking(op->s, 0);
+    *out = op;
     return 0;
 fail:
-    strbuf_release(&algos);
-    ssh_key_free(res->new_tofu_key);
-    res->new_tofu_key = NULL;
-    ssh_disconnect(s);
-    ssh_free(s);
+    ssh_login_free(op);
     return rc;
+}
+
+int ssh_login_step(ssh_login_op *op, ssh_login_result *res, omlop_err *err)
+{
+    const ssh_login *l = &op->l;
+    int rc;
+
+    for (;;) {
+        switch (op->step) {
+        case LS_CONNECT:
+            rc = ssh_connect(op->s);
+            if (rc == SSH_AGAIN)
+                goto again;
+            if (rc != SSH_OK)
+                return connect_error(op, err);
+            op->is_tcp_up = 1;
+            rc = verify_hostkey(l, op->s, res, err);
+            if (rc < 0)
+                return rc;
+            op->step = LS_NONE;
+            continue;
+        case LS_DONE:
+            return refused_error(op, err);
+        default:
+            rc = auth_step(op, res, err);
+            if (rc > 0)
+                return 1;
+            if (rc == 0)
+                goto again;
+            if (err && err->code)
+                return err->code;
+            continue;
+        }
+    }
+again:
+    if (clock_now_ms() >= op->deadline_ms)
+        return omlop_err_set(err, OMLOP_EUNAVAIL,
+                             "host %s (%s): cannot connect: no %s within %d ms", l->name, l->target,
+                             op->step == LS_CONNECT
+                                 ? (op->is_tcp_up ? "SSH handshake" : "TCP connection")
+                                 : "answer to authentication",
+                             l->timeout_ms);
+    return 0;
+}
+
+int ssh_login_poll(ssh_login_op *op, short *events, long long *deadline_ms)
+{
+    int fd = ssh_get_fd(op->s);
+
+    *deadline_ms = op->deadline_ms;
+    *events = POLLIN;
+    if (fd == SSH_INVALID_SOCKET)
+        return -1;
+    if (!op->is_tcp_up) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+
+        /* connected once it has a peer; until then its writability is the news */
+        if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0)
+            op->is_tcp_up = 1;
+        else
+            *events |= POLLOUT;
+    }
+    if (ssh_get_poll_flags(op->s) & SSH_WRITE_PENDING)
+        *events |= POLLOUT;
+    return fd;
+}
+
+ssh_session ssh_login_take(ssh_login_op *op)
+{
+    ssh_session s = op->s;
+
+    op->s = NULL;
+    return s;
+}
+
+void ssh_login_free(ssh_login_op *op)
+{
+    if (!op)
+        return;
+    if (op->s) {
+        ssh_disconnect(op->s);
+        ssh_free(op->s);
+    }
+    strbuf_release(&op->algos);
+    strbuf_release(&op->tried);
+    free(op);
 }
 
 void ssh_target_release(ssh_target *t)

@@ -1,6 +1,10 @@
 /*
  * ssh_login: open one authenticated libssh session - connect, verify the host
- * key, authenticate - blocking, within a timeout.
+ * key, authenticate - without blocking, within a timeout: the session is
+ * non-blocking from the start, every step that would wait returns to the
+ * caller's poll loop (ssh_login_poll says what to wait for), so one host that
+ * never answers holds no thread. (A host *name* is still resolved by
+ * getaddrinfo, which blocks; addresses do not.)
  *
  * Host key policy (strict unless TOFU is asked for): the host entry's keys
  * decide when given; else a key trusted on first use earlier in this process;
@@ -8,7 +12,8 @@
  * then recorded in the file, if any, and handed back to the caller). Refusals
  * name both fingerprints and say what to do.
  *
- * Called by clients/ssh's pump thread, which then drives the session alone.
+ * Called by clients/ssh's pump threads; the one that starts a login drives it
+ * and then the session alone.
  */
 #ifndef OMLOP_SSH_LOGIN_H
 #define OMLOP_SSH_LOGIN_H
@@ -58,10 +63,26 @@ typedef struct ssh_target {
 int ssh_target_parse(const char *s, ssh_target *out, omlop_err *err);
 void ssh_target_release(ssh_target *t);
 
+typedef struct ssh_login_op ssh_login_op;
+
+/* Start a login (nothing is sent yet); l and what it points to must outlive op. */
+int ssh_login_start(const ssh_login *l, ssh_login_op **out, omlop_err *err);
+
 /*
- * Connect and log in. On success *session is connected, authenticated and
- * still blocking; the caller owns it (ssh_disconnect + ssh_free).
+ * Move the login on as far as the network allows: 1 logged in (res filled),
+ * 0 call again when ssh_login_poll's fd is ready or at its deadline, or an
+ * error (the deadline passed, the host refused, the key did not verify...).
+ * res is filled as far as the login got, also on errors.
  */
-int ssh_login_open(const ssh_login *l, ssh_login_result *res, ssh_session *session, omlop_err *err);
+int ssh_login_step(ssh_login_op *op, ssh_login_result *res, omlop_err *err);
+
+/* The fd to poll and for what, and the login's deadline (monotonic ms); -1: none yet. */
+int ssh_login_poll(ssh_login_op *op, short *events, long long *deadline_ms);
+
+/* After success: the session (connected, authenticated, non-blocking); the caller owns it. */
+ssh_session ssh_login_take(ssh_login_op *op);
+
+/* Abandon (disconnecting) or free after the take; NULL is fine. */
+void ssh_login_free(ssh_login_op *op);
 
 #endif

@@ -1,10 +1,12 @@
 /*
- * ssh_pump: the thread that alone drives one host's libssh session (see
- * ssh_pump.h). It connects, verifies, authenticates (ssh_login), then runs a
- * poll loop over the session socket, the request eventfd, the forwards'
- * listening sockets and the local ends of its channels, moving bytes both
- * ways (ssh_chan), running commands (ssh_exec) against their deadlines,
- * sending keepalives, and reconnecting with backoff.
+ * ssh_pump: a shard thread, which alone drives the libssh sessions of its
+ * connections (see ssh_pump.h). One poll loop over all of them: the shard's
+ * wake eventfd, and per connection its login socket while it connects,
+ * verifies and authenticates without blocking (ssh_login), then its session
+ * socket, the forwards' listening sockets, the watched stream and the local
+ * ends of its channels - moving bytes both ways (ssh_chan), running commands
+ * (ssh_exec) against their deadlines, sending keepalives, and reconnecting
+ * with backoff.
  */
 #include "clients/ssh_pump.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,13 +28,15 @@
 
 /* Poll at least this often, to run timers (keepalive, open deadlines). */
 #define TICK_MS 1000
+/* A login in progress is stepped at least this often, even without socket news. */
+#define LOGIN_TICK_MS 200
 
 void ssh_pump_wake(ssh_conn *c)
 {
     uint64_t one = 1;
 
     /* a full counter already means "wake up", so a failed write loses nothing */
-    if (write(c->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    if (write(c->shard->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         log_warn("host=%s ssh: wake write failed: %s", c->name, strerror(errno));
 }
 
@@ -39,6 +44,8 @@ void ssh_pump_wake(ssh_conn *c)
 
 static void status_set(ssh_conn *c, ssh_conn_state state, const omlop_err *why)
 {
+    unsigned connects;
+
     pthread_mutex_lock(&c->lock);
     if (c->st.state != state)
         c->st.since = time(NULL);
@@ -47,8 +54,85 @@ static void status_set(ssh_conn *c, ssh_conn_state state, const omlop_err *why)
         c->st.last_error_code = why->code;
         snprintf(c->st.last_error, sizeof(c->st.last_error), "%s", why->msg);
     }
+    connects = c->st.connects;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
+    /* outside the lock: the owner may read the status from its callback */
+    if (c->on_state)
+        c->on_state(c->state_ud, state, connects, why ? why->msg : "");
+}
+
+/* --- the watch: the owner's long-lived stream (ssh.h: ssh_watch_ops) -------------------- */
+
+/* The watch's stream ended (why): tell the owner, and open it again after delay_ms. */
+static void watch_end(ssh_conn *c, const omlop_err *why, long delay_ms)
+{
+    if (c->watch_fd >= 0)
+        close(c->watch_fd);
+    c->watch_fd = -1;
+    c->is_watch_opening = 0;
+    c->watch_retry_ms = clock_now_ms() + delay_ms;
+    if (delay_ms > 0)
+        c->watch_backoff_ms = c->watch_backoff_ms * 2 > SSH_WATCH_BACKOFF_MAX_MS
+                                  ? SSH_WATCH_BACKOFF_MAX_MS
+                                  : c->watch_backoff_ms * 2;
+    if (why && c->watch.on_end)
+        c->watch.on_end(c->watch.ud, why);
+}
+
+/* The watch's channel opened: fd is our end; send the owner's request. */
+static void watch_opened(ssh_conn *c, int fd)
+{
+    strbuf req = STRBUF_INIT;
+    size_t off = 0;
+    int fl = fcntl(fd, F_GETFL);
+
+    c->is_watch_opening = 0;
+    c->watch_fd = fd;
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (c->watch.on_open)
+        c->watch.on_open(c->watch.ud, &req);
+    /* a request is small: the socketpair's buffer takes it whole */
+    while (off < req.len) {
+        ssize_t n = write(fd, req.buf + off, req.len - off);
+
+        if (n <= 0) {
+            omlop_err e = OMLOP_ERR_INIT;
+
+            omlop_err_set(&e, OMLOP_EIO, "host %s: cannot send the stream's request: %s", c->name,
+                          n < 0 ? strerror(errno) : "short write");
+            watch_end(c, &e, c->watch_backoff_ms);
+            break;
+        }
+        off += (size_t)n;
+    }
+    strbuf_release(&req);
+}
+
+/* The watch's fd is readable: hand what came to the owner; EOF ends the stream. */
+static void watch_read(ssh_conn *c)
+{
+    char buf[16384];
+
+    for (int i = 0; i < 16 && c->watch_fd >= 0; i++) {
+        ssize_t n = read(c->watch_fd, buf, sizeof(buf));
+        omlop_err e = OMLOP_ERR_INIT;
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            omlop_err_set(&e, OMLOP_EUNAVAIL, "host %s: the stream from %s ended%s%s", c->name,
+                          c->watch_socket, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+            watch_end(c, &e, c->watch_backoff_ms);
+            return;
+        }
+        c->watch_backoff_ms = SSH_WATCH_BACKOFF_MS; /* it works: a later break starts afresh */
+        if (c->watch.on_data && c->watch.on_data(c->watch.ud, buf, (size_t)n) != 0) {
+            watch_end(c, NULL, c->watch_backoff_ms);
+            return;
+        }
+    }
 }
 
 /* The "unreachable" error for callers while the connection is down. */
@@ -136,9 +220,14 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
     int fd = -1;
 
     ch->is_opening = 0;
-    if (!e && ch->req && ssh_chan_attach(ch->k, &fd, &ae) < 0) {
+    if (!e && (ch->req || ch->is_watch) && ssh_chan_attach(ch->k, &fd, &ae) < 0) {
         omlop_err_prefix(&ae, "host %s: ", c->name);
         e = &ae;
+    }
+    if (e && ch->is_watch) {
+        if (c->is_watch_opening) /* else a stale attempt, already ended by session_drop */
+            watch_end(c, e, c->watch_backoff_ms);
+        return;
     }
     if (e) {
         if (ch->req)
@@ -151,7 +240,7 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
         ch->adopt_fd = -1;
         return;
     }
-    if (!ch->req) {
+    if (!ch->req && !ch->is_watch) {
         ssh_chan_adopt(ch->k, ch->adopt_fd);
         ch->adopt_fd = -1;
     }
@@ -162,6 +251,8 @@ static void chan_resolve(ssh_conn *c, struct chan *ch, const omlop_err *e)
     pthread_mutex_unlock(&c->lock);
     if (ch->req)
         ssh_pump_req_finish(c, ch->req, fd, NULL);
+    else if (ch->is_watch)
+        watch_opened(c, fd);
     ch->req = NULL;
 }
 
@@ -204,8 +295,12 @@ static int chan_new_for(ssh_conn *c, const struct req *r, const char *path, ssh_
     return ssh_chan_new(c->session, path, k, e);
 }
 
-/* Open a channel to path for a caller (r) or for a connection a forward accepted (f, fd). */
-static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path)
+/*
+ * Open a channel to path for a caller (r), for a connection a forward accepted (f, fd), or
+ * for the watch (is_watch).
+ */
+static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const char *path,
+                       int is_watch)
 {
     omlop_err e = OMLOP_ERR_INIT;
     struct chan *ch = xcalloc(1, sizeof(*ch));
@@ -215,12 +310,17 @@ static void chan_start(ssh_conn *c, struct req *r, ssh_forward *f, int fd, const
         free(ch);
         if (r)
             ssh_pump_req_finish(c, r, -1, &e);
+        else if (is_watch)
+            watch_end(c, &e, c->watch_backoff_ms);
         else
             fwd_record(c, f, &e);
         if (fd >= 0)
             close(fd);
         return;
     }
+    ch->is_watch = is_watch;
+    if (is_watch)
+        c->is_watch_opening = 1;
     ch->req = r;
     ch->fwd = f;
     ch->adopt_fd = fd;
@@ -279,7 +379,7 @@ static void fwd_accept(ssh_conn *c, ssh_forward *f)
             close(fd);
             continue;
         }
-        chan_start(c, NULL, f, fd, f->remote_path);
+        chan_start(c, NULL, f, fd, f->remote_path, 0);
     }
 }
 
@@ -297,10 +397,16 @@ static void fwd_detach(ssh_conn *c, ssh_forward *f)
     }
 }
 
-/* --- connecting (pump thread) ---------------------------------------------------------- */
+/* --- connecting (shard thread) ---------------------------------------------------------- */
 
 static void session_drop(ssh_conn *c)
 {
+    if (c->watch_fd >= 0 || c->is_watch_opening) {
+        /* reopened as soon as the connection is back; the owner learns of the loss from
+         * on_state, so on_end is not called */
+        c->watch_backoff_ms = SSH_WATCH_BACKOFF_MS;
+        watch_end(c, NULL, 0);
+    }
     while (c->chans) {
         struct chan *ch = c->chans;
 
@@ -340,7 +446,25 @@ static void schedule_retry(ssh_conn *c, const omlop_err *why)
     log_warn("host=%s ssh: %s; retry %u in %ld ms", c->name, why->msg, attempt, delay);
 }
 
-static int session_open(ssh_conn *c, omlop_err *err)
+static void handle_request(ssh_conn *c, struct req *r, int is_stopping);
+
+/* Requests that came while a login ran wait for its outcome (as callers always did). */
+static void parked_handle(ssh_conn *c)
+{
+    struct req *r = c->parked;
+
+    c->parked = NULL;
+    while (r) {
+        struct req *n = r->next;
+
+        r->next = NULL;
+        handle_request(c, r, 0);
+        r = n;
+    }
+}
+
+/* Start a non-blocking login (ssh_login.h); the shard's poll loop drives it. */
+static void login_begin(ssh_conn *c)
 {
     ssh_login l = {
         .name = c->name,
@@ -359,28 +483,49 @@ static int session_open(ssh_conn *c, omlop_err *err)
         .file_key_path = c->file_key_path,
         .use_agent = c->use_agent,
     };
-    ssh_login_result res;
+    omlop_err e = OMLOP_ERR_INIT;
+
+    memset(&c->login_res, 0, sizeof(c->login_res));
+    if (ssh_login_start(&l, &c->login, &e) < 0) {
+        c->login = NULL;
+        schedule_retry(c, &e);
+        return;
+    }
+    c->login_tick_ms = 0; /* step at once: ssh_connect starts the TCP connect */
+}
+
+/* The login is over: rc 1 logged in, < 0 failed with e. */
+static void login_finish(ssh_conn *c, int rc, omlop_err *e)
+{
+    ssh_login_result *res = &c->login_res;
     ssh_session s = NULL;
-    int rc = ssh_login_open(&l, &res, &s, err);
 
     pthread_mutex_lock(&c->lock);
-    if (res.host_key_fingerprint[0]) {
-        snprintf(c->st.host_key_type, sizeof(c->st.host_key_type), "%s", res.host_key_type);
+    if (res->host_key_fingerprint[0]) {
+        snprintf(c->st.host_key_type, sizeof(c->st.host_key_type), "%s", res->host_key_type);
         snprintf(c->st.host_key_fingerprint, sizeof(c->st.host_key_fingerprint), "%s",
-                 res.host_key_fingerprint);
-        c->st.host_key_verdict = res.verdict;
+                 res->host_key_fingerprint);
+        c->st.host_key_verdict = res->verdict;
     }
-    if (rc == 0)
-        snprintf(c->st.auth_method, sizeof(c->st.auth_method), "%s", res.auth_method);
+    if (rc > 0)
+        snprintf(c->st.auth_method, sizeof(c->st.auth_method), "%s", res->auth_method);
     pthread_mutex_unlock(&c->lock);
-    if (rc < 0)
-        return rc;
-    if (res.new_tofu_key) {
-        ssh_key_free(c->tofu_key);
-        c->tofu_key = res.new_tofu_key;
+    if (rc > 0)
+        s = ssh_login_take(c->login);
+    ssh_login_free(c->login);
+    c->login = NULL;
+    if (rc < 0) {
+        ssh_key_free(res->new_tofu_key);
+        res->new_tofu_key = NULL;
+        schedule_retry(c, e);
+        parked_handle(c);
+        return;
     }
-    /* from here on the pump polls: the session must never block */
-    ssh_set_blocking(s, 0);
+    if (res->new_tofu_key) {
+        ssh_key_free(c->tofu_key);
+        c->tofu_key = res->new_tofu_key;
+        res->new_tofu_key = NULL;
+    }
     memset(&c->rx, 0, sizeof(c->rx));
     memset(&c->tx, 0, sizeof(c->tx));
     ssh_set_counters(s, &c->tx, &c->rx);
@@ -391,22 +536,14 @@ static int session_open(ssh_conn *c, omlop_err *err)
         c->event = NULL;
         ssh_disconnect(s);
         ssh_free(s);
-        return omlop_err_set(err, OMLOP_ENOMEM, "host %s: cannot set up the event loop", c->name);
+        omlop_err_set(e, OMLOP_ENOMEM, "host %s: cannot set up the event loop", c->name);
+        schedule_retry(c, e);
+        parked_handle(c);
+        return;
     }
     c->session = s;
     c->last_rx_ms = c->last_keepalive_ms = clock_now_ms();
     c->last_rx_packets = 0;
-    return 0;
-}
-
-static void attempt_connect(ssh_conn *c)
-{
-    omlop_err e = OMLOP_ERR_INIT;
-
-    if (session_open(c, &e) < 0) {
-        schedule_retry(c, &e);
-        return;
-    }
     pthread_mutex_lock(&c->lock);
     c->st.attempts = 0;
     c->st.connects++;
@@ -415,6 +552,22 @@ static void attempt_connect(ssh_conn *c)
     pthread_mutex_unlock(&c->lock);
     status_set(c, SSH_CONN_CONNECTED, NULL);
     log_info("host=%s ssh: connected to %s", c->name, c->target);
+    parked_handle(c);
+}
+
+/* Move the login on (the socket had news, a tick passed, or the deadline came). */
+static void login_step(ssh_conn *c, long long now)
+{
+    omlop_err e = OMLOP_ERR_INIT;
+    int rc;
+
+    if (!c->is_login_ready && now < c->login_tick_ms)
+        return;
+    c->is_login_ready = 0;
+    c->login_tick_ms = now + LOGIN_TICK_MS;
+    rc = ssh_login_step(c->login, &c->login_res, &e);
+    if (rc != 0)
+        login_finish(c, rc, &e);
 }
 
 static void connection_lost(ssh_conn *c, const char *fmt, ...) OMLOP_PRINTF(2, 3);
@@ -431,152 +584,120 @@ static void connection_lost(ssh_conn *c, const char *fmt, ...)
     schedule_retry(c, &e);
 }
 
-/* --- the pump loop -------------------------------------------------------------------- */
+/* --- the shard's poll set ------------------------------------------------------------- */
 
-static void drain_wake(ssh_conn *c)
+static void drain_wake(struct ssh_shard *sh)
 {
     uint64_t v;
 
-    while (read(c->wake_fd, &v, sizeof(v)) > 0)
+    while (read(sh->wake_fd, &v, sizeof(v)) > 0)
         ;
 }
 
-/* Make room for n entries in the poll set; 0 or -1 (out of memory). */
-static int pollset_reserve(ssh_conn *c, size_t n)
+/* Make room for n more entries in the poll set. */
+static void pollset_reserve(struct ssh_shard *sh, size_t n)
 {
-    struct pollfd *p;
-    struct poll_who *w;
-
-    if (n <= c->pfd_cap)
-        return 0;
-    n += 16;
-    p = xrealloc(c->pfd, n * sizeof(*p));
-    if (!p)
-        return -1;
-    c->pfd = p;
-    w = xrealloc(c->who, n * sizeof(*w));
-    if (!w)
-        return -1;
-    c->who = w;
-    c->pfd_cap = n;
-    return 0;
+    if (sh->n + n <= sh->cap)
+        return;
+    sh->cap = (sh->n + n) * 2 + 16;
+    sh->pfd = xrealloc(sh->pfd, sh->cap * sizeof(*sh->pfd));
+    sh->who = xrealloc(sh->who, sh->cap * sizeof(*sh->who));
 }
 
-static void pollset_add(ssh_conn *c, size_t *n, int fd, short events, ssh_forward *f,
-                        struct chan *ch)
+static void pollset_add(struct ssh_shard *sh, int fd, short events, enum poll_kind kind,
+                        ssh_conn *c, ssh_forward *f, struct chan *ch)
 {
-    c->pfd[*n].fd = fd;
-    c->pfd[*n].events = events;
-    c->pfd[*n].revents = 0;
-    c->who[*n].fwd = f;
-    c->who[*n].ch = ch;
-    (*n)++;
+    pollset_reserve(sh, 1);
+    sh->pfd[sh->n].fd = fd;
+    sh->pfd[sh->n].events = events;
+    sh->pfd[sh->n].revents = 0;
+    sh->who[sh->n].kind = kind;
+    sh->who[sh->n].conn = c;
+    sh->who[sh->n].fwd = f;
+    sh->who[sh->n].ch = ch;
+    sh->n++;
 }
 
-/*
- * Wait for anything to do - the wake eventfd, forward listeners, the session
- * socket, the channels' local ends - and serve the listeners. Marks channels
- * whose local end is ready; returns whether the session socket is.
- */
-static int wait_events(ssh_conn *c, int sfd, long long now)
+static void timeout_min(int *timeout, long long left)
 {
-    size_t n = 0, cap = 2, session_at;
+    if (left < *timeout)
+        *timeout = left > 0 ? (int)left : 0;
+}
+
+/* What a connected c waits for: its session socket, channels, forwards, watch and timers. */
+static void poll_connected(struct ssh_shard *sh, ssh_conn *c, long long now, int *timeout)
+{
+    int sfd = ssh_get_fd(c->session);
     /* next timer: a keepalive one interval after the last sign of life or the last probe,
      * or the dead-peer verdict; never in the past, or the loop would spin */
     long long last = c->last_rx_ms > c->last_keepalive_ms ? c->last_rx_ms : c->last_keepalive_ms;
     long long ka_due = last + c->keepalive_interval_ms - now;
     long long dead_due =
         c->last_rx_ms + (long long)c->keepalive_interval_ms * c->keepalive_count_max - now;
-    int timeout = TICK_MS, is_session_ready;
 
-    for (struct chan *ch = c->chans; ch; ch = ch->next)
-        cap++;
-    for (ssh_forward *f = c->fwds; f; f = f->next)
-        cap++;
-    if (pollset_reserve(c, cap) < 0) {
-        poll(NULL, 0, 10); /* out of memory: try again shortly */
-        return 1;
+    c->is_session_ready = 0;
+    if (sfd == SSH_INVALID_SOCKET) {
+        c->is_session_ready = 1; /* after the poll, step_connected finds it lost */
+        *timeout = 0;
+        return;
     }
-    pollset_add(c, &n, c->wake_fd, POLLIN, NULL, NULL);
     for (ssh_forward *f = c->fwds; f; f = f->next)
-        pollset_add(c, &n, f->listen_fd, POLLIN, f, NULL);
-    session_at = n;
+        pollset_add(sh, f->listen_fd, POLLIN, POLL_FWD, c, f, NULL);
+    if (c->watch_fd >= 0)
+        pollset_add(sh, c->watch_fd, POLLIN, POLL_WATCH, c, NULL, NULL);
+    else if (c->watch_socket && !c->is_watch_opening)
+        timeout_min(timeout, c->watch_retry_ms - now);
     pollset_add(
-        c, &n, sfd,
-        (short)(POLLIN | (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING ? POLLOUT : 0)), NULL,
-        NULL);
+        sh, sfd,
+        (short)(POLLIN | (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING ? POLLOUT : 0)),
+        POLL_SESSION, c, NULL, NULL);
+    if (ssh_get_poll_flags(c->session) & (SSH_READ_PENDING | SSH_WRITE_PENDING))
+        c->is_session_ready = 1;
     for (struct chan *ch = c->chans; ch; ch = ch->next) {
         short ev;
         int fd;
 
         ch->is_ready = 0;
         if (ch->is_opening) {
-            long long left = ch->deadline_ms - now;
-
-            if (left < timeout)
-                timeout = left > 0 ? (int)left : 0;
+            timeout_min(timeout, ch->deadline_ms - now);
             continue;
         }
         if (ssh_chan_has_backlog(ch->k)) {
-            timeout = 0;
+            *timeout = 0;
             ch->is_ready = 1;
         }
         fd = ssh_chan_poll_fd(ch->k, &ev);
         if (fd >= 0)
-            pollset_add(c, &n, fd, ev, NULL, ch);
+            pollset_add(sh, fd, ev, POLL_CHAN, c, NULL, ch);
     }
     /* commands move on session input alone; only their deadlines need a timer */
-    for (struct exec_job *j = c->execs; j; j = j->next) {
-        long long left = j->deadline_ms - now;
-
-        if (left < timeout)
-            timeout = left > 0 ? (int)left : 0;
-    }
+    for (struct exec_job *j = c->execs; j; j = j->next)
+        timeout_min(timeout, j->deadline_ms - now);
     if (dead_due < ka_due)
         ka_due = dead_due;
-    if (ka_due < timeout)
-        timeout = ka_due > 0 ? (int)ka_due : 0;
-    if (poll(c->pfd, n, timeout) < 0 && errno != EINTR)
-        log_warn("host=%s ssh: poll: %s", c->name, strerror(errno));
-    if (c->pfd[0].revents)
-        drain_wake(c);
-    is_session_ready = c->pfd[session_at].revents != 0 ||
-                       (ssh_get_poll_flags(c->session) & (SSH_READ_PENDING | SSH_WRITE_PENDING));
-    for (size_t i = 1; i < n; i++) {
-        if (!c->pfd[i].revents)
-            continue;
-        if (c->who[i].fwd)
-            fwd_accept(c, c->who[i].fwd);
-        else if (c->who[i].ch)
-            c->who[i].ch->is_ready = 1;
-    }
-    return is_session_ready;
+    timeout_min(timeout, ka_due);
 }
 
-/* While disconnected: wait for requests or the next attempt; refuse forwarded connections. */
-static void wait_disconnected(ssh_conn *c)
+/* What c waits for in its state. */
+static void poll_conn(struct ssh_shard *sh, ssh_conn *c, long long now, int *timeout)
 {
-    long long left = c->next_attempt_ms - clock_now_ms();
-    size_t n = 0, cap = 1;
+    if (c->session) {
+        poll_connected(sh, c, now, timeout);
+    } else if (c->login) {
+        long long deadline;
+        short ev;
+        int fd = ssh_login_poll(c->login, &ev, &deadline);
 
-    for (ssh_forward *f = c->fwds; f; f = f->next)
-        cap++;
-    if (left <= 0)
-        return;
-    if (pollset_reserve(c, cap) < 0) {
-        poll(NULL, 0, 10); /* out of memory: try again shortly */
-        return;
-    }
-    pollset_add(c, &n, c->wake_fd, POLLIN, NULL, NULL);
-    for (ssh_forward *f = c->fwds; f; f = f->next)
-        pollset_add(c, &n, f->listen_fd, POLLIN, f, NULL);
-    if (poll(c->pfd, n, left < TICK_MS ? (int)left : TICK_MS) <= 0)
-        return;
-    if (c->pfd[0].revents)
-        drain_wake(c);
-    for (size_t i = 1; i < n; i++) {
-        if (c->pfd[i].revents)
-            fwd_accept(c, c->who[i].fwd);
+        /* forwarded connections wait in the backlog until the login is over, as callers wait */
+        if (fd >= 0)
+            pollset_add(sh, fd, ev, POLL_LOGIN, c, NULL, NULL);
+        timeout_min(timeout, c->login_tick_ms - now);
+        timeout_min(timeout, deadline - now);
+    } else {
+        /* down: forwarded connections are refused at once, naming why */
+        for (ssh_forward *f = c->fwds; f; f = f->next)
+            pollset_add(sh, f->listen_fd, POLLIN, POLL_FWD, c, f, NULL);
+        timeout_min(timeout, c->next_attempt_ms - now);
     }
 }
 
@@ -605,20 +726,18 @@ static int check_liveness(ssh_conn *c, long long now)
     return 0;
 }
 
-/* One round while connected: wait, let libssh process packets, pump every channel. */
+/* After the poll, while connected: let libssh process packets, pump every channel. */
 static void step_connected(ssh_conn *c)
 {
-    int sfd = ssh_get_fd(c->session), is_session_ready;
     long long now;
 
-    if (sfd == SSH_INVALID_SOCKET) {
+    if (ssh_get_fd(c->session) == SSH_INVALID_SOCKET) {
         connection_lost(c, "host %s (%s): connection lost: %s", c->name, c->target,
                         ssh_get_error(c->session));
         return;
     }
-    is_session_ready = wait_events(c, sfd, clock_now_ms());
     /* only when the socket has something: each dopoll is a poll(2) of its own */
-    if (is_session_ready)
+    if (c->is_session_ready)
         ssh_event_dopoll(c->event, 0);
     if (!ssh_is_connected(c->session) ||
         (ssh_get_status(c->session) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
@@ -633,18 +752,26 @@ static void step_connected(ssh_conn *c)
         if (ch->is_opening)
             chan_step_open(c, ch, now);
         /* session input may have filled a channel's buffer or opened its window */
-        else if (ch->is_open && (ch->is_ready || is_session_ready))
+        else if (ch->is_open && (ch->is_ready || c->is_session_ready))
             ssh_chan_pump(ch->k);
     }
     chans_reap(c);
     ssh_pump_execs_step(c, now);
-    check_liveness(c, now);
+    if (check_liveness(c, now) < 0)
+        return;
+    if (c->watch_socket && c->watch_fd < 0 && !c->is_watch_opening && now >= c->watch_retry_ms)
+        chan_start(c, NULL, NULL, -1, c->watch_socket, 1);
 }
 
 static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
 {
     omlop_err e = OMLOP_ERR_INIT;
 
+    if (!is_stopping && c->login && (r->type == REQ_EXEC || r->type == REQ_OPEN)) {
+        r->next = c->parked; /* answered when the login is over */
+        c->parked = r;
+        return;
+    }
     switch (r->type) {
     case REQ_FWD_ADD:
         if (is_stopping) {
@@ -673,7 +800,7 @@ static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
         if (is_stopping) {
             req_fail(c, r, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
         } else if (c->session) {
-            chan_start(c, r, NULL, -1, r->path);
+            chan_start(c, r, NULL, -1, r->path, 0);
         } else {
             unreachable_err(c, &e);
             ssh_pump_req_finish(c, r, -1, &e);
@@ -682,35 +809,135 @@ static void handle_request(ssh_conn *c, struct req *r, int is_stopping)
     }
 }
 
-void *ssh_pump_main(void *arg)
+/*
+ * Before the poll: take c's requests and start a connection attempt when one is due.
+ * Returns 1 when c is being freed: everything is closed, and the shard lets go of it.
+ */
+static int conn_service(ssh_conn *c, long long now)
 {
-    ssh_conn *c = arg;
+    struct req *reqs;
+    int is_stopping;
 
-    for (;;) {
-        struct req *reqs;
-        int is_stopping;
+    pthread_mutex_lock(&c->lock);
+    is_stopping = c->is_stopping;
+    reqs = c->req_head;
+    c->req_head = c->req_tail = NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (!is_stopping && !c->session && !c->login && now >= c->next_attempt_ms)
+        login_begin(c);
+    while (reqs) {
+        struct req *r = reqs;
 
-        pthread_mutex_lock(&c->lock);
-        is_stopping = c->is_stopping;
-        reqs = c->req_head;
-        c->req_head = c->req_tail = NULL;
-        pthread_mutex_unlock(&c->lock);
-        if (!is_stopping && !c->session && clock_now_ms() >= c->next_attempt_ms)
-            attempt_connect(c);
-        while (reqs) {
-            struct req *r = reqs;
-
-            reqs = r->next;
-            handle_request(c, r, is_stopping);
-        }
-        if (is_stopping)
-            break;
-        if (c->session)
-            step_connected(c);
-        else
-            wait_disconnected(c);
+        reqs = r->next;
+        r->next = NULL;
+        handle_request(c, r, is_stopping);
     }
+    if (!is_stopping)
+        return 0;
+    while (c->parked) {
+        struct req *r = c->parked;
+
+        c->parked = r->next;
+        req_fail(c, r, OMLOP_EUNAVAIL, "host %s: connection is closing", c->name);
+    }
+    ssh_login_free(c->login);
+    c->login = NULL;
     session_drop(c);
     status_set(c, SSH_CONN_CLOSED, NULL);
+    return 1;
+}
+
+/* After the poll: move c on. */
+static void conn_step(ssh_conn *c, long long now)
+{
+    if (c->session)
+        step_connected(c);
+    else if (c->login)
+        login_step(c, now);
+}
+
+/* --- the shard thread ------------------------------------------------------------------ */
+
+void *ssh_pump_shard_main(void *arg)
+{
+    struct ssh_shard *sh = arg;
+
+    for (;;) {
+        ssh_conn **pp, *added;
+        int is_stopping, timeout = TICK_MS;
+        long long now = clock_now_ms();
+
+        pthread_mutex_lock(&sh->lock);
+        is_stopping = sh->is_stopping;
+        added = sh->added;
+        sh->added = NULL;
+        pthread_mutex_unlock(&sh->lock);
+        while (added) {
+            ssh_conn *c = added;
+
+            added = c->shard_next;
+            c->shard_next = sh->conns;
+            sh->conns = c;
+        }
+        for (pp = &sh->conns; *pp;) {
+            ssh_conn *c = *pp;
+
+            if (!conn_service(c, now)) {
+                pp = &c->shard_next;
+                continue;
+            }
+            *pp = c->shard_next;
+            pthread_mutex_lock(&sh->lock);
+            sh->n_conns--;
+            pthread_mutex_unlock(&sh->lock);
+            /* the last touch: ssh_conn_free may free c as soon as it sees this */
+            pthread_mutex_lock(&c->lock);
+            c->is_detached = 1;
+            pthread_cond_broadcast(&c->cond);
+            pthread_mutex_unlock(&c->lock);
+        }
+        if (is_stopping && !sh->conns)
+            break;
+        sh->n = 0;
+        pollset_add(sh, sh->wake_fd, POLLIN, POLL_WAKE, NULL, NULL, NULL);
+        for (ssh_conn *c = sh->conns; c; c = c->shard_next)
+            poll_conn(sh, c, now, &timeout);
+        if (poll(sh->pfd, sh->n, timeout) < 0 && errno != EINTR)
+            log_warn("ssh: poll: %s", strerror(errno));
+        if (sh->pfd[0].revents)
+            drain_wake(sh);
+        for (size_t i = 1; i < sh->n; i++) {
+            struct poll_who *w = &sh->who[i];
+
+            if (!sh->pfd[i].revents)
+                continue;
+            switch (w->kind) {
+            case POLL_FWD:
+                fwd_accept(w->conn, w->fwd);
+                break;
+            case POLL_WATCH:
+                watch_read(w->conn);
+                break;
+            case POLL_CHAN:
+                w->ch->is_ready = 1;
+                break;
+            case POLL_SESSION:
+                w->conn->is_session_ready = 1;
+                break;
+            case POLL_LOGIN:
+                w->conn->is_login_ready = 1;
+                break;
+            case POLL_WAKE:
+                break;
+            }
+        }
+        now = clock_now_ms();
+        for (ssh_conn *c = sh->conns; c; c = c->shard_next)
+            conn_step(c, now);
+    }
+    free(sh->pfd);
+    free(sh->who);
+    sh->pfd = NULL;
+    sh->who = NULL;
     return NULL;
 }

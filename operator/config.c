@@ -73,6 +73,7 @@ static const opt options[] = {
     {"public-ip-url", "publicIPURL", OPT_STR, OFF(reconcile.public_ip_url), 0, 0},
     {"known-hosts", "knownHostsFile", OPT_STR, OFF(reconcile.known_hosts_file), 0, 0},
     {"event-ttl", "eventTTL", OPT_SECONDS, OFF(reconcile.event_ttl_s), 60, 30 * 24 * 3600},
+    {"ssh-threads", "sshThreads", OPT_COUNT, OFF(reconcile.ssh_threads), 1, 256},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)

@@ -12,10 +12,9 @@
 #include <time.h>
 
 #include "clients/hostfs.h"
+#include "clients/hostpool.h"
 #include "clients/podman.h"
-#include "clients/podman_events.h"
 #include "clients/ssh.h"
-#include "clients/tunnel.h"
 #include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/clock.h"
@@ -35,36 +34,17 @@
 #define QUEUE_BACKOFF_BASE_MS      500
 #define QUEUE_BACKOFF_MAX_MS       (5 * 60 * 1000)
 #define RELIST_PAUSE_MS            1000
-/* The follower looks at a lost host's SSH connection this often (and checks cancel). */
-#define LINK_POLL_MS 200
-/* Cap of the SSH reconnect backoff: a host that is back is noticed within this (ssh.h's
- * default, 30 s, would add up to that much to every recovery). */
-#define HOST_RETRY_MAX_MS 5000
-/* The pause after a follow ended without a loss (should not happen), so it cannot spin. */
-#define FOLLOW_PAUSE_MS 1000
 /* Expired events are looked for this often (and once at start). */
 #define EVENT_GC_INTERVAL_MS (60 * 1000)
 
-/* One cached host: the SSH connection, its tunnel and Podman client, and the event follower. */
-typedef struct host_entry {
-    struct host_entry *next;
+/* A tenant's reference to a pool host, for one of its spec's hosts. */
+typedef struct host_view {
+    struct host_view *next;
     manager *m;
     char *tenant;
-    char *host;
-    char cfg_hash[CJSON_HASH_HEX_LEN + 1]; /* of everything that decides how to connect */
-    ssh_conn *conn;
-    tunnel *tun;
-    podman_client *pc;
-    pthread_t events_thread;
-    int has_events_thread;
-    atomic_int cancel;      /* ends the event follower */
-    atomic_int stop_follow; /* ends one follow: set with cancel, or when the host is lost */
-    /* the follower's alone: what it last saw of the SSH connection */
-    manager_link link;
-    unsigned follow_connects; /* the connection count the current follow runs on */
-    char public_ip[64];       /* the host's public IPv4 address, once asked (its worker's) */
-    time_t public_ip_at;
-} host_entry;
+    char *host; /* spec.hosts[].name */
+    hostpool_host *h;
+} host_view;
 
 /* Last seen "spec" hash (everything but .status) of a tenant, and tombstones of deleted ones. */
 typedef struct name_val {
@@ -86,9 +66,11 @@ struct manager {
     int n_workers;
     int has_watch_thread;
     int has_secrets_thread;
-    /* lock protects hosts, seen, tombs and refs; never held across host or store I/O */
+    /* lock protects hosts (the views), seen, tombs and refs; never held across host or store
+     * I/O */
     pthread_mutex_t lock;
-    host_entry *hosts;
+    hostpool *pool;
+    host_view *hosts;
     name_val *seen;
     name_val *tombs;
     /* tenant -> the Secrets it reads, "\nname\nname\n" (secrets_referenced) */
@@ -124,7 +106,9 @@ void manager_usage(FILE *out)
                  "                                 verifies hosts whose spec has no\n"
                  "                                 knownHostKey (without it they are refused)\n"
                  "  --event-ttl SECONDS            eventTTL: an Event not raised again for this\n"
-                 "                                 long is deleted (3600)\n");
+                 "                                 long is deleted (3600)\n"
+                 "  --ssh-threads N                sshThreads: threads that drive every host's\n"
+                 "                                 SSH session (default: one per CPU)\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -179,241 +163,65 @@ static void nv_free_all(name_val **head)
         free(nv_take(head, (*head)->name));
 }
 
-/* ---- host cache --------------------------------------------------------------------------- */
+static void requeue_fresh(manager *m, const char *tenant);
 
-static int on_podman_event(void *ud, const podman_event *ev)
+/* ---- host views: a tenant's references into the host pool (clients/hostpool.h) -------- */
+
+/* hostpool_event_fn: an event on one of tenant's containers (the pool filtered it). */
+static void on_host_event(void *ud, const char *tenant, const char *host, const podman_event *ev)
 {
-    host_entry *e = ud;
-    json_object *owner = NULL;
+    manager *m = ud;
 
-    /* the label filter should only pass this tenant's containers; check, it is cheap */
-    if (json_object_object_get_ex(ev->attributes, OMLOP_LABEL_TENANT, &owner) &&
-        strcmp(json_object_get_string(owner), e->tenant) != 0)
-        return 0;
-    log_info("tenant=%s host=%s container=%s event=%s requeued", e->tenant, e->host,
+    log_info("tenant=%s host=%s container=%s event=%s requeued", tenant, host,
              ev->name ? ev->name : "?", ev->action ? ev->action : "?");
-    workqueue_add(e->m->q, e->tenant);
-    return 0;
+    workqueue_add(m->q, tenant);
 }
 
-manager_link_change manager_link_observe(manager_link *l, ssh_conn_state state, unsigned connects)
+/* hostpool_link_fn: told once per loss and once per recovery (not per retry). */
+static void on_host_link(void *ud, const char *tenant, const char *host, int is_back,
+                         const char *why)
 {
-    switch (state) {
-    case SSH_CONN_CONNECTED: {
-        /* a count that moved means it dropped and reconnected between two looks */
-        int is_back = l->is_lost || (l->connects && connects != l->connects);
+    manager *m = ud;
 
-        l->is_lost = 0;
-        l->connects = connects;
-        return is_back ? MANAGER_LINK_BACK : MANAGER_LINK_SAME;
-    }
-    case SSH_CONN_DOWN:
-        if (l->is_lost)
-            return MANAGER_LINK_SAME;
-        l->is_lost = 1;
-        return MANAGER_LINK_LOST;
-    default: /* the first attempt still running, or being freed: nothing learned */
-        return MANAGER_LINK_SAME;
-    }
-}
-
-/* Sleep ms in short slices; 1 when the entry was cancelled meanwhile. */
-static int pause_cancellable(host_entry *e, long ms)
-{
-    while (ms > 0 && !atomic_load(&e->cancel)) {
-        long step = ms < 100 ? ms : 100;
-        struct timespec ts = {0, step * 1000000L};
-
-        nanosleep(&ts, NULL);
-        ms -= step;
-    }
-    return atomic_load(&e->cancel) != 0;
-}
-
-/*
- * Wait until the host's SSH connection is up (the connection retries by itself; this only
- * looks, in short slices so cancel is seen). Reports a loss and a recovery once each, and
- * queues the tenant on both. Returns 1 when cancelled.
- */
-static int follower_wait_link(host_entry *e)
-{
-    for (;;) {
-        omlop_err err = OMLOP_ERR_INIT;
-        ssh_conn_status st;
-
-        if (atomic_load(&e->cancel))
-            return 1;
-        /* returns at once unless the first attempt is still running; then it waits for it */
-        (void)ssh_conn_wait_connected(e->conn, LINK_POLL_MS, &err);
-        ssh_conn_get_status(e->conn, &st);
-        switch (manager_link_observe(&e->link, st.state, st.connects)) {
-        case MANAGER_LINK_LOST:
-            log_warn("tenant=%s host=%s host lost (%s): self-healing paused, it resumes when "
-                     "the SSH connection is back",
-                     e->tenant, e->host, st.last_error[0] ? st.last_error : "not connected");
-            /* a round now shows it in the status (HostsReachable) instead of at the resync;
-             * the failed rounds after it back off as usual */
-            workqueue_add(e->m->q, e->tenant);
-            break;
-        case MANAGER_LINK_BACK:
-            /* Whatever happened on the host meanwhile (containers died, events we never saw)
-             * needs no replay: the round re-reads every container (level-triggered). The new
-             * stream starts from the host's current second, so only a death between that
-             * round's read and the stream's start would wait for the resync. */
-            log_info("tenant=%s host=%s host back: following its events again, tenant queued",
-                     e->tenant, e->host);
-            manager_host_back(e->m, e->tenant);
-            break;
-        case MANAGER_LINK_SAME:
-            break;
-        }
-        if (st.state == SSH_CONN_CONNECTED) {
-            e->follow_connects = st.connects;
-            return 0;
-        }
-        if (st.state != SSH_CONN_CONNECTING && pause_cancellable(e, LINK_POLL_MS))
-            return 1;
-    }
-}
-
-/*
- * podman_break_fn: a break while SSH stays up (Podman restarted) is resumed by the follow
- * itself, replaying what it missed; a break that comes from a lost (or replaced) SSH
- * connection ends the follow, so the loop below waits for the host and reports it.
- */
-static void on_follow_break(void *ud, const omlop_err *why, unsigned attempt)
-{
-    host_entry *e = ud;
-    ssh_conn_status st;
-
-    (void)why;
-    (void)attempt;
-    ssh_conn_get_status(e->conn, &st);
-    if (st.state != SSH_CONN_CONNECTED || st.connects != e->follow_connects)
-        atomic_store(&e->stop_follow, 1);
-}
-
-/* The event follower: follows the host's events, and again whenever the host comes back. */
-static void *events_main(void *arg)
-{
-    host_entry *e = arg;
-    strbuf lbl = STRBUF_INIT;
-    const char *labels[3], *types[] = {"container", NULL};
-    const char *actions[] = {"died", "remove", "oom", "health_status", NULL};
-    podman_filters f;
-    podman_events_opts o;
-
-    strbuf_addf(&lbl, "%s=%s", OMLOP_LABEL_TENANT, e->tenant);
-    labels[0] = lbl.buf;
-    labels[1] = OMLOP_LABEL_MANAGED_BY "=" OMLOP_MANAGER_NAME;
-    labels[2] = NULL;
-    memset(&f, 0, sizeof(f));
-    f.labels = labels;
-    f.types = types;
-    f.events = actions;
-    memset(&o, 0, sizeof(o));
-    o.filters = &f;
-    o.cancel = &e->stop_follow;
-    o.on_break = on_follow_break;
-    o.break_ud = e;
-    /* Bounded by cancel: each pass either follows until a loss or waits for the host. */
-    while (!atomic_load(&e->cancel)) {
-        omlop_err err = OMLOP_ERR_INIT;
-        int rc;
-
-        if (follower_wait_link(e))
-            break;
-        /* cleared before cancel is read: host_entry_free sets cancel, then stop_follow */
-        atomic_store(&e->stop_follow, 0);
-        if (atomic_load(&e->cancel))
-            break;
-        rc = podman_events_follow(e->pc, &o, on_podman_event, e, &err);
-        if (atomic_load(&e->cancel))
-            break;
-        if (atomic_load(&e->stop_follow))
-            continue; /* the host was lost: follower_wait_link reports it and waits */
-        /* the follow gave up on its own (it should not: no max_resumes); do not spin */
-        if (rc < 0)
-            log_warn("tenant=%s host=%s event stream ended: %s", e->tenant, e->host, err.msg);
-        if (pause_cancellable(e, FOLLOW_PAUSE_MS))
-            break;
-    }
-    strbuf_release(&lbl);
-    return NULL;
-}
-
-static void host_entry_free(host_entry *e)
-{
-    if (!e)
+    if (is_back) {
+        /* Whatever happened on the host meanwhile (containers died, events we never saw)
+         * needs no replay: the round re-reads every container (level-triggered). */
+        log_info("tenant=%s host=%s host back: following its events again, tenant queued", tenant,
+                 host);
+        requeue_fresh(m, tenant);
         return;
-    atomic_store(&e->cancel, 1);
-    atomic_store(&e->stop_follow, 1);
-    if (e->has_events_thread)
-        pthread_join(e->events_thread, NULL);
-    podman_client_free(e->pc);
-    tunnel_free(e->tun);
-    ssh_conn_free(e->conn);
-    free(e->tenant);
-    free(e->host);
-    free(e);
-}
-
-static void access_hash(const tenant_host_access *a, char out[CJSON_HASH_HEX_LEN + 1])
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "address", json_object_new_string(a->address ? a->address : ""));
-    json_object_object_add(o, "port", json_object_new_int(a->port));
-    json_object_object_add(o, "user", json_object_new_string(a->user ? a->user : ""));
-    json_object_object_add(o, "identity", json_object_new_string(a->identity ? a->identity : ""));
-    json_object_object_add(o, "hostKey",
-                           json_object_new_string(a->known_host_key ? a->known_host_key : ""));
-    json_object_object_add(o, "socket", json_object_new_string(a->socket ? a->socket : ""));
-    cjson_hash(o, out);
-    json_object_put(o);
-}
-
-static int host_entry_new(manager *m, const tenant_host_access *a, const char *hash,
-                          host_entry **out, omlop_err *err)
-{
-    host_entry *e = xcalloc(1, sizeof(*e));
-    ssh_host_config cfg;
-    int rc;
-
-    *out = NULL;
-    e->m = m;
-    e->tenant = xstrdup(a->tenant);
-    e->host = xstrdup(a->host);
-    memcpy(e->cfg_hash, hash, sizeof(e->cfg_hash));
-    atomic_init(&e->cancel, 0);
-    atomic_init(&e->stop_follow, 0);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.name = a->host;
-    cfg.address = a->address;
-    cfg.port = a->port;
-    cfg.user = a->user;
-    cfg.identity_data = a->identity;
-    cfg.host_key = a->known_host_key;
-    /* a key in the spec wins; without one, the operator-wide known_hosts (if any) decides */
-    if (!a->known_host_key || !*a->known_host_key)
-        cfg.known_hosts_file = m->opts.known_hosts_file;
-    cfg.connect_timeout_ms = m->opts.connect_timeout_ms;
-    cfg.is_spec_advice = 1; /* the user fixes the Tenant's spec or omlopd's config, not flags */
-    cfg.backoff_max_ms = HOST_RETRY_MAX_MS;
-    if ((rc = ssh_conn_new(&cfg, &e->conn, err)) < 0 ||
-        (rc = tunnel_new_ssh(e->conn, a->socket, &e->tun, err)) < 0 ||
-        (rc = podman_client_new(e->tun, &e->pc, err)) < 0) {
-        /* the clients name the host themselves (lib/err.h) */
-        host_entry_free(e);
-        return rc;
     }
-    if (pthread_create(&e->events_thread, NULL, events_main, e) == 0)
-        e->has_events_thread = 1;
-    else
-        log_warn("tenant=%s host=%s no event follower (thread): self-healing waits for resync",
-                 a->tenant, a->host);
-    *out = e;
-    return 0;
+    log_warn("tenant=%s host=%s host lost (%s): self-healing paused, it resumes when the SSH "
+             "connection is back",
+             tenant, host, why);
+    /* a round now shows it in the status (HostsReachable) instead of at the resync; the
+     * failed rounds after it back off as usual */
+    workqueue_add(m->q, tenant);
+}
+
+static void host_view_free(manager *m, host_view *v)
+{
+    if (!v)
+        return;
+    hostpool_release(m->pool, v->h, v->tenant, v->host);
+    free(v->tenant);
+    free(v->host);
+    free(v);
+}
+
+static hostpool_access pool_access(const tenant_host_access *a)
+{
+    hostpool_access pa = {
+        .name = a->host,
+        .address = a->address,
+        .port = a->port,
+        .user = a->user,
+        .identity = a->identity,
+        .known_host_key = a->known_host_key,
+        .socket = a->socket,
+    };
+
+    return pa;
 }
 
 /* ---- host ops: files and TCP probes over the entry's SSH connection (clients/hostfs.h) --- */
@@ -425,7 +233,7 @@ _Static_assert(TENANT_SHA256_HEX_LEN == HOSTFS_SHA256_HEX_LEN,
 static int ops_file_hashes(void *ctx, const char *const *paths, size_t n,
                            char (*hex)[TENANT_SHA256_HEX_LEN + 1], omlop_err *err)
 {
-    return hostfs_hashes(((host_entry *)ctx)->conn, paths, n, hex, err);
+    return hostfs_hashes(hostpool_host_ssh(((host_view *)ctx)->h), paths, n, hex, err);
 }
 
 static int ops_files_write(void *ctx, const tenant_file_write *files, size_t n, omlop_err *err)
@@ -435,49 +243,31 @@ static int ops_files_write(void *ctx, const tenant_file_write *files, size_t n, 
 
     for (size_t i = 0; i < n; i++)
         hf[i] = (hostfs_file){files[i].path, files[i].data, files[i].len, files[i].mode};
-    rc = hostfs_write_many(((host_entry *)ctx)->conn, hf, n, err);
+    rc = hostfs_write_many(hostpool_host_ssh(((host_view *)ctx)->h), hf, n, err);
     free(hf);
     return rc;
 }
 
 static int ops_file_remove(void *ctx, const char *path, omlop_err *err)
 {
-    return hostfs_remove(((host_entry *)ctx)->conn, path, err);
+    return hostfs_remove(hostpool_host_ssh(((host_view *)ctx)->h), path, err);
 }
 
-/* The host's public IP, asked of it at most every MANAGER_PUBLIC_IP_TTL_S (only its tenant's
- * worker uses the entry, one round at a time, so the cache needs no lock). */
+/* The host's public IP, asked of it at most every MANAGER_PUBLIC_IP_TTL_S (cached by the
+ * pool, for every tenant on the host). */
 static int ops_public_ip(void *ctx, strbuf *out, omlop_err *err)
 {
-    host_entry *e = ctx;
+    host_view *v = ctx;
     const char *url =
-        e->m->opts.public_ip_url ? e->m->opts.public_ip_url : MANAGER_DEFAULT_PUBLIC_IP_URL;
-    time_t now = time(NULL);
-    strbuf ip = STRBUF_INIT;
-    int rc;
+        v->m->opts.public_ip_url ? v->m->opts.public_ip_url : MANAGER_DEFAULT_PUBLIC_IP_URL;
 
-    if (e->public_ip[0] && now - e->public_ip_at < MANAGER_PUBLIC_IP_TTL_S) {
-        strbuf_adds(out, e->public_ip);
-        return 0;
-    }
-    rc = hostfs_public_ip(e->conn, url, &ip, err);
-    if (rc == 0) {
-        snprintf(e->public_ip, sizeof(e->public_ip), "%s", strbuf_str(&ip));
-        e->public_ip_at = now;
-        log_info("tenant=%s host=%s public IP %s (from %s)", e->tenant, e->host, e->public_ip, url);
-        strbuf_adds(out, e->public_ip);
-    } else if (e->public_ip[0]) {
-        strbuf_adds(out, e->public_ip); /* the last answer beats none */
-        rc = 0;
-    }
-    strbuf_release(&ip);
-    return rc;
+    return hostpool_host_public_ip(v->m->pool, v->h, url, MANAGER_PUBLIC_IP_TTL_S, out, err);
 }
 
 static int ops_dirs_present(void *ctx, const char *const *paths, size_t n, int *present,
                             omlop_err *err)
 {
-    return hostfs_dirs_present(((host_entry *)ctx)->conn, paths, n, present, err);
+    return hostfs_dirs_present(hostpool_host_ssh(((host_view *)ctx)->h), paths, n, present, err);
 }
 
 static int ops_dirs_make(void *ctx, const tenant_dir *dirs, size_t n, const char *record,
@@ -488,22 +278,22 @@ static int ops_dirs_make(void *ctx, const tenant_dir *dirs, size_t n, const char
 
     for (size_t i = 0; i < n; i++)
         hd[i] = (hostfs_dir){dirs[i].path, dirs[i].mode, dirs[i].owner};
-    rc = hostfs_dirs_make(((host_entry *)ctx)->conn, hd, n, record, err);
+    rc = hostfs_dirs_make(hostpool_host_ssh(((host_view *)ctx)->h), hd, n, record, err);
     free(hd);
     return rc;
 }
 
 static int ops_dirs_remove(void *ctx, const char *record, omlop_err *err)
 {
-    return hostfs_dirs_remove(((host_entry *)ctx)->conn, record, err);
+    return hostfs_dirs_remove(hostpool_host_ssh(((host_view *)ctx)->h), record, err);
 }
 
 static int ops_tcp_probe(void *ctx, const char *address, int port, omlop_err *err)
 {
-    return hostfs_probe_tcp(((host_entry *)ctx)->conn, address, port, err);
+    return hostfs_probe_tcp(hostpool_host_ssh(((host_view *)ctx)->h), address, port, err);
 }
 
-/* ctx: the host entry's ssh_conn */
+/* ctx: the tenant's host view */
 static const tenant_host_ops host_ops = {
     .file_hashes = ops_file_hashes,
     .files_write = ops_files_write,
@@ -515,51 +305,58 @@ static const tenant_host_ops host_ops = {
     .tcp_probe = ops_tcp_probe,
 };
 
-/* tenant_host_fn: the cached client for this host, connecting or replacing it as needed. */
+/* tenant_host_fn: the pool's host for these settings, acquiring or replacing it as needed. */
 static int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *out,
                     tenant_host_info *info, omlop_err *err)
 {
     manager *m = ctx;
-    char hash[CJSON_HASH_HEX_LEN + 1];
-    host_entry **p, *e = NULL, *stale = NULL;
+    hostpool_access pa = pool_access(a);
+    host_view **p, *v = NULL, *stale = NULL;
     ssh_conn_status st;
     int timeout =
         m->opts.connect_timeout_ms > 0 ? m->opts.connect_timeout_ms : CONNECT_TIMEOUT_MS_DEFAULT;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    access_hash(a, hash);
     pthread_mutex_lock(&m->lock);
     for (p = &m->hosts; *p; p = &(*p)->next)
         if (strcmp((*p)->tenant, a->tenant) == 0 && strcmp((*p)->host, a->host) == 0)
             break;
-    if (*p && strcmp((*p)->cfg_hash, hash) != 0) {
-        stale = *p; /* the host's access changed: start over */
+    if (*p && !hostpool_host_matches((*p)->h, &pa)) {
+        stale = *p; /* the host's access changed: another pool host */
         *p = stale->next;
     } else if (*p)
-        e = *p;
+        v = *p;
     pthread_mutex_unlock(&m->lock);
-    /* Only this tenant's worker (one at a time, by the queue) adds or drops its entries, so
-     * using e outside the lock is safe. */
-    host_entry_free(stale);
-    if (!e) {
-        if ((rc = host_entry_new(m, a, hash, &e, err)) < 0)
+    /* Only this tenant's worker (one at a time, by the queue) adds or drops its views, so
+     * using v outside the lock is safe. */
+    host_view_free(m, stale);
+    if (!v) {
+        v = xcalloc(1, sizeof(*v));
+        v->m = m;
+        v->tenant = xstrdup(a->tenant);
+        v->host = xstrdup(a->host);
+        if ((rc = hostpool_acquire(m->pool, a->tenant, &pa, &v->h, err)) < 0) {
+            free(v->tenant);
+            free(v->host);
+            free(v);
             return rc;
+        }
         pthread_mutex_lock(&m->lock);
-        e->next = m->hosts;
-        m->hosts = e;
+        v->next = m->hosts;
+        m->hosts = v;
         pthread_mutex_unlock(&m->lock);
     }
-    rc = ssh_conn_wait_connected(e->conn, timeout, err);
-    ssh_conn_get_status(e->conn, &st);
+    rc = hostpool_host_wait(m->pool, v->h, timeout, err);
+    ssh_conn_get_status(hostpool_host_ssh(v->h), &st);
     if (info)
         snprintf(info->fingerprint, sizeof(info->fingerprint), "%s", st.host_key_fingerprint);
     if (rc < 0)
         return rc; /* "host NAME (user@address:port): why" from clients/ssh (lib/err.h) */
-    out->pc = e->pc;
-    /* the entry (and its connection) stays until this tenant's own worker drops it */
+    out->pc = hostpool_host_podman(v->h);
+    /* the view (and its reference) stays until this tenant's own worker drops it */
     out->ops = &host_ops;
-    out->ops_ctx = e;
+    out->ops_ctx = v;
     return 0;
 }
 
@@ -571,15 +368,15 @@ static int is_kept(const char *host, const char *const *keep)
     return 0;
 }
 
-/* tenant_host_forget_fn: drop a tenant's entries for hosts not in keep. */
+/* tenant_host_forget_fn: drop a tenant's views of hosts not in keep. */
 static void host_forget(void *ctx, const char *tenant, const char *const *keep)
 {
     manager *m = ctx;
-    host_entry **p, *gone = NULL;
+    host_view **p, *gone = NULL;
 
     pthread_mutex_lock(&m->lock);
     for (p = &m->hosts; *p;) {
-        host_entry *e = *p;
+        host_view *e = *p;
 
         if (strcmp(e->tenant, tenant) == 0 && !is_kept(e->host, keep)) {
             *p = e->next;
@@ -590,10 +387,10 @@ static void host_forget(void *ctx, const char *tenant, const char *const *keep)
     }
     pthread_mutex_unlock(&m->lock);
     while (gone) {
-        host_entry *n = gone->next;
+        host_view *n = gone->next;
 
-        log_info("tenant=%s host=%s connection closed (host left the spec)", tenant, gone->host);
-        host_entry_free(gone);
+        log_info("tenant=%s host=%s host released (it left the spec)", tenant, gone->host);
+        host_view_free(m, gone);
         gone = n;
     }
 }
@@ -958,7 +755,9 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
     manager *m = xcalloc(1, sizeof(*m));
     workqueue_options qo;
 
-    (void)err; /* nothing here fails today (out of memory aborts); the API keeps room for it */
+    hostpool_options po;
+    int rc;
+
     *out = NULL;
     m->st = st;
     m->ev = ev;
@@ -976,6 +775,20 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
     qo.backoff_base_ms = QUEUE_BACKOFF_BASE_MS;
     qo.backoff_max_ms = QUEUE_BACKOFF_MAX_MS;
     m->q = workqueue_new(&qo);
+    memset(&po, 0, sizeof(po));
+    po.shards = m->opts.ssh_threads;
+    po.connect_timeout_ms = m->opts.connect_timeout_ms;
+    po.known_hosts_file = m->opts.known_hosts_file;
+    po.tenant_label = OMLOP_LABEL_TENANT;
+    po.filter_label = OMLOP_LABEL_MANAGED_BY "=" OMLOP_MANAGER_NAME;
+    po.on_event = on_host_event;
+    po.on_link = on_host_link;
+    po.ud = m;
+    if ((rc = hostpool_new(&po, &m->pool, err)) < 0) {
+        workqueue_free(m->q);
+        free(m);
+        return rc;
+    }
     atomic_init(&m->stop, 0);
     pthread_mutex_init(&m->lock, NULL);
     m->env.st = st;
@@ -1024,7 +837,7 @@ void manager_host_back(manager *m, const char *tenant)
 
 void manager_stop(manager *m)
 {
-    host_entry *e;
+    host_view *v;
 
     if (!m)
         return;
@@ -1040,14 +853,14 @@ void manager_stop(manager *m)
         pthread_join(m->workers[i], NULL);
     m->n_workers = 0;
     pthread_mutex_lock(&m->lock);
-    e = m->hosts;
+    v = m->hosts;
     m->hosts = NULL;
     pthread_mutex_unlock(&m->lock);
-    while (e) {
-        host_entry *n = e->next;
+    while (v) {
+        host_view *n = v->next;
 
-        host_entry_free(e);
-        e = n;
+        host_view_free(m, v);
+        v = n;
     }
 }
 
@@ -1057,6 +870,7 @@ void manager_free(manager *m)
         return;
     manager_stop(m);
     free(m->workers);
+    hostpool_free(m->pool);
     workqueue_free(m->q);
     nv_free_all(&m->seen);
     nv_free_all(&m->tombs);

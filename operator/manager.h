@@ -31,19 +31,22 @@
  * a PUT dropped the finalizer just before the DELETE) is torn down from the
  * last value the watch delivered (tenant_teardown).
  *
- * Host connections are cached, one SSH connection + tunnel + Podman client
- * (+ its event follower) per tenant host, reused by every round and replaced
- * when the host's address, user, key, host key or socket change; a round also
- * gets file and TCP-probe ops over the same SSH connection (clients/hostfs.h,
- * as reconcilers/tenant.h's tenant_host_ops). The follower outlives a lost
- * host: it waits for the SSH connection (which reconnects by itself, retrying
- * at least every 5 s) and follows again, logging once per loss and recovery.
+ * Host connections live in the host pool (clients/hostpool.h): one SSH
+ * session + tunnel + Podman client + event stream per host and access
+ * settings, shared by every tenant on that host. The manager keeps, per
+ * tenant, a view of the pool hosts its spec names (a reference each), reused
+ * by every round and replaced when the host's address, user, key, host key or
+ * socket change; a round also gets file and TCP-probe ops over the same SSH
+ * session (clients/hostfs.h, as reconcilers/tenant.h's tenant_host_ops). The
+ * pool follows each host's Podman events once and hands the manager those of
+ * each tenant's containers (queueing it), and tells it when a host is lost
+ * and back (logged once per host by the pool).
  *
  * The same watch thread deletes Events not raised again within event_ttl_s
- * (operator/events.h: events_prune), every minute.
+ * (objects/events.h: events_prune), every minute.
  *
- * Threads and locks: m->lock (owned by the manager) protects the host cache
- * list, the spec-hash table, the tombstones and each tenant's Secret names; it is never held while
+ * Threads and locks: m->lock (owned by the manager) protects the host views,
+ * the spec-hash table, the tombstones and each tenant's Secret names; it is never held while
  * talking to a host or the store. The watch thread alone reads the store
  * watch. manager_stop cancels everything and joins every thread.
  */
@@ -52,7 +55,6 @@
 
 #include <stdio.h>
 
-#include "clients/ssh.h"
 #include "lib/err.h"
 #include "objects/events.h"
 #include "store/store.h"
@@ -74,6 +76,7 @@ typedef struct manager_options {
     char *public_ip_url;    /* what hosts ask for their public IP; NULL: the default (borrowed) */
     char *known_hosts_file; /* verifies hosts whose spec has no knownHostKey; NULL: refused */
     int event_ttl_s;        /* an Event not raised again for this long is deleted; 0: 3600 */
+    int ssh_threads;        /* SSH pump threads shared by every host; 0: one per CPU */
 } manager_options;
 
 /* Where hosts learn their public IPv4 address (plain text answer), unless configured. */
@@ -107,25 +110,6 @@ size_t manager_secret_changed(manager *m, const char *secret);
 
 /* How many failed rounds tenant has had since its last success or reset (tests, tools). */
 int manager_failures(manager *m, const char *tenant);
-
-/*
- * How a follower reads its host's SSH connection over time (pure; the follower
- * keeps one per host). Start zeroed; feed every look at the connection's state
- * and its count of successful connections (ssh_conn_status.connects).
- */
-typedef struct manager_link {
-    unsigned connects; /* the count when last seen connected; 0: never */
-    int is_lost;       /* seen down since then (the loss was reported) */
-} manager_link;
-
-typedef enum manager_link_change {
-    MANAGER_LINK_SAME = 0, /* nothing to report */
-    MANAGER_LINK_LOST = 1, /* just went down (or the first connection failed) */
-    MANAGER_LINK_BACK = 2, /* connected again after a loss or a reconnect between looks */
-} manager_link_change;
-
-/* Record one look at the connection; what changed since the last report. */
-manager_link_change manager_link_observe(manager_link *l, ssh_conn_state state, unsigned connects);
 
 /* Stop every thread (a round in progress stops between actions) and close host connections. */
 void manager_stop(manager *m);

@@ -144,6 +144,23 @@ int tenant_round_status_write(tenant_round *r, tenant_status_fn fn, const void *
     obj_result res = {0};
     int rc;
 
+    /* the common case first, without the store: the status this round read is still right
+     * (only this worker writes a tenant's status, so what it read at the start is current) */
+    if (r->obj) {
+        json_object *st = NULL;
+        char now[32];
+        int same;
+
+        object_time_format(time(NULL), now);
+        if (fn(cjson_get(r->obj, "status"), ctx, now, &st, err) == 0) {
+            same = tenant_status_is_unchanged(cjson_get(r->obj, "status"), st, time(NULL),
+                                              TENANT_STATUS_REFRESH_S);
+            json_object_put(st);
+            if (same)
+                return 0;
+        }
+        omlop_err_clear(err);
+    }
     /* deleted and created again meanwhile: that one gets its own reconcile */
     o.expect_uid = cjson_get_string(r->obj, "metadata.uid");
     o.is_status = 1;

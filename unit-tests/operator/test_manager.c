@@ -3,11 +3,10 @@
  * the store (watch), reconciles it (here: its SSH Secret is missing, so the
  * host is reported unreachable through the status) and stops promptly; a
  * deletion made while no manager ran is finished when one starts, and one
- * blocked by an unreachable host keeps the finalizer. Host reconnects: the
- * follower's reading of an SSH connection reports a loss and a recovery once
- * each (also a reconnect it never saw down); a host coming back queues its
- * tenant at once with the backoff forgotten; a follower whose host refuses
- * connections says so once, keeps waiting, and stops promptly. (Following
+ * blocked by an unreachable host keeps the finalizer. Host reconnects: a host
+ * coming back queues its tenant at once with the backoff forgotten; a host
+ * that refuses connections is reported once (by the host pool), waited for,
+ * and the manager stops promptly. (The pool's own tests: clients/test_hostpool.) (Following
  * again after a real reconnect needs an SSH server: e2e/scenarios/36-two-tenants.)
  */
 #include <setjmp.h>
@@ -199,52 +198,6 @@ static void test_manager_finishes_a_deletion_made_while_it_was_down(void **state
 }
 
 /* ---- host reconnects ---------------------------------------------------------------------- */
-
-static void test_link_reports_loss_and_recovery_once(void **state)
-{
-    static const struct {
-        ssh_conn_state state;
-        unsigned connects;
-        manager_link_change want;
-        const char *why;
-    } steps[] = {
-        {SSH_CONN_CONNECTING, 0, MANAGER_LINK_SAME, "first attempt running"},
-        {SSH_CONN_CONNECTED, 1, MANAGER_LINK_SAME, "the first connection is no reconnect"},
-        {SSH_CONN_CONNECTED, 1, MANAGER_LINK_SAME, "still up"},
-        {SSH_CONN_DOWN, 1, MANAGER_LINK_LOST, "lost"},
-        {SSH_CONN_DOWN, 1, MANAGER_LINK_SAME, "a retry failed: reported already"},
-        {SSH_CONN_DOWN, 1, MANAGER_LINK_SAME, "another retry"},
-        {SSH_CONN_CONNECTED, 2, MANAGER_LINK_BACK, "back"},
-        {SSH_CONN_CONNECTED, 2, MANAGER_LINK_SAME, "still up after coming back"},
-        {SSH_CONN_CONNECTED, 3, MANAGER_LINK_BACK, "dropped and reconnected between looks"},
-        {SSH_CONN_CLOSED, 3, MANAGER_LINK_SAME, "being freed"},
-    };
-    static const struct {
-        ssh_conn_state state;
-        unsigned connects;
-        manager_link_change want;
-    } never_up[] = {
-        {SSH_CONN_DOWN, 0, MANAGER_LINK_LOST},
-        {SSH_CONN_DOWN, 0, MANAGER_LINK_SAME},
-        /* reached for the first time after failing: its rounds backed off meanwhile */
-        {SSH_CONN_CONNECTED, 1, MANAGER_LINK_BACK},
-    };
-    manager_link l;
-
-    (void)state;
-    memset(&l, 0, sizeof(l));
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        manager_link_change got = manager_link_observe(&l, steps[i].state, steps[i].connects);
-
-        if (got != steps[i].want)
-            fail_msg("step %zu (%s): got %d, want %d", i, steps[i].why, (int)got,
-                     (int)steps[i].want);
-    }
-    memset(&l, 0, sizeof(l));
-    for (size_t i = 0; i < sizeof(never_up) / sizeof(never_up[0]); i++)
-        assert_int_equal(manager_link_observe(&l, never_up[i].state, never_up[i].connects),
-                         never_up[i].want);
-}
 
 /* A store, a log file and the manager's log captured in it. */
 typedef struct fixture {
@@ -540,10 +493,10 @@ static int refused_port(int *fd)
 }
 
 /*
- * A host that refuses SSH (down since the start): its follower reports it once - not once
- * per reconnect attempt or follow retry - keeps waiting for it, and stops promptly.
+ * A host that refuses SSH (down since the start): the pool reports it once - not once per
+ * reconnect attempt or event stream retry - keeps waiting for it, and stops promptly.
  */
-static void test_follower_reports_a_lost_host_once_and_stops_promptly(void **state)
+static void test_lost_host_is_reported_once_and_stops_promptly(void **state)
 {
     fixture fx;
     manager *m = NULL;
@@ -581,8 +534,8 @@ static void test_follower_reports_a_lost_host_once_and_stops_promptly(void **sta
     assert_int_equal(manager_start(m, &err), 0);
 
     if (log_wait_more(&fx, "tenant=f1 host=h1 host lost", 0, 10000, NULL, 0) < 1)
-        fail_msg("the follower did not report the refused host within 10 s");
-    /* several reconnect attempts (500 ms doubling) and follower looks (200 ms) later */
+        fail_msg("the pool did not report the refused host within 10 s");
+    /* several reconnect attempts (500 ms doubling) later */
     sleep(3);
     n_lost = log_count(&fx, "tenant=f1 host=h1 host lost", NULL, 0);
     assert_int_equal(n_lost, 1);
@@ -615,10 +568,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manager_reconciles_a_new_tenant_and_stops),
         cmocka_unit_test(test_manager_finishes_a_deletion_made_while_it_was_down),
-        cmocka_unit_test(test_link_reports_loss_and_recovery_once),
         cmocka_unit_test(test_host_back_requeues_at_once_with_backoff_forgotten),
         cmocka_unit_test(test_fixed_secret_requeues_at_once_with_backoff_forgotten),
-        cmocka_unit_test(test_follower_reports_a_lost_host_once_and_stops_promptly),
+        cmocka_unit_test(test_lost_host_is_reported_once_and_stops_promptly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
