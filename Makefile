@@ -14,9 +14,9 @@ DESTDIR ?=
 CC      ?= cc
 V       ?= 0
 
-PKGS := libcurl json-c yaml-0.1 libwebsockets libssh sqlite3 openssl libxml-2.0
+PKGS := libcurl json-c yaml-0.1 libwebsockets libssh sqlite3 openssl libxml-2.0 libgit2
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyaml-dev \
-	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev libxml2-dev \
+	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev libxml2-dev libgit2-dev \
 	clang-format cppcheck git ca-certificates curl
 
 # Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, pebble

@@ -14,6 +14,7 @@ void api_options_default(api_options *opts)
     opts->bookmark_interval_s = 60;
     opts->shutdown_grace_s = 10;
     opts->watch_buffer_bytes = 8 * 1024 * 1024;
+    opts->workers = 4;
 }
 
 int api_new(const api_options *opts, store *st, const schema_set *schemas, const api_auth *auth,

@@ -5,7 +5,8 @@
  *
  * The struct is transparent to the api_* modules only; everything else uses
  * api_new/api_free and api_server.h. Fields are set by api_new and read-only
- * afterwards, except the counters, which only the event-loop thread touches.
+ * afterwards, except n_watches, which only the event-loop thread touches, and
+ * is_shutting_down, which the API workers (api_pool.h) read.
  */
 #ifndef OMLOP_API_H
 #define OMLOP_API_H
@@ -28,6 +29,7 @@ typedef struct api_options {
     int bookmark_interval_s;   /* BOOKMARK events for allowWatchBookmarks; default 60 */
     int shutdown_grace_s;      /* SIGTERM: wait this long for in-flight requests; default 10 */
     size_t watch_buffer_bytes; /* per stream, unsent data before it is cut; default 8 MiB */
+    int workers;               /* threads serving requests that touch the store; default 4 */
 } api_options;
 
 typedef struct api {
@@ -36,7 +38,8 @@ typedef struct api {
     const schema_set *schemas; /* borrowed */
     const api_auth *auth;      /* borrowed */
     int n_watches;             /* open watch streams (event-loop thread) */
-    int is_shutting_down;      /* SIGTERM seen: no new requests (event-loop thread) */
+    /* SIGTERM seen: no new requests (written by the event-loop thread, read by the workers) */
+    _Atomic int is_shutting_down;
 } api;
 
 /* Fill opts with the defaults above. */

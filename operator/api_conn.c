@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "operator/api_gate.h"
@@ -63,9 +64,32 @@ static api_conn *conn_new(struct lws *wsi, int is_ws)
     return c;
 }
 
+/*
+ * Stop waiting for c's job: a job no worker took yet is freed, one being served is left to
+ * its worker and freed when it comes back (api_conn_jobs_done), its answer dropped.
+ */
+static void conn_drop_job(api_conn *c)
+{
+    if (!c->job)
+        return;
+    if (api_pool_cancel(c->srv->pool, c->job)) {
+        log_debug("remote=%s path=%s connection closed while its request waited for a worker",
+                  c->job->req.remote, c->job->req.path);
+        api_job_free(c->job);
+    } else {
+        /* the worker reads req too, but only reads it: the strings are safe to log */
+        log_debug("remote=%s path=%s connection closed while a worker serves its request; the "
+                  "answer will be dropped",
+                  c->job->req.remote, c->job->req.path);
+        c->job->conn = NULL;
+    }
+    c->job = NULL;
+}
+
 /* Forget the current request so the connection can take the next one. */
 static void conn_reset(api_conn *c)
 {
+    conn_drop_job(c);
     lws_sul_cancel(&c->sul_timeout);
     api_conn_stream_stop(c);
     api_request_release(&c->req);
@@ -264,26 +288,144 @@ static int guard_request(api_server *srv, api_request *req, int has_body, api_re
     return -1;
 }
 
-/* The request is complete: route it. */
+/* Hand the complete request to the API workers; its answer comes back to api_conn_jobs_done. */
+static void submit_job(api_conn *c)
+{
+    api_job *j = api_job_new();
+
+    j->conn = c;
+    j->req = c->req;
+    api_request_init(&c->req);
+    j->body = c->body;
+    strbuf_init(&c->body);
+    j->deadline_ms = c->deadline_ms;
+    c->job = j;
+    c->phase = PH_WORK;
+    api_pool_submit(c->srv->pool, j);
+}
+
+/* The request (and its body) back from a job the connection owns again. */
+static void take_back(api_conn *c, api_job *j)
+{
+    api_request_release(&c->req);
+    c->req = j->req;
+    api_request_init(&j->req);
+    strbuf_release(&c->body);
+    c->body = j->body;
+    strbuf_init(&j->body);
+}
+
+/* The request is complete: answer it here when it needs no store, else on a worker. */
 static void dispatch(api_conn *c)
 {
     if (c->body.len) {
         c->req.body = c->body.buf;
         c->req.body_len = c->body.len;
     }
-    api_handle(c->srv->a, &c->req, &c->resp);
-    if (c->resp.watch && c->req.method == API_METHOD_GET) {
-        api_conn_stream_start(c);
+    if (api_route_needs_store(&c->req)) {
+        submit_job(c);
         return;
     }
+    api_handle(c->srv->a, &c->req, &c->resp);
+    api_watch_spec_free(c->resp.watch); /* cannot happen: watches need the store */
+    c->resp.watch = NULL;
     c->phase = PH_RESPOND;
     lws_callback_on_writable(c->wsi);
+}
+
+/* A worker finished c's job: write its answer, or start the watch stream it opened. */
+static void job_deliver(api_conn *c, api_job *j)
+{
+    api_stream *stream = j->stream;
+
+    j->stream = NULL;
+    take_back(c, j);
+    if (j->is_expired) {
+        /* the deadline passed while it was queued, a moment before the timer said so */
+        api_stream_free(stream);
+        api_conn_respond_status(c, 503, 1,
+                                "the API workers were busy for the whole request timeout; retry");
+        return;
+    }
+    api_response_release(&c->resp);
+    c->resp = j->resp;
+    api_response_init(&j->resp);
+    if (stream) {
+        api_conn_stream_begin(c, stream);
+        return;
+    }
+    /* a websocket that is not a watch (or was refused) is closed with the Status as reason */
+    c->phase = PH_RESPOND;
+    lws_callback_on_writable(c->wsi);
+}
+
+void api_conn_jobs_done(api_server *srv)
+{
+    api_job *j = srv->pool ? api_pool_take_done(srv->pool) : NULL;
+
+    while (j) {
+        api_job *next = j->next;
+        api_conn *c = j->conn;
+
+        j->next = NULL;
+        if (c) {
+            c->job = NULL;
+            j->conn = NULL;
+            job_deliver(c, j);
+        }
+        api_job_free(j); /* a job nobody waits for any more: its late answer is dropped */
+        j = next;
+    }
+}
+
+/*
+ * The request timeout passed while c's job is queued or at a worker. Queued: no worker was
+ * free all that time (they wait on a slow store), 503. Being served: the store is slow, 504;
+ * the worker finishes on its own and its answer is dropped (a write may still take effect).
+ */
+static void job_timed_out(api_conn *c)
+{
+    api_job *j = c->job;
+    int t = c->srv->a->opts.request_timeout_s;
+    char msg[300];
+
+    if (api_pool_cancel(c->srv->pool, j)) {
+        c->job = NULL;
+        j->conn = NULL;
+        take_back(c, j);
+        api_job_free(j);
+        log_warn("remote=%s path=%s no API worker was free within the request timeout of %ds "
+                 "(all %d wait on the store): answered 503",
+                 c->req.remote ? c->req.remote : "?", c->req.path ? c->req.path : "?", t,
+                 c->srv->a->opts.workers);
+        snprintf(msg, sizeof(msg),
+                 "the server is busy: no API worker was free within the request timeout of %d "
+                 "seconds (the store answers slowly); retry later",
+                 t);
+        api_conn_respond_status(c, 503, 1, msg);
+        return;
+    }
+    /* req's strings are read only by the worker too: safe to log from here */
+    log_warn("remote=%s path=%s the store did not answer within the request timeout of %ds: "
+             "answered 504",
+             j->req.remote ? j->req.remote : "?", j->req.path ? j->req.path : "?", t);
+    c->job = NULL;
+    j->conn = NULL;
+    snprintf(msg, sizeof(msg),
+             "the store did not answer within the request timeout of %d seconds; a write may "
+             "still take effect: read the object before retrying",
+             t);
+    api_conn_respond_status(c, 504, 1, msg);
 }
 
 static void on_request_timeout(lws_sorted_usec_list_t *sul)
 {
     api_conn *c = lws_container_of(sul, api_conn, sul_timeout);
 
+    if (c->phase == PH_WORK) {
+        job_timed_out(c);
+        return;
+    }
     if (c->phase == PH_BODY) {
         char msg[160];
 
@@ -310,6 +452,7 @@ static int on_http(api_conn *c, struct lws *wsi)
     conn_reset(c);
     read_request(c, wsi);
     c->is_head = c->req.method == API_METHOD_HEAD;
+    c->deadline_ms = clock_now_ms() + (int64_t)a->opts.request_timeout_s * 1000;
     lws_sul_schedule(c->srv->ctx, 0, &c->sul_timeout, on_request_timeout,
                      (lws_usec_t)a->opts.request_timeout_s * LWS_US_PER_SEC);
     if (header_bytes(wsi) > a->opts.max_header_bytes) {
@@ -521,20 +664,28 @@ static int ws_precheck(struct lws *wsi)
     return rc;
 }
 
+/* The upgrade is done: a worker routes the watch again and opens it on the store. */
 static int on_ws_established(api_conn *c, struct lws *wsi)
 {
+    int t = c->srv->a->opts.request_timeout_s;
+
     read_request(c, wsi);
-    api_handle(c->srv->a, &c->req, &c->resp);
-    if (!c->resp.watch)
-        return -1; /* ws_precheck let it through; the state changed since: drop it */
-    api_conn_stream_start(c);
-    if (c->phase == PH_RESPOND) {
-        /* refused after the upgrade (limit reached): say why in the close frame */
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)c->resp.body.buf,
-                         c->resp.body.len > 120 ? 120 : c->resp.body.len);
-        return -1;
-    }
+    c->deadline_ms = clock_now_ms() + (int64_t)t * 1000;
+    lws_sul_schedule(c->srv->ctx, 0, &c->sul_timeout, on_request_timeout,
+                     (lws_usec_t)t * LWS_US_PER_SEC);
+    submit_job(c);
     return 0;
+}
+
+/* A websocket that ends before its stream starts (refused, not a watch, timed out). */
+static int ws_refuse(api_conn *c)
+{
+    if (c->resp.body.len)
+        /* say why in the close frame */
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         (unsigned char *)c->resp.body.buf,
+                         c->resp.body.len > 120 ? 120 : c->resp.body.len);
+    return -1;
 }
 
 /* --- the protocol callbacks -------------------------------------------------------------- */
@@ -567,7 +718,7 @@ static int api_conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
             return write_response(c);
         if (c->phase == PH_STREAM)
             return api_conn_stream_write_http(c);
-        return 0;
+        return 0; /* PH_WORK: the answer is not there yet */
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         if (!in || strcmp((const char *)in, "websocket") != 0)
             return -1;
@@ -580,9 +731,15 @@ static int api_conn_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
             return 0;
         if (c->phase == PH_STREAM)
             return api_conn_stream_write_ws(c);
-        return -1;
+        if (c->phase == PH_WORK)
+            return 0;
+        return ws_refuse(c);
     case LWS_CALLBACK_RECEIVE:
         return 0; /* a watch has nothing to hear from the client */
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* lws_cancel_service woke the loop: a worker finished (called once per vhost) */
+        api_conn_jobs_done(server_of(wsi));
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

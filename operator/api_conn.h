@@ -5,7 +5,9 @@
  * back (api_conn.c), and watch streams over chunked HTTP or a websocket with
  * the store watch's fd adopted into the event loop (api_conn_watch.c).
  *
- * Everything here runs on the event-loop thread; no locks.
+ * Everything here runs on the event-loop thread; no locks. A request that needs
+ * the store is handed to the API workers (api_pool.h) whole, and its answer comes
+ * back through api_conn_jobs_done: the loop never waits on the store.
  */
 #ifndef OMLOP_API_CONN_H
 #define OMLOP_API_CONN_H
@@ -16,6 +18,7 @@
 #include "operator/api_request.h"
 #include "operator/api.h"
 #include "operator/api_guard.h"
+#include "operator/api_pool.h"
 #include "operator/api_server.h"
 
 typedef struct api_conn api_conn;
@@ -28,6 +31,7 @@ typedef struct api_conn api_conn;
 typedef enum conn_phase {
     PH_IDLE = 0, /* between requests on a keep-alive connection */
     PH_BODY,     /* reading the request body */
+    PH_WORK,     /* an API worker serves the request (c->job) */
     PH_RESPOND,  /* writing an answer */
     PH_STREAM,   /* a watch stream */
     PH_CLOSING,  /* answer written; close once it is flushed */
@@ -49,6 +53,8 @@ struct api_conn {
     size_t sent;
     int headers_sent;
     lws_sorted_usec_list_t sul_timeout; /* request timeout */
+    int64_t deadline_ms;                /* clock_now_ms() when the request timeout ends */
+    api_job *job; /* PH_WORK: the job a worker serves (its req and body moved there) */
 
     /* watch streams */
     struct api_stream *stream;
@@ -70,6 +76,7 @@ struct api_server {
     struct lws_vhost *vh_tcp; /* NULL without TCP */
     struct lws_vhost *vh_unix;
     struct api_tls *tls; /* TLS in front of vh_tcp (api_tls.h); NULL for plain HTTP */
+    api_pool *pool;      /* the workers that serve requests touching the store */
     int port;
     int is_tcp_local;   /* the TCP address is loopback */
     size_t header_room; /* lws's header buffer (max_http_header_data) */
@@ -94,10 +101,10 @@ void api_conn_respond_status(api_conn *c, int code, int close, const char *msg);
 /* After the last byte of an answer: close, or get ready for the next request. */
 int api_conn_finish(api_conn *c);
 
-/* --- api_conn_watch.c ------------------------------------------------------------------ */
+/* Deliver the answers of the jobs the workers finished (the loop was woken for them). */
+void api_conn_jobs_done(api_server *srv);
 
-/* Start the watch stream c->resp.watch asks for (or answer 410/429/...). */
-void api_conn_stream_start(api_conn *c);
+/* --- api_conn_watch.c ------------------------------------------------------------------ */
 
 /* End c's stream: stop its timers, detach the store watch fd, free the stream. */
 void api_conn_stream_stop(api_conn *c);
@@ -109,6 +116,9 @@ int api_conn_stream_write_ws(api_conn *c);
 /* The callback of the adopted store watch fds. */
 int api_conn_watchfd_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
+
+/* Start c's watch stream from the store watch a worker opened (taken), or answer 429. */
+void api_conn_stream_begin(api_conn *c, struct api_stream *stream);
 
 /* Begin draining: end every watch stream; returns how many connections are busy. */
 int api_conn_drain(api_server *srv);

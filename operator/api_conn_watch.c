@@ -95,11 +95,10 @@ static void on_alive_check(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(c->srv->ctx, 0, &c->sul_alive, on_alive_check, ALIVE_CHECK_US);
 }
 
-void api_conn_stream_start(api_conn *c)
+void api_conn_stream_begin(api_conn *c, api_stream *stream)
 {
     api *a = c->srv->a;
     api_watch_spec *spec = c->resp.watch;
-    omlop_err err = OMLOP_ERR_INIT;
     lws_sock_file_fd_type fd;
     int dupfd;
 
@@ -111,28 +110,13 @@ void api_conn_stream_start(api_conn *c)
                  "too many watch streams (the limit is %d); close one or retry later",
                  a->opts.max_watches);
         api_watch_spec_free(spec);
+        api_stream_free(stream);
         log_warn("remote=%s watch refused: the limit of %d watch streams is reached", c->req.remote,
                  a->opts.max_watches);
         api_conn_respond_status(c, 429, c->is_ws, msg);
         return;
     }
-    if (api_stream_open(a, spec, &c->stream, &err) != 0) {
-        const char *reason = NULL;
-        int code = api_status_code_for_err(err.code, &reason);
-
-        api_watch_spec_free(spec);
-        api_response_release(&c->resp);
-        {
-            json_object *st = api_status_new(code, reason, err.msg);
-
-            api_status_respond_obj(&c->resp, st);
-            json_object_put(st);
-        }
-        c->resp.close_connection = c->is_ws;
-        c->phase = PH_RESPOND;
-        lws_callback_on_writable(c->wsi);
-        return;
-    }
+    c->stream = stream;
     a->n_watches++;
     c->phase = PH_STREAM;
     lws_sul_cancel(&c->sul_timeout); /* a watch lives as long as the client wants */

@@ -401,6 +401,11 @@ int api_discovery_handle(api *a, const api_request *req, api_response *resp)
     if (strcmp(p, "/healthz") == 0 || strcmp(p, "/livez") == 0 || strcmp(p, "/readyz") == 0) {
         if (!is_read(req, resp))
             return 1;
+        if (req->is_websocket) {
+            /* answered before the upgrade, on the event loop, which never reads the store */
+            api_status_respond(resp, 400, "a websocket on %s must be a watch", p);
+            return 1;
+        }
         if (strcmp(p, "/readyz") == 0) {
             int64_t rev;
             omlop_err err = OMLOP_ERR_INIT;

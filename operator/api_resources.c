@@ -19,6 +19,7 @@
 #include "operator/api_proto.h"
 #include "operator/api_select.h"
 #include "operator/api_status.h"
+#include "operator/api_sync.h"
 #include "operator/api_table.h"
 #include "operator/api_write.h"
 
@@ -770,7 +771,7 @@ void api_resources_core_events(api *a, const api_request *req, api_response *res
                            API_GROUP_PREFIX);
         return;
     }
-    if (api_request_flag(req, "watch")) {
+    if (api_request_flag(req, "watch") || req->is_websocket) {
         api_status_respond(resp, 405, "watch Events under %s/events", API_GROUP_PREFIX);
         return;
     }
@@ -792,8 +793,19 @@ void api_resources_handle(api *a, const api_request *req, api_response *resp, co
     rr.name = name;
     rr.is_core = is_core;
     rr.verb = "unknown";
+    if (sub && req->is_websocket) {
+        /* a websocket is answered before the upgrade, on the event loop: no store reads */
+        api_status_respond(resp, 400, "a websocket on %s must be a watch", req->path);
+        *verb = "get";
+        return;
+    }
     if (sub && name && strcmp(sub, API_HISTORY_SUBRES) == 0 && history_applies(kind)) {
         api_history_serve(&rr); /* the read-only rollout history (api_history.h) */
+        *verb = rr.verb;
+        return;
+    }
+    if (sub && name && strcmp(sub, API_SYNC_SUBRES) == 0 && strcmp(kind->kind, "GitSource") == 0) {
+        api_sync_serve(&rr); /* a GitSource's sync request (api_sync.h) */
         *verb = rr.verb;
         return;
     }

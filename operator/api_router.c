@@ -243,6 +243,21 @@ static void serve_core(api *a, const api_request *req, api_response *resp)
     serve_kind(a, req, resp, kind, nrest >= 2 ? rest[1] : NULL, nrest == 3 ? rest[2] : NULL, 1);
 }
 
+int api_route_needs_store(const api_request *req)
+{
+    static const char *const no_store[] = {
+        "/healthz",           "/livez",         "/version", "/api", "/api/v1", "/apis",
+        "/apis/" OMLOP_GROUP, API_GROUP_PREFIX, NULL};
+    const char *p = req->path;
+
+    if (!p || p[0] != '/')
+        return 0; /* a 400 */
+    for (size_t i = 0; no_store[i]; i++)
+        if (strcmp(p, no_store[i]) == 0)
+            return 0;
+    return strcmp(p, "/openapi") != 0 && strncmp(p, "/openapi/", 9) != 0;
+}
+
 void api_handle(api *a, api_request *req, api_response *resp)
 {
     omlop_err err = OMLOP_ERR_INIT;

@@ -27,6 +27,12 @@
 int api_server_signal_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len);
 
+/* An API worker finished a job: wake the loop (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
+static void wake_loop(void *ctx)
+{
+    lws_cancel_service(ctx);
+}
+
 int api_server_parse_listen(const char *listen, char *host, size_t hostsz, int *port,
                             omlop_err *err)
 {
@@ -383,6 +389,9 @@ int api_server_new(api *a, const api_server_options *opts, api_server **out, oml
         rc = omlop_err_set(err, OMLOP_EIO, "cannot create the HTTP server (libwebsockets)");
         goto out;
     }
+    rc = api_pool_new(a, a->opts.workers, wake_loop, s->ctx, &s->pool, err);
+    if (rc)
+        goto out;
     {
         char host[256] = "";
         int port;
@@ -505,10 +514,14 @@ void api_server_free(api_server *s)
 {
     if (!s)
         return;
+    /* the workers first (they wake the loop through the context), the connections next (they
+     * let go of their jobs), the jobs left last */
+    api_pool_stop(s->pool);
     if (s->ctx) {
         lws_sul_cancel(&s->sul_stop);
         lws_context_destroy(s->ctx);
     }
+    api_pool_free(s->pool);
     if (s->sig_fd >= 0)
         close(s->sig_fd);
     api_tls_free(s->tls); /* after the loop: its connections are closed */

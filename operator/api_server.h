@@ -1,6 +1,8 @@
 /*
  * api_server: the HTTP side of omlopd, on libwebsockets: one event loop thread
- * serving the API on a TCP address (plain or TLS) and/or a unix socket, with
+ * serving the API on a TCP address (plain or TLS) and/or a unix socket, the
+ * requests that touch the store handed to api_options.workers API worker
+ * threads (api_pool.h) so that the loop never waits on the store, with
  * the request limits of api_options (body size 413, header size 431, request
  * time 408, watch streams 429), watch streams as chunked HTTP or websockets,
  * and a graceful stop on SIGTERM/SIGINT: new requests get 503, requests being

@@ -13,6 +13,7 @@
 #include "lib/version.h"
 #include "lib/xalloc.h"
 #include "operator/api_guard.h"
+#include "operator/api_pool.h"
 #include "operator/api_server.h"
 #include "store/store.h"
 
@@ -61,6 +62,8 @@ static const opt options[] = {
     {"max-header-bytes", "maxHeaderBytes", OPT_SIZE, OFF(api.max_header_bytes), 1024, 32768},
     {"request-timeout", "requestTimeout", OPT_SECONDS, OFF(api.request_timeout_s), 1, 3600},
     {"max-watches", "maxWatches", OPT_COUNT, OFF(api.max_watches), 1, 100000},
+    {"api-workers", "apiWorkers", OPT_COUNT, OFF(api.workers), API_POOL_MIN_WORKERS,
+     API_POOL_MAX_WORKERS},
     {"bookmark-interval", "bookmarkInterval", OPT_SECONDS, OFF(api.bookmark_interval_s), 1, 86400},
     {"shutdown-grace", "shutdownGrace", OPT_SECONDS, OFF(api.shutdown_grace_s), 0, 3600},
     {"reconcile", "reconcile", OPT_BOOL, OFF(reconcile.is_enabled), 0, 1},
@@ -74,6 +77,9 @@ static const opt options[] = {
     {"known-hosts", "knownHostsFile", OPT_STR, OFF(reconcile.known_hosts_file), 0, 0},
     {"event-ttl", "eventTTL", OPT_SECONDS, OFF(reconcile.event_ttl_s), 60, 30 * 24 * 3600},
     {"ssh-threads", "sshThreads", OPT_COUNT, OFF(reconcile.ssh_threads), 1, 256},
+    {"verify-images", "verifyImages", OPT_SECONDS, OFF(reconcile.verify_images_s), 1, 24 * 3600},
+    {"verify-files", "verifyFiles", OPT_SECONDS, OFF(reconcile.verify_files_s), 1, 24 * 3600},
+    {"verify-ready", "verifyReady", OPT_SECONDS, OFF(reconcile.verify_ready_s), 1, 24 * 3600},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)
@@ -459,8 +465,11 @@ void config_usage(FILE *out)
             "  --log-format FORMAT      logFormat: text (default) or json\n"
             "  --max-body-bytes N       maxBodyBytes: request body limit (default 1048576)\n"
             "  --max-header-bytes N     maxHeaderBytes: request header limit (default 16384)\n"
-            "  --request-timeout S      requestTimeout: seconds to receive a request (30)\n"
+            "  --request-timeout S      requestTimeout: seconds to receive and answer a\n"
+            "                           request (30; 503/504 when the store is slower)\n"
             "  --max-watches N          maxWatches: open watch streams (default 256)\n"
+            "  --api-workers N          apiWorkers: threads serving requests that touch the\n"
+            "                           store (default 4, 1..64)\n"
             "  --bookmark-interval S    bookmarkInterval: BOOKMARK event period (60)\n"
             "  --shutdown-grace S       shutdownGrace: on SIGTERM, wait for requests (10)\n"
             "  (the reconcile flags, also config keys, are listed below)\n"

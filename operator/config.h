@@ -16,6 +16,7 @@
  *   --max-header-bytes N    maxHeaderBytes   16384
  *   --request-timeout S     requestTimeout   30
  *   --max-watches N         maxWatches       256
+ *   --api-workers N         apiWorkers       4 (threads serving store requests, 1..64)
  *   --bookmark-interval S   bookmarkInterval 60
  *   --shutdown-grace S      shutdownGrace    10
  *   --reconcile / --no-reconcile  reconcile  true (false: serve the API only)

@@ -107,6 +107,14 @@ void manager_usage(FILE *out)
                  "                                 knownHostKey (without it they are refused)\n"
                  "  --event-ttl SECONDS            eventTTL: an Event not raised again for this\n"
                  "                                 long is deleted (3600)\n"
+                 "  --verify-images SECONDS        verifyImages: a no-change round checks that a\n"
+                 "                                 host still has the tenant's images this often\n"
+                 "                                 (600; before any action: always)\n"
+                 "  --verify-files SECONDS         verifyFiles: ... reads the digests of the\n"
+                 "                                 host's env and config files and looks for its\n"
+                 "                                 directories this often (300)\n"
+                 "  --verify-ready SECONDS         verifyReady: ... repeats the TCP checks of\n"
+                 "                                 unchanged running components this often (120)\n"
                  "  --ssh-threads N                sshThreads: threads that drive every host's\n"
                  "                                 SSH session (default: one per CPU)\n");
 }
@@ -798,7 +806,10 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
     m->env.host_ctx = m;
     m->env.ready_timeout_ms = m->opts.ready_timeout_ms;
     m->env.cancel = &m->stop;
-    m->env.memo = tenant_memo_new(0, 0, 0); /* the default cadences (docs/reconcile.md) */
+    /* cadences of the costly observations of a no-change round (docs/reconcile.md) */
+    m->env.memo = tenant_memo_new((int64_t)m->opts.verify_images_s * 1000,
+                                  (int64_t)m->opts.verify_files_s * 1000,
+                                  (int64_t)m->opts.verify_ready_s * 1000);
     *out = m;
     return 0;
 }

@@ -77,6 +77,9 @@ typedef struct manager_options {
     char *known_hosts_file; /* verifies hosts whose spec has no knownHostKey; NULL: refused */
     int event_ttl_s;        /* an Event not raised again for this long is deleted; 0: 3600 */
     int ssh_threads;        /* SSH pump threads shared by every host; 0: one per CPU */
+    /* how old a verification of a host's images, files and readiness may be before a
+     * no-change round repeats it (reconcilers/tenant_memo.h); 0: the defaults 600, 300, 120 */
+    int verify_images_s, verify_files_s, verify_ready_s;
 } manager_options;
 
 /* Where hosts learn their public IPv4 address (plain text answer), unless configured. */

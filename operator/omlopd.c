@@ -20,6 +20,7 @@
 #include "operator/api_auth.h"
 #include "operator/api_server.h"
 #include "operator/config.h"
+#include "operator/gitsync.h"
 #include "operator/manager.h"
 #include "store/store.h"
 
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
     api_server_options so;
     events *ev = NULL;
     manager *mgr = NULL;
+    gitsync *gs = NULL;
     int rc = 1;
 
     block_stop_signals();
@@ -127,6 +129,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "omlopd: reconcile loop: %s\n", err.msg);
         goto out;
     }
+    /* GitSources (issue 15): their own thread; what they apply reaches the manager's watch */
+    if (cfg.reconcile.is_enabled && (gitsync_new(st, ev, schemas, cfg.data_dir, &gs, &err) != 0 ||
+                                     gitsync_start(gs, &err) != 0)) {
+        fprintf(stderr, "omlopd: GitSource sync: %s\n", err.msg);
+        goto out;
+    }
     printf("omlopd %s listening on %s, store %s, %s\n", OMLOP_RELEASE, api_server_describe(srv),
            store_describe(st),
            api_auth_enabled(auth) ? "bearer tokens required" : "no tokens (local admin access)");
@@ -140,6 +148,7 @@ int main(int argc, char **argv)
     rc = 0;
     log_info("omlopd stopped");
 out:
+    gitsync_free(gs);  /* before the manager: a sync may be writing tenants */
     manager_free(mgr); /* stops the reconciles before the store goes */
     events_free(ev);
     api_server_free(srv); /* closes the connections and their watches first */

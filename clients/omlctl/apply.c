@@ -27,7 +27,7 @@
 #include "clients/omlctl/apply.h"
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
-#include "clients/omlctl/mergepatch.h"
+#include "crds/mergepatch.h"
 #include "clients/omlctl/output.h"
 #include "lib/cjson.h"
 
@@ -111,9 +111,9 @@ static json_object *apply_expected(const json_object *live, const json_object *m
 
     if (!live)
         return json_object_get((json_object *)modified);
-    last = omlctl_last_applied_get(live);
-    patch = omlctl_merge_patch_three_way(last, modified, live);
-    res = omlctl_merge_patch_apply(live, patch);
+    last = last_applied_get(live);
+    patch = merge_patch_three_way(last, modified, live);
+    res = merge_patch_apply(live, patch);
     json_object_put(patch);
     json_object_put(last);
     return res;
@@ -136,9 +136,9 @@ static int apply_attempt(apiclient *api, const omlctl_manifest *m, const omlctl_
         return rc;
     rc = 0;
     if (live) {
-        last = omlctl_last_applied_get(live);
-        patch = omlctl_merge_patch_three_way(last, modified, live);
-        if (omlctl_merge_patch_is_empty(patch)) {
+        last = last_applied_get(live);
+        patch = merge_patch_three_way(last, modified, live);
+        if (merge_patch_is_empty(patch)) {
             *result = json_object_get(live); /* nothing to write */
             goto out;
         }
@@ -178,7 +178,7 @@ out:
 int omlctl_apply_send(apiclient *api, const omlctl_manifest *m, const omlctl_apply_params *o,
                       json_object **result, omlop_err *err)
 {
-    json_object *modified = omlctl_last_applied_modified(m->given ? m->given : m->obj);
+    json_object *modified = last_applied_modified(m->given ? m->given : m->obj);
     int rc = 0;
 
     *result = NULL;
@@ -207,7 +207,7 @@ static int apply_one(omlctl_ctx *ctx, apiclient *api, const omlctl_manifest *m, 
     if (rc < 0 && rc != OMLOP_ENOTFOUND)
         goto fail;
     if (o->dry == DRY_CLIENT) {
-        json_object *modified = omlctl_last_applied_modified(m->given ? m->given : m->obj);
+        json_object *modified = last_applied_modified(m->given ? m->given : m->obj);
 
         result = apply_expected(live, modified);
         json_object_put(modified);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clients/omlctl/cmds.h"
+#include "crds/mergepatch.h"
 #include "crds/selector.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
@@ -724,39 +725,6 @@ void omlctl_manifests_release(omlctl_manifests *m)
     m->n = 0;
 }
 
-/*
- * A copy of decoded (typed by the schema, defaults applied) keeping only what
- * the source document sets: what apply records as the user's intent, so that
- * a default never looks like a choice (kubectl leaves defaults to the server
- * too). Map keys are kept where the source has them; list items by position.
- */
-static json_object *given_fields(json_object *decoded, const ynode *src)
-{
-    json_object *out;
-
-    if (!src)
-        return NULL;
-    if (src->kind == YNODE_MAP && json_object_is_type(decoded, json_type_object)) {
-        out = json_object_new_object();
-        for (size_t i = 0; i < src->n; i++) {
-            json_object *v = NULL;
-
-            if (json_object_object_get_ex(decoded, src->pairs[i].key, &v))
-                json_object_object_add(out, src->pairs[i].key,
-                                       given_fields(v, src->pairs[i].value));
-        }
-        return out;
-    }
-    if (src->kind == YNODE_SEQ && json_object_is_type(decoded, json_type_array)) {
-        out = json_object_new_array();
-        for (size_t i = 0; i < json_object_array_length(decoded); i++)
-            json_object_array_add(out, given_fields(json_object_array_get_idx(decoded, i),
-                                                    i < src->n ? src->items[i] : NULL));
-        return out;
-    }
-    return json_object_get(decoded); /* a scalar, or a value the schema reshaped */
-}
-
 static void print_diags(const diag_list *diags)
 {
     strbuf sb = STRBUF_INIT;
@@ -830,7 +798,7 @@ int omlctl_manifests_load(omlctl_ctx *ctx, const omlctl_strv *paths, int validat
         }
         m = &out->v[out->n++];
         m->obj = obj;
-        m->given = validate ? given_fields(obj, d->root) : NULL;
+        m->given = validate ? merge_patch_given_fields(obj, d->root) : NULL;
         m->kind = kind;
         m->name = name;
         {

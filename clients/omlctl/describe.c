@@ -107,6 +107,19 @@ static void describe_metadata(const kind_info *kind, const json_object *obj, tim
         kv_map(0, "Annotations", shown);
         json_object_put(shown);
     }
+    {
+        /* applied from a GitSource (docs/gitops.md): which one, at which commit */
+        json_object *src = NULL, *commit = NULL;
+
+        if (json_object_object_get_ex(cjson_get(obj, "metadata.labels"), "omlop.io/source", &src)) {
+            json_object_object_get_ex(cjson_get(obj, "metadata.annotations"),
+                                      "omlop.io/source-commit", &commit);
+            strbuf_addf(&sb, "GitSource %s, commit %s", json_object_get_string(src),
+                        commit ? json_object_get_string(commit) : "(unknown)");
+            kv(0, "Source", sb.buf);
+            strbuf_reset(&sb);
+        }
+    }
     if (created) {
         omlctl_age_of(created, now, age, sizeof(age));
         strbuf_addf(&sb, "%s (%s ago)", created, age);

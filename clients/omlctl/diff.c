@@ -19,7 +19,7 @@
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
 #include "clients/omlctl/liveplan.h"
-#include "clients/omlctl/mergepatch.h"
+#include "crds/mergepatch.h"
 #include "clients/omlctl/output.h"
 #include "clients/omlctl/secretmask.h"
 #include "clients/omlctl/udiff.h"
@@ -76,7 +76,7 @@ static json_object *shown(const json_object *obj)
     c = omlctl_comparable(obj);
     ann = cjson_get(c, "metadata.annotations");
     if (json_object_is_type(ann, json_type_object)) {
-        json_object_object_del(ann, OMLCTL_LAST_APPLIED);
+        json_object_object_del(ann, LAST_APPLIED_ANNOTATION);
         if (json_object_object_length(ann) == 0)
             json_object_object_del(json_object_object_get(c, "metadata"), "annotations");
     }

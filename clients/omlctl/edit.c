@@ -22,7 +22,7 @@
 
 #include "clients/omlctl/cmds.h"
 #include "clients/omlctl/common.h"
-#include "clients/omlctl/mergepatch.h"
+#include "crds/mergepatch.h"
 #include "clients/omlctl/output.h"
 #include "crds/yamlio.h"
 #include "lib/cjson.h"
@@ -223,7 +223,7 @@ out:
 /* A merge patch of the user's changes, without the bookkeeping apply must not carry over. */
 static json_object *user_changes(const json_object *orig, const json_object *edited)
 {
-    json_object *patch = omlctl_merge_patch_create(orig, edited);
+    json_object *patch = merge_patch_create(orig, edited);
     json_object *meta = json_object_object_get(patch, "metadata");
 
     if (meta && json_object_is_type(meta, json_type_object)) {
@@ -263,7 +263,7 @@ static int save(const edit_state *st, const json_object *edited, omlop_err *err)
         rc = omlctl_get_object(st->api, st->kind, st->name, &latest, err);
         if (rc < 0)
             goto out;
-        merged = omlctl_merge_patch_apply(latest, patch);
+        merged = merge_patch_apply(latest, patch);
         json_object_put(latest);
         diags = diag_list_new();
         if (st->validate && schema_set_decode_json(st->ctx->schemas, merged, &decoded, diags) < 0) {
@@ -347,7 +347,7 @@ static int edit_loop(edit_state *st, omlop_err *err)
         if (decode_edited(st, strbuf_str(&saved), &edited, &problems) < 0)
             continue;
         changes = user_changes(st->orig, edited);
-        if (omlctl_merge_patch_is_empty(changes)) {
+        if (merge_patch_is_empty(changes)) {
             json_object_put(changes);
             json_object_put(edited);
             printf("Edit cancelled, no changes made.\n");

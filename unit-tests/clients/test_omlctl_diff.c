@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clients/omlctl/mergepatch.h"
+#include "crds/mergepatch.h"
 #include "clients/omlctl/secretmask.h"
 #include "clients/omlctl/udiff.h"
 #include "lib/cjson.h"
@@ -241,7 +241,7 @@ static void test_udiff_past_the_edit_bound_still_correct(void **state)
 static void check_apply(const char *target, const char *patch, const char *want)
 {
     json_object *t = json_tokener_parse(target), *p = json_tokener_parse(patch);
-    json_object *w = json_tokener_parse(want), *got = omlctl_merge_patch_apply(t, p);
+    json_object *w = json_tokener_parse(want), *got = merge_patch_apply(t, p);
     strbuf sb = STRBUF_INIT;
 
     cjson_canonical(got, &sb);
@@ -289,11 +289,11 @@ static void test_merge_patch_create_then_apply_round_trips(void **state)
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         json_object *from = json_tokener_parse(pairs[i][0]);
         json_object *to = json_tokener_parse(pairs[i][1]);
-        json_object *patch = omlctl_merge_patch_create(from, to);
-        json_object *back = omlctl_merge_patch_apply(from, patch);
+        json_object *patch = merge_patch_create(from, to);
+        json_object *back = merge_patch_apply(from, patch);
 
         assert_true(cjson_equal(back, to));
-        assert_int_equal(omlctl_merge_patch_is_empty(patch), cjson_equal(from, to));
+        assert_int_equal(merge_patch_is_empty(patch), cjson_equal(from, to));
         json_object_put(from);
         json_object_put(to);
         json_object_put(patch);
@@ -304,8 +304,8 @@ static void test_merge_patch_create_then_apply_round_trips(void **state)
         json_object *orig = json_tokener_parse("{\"spec\":{\"a\":1,\"b\":1}}");
         json_object *edited = json_tokener_parse("{\"spec\":{\"a\":2,\"b\":1}}");
         json_object *newer = json_tokener_parse("{\"spec\":{\"a\":1,\"b\":7}}");
-        json_object *patch = omlctl_merge_patch_create(orig, edited);
-        json_object *merged = omlctl_merge_patch_apply(newer, patch);
+        json_object *patch = merge_patch_create(orig, edited);
+        json_object *merged = merge_patch_apply(newer, patch);
         json_object *want = json_tokener_parse("{\"spec\":{\"a\":2,\"b\":7}}");
 
         assert_true(cjson_equal(merged, want));
@@ -325,7 +325,7 @@ static void check_three_way(const char *last, const char *modified, const char *
 {
     json_object *la = last ? json_tokener_parse(last) : NULL, *mo = json_tokener_parse(modified);
     json_object *li = json_tokener_parse(live), *w = json_tokener_parse(want);
-    json_object *got = omlctl_merge_patch_three_way(la, mo, li);
+    json_object *got = merge_patch_three_way(la, mo, li);
     strbuf sb = STRBUF_INIT;
 
     assert_non_null(mo);
@@ -389,7 +389,7 @@ static const char *last_applied_text(const json_object *obj)
 {
     json_object *ann = cjson_get(obj, "metadata.annotations");
 
-    return json_object_get_string(json_object_object_get(ann, OMLCTL_LAST_APPLIED));
+    return json_object_get_string(json_object_object_get(ann, LAST_APPLIED_ANNOTATION));
 }
 
 static void test_last_applied_record_round_trips(void **state)
@@ -405,7 +405,7 @@ static void test_last_applied_record_round_trips(void **state)
 
     (void)state;
     assert_non_null(manifest);
-    mod = omlctl_last_applied_modified(manifest);
+    mod = last_applied_modified(manifest);
     /* Compact canonical JSON, without status and without the record itself. */
     assert_string_equal(last_applied_text(mod),
                         "{\"kind\":\"Tenant\",\"metadata\":{\"annotations\":"
@@ -413,13 +413,13 @@ static void test_last_applied_record_round_trips(void **state)
                         "{\"layout\":\"aio\"}}");
     assert_null(json_object_object_get(mod, "status"));
     assert_string_equal(cjson_get_string(mod, "metadata.annotations.b"), "2");
-    rec = omlctl_last_applied_get(mod);
+    rec = last_applied_get(mod);
     want = json_tokener_parse("{\"kind\":\"Tenant\",\"metadata\":{\"name\":\"x\",\"annotations\":"
                               "{\"b\":\"2\"}},\"spec\":{\"layout\":\"aio\"}}");
     assert_true(cjson_equal(rec, want));
     /* Re-recording a record gives the same object: applying twice is a no-op. */
     {
-        json_object *again = omlctl_last_applied_modified(mod);
+        json_object *again = last_applied_modified(mod);
 
         assert_true(cjson_equal(again, mod));
         json_object_put(again);
@@ -428,12 +428,12 @@ static void test_last_applied_record_round_trips(void **state)
      */
     bare = json_tokener_parse("{\"metadata\":{\"name\":\"y\"}}");
     json_object_put(mod);
-    mod = omlctl_last_applied_modified(bare);
+    mod = last_applied_modified(bare);
     assert_string_equal(last_applied_text(mod), "{\"metadata\":{\"name\":\"y\"}}");
     assert_int_equal(json_object_object_length(cjson_get(mod, "metadata.annotations")), 1);
     /* No record, or one that is not a JSON object: nothing to delete. */
-    assert_null(omlctl_last_applied_get(bare));
-    assert_null(omlctl_last_applied_get(garbage));
+    assert_null(last_applied_get(bare));
+    assert_null(last_applied_get(garbage));
     json_object_put(manifest);
     json_object_put(mod);
     json_object_put(rec);
@@ -457,11 +457,11 @@ static void test_last_applied_reads_kubectl_records(void **state)
 
     (void)state;
     assert_non_null(live);
-    last = omlctl_last_applied_get(live);
+    last = last_applied_get(live);
     assert_non_null(last);
-    mod = omlctl_last_applied_modified(manifest);
-    patch = omlctl_merge_patch_three_way(last, mod, live);
-    result = omlctl_merge_patch_apply(live, patch);
+    mod = last_applied_modified(manifest);
+    patch = merge_patch_three_way(last, mod, live);
+    result = merge_patch_apply(live, patch);
     assert_null(cjson_get(result, "metadata.labels.old"));
     assert_string_equal(cjson_get_string(result, "metadata.labels.app"), "k");
     assert_string_equal(last_applied_text(result), last_applied_text(mod));

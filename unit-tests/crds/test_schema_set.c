@@ -64,10 +64,11 @@ static void test_builtin_kinds_and_names(void **state)
         {"Tenant", "Tenant", 1}, {"tenants", "Tenant", 1},   {"TN", "Tenant", 1},
         {"secret", "Secret", 0}, {"osec", "Secret", 0},      {"Backup", "Backup", 1},
         {"bk", "Backup", 1},     {"restores", "Restore", 1}, {"rs", "Restore", 1},
-        {"event", "Event", 0},   {"ev", "Event", 0},
+        {"event", "Event", 0},   {"ev", "Event", 0},         {"gitsources", "GitSource", 1},
+        {"gs", "GitSource", 1},
     };
 
-    assert_int_equal(schema_set_kind_count(set), 5);
+    assert_int_equal(schema_set_kind_count(set), 6);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const kind_info *k = schema_set_find_kind(set, names[i].lookup);
 
@@ -80,7 +81,7 @@ static void test_builtin_kinds_and_names(void **state)
     assert_string_equal(schema_set_find_kind(set, "tn")->list_kind, "TenantList");
     assert_string_equal(cjson_get_string(schema_set_crd(set, "Tenant"), "metadata.name"),
                         "tenants.omlop.io");
-    assert_null(schema_set_kind_at(set, 5));
+    assert_null(schema_set_kind_at(set, 6));
     /* the served version: what the API's field selectors and tables read */
     assert_string_equal(cjson_get_string(schema_set_crd_version(set, "Tenant"), "name"),
                         OMLOP_VERSION);
@@ -184,7 +185,7 @@ static void test_document_level_checks(void **state)
     expect_one(set, "apiVersion: omlop.io/v1alpha1\nkind: Tenat\nmetadata: {name: a}\n", "kind",
                "unknown kind \"Tenat\"; did you mean 'Tenant'?");
     expect_one(set, "apiVersion: omlop.io/v1alpha1\nkind: Pod\nmetadata: {name: a}\n", "kind",
-               "known kinds: Backup, Event, Restore, Secret, Tenant");
+               "known kinds: Backup, Event, GitSource, Restore, Secret, Tenant");
     expect_one(set, "apiVersion: omlop.io/v1alpha1\nmetadata: {name: a}\n", "kind",
                "required field is missing");
     expect_one(set, "apiVersion: omlop.io/v1alpha1\nkind: Backup\nspec: {tenantRef: {name: t}}\n",

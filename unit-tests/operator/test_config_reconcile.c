@@ -69,6 +69,9 @@ static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
         {"readyTimeout: 30m\n", "readyTimeout", "'30m' is not a duration"},
         {"readyTimeout: 5ms\n", "readyTimeout", "between 100ms and 3600s"},
         {"connectTimeout: -1s\n", "connectTimeout", "duration"},
+        {"verifyFiles: 0\n", "verifyFiles", "between 1 and 86400"},
+        {"verifyImages: 86401\n", "verifyImages", "between 1 and 86400"},
+        {"verifyReady: often\n", "verifyReady", "'often'"},
     };
 
     (void)state;
@@ -85,6 +88,27 @@ static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
                      cases[i].want2);
         config_release(&c);
     }
+}
+
+/* The cadences of a no-change round's checks: flags and keys, at their bounds. */
+static void test_config_verify_cadences(void **state)
+{
+    char *argv[] = {"omlopd", "--verify-images", "1", "--verify-files", "86400", NULL};
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    config_init(&c);
+    assert_int_equal(c.reconcile.verify_files_s, 0); /* 0: the memo's default */
+    assert_int_equal(config_parse_args(&c, 5, argv, &err), 0);
+    assert_int_equal(c.reconcile.verify_images_s, 1);
+    assert_int_equal(c.reconcile.verify_files_s, 86400);
+    config_release(&c);
+    config_init(&c);
+    if (config_load_text(&c, "omlopd.yaml", "verifyReady: 30\n", 15, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    assert_int_equal(c.reconcile.verify_ready_s, 30);
+    config_release(&c);
 }
 
 /* --known-hosts must name a readable file: found at start, not at the first host. */
@@ -169,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_config_reconcile_bad_keys_name_file_line_and_key),
         cmocka_unit_test(test_config_reconcile_flags_win_over_the_file),
         cmocka_unit_test(test_config_known_hosts_must_exist),
+        cmocka_unit_test(test_config_verify_cadences),
         cmocka_unit_test(test_config_reconcile_flag_forms_and_errors),
     };
 

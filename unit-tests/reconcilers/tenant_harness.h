@@ -37,6 +37,7 @@
 #include "objects/events.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tenant_memo.h"
 #include "reconcilers/tenant_lifecycle.h"
 #include "reconcilers/tenant_status.h"
 #include "store/store.h"
@@ -75,6 +76,7 @@ typedef struct fake {
     size_t n_images;
     char bad_image[256]; /* pulling this fails */
     int n_created, n_started, n_pulled, n_removed, n_unpaused, next_id;
+    int n_image_checks;           /* GET images/REF/exists */
     char removed_volumes[512];    /* "name name ..." of DELETE /volumes/<name> */
     strbuf ops;                   /* "stop NAME t=S;" "stopped NAME;" "kill NAME;" "rm NAME;" */
     int n_stopping, max_stopping; /* stops in progress now / at most at once */
@@ -101,7 +103,7 @@ typedef struct fixture {
     ffile files[MAX_FILES]; /* the host's files, as the ops see them */
     size_t n_files;
     int closed_ports[8]; /* TCP probes of these ports are refused (0 ends) */
-    int n_writes, n_write_calls, n_removes, n_probes;
+    int n_writes, n_write_calls, n_removes, n_probes, n_hash_calls;
     char dirs[MAX_DIRS][128]; /* the host's directories under /etc/omnileads, as the ops see them */
     size_t n_dirs;
     char recorded[MAX_DIRS][128]; /* what dirs_make recorded as made */
@@ -302,6 +304,7 @@ static TH_UNUSED void serve(fake *f, int fd, const char *method, const char *tar
         }
     } else if (strncmp(p, "images/", 7) == 0 && strstr(p, "/exists")) {
         snprintf(ref, sizeof(ref), "%.*s", (int)(strstr(p, "/exists") - p - 7), p + 7);
+        f->n_image_checks++;
         respond(fd, has_image(f, ref) ? 204 : 404,
                 has_image(f, ref) ? NULL : "{\"cause\":\"no such image\",\"response\":404}");
     } else if (strcmp(p, "containers/create") == 0) {
@@ -466,6 +469,7 @@ static TH_UNUSED int fops_hashes(void *ctx, const char *const *paths, size_t n,
     fixture *fx = ctx;
 
     (void)err;
+    fx->n_hash_calls++;
     for (size_t i = 0; i < n; i++) {
         ffile *f = ffile_find(fx, paths[i]);
 
@@ -731,6 +735,7 @@ static TH_UNUSED int teardown(void **state)
     podman_client_free(fx->pc);
     tunnel_free(fx->tun);
     events_free(fx->ev);
+    tenant_memo_free(fx->env.memo);
     store_close(fx->st);
     atomic_store(&f->stop, 1);
     pthread_join(f->thread, NULL);

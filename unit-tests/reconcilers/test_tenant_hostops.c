@@ -469,10 +469,124 @@ static void test_public_ip_is_discovered_on_the_host(void **state)
     json_object_put(t);
 }
 
+/* Converge with a memo, then one more round to verify what the converging round changed. */
+static void memo_settle(fixture *fx, int64_t files_ms)
+{
+    tenant_result res;
+
+    fx->env.memo = tenant_memo_new(60 * 1000, files_ms, 60 * 1000);
+    reconcile_ok(fx, &res);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_converged);
+}
+
+static void test_memo_a_no_change_round_asks_the_host_only_for_its_list(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    int hashes, probes, images, writes;
+
+    memo_settle(fx, 60 * 1000);
+    hashes = fx->n_hash_calls;
+    probes = fx->n_probes;
+    images = fx->f.n_image_checks;
+    writes = fx->n_writes;
+    reconcile_ok(fx, &res);
+    assert_true(res.is_converged);
+    assert_int_equal(fx->n_hash_calls, hashes);
+    assert_int_equal(fx->n_probes, probes);
+    assert_int_equal(fx->f.n_image_checks, images);
+    assert_int_equal(fx->n_writes, writes);
+    /* without a memo every round asks again (what the memo saves) */
+    tenant_memo_free(fx->env.memo);
+    fx->env.memo = NULL;
+    reconcile_ok(fx, &res);
+    assert_true(fx->n_hash_calls > hashes);
+    assert_true(fx->n_probes > probes);
+    assert_true(fx->f.n_image_checks > images);
+}
+
+static void test_memo_a_hand_edited_file_is_put_back_after_its_cadence(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    char want[4096];
+
+    memo_settle(fx, 60 * 1000);
+    snprintf(want, sizeof(want), "%s", host_file(fx, NGX_ENV));
+    strbuf_adds(&ffile_find(fx, NGX_ENV)->content, "EDITED=by-hand\n");
+    reconcile_ok(fx, &res);
+    assert_string_not_equal(host_file(fx, NGX_ENV), want); /* within the cadence: not looked at */
+    tenant_memo_invalidate(fx->env.memo, "t1", "h1", TENANT_MEMO_FILES); /* the cadence passed */
+    reconcile_ok(fx, &res);
+    assert_string_equal(host_file(fx, NGX_ENV), want);
+    assert_true(find_event(fx, "Wrote", "content differs", NULL, 0));
+}
+
+static void test_memo_a_round_with_actions_checks_images_first(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    fctr *c;
+    int pulled;
+
+    memo_settle(fx, 60 * 1000);
+    /* behind omlop's back: nginx's container and its image removed */
+    pthread_mutex_lock(&fx->f.lock);
+    c = find_ctr(&fx->f, "oml-nginx-server");
+    assert_non_null(c);
+    for (size_t i = 0; i < fx->f.n_images; i++)
+        if (strcmp(fx->f.images[i], c->image) == 0) {
+            memmove(&fx->f.images[i], &fx->f.images[i + 1],
+                    (fx->f.n_images - i - 1) * sizeof(fx->f.images[0]));
+            fx->f.n_images--;
+            break;
+        }
+    json_object_put(c->labels);
+    memmove(c, c + 1, (size_t)(&fx->f.c[fx->f.n] - (c + 1)) * sizeof(*c));
+    fx->f.n--;
+    pthread_mutex_unlock(&fx->f.lock);
+    pulled = fx->f.n_pulled;
+    reconcile_ok(fx, &res);
+    /* the memo said the image was there; the create is not tried without looking */
+    assert_int_equal(fx->f.n_pulled, pulled + 1);
+    assert_non_null(find_ctr(&fx->f, "oml-nginx-server"));
+}
+
+static void test_memo_a_new_container_is_probed_at_once(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+    fctr *c;
+
+    memo_settle(fx, 60 * 1000);
+    fx->closed_ports[0] = 6379;
+    reconcile_ok(fx, &res);
+    assert_true(res.is_converged); /* an unchanged container: its check waits for the cadence */
+    pthread_mutex_lock(&fx->f.lock);
+    c = find_ctr(&fx->f, REDIS_CT);
+    snprintf(c->id, sizeof(c->id), "id-replaced-by-hand");
+    pthread_mutex_unlock(&fx->f.lock);
+    reconcile_ok(fx, &res);
+    assert_false(res.is_converged);
+    t = stored_tenant(fx);
+    assert_false(jbool(status_component(t, "redis"), "ready", 1));
+    json_object_put(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_env_files_are_written_with_secret_values, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_memo_a_no_change_round_asks_the_host_only_for_its_list,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_memo_a_hand_edited_file_is_put_back_after_its_cadence,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_memo_a_round_with_actions_checks_images_first,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_memo_a_new_container_is_probed_at_once, setup_ops,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_hand_edited_env_file_is_put_back, setup_ops,
                                         teardown),

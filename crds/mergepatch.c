@@ -1,5 +1,5 @@
 /* mergepatch: RFC 7386 JSON merge patches, and the 3-way patch of client-side apply. */
-#include "clients/omlctl/mergepatch.h"
+#include "crds/mergepatch.h"
 
 #include <stdlib.h>
 
@@ -16,7 +16,7 @@ static json_object *copy(const json_object *o)
     return c;
 }
 
-json_object *omlctl_merge_patch_create(const json_object *from, const json_object *to)
+json_object *merge_patch_create(const json_object *from, const json_object *to)
 {
     json_object *patch;
 
@@ -39,9 +39,9 @@ json_object *omlctl_merge_patch_create(const json_object *from, const json_objec
             json_object_object_add(patch, key, copy(tval));
         } else if (json_object_is_type(fval, json_type_object) &&
                    json_object_is_type(tval, json_type_object)) {
-            json_object *sub = omlctl_merge_patch_create(fval, tval);
+            json_object *sub = merge_patch_create(fval, tval);
 
-            if (omlctl_merge_patch_is_empty(sub))
+            if (merge_patch_is_empty(sub))
                 json_object_put(sub);
             else
                 json_object_object_add(patch, key, sub);
@@ -52,7 +52,7 @@ json_object *omlctl_merge_patch_create(const json_object *from, const json_objec
     return patch;
 }
 
-json_object *omlctl_merge_patch_apply(const json_object *target, const json_object *patch)
+json_object *merge_patch_apply(const json_object *target, const json_object *patch)
 {
     json_object *result;
 
@@ -69,18 +69,18 @@ json_object *omlctl_merge_patch_apply(const json_object *target, const json_obje
             continue;
         }
         json_object_object_get_ex(result, k, &cur);
-        json_object_object_add(result, k, omlctl_merge_patch_apply(cur, pv));
+        json_object_object_add(result, k, merge_patch_apply(cur, pv));
     }
     return result;
 }
 
-int omlctl_merge_patch_is_empty(const json_object *patch)
+int merge_patch_is_empty(const json_object *patch)
 {
     return json_object_is_type(patch, json_type_object) && json_object_object_length(patch) == 0;
 }
 
-json_object *omlctl_merge_patch_three_way(const json_object *last, const json_object *modified,
-                                          const json_object *live)
+json_object *merge_patch_three_way(const json_object *last, const json_object *modified,
+                                   const json_object *live)
 {
     json_object *patch;
 
@@ -110,9 +110,9 @@ json_object *omlctl_merge_patch_three_way(const json_object *last, const json_ob
             json_object_object_get_ex(last, key, &lastv);
         if (in_live && json_object_is_type(mv, json_type_object) &&
             json_object_is_type(lv, json_type_object)) {
-            json_object *sub = omlctl_merge_patch_three_way(lastv, mv, lv);
+            json_object *sub = merge_patch_three_way(lastv, mv, lv);
 
-            if (omlctl_merge_patch_is_empty(sub))
+            if (merge_patch_is_empty(sub))
                 json_object_put(sub);
             else
                 json_object_object_add(patch, key, sub);
@@ -134,7 +134,7 @@ static json_object *applied_config(const json_object *manifest)
     json_object_object_del(c, "status");
     ann = cjson_get(c, "metadata.annotations");
     if (json_object_is_type(ann, json_type_object)) {
-        json_object_object_del(ann, OMLCTL_LAST_APPLIED);
+        json_object_object_del(ann, LAST_APPLIED_ANNOTATION);
         /* kubectl leaves no empty annotations map behind either. */
         if (json_object_object_length(ann) == 0)
             json_object_object_del(json_object_object_get(c, "metadata"), "annotations");
@@ -142,7 +142,7 @@ static json_object *applied_config(const json_object *manifest)
     return c;
 }
 
-json_object *omlctl_last_applied_modified(const json_object *manifest)
+json_object *last_applied_modified(const json_object *manifest)
 {
     json_object *config = applied_config(manifest), *mod = copy(config), *meta, *ann;
     strbuf text = STRBUF_INIT;
@@ -160,7 +160,7 @@ json_object *omlctl_last_applied_modified(const json_object *manifest)
         ann = json_object_new_object();
         json_object_object_add(meta, "annotations", ann);
     }
-    json_object_object_add(ann, OMLCTL_LAST_APPLIED,
+    json_object_object_add(ann, LAST_APPLIED_ANNOTATION,
                            json_object_new_string_len(strbuf_str(&text), (int)text.len));
 out:
     strbuf_release(&text);
@@ -168,13 +168,13 @@ out:
     return mod;
 }
 
-json_object *omlctl_last_applied_get(const json_object *obj)
+json_object *last_applied_get(const json_object *obj)
 {
     const json_object *ann = cjson_get(obj, "metadata.annotations");
     json_object *v, *parsed;
 
     if (!json_object_is_type(ann, json_type_object) ||
-        !json_object_object_get_ex(ann, OMLCTL_LAST_APPLIED, &v) ||
+        !json_object_object_get_ex(ann, LAST_APPLIED_ANNOTATION, &v) ||
         !json_object_is_type(v, json_type_string))
         return NULL;
     parsed = json_tokener_parse(json_object_get_string(v));
@@ -183,4 +183,33 @@ json_object *omlctl_last_applied_get(const json_object *obj)
         return NULL;
     }
     return parsed;
+}
+
+/* Map keys are kept where the source has them; list items by position. */
+json_object *merge_patch_given_fields(json_object *decoded, const ynode *src)
+{
+    json_object *out;
+
+    if (!src)
+        return NULL;
+    if (src->kind == YNODE_MAP && json_object_is_type(decoded, json_type_object)) {
+        out = json_object_new_object();
+        for (size_t i = 0; i < src->n; i++) {
+            json_object *v = NULL;
+
+            if (json_object_object_get_ex(decoded, src->pairs[i].key, &v))
+                json_object_object_add(out, src->pairs[i].key,
+                                       merge_patch_given_fields(v, src->pairs[i].value));
+        }
+        return out;
+    }
+    if (src->kind == YNODE_SEQ && json_object_is_type(decoded, json_type_array)) {
+        out = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(decoded); i++)
+            json_object_array_add(out,
+                                  merge_patch_given_fields(json_object_array_get_idx(decoded, i),
+                                                           i < src->n ? src->items[i] : NULL));
+        return out;
+    }
+    return json_object_get(decoded); /* a scalar, or a value the schema reshaped */
 }

@@ -1,0 +1,259 @@
+/*
+ * clients/git against real repositories made with libgit2 (file://), and over SSH against a
+ * private sshd (the host key checked strictly, the identity from memory).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "clients/git.h"
+#include "unit-tests/clients/git_fixture.h"
+#include "unit-tests/clients/sshd_fixture.h"
+
+typedef struct fx {
+    git_fixture repo;
+    char copy[128];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+
+    if (!f || gitfx_start(&f->repo) < 0)
+        return -1;
+    snprintf(f->copy, sizeof(f->copy), "%s/data/gitsources/s1", f->repo.dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+
+    gitfx_stop(&f->repo);
+    free(f);
+    return 0;
+}
+
+static void test_fetch_resolves_the_branch_and_reads_the_folder(void **state)
+{
+    fx *f = *state;
+    gitclient *g = NULL;
+    gitclient_files files = GITCLIENT_FILES_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    char head[41], got[41];
+
+    assert_int_equal(gitfx_write(&f->repo, "tenants/b.yaml", "kind: B\n"), 0);
+    assert_int_equal(gitfx_write(&f->repo, "tenants/a.yml", "kind: A\n"), 0);
+    assert_int_equal(gitfx_write(&f->repo, "tenants/sub/c.json", "{}"), 0);
+    assert_int_equal(gitfx_write(&f->repo, "tenants/.hidden.yaml", "kind: H\n"), 0);
+    assert_int_equal(gitfx_write(&f->repo, "tenants/README.md", "# not a manifest\n"), 0);
+    assert_int_equal(gitfx_write(&f->repo, "other/x.yaml", "kind: X\n"), 0);
+    assert_int_equal(gitfx_commit(&f->repo, "first", head), 0);
+
+    assert_int_equal(gitclient_open(f->copy, f->repo.url, &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), 0);
+    assert_int_equal(gitclient_resolve(g, "main", NULL, NULL, got, &err), 0);
+    assert_string_equal(got, head);
+    /* no ref given: branch main */
+    assert_int_equal(gitclient_resolve(g, NULL, NULL, NULL, got, &err), 0);
+    assert_string_equal(got, head);
+
+    assert_int_equal(gitclient_read_dir(g, head, "./tenants/", &files, &err), 0);
+    assert_int_equal(files.n, 3);
+    assert_string_equal(files.v[0].path, "tenants/a.yml");
+    assert_string_equal(files.v[0].data, "kind: A\n");
+    assert_string_equal(files.v[1].path, "tenants/b.yaml");
+    assert_string_equal(files.v[2].path, "tenants/sub/c.json");
+    assert_int_equal(files.v[2].len, 2);
+    gitclient_files_release(&files);
+
+    assert_int_equal(gitclient_read_dir(g, head, ".", &files, &err), 0);
+    assert_int_equal(files.n, 4);
+    assert_string_equal(files.v[0].path, "other/x.yaml");
+    gitclient_files_release(&files);
+
+    assert_int_equal(gitclient_read_dir(g, head, "nope", &files, &err), OMLOP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "path nope: no such folder"));
+    assert_int_equal(gitclient_read_dir(g, head, "tenants/a.yml", &files, &err), OMLOP_ENOTFOUND);
+    assert_int_equal(files.n, 0);
+    gitclient_free(g);
+}
+
+static void test_a_second_fetch_sees_new_commits_tags_and_fixed_commits(void **state)
+{
+    fx *f = *state;
+    gitclient *g = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    char c1[41], c2[41], got[41];
+
+    assert_int_equal(gitfx_write(&f->repo, "a.yaml", "v: 1\n"), 0);
+    assert_int_equal(gitfx_commit(&f->repo, "one", c1), 0);
+    assert_int_equal(gitfx_tag(&f->repo, "v1", c1), 0);
+    assert_int_equal(gitclient_open(f->copy, f->repo.url, &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), 0);
+    assert_int_equal(gitclient_resolve(g, NULL, "v1", NULL, got, &err), 0);
+    assert_string_equal(got, c1);
+    gitclient_free(g);
+
+    assert_int_equal(gitfx_write(&f->repo, "a.yaml", "v: 2\n"), 0);
+    assert_int_equal(gitfx_commit(&f->repo, "two", c2), 0);
+    assert_string_not_equal(c1, c2);
+    /* the copy on disk is reused: a new client over it fetches only what is new */
+    assert_int_equal(gitclient_open(f->copy, f->repo.url, &g, &err), 0);
+    assert_int_equal(gitclient_resolve(g, "main", NULL, NULL, got, &err), 0);
+    assert_string_equal(got, c1); /* not fetched yet */
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), 0);
+    assert_int_equal(gitclient_resolve(g, "main", NULL, NULL, got, &err), 0);
+    assert_string_equal(got, c2);
+    assert_int_equal(gitclient_resolve(g, NULL, "v1", NULL, got, &err), 0);
+    assert_string_equal(got, c1);
+    assert_int_equal(gitclient_resolve(g, NULL, NULL, c1, got, &err), 0);
+    assert_string_equal(got, c1);
+
+    /* a moved tag follows */
+    assert_int_equal(gitfx_tag(&f->repo, "v1", c2), 0);
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), 0);
+    assert_int_equal(gitclient_resolve(g, NULL, "v1", NULL, got, &err), 0);
+    assert_string_equal(got, c2);
+
+    assert_int_equal(gitclient_resolve(g, NULL, "v9", NULL, got, &err), OMLOP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "tag v9 not found"));
+    assert_int_equal(gitclient_resolve(g, "dev", NULL, NULL, got, &err), OMLOP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "branch dev not found"));
+    assert_int_equal(
+        gitclient_resolve(g, NULL, NULL, "0123456789012345678901234567890123456789", got, &err),
+        OMLOP_ENOTFOUND);
+    assert_int_equal(gitclient_resolve(g, NULL, NULL, "abc", got, &err), OMLOP_EINVAL);
+    assert_int_equal(gitclient_resolve(g, "main", "v1", NULL, got, &err), OMLOP_EINVAL);
+    gitclient_free(g);
+}
+
+static void test_bad_urls_and_missing_repositories(void **state)
+{
+    fx *f = *state;
+    gitclient *g = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    gitclient_creds c = {0};
+    strbuf url = STRBUF_INIT;
+
+    assert_int_equal(gitclient_open(f->copy, "git://example.com/x", &g, &err), OMLOP_EINVAL);
+    assert_null(g);
+    strbuf_addf(&url, "file://%s/absent", f->repo.dir);
+    assert_int_equal(gitclient_open(f->copy, url.buf, &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), OMLOP_EIO);
+    assert_non_null(strstr(err.msg, "/absent"));
+    gitclient_free(g);
+    /* ssh:// without a known host key is refused before connecting; the password in the URL
+     * is not repeated */
+    assert_int_equal(gitclient_open(f->copy, "ssh://u:s3cret@127.0.0.1:1/x", &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, &c, 5000, &err), OMLOP_EAUTH);
+    assert_non_null(strstr(err.msg, "knownHostKey"));
+    assert_null(strstr(err.msg, "s3cret"));
+    gitclient_free(g);
+    strbuf_release(&url);
+}
+
+/* Over SSH: the right host key and identity fetch; a wrong host key or identity does not. */
+static void test_ssh_host_key_is_checked_strictly(void **state)
+{
+    fx *f = *state;
+    sshd_fixture s;
+    gitclient *g = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    gitclient_creds c = {0};
+    strbuf url = STRBUF_INIT, key = STRBUF_INIT, host = STRBUF_INIT, other = STRBUF_INIT,
+           path = STRBUF_INIT;
+    char head[41], got[41];
+
+    assert_int_equal(gitfx_write(&f->repo, "a.yaml", "v: 1\n"), 0);
+    assert_int_equal(gitfx_commit(&f->repo, "one", head), 0);
+    assert_int_equal(sshd_fixture_start(&s), 0);
+    strbuf_addf(&path, "%s/client_key", s.dir);
+    assert_int_equal(strbuf_read_file(&key, path.buf, 65536, &err), 0);
+    strbuf_reset(&path);
+    strbuf_addf(&path, "%s/host_key.pub", s.dir);
+    assert_int_equal(strbuf_read_file(&host, path.buf, 65536, &err), 0);
+    strbuf_reset(&path);
+    strbuf_addf(&path, "%s/client_key.pub", s.dir); /* a valid key, but not the host's */
+    assert_int_equal(strbuf_read_file(&other, path.buf, 65536, &err), 0);
+    strbuf_addf(&url, "ssh://%s@127.0.0.1:%d%s/repo", s.user, s.port, f->repo.dir);
+
+    c.ssh_identity = key.buf;
+    c.known_host_keys = other.buf;
+    assert_int_equal(gitclient_open(f->copy, url.buf, &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, &c, 10000, &err), OMLOP_EAUTH);
+    assert_non_null(strstr(err.msg, "not the knownHostKey"));
+    assert_int_equal(gitclient_resolve(g, "main", NULL, NULL, got, &err), OMLOP_ENOTFOUND);
+
+    c.known_host_keys = host.buf;
+    c.ssh_identity = NULL;
+    assert_int_equal(gitclient_fetch(g, &c, 10000, &err), OMLOP_EAUTH);
+    assert_null(strstr(err.msg, "PRIVATE KEY"));
+
+    c.ssh_identity = key.buf;
+    if (gitclient_fetch(g, &c, 10000, &err) != 0) {
+        fixture_print_log(&s);
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(gitclient_resolve(g, "main", NULL, NULL, got, &err), 0);
+    assert_string_equal(got, head);
+    gitclient_free(g);
+    sshd_fixture_stop(&s);
+    strbuf_release(&url);
+    strbuf_release(&key);
+    strbuf_release(&host);
+    strbuf_release(&other);
+    strbuf_release(&path);
+}
+
+/* A server that accepts the connection and never speaks: the fetch ends at its deadline. */
+static void test_a_silent_server_times_out(void **state)
+{
+    fx *f = *state;
+    gitclient *g = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    gitclient_creds c = {0};
+    strbuf url = STRBUF_INIT;
+    int port = 0, fd = fixture_listen(&port); /* listening, never accepting: the kernel
+                                                 completes the handshake, nobody answers */
+    int64_t start;
+    char head[41];
+
+    assert_true(fd >= 0);
+    c.known_host_keys =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    strbuf_addf(&url, "ssh://git@127.0.0.1:%d/x", port);
+    assert_int_equal(gitclient_open(f->copy, url.buf, &g, &err), 0);
+    start = clock_now_ms();
+    assert_int_equal(gitclient_fetch(g, &c, 1000, &err), OMLOP_ETIMEOUT);
+    assert_true(clock_now_ms() - start < 1000 + GITCLIENT_KILL_GRACE_MS + 1500);
+    assert_non_null(strstr(err.msg, "no answer within 1000 ms"));
+    gitclient_free(g);
+    close(fd);
+
+    /* the copy stays usable after its fetch process was killed */
+    assert_int_equal(gitfx_write(&f->repo, "a.yaml", "v: 1\n"), 0);
+    assert_int_equal(gitfx_commit(&f->repo, "one", head), 0);
+    assert_int_equal(gitclient_open(f->copy, f->repo.url, &g, &err), 0);
+    assert_int_equal(gitclient_fetch(g, NULL, 5000, &err), 0);
+    gitclient_free(g);
+    strbuf_release(&url);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fetch_resolves_the_branch_and_reads_the_folder, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_second_fetch_sees_new_commits_tags_and_fixed_commits,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_urls_and_missing_repositories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ssh_host_key_is_checked_strictly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_silent_server_times_out, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,121 @@
+/*
+ * Tests for reconcilers/tenant_memo: a verification is fresh strictly within its cadence,
+ * only for the digest verified, per (tenant, host, kind); invalidate and forget drop it;
+ * unused entries age out; a NULL memo remembers nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+
+#include "reconcilers/tenant_memo.h"
+
+#define D1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "2222222222222222222222222222222222222222222222222222222222222222"
+
+static void test_memo_fresh_strictly_within_the_cadence(void **state)
+{
+    tenant_memo *m = tenant_memo_new(100, 200, 300);
+
+    (void)state;
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_IMAGES, D1, 1000));
+    tenant_memo_verified(m, "t", "h", TENANT_MEMO_IMAGES, D1, 1000);
+    assert_true(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_IMAGES, D1, 1000));
+    assert_true(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_IMAGES, D1, 1099));
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_IMAGES, D1, 1100));
+    /* each kind has its own cadence */
+    tenant_memo_verified(m, "t", "h", TENANT_MEMO_FILES, D1, 1000);
+    tenant_memo_verified(m, "t", "h", TENANT_MEMO_READY, D1, 1000);
+    assert_true(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D1, 1199));
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D1, 1200));
+    assert_true(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_READY, D1, 1299));
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_READY, D1, 1300));
+    tenant_memo_free(m);
+}
+
+static void test_memo_only_the_digest_verified_on_that_host(void **state)
+{
+    tenant_memo *m = tenant_memo_new(0, 0, 0);
+
+    (void)state;
+    tenant_memo_verified(m, "t", "h", TENANT_MEMO_FILES, D1, 5);
+    assert_true(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D1, 6));
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D2, 6));
+    assert_false(tenant_memo_is_fresh(m, "t", "h2", TENANT_MEMO_FILES, D1, 6));
+    assert_false(tenant_memo_is_fresh(m, "t2", "h", TENANT_MEMO_FILES, D1, 6));
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_IMAGES, D1, 6));
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, NULL, 6));
+    /* the defaults are the documented cadences */
+    assert_true(
+        tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D1, 5 + TENANT_MEMO_FILES_MS - 1));
+    assert_false(
+        tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D1, 5 + TENANT_MEMO_FILES_MS));
+    tenant_memo_free(m);
+}
+
+static void test_memo_invalidate_and_forget(void **state)
+{
+    tenant_memo *m = tenant_memo_new(1000, 1000, 1000);
+
+    (void)state;
+    tenant_memo_verified(m, "t", "h", TENANT_MEMO_FILES, D1, 10);
+    tenant_memo_verified(m, "t", "h", TENANT_MEMO_READY, D1, 10);
+    tenant_memo_verified(m, "t", "h2", TENANT_MEMO_READY, D1, 10);
+    tenant_memo_verified(m, "u", "h", TENANT_MEMO_READY, D1, 10);
+    assert_int_equal(tenant_memo_count(m), 3);
+    tenant_memo_invalidate(m, "t", "h", TENANT_MEMO_FILES);
+    assert_false(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_FILES, D1, 11));
+    assert_true(tenant_memo_is_fresh(m, "t", "h", TENANT_MEMO_READY, D1, 11));
+    tenant_memo_forget(m, "t");
+    assert_int_equal(tenant_memo_count(m), 1);
+    assert_false(tenant_memo_is_fresh(m, "t", "h2", TENANT_MEMO_READY, D1, 11));
+    assert_true(tenant_memo_is_fresh(m, "u", "h", TENANT_MEMO_READY, D1, 11));
+    tenant_memo_free(m);
+}
+
+static void test_memo_unused_entries_age_out(void **state)
+{
+    tenant_memo *m = tenant_memo_new(10, 10, 10);
+    char host[16];
+
+    (void)state;
+    /* many hosts: the table grows and keeps every entry */
+    for (int i = 0; i < 500; i++) {
+        snprintf(host, sizeof(host), "h%d", i);
+        tenant_memo_verified(m, "t", host, TENANT_MEMO_IMAGES, D1, 1);
+    }
+    assert_int_equal(tenant_memo_count(m), 500);
+    assert_true(tenant_memo_is_fresh(m, "t", "h499", TENANT_MEMO_IMAGES, D1, 2));
+    /* used within 4 cadences: kept */
+    tenant_memo_verified(m, "u", "x", TENANT_MEMO_IMAGES, D1, 40);
+    assert_int_equal(tenant_memo_count(m), 501);
+    /* unused for more than 4 cadences: gone at the next sweep, the new one stays */
+    tenant_memo_verified(m, "u", "y", TENANT_MEMO_IMAGES, D1, 60);
+    assert_int_equal(tenant_memo_count(m), 2);
+    tenant_memo_free(m);
+}
+
+static void test_memo_null_remembers_nothing(void **state)
+{
+    (void)state;
+    tenant_memo_verified(NULL, "t", "h", TENANT_MEMO_FILES, D1, 1);
+    assert_false(tenant_memo_is_fresh(NULL, "t", "h", TENANT_MEMO_FILES, D1, 1));
+    tenant_memo_invalidate(NULL, "t", "h", TENANT_MEMO_FILES);
+    tenant_memo_forget(NULL, "t");
+    assert_int_equal(tenant_memo_count(NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memo_fresh_strictly_within_the_cadence),
+        cmocka_unit_test(test_memo_only_the_digest_verified_on_that_host),
+        cmocka_unit_test(test_memo_invalidate_and_forget),
+        cmocka_unit_test(test_memo_unused_entries_age_out),
+        cmocka_unit_test(test_memo_null_remembers_nothing),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
