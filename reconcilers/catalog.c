@@ -114,6 +114,8 @@ static const catalog_var vars[] = {
     VAR("certs_dir", "/etc/omnileads/certs (written by the TLS reconciler)"),
     VAR("podman_socket", "spec.hosts[].podmanSocket"),
     VAR_OPT("loki_url", "spec.observability.lokiURL"),
+    SECRET_OPT("vrrp_password", "ha only: the generated Secret <tenant>-vrrp key password (VRRP "
+                                "PASS authentication: keepalived uses its first 8 characters)"),
 };
 
 /* --- shared env sets --------------------------------------------------------------------- */
@@ -593,6 +595,36 @@ static const catalog_component components[] = {
         .is_ha_active_only = 1,
         .ready = CATALOG_READY_RUNNING,
         .ready_start_s = 3,
+    },
+    {
+        /* Not a 2.X container (2.X installed keepalived on the host): omlop runs it from an
+         * image with keepalived, bash, curl and iproute2 (the lab builds one, e2e/lab). Last of
+         * the application components: its track script finds what it watches in place, and its
+         * notify script finds the active-only containers to start (docs/ha.md). */
+        .name = "keepalived",
+        .container = "oml-keepalived",
+        .summary = "keepalived (VRRP): the OMniLeads VIP and the active-only components (ha)",
+        .image = {NULL, NULL, NULL, "keepalived", "docker.io/omnileads/keepalived:2.2.7-bookworm",
+                  0},
+        .image_ha = NO_IMAGE,
+        .is_host_network = 1,
+        .env_file = "/etc/default/keepalived.env",
+        .env = (const catalog_env[]){{"TZ", "{tz}"},
+                                     {"VRRP_AUTH_PASS", "{vrrp_password}"},
+                                     {NULL, NULL}},
+        .volumes =
+            (const catalog_volume[]){{"{podman_socket}", "/run/podman/podman.sock", 0, NULL, 0},
+                                     {NULL, NULL, 0, NULL, 0}},
+        .command = (const char *const[]){"bash", "/etc/omlop/keepalived-run.sh", NULL},
+        .cap_add = (const char *const[]){"NET_ADMIN", "NET_BROADCAST", "NET_RAW", NULL},
+        .order = 155,
+        .groups = CATALOG_GROUP_EVERY,
+        .off_when = CATALOG_OFF_NOT_HA,
+        .ready = CATALOG_READY_RUNNING,
+        .ready_start_s = 2,
+        .file_kind = CATALOG_FILE_KEEPALIVED,
+        .file_path = "/etc/omnileads/keepalived-run.sh",
+        .file_target = "/etc/omlop/keepalived-run.sh",
     },
     {
         .name = "node_exporter",

@@ -43,7 +43,8 @@ typedef enum catalog_off {
     CATALOG_OFF_EXT_RTPENGINE = 1u << 2, /* spec.telephony.rtpengineHost set */
     CATALOG_OFF_EXT_REDIS = 1u << 3,     /* spec.redis.host set */
     CATALOG_OFF_NO_METRICS = 1u << 4,    /* spec.observability.enabled false */
-    CATALOG_OFF_NO_LOKI = 1u << 5        /* spec.observability.lokiURL empty (or metrics off) */
+    CATALOG_OFF_NO_LOKI = 1u << 5,       /* spec.observability.lokiURL empty (or metrics off) */
+    CATALOG_OFF_NOT_HA = 1u << 6         /* spec.layout is not ha (keepalived) */
 } catalog_off;
 
 /* How the container's memory limit is chosen. */
@@ -63,7 +64,8 @@ typedef enum catalog_ready {
 typedef enum catalog_file {
     CATALOG_FILE_NONE = 0,
     CATALOG_FILE_PROMETHEUS, /* prometheus.yml scraping the tenant's exporters */
-    CATALOG_FILE_PROMTAIL    /* promtail.yml shipping the host journal to Loki */
+    CATALOG_FILE_PROMTAIL,   /* promtail.yml shipping the host journal to Loki */
+    CATALOG_FILE_KEEPALIVED  /* the keepalived start script with its config (reconcilers/ha.h) */
 } catalog_file;
 
 /* One env entry: KEY and its value template. Tables end with {NULL, NULL}. */

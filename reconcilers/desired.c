@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/xalloc.h"
+#include "reconcilers/ha.h"
 #include "reconcilers/tenantvars.h"
 
 struct desired_state {
@@ -435,7 +436,52 @@ static void render_promtail(const desired_state *ds, const desired_host *h, strb
                 ds->tenant, ds->tenant, h->name);
 }
 
-static void render_files(desired_state *ds)
+/* The node spec.ha.preferredMain names, else the one with role main (layout ha). */
+static const char *ha_preferred(const tv_tenant *t)
+{
+    const char *pref = tv_spec_string(t, "ha.preferredMain");
+
+    for (size_t i = 0; !pref && i < t->n_hosts; i++)
+        if (t->hosts[i].role && strcmp(t->hosts[i].role, "main") == 0)
+            pref = t->hosts[i].name;
+    return pref;
+}
+
+/* keepalived's start script for host h (reconcilers/ha.h): what it moves and what it tracks. */
+static int render_keepalived(const tv_tenant *t, const desired_host *h, strbuf *out, omlop_err *err)
+{
+    const char **active = xcalloc(h->n_containers + 1, sizeof(*active));
+    const char **tracked = xcalloc(h->n_containers + 1, sizeof(*tracked));
+    size_t na = 0, nt = 0;
+    ha_keepalived_params p;
+    int rc;
+
+    for (size_t i = 0; i < h->n_containers; i++) {
+        const desired_container *c = &h->containers[i];
+        unsigned obs = CATALOG_OFF_NO_METRICS | CATALOG_OFF_NO_LOKI;
+
+        if (c->is_ha_active_only)
+            active[na++] = c->name;
+        else if (c->component->file_kind != CATALOG_FILE_KEEPALIVED &&
+                 !(c->component->off_when & obs))
+            tracked[nt++] = c->name; /* what the node needs to serve; not its monitoring */
+    }
+    memset(&p, 0, sizeof(p));
+    p.tenant = t->name;
+    p.host = h->name;
+    p.nic = tv_spec_string(t, "ha.vipNIC");
+    p.vip = tv_spec_string(t, "ha.omnileadsVIP");
+    p.netaddr = tv_spec_string(t, "ha.netaddr");
+    p.is_preferred = ha_preferred(t) && strcmp(ha_preferred(t), h->name) == 0;
+    p.active_only = active;
+    p.tracked = tracked;
+    rc = ha_keepalived_render(&p, out, err);
+    free(active);
+    free(tracked);
+    return rc;
+}
+
+static int render_files(desired_state *ds, const tv_tenant *t, omlop_err *err)
 {
     for (size_t h = 0; h < ds->n_hosts; h++) {
         for (size_t i = 0; i < ds->hosts[h].n_containers; i++) {
@@ -448,9 +494,15 @@ static void render_files(desired_state *ds)
                 render_prometheus(ds, c, &sb);
             else if (c->component->file_kind == CATALOG_FILE_PROMTAIL)
                 render_promtail(ds, &ds->hosts[h], &sb);
+            else if (c->component->file_kind == CATALOG_FILE_KEEPALIVED &&
+                     render_keepalived(t, &ds->hosts[h], &sb, err) < 0) {
+                strbuf_release(&sb);
+                return omlop_err_prefix(err, "tenant %s, host %s: ", ds->tenant, ds->hosts[h].name);
+            }
             c->files[0].content = strbuf_detach(&sb, NULL);
         }
     }
+    return 0;
 }
 
 /* --- the hash --------------------------------------------------------------------------- */
@@ -526,7 +578,8 @@ int desired_build(const json_object *tenant, const desired_options *opts, desire
         if ((rc = build_host(&ds->hosts[h], &t, h, opts, err)) < 0)
             goto out;
     }
-    render_files(ds);
+    if ((rc = render_files(ds, &t, err)) < 0)
+        goto out;
     seal_hashes(ds, opts);
     *out = ds;
     ds = NULL;

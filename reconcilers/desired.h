@@ -59,6 +59,8 @@
 #define DESIRED_SECRET_OBJECTSTORAGE "-objectstorage"
 #define DESIRED_SECRET_MINIO_ADMIN   "-minio-admin"
 #define DESIRED_SECRET_AMI           "-ami"
+/* layout ha: the VRRP PASS authentication of keepalived (key "password"; reconcilers/ha.h) */
+#define DESIRED_SECRET_VRRP "-vrrp"
 
 /* Restart policy of every container: survive host reboots (podman-restart.service). */
 #define DESIRED_RESTART_POLICY "always"

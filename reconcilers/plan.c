@@ -301,6 +301,68 @@ static void plan_dirs(keyed_list *mkdirs, const desired_host *dh, size_t hi, con
     }
 }
 
+/* The recreate conditions: why lc is not c any more, or NULL when it still is. */
+static const char *changed_why(const live_container *lc, const desired_container *c,
+                               const live_file *envf, strbuf *why)
+{
+    const char *hash = live_container_label(lc, OMLOP_LABEL_SPEC_HASH);
+    /* a container made before env hashes existed has none: nothing to compare */
+    const char *env_hash = live_container_label(lc, OMLOP_LABEL_ENV_HASH);
+
+    /* Podman reports the image fully qualified (docker.io/library/...): compare normal forms */
+    if (!imageref_equal(lc->image, c->image))
+        reason_fmt(why, "image changed from %s to %s", lc->image ? lc->image : "(none)", c->image);
+    else if (lc->state == LIVE_STATE_DEAD)
+        reason_fmt(why, "container dead");
+    else if (!hash || strcmp(hash, c->spec_hash) != 0)
+        reason_fmt(why, "spec changed");
+    else if (env_hash && envf && envf->want_sha256 && strcmp(env_hash, envf->want_sha256) != 0)
+        reason_fmt(why, "env file changed (a Secret it reads changed)");
+    else
+        return NULL;
+    return strbuf_str(why);
+}
+
+/*
+ * An active-only component on a node that must not run it (layout ha): it exists, with the
+ * desired spec, and is not running there. Created without a start, so that keepalived's notify
+ * finds it to start when the VIP comes; stopped only when another node holds the VIP (STANDBY):
+ * while none does, keepalived decides, and omlop neither starts nor stops.
+ */
+static void plan_standby(keyed_list *pulls, keyed_list *steps, const desired_host *dh, size_t hi,
+                         const live_host *lh, const desired_container *c, const live_container *lc,
+                         int has_image, strbuf *why)
+{
+    strbuf where = STRBUF_INIT;
+    plan_action a;
+
+    if (lh->ha == LIVE_HA_STANDBY)
+        strbuf_addf(&where, "the OMniLeads VIP is on %s",
+                    lh->ha_active ? lh->ha_active : "another node");
+    else
+        strbuf_adds(&where, "no node holds the OMniLeads VIP yet");
+    if (!lc || changed_why(lc, c, env_file_of(lh, c), why)) {
+        if (lc)
+            strbuf_addf(why, " (not started: %s)", strbuf_str(&where));
+        else
+            reason_fmt(why, "missing (not started: %s)", strbuf_str(&where));
+        if (!has_image)
+            add_pull(pulls, dh->name, hi, c, "image not on host");
+        a = action_new(lc ? PLAN_RECREATE : PLAN_CREATE, dh->name, c, lc, strbuf_str(why));
+        a.image = xstrdup(c->image);
+        a.is_no_start = 1;
+        keyed_push(steps, &a, hi);
+    } else if (lh->ha == LIVE_HA_STANDBY &&
+               (lc->state == LIVE_STATE_RUNNING || lc->state == LIVE_STATE_PAUSED)) {
+        reason_fmt(why, "active-only: %s", strbuf_str(&where));
+        a = action_new(PLAN_STOP, dh->name, c, lc, strbuf_str(why));
+        keyed_push(steps, &a, hi);
+    } else if (!has_image && !lc->is_image_present) {
+        add_pull(pulls, dh->name, hi, c, "image missing on host");
+    }
+    strbuf_release(&where);
+}
+
 /* Actions for one desired container against what its host runs. */
 static void plan_container(keyed_list *pulls, keyed_list *mkdirs, keyed_list *writes,
                            keyed_list *steps, const char *tenant, const desired_host *dh, size_t hi,
@@ -320,6 +382,10 @@ static void plan_container(keyed_list *pulls, keyed_list *mkdirs, keyed_list *wr
     }
     plan_dirs(mkdirs, dh, hi, lh, c);
     plan_files(writes, dh, hi, lh, c);
+    if (c->is_ha_active_only && lh->ha != LIVE_HA_ACTIVE) {
+        plan_standby(pulls, steps, dh, hi, lh, c, lc, has_image, why);
+        return;
+    }
     if (!lc) {
         if (!has_image)
             add_pull(pulls, dh->name, hi, c, "image not on host");
@@ -519,6 +585,8 @@ const char *plan_kind_name(plan_kind k)
         return "write";
     case PLAN_MKDIR:
         return "mkdir";
+    case PLAN_STOP:
+        return "stop";
     }
     return "?";
 }
@@ -541,6 +609,8 @@ void plan_format(const plan *p, strbuf *out)
             strbuf_addf(out, ": %s", a->reason);
         if (a->is_serial)
             strbuf_adds(out, " [one at a time]");
+        if (a->is_no_start)
+            strbuf_adds(out, " [not started]");
         strbuf_addch(out, '\n');
     }
 }

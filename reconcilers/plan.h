@@ -13,6 +13,9 @@
  *   omlop.io/env-hash label differs from the env file's digest
  *                                         -> recreate (a Secret it reads changed)
  *   a host file missing or differing      -> write it
+ *   layout ha, an active-only component on a node not holding the OMniLeads VIP (live_ha):
+ *     missing or changed -> create / recreate without starting; running -> stop (STANDBY
+ *     only: while no node holds the VIP, keepalived decides and omlop leaves it)
  *   a bind-mount directory omlop makes (desired_volume.dir_mode) missing
  *                                         -> mkdir (once per host and path)
  * and per live container not desired:
@@ -93,6 +96,13 @@ typedef struct live_dir {
     int is_present;
 } live_dir;
 
+/* Layout ha: where the active-only components (desired_container.is_ha_active_only) run. */
+typedef enum live_ha {
+    LIVE_HA_ACTIVE = 0, /* they run here (every host of aio and cluster) */
+    LIVE_HA_STANDBY,    /* another node holds the OMniLeads VIP: created, stopped */
+    LIVE_HA_UNDECIDED   /* no node holds it: created, neither started nor stopped */
+} live_ha;
+
 /* What one host runs: every container (all tenants) and the image references present. */
 typedef struct live_host {
     const char *host; /* spec.hosts[].name */
@@ -104,6 +114,8 @@ typedef struct live_host {
     size_t n_files;
     const live_dir *dirs; /* bind-mount directories looked at; one not listed: not observed */
     size_t n_dirs;
+    live_ha ha;            /* this host's part in layout ha (observed: reconcilers/ha.h) */
+    const char *ha_active; /* the node holding the OMniLeads VIP, for reasons; may be NULL */
 } live_host;
 
 /* Label value of a live container, or NULL. */
@@ -117,7 +129,8 @@ typedef enum plan_kind {
     PLAN_REMOVE,   /* stop and remove an orphan */
     PLAN_BLOCKED,  /* cannot act: name taken by a container that is not ours */
     PLAN_WRITE,    /* write a host file (env file, config) that is missing or differs */
-    PLAN_MKDIR     /* make a missing host directory a bind mount needs */
+    PLAN_MKDIR,    /* make a missing host directory a bind mount needs */
+    PLAN_STOP      /* stop an active-only component on the node not holding the VIP (ha) */
 } plan_kind;
 
 typedef struct plan_action {
@@ -132,9 +145,10 @@ typedef struct plan_action {
     char *reason;                     /* for events: "missing", "spec changed", ... */
     live_state from_state;            /* the live state seen (START: unpause when PAUSED) */
     int order;                        /* catalog start order of the component */
-    int is_serial;  /* RECREATE: one at a time, wait until ready before the next */
-    int wait_ready; /* CREATE/START/RECREATE: later components need this one ready */
-    unsigned mode;  /* MKDIR: the directory's mode */
+    int is_serial;   /* RECREATE: one at a time, wait until ready before the next */
+    int wait_ready;  /* CREATE/START/RECREATE: later components need this one ready */
+    unsigned mode;   /* MKDIR: the directory's mode */
+    int is_no_start; /* CREATE/RECREATE: leave it created, not started (ha standby) */
 } plan_action;
 
 typedef struct plan plan;
@@ -155,7 +169,7 @@ void plan_free(plan *p);
 size_t plan_count(const plan *p);
 const plan_action *plan_at(const plan *p, size_t i);
 
-/* "pull", "create", "start", "recreate", "remove", "blocked", "write", "mkdir". */
+/* "pull", "create", "start", "recreate", "remove", "blocked", "write", "mkdir", "stop". */
 const char *plan_kind_name(plan_kind k);
 
 /* One line per action: "host h: recreate oml-nginx-server (image ...): spec changed". */

@@ -31,6 +31,7 @@ static const struct generated_secret {
     {DESIRED_SECRET_OBJECTSTORAGE, {"accessKey", "secretKey", NULL}},
     {DESIRED_SECRET_MINIO_ADMIN, {"user", "password", NULL}},
     {DESIRED_SECRET_AMI, {"password", NULL, NULL}},
+    {DESIRED_SECRET_VRRP, {"password", NULL, NULL}},
 };
 
 /* Secrets omlop owns for a tenant without generating them here: the certificate reconciler's

@@ -21,6 +21,7 @@
 #include "lib/xalloc.h"
 #include "objects/objects.h"
 #include "reconcilers/desired.h"
+#include "reconcilers/ha_round.h"
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant_lifecycle.h"
@@ -344,6 +345,7 @@ void tenant_round_release(tenant_round *r)
     free(r->hosts);
     free(r->res);
     plan_free(r->pl);
+    ha_round_free(r->ha);
     desired_free(r->ds);
     secrets_ctx_release(&r->sc);
     json_object_put(r->obj);
@@ -420,6 +422,7 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     }
     round_observe(&r, 0);
     round_files(&r);
+    ha_round_observe(&r); /* layout ha: who holds the VIP decides where active-only ones run */
 again:
     free(live);
     n_live = n_down = 0;
@@ -440,6 +443,8 @@ again:
         live[n_live].n_files = h->n_files;
         live[n_live].dirs = h->ld;
         live[n_live].n_dirs = h->n_dirs;
+        live[n_live].ha = h->ha;
+        live[n_live].ha_active = ha_round_active(&r);
         n_live++;
     }
     rc = plan_compute(r.ds, live, n_live, &r.pl, err);
@@ -469,8 +474,9 @@ again:
         goto out;
     res->is_converged = r.failed.len == 0 && n_down == 0 && r.n_pending == 0 &&
                         (plan_count(r.pl) == 0) && n_not_ready == 0;
-    if (r.n_applied > 0 || n_not_ready > 0)
-        res->requeue_ms = REQUEUE_AFTER_CHANGE_MS; /* confirm it holds: a crash loop shows */
+    if (r.n_applied > 0 || n_not_ready > 0 || (r.ha && !ha_round_active(&r)))
+        res->requeue_ms = REQUEUE_AFTER_CHANGE_MS; /* confirm it holds: a crash loop shows;
+                                                     ha: look for the VIP again soon */
     /* the certificate's next moment (renewal, the 7-day warning, expiry), exactly: no polling */
     if (r.tls.has_info) {
         /* from the end of the round, not its start: the round itself took time */

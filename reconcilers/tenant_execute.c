@@ -18,6 +18,7 @@
 #include "lib/xalloc.h"
 #include "objects/objects.h"
 #include "reconcilers/desired.h"
+#include "reconcilers/ha_round.h"
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant_lifecycle.h"
@@ -122,7 +123,8 @@ static int wait_running(const tenant_env *env, podman_client *pc, const char *na
  * omlop.io/env-hash label, the digest of the env file written for it.
  */
 static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_client *pc,
-                            const desired_container *c, const char *env_hash, omlop_err *err)
+                            const desired_container *c, const char *env_hash, int is_no_start,
+                            omlop_err *err)
 {
     desired_env_values ev = {NULL, 0};
     podman_kv *envkv = NULL, *labels = NULL;
@@ -180,7 +182,7 @@ static int container_create(const tenant_host_round *h, secrets_ctx *sc, podman_
     spec.restart_policy = c->restart_policy;
     spec.cap_add = c->n_cap_add ? (const char *const *)c->cap_add : NULL;
     rc = podman_container_create(pc, &spec, NULL, 0, err);
-    if (rc < 0)
+    if (rc < 0 || is_no_start)
         goto out;
     rc = podman_container_start(pc, c->name, err);
 out:
@@ -434,10 +436,22 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
     case PLAN_MKDIR:
         return make_dir(r, h, a, err);
     case PLAN_CREATE:
-        rc = container_create(h, &r->sc, pc, a->desired, tenant_env_hash_of(h, a->desired), err);
+        rc = container_create(h, &r->sc, pc, a->desired, tenant_env_hash_of(h, a->desired),
+                              a->is_no_start, err);
+        if (rc == 0 && a->is_no_start)
+            return 0; /* ha standby: keepalived's notify starts it when the VIP comes */
         if (rc == 0)
             rc = wait_running(r->env, pc, a->container, 0, err);
         break;
+    case PLAN_STOP:
+        /* keepalived's notify may have just started it here: never stop what the VIP serves */
+        if (ha_round_holds_now(r, h) == 1) {
+            log_info("tenant=%s host=%s %s: the VIP came here meanwhile, not stopped", r->tenant,
+                     a->host, a->container);
+            return 0;
+        }
+        rc = podman_container_stop(pc, a->container, (int)stop_s, err);
+        return rc == OMLOP_ENOTFOUND ? 0 : rc;
     case PLAN_START:
         /* a paused container refuses start: it is resumed where it stopped */
         if (a->from_state == LIVE_STATE_PAUSED)
@@ -455,8 +469,10 @@ static int run_action(tenant_round *r, const plan_action *a, omlop_err *err)
         if (rc == OMLOP_ENOTFOUND)
             rc = 0;
         if (rc == 0)
-            rc =
-                container_create(h, &r->sc, pc, a->desired, tenant_env_hash_of(h, a->desired), err);
+            rc = container_create(h, &r->sc, pc, a->desired, tenant_env_hash_of(h, a->desired),
+                                  a->is_no_start, err);
+        if (rc == 0 && a->is_no_start)
+            return 0;
         /* an upgrade goes one component at a time: this one must hold before the next */
         if (rc == 0)
             rc = wait_running(r->env, pc, a->container, a->is_serial ? settle : 0, err);
@@ -497,6 +513,8 @@ static const char *fail_reason(plan_kind k)
         return "WriteFailed";
     case PLAN_MKDIR:
         return "MkdirFailed";
+    case PLAN_STOP:
+        return "StopFailed";
     }
     return "Failed";
 }
@@ -538,6 +556,10 @@ static void report_done(tenant_round *r, const plan_action *a, long elapsed_ms)
         tenant_round_event(r, EVENT_TYPE_NORMAL, "CreatedDirectory",
                            "Created directory %s on host %s for %s: %s", a->path, a->host,
                            a->container, why);
+        break;
+    case PLAN_STOP:
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "Stopped", "Stopped %s on host %s: %s",
+                           a->container, a->host, why);
         break;
     case PLAN_BLOCKED:
         break;

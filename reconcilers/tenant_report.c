@@ -17,6 +17,7 @@
 #include "lib/xalloc.h"
 #include "objects/objects.h"
 #include "reconcilers/desired.h"
+#include "reconcilers/ha_round.h"
 #include "reconcilers/plan.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant_lifecycle.h"
@@ -78,6 +79,16 @@ static void observe_component(tenant_round *r, const tenant_host_round *h, const
     }
     if (!h->is_reachable)
         oc->message = "host unreachable";
+    if (h->is_reachable && c->is_ha_active_only && h->ha != LIVE_HA_ACTIVE) {
+        /* layout ha: stopped is right where the VIP is not (keepalived starts it there) */
+        int is_spec =
+            lc && hash && strcmp(hash, c->spec_hash) == 0 && imageref_equal(lc->image, c->image);
+
+        oc->is_current = is_spec && h->ha == LIVE_HA_STANDBY && lc->state != LIVE_STATE_RUNNING;
+        oc->message = h->ha == LIVE_HA_STANDBY
+                          ? "active-only: stopped on this node, the OMniLeads VIP is on another"
+                          : "active-only: not started, no node holds the OMniLeads VIP yet";
+    }
     for (size_t i = 0; i < plan_count(r->pl); i++) {
         const plan_action *a = plan_at(r->pl, i);
 
@@ -271,6 +282,7 @@ int tenant_round_write_status(tenant_round *r, const char *invalid, omlop_err *e
         observe_tls(r, &otls);
         obs.tls = &otls;
     }
+    obs.ha = ha_round_report(r);
     rc = status_write(r, &obs, err);
     free(oh);
     free(oc);

@@ -59,6 +59,7 @@ typedef struct tenant_host_round {
     size_t n_not_ready;
     /* the observations this round took from the memo (tenant_memo.h) instead of the host */
     int is_images_assumed, is_files_assumed;
+    live_ha ha; /* layout ha: whether the active-only components run here (ha_round.h) */
 } tenant_host_round;
 
 /* What happened to one action, for the status and the events. */
@@ -82,8 +83,9 @@ typedef struct tenant_round {
     tenant_action_result *res;
     size_t n_applied, n_pending;
     strbuf failed, failure;
-    tls_result tls; /* the certificate reconciler's answer (tls.h) */
-    int has_tls;    /* tls was resolved this round */
+    tls_result tls;      /* the certificate reconciler's answer (tls.h) */
+    int has_tls;         /* tls was resolved this round */
+    struct ha_round *ha; /* layout ha: the VIPs observed this round (ha_round.h); else NULL */
 } tenant_round;
 
 /* Makes the new .status from the stored one (NULL when none) at now; *out is new. */

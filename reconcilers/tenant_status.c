@@ -8,6 +8,7 @@
 #include "crds/object.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "reconcilers/ha.h"
 
 /* The CRD caps lastError and component messages at 4096 characters; stay well under. */
 #define STATUS_TEXT_MAX 2048
@@ -479,6 +480,19 @@ int tenant_status_compute(const json_object *old_status, const tenant_obs *obs, 
         json_object_object_add(st, "plan", plan_json(obs));
     else
         json_object_object_del(st, "plan"); /* converged: nothing pending */
+    if (obs->ha) {
+        /* layout ha: where the VIPs are, as the hosts said (reconcilers/ha.h) */
+        ha_report rp = *obs->ha;
+        const char *hs = "Unknown", *hr = "Unknown";
+
+        rp.old_ha = cjson_get(old_status, "ha");
+        rp.now = now;
+        strbuf_reset(&msg);
+        json_object_object_add(st, "ha", ha_status_json(&rp, &hs, &hr, &msg));
+        tenant_condition_set(conds, "HAHealthy", hs, hr, msg.buf, gen, now);
+    } else {
+        json_object_object_del(st, "ha");
+    }
     json_object_object_add(st, "lastReconcileTime", json_object_new_string(now));
     strbuf_release(&down);
     strbuf_release(&lag);

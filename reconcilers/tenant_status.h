@@ -3,7 +3,8 @@
  * A pure function of the previous status, the observation and the time, so
  * the rules are unit-tested without hosts:
  *
- *   conditions Ready, Progressing, Degraded, HostsReachable, each with reason,
+ *   conditions Ready, Progressing, Degraded, HostsReachable (and HAHealthy with status.ha for
+ *   layout ha, reconcilers/ha.h), each with reason,
  *   message and observedGeneration; lastTransitionTime changes only when the
  *   condition's status flips (True <-> False <-> Unknown), never on a mere
  *   reason or message change. A host that could not even be tried because of
@@ -126,7 +127,9 @@ typedef struct tenant_obs {
     const char *invalid;           /* the spec cannot be turned into containers: why */
     const tenant_obs_action *plan; /* pending actions (status.plan; none: removed) */
     size_t n_plan;
-    const tenant_obs_tls *tls; /* NULL: status.tls and the certificate conditions untouched */
+    const tenant_obs_tls *tls;  /* NULL: status.tls and the certificate conditions untouched */
+    const struct ha_report *ha; /* layout ha: status.ha and HAHealthy (reconcilers/ha.h); or
+                                   NULL (no status.ha, no HAHealthy) */
 } tenant_obs;
 
 /*

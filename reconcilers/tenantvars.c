@@ -194,6 +194,8 @@ int tv_tenant_load(const json_object *tenant, tv_tenant *t, omlop_err *err)
         t->off |= CATALOG_OFF_NO_METRICS | CATALOG_OFF_NO_LOKI;
     if (!tv_spec_string(t, "observability.lokiURL"))
         t->off |= CATALOG_OFF_NO_LOKI;
+    if (t->layout != TV_LAYOUT_HA)
+        t->off |= CATALOG_OFF_NOT_HA;
     return 0;
 }
 
@@ -427,6 +429,14 @@ static void set_telephony(tv_vars *vars, const tv_tenant *t)
     set_text(vars, "homer_enable", homer ? "true" : "false");
     set_text(vars, "homer_host", homer);
     set_text(vars, "deploy_ha", t->layout == TV_LAYOUT_HA ? "True" : "false");
+    if (t->layout == TV_LAYOUT_HA) {
+        strbuf vrrp = STRBUF_INIT;
+
+        /* always generated: the spec has no field for it (nothing outside omlop reads it) */
+        strbuf_addf(&vrrp, "%s%s", t->name, DESIRED_SECRET_VRRP);
+        set_secret(vars, "vrrp_password", strbuf_str(&vrrp), "password");
+        strbuf_release(&vrrp);
+    }
     set_text(vars, "asterisk_scale", scale ? "True" : "false");
     if (scale) {
         set_text(vars, "asterisk_mem_limit", tv_spec_string(t, "scaling.asterisk.memoryLimit"));

@@ -340,6 +340,47 @@ static void describe_host_status(const json_object *obj)
     strbuf_release(&errors);
 }
 
+/* Layout ha: the active node and who holds each VIP, as omlop observed them (docs/ha.md). */
+static void describe_ha_status(const json_object *obj)
+{
+    json_object *ha = cjson_get(obj, "status.ha"), *vips = cjson_get(ha, "vips");
+    strbuf sb = STRBUF_INIT;
+
+    if (!ha)
+        return;
+    printf("HA:\n");
+    kv(2, "Active node", str_or(cjson_get_string(ha, "activeNode"), "<none holds the VIP>"));
+    kv(2, "Preferred main", cjson_get_string(ha, "preferredMain"));
+    for (size_t i = 0;
+         vips && json_object_is_type(vips, json_type_array) && i < json_object_array_length(vips);
+         i++) {
+        json_object *v = json_object_array_get_idx(vips, i), *holders = cjson_get(v, "holders");
+        size_t n = holders && json_object_is_type(holders, json_type_array)
+                       ? json_object_array_length(holders)
+                       : 0;
+        char key[64];
+
+        strbuf_reset(&sb);
+        strbuf_addf(&sb, "%s on ", str_or(cjson_get_string(v, "address"), "?"));
+        for (size_t j = 0; j < n; j++)
+            strbuf_addf(&sb, "%s%s", j ? ", " : "",
+                        json_object_get_string(json_object_array_get_idx(holders, j)));
+        if (!n)
+            strbuf_adds(&sb, "<no node>");
+        snprintf(key, sizeof(key), "VIP %s", str_or(cjson_get_string(v, "name"), "?"));
+        kv(2, key, sb.buf);
+    }
+    if (cjson_get(ha, "lastActiveChange")) {
+        strbuf_reset(&sb);
+        strbuf_addf(&sb, "%s -> %s at %s",
+                    str_or(cjson_get_string(ha, "lastActiveChange.from"), "?"),
+                    str_or(cjson_get_string(ha, "lastActiveChange.to"), "?"),
+                    str_or(cjson_get_string(ha, "lastActiveChange.time"), "?"));
+        kv(2, "Last move", sb.buf);
+    }
+    strbuf_release(&sb);
+}
+
 static int by_last_time(const void *a, const void *b)
 {
     const json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
@@ -518,6 +559,7 @@ static void describe_one(apiclient *api, const schema_set *set, const kind_info 
         describe_conditions(obj, now);
         describe_tls(obj);
         describe_host_status(obj);
+        describe_ha_status(obj);
         describe_plan(obj);
     } else {
         json_object_object_foreach((json_object *)obj, k, v)

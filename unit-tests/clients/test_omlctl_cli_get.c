@@ -368,6 +368,26 @@ static void test_describe_tenant_shows_spec_status_and_events(void **state)
     octl_run_release(&r);
 }
 
+/* Layout ha: status.ha (as the CRD allows it) shows the active node and the VIP holders. */
+static void test_describe_tenant_shows_ha(void **state)
+{
+    octl_run r;
+
+    (void)state;
+    set_tenant_status("{\"phase\":\"Ready\",\"observedGeneration\":1,\"ha\":{\"activeNode\":\"h2\","
+                      "\"preferredMain\":\"h1\",\"vips\":[{\"name\":\"omnileads\",\"address\":"
+                      "\"10.0.0.100\",\"holders\":[\"h2\"]},{\"name\":\"postgresRW\",\"address\":"
+                      "\"10.0.0.101\",\"holders\":[]}],\"lastActiveChange\":{\"time\":"
+                      "\"2026-12-05T05:00:00Z\",\"from\":\"h1\",\"to\":\"h2\"}}}");
+    OCTL(&env, &r, NULL, "describe", "tenant", "algarrobo");
+    octl_assert_code(&r, 0);
+    octl_assert_contains(r.out.buf, "HA:\n  Active node:  h2\n  Preferred main: h1\n");
+    octl_assert_contains(r.out.buf, "  VIP omnileads: 10.0.0.100 on h2\n");
+    octl_assert_contains(r.out.buf, "  VIP postgresRW: 10.0.0.101 on <no node>\n");
+    octl_assert_contains(r.out.buf, "  Last move:    h1 -> h2 at 2026-12-05T05:00:00Z\n");
+    octl_run_release(&r);
+}
+
 static void test_describe_secret_hides_values(void **state)
 {
     octl_run r;
@@ -531,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_get_watch_only_yaml),
         cmocka_unit_test(test_get_watch_ends_at_request_timeout),
         cmocka_unit_test(test_describe_tenant_shows_spec_status_and_events),
+        cmocka_unit_test(test_describe_tenant_shows_ha),
         cmocka_unit_test(test_describe_secret_hides_values),
         cmocka_unit_test(test_wait_for_condition_met_and_timeout),
         cmocka_unit_test(test_wait_honours_condition_generation),

@@ -146,6 +146,9 @@ static const fact facts[] = {
      CATALOG_GROUP_DATA, NULL, "redisExporter"},
     {"promtail", "oml-promtail-server", "/etc/default/promtail.env", CATALOG_GROUP_EVERY, NULL,
      "promtail"},
+    /* not a 2.X container (2.X installed keepalived on the host): layout ha only */
+    {"keepalived", "oml-keepalived", "/etc/default/keepalived.env", CATALOG_GROUP_EVERY, NULL,
+     "keepalived"},
 };
 
 static void test_catalog_matches_2x_facts(void **state)

@@ -190,15 +190,15 @@ static void test_desired_placement_per_layout(void **state)
          "oml-postgresql-server oml-redis-server oml-rabbitmq-server oml-rtpengine-server "
          "oml-fastagi-server oml-asterisk-server oml-asterisk-retrieve-conf oml-kamailio-server "
          "oml-ami-server oml-websockets-server oml-daphne-server oml-uwsgi-server "
-         "oml-interaction_processor-server oml-nginx-server oml-cron-server oml-prometheus-node "
-         "oml-prometheus-podman oml-prometheus-postgres oml-prometheus-redis "
+         "oml-interaction_processor-server oml-nginx-server oml-cron-server oml-keepalived "
+         "oml-prometheus-node oml-prometheus-podman oml-prometheus-postgres oml-prometheus-redis "
          "oml-prometheus-server"},
         {"tenant-ha.yaml", "aio-b",
          "oml-postgresql-server oml-redis-server oml-rabbitmq-server oml-rtpengine-server "
          "oml-fastagi-server oml-asterisk-server oml-asterisk-retrieve-conf oml-kamailio-server "
          "oml-ami-server oml-websockets-server oml-daphne-server oml-uwsgi-server "
-         "oml-interaction_processor-server oml-nginx-server oml-cron-server oml-prometheus-node "
-         "oml-prometheus-podman oml-prometheus-postgres oml-prometheus-redis "
+         "oml-interaction_processor-server oml-nginx-server oml-cron-server oml-keepalived "
+         "oml-prometheus-node oml-prometheus-podman oml-prometheus-postgres oml-prometheus-redis "
          "oml-prometheus-server"},
     };
     strbuf sb = STRBUF_INIT;

@@ -200,7 +200,8 @@ static void add_label(fake_host *f, const char *name, const char *key, const cha
 
 static live_host as_live(const fake_host *f)
 {
-    live_host lh = {f->host, f->c, f->n, f->image_list, f->n_images, NULL, 0, NULL, 0};
+    live_host lh = {f->host, f->c, f->n, f->image_list,  f->n_images, NULL,
+                    0,       NULL, 0,    LIVE_HA_ACTIVE, NULL};
 
     return lh;
 }
@@ -277,7 +278,7 @@ static void test_plan_fresh_host_pulls_first_then_creates_in_order(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
     const desired_host *dh = desired_host_at(ds, 0);
-    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, NULL};
     plan *p = compute(ds, &lh, 1);
     size_t pulls = 0, creates = 0, omlapp_pulls = 0;
     int last_order = -1;
@@ -880,7 +881,7 @@ static void test_plan_fresh_host_makes_bind_dirs_before_creates(void **state)
     const desired_host *dh = desired_host_at(ds, 0);
     const desired_container *kam = desired_host_find_container(dh, "oml-kamailio-server");
     live_dir dirs[1] = {{"/etc/omnileads/certs", 0}};
-    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, dirs, 1};
+    live_host lh = {dh->name, NULL, 0, NULL, 0, NULL, 0, dirs, 1, LIVE_HA_ACTIVE, NULL};
     fake_host *f = calloc(1, sizeof(*f));
     size_t n_mkdir = 0, first_create = 0, mkdir_at = 0, n_pulls = 0;
     plan *p = compute(ds, &lh, 1);
@@ -947,8 +948,8 @@ static void test_plan_fresh_host_makes_bind_dirs_before_creates(void **state)
 static void test_plan_rejects_duplicate_hosts(void **state)
 {
     desired_state *ds = build("tenant-aio.yaml");
-    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0},
-                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0}};
+    live_host lh[2] = {{"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, NULL},
+                       {"algarrobo", NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, NULL}};
     omlop_err err = OMLOP_ERR_INIT;
     plan *p = NULL;
 
@@ -1007,6 +1008,116 @@ static void test_plan_live_state_parse(void **state)
     assert_string_equal(plan_kind_name(PLAN_RECREATE), "recreate");
 }
 
+/* Layout ha: the active-only components follow the node holding the OMniLeads VIP (live_ha). */
+static const char *const ha_active_only[] = {"oml-asterisk-server", "oml-asterisk-retrieve-conf",
+                                             "oml-ami-server",      "oml-uwsgi-server",
+                                             "oml-nginx-server",    "oml-cron-server"};
+
+static void ha_set_state(fake_host *f, live_state st)
+{
+    for (size_t i = 0; i < sizeof(ha_active_only) / sizeof(ha_active_only[0]); i++)
+        fake_find(f, ha_active_only[i])->state = st;
+}
+
+static void test_plan_ha_active_only_follow_the_vip(void **state)
+{
+    desired_state *ds = build("tenant-ha.yaml");
+    fake_host *f = calloc(2, sizeof(*f));
+    live_host lh[2] = {{"aio-a", NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_ACTIVE, "aio-a"},
+                       {"aio-b", NULL, 0, NULL, 0, NULL, 0, NULL, 0, LIVE_HA_STANDBY, "aio-a"}};
+    size_t n_no_start = 0;
+    plan *p;
+
+    (void)state;
+    /* fresh nodes: everything created; on the standby the active-only ones are not started */
+    p = compute(ds, lh, 2);
+    for (size_t i = 0; i < plan_count(p); i++) {
+        const plan_action *a = plan_at(p, i);
+        int is_ao = a->desired && a->desired->is_ha_active_only;
+
+        if (a->kind != PLAN_CREATE)
+            continue;
+        if (strcmp(a->host, "aio-b") == 0 && is_ao) {
+            assert_true(a->is_no_start);
+            assert_false(a->wait_ready);
+            assert_string_equal(a->reason, "missing (not started: the OMniLeads VIP is on aio-a)");
+            n_no_start++;
+        } else {
+            assert_false(a->is_no_start);
+            assert_true(a->wait_ready);
+        }
+    }
+    assert_int_equal(n_no_start, 6);
+    plan_free(p);
+
+    /* both run them: the standby's are stopped, nothing else */
+    fake_converged(&f[0], desired_host_at(ds, 0));
+    fake_converged(&f[1], desired_host_at(ds, 1));
+    lh[0] = as_live(&f[0]);
+    lh[1] = as_live(&f[1]);
+    lh[1].ha = LIVE_HA_STANDBY;
+    lh[1].ha_active = "aio-a";
+    p = compute(ds, lh, 2);
+    assert_plan(p,
+                "stop oml-asterisk-server; stop oml-asterisk-retrieve-conf; stop oml-ami-server; "
+                "stop oml-uwsgi-server; stop oml-nginx-server; stop oml-cron-server");
+    assert_string_equal(plan_at(p, 0)->host, "aio-b");
+    assert_string_equal(plan_at(p, 0)->reason, "active-only: the OMniLeads VIP is on aio-a");
+    plan_free(p);
+
+    /* stopped there: converged; the active node still restarts one that died */
+    ha_set_state(&f[1], LIVE_STATE_EXITED);
+    p = compute(ds, lh, 2);
+    assert_plan(p, "");
+    plan_free(p);
+    fake_find(&f[0], "oml-nginx-server")->state = LIVE_STATE_EXITED;
+    p = compute(ds, lh, 2);
+    assert_plan(p, "start oml-nginx-server");
+    assert_string_equal(plan_at(p, 0)->host, "aio-a");
+    plan_free(p);
+    fake_find(&f[0], "oml-nginx-server")->state = LIVE_STATE_RUNNING;
+
+    /* a changed spec on the standby: recreated, still not started */
+    set_label(&f[1], "oml-asterisk-server", OMLOP_LABEL_SPEC_HASH, "0000");
+    p = compute(ds, lh, 2);
+    assert_plan(p, "recreate oml-asterisk-server");
+    assert_true(plan_at(p, 0)->is_no_start);
+    assert_non_null(strstr(plan_at(p, 0)->reason, "spec changed (not started: "));
+    plan_free(p);
+    set_label(
+        &f[1], "oml-asterisk-server", OMLOP_LABEL_SPEC_HASH,
+        desired_host_find_container(desired_host_at(ds, 1), "oml-asterisk-server")->spec_hash);
+
+    /* nobody holds the VIP: keepalived decides, omlop neither starts nor stops */
+    lh[0].ha = lh[1].ha = LIVE_HA_UNDECIDED;
+    lh[0].ha_active = lh[1].ha_active = NULL;
+    p = compute(ds, lh, 2); /* running on a, exited on b */
+    assert_plan(p, "");
+    plan_free(p);
+    ha_set_state(&f[0], LIVE_STATE_CREATED);
+    p = compute(ds, lh, 2);
+    assert_plan(p, "");
+    plan_free(p);
+
+    /* the VIP moved to b while omlopd was away: b starts them, a stops them */
+    lh[0].ha = LIVE_HA_STANDBY;
+    lh[1].ha = LIVE_HA_ACTIVE;
+    lh[0].ha_active = lh[1].ha_active = "aio-b";
+    ha_set_state(&f[0], LIVE_STATE_RUNNING);
+    p = compute(ds, lh, 2);
+    assert_plan(p, "stop oml-asterisk-server; start oml-asterisk-server; "
+                   "stop oml-asterisk-retrieve-conf; start oml-asterisk-retrieve-conf; "
+                   "stop oml-ami-server; start oml-ami-server; stop oml-uwsgi-server; "
+                   "start oml-uwsgi-server; stop oml-nginx-server; start oml-nginx-server; "
+                   "stop oml-cron-server; start oml-cron-server");
+    assert_string_equal(plan_at(p, 0)->host, "aio-a");
+    assert_string_equal(plan_at(p, 1)->host, "aio-b");
+    plan_free(p);
+
+    free(f);
+    desired_free(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1025,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_plan_fresh_host_makes_bind_dirs_before_creates),
         cmocka_unit_test(test_plan_format_lines),
         cmocka_unit_test(test_plan_live_state_parse),
+        cmocka_unit_test(test_plan_ha_active_only_follow_the_vip),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,6 +163,7 @@ static void test_secrets_referenced_lists_every_ref(void **state)
                                        "acme-objectstorage",
                                        "acme-postgres",
                                        "acme-tls",
+                                       "acme-vrrp",
                                        "db",
                                        "s3",
                                        "smtp",

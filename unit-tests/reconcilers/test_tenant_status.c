@@ -14,6 +14,7 @@
 #include "crds/diag.h"
 #include "crds/schema.h"
 #include "lib/cjson.h"
+#include "reconcilers/ha.h"
 #include "reconcilers/tenant_status.h"
 
 #define T0 "2026-01-01T00:00:00Z"
@@ -393,6 +394,91 @@ static void test_status_fits_the_tenant_schema(void **state)
     diag_list_free(dl);
 }
 
+/* Layout ha: status.ha and HAHealthy come from the observation, fit the schema (with a stop in
+ * the plan), keep the last move across rounds, and leave with the layout. */
+static void test_status_ha_and_condition(void **state)
+{
+    json_object *tenant = json_tokener_parse(
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Tenant\",\"metadata\":{\"name\":"
+        "\"t1\"},\"spec\":{\"layout\":\"aio\",\"hosts\":[{\"name\":\"h1\",\"lanIP\":"
+        "\"10.0.0.1\",\"ssh\":{\"address\":\"10.0.0.1\",\"identitySecretRef\":{\"name\":"
+        "\"k\"}}}]}}");
+    static const tenant_obs_action plan[] = {
+        {"h2", "stop", "oml-nginx-server", "nginx", NULL, "active-only: the OMniLeads VIP is on h1",
+         NULL, NULL},
+    };
+    ha_node_obs n[2];
+    ha_report rp;
+    tenant_obs_component cs[1];
+    tenant_obs obs;
+    schema_set *set = NULL;
+    diag_list *dl = diag_list_new();
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *st, *st2, *out = NULL;
+
+    (void)state;
+    memset(n, 0, sizeof(n));
+    memset(&rp, 0, sizeof(rp));
+    n[0].name = "h1";
+    n[1].name = "h2";
+    n[0].is_reachable = n[1].is_reachable = n[0].is_observed = n[1].is_observed = 1;
+    n[0].holds[HA_VIP_OMNILEADS] = 1;
+    rp.nodes = n;
+    rp.n = 2;
+    rp.addr[HA_VIP_OMNILEADS] = "10.0.0.100";
+    rp.addr[HA_VIP_POSTGRES_RW] = "10.0.0.101";
+    rp.addr[HA_VIP_POSTGRES_RO] = "10.0.0.102";
+    rp.preferred = "h1";
+    rp.active = 0;
+    cs[0] = comp("redis", TENANT_STATE_RUNNING, 1);
+    memset(&obs, 0, sizeof(obs));
+    obs.generation = 1;
+    obs.hosts = one_host_up;
+    obs.n_hosts = 1;
+    obs.components = cs;
+    obs.n_components = 1;
+    obs.plan = plan;
+    obs.n_plan = 1;
+    obs.ha = &rp;
+    st = compute(NULL, &obs, T0);
+    assert_string_equal(cond(st, "HAHealthy", "status"), "True");
+    assert_string_equal(cond(st, "HAHealthy", "reason"), "ActiveOnPreferredMain");
+    assert_string_equal(cjson_get_string(st, "ha.activeNode"), "h1");
+
+    /* the next round sees it on h2: the move is recorded with the round's time */
+    n[0].holds[HA_VIP_OMNILEADS] = 0;
+    n[1].holds[HA_VIP_OMNILEADS] = 1;
+    rp.active = 1;
+    st2 = compute(st, &obs, T1);
+    json_object_put(st);
+    assert_string_equal(cjson_get_string(st2, "ha.lastActiveChange.from"), "h1");
+    assert_string_equal(cjson_get_string(st2, "ha.lastActiveChange.to"), "h2");
+    assert_string_equal(cjson_get_string(st2, "ha.lastActiveChange.time"), T1);
+    assert_string_equal(cond(st2, "HAHealthy", "reason"), "ActiveOnBackup");
+
+    json_object_object_add(tenant, "status", json_object_get(st2));
+    if (schema_set_new_builtin(&set, &err) < 0)
+        fail_msg("schema: %s", err.msg);
+    if (schema_set_decode_json(set, tenant, &out, dl) < 0)
+        fail_msg("status with ha does not fit the schema (%zu problems)", diag_list_count(dl));
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(
+            cjson_get(json_object_array_get_idx(cjson_get(out, "status.ha.vips"), 0), "holders"),
+            0)),
+        "h2");
+    json_object_put(out);
+
+    /* not ha any more: no status.ha */
+    obs.ha = NULL;
+    st = compute(st2, &obs, T1);
+    assert_null(cjson_get(st, "ha"));
+    json_object_put(st);
+    json_object_put(st2);
+    json_object_put(tenant);
+    schema_set_free(set);
+    diag_list_free(dl);
+}
+
 static void test_status_recreation_after_removal_is_a_repair(void **state)
 {
     tenant_obs_component cs[1];
@@ -650,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_status_keeps_other_writers_fields),
         cmocka_unit_test(test_condition_set_appends_and_updates),
         cmocka_unit_test(test_status_fits_the_tenant_schema),
+        cmocka_unit_test(test_status_ha_and_condition),
         cmocka_unit_test(test_status_recreation_after_removal_is_a_repair),
         cmocka_unit_test(test_status_plan_dropped_when_nothing_is_pending),
         cmocka_unit_test(test_status_unchanged_but_for_times_is_not_rewritten),

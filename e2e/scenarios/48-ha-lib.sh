@@ -1,0 +1,109 @@
+# shellcheck shell=bash
+# e2e/scenarios/48-ha-lib.sh: what 48-ha-vip and 49-ha-vip-move share (sourced after lib.sh;
+# not executable, so e2e/run does not run it). Layout ha on lab hosts 1 (main) and 2 (backup),
+# the OMniLeads VIP HA_VIP on eth0 of the lab bridge (keepalived, reconcilers/ha.h).
+
+HA_VIP=10.237.0.200
+HA_RW=10.237.0.201
+HA_RO=10.237.0.202
+
+# write_ha_tenant FILE TENANT: an ha tenant, h1 main on lab host 1, h2 backup on lab host 2
+write_ha_tenant() {
+	write_tenant "$1" "$2" ha "" h1:main:1 h2:backup:2
+	cat >>"$1" <<EOF2
+  ha:
+    vipNIC: eth0
+    netaddr: 10.237.0.0/24
+    omnileadsVIP: $HA_VIP
+    postgresRWVIP: $HA_RW
+    postgresROVIP: $HA_RO
+    preferredMain: h1
+EOF2
+}
+
+# ha_cleanup: no VIP left on a host (a keepalived killed keeps its address), the link up
+ha_cleanup() {
+	local n a
+	$OMLOP_LAB_CTL net-up 1 >/dev/null 2>&1 || true
+	for n in 1 2; do
+		for a in "$HA_VIP" "$HA_RW" "$HA_RO"; do
+			lab "$n" ip addr del "$a/24" dev eth0 >/dev/null 2>&1 || true
+		done
+		lab "$n" rm -f /etc/omnileads/keepalived-run.sh >/dev/null 2>&1 || true
+	done
+}
+
+holds_vip() { # N: lab host N has HA_VIP on a link
+	lab "$1" ip -o -4 addr show | grep -q " inet $HA_VIP/"
+}
+
+# wait_vip N SECONDS: until HA_VIP is on lab host N (polled every 0.1 s); prints the seconds
+# it took, or returns 1 after SECONDS
+usec() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
+wait_vip() {
+	local t0 limit
+	t0=$(usec)
+	limit=$(($2 * 1000000))
+	while ! holds_vip "$1"; do
+		(($(usec) - t0 < limit)) || return 1
+		sleep 0.1
+	done
+	python3 -c "print(round(($(usec) - $t0) / 1e6, 2))"
+}
+
+# active_only FILE: the active-only containers omlctl render lists (start order)
+active_only() {
+	"$OMLCTL" render -f "$1" -o json >"$WORK/render-ao.json" || fail "omlctl render -f $1"
+	json_get "$WORK/render-ao.json" \
+		'"\n".join(c["name"] for c in o["hosts"][0]["containers"] if c["haActiveOnly"])'
+}
+
+state_of() { # N NAME: podman's state of NAME on lab host N ("missing" when absent)
+	lab "$1" podman inspect -f '{{.State.Status}}' "$2" 2>/dev/null || echo missing
+}
+
+# wait_ao N running|stopped SECONDS: every active-only container on host N is running, or
+# exists and is not running
+wait_ao() {
+	local n=$1 want=$2 deadline=$((SECONDS + $3)) c st ok
+	while :; do
+		ok=1
+		for c in "${AO[@]}"; do
+			st=$(state_of "$n" "$c")
+			if [[ $want == running ]]; then
+				[[ $st == running ]] || ok=0
+			else
+				[[ $st != running && $st != missing ]] || ok=0
+			fi
+		done
+		((ok)) && return 0
+		((SECONDS < deadline)) || {
+			for c in "${AO[@]}"; do echo "  host $n $c: $(state_of "$n" "$c")" >&2; done
+			return 1
+		}
+		sleep 0.2
+	done
+}
+
+# ha_status TENANT: "ACTIVE HOLDERS HAHEALTHY-STATUS HAHEALTHY-REASON" from status
+ha_status() {
+	"$OMLCTL" get tenant "$1" -o json >"$WORK/ha.json" || fail "omlctl get tenant $1"
+	json_get "$WORK/ha.json" '" ".join([
+        (o.get("status", {}).get("ha") or {}).get("activeNode", "-"),
+        ",".join(([v for v in (o.get("status", {}).get("ha") or {}).get("vips", [])
+                   if v["name"] == "omnileads"] or [{"holders": []}])[0]["holders"]) or "-",
+        ([c["status"] + " " + c["reason"] for c in o.get("status", {}).get("conditions", [])
+          if c["type"] == "HAHealthy"] or ["- -"])[0]])'
+}
+
+# wait_ha_status TENANT PATTERN SECONDS: until ha_status matches the glob PATTERN
+wait_ha_status() {
+	local deadline=$((SECONDS + $3)) s
+	while :; do
+		s=$(ha_status "$1")
+		# shellcheck disable=SC2053 # a glob on purpose
+		[[ $s == $2 ]] && return 0
+		((SECONDS < deadline)) || fail "status.ha of $1 is \"$s\", want \"$2\" (after $3 s)"
+		sleep 0.5
+	done
+}

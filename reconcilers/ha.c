@@ -1,0 +1,344 @@
+/* ha: keepalived's start script, the VIP holders and the active node (see ha.h). */
+#include "reconcilers/ha.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xalloc.h"
+#include "reconcilers/ha_round.h"
+
+/* --- the start script --------------------------------------------------------------------- */
+
+/* Characters safe unquoted in a shell word and in keepalived's config. */
+static int is_plain(const char *s, const char *extra)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr(extra, *s)))
+            return 0;
+    return 1;
+}
+
+static int is_ipv4(const char *s)
+{
+    int parts = 0, digits = 0, value = 0;
+
+    if (!s || !*s)
+        return 0;
+    for (;; s++) {
+        if (*s >= '0' && *s <= '9') {
+            value = value * 10 + (*s - '0');
+            if (++digits > 3 || value > 255)
+                return 0;
+        } else if (*s == '.' || *s == '\0') {
+            if (digits == 0 || ++parts > 4)
+                return 0;
+            digits = value = 0;
+            if (*s == '\0')
+                break;
+        } else {
+            return 0;
+        }
+    }
+    return parts == 4;
+}
+
+/* The prefix length of "a.b.c.d/N", or -1. */
+static int netaddr_prefix(const char *netaddr)
+{
+    const char *slash = netaddr ? strchr(netaddr, '/') : NULL;
+    char *end = NULL;
+    long n;
+
+    if (!slash || slash[1] < '0' || slash[1] > '9')
+        return -1;
+    n = strtol(slash + 1, &end, 10);
+    if (*end || n < 1 || n > 32)
+        return -1;
+    return (int)n;
+}
+
+static int check_names(const char *const *v, const char *what, omlop_err *err)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (!is_plain(v[i], "_.-"))
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "keepalived: %s container name \"%s\" is not "
+                                 "a plain name",
+                                 what, v[i]);
+    return 0;
+}
+
+static void add_list(strbuf *out, const char *const *v, int is_reverse)
+{
+    size_t n = 0;
+
+    while (v && v[n])
+        n++;
+    for (size_t i = 0; i < n; i++)
+        strbuf_addf(out, " %s", v[is_reverse ? n - 1 - i : i]);
+}
+
+int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err)
+{
+    int prefix = netaddr_prefix(p->netaddr);
+    int rc;
+
+    if (!is_plain(p->nic, "_.:-"))
+        return omlop_err_set(err, OMLOP_EINVAL, "spec.ha.vipNIC: \"%s\" is not an interface name",
+                             p->nic ? p->nic : "");
+    if (!is_ipv4(p->vip))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "spec.ha.omnileadsVIP: \"%s\" is not an IPv4 "
+                             "address",
+                             p->vip ? p->vip : "");
+    if (prefix < 0)
+        return omlop_err_set(err, OMLOP_EINVAL, "spec.ha.netaddr: \"%s\" is not address/prefix",
+                             p->netaddr ? p->netaddr : "");
+    if (!is_plain(p->tenant, "_.-") || !is_plain(p->host, "_.-"))
+        return omlop_err_set(err, OMLOP_EINVAL, "keepalived: tenant or host name is not plain");
+    if ((rc = check_names(p->active_only, "active-only", err)) < 0 ||
+        (rc = check_names(p->tracked, "tracked", err)) < 0)
+        return rc;
+
+    strbuf_addf(out,
+                "#!/bin/bash\n"
+                "# Written by omlop for tenant %s on host %s; changes are overwritten.\n"
+                "# keepalived for layout ha (docs/ha.md): writes its config, notify and track\n"
+                "# scripts, then runs it. The VRRP password comes from the env (VRRP_AUTH_PASS).\n"
+                "set -eu\n"
+                "umask 077\n"
+                "d=/run/omlop-keepalived\n"
+                "mkdir -p \"$d\"\n"
+                "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set}\n"
+                "pass=${pass:0:8} # VRRP PASS authentication carries 8 characters\n",
+                p->tenant, p->host);
+
+    /* notify: MASTER starts the active-only containers, anything else stops them */
+    strbuf_adds(out,
+                "cat >\"$d/notify.sh\" <<'OMLOP_EOF'\n"
+                "#!/bin/bash\n"
+                "# keepalived notify: TYPE NAME STATE PRIORITY\n"
+                "state=${3:-UNKNOWN}\n"
+                "echo \"$state\" >" HA_STATE_FILE "\n"
+                "api() {\n"
+                "\tcurl -s -o /dev/null --max-time 40 --unix-socket /run/podman/podman.sock \\\n"
+                "\t\t-X POST \"http://d/v4.0.0/libpod/containers/$1/$2\" || true\n"
+                "}\n"
+                "case $state in\n"
+                "MASTER)\n"
+                "\tfor c in");
+    add_list(out, p->active_only, 0);
+    strbuf_adds(out, "; do api \"$c\" start; done ;;\n"
+                     "BACKUP | FAULT | STOP)\n"
+                     "\tfor c in");
+    add_list(out, p->active_only, 1);
+    strbuf_adds(out, "; do api \"$c\" 'stop?timeout=10'; done ;;\n"
+                     "esac\n"
+                     "exit 0\n"
+                     "OMLOP_EOF\n");
+
+    /* track: every tracked container runs */
+    strbuf_adds(out, "cat >\"$d/check.sh\" <<'OMLOP_EOF'\n"
+                     "#!/bin/bash\n"
+                     "# keepalived track script: exit 0 when every tracked container runs\n"
+                     "for c in");
+    add_list(out, p->tracked, 0);
+    strbuf_adds(out, "; do\n"
+                     "\tcurl -sf --max-time 3 --unix-socket /run/podman/podman.sock \\\n"
+                     "\t\t\"http://d/v4.0.0/libpod/containers/$c/json\" |\n"
+                     "\t\tgrep -Eq '\"Running\": ?true' || exit 1\n"
+                     "done\n"
+                     "exit 0\n"
+                     "OMLOP_EOF\n"
+                     "chmod 0700 \"$d/notify.sh\" \"$d/check.sh\"\n");
+
+    strbuf_addf(out,
+                "cat >\"$d/keepalived.conf\" <<OMLOP_EOF\n"
+                "global_defs {\n"
+                "\tenable_script_security\n"
+                "\tscript_user root\n"
+                "\trouter_id omlop_%s_%s\n"
+                "}\n"
+                "vrrp_script omlop_track {\n"
+                "\tscript \"$d/check.sh\"\n"
+                "\tinterval 2\n"
+                "\ttimeout 5\n"
+                "\tfall 2\n"
+                "\trise 2\n"
+                "\tweight %d\n"
+                "}\n"
+                "vrrp_instance omlop_%s {\n"
+                "\tstate %s\n"
+                "\tinterface %s\n"
+                "\tvirtual_router_id %d\n"
+                "\tpriority %d\n"
+                "\tadvert_int 1\n"
+                "\tauthentication {\n"
+                "\t\tauth_type PASS\n"
+                "\t\tauth_pass $pass\n"
+                "\t}\n"
+                "\tvirtual_ipaddress {\n"
+                "\t\t%s/%d dev %s\n"
+                "\t}\n"
+                "\ttrack_script {\n"
+                "\t\tomlop_track\n"
+                "\t}\n"
+                "\tnotify \"$d/notify.sh\"\n"
+                "}\n"
+                "OMLOP_EOF\n"
+                "echo INIT >" HA_STATE_FILE "\n"
+                "exec keepalived -n -l -D -P -f \"$d/keepalived.conf\" -p \"$d/keepalived.pid\" "
+                "-r \"$d/vrrp.pid\"\n",
+                p->tenant, p->host, HA_TRACK_WEIGHT, p->tenant,
+                p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
+                p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP, p->vip, prefix, p->nic);
+    return 0;
+}
+
+/* --- observation ---------------------------------------------------------------------------- */
+
+int ha_addr_held(const char *ip_output, const char *addr)
+{
+    size_t len = addr ? strlen(addr) : 0;
+
+    if (!ip_output || len == 0)
+        return 0;
+    for (const char *p = strstr(ip_output, " inet "); p; p = strstr(p + 1, " inet ")) {
+        const char *a = p + 6;
+
+        while (*a == ' ')
+            a++;
+        if (strncmp(a, addr, len) == 0 && (a[len] == '/' || a[len] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+const char *ha_vip_name(ha_vip v)
+{
+    switch (v) {
+    case HA_VIP_OMNILEADS:
+        return "omnileads";
+    case HA_VIP_POSTGRES_RW:
+        return "postgresRW";
+    case HA_VIP_POSTGRES_RO:
+        return "postgresRO";
+    case HA_VIP_COUNT:
+        break;
+    }
+    return "?";
+}
+
+static int name_is(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+int ha_decide_active(const ha_node_obs *nodes, size_t n, const char *previous,
+                     const char *preferred)
+{
+    int first = -1, n_holders = 0, prev = -1, pref = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!nodes[i].is_reachable || !nodes[i].is_observed || !nodes[i].holds[HA_VIP_OMNILEADS])
+            continue;
+        n_holders++;
+        if (first < 0)
+            first = (int)i;
+        if (name_is(nodes[i].name, previous))
+            prev = (int)i;
+        if (name_is(nodes[i].name, preferred))
+            pref = (int)i;
+    }
+    if (n_holders <= 1)
+        return first;
+    return prev >= 0 ? prev : pref >= 0 ? pref : first;
+}
+
+live_ha ha_node_role(int active, size_t i)
+{
+    if (active < 0)
+        return LIVE_HA_UNDECIDED;
+    return (size_t)active == i ? LIVE_HA_ACTIVE : LIVE_HA_STANDBY;
+}
+
+/* --- status ------------------------------------------------------------------------------- */
+
+json_object *ha_status_json(const ha_report *rp, const char **cond_status, const char **reason,
+                            strbuf *msg)
+{
+    json_object *ha = json_object_new_object(), *vips = json_object_new_array();
+    json_object *old_change = NULL;
+    const char *active = rp->active >= 0 ? rp->nodes[rp->active].name : NULL;
+    const char *old_active = json_object_get_string(
+        json_object_object_get_ex(rp->old_ha, "activeNode", &old_change) ? old_change : NULL);
+    size_t n_holders = 0;
+
+    old_change = NULL;
+    if (active)
+        json_object_object_add(ha, "activeNode", json_object_new_string(active));
+    if (rp->preferred)
+        json_object_object_add(ha, "preferredMain", json_object_new_string(rp->preferred));
+    for (int v = 0; v < HA_VIP_COUNT; v++) {
+        json_object *o = json_object_new_object(), *holders = json_object_new_array();
+
+        json_object_object_add(o, "name", json_object_new_string(ha_vip_name((ha_vip)v)));
+        if (rp->addr[v])
+            json_object_object_add(o, "address", json_object_new_string(rp->addr[v]));
+        for (size_t i = 0; i < rp->n; i++)
+            if (rp->nodes[i].is_reachable && rp->nodes[i].is_observed && rp->nodes[i].holds[v]) {
+                json_object_array_add(holders, json_object_new_string(rp->nodes[i].name));
+                n_holders += v == HA_VIP_OMNILEADS;
+            }
+        json_object_object_add(o, "holders", holders);
+        json_object_array_add(vips, o);
+    }
+    json_object_object_add(ha, "vips", vips);
+    if (active && old_active && strcmp(active, old_active) != 0) {
+        json_object *ch = json_object_new_object();
+
+        json_object_object_add(ch, "time", json_object_new_string(rp->now));
+        json_object_object_add(ch, "from", json_object_new_string(old_active));
+        json_object_object_add(ch, "to", json_object_new_string(active));
+        json_object_object_add(ha, "lastActiveChange", ch);
+    } else if (json_object_object_get_ex(rp->old_ha, "lastActiveChange", &old_change)) {
+        json_object_object_add(ha, "lastActiveChange", json_object_get(old_change));
+    }
+
+    *cond_status = "False";
+    strbuf_reset(msg);
+    for (size_t i = 0; i < rp->n; i++) {
+        if (!rp->nodes[i].is_reachable) {
+            *reason = "NodeUnreachable";
+            strbuf_addf(msg, "node %s is unreachable: it cannot take over", rp->nodes[i].name);
+            return ha;
+        }
+        if (!rp->nodes[i].is_observed) {
+            *reason = "KeepalivedNotRunning";
+            strbuf_addf(msg, "keepalived does not run on node %s", rp->nodes[i].name);
+            return ha;
+        }
+    }
+    if (n_holders == 0) {
+        *reason = "VIPNotHeld";
+        strbuf_addf(msg, "no node holds the OMniLeads VIP %s", rp->addr[HA_VIP_OMNILEADS]);
+        return ha;
+    }
+    if (n_holders > 1) {
+        *reason = "VIPHeldTwice";
+        strbuf_addf(msg, "both nodes hold the OMniLeads VIP %s; the active node stays %s",
+                    rp->addr[HA_VIP_OMNILEADS], active ? active : "(none)");
+        return ha;
+    }
+    *cond_status = "True";
+    *reason = name_is(active, rp->preferred) ? "ActiveOnPreferredMain" : "ActiveOnBackup";
+    strbuf_addf(msg, "node %s holds the OMniLeads VIP %s and runs the active-only components",
+                active, rp->addr[HA_VIP_OMNILEADS]);
+    if (!name_is(active, rp->preferred))
+        strbuf_addf(msg, " (the preferred main %s is standing by)",
+                    rp->preferred ? rp->preferred : "");
+    return ha;
+}

@@ -1,0 +1,112 @@
+/*
+ * ha: layout ha's virtual IP and its active node (issue 14, first part; docs/ha.md).
+ *
+ * keepalived runs on both nodes as the catalog component "keepalived" (host network, NET_ADMIN,
+ * NET_BROADCAST, NET_RAW). Its configuration cannot hold the VRRP password (host files carry no
+ * secrets), so omlop writes one host file, a start script (ha_keepalived_render): it writes
+ * keepalived.conf, a notify script and a track script inside the container, the password taken
+ * from the env (VRRP_AUTH_PASS, the generated Secret <tenant>-vrrp), then execs keepalived.
+ *
+ *   - vrrp_instance: virtual_router_id HA_VRID, priority HA_PRIORITY_MAIN on spec.ha.preferredMain
+ *     (default: the host with role main) and HA_PRIORITY_BACKUP on the other, advert_int 1, PASS
+ *     authentication, the OMniLeads VIP on spec.ha.vipNIC with netaddr's prefix;
+ *   - track script: every tracked container of the node runs (Podman's API over the bind-mounted
+ *     socket); a failing node loses HA_TRACK_WEIGHT of priority, so the main with failing
+ *     components falls below the backup and gives the VIP up;
+ *   - notify script: MASTER starts the active-only containers (start order), BACKUP, FAULT and
+ *     STOP stop them (reverse order): they move in seconds without omlopd, as 2.X's did.
+ *
+ * omlopd then observes, each round, which node holds the VIP (`ip -o -4 addr show` run in the
+ * keepalived container) and converges to it (ha_decide_active; ha_round.h gives the plan its
+ * live_ha): the active-only components run on the node holding it and are stopped on the other;
+ * while no node holds it, omlopd neither starts nor stops them (keepalived decides). The
+ * PostgreSQL VIPs are observed and reported, not yet managed (docs/ha.md).
+ */
+#ifndef OMLOP_HA_H
+#define OMLOP_HA_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "lib/err.h"
+#include "lib/strbuf.h"
+
+#define HA_VRID            51 /* 2.X's virtual_router_id */
+#define HA_PRIORITY_MAIN   100
+#define HA_PRIORITY_BACKUP 50
+#define HA_TRACK_WEIGHT    (-60) /* below the backup's priority: a failing main yields */
+#define HA_CONTAINER       "oml-keepalived"
+/* where the notify script records the last VRRP state, inside the container */
+#define HA_STATE_FILE "/run/omlop-keepalived/state"
+
+/* What the start script of one node says (all borrowed). */
+typedef struct ha_keepalived_params {
+    const char *tenant;
+    const char *host;
+    const char *nic;                /* spec.ha.vipNIC */
+    const char *vip;                /* spec.ha.omnileadsVIP */
+    const char *netaddr;            /* spec.ha.netaddr: its prefix length is the VIP's */
+    int is_preferred;               /* this node is spec.ha.preferredMain */
+    const char *const *active_only; /* containers keepalived moves, start order; NULL-ended */
+    const char *const *tracked;     /* containers the track script checks; NULL-ended */
+} ha_keepalived_params;
+
+/*
+ * Render the start script of p into out. -OMLOP_EINVAL naming the field when a value cannot go
+ * into it (an interface, address or container name with characters a shell or keepalived would
+ * read otherwise, a netaddr without a prefix).
+ */
+int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err);
+
+/* Whether the output of `ip -o -4 addr show` lists addr (exactly, any prefix) on some link. */
+int ha_addr_held(const char *ip_output, const char *addr);
+
+/* The VIPs status.ha reports, in this order. */
+typedef enum ha_vip {
+    HA_VIP_OMNILEADS = 0,
+    HA_VIP_POSTGRES_RW,
+    HA_VIP_POSTGRES_RO,
+    HA_VIP_COUNT
+} ha_vip;
+
+/* "omnileads", "postgresRW", "postgresRO". */
+const char *ha_vip_name(ha_vip v);
+
+/* One node as a round saw it. */
+typedef struct ha_node_obs {
+    const char *name;
+    int is_reachable;
+    int is_observed;         /* the address list was read (keepalived runs there) */
+    int holds[HA_VIP_COUNT]; /* the node has the VIP on a link */
+} ha_node_obs;
+
+/*
+ * The node the active-only components run on: the one reachable node holding the OMniLeads
+ * VIP; when several hold it (a partition healing, a killed keepalived leaving its address), the
+ * previous active node if it is one of them, else preferred if it is, else the first. -1 when no
+ * reachable node holds it (keepalived not up yet, or the holder unreachable from omlopd):
+ * nothing is started or stopped then.
+ */
+int ha_decide_active(const ha_node_obs *nodes, size_t n, const char *previous,
+                     const char *preferred);
+
+/* What status.ha and the HAHealthy condition say (all borrowed). */
+typedef struct ha_report {
+    const ha_node_obs *nodes;
+    size_t n;
+    const char *addr[HA_VIP_COUNT]; /* spec.ha's addresses */
+    const char *preferred;
+    int active;                /* ha_decide_active */
+    const json_object *old_ha; /* the stored status.ha, or NULL */
+    const char *now;           /* RFC 3339 */
+} ha_report;
+
+/*
+ * status.ha (new object: activeNode, preferredMain, vips[] {name, address, holders[]},
+ * lastActiveChange {time, from, to} kept or set when activeNode changed) and the HAHealthy
+ * condition's status ("True"/"False"), reason and message (into msg).
+ */
+json_object *ha_status_json(const ha_report *rp, const char **cond_status, const char **reason,
+                            strbuf *msg);
+
+#endif

@@ -1,0 +1,128 @@
+/* ha_round: observing layout ha's VIPs during a round (see ha_round.h). */
+#include "reconcilers/ha_round.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clients/podman_exec.h"
+#include "lib/cjson.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#define HA_EXEC_TIMEOUT_MS 5000
+
+struct ha_round {
+    ha_node_obs *nodes; /* one per round host, same order */
+    size_t n;
+    ha_report report;
+};
+
+/* `ip -o -4 addr show` in h's keepalived container; NULL when it cannot be read. */
+static char *host_addrs(tenant_round *r, tenant_host_round *h)
+{
+    static const char *const cmd[] = {"ip", "-o", "-4", "addr", "show", NULL};
+    const live_container *lc = tenant_host_find(h, HA_CONTAINER);
+    const char *owner = lc ? live_container_label(lc, OMLOP_LABEL_TENANT) : NULL;
+    podman_exec_result res = PODMAN_EXEC_RESULT_INIT;
+    podman_exec_opts o;
+    omlop_err err = OMLOP_ERR_INIT;
+    char *out = NULL;
+
+    if (!h->is_reachable || !h->pc || !lc || lc->state != LIVE_STATE_RUNNING || !owner ||
+        strcmp(owner, r->tenant) != 0)
+        return NULL;
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = HA_EXEC_TIMEOUT_MS;
+    o.max_output = 256 * 1024;
+    if (podman_exec(h->pc, HA_CONTAINER, cmd, &o, &res, &err) < 0 || res.exit_code != 0)
+        log_warn("tenant=%s host=%s ha: cannot read the host's addresses: %s", r->tenant, h->name,
+                 err.msg[0] ? err.msg : "ip exited with an error");
+    else
+        out = xstrdup(strbuf_str(&res.out));
+    podman_exec_result_release(&res);
+    return out;
+}
+
+static void observe_node(tenant_round *r, tenant_host_round *h, ha_node_obs *o)
+{
+    char *addrs = host_addrs(r, h);
+
+    memset(o, 0, sizeof(*o));
+    o->name = h->name;
+    o->is_reachable = h->is_reachable;
+    o->is_observed = addrs != NULL;
+    for (int v = 0; addrs && v < HA_VIP_COUNT; v++)
+        o->holds[v] = ha_addr_held(addrs, r->ha->report.addr[v]);
+    free(addrs);
+}
+
+void ha_round_observe(tenant_round *r)
+{
+    const char *layout = cjson_get_string(r->obj, "spec.layout");
+    const char *previous = cjson_get_string(r->obj, "status.ha.activeNode");
+    const char *active;
+    ha_round *ha;
+
+    if (!layout || strcmp(layout, "ha") != 0 || !r->ds)
+        return;
+    ha_round_free(r->ha);
+    ha = r->ha = xcalloc(1, sizeof(*ha));
+    ha->nodes = xcalloc(r->n_hosts + 1, sizeof(*ha->nodes));
+    ha->n = r->n_hosts;
+    ha->report.addr[HA_VIP_OMNILEADS] = cjson_get_string(r->obj, "spec.ha.omnileadsVIP");
+    ha->report.addr[HA_VIP_POSTGRES_RW] = cjson_get_string(r->obj, "spec.ha.postgresRWVIP");
+    ha->report.addr[HA_VIP_POSTGRES_RO] = cjson_get_string(r->obj, "spec.ha.postgresROVIP");
+    ha->report.preferred = cjson_get_string(r->obj, "spec.ha.preferredMain");
+    for (size_t i = 0; !ha->report.preferred && i < desired_host_count(r->ds); i++)
+        if (strcmp(desired_host_at(r->ds, i)->role, "main") == 0)
+            ha->report.preferred = desired_host_at(r->ds, i)->name;
+    for (size_t i = 0; i < r->n_hosts; i++)
+        observe_node(r, &r->hosts[i], &ha->nodes[i]);
+    ha->report.nodes = ha->nodes;
+    ha->report.n = ha->n;
+    ha->report.active = ha_decide_active(ha->nodes, ha->n, previous, ha->report.preferred);
+    for (size_t i = 0; i < r->n_hosts; i++)
+        r->hosts[i].ha = ha_node_role(ha->report.active, i);
+    active = ha_round_active(r);
+    if (active && previous && strcmp(active, previous) != 0)
+        tenant_round_event(r, EVENT_TYPE_NORMAL, "ActiveNodeChanged",
+                           "The OMniLeads VIP %s moved from node %s to node %s: the active-only "
+                           "components run there now",
+                           ha->report.addr[HA_VIP_OMNILEADS], previous, active);
+    log_info("tenant=%s ha: active node %s", r->tenant, active ? active : "(none holds the VIP)");
+}
+
+int ha_round_holds_now(tenant_round *r, tenant_host_round *h)
+{
+    char *addrs;
+    int held;
+
+    if (!r->ha)
+        return -1;
+    addrs = host_addrs(r, h);
+    if (!addrs)
+        return -1;
+    held = ha_addr_held(addrs, r->ha->report.addr[HA_VIP_OMNILEADS]);
+    free(addrs);
+    return held;
+}
+
+const char *ha_round_active(const tenant_round *r)
+{
+    if (!r->ha || r->ha->report.active < 0)
+        return NULL;
+    return r->ha->nodes[r->ha->report.active].name;
+}
+
+const ha_report *ha_round_report(const tenant_round *r)
+{
+    return r->ha ? &r->ha->report : NULL;
+}
+
+void ha_round_free(ha_round *ha)
+{
+    if (!ha)
+        return;
+    free(ha->nodes);
+    free(ha);
+}

@@ -1,0 +1,490 @@
+/*
+ * Tests for reconcilers/ha: keepalived's start script as desired.c renders it for the ha example
+ * (priorities by preferredMain, vrid, the VIP, the password from the Secret, what notify moves
+ * and what the track script checks), the script run for real by bash with a fake keepalived, the
+ * errors naming spec.ha's fields, the VIP holders read from `ip -o -4 addr show`, the
+ * active-node decision and status.ha with the HAHealthy condition.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crds/schema.h"
+#include "crds/yamlio.h"
+#include "lib/cjson.h"
+#include "reconcilers/desired.h"
+#include "reconcilers/ha.h"
+#include "reconcilers/ha_round.h"
+
+/* --- fixtures ---------------------------------------------------------------------------- */
+
+static json_object *example(const char *name)
+{
+    const char *src = getenv("OMLOP_SRCDIR");
+    ydoc_list docs = YDOC_LIST_INIT;
+    diag_list *dl = diag_list_new();
+    schema_set *set = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *obj = NULL;
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/crds/examples/%s", src ? src : ".", name);
+    if (schema_set_new_builtin(&set, &err) < 0)
+        fail_msg("schema: %s", err.msg);
+    if (yaml_load_path(path, NULL, &docs, dl) < 0 || docs.n != 1 ||
+        schema_set_decode(set, docs.docs[0].root, path, &obj, dl) < 0)
+        fail_msg("cannot load %s", path);
+    ydoc_list_release(&docs);
+    diag_list_free(dl);
+    schema_set_free(set);
+    return obj;
+}
+
+static int fixed_ip(void *ctx, const char *host, strbuf *out)
+{
+    (void)ctx;
+    (void)host;
+    strbuf_adds(out, "203.0.113.10");
+    return 0;
+}
+
+static desired_state *build(json_object *t)
+{
+    desired_options opts = {fixed_ip, NULL, 0};
+    omlop_err err = OMLOP_ERR_INIT;
+    desired_state *ds = NULL;
+
+    if (desired_build(t, &opts, &ds, &err) < 0)
+        fail_msg("desired_build: %s", err.msg);
+    return ds;
+}
+
+static const desired_container *keepalived_of(const desired_state *ds, const char *host)
+{
+    const desired_host *h = desired_host_find(ds, host);
+    const desired_container *c = h ? desired_host_find_container(h, HA_CONTAINER) : NULL;
+
+    if (!c || c->n_files != 1 || !c->files[0].content)
+        fail_msg("host %s has no keepalived with its start script", host);
+    return c;
+}
+
+static void assert_has(const char *text, const char *want, const char *what)
+{
+    if (!strstr(text, want))
+        fail_msg("%s lacks \"%s\":\n%s", what, want, text);
+}
+
+static void assert_lacks(const char *text, const char *bad, const char *what)
+{
+    if (strstr(text, bad))
+        fail_msg("%s has \"%s\"", what, bad);
+}
+
+/* The words of the line starting with prefix, after it (up to ';'). */
+static void line_after(const char *text, const char *prefix, char *out, size_t size)
+{
+    const char *p = strstr(text, prefix);
+    size_t n;
+
+    if (!p)
+        fail_msg("no \"%s\" in the script", prefix);
+    p += strlen(prefix);
+    n = strcspn(p, ";\n");
+    snprintf(out, size, "%.*s", (int)n, p);
+}
+
+/* --- rendering ---------------------------------------------------------------------------- */
+
+static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds;
+    const char *a, *b;
+
+    (void)state;
+    ds = build(t);
+    a = keepalived_of(ds, "aio-a")->files[0].content;
+    b = keepalived_of(ds, "aio-b")->files[0].content;
+    /* preferredMain aio-a: MASTER 100 there, BACKUP 50 on the other */
+    assert_has(a, "\tstate MASTER\n", "aio-a");
+    assert_has(a, "\tpriority 100\n", "aio-a");
+    assert_has(b, "\tstate BACKUP\n", "aio-b");
+    assert_has(b, "\tpriority 50\n", "aio-b");
+    for (int i = 0; i < 2; i++) {
+        const char *s = i ? b : a;
+
+        assert_has(s, "\tvirtual_router_id 51\n", "script");
+        assert_has(s, "\tinterface ens18\n", "script");
+        assert_has(s, "\t\t172.16.101.205/24 dev ens18\n", "script");
+        assert_has(s, "\t\tauth_type PASS\n\t\tauth_pass $pass\n", "script");
+        assert_has(s, "pass=${VRRP_AUTH_PASS:?", "script");
+        assert_has(s, "\tweight -60\n", "script");
+        assert_has(s, "\t\tomlop_track\n", "script");
+        assert_has(s, "exec keepalived -n -l -D -P -f", "script");
+        /* the RW and RO VIPs are not keepalived's yet (PostgreSQL roles: docs/ha.md) */
+        assert_lacks(s, "172.16.101.206", "script");
+        assert_lacks(s, "172.16.101.207", "script");
+    }
+    desired_free(ds);
+
+    /* preferredMain on the backup role: the priorities follow it, not the role */
+    json_object_object_add(cjson_get(t, "spec.ha"), "preferredMain",
+                           json_object_new_string("aio-b"));
+    ds = build(t);
+    assert_has(keepalived_of(ds, "aio-b")->files[0].content, "\tpriority 100\n", "aio-b");
+    assert_has(keepalived_of(ds, "aio-a")->files[0].content, "\tpriority 50\n", "aio-a");
+    desired_free(ds);
+
+    /* without preferredMain: the host with role main */
+    json_object_object_del(cjson_get(t, "spec.ha"), "preferredMain");
+    ds = build(t);
+    assert_has(keepalived_of(ds, "aio-a")->files[0].content, "\tstate MASTER\n", "aio-a");
+    assert_has(keepalived_of(ds, "aio-b")->files[0].content, "\tstate BACKUP\n", "aio-b");
+    desired_free(ds);
+    json_object_put(t);
+}
+
+static void test_ha_keepalived_container_password_moves_and_tracks(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds = build(t);
+    const desired_container *k = keepalived_of(ds, "aio-a");
+    const desired_env *pw = desired_container_env(k, "VRRP_AUTH_PASS");
+    const char *s = k->files[0].content;
+    char start[512], stop[512], track[1024];
+    int caps = 0;
+
+    (void)state;
+    /* the password is a Secret reference, never in the file, never a literal */
+    assert_non_null(pw);
+    assert_null(pw->value);
+    assert_string_equal(pw->secret_name, "tenant-example-7-vrrp");
+    assert_string_equal(pw->secret_key, "password");
+    for (size_t i = 0; i < k->n_cap_add; i++)
+        caps |= (strcmp(k->cap_add[i], "NET_ADMIN") == 0) << 0 |
+                (strcmp(k->cap_add[i], "NET_BROADCAST") == 0) << 1 |
+                (strcmp(k->cap_add[i], "NET_RAW") == 0) << 2;
+    assert_int_equal(caps, 7);
+    assert_true(k->is_host_network);
+    assert_false(k->is_ha_active_only);
+    assert_string_equal(k->files[0].path, "/etc/omnileads/keepalived-run.sh");
+
+    /* notify: MASTER starts the active-only ones in start order, the others stop in reverse */
+    line_after(s, "MASTER)\n\tfor c in", start, sizeof(start));
+    assert_string_equal(start, " oml-asterisk-server oml-asterisk-retrieve-conf oml-ami-server "
+                               "oml-uwsgi-server oml-nginx-server oml-cron-server");
+    line_after(s, "BACKUP | FAULT | STOP)\n\tfor c in", stop, sizeof(stop));
+    assert_string_equal(stop, " oml-cron-server oml-nginx-server oml-uwsgi-server oml-ami-server "
+                              "oml-asterisk-retrieve-conf oml-asterisk-server");
+    /* track: what serves on both nodes; not the active-only ones, keepalived or monitoring */
+    line_after(s, "container runs\nfor c in", track, sizeof(track));
+    assert_string_equal(track, " oml-postgresql-server oml-redis-server oml-rabbitmq-server "
+                               "oml-rtpengine-server oml-fastagi-server oml-kamailio-server "
+                               "oml-websockets-server oml-daphne-server "
+                               "oml-interaction_processor-server");
+    /* not in other layouts */
+    desired_free(ds);
+    json_object_put(t);
+    t = example("tenant-aio.yaml");
+    ds = build(t);
+    assert_null(desired_host_find_container(desired_host_at(ds, 0), HA_CONTAINER));
+    desired_free(ds);
+    json_object_put(t);
+}
+
+/* The script run by bash with a fake keepalived that keeps its config: the heredocs expand
+ * what they must ($d, $pass cut to 8 characters) and keep the rest literal ($3, $c). */
+static void test_ha_keepalived_script_runs(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds = build(t);
+    const char *s = keepalived_of(ds, "aio-a")->files[0].content;
+    char dir[] = "/tmp/omlop-test-ha-XXXXXX", path[512], cmd[2048], conf[8192];
+    strbuf script = STRBUF_INIT;
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    /* the same script, writing into dir instead of /run/omlop-keepalived */
+    for (const char *p = s, *q; *p; p = q + strlen("/run/omlop-keepalived")) {
+        q = strstr(p, "/run/omlop-keepalived");
+        if (!q) {
+            strbuf_adds(&script, p);
+            break;
+        }
+        strbuf_add(&script, p, (size_t)(q - p));
+        strbuf_addf(&script, "%s/run", dir);
+    }
+    snprintf(path, sizeof(path), "%s/run.sh", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(strbuf_str(&script), f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/keepalived", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    /* the fake: copy the file after -f to conf.out */
+    fprintf(f,
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" %s/conf.out; "
+            "shift; done\n",
+            dir);
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(cmd, sizeof(cmd),
+             "env -i PATH=%s:/usr/bin:/bin VRRP_AUTH_PASS=0123456789abcdef bash %s/run.sh", dir,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/conf.out", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(conf, 1, sizeof(conf) - 1, f);
+    conf[n] = '\0';
+    fclose(f);
+    assert_has(conf, "\t\tauth_pass 01234567\n", "config");
+    assert_lacks(conf, "89abcdef", "config");
+    snprintf(path, sizeof(path), "\tscript \"%s/run/check.sh\"\n", dir);
+    assert_has(conf, path, "config");
+    snprintf(path, sizeof(path), "%s/run/notify.sh", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(conf, 1, sizeof(conf) - 1, f);
+    conf[n] = '\0';
+    fclose(f);
+    assert_has(conf, "state=${3:-UNKNOWN}", "notify.sh");
+    assert_has(conf, "api \"$c\" start", "notify.sh");
+    /* without the password: refused before keepalived runs */
+    snprintf(cmd, sizeof(cmd), "env -i PATH=%s:/usr/bin:/bin bash %s/run.sh 2>/dev/null", dir, dir);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    strbuf_release(&script);
+    desired_free(ds);
+    json_object_put(t);
+}
+
+static void test_ha_keepalived_bad_values_name_the_field(void **state)
+{
+    static const char *const active[] = {"oml-asterisk-server", NULL};
+    static const struct {
+        const char *nic, *vip, *netaddr, *field;
+    } cases[] = {
+        {"ens18; reboot", "10.0.0.5", "10.0.0.0/24", "spec.ha.vipNIC"},
+        {"", "10.0.0.5", "10.0.0.0/24", "spec.ha.vipNIC"},
+        {"eth0", "10.0.0.256", "10.0.0.0/24", "spec.ha.omnileadsVIP"},
+        {"eth0", "10.0.0", "10.0.0.0/24", "spec.ha.omnileadsVIP"},
+        {"eth0", "10.0.0.5$(x)", "10.0.0.0/24", "spec.ha.omnileadsVIP"},
+        {"eth0", "10.0.0.5", "10.0.0.0", "spec.ha.netaddr"},
+        {"eth0", "10.0.0.5", "10.0.0.0/33", "spec.ha.netaddr"},
+        {"eth0", "10.0.0.5", "10.0.0.0/0", "spec.ha.netaddr"},
+    };
+    strbuf out = STRBUF_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ha_keepalived_params p = {"t", "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
+                                  1,   active, NULL};
+        omlop_err err = OMLOP_ERR_INIT;
+
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        if (!strstr(err.msg, cases[i].field))
+            fail_msg("case %zu: \"%s\" does not name %s", i, err.msg, cases[i].field);
+    }
+    {
+        /* at the edges: /32 and /1 are prefixes, a container name with a quote is not */
+        static const char *const bad[] = {"oml-x'server", NULL};
+        ha_keepalived_params p = {"t", "h", "eth0.10", "10.0.0.5", "10.0.0.5/32", 0, active, NULL};
+        omlop_err err = OMLOP_ERR_INIT;
+
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
+        assert_has(strbuf_str(&out), "\t\t10.0.0.5/32 dev eth0.10\n", "script");
+        p.netaddr = "10.0.0.0/1";
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
+        p.tracked = bad;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        assert_non_null(strstr(err.msg, "oml-x'server"));
+    }
+    strbuf_release(&out);
+}
+
+/* --- observation and decision ------------------------------------------------------------- */
+
+static void test_ha_addr_held_reads_ip_output(void **state)
+{
+    static const char *out =
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        "2: eth0    inet 10.237.0.11/24 brd 10.237.0.255 scope global eth0\\       valid_lft "
+        "forever preferred_lft forever\n"
+        "2: eth0    inet 10.237.0.100/24 scope global secondary eth0\\       valid_lft forever "
+        "preferred_lft forever\n";
+
+    (void)state;
+    assert_true(ha_addr_held(out, "10.237.0.100"));
+    assert_true(ha_addr_held(out, "10.237.0.11"));
+    /* a prefix of a held address is not held */
+    assert_false(ha_addr_held(out, "10.237.0.10"));
+    assert_false(ha_addr_held(out, "10.237.0.1"));
+    assert_false(ha_addr_held(out, "0.237.0.100"));
+    assert_false(ha_addr_held(out, "10.237.0.101"));
+    assert_false(ha_addr_held("", "10.237.0.100"));
+    assert_false(ha_addr_held(NULL, "10.237.0.100"));
+    assert_false(ha_addr_held(out, NULL));
+    assert_false(ha_addr_held(out, ""));
+}
+
+static void test_ha_decide_active(void **state)
+{
+    /* name, reachable, observed, holds omnileads */
+    static const struct {
+        int reach[2], obs[2], holds[2];
+        const char *previous, *preferred;
+        int want;
+    } cases[] = {
+        {{1, 1}, {1, 1}, {0, 0}, NULL, "a", -1}, /* keepalived not up yet: nobody */
+        {{1, 1}, {1, 1}, {1, 0}, NULL, "a", 0},  /* on the main */
+        {{1, 1}, {1, 1}, {0, 1}, "a", "a", 1},   /* moved to the backup */
+        {{0, 1}, {0, 1}, {0, 1}, "a", "a", 1},   /* main unreachable, backup holds it */
+        {{1, 0}, {1, 0}, {1, 1}, "b", "a", 0},   /* the unreachable holder does not count */
+        {{1, 1}, {0, 1}, {1, 0}, NULL, "a", -1}, /* not observed: not a holder */
+        {{1, 1}, {1, 1}, {1, 1}, "b", "a", 1},   /* both: the previous active one stays */
+        {{1, 1}, {1, 1}, {1, 1}, NULL, "b", 1},  /* both, no previous: the preferred */
+        {{1, 1}, {1, 1}, {1, 1}, "x", "y", 0},   /* both, neither: the first */
+        {{0, 0}, {0, 0}, {1, 1}, "a", "a", -1},  /* nothing reachable */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ha_node_obs n[2];
+
+        memset(n, 0, sizeof(n));
+        n[0].name = "a";
+        n[1].name = "b";
+        for (int k = 0; k < 2; k++) {
+            n[k].is_reachable = cases[i].reach[k];
+            n[k].is_observed = cases[i].obs[k];
+            n[k].holds[HA_VIP_OMNILEADS] = cases[i].holds[k];
+            n[k].holds[HA_VIP_POSTGRES_RW] = 1; /* other VIPs never decide */
+        }
+        if (ha_decide_active(n, 2, cases[i].previous, cases[i].preferred) != cases[i].want)
+            fail_msg("case %zu: got %d, want %d", i,
+                     ha_decide_active(n, 2, cases[i].previous, cases[i].preferred), cases[i].want);
+    }
+    assert_int_equal(ha_node_role(-1, 0), LIVE_HA_UNDECIDED);
+    assert_int_equal(ha_node_role(1, 1), LIVE_HA_ACTIVE);
+    assert_int_equal(ha_node_role(1, 0), LIVE_HA_STANDBY);
+}
+
+/* --- status ------------------------------------------------------------------------------- */
+
+static void test_ha_status_and_condition(void **state)
+{
+    ha_node_obs n[2];
+    ha_report rp;
+    strbuf msg = STRBUF_INIT;
+    const char *st = NULL, *reason = NULL;
+    json_object *ha, *old;
+
+    (void)state;
+    memset(n, 0, sizeof(n));
+    memset(&rp, 0, sizeof(rp));
+    n[0].name = "a";
+    n[1].name = "b";
+    n[0].is_reachable = n[1].is_reachable = n[0].is_observed = n[1].is_observed = 1;
+    n[0].holds[HA_VIP_OMNILEADS] = 1;
+    rp.nodes = n;
+    rp.n = 2;
+    rp.addr[0] = "10.0.0.100";
+    rp.addr[1] = "10.0.0.101";
+    rp.addr[2] = "10.0.0.102";
+    rp.preferred = "a";
+    rp.active = 0;
+    rp.now = "2026-12-05T05:00:00Z";
+
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(st, "True");
+    assert_string_equal(reason, "ActiveOnPreferredMain");
+    assert_string_equal(cjson_get_string(ha, "activeNode"), "a");
+    assert_string_equal(cjson_get_string(ha, "preferredMain"), "a");
+    assert_string_equal(
+        json_object_to_json_string_ext(cjson_get(ha, "vips"), JSON_C_TO_STRING_PLAIN),
+        "[{\"name\":\"omnileads\",\"address\":\"10.0.0.100\",\"holders\":[\"a\"]},"
+        "{\"name\":\"postgresRW\",\"address\":\"10.0.0.101\",\"holders\":[]},"
+        "{\"name\":\"postgresRO\",\"address\":\"10.0.0.102\",\"holders\":[]}]");
+    assert_null(cjson_get(ha, "lastActiveChange")); /* no previous active node: no change */
+
+    /* moved: lastActiveChange from a to b, still healthy (on the backup) */
+    old = ha;
+    n[0].holds[HA_VIP_OMNILEADS] = 0;
+    n[1].holds[HA_VIP_OMNILEADS] = 1;
+    rp.active = 1;
+    rp.old_ha = old;
+    rp.now = "2026-12-05T05:01:00Z";
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(st, "True");
+    assert_string_equal(reason, "ActiveOnBackup");
+    assert_non_null(strstr(strbuf_str(&msg), "preferred main a"));
+    assert_string_equal(cjson_get_string(ha, "lastActiveChange.from"), "a");
+    assert_string_equal(cjson_get_string(ha, "lastActiveChange.to"), "b");
+    assert_string_equal(cjson_get_string(ha, "lastActiveChange.time"), "2026-12-05T05:01:00Z");
+    json_object_put(old);
+
+    /* unchanged since: the change is kept as it was */
+    old = ha;
+    rp.old_ha = old;
+    rp.now = "2026-12-05T05:02:00Z";
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(cjson_get_string(ha, "lastActiveChange.time"), "2026-12-05T05:01:00Z");
+    json_object_put(ha);
+
+    /* both hold it */
+    n[0].holds[HA_VIP_OMNILEADS] = 1;
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(st, "False");
+    assert_string_equal(reason, "VIPHeldTwice");
+    json_object_put(ha);
+
+    /* nobody holds it */
+    n[0].holds[HA_VIP_OMNILEADS] = n[1].holds[HA_VIP_OMNILEADS] = 0;
+    rp.active = -1;
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(reason, "VIPNotHeld");
+    assert_null(cjson_get(ha, "activeNode"));
+    json_object_put(ha);
+
+    /* keepalived down on b, then b unreachable */
+    n[1].is_observed = 0;
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(st, "False");
+    assert_string_equal(reason, "KeepalivedNotRunning");
+    assert_non_null(strstr(strbuf_str(&msg), "node b"));
+    json_object_put(ha);
+    n[1].is_reachable = 0;
+    ha = ha_status_json(&rp, &st, &reason, &msg);
+    assert_string_equal(reason, "NodeUnreachable");
+    json_object_put(ha);
+    json_object_put(old);
+    strbuf_release(&msg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ha_keepalived_priorities_follow_preferred_main),
+        cmocka_unit_test(test_ha_keepalived_container_password_moves_and_tracks),
+        cmocka_unit_test(test_ha_keepalived_script_runs),
+        cmocka_unit_test(test_ha_keepalived_bad_values_name_the_field),
+        cmocka_unit_test(test_ha_addr_held_reads_ip_output),
+        cmocka_unit_test(test_ha_decide_active),
+        cmocka_unit_test(test_ha_status_and_condition),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
