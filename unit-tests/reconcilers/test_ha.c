@@ -57,7 +57,7 @@ static int fixed_ip(void *ctx, const char *host, strbuf *out)
 
 static desired_state *build(json_object *t)
 {
-    desired_options opts = {fixed_ip, NULL, 0};
+    desired_options opts = {fixed_ip, NULL, 0, NULL};
     omlop_err err = OMLOP_ERR_INIT;
     desired_state *ds = NULL;
 
