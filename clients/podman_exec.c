@@ -54,11 +54,10 @@ static int exec_data(void *ud, const char *data, size_t len)
     return s->is_too_big;
 }
 
-/* The exit code once Podman noticed the process ended (shortly after its output did). */
-static int exec_exit_code(podman_client *p, const char *id, const char *what, int *code,
+int podman_exec_exit_code(podman_client *p, const char *id, const char *what, int tries, int *code,
                           omlop_err *err)
 {
-    for (int i = 0; i < EXEC_SETTLE_TRIES; i++) {
+    for (int i = 0; i < tries; i++) {
         tunnel_response resp = TUNNEL_RESPONSE_INIT;
         json_object *o = NULL, *running;
         podman_call c;
@@ -153,7 +152,7 @@ int podman_exec(podman_client *p, const char *container, const char *const *cmd,
         rc = omlop_err_set(err, OMLOP_EPROTO, "host %s: %s: the output stream was cut short",
                            podman_client_host(p), what);
     } else {
-        rc = exec_exit_code(p, id, what, &res->exit_code, err);
+        rc = podman_exec_exit_code(p, id, what, EXEC_SETTLE_TRIES, &res->exit_code, err);
     }
 out:
     json_object_put(reply);

@@ -44,4 +44,12 @@ int podman_exec(podman_client *p, const char *container, const char *const *cmd,
 int podman_copy_in(podman_client *p, const char *container, const char *dest_dir, const void *tar,
                    size_t len, omlop_err *err);
 
+/*
+ * The exit code of exec session id once Podman noticed its process ended (shortly after its
+ * output did): polled every 20 ms, at most tries times (OMLOP_ETIMEOUT then). what names the
+ * call in messages. Shared by podman_exec and podman_pipe's streaming exec.
+ */
+int podman_exec_exit_code(podman_client *p, const char *id, const char *what, int tries, int *code,
+                          omlop_err *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "clients/podman_call.h"
+#include "clients/podman_exec.h"
 #include "clients/podman_proto.h"
 #include "clients/podman_stream.h"
 #include "lib/cjson.h"
@@ -54,43 +55,6 @@ static int pipe_exec_data(void *ud, const char *data, size_t len)
         return 1;
     }
     return s->is_sink_err;
-}
-
-/* The exit code once Podman noticed the process ended (shortly after its output did). */
-static int pipe_exit_code(podman_client *p, const char *id, const char *what, int *code,
-                          omlop_err *err)
-{
-    for (int i = 0; i < PIPE_SETTLE_TRIES; i++) {
-        tunnel_response resp = TUNNEL_RESPONSE_INIT;
-        json_object *o = NULL, *running;
-        podman_call c;
-        int rc;
-
-        podman_call_init(&c, p, "GET", "%s", what);
-        strbuf_addf(&c.path, "/exec/%s/json", id);
-        rc = podman_call_do(p, &c, PODMAN_OK_200, &resp, err);
-        if (rc == 0)
-            o = json_tokener_parse(strbuf_str(&resp.body));
-        tunnel_response_release(&resp);
-        if (rc < 0)
-            return rc;
-        running = cjson_get(o, "Running");
-        if (!o || !running) {
-            json_object_put(o);
-            return omlop_err_set(err, OMLOP_EPROTO, "host %s: %s: no exec state in the reply",
-                                 podman_client_host(p), what);
-        }
-        if (!json_object_get_boolean(running)) {
-            *code = (int)cjson_get_int(o, "ExitCode", -1);
-            json_object_put(o);
-            return 0;
-        }
-        json_object_put(o);
-        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
-    }
-    return omlop_err_set(err, OMLOP_ETIMEOUT,
-                         "host %s: %s: the command's output ended but it still runs",
-                         podman_client_host(p), what);
 }
 
 int podman_exec_stream(podman_client *p, const char *container, const char *const *cmd,
@@ -166,7 +130,7 @@ int podman_exec_stream(podman_client *p, const char *container, const char *cons
         rc = omlop_err_set(err, OMLOP_EPROTO, "host %s: %s: the output stream was cut short",
                            podman_client_host(p), what);
     } else {
-        rc = pipe_exit_code(p, id, what, exit_code, err);
+        rc = podman_exec_exit_code(p, id, what, PIPE_SETTLE_TRIES, exit_code, err);
     }
 out:
     json_object_put(reply);
