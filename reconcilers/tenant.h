@@ -160,8 +160,8 @@ typedef struct tenant_env {
     int64_t tls_lifetime_s;    /* of a self-signed certificate; 0: 365 days */
     const char *acme_solver_image; /* tls.mode acme's http-01 solver without
                                       spec.tls.acme.solverImage; NULL: tls_acme.h's default */
-    struct tenant_memo *memo;  /* what earlier rounds verified (tenant_memo.h); NULL: verify
-                                  images, files and readiness in every round */
+    struct tenant_memo *memo;      /* what earlier rounds verified (tenant_memo.h); NULL: verify
+                                      images, files and readiness in every round */
 } tenant_env;
 
 typedef struct tenant_result {

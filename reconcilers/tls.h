@@ -63,10 +63,10 @@ void tls_sans_release(tls_sans *s);
 
 /* Why a self-signed pair is (re-)issued. */
 typedef enum tls_issue_why {
-    TLS_KEEP = 0,       /* the pair stays */
-    TLS_ISSUE_MISSING,  /* no pair, or one that does not parse or whose key does not match */
-    TLS_ISSUE_DUE,      /* now >= tlspair_renew_at */
-    TLS_ISSUE_SANS,     /* its SANs are not exactly what the spec asks for */
+    TLS_KEEP = 0,        /* the pair stays */
+    TLS_ISSUE_MISSING,   /* no pair, or one that does not parse or whose key does not match */
+    TLS_ISSUE_DUE,       /* now >= tlspair_renew_at */
+    TLS_ISSUE_SANS,      /* its SANs are not exactly what the spec asks for */
     TLS_ISSUE_NOT_OWNED, /* never issued: the Secret is someone else's (not generated) */
     TLS_ISSUE_SOURCE     /* acme: the pair is not from the tenant's ACME directory */
 } tls_issue_why;
@@ -96,9 +96,9 @@ struct tls_acme_env;
 
 /* How the round resolves the pair. */
 typedef struct tls_options {
-    int64_t now;           /* epoch seconds */
-    double renew_fraction; /* 0: TLSPAIR_RENEW_FRACTION */
-    int64_t lifetime_s;    /* of a self-signed pair; 0: TLSPAIR_DEFAULT_LIFETIME_S */
+    int64_t now;                     /* epoch seconds */
+    double renew_fraction;           /* 0: TLSPAIR_RENEW_FRACTION */
+    int64_t lifetime_s;              /* of a self-signed pair; 0: TLSPAIR_DEFAULT_LIFETIME_S */
     const struct tls_acme_env *acme; /* mode acme: the hosts for the solver (tls_acme.h); NULL:
                                         no order can run this round (nothing reachable) */
 } tls_options;

@@ -67,8 +67,7 @@ tls_issue_why tls_acme_decide(const tlspair_info *cur, const char *source, const
         return TLS_ISSUE_SOURCE;
     if (cur->n_dns != 1 || cur->n_ips != 0 || strcasecmp(cur->dns_names[0], fqdn) != 0)
         return TLS_ISSUE_SANS;
-    if (tlspair_renew_at(cur->not_before, cur->not_after, tls_fraction_of(fraction), &at, &err) <
-        0)
+    if (tlspair_renew_at(cur->not_before, cur->not_after, tls_fraction_of(fraction), &at, &err) < 0)
         return TLS_ISSUE_MISSING;
     return now >= at ? TLS_ISSUE_DUE : TLS_KEEP;
 }
@@ -95,9 +94,9 @@ typedef struct account_write {
     const char *key_pem;     /* a new account key, or NULL */
     const char *account_url; /* with server */
     const char *server;
-    int is_success;      /* clear the failure annotations */
-    int failures;        /* > 0: record a failure */
-    int64_t retry_at;    /* with failures */
+    int is_success;   /* clear the failure annotations */
+    int failures;     /* > 0: record a failure */
+    int64_t retry_at; /* with failures */
     const char *last_error;
 } account_write;
 
@@ -212,8 +211,8 @@ typedef struct solver {
  * until it accepts connections on port 80. */
 static int solver_start(solver *s, solver_host *sh, omlop_err *err)
 {
-    static const char *const cmd[] = {"/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/srv",
-                                      NULL};
+    static const char *const cmd[] = {"/bin/busybox", "httpd", "-f",   "-p",
+                                      "80",           "-h",    "/srv", NULL};
     podman_kv labels[3] = {{OMLOP_LABEL_TENANT, s->tenant},
                            {OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME},
                            {OMLOP_LABEL_COMPONENT, TLS_ACME_SOLVER_COMPONENT}};
@@ -291,8 +290,9 @@ static int solver_present(void *ud, const char *domain, const char *token, const
     int rc = 0;
 
     if (!tls_acme_token_ok(token))
-        return omlop_err_set(err, OMLOP_EPROTO, "the CA sent an http-01 token that is not "
-                                                "base64url; refused as a file name");
+        return omlop_err_set(err, OMLOP_EPROTO,
+                             "the CA sent an http-01 token that is not "
+                             "base64url; refused as a file name");
     strbuf_addf(&path, "%s/.well-known/acme-challenge/%s", s->root.buf, token);
     s->paths = xrealloc(s->paths, (s->n_paths + 1) * sizeof(*s->paths));
     s->paths[s->n_paths++] = xstrdup(path.buf);
@@ -339,8 +339,7 @@ static void solver_finish(solver *s)
         solver_host *sh = &s->hosts[i];
         omlop_err e = OMLOP_ERR_INIT;
 
-        if (sh->is_started &&
-            podman_container_remove(sh->h->pc, s->container, 1, 0, &e) < 0 &&
+        if (sh->is_started && podman_container_remove(sh->h->pc, s->container, 1, 0, &e) < 0 &&
             e.code != OMLOP_ENOTFOUND)
             log_warn("tenant=%s host=%s removing the acme solver %s: %s (removed as an orphan "
                      "by a later round)",
@@ -349,8 +348,8 @@ static void solver_finish(solver *s)
             omlop_err fe = OMLOP_ERR_INIT;
 
             if (sh->h->ops->file_remove(sh->h->ops_ctx, s->paths[k], &fe) < 0)
-                log_warn("tenant=%s host=%s removing %s: %s", s->tenant, sh->h->name,
-                         s->paths[k], fe.msg);
+                log_warn("tenant=%s host=%s removing %s: %s", s->tenant, sh->h->name, s->paths[k],
+                         fe.msg);
         }
     }
     for (size_t k = 0; k < s->n_paths; k++)
@@ -364,9 +363,9 @@ static void solver_finish(solver *s)
 /* ---- one order ----------------------------------------------------------------------------- */
 
 typedef struct order_out {
-    char *chain;       /* on success */
-    char *key_pem;     /* on success; wiped on release */
-    char *account_url; /* when the CA told it */
+    char *chain;        /* on success */
+    char *key_pem;      /* on success; wiped on release */
+    char *account_url;  /* when the CA told it */
     const char *reason; /* on failure */
     char msg[OMLOP_ERR_MSG_MAX];
     int64_t retry_after_s; /* the CA's Retry-After, -1: none */
@@ -453,7 +452,7 @@ out:
         oo->account_url = xstrdup(acme_client_account_url(c));
     if (rc < 0) {
         oo->reason = p && acme_problem_is(p, "rateLimited") ? TLS_REASON_ACME_RATE_LIMITED
-                                                             : TLS_REASON_ACME_FAILED;
+                                                            : TLS_REASON_ACME_FAILED;
         if (p)
             oo->retry_after_s = p->retry_after_s;
         strbuf m = STRBUF_INIT;
@@ -486,8 +485,7 @@ static const char *stored_reason(const char *text)
     static const char *const known[] = {TLS_REASON_ACME_RATE_LIMITED, TLS_REASON_ACME_FAILED};
 
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (text && strncmp(text, known[i], strlen(known[i])) == 0 &&
-            text[strlen(known[i])] == ' ')
+        if (text && strncmp(text, known[i], strlen(known[i])) == 0 && text[strlen(known[i])] == ' ')
             return known[i];
     return TLS_REASON_ACME_FAILED;
 }
@@ -557,8 +555,8 @@ int tls_acme_resolve(store *st, const char *tenant, const json_object *obj, cons
                      "contact)");
         goto keep;
     }
-    why = tls_acme_decide(has_cur ? &cur : NULL, annotation(secret, TLS_ANNOTATION_SOURCE),
-                          server, fqdn, o->now, o->renew_fraction);
+    why = tls_acme_decide(has_cur ? &cur : NULL, annotation(secret, TLS_ANNOTATION_SOURCE), server,
+                          fqdn, o->now, o->renew_fraction);
     if (why == TLS_KEEP)
         goto keep;
 
@@ -590,8 +588,8 @@ int tls_acme_resolve(store *st, const char *tenant, const json_object *obj, cons
         object_time_format((time_t)retry_at, when);
         r->retry_ms = (retry_at - o->now) * 1000;
         tls_set_fail(r, stored_reason(v), "%s; attempt %d failed, the next one at %s",
-                     v && strchr(v, ' ') ? strchr(v, ' ') + 1 : "the last order failed",
-                     failures, when);
+                     v && strchr(v, ' ') ? strchr(v, ' ') + 1 : "the last order failed", failures,
+                     when);
         goto keep;
     }
     if (!o->acme || o->acme->n_hosts == 0) {
@@ -619,8 +617,8 @@ int tls_acme_resolve(store *st, const char *tenant, const json_object *obj, cons
         cfg.account_url = annotation(account, TLS_ACME_ANN_ACCOUNT_URL);
     cfg.email = email;
     cfg.terms_agreed = 1; /* choosing tls.mode acme agrees to the CA's terms (docs) */
-    cfg.timeout_ms = o->acme->request_timeout_ms > 0 ? o->acme->request_timeout_ms
-                                                      : DEFAULT_REQUEST_MS;
+    cfg.timeout_ms =
+        o->acme->request_timeout_ms > 0 ? o->acme->request_timeout_ms : DEFAULT_REQUEST_MS;
     cfg.connect_timeout_ms = 5000;
     cfg.poll_interval_ms =
         o->acme->poll_interval_ms > 0 ? o->acme->poll_interval_ms : DEFAULT_POLL_MS;
@@ -671,8 +669,8 @@ int tls_acme_resolve(store *st, const char *tenant, const json_object *obj, cons
             goto out;
         object_time_format((time_t)aw.retry_at, when);
         r->retry_ms = wait * 1000;
-        tls_set_fail(r, oo.reason, "%s; attempt %d failed, the next one at %s", oo.msg,
-                     aw.failures, when);
+        tls_set_fail(r, oo.reason, "%s; attempt %d failed, the next one at %s", oo.msg, aw.failures,
+                     when);
         log_warn("tenant=%s %s", tenant, r->fail_msg);
     }
 keep:

@@ -44,7 +44,7 @@
 
 #define TLS_ACME_ACCOUNT_SUFFIX "-acme-account"
 /* The solver container on a host: TLS_ACME_SOLVER_PREFIX "<tenant>". */
-#define TLS_ACME_SOLVER_PREFIX "omlop-acme-solver-"
+#define TLS_ACME_SOLVER_PREFIX    "omlop-acme-solver-"
 #define TLS_ACME_SOLVER_COMPONENT "acme-solver"
 /* The challenge files: TLS_ACME_CHALLENGE_ROOT "/<tenant>/.well-known/acme-challenge/<token>". */
 #define TLS_ACME_CHALLENGE_ROOT "/var/lib/omlop/acme"
@@ -61,7 +61,7 @@
 #define TLS_ACME_ANN_ACCOUNT_URL "omlop.io/acme-account-url"
 #define TLS_ACME_ANN_SERVER      "omlop.io/acme-server"
 #define TLS_ACME_ANN_FAILURES    "omlop.io/acme-failures"
-#define TLS_ACME_ANN_RETRY_AT    "omlop.io/acme-retry-at" /* epoch seconds */
+#define TLS_ACME_ANN_RETRY_AT    "omlop.io/acme-retry-at"   /* epoch seconds */
 #define TLS_ACME_ANN_LAST_ERROR  "omlop.io/acme-last-error" /* "<reason> <message>" */
 
 /* Condition reasons. */

@@ -44,8 +44,7 @@ int tls_has_label(const json_object *obj, const char *key, const char *value);
 int tls_is_generated(const json_object *secret, const char *tenant);
 
 /* Store the pair in the tenant's generated Secret: created, or updated when it exists. */
-int tls_pair_store(store *st, const pair_write *pw, int exists, int64_t *revision,
-                   omlop_err *err);
+int tls_pair_store(store *st, const pair_write *pw, int exists, int64_t *revision, omlop_err *err);
 
 /* Whether cert is what an earlier round accepted from Secret secret at revision (its key was
  * checked then). */
@@ -53,8 +52,8 @@ int tls_is_accepted(const json_object *tenant, const char *secret, int64_t revis
                     const char *cert);
 
 /* Take the pair (cert and key detached into r): digest, inspection, when to look again. */
-int tls_pair_take(tls_result *r, strbuf *cert, strbuf *key, int is_renewable,
-                  const tls_options *o, omlop_err *err);
+int tls_pair_take(tls_result *r, strbuf *cert, strbuf *key, int is_renewable, const tls_options *o,
+                  omlop_err *err);
 
 /* f when it is a fraction in (0, 1), else TLSPAIR_RENEW_FRACTION. */
 double tls_fraction_of(double f);

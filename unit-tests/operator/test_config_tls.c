@@ -38,8 +38,8 @@ static void test_fraction_accepted_forms(void **state)
     static const struct {
         const char *text;
         double want;
-    } ok[] = {{"0.5", 0.5}, {"1/3", 1.0 / 3.0}, {"0.000001", 0.000001}, {"0.999999", 0.999999},
-              {"2/3", 2.0 / 3.0}, {"1/10", 0.1}};
+    } ok[] = {{"0.5", 0.5},           {"1/3", 1.0 / 3.0}, {"0.000001", 0.000001},
+              {"0.999999", 0.999999}, {"2/3", 2.0 / 3.0}, {"1/10", 0.1}};
 
     (void)state;
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -56,9 +56,9 @@ static void test_fraction_accepted_forms(void **state)
 
 static void test_fraction_refused_at_and_past_the_bounds(void **state)
 {
-    static const char *const bad[] = {"0",   "1",   "0.0", "1.0",  "-0.1", "1.5", "3/3",
-                                      "0/3", "1/0", "1/",  "abc",  "0.5x", "",    "nan",
-                                      "inf", "4/3", "-1/3"};
+    static const char *const bad[] = {"0",   "1",   "0.0", "1.0", "-0.1", "1.5",
+                                      "3/3", "0/3", "1/0", "1/",  "abc",  "0.5x",
+                                      "",    "nan", "inf", "4/3", "-1/3"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -89,8 +89,7 @@ static void test_fraction_and_image_from_the_file(void **state)
         fail_msg("%s", err.msg);
     assert_true(c.reconcile.tls_renew_fraction == 0.25);
     assert_string_equal(c.reconcile.acme_solver_image, "registry.example/busybox:1");
-    assert_int_equal(config_load_text(&c, "omlopd.yaml", bad, sizeof(bad) - 1, &err),
-                     OMLOP_EINVAL);
+    assert_int_equal(config_load_text(&c, "omlopd.yaml", bad, sizeof(bad) - 1, &err), OMLOP_EINVAL);
     assert_non_null(strstr(err.msg, "omlopd.yaml:1:"));
     assert_non_null(strstr(err.msg, "tlsRenewBeforeFraction"));
     assert_true(c.reconcile.tls_renew_fraction == 0.25); /* the bad value changed nothing */
