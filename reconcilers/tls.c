@@ -349,15 +349,20 @@ int tls_is_accepted(const json_object *tenant, const char *secret, int64_t revis
 
 /* Take the pair: digest, inspection, when to look again. */
 int tls_pair_take(tls_result *r, strbuf *cert, strbuf *key, int is_renewable, const tls_options *o,
-                  omlop_err *err)
+                  tlspair_info *known, omlop_err *err)
 {
     int rc;
 
     r->cert_pem = strbuf_detach(cert, NULL);
     r->key_pem = strbuf_detach(key, NULL);
     cjson_sha256_hex(r->cert_pem, strlen(r->cert_pem), r->digest);
-    if ((rc = tlspair_inspect(r->cert_pem, &r->info, err)) < 0)
+    if (known) {
+        /* parsing the chain again would double the cost of a no-change round's check */
+        r->info = *known;
+        memset(known, 0, sizeof(*known));
+    } else if ((rc = tlspair_inspect(r->cert_pem, &r->info, err)) < 0) {
         return rc;
+    }
     r->has_info = 1;
     if (is_renewable) {
         omlop_err e = OMLOP_ERR_INIT;
@@ -377,7 +382,7 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
     strbuf name = STRBUF_INIT, cert = STRBUF_INIT, key = STRBUF_INIT;
     json_object *secret = NULL;
     tlspair_info cur;
-    int has_cur = 0, exists = 0, rc;
+    int has_cur = 0, exists = 0, is_new = 0, rc;
     tls_sans sans;
     omlop_err e = OMLOP_ERR_INIT;
 
@@ -442,6 +447,7 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
             strbuf_adds(&cert, ncert);
             strbuf_adds(&key, nkey);
             has_cur = 1;
+            is_new = 1; /* cur describes the old pair */
         }
         free(ncert);
         tlspair_free_secret(nkey);
@@ -452,7 +458,7 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
     }
 keep:
     if (has_cur)
-        rc = tls_pair_take(r, &cert, &key, 1, o, err);
+        rc = tls_pair_take(r, &cert, &key, 1, o, is_new ? NULL : &cur, err);
 out:
     tlspair_info_release(&cur);
     tls_sans_release(&sans);
@@ -522,7 +528,7 @@ static int resolve_custom(store *st, const json_object *obj, const tls_options *
                      name, tlspair_check_reason(failed), e.msg);
         goto out;
     }
-    rc = tls_pair_take(r, &cert, &key, 0, o, err);
+    rc = tls_pair_take(r, &cert, &key, 0, o, NULL, err);
 out:
     json_object_put(secret);
     tls_wipe(&cert);

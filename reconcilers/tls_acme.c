@@ -675,7 +675,7 @@ int tls_acme_resolve(store *st, const char *tenant, const json_object *obj, cons
     }
 keep:
     if (has_cur)
-        rc = tls_pair_take(r, &cert, &key, 1, o, err);
+        rc = tls_pair_take(r, &cert, &key, 1, o, oo.chain ? NULL : &cur, err);
 out:
     order_out_release(&oo);
     tlspair_info_release(&cur);

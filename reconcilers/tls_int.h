@@ -51,9 +51,10 @@ int tls_pair_store(store *st, const pair_write *pw, int exists, int64_t *revisio
 int tls_is_accepted(const json_object *tenant, const char *secret, int64_t revision,
                     const char *cert);
 
-/* Take the pair (cert and key detached into r): digest, inspection, when to look again. */
+/* Take the pair (cert and key detached into r): digest, inspection (known: cert's, done
+ * already, moved into r and zeroed; NULL: inspected here), when to look again. */
 int tls_pair_take(tls_result *r, strbuf *cert, strbuf *key, int is_renewable, const tls_options *o,
-                  omlop_err *err);
+                  tlspair_info *known, omlop_err *err);
 
 /* f when it is a fraction in (0, 1), else TLSPAIR_RENEW_FRACTION. */
 double tls_fraction_of(double f);

@@ -21,7 +21,8 @@
 # down: stops both (TERM, then KILL after 5 s) and removes DIR; a missing DIR is nothing to do.
 #
 # Everything listens on 127.0.0.1 only. Ports (environment): PEBBLE_PORT (14100),
-# PEBBLE_MGMT_PORT (15100), PEBBLE_DNS_PORT (8153), PEBBLE_DNS_MGMT_PORT (8155) - not the ports
+# PEBBLE_MGMT_PORT (15100), PEBBLE_DNS_PORT (8153), PEBBLE_DNS_MGMT_PORT (8155) and
+# PEBBLE_HTTP_PORT (80, where http-01 is validated) - not the ports
 # of unit-tests/clients/test_acme_pebble.c (14000, 15000, 8053, 8055), so both can run at once.
 # Packages: pebble (pebble, pebble-challtestsrv), openssl, curl.
 set -u
@@ -30,6 +31,9 @@ PEBBLE_PORT=${PEBBLE_PORT:-14100}
 PEBBLE_MGMT_PORT=${PEBBLE_MGMT_PORT:-15100}
 PEBBLE_DNS_PORT=${PEBBLE_DNS_PORT:-8153}
 PEBBLE_DNS_MGMT_PORT=${PEBBLE_DNS_MGMT_PORT:-8155}
+# the port pebble's validator connects to for http-01 (80: the solver on a lab host; a bench
+# serving the challenge itself on the loopback uses a free high port)
+PEBBLE_HTTP_PORT=${PEBBLE_HTTP_PORT:-80}
 
 die() {
 	echo "pebble.sh: $*" >&2
@@ -69,7 +73,7 @@ dns_answers() {
 }
 
 running() { # DIR VALIDITY: both servers up with this validity
-	[ -f "$1/pids" ] && [ "$(cat "$1/validity" 2>/dev/null)" = "$2" ] || return 1
+	[ -f "$1/pids" ] && [ "$(cat "$1/validity" 2>/dev/null)" = "$2 $PEBBLE_HTTP_PORT" ] || return 1
 	for p in $(cat "$1/pids"); do kill -0 "$p" 2>/dev/null || return 1; done
 	dir_answers "$1" && dns_answers
 }
@@ -103,7 +107,7 @@ cmd_up() {
 {"pebble": {"listenAddress": "127.0.0.1:$PEBBLE_PORT",
   "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT_PORT",
   "certificate": "$d/cert.pem", "privateKey": "$d/key.pem",
-  "httpPort": 80, "tlsPort": 5001, "ocspResponderURL": "",
+  "httpPort": $PEBBLE_HTTP_PORT, "tlsPort": 5001, "ocspResponderURL": "",
   "externalAccountBindingRequired": false,
   "certificateValidityPeriod": $validity}}
 EOF
@@ -114,7 +118,7 @@ EOF
 	PEBBLE_VA_NOSLEEP=1 setsid pebble -config "$d/pebble.json" -strict=false \
 		-dnsserver "127.0.0.1:$PEBBLE_DNS_PORT" </dev/null >"$d/pebble.log" 2>&1 &
 	echo $! >>"$d/pids"
-	echo "$validity" >"$d/validity"
+	echo "$validity $PEBBLE_HTTP_PORT" >"$d/validity"
 	i=0
 	while [ $i -lt 200 ]; do
 		if dir_answers "$d" && dns_answers; then
