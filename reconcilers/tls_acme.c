@@ -211,8 +211,9 @@ typedef struct solver {
  * until it accepts connections on port 80. */
 static int solver_start(solver *s, solver_host *sh, omlop_err *err)
 {
-    static const char *const cmd[] = {"/bin/busybox", "httpd", "-f",   "-p",
-                                      "80",           "-h",    "/srv", NULL};
+    /* both set: an entrypoint alone would get the image's CMD as its arguments */
+    static const char *const entry[] = {"/bin/busybox", NULL};
+    static const char *const cmd[] = {"httpd", "-f", "-p", "80", "-h", "/srv", NULL};
     podman_kv labels[3] = {{OMLOP_LABEL_TENANT, s->tenant},
                            {OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME},
                            {OMLOP_LABEL_COMPONENT, TLS_ACME_SOLVER_COMPONENT}};
@@ -242,7 +243,8 @@ static int solver_start(solver *s, solver_host *sh, omlop_err *err)
     memset(&spec, 0, sizeof(spec));
     spec.name = s->container;
     spec.image = s->image;
-    spec.entrypoint = cmd;
+    spec.entrypoint = entry;
+    spec.command = cmd;
     spec.labels = labels;
     spec.n_labels = 3;
     spec.mounts = &mount;
