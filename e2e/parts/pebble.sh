@@ -74,7 +74,7 @@ dns_answers() {
 
 running() { # DIR VALIDITY: both servers up with this validity
 	[ -f "$1/pids" ] && [ "$(cat "$1/validity" 2>/dev/null)" = "$2 $PEBBLE_HTTP_PORT" ] || return 1
-	for p in $(cat "$1/pids"); do kill -0 "$p" 2>/dev/null || return 1; done
+	while read -r p; do kill -0 "$p" 2>/dev/null || return 1; done <"$1/pids"
 	dir_answers "$1" && dns_answers
 }
 
@@ -97,8 +97,9 @@ cmd_up() {
 	validity=${2:-86400}
 	case $validity in '' | *[!0-9]*) die "VALIDITY_S must be a number of seconds, got '$validity'" ;; esac
 	[ "$validity" -ge 60 ] || die "VALIDITY_S must be at least 60, got $validity"
-	command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null ||
+	if ! command -v pebble >/dev/null || ! command -v pebble-challtestsrv >/dev/null; then
 		die "pebble or pebble-challtestsrv missing (Debian package pebble; make deps)"
+	fi
 	mkdir -p "$d" || die "cannot make $d"
 	running "$d" "$validity" && return 0
 	stop_all "$d"
@@ -134,7 +135,7 @@ EOF
 }
 
 cmd_add_a() {
-	[ -n "$2" ] && [ -n "$3" ] || usage
+	if [ -z "${2:-}" ] || [ -z "${3:-}" ]; then usage; fi
 	curl -fsS --max-time 5 -d "{\"host\":\"$2\",\"addresses\":[\"$3\"]}" \
 		"http://127.0.0.1:$PEBBLE_DNS_MGMT_PORT/add-a" >/dev/null ||
 		die "pebble-challtestsrv did not take $2 -> $3"
