@@ -205,6 +205,7 @@ typedef struct solver {
     size_t n_hosts;
     char **paths; /* the challenge files placed */
     size_t n_paths;
+    int64_t deadline_ms; /* the order's budget ends (clock_now_ms): a pull may not outlast it */
 } solver;
 
 /* Pull the image when the host lacks it, (re)create and start the container, and wait (bounded)
@@ -232,6 +233,12 @@ static int solver_start(solver *s, solver_host *sh, omlop_err *err)
         memset(&po, 0, sizeof(po));
         po.tls_verify = -1;
         po.timeout_ms = SOLVER_PULL_TIMEOUT_MS;
+        if (s->deadline_ms - clock_now_ms() < po.timeout_ms)
+            po.timeout_ms = s->deadline_ms - clock_now_ms();
+        if (po.timeout_ms < 1000)
+            return omlop_err_set(err, OMLOP_ETIMEOUT,
+                                 "no time left in the order's budget to pull the solver image %s",
+                                 s->image);
         if ((rc = podman_image_pull(sh->h->pc, s->image, &po, NULL, NULL, NULL, 0, err)) < 0)
             return omlop_err_prefix(err, "pulling the solver image %s: ", s->image);
     }
@@ -407,6 +414,7 @@ static void run_order(const tls_acme_env *env, const char *tenant, const acme_co
     s.env = env;
     s.tenant = tenant;
     s.image = image;
+    s.deadline_ms = deadline;
     snprintf(s.container, sizeof(s.container), "%s%s", TLS_ACME_SOLVER_PREFIX, tenant);
     strbuf_addf(&s.root, "%s/%s", TLS_ACME_CHALLENGE_ROOT, tenant);
     s.hosts = xcalloc(env->n_hosts + 1, sizeof(*s.hosts));
