@@ -407,6 +407,7 @@ static void run_order(const tls_acme_env *env, const char *tenant, const acme_co
     omlop_err e = OMLOP_ERR_INIT;
     int64_t budget = env->budget_ms > 0 ? env->budget_ms : TLS_ACME_BUDGET_MS;
     int64_t deadline = clock_now_ms() + budget, wait = 0;
+    char state[32] = "new";
     int rc;
 
     oo->retry_after_s = -1;
@@ -435,6 +436,8 @@ static void run_order(const tls_acme_env *env, const char *tenant, const acme_co
     for (;;) {
         int64_t left;
 
+        /* the step that fails says where the order was ("failed" afterwards says nothing) */
+        snprintf(state, sizeof(state), "%s", acme_order_state(ord));
         if ((rc = acme_order_step(ord, &wait, &e)) < 0) {
             p = acme_order_problem(ord);
             break;
@@ -470,7 +473,7 @@ out:
         /* the CA's problem document verbatim (its type and detail are in it): what the CA said,
          * for the operator to act on; our own error otherwise */
         strbuf_addf(&m, "ACME order for %s at %s failed (state %s): ", fqdn, cfg->directory_url,
-                    ord ? acme_order_state(ord) : "new");
+                    state);
         if (p && p->document && *p->document && p->http_status > 0)
             strbuf_addf(&m, "HTTP %d, problem document: %s", p->http_status, p->document);
         else if (p && p->document && *p->document)
