@@ -428,8 +428,12 @@ static void reconcile_one(manager *m, const char *name)
 {
     tenant_result res;
     omlop_err err = OMLOP_ERR_INIT;
+    int64_t t0 = clock_now_ns();
     int rc = tenant_reconcile(&m->env, name, &res, &err);
 
+    /* what a round costs, for bench/tenant_bench.sh and whoever tunes the cadences */
+    log_debug("tenant=%s round_us=%lld unchanged=%d converged=%d rc=%d", name,
+              (long long)((clock_now_ns() - t0) / 1000), res.is_unchanged, res.is_converged, rc);
     backups_one(m, name, rc == 0 && !res.is_gone && res.is_converged);
 
     if (rc == 0 && res.is_gone) {
