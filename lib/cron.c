@@ -121,8 +121,9 @@ static int field_parse(int i, const char *s, const char *end, uint64_t *bits, in
             if (v < 1 || v > f->hi)
                 return ferr(err, i, "step %ld out of range 1-%d", v, f->hi);
             step = (int)v;
-            if (!star && a == b)
-                b = f->hi; /* "5/15": from 5 to the end */
+            if (!star && a == b) /* cronie reads 5/15 as 5-max/15, Vixie refuses it */
+                return ferr(err, i, "a step needs * or a range before it (%d/%d: write %d-%d/%d)",
+                            a, step, a, f->hi, step);
         }
         if (p < end && *p != ',')
             return ferr(err, i, "unexpected \"%c\"", *p);

@@ -75,10 +75,10 @@ static void test_cron_lists_ranges_steps_and_names(void **state)
     cron_expr e;
 
     (void)state;
-    parse_ok("*/15 1-10/3 5/10 JAN-MAR,dec mon-fri", &e);
+    parse_ok("*/15 1-10/3 5-31/10 JAN-MAR,dec mon-fri", &e);
     assert_true(e.minutes == (1ull << 0 | 1ull << 15 | 1ull << 30 | 1ull << 45));
     assert_true(e.hours == (1u << 1 | 1u << 4 | 1u << 7 | 1u << 10));
-    assert_true(e.doms == (1u << 5 | 1u << 15 | 1u << 25)); /* 5/10: 5 to 31 by 10 */
+    assert_true(e.doms == (1u << 5 | 1u << 15 | 1u << 25)); 
     assert_true(e.months == (1u << 1 | 1u << 2 | 1u << 3 | 1u << 12));
     assert_true(e.dows == 0x3e);
     assert_false(e.is_dom_star);
@@ -86,6 +86,8 @@ static void test_cron_lists_ranges_steps_and_names(void **state)
     assert_true(e.minutes == (1ull | 1ull << 30) && e.dows == 0x41 && e.is_dom_star);
     parse_ok("1-1 * * * 5-7", &e);
     assert_true(e.minutes == 2 && e.dows == (0x60 | 1));
+    parse_fails("5/10 * * * *",
+                "field 1 (minute): a step needs * or a range before it (5/10: write 5-59/10)");
     parse_fails("*/0 * * * *", "field 1 (minute): step 0 out of range 1-59");
     parse_fails("*/60 * * * *", "field 1 (minute): step 60 out of range 1-59");
     parse_fails("* */ * * *", "field 2 (hour): a step must be a number (after \"/\")");
