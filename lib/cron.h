@@ -3,7 +3,8 @@
  *
  * Fields: minute (0-59) hour (0-23) day-of-month (1-31) month (1-12 or JAN-DEC) day-of-week
  * (0-7 or SUN-SAT, 0 and 7 Sunday); each a list of "*", "N", "A-B", with an optional "/STEP"
- * ("*" + "/15", "1-30/5"; "5/15" is refused as Vixie cron does). Macros: @hourly, @daily (@midnight), @weekly,
+ * ("*" + "/15", "1-30/5"; "5/15" is refused as Vixie cron does). Macros: @hourly, @daily
+ * (@midnight), @weekly,
  * @monthly, @yearly (@annually). As in Vixie cron, when both day fields are restricted (neither
  * starts with "*") a day matches if EITHER matches; otherwise both must.
  *

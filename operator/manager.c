@@ -24,6 +24,7 @@
 #include "operator/config.h"
 #include "operator/workqueue.h"
 #include "reconcilers/backup.h"
+#include "reconcilers/backup_schedule.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
@@ -413,6 +414,8 @@ static void backups_one(manager *m, const char *name, int is_ready)
 {
     backup_env be;
     omlop_err err = OMLOP_ERR_INIT;
+    struct timespec now;
+    int64_t next_ms = -1;
 
     memset(&be, 0, sizeof(be));
     be.st = m->st;
@@ -420,8 +423,19 @@ static void backups_one(manager *m, const char *name, int is_ready)
     be.host_get = m->env.host_get;
     be.host_ctx = m->env.host_ctx;
     be.cancel = &m->stop;
+    /* the schedule first: a Backup it creates runs in this same visit */
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (backup_schedule_tenant(&be, name, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                               &next_ms, &err) < 0)
+        log_warn("tenant=%s backup schedule: %s", name, err.msg);
+    omlop_err_clear(&err);
     if (backup_reconcile_tenant(&be, name, is_ready, &err) < 0)
         log_warn("tenant=%s backups: %s", name, err.msg);
+    omlop_err_clear(&err);
+    if (backup_retention_tenant(&be, name, &err) < 0)
+        log_warn("tenant=%s backup retention: %s", name, err.msg);
+    if (next_ms > 0) /* the next fire: the queue wakes the tenant then, no polling */
+        workqueue_add_after(m->q, name, next_ms);
 }
 
 static void reconcile_one(manager *m, const char *name)

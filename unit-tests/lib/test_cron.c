@@ -78,7 +78,7 @@ static void test_cron_lists_ranges_steps_and_names(void **state)
     parse_ok("*/15 1-10/3 5-31/10 JAN-MAR,dec mon-fri", &e);
     assert_true(e.minutes == (1ull << 0 | 1ull << 15 | 1ull << 30 | 1ull << 45));
     assert_true(e.hours == (1u << 1 | 1u << 4 | 1u << 7 | 1u << 10));
-    assert_true(e.doms == (1u << 5 | 1u << 15 | 1u << 25)); 
+    assert_true(e.doms == (1u << 5 | 1u << 15 | 1u << 25));
     assert_true(e.months == (1u << 1 | 1u << 2 | 1u << 3 | 1u << 12));
     assert_true(e.dows == 0x3e);
     assert_false(e.is_dom_star);
