@@ -409,41 +409,57 @@ static void host_forget(void *ctx, const char *tenant, const char *const *keep)
 
 /* ---- workers ------------------------------------------------------------------------------ */
 
-/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts. */
-static void backups_one(manager *m, const char *name, int is_ready)
+static void backup_env_of(manager *m, backup_env *be)
+{
+    memset(be, 0, sizeof(*be));
+    be->st = m->st;
+    be->ev = m->ev;
+    be->host_get = m->env.host_get;
+    be->host_ctx = m->env.host_ctx;
+    be->cancel = &m->stop;
+}
+
+/* The tenant's backup schedule, before its round so that a Backup is created at its fire time
+ * (reconcilers/backup_schedule.h); queues the tenant for the next fire (no polling). */
+static void schedule_one(manager *m, const char *name)
 {
     backup_env be;
     omlop_err err = OMLOP_ERR_INIT;
     struct timespec now;
     int64_t next_ms = -1;
 
-    memset(&be, 0, sizeof(be));
-    be.st = m->st;
-    be.ev = m->ev;
-    be.host_get = m->env.host_get;
-    be.host_ctx = m->env.host_ctx;
-    be.cancel = &m->stop;
-    /* the schedule first: a Backup it creates runs in this same visit */
+    backup_env_of(m, &be);
     clock_gettime(CLOCK_REALTIME, &now);
     if (backup_schedule_tenant(&be, name, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
                                &next_ms, &err) < 0)
         log_warn("tenant=%s backup schedule: %s", name, err.msg);
-    omlop_err_clear(&err);
+    if (next_ms > 0)
+        workqueue_add_after(m->q, name, next_ms);
+}
+
+/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts;
+ * then retention, which counts the ones that just completed. */
+static void backups_one(manager *m, const char *name, int is_ready)
+{
+    backup_env be;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    backup_env_of(m, &be);
     if (backup_reconcile_tenant(&be, name, is_ready, &err) < 0)
         log_warn("tenant=%s backups: %s", name, err.msg);
     omlop_err_clear(&err);
     if (backup_retention_tenant(&be, name, &err) < 0)
         log_warn("tenant=%s backup retention: %s", name, err.msg);
-    if (next_ms > 0) /* the next fire: the queue wakes the tenant then, no polling */
-        workqueue_add_after(m->q, name, next_ms);
 }
 
 static void reconcile_one(manager *m, const char *name)
 {
     tenant_result res;
     omlop_err err = OMLOP_ERR_INIT;
-    int rc = tenant_reconcile(&m->env, name, &res, &err);
+    int rc;
 
+    schedule_one(m, name);
+    rc = tenant_reconcile(&m->env, name, &res, &err);
     backups_one(m, name, rc == 0 && !res.is_gone && res.is_converged);
 
     if (rc == 0 && res.is_gone) {
