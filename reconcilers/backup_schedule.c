@@ -312,8 +312,21 @@ int backup_schedule_tenant(const backup_env *env, const char *tenant, int64_t no
     zone = cjson_get_string(tobj, "spec.timeZone");
     if (!zone || !*zone)
         zone = "UTC";
-    if (!expr || !*expr || cjson_get(tobj, "metadata.deletionTimestamp"))
+    if (cjson_get(tobj, "metadata.deletionTimestamp"))
         goto out;
+    if (!expr || !*expr) { /* no schedule (any more): no next fire; the last one is kept */
+        if (!cjson_get(tobj, "status.backup.nextScheduleTime"))
+            goto out;
+        sb = json_object_new_object();
+        if (cjson_get_string(tobj, "status.backup.lastScheduleTime"))
+            set_str(sb, "lastScheduleTime",
+                    cjson_get_string(tobj, "status.backup.lastScheduleTime"));
+        if (cjson_get_string(tobj, "status.backup.lastScheduledBackup"))
+            set_str(sb, "lastScheduledBackup",
+                    cjson_get_string(tobj, "status.backup.lastScheduledBackup"));
+        rc = status_backup_write(env, tobj, sb, err);
+        goto out;
+    }
     snprintf(desc, sizeof(desc), "%s (%s)", expr, zone);
     sb = json_object_new_object();
     set_str(sb, "schedule", desc);

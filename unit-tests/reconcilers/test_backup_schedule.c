@@ -502,6 +502,38 @@ static void test_shell_gone_tenant_scheduled_objects_deleted_files_kept(void **s
     json_object_put(b);
 }
 
+static void test_shell_schedule_removed_no_next_fire(void **state)
+{
+    fixture *fx = *state;
+    json_object *t;
+    int64_t next_ms;
+
+    (void)state;
+    put_tenant(fx, "u-1", "* * * * *", NULL);
+    run_schedule(fx, at(2026, 12, 5, 9, 1));
+    /* the same tenant without spec.backup, its status kept */
+    t = get(fx, "tenants", "t1");
+    {
+        const char *text;
+        omlop_err err = OMLOP_ERR_INIT;
+
+        json_object_object_del(json_object_object_get(t, "spec"), "backup");
+        json_object_object_del(json_object_object_get(t, "metadata"), "resourceVersion");
+        text = json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN);
+        if (store_update(fx->st, "/omlop/tenants/t1", text, strlen(text), 0, NULL, &err) < 0)
+            fail_msg("%s", err.msg);
+    }
+    json_object_put(t);
+    next_ms = run_schedule(fx, at(2026, 12, 5, 9, 5));
+    assert_int_equal(next_ms, -1);
+    assert_int_equal(count_backups(fx), 1);
+    t = get(fx, "tenants", "t1");
+    assert_null(cjson_get(t, "status.backup.nextScheduleTime"));
+    assert_string_equal(cjson_get_string(t, "status.backup.lastScheduleTime"),
+                        "2026-12-05T09:01:00Z");
+    json_object_put(t);
+}
+
 static void test_shell_bad_schedule_is_reported_not_acted_on(void **state)
 {
     fixture *fx = *state;
@@ -535,6 +567,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shell_gone_tenant_scheduled_objects_deleted_files_kept,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shell_schedule_removed_no_next_fire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shell_bad_schedule_is_reported_not_acted_on, setup,
                                         teardown),
     };
