@@ -24,6 +24,7 @@
 #include "operator/config.h"
 #include "operator/workqueue.h"
 #include "reconcilers/backup.h"
+#include "reconcilers/backup_schedule.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
@@ -408,29 +409,59 @@ static void host_forget(void *ctx, const char *tenant, const char *const *keep)
 
 /* ---- workers ------------------------------------------------------------------------------ */
 
-/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts. */
+static void backup_env_of(manager *m, backup_env *be)
+{
+    memset(be, 0, sizeof(*be));
+    be->st = m->st;
+    be->ev = m->ev;
+    be->host_get = m->env.host_get;
+    be->host_ctx = m->env.host_ctx;
+    be->cancel = &m->stop;
+}
+
+/* The tenant's backup schedule, before its round so that a Backup is created at its fire time
+ * (reconcilers/backup_schedule.h); queues the tenant for the next fire (no polling). */
+static void schedule_one(manager *m, const char *name)
+{
+    backup_env be;
+    omlop_err err = OMLOP_ERR_INIT;
+    struct timespec now;
+    int64_t next_ms = -1;
+
+    backup_env_of(m, &be);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (backup_schedule_tenant(&be, name, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                               &next_ms, &err) < 0)
+        log_warn("tenant=%s backup schedule: %s", name, err.msg);
+    if (next_ms > 0)
+        workqueue_add_after(m->q, name, next_ms);
+}
+
+/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts;
+ * then retention, which counts the ones that just completed. */
 static void backups_one(manager *m, const char *name, int is_ready)
 {
     backup_env be;
     omlop_err err = OMLOP_ERR_INIT;
 
-    memset(&be, 0, sizeof(be));
-    be.st = m->st;
-    be.ev = m->ev;
-    be.host_get = m->env.host_get;
-    be.host_ctx = m->env.host_ctx;
-    be.cancel = &m->stop;
+    backup_env_of(m, &be);
     if (backup_reconcile_tenant(&be, name, is_ready, &err) < 0)
         log_warn("tenant=%s backups: %s", name, err.msg);
+    omlop_err_clear(&err);
+    if (backup_retention_tenant(&be, name, &err) < 0)
+        log_warn("tenant=%s backup retention: %s", name, err.msg);
 }
 
 static void reconcile_one(manager *m, const char *name)
 {
     tenant_result res;
     omlop_err err = OMLOP_ERR_INIT;
-    int64_t t0 = clock_now_ns();
-    int rc = tenant_reconcile(&m->env, name, &res, &err);
+    int64_t t0;
+    int rc;
 
+    schedule_one(m, name);
+    t0 = clock_now_ns();
+    rc = tenant_reconcile(&m->env, name, &res, &err);
     /* what a round costs, for bench/tenant_bench.sh and whoever tunes the cadences */
     log_debug("tenant=%s round_us=%lld unchanged=%d converged=%d rc=%d", name,
               (long long)((clock_now_ns() - t0) / 1000), res.is_unchanged, res.is_converged, rc);

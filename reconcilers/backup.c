@@ -493,6 +493,35 @@ out:
     return rc;
 }
 
+int backup_purge(const backup_env *env, const json_object *tobj, const char *timestamp, size_t *n,
+                 omlop_err *err)
+{
+    tenant_ctx t;
+    strbuf prefix = STRBUF_INIT;
+    size_t na = 0;
+    int rc;
+
+    *n = 0;
+    memset(&t, 0, sizeof(t));
+    t.env = env;
+    t.tenant = cjson_get_string(tobj, "metadata.name");
+    t.sc.st = env->st;
+    t.sc.tenant = t.tenant;
+    if ((rc = dest_from_tenant(tobj, &t.sc, &t.d, err)) < 0)
+        goto out;
+    t.has_dest = 1;
+    if ((rc = bucket_open(&t, err)) < 0)
+        goto out;
+    backup_prefix(t.tenant, timestamp, &prefix);
+    if ((rc = t.bk.abort_pending(t.bk.ctx, prefix.buf, &na, err)) == 0)
+        rc = t.bk.delete_prefix(t.bk.ctx, prefix.buf, n, err);
+out:
+    strbuf_release(&prefix);
+    t.tobj = NULL; /* borrowed */
+    tenant_ctx_release(&t);
+    return rc;
+}
+
 /* ---- the entry point --------------------------------------------------------------------- */
 
 int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_tenant_ready,

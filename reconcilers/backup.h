@@ -171,6 +171,14 @@ typedef struct backup_env {
 int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_tenant_ready,
                             omlop_err *err);
 
+/*
+ * Delete what the backup with this timestamp wrote in tenant's bucket (tobj: the Tenant, for
+ * its destination): pending multipart uploads aborted, objects under its folder deleted; *n
+ * how many objects. For retention (backup_schedule.h).
+ */
+int backup_purge(const backup_env *env, const json_object *tobj, const char *timestamp, size_t *n,
+                 omlop_err *err);
+
 /* The tenant a stored Backup (JSON text) names, copied into out; 0 or OMLOP_EINVAL. */
 int backup_tenant_of(const char *value, size_t len, char *out, size_t cap);
 
