@@ -313,6 +313,17 @@ int podman_put_write(podman_put *w, const void *data, size_t len, omlop_err *err
     return put_send(w, data, len, err);
 }
 
+/* Whether reply holds its headers and the Content-Length bytes they announce. */
+static int put_reply_complete(const strbuf *reply)
+{
+    const char *end = reply->buf ? strstr(reply->buf, "\r\n\r\n") : NULL;
+    const char *cl = reply->buf ? strcasestr(reply->buf, "\r\nContent-Length:") : NULL;
+
+    if (!end || !cl || cl > end)
+        return 0;
+    return reply->len >= (size_t)(end + 4 - reply->buf) + strtoul(cl + 17, NULL, 10);
+}
+
 int podman_put_finish(podman_put *w, omlop_err *err)
 {
     strbuf reply = STRBUF_INIT;
@@ -323,8 +334,8 @@ int podman_put_finish(podman_put *w, omlop_err *err)
     if (w->left)
         rc = omlop_err_set(err, OMLOP_EINVAL, "host %s: %s: %llu bytes of the body missing",
                            podman_client_host(w->p), w->what, w->left);
-    /* Connection: close: the reply ends when Podman closes */
-    while (rc == 0 && reply.len < PUT_REPLY_MAX) {
+    /* the reply ends at its Content-Length, or when Podman closes (Connection: close) */
+    while (rc == 0 && reply.len < PUT_REPLY_MAX && !put_reply_complete(&reply)) {
         char buf[4096];
         ssize_t n;
 

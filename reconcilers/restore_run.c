@@ -94,7 +94,7 @@ static int run_cmd(const restore_io *io, const char *container, const char *step
     if (rc < 0) {
         omlop_err_prefix(err, "%s: ", step);
     } else if (code != 0) {
-        char msg[STDERR_SHOWN + 1];
+        char msg[STDERR_SHOWN + 1] = "";
         size_t n = e.len < STDERR_SHOWN ? e.len : STDERR_SHOWN, j = 0;
 
         for (size_t i = 0; i < n; i++)
