@@ -124,33 +124,49 @@ static int tenant_hold(const restore_env *env, const char *tenant, const char *r
     return rc;
 }
 
+static json_object *condition(const char *type, const char *status, const char *message,
+                              const char *now)
+{
+    json_object *c = json_object_new_object();
+
+    set_str(c, "type", type);
+    set_str(c, "status", status);
+    set_str(c, "reason", "RestoreFailed");
+    set_str(c, "message", message);
+    set_str(c, "lastTransitionTime", now);
+    return c;
+}
+
+/* status.phase Degraded; conditions Ready False, Degraded True and Restored False (the
+ * others kept), each with the message. The tenant's rounds rewrite them once the hold goes. */
 static int degraded_mutate(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
 {
+    static const char *const mine[] = {"Ready", "Degraded", "Restored"};
     json_object *s = cjson_get(cur, "status");
-    json_object *c = json_object_new_object();
     json_object *conds = json_object_new_array();
-    const json_object *old = cjson_get(s, "conditions");
+    const json_object *old;
     char now[32];
 
     (void)err;
     s = s && json_object_is_type(s, json_type_object) ? cjson_copy(s) : json_object_new_object();
+    old = cjson_get(s, "conditions");
     object_time_format(time(NULL), now);
     set_str(s, "phase", "Degraded");
-    set_str(c, "type", "Restored");
-    set_str(c, "status", "False");
-    set_str(c, "reason", "RestoreFailed");
-    set_str(c, "message", ctx);
-    set_str(c, "lastTransitionTime", now);
     for (size_t i = 0;
          old && json_object_is_type(old, json_type_array) && i < json_object_array_length(old);
          i++) {
         const json_object *o = json_object_array_get_idx(old, i);
         const char *t = cjson_get_string(o, "type");
+        int is_mine = 0;
 
-        if (!t || strcmp(t, "Restored") != 0)
+        for (size_t k = 0; t && k < 3; k++)
+            is_mine |= strcmp(t, mine[k]) == 0;
+        if (!is_mine)
             json_object_array_add(conds, cjson_copy(o));
     }
-    json_object_array_add(conds, c);
+    json_object_array_add(conds, condition("Ready", "False", ctx, now));
+    json_object_array_add(conds, condition("Degraded", "True", ctx, now));
+    json_object_array_add(conds, condition("Restored", "False", ctx, now));
     json_object_object_add(s, "conditions", conds);
     json_object_object_add(next, "status", s);
     return 0;

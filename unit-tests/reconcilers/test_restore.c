@@ -821,6 +821,21 @@ static void test_reconcile_failure_after_drop_holds_and_degrades_until_retry(voi
     assert_string_equal(hold, "r1");
     t = get(fx, "tenants", "t1");
     assert_string_equal(cjson_get_string(t, "status.phase"), "Degraded");
+    {
+        const json_object *c = cjson_get(t, "status.conditions");
+        int seen = 0;
+
+        for (size_t i = 0; c && i < json_object_array_length(c); i++) {
+            const json_object *e = json_object_array_get_idx(c, i);
+            const char *type = cjson_get_string(e, "type"), *st = cjson_get_string(e, "status");
+
+            seen += strcmp(type, "Ready") == 0 && strcmp(st, "False") == 0;
+            seen += strcmp(type, "Degraded") == 0 && strcmp(st, "True") == 0;
+            seen += strcmp(type, "Restored") == 0 && strcmp(st, "False") == 0 &&
+                    strstr(cjson_get_string(e, "message"), "restore database");
+        }
+        assert_int_equal(seen, 3);
+    }
     json_object_put(t);
     /* not again by itself, not even with the tenant "Ready" */
     n_exec = fx->f.n_exec;
