@@ -487,9 +487,10 @@ static int run_one(tenant_ctx *t, const json_object *robj, const char *retry, om
         set_str(s, "phase", RESTORE_PHASE_SUCCEEDED);
         set_str(s, "finishedAt", now);
         set_str(s, "message", "");
-        rc = tenant_hold(t->env, t->tenant, NULL, rname, err);
+        /* the status first: a hold left by a failed release is lifted by the next call */
+        rc = status_write(t->env, robj, s, err);
         if (rc == 0)
-            rc = status_write(t->env, robj, s, err);
+            rc = tenant_hold(t->env, t->tenant, NULL, rname, err);
         strbuf_reset(&msg);
         strbuf_addf(&msg, "tenant %s restored from %s; verification %s", t->tenant, loc.buf,
                     out.verdict);
@@ -632,6 +633,11 @@ int restore_reconcile_tenant(const restore_env *env, const char *tenant, int is_
             break;
         if (cjson_get(objs[i], "metadata.deletionTimestamp"))
             continue;
+        if (is_mine && phase && strcmp(phase, RESTORE_PHASE_SUCCEEDED) == 0) {
+            /* succeeded, but the call that lifts the hold did not get to it */
+            rc = tenant_hold(env, tenant, NULL, rname, err);
+            continue;
+        }
         switch (restore_decide(phase, retry, cjson_get_string(objs[i], "status.retry"),
                                t.tobj != NULL, is_tenant_ready && !hold, is_mine)) {
         case RESTORE_ACT_NONE:

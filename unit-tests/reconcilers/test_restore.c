@@ -948,6 +948,33 @@ static void test_reconcile_another_tenants_backup(void **state)
     assert_int_equal(fx->f.log.len, 0);
 }
 
+/* A Succeeded restore whose hold was not lifted (the release failed): the next call lifts it. */
+static void test_reconcile_lifts_a_stale_hold(void **state)
+{
+    fixture *fx = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *t = get(fx, "tenants", "t1");
+    const char *text;
+    store_kv kv = {0};
+    char hold[64];
+
+    json_object_object_add(cjson_get(t, "metadata"), "annotations", json_object_new_object());
+    json_object_object_add(cjson_get(t, "metadata.annotations"), RESTORE_HOLD_ANNOTATION,
+                           json_object_new_string("r1"));
+    text = json_object_to_json_string(t);
+    assert_int_equal(store_get(fx->st, "/omlop/tenants/t1", &kv, &err), 0);
+    assert_int_equal(
+        store_update(fx->st, "/omlop/tenants/t1", text, strlen(text), kv.mod_revision, NULL, &err),
+        0);
+    store_kv_release(&kv);
+    json_object_put(t);
+    put_restore(fx->st, "r1", "\"timestamp\":\"1700000000\"", NULL, "{\"phase\":\"Succeeded\"}");
+    assert_int_equal(restore_reconcile_tenant(&fx->env, "t1", 0, &err), 0);
+    hold_of(fx, hold, sizeof(hold));
+    assert_string_equal(hold, "");
+    assert_null(fx->f.log.buf); /* and nothing run */
+}
+
 static void test_reconcile_interrupted_is_failed_and_degraded(void **state)
 {
     fixture *fx = *state;
@@ -993,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile_another_tenants_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_interrupted_is_failed_and_degraded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_lifts_a_stale_hold, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("restore reconciler", tests, NULL, NULL);
