@@ -6,7 +6,9 @@
 
 [[ -n ${OMLOP_LAB_S3_URL:-} ]] ||
 	fail "the lab has no S3 service (OMLOP_LAB_S3_URL): a lab from an older e2e/lab; run e2e/lab up $OMLOP_LAB_N"
+# shellcheck disable=SC2034 # used by the scenarios that source this
 PG=oml-postgresql-server
+# shellcheck disable=SC2034
 AST=oml-asterisk-server
 
 # curl's own SigV4 (the access key holds ':': a netrc, not --user)
@@ -62,7 +64,7 @@ rs_pg_env() {
 # rs_wait_phase KIND NAME SECONDS PHASE...: wait until NAME's status.phase is one of PHASE...;
 # prints it; the object is left in $WORK/KIND-NAME.json
 rs_wait_phase() {
-	local kind=$1 name=$2 deadline=$((SECONDS + $3)) phase= p
+	local kind=$1 name=$2 deadline=$((SECONDS + $3)) phase='' p
 	shift 3
 	while ((SECONDS < deadline)); do
 		"$OMLCTL" get "$kind" "$name" -o json >"$WORK/$kind-$name.json" || fail "get $kind $name"
