@@ -423,14 +423,24 @@ static void check_restore(rctx *r, const json_object *obj)
 {
     int has_ref = cjson_get(obj, "spec.backupRef") != NULL;
     int has_ts = str_at(obj, "spec.timestamp") != NULL;
+    int has_key = str_at(obj, "spec.source.objectKey") != NULL;
+    const char *key = str_at(obj, "spec.source.objectKey");
 
-    if (has_ref && has_ts)
-        fail(r, "spec.timestamp",
-             "set only one of backupRef and timestamp (both name the backup to restore)");
-    else if (!has_ref && !has_ts)
+    if (has_ref + has_ts + has_key > 1)
+        fail(r, has_key ? "spec.source.objectKey" : "spec.timestamp",
+             "set only one of backupRef, timestamp and source.objectKey (each names what to "
+             "restore)");
+    else if (!has_ref && !has_ts && !has_key)
         fail(r, "spec",
-             "set one of backupRef (a Backup's name) or timestamp (a backup identifier such as "
-             "1681319391)");
+             "set one of backupRef (a Backup's name), timestamp (a backup identifier such as "
+             "1681319391) or source.objectKey (a plain SQL dump's key)");
+    if (str_at(obj, "spec.source.tenant") && !has_ts)
+        fail(r, "spec.source.tenant",
+             "goes with timestamp (a backupRef names its tenant; an objectKey is a full key)");
+    if (key && (key[0] == '/' || strstr(key, "..")))
+        fail(r, "spec.source.objectKey",
+             "\"%s\": a key relative to the destination's prefix, without a leading '/' or '..'",
+             key);
 }
 
 static void check_secret_keys(rctx *r, const json_object *obj, const char *field)

@@ -213,11 +213,31 @@ static const rule_case cases[] = {
     {"restore both",
      "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
      "{name: t}, backupRef: {name: b}, timestamp: 1681319391}\n",
-     "spec.timestamp", "set only one of backupRef and timestamp", 1},
+     "spec.timestamp", "set only one of backupRef, timestamp and source.objectKey", 1},
     {"restore neither",
      "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
      "{name: t}}\n",
      "spec", "set one of backupRef", 1},
+    {"restore plain dump",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, source: {objectKey: pgsql-backup-old.sql}}\n",
+     NULL, NULL, 0},
+    {"restore another tenant's timestamp",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, timestamp: \"1681319391\", source: {tenant: other}}\n",
+     NULL, NULL, 0},
+    {"restore objectKey and backupRef",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, backupRef: {name: b}, source: {objectKey: x.sql}}\n",
+     "spec.source.objectKey", "set only one of", 1},
+    {"restore source tenant without timestamp",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, backupRef: {name: b}, source: {tenant: other}}\n",
+     "spec.source.tenant", "goes with timestamp", 1},
+    {"restore objectKey with ..",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, source: {objectKey: a/../b.sql}}\n",
+     "spec.source.objectKey", "without a leading", 1},
     /* Secret */
     {"secret keys ok",
      "apiVersion: omlop.io/v1alpha1\nkind: Secret\nmetadata: {name: s}\nstringData: {tls.crt: "
