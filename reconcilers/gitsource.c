@@ -690,6 +690,7 @@ int gitsource_sync(const gitsource_deps *d, const char *name, int is_forced, git
         rc = stall(&r, &e, "PathNotFound", msg.buf, err);
         goto out;
     }
+    res->n_files_read = files.n;
     decode_commit(&r, &files, diags);
     if (diag_list_count(diags) > 0) {
         size_t n = diag_list_count(diags);

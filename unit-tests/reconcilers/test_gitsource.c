@@ -210,6 +210,7 @@ static void test_a_commit_with_two_tenants_applies_both(void **state)
     do_sync(f, "fleet", 0, &res);
     assert_true(res.is_applied);
     assert_int_equal(res.interval_ms, 5 * 60 * 1000);
+    assert_int_equal(res.n_files_read, 2); /* README.md is not read */
 
     t1 = get(f, "tenants", "t1");
     t2 = get(f, "tenants", "t2");
@@ -236,9 +237,17 @@ static void test_a_commit_with_two_tenants_applies_both(void **state)
         strbuf_release(&msgs);
     }
 
-    /* nothing new: nothing written to the tenants */
+    /* nothing new: nothing read or parsed, nothing written to the tenants */
     rv = strdup(cjson_get_string(t1, "metadata.resourceVersion"));
     do_sync(f, "fleet", 0, &res);
+    assert_true(res.is_applied);
+    assert_int_equal(res.n_files_read, 0);
+    json_object_put(t1);
+    t1 = get(f, "tenants", "t1");
+    assert_string_equal(cjson_get_string(t1, "metadata.resourceVersion"), rv);
+    /* a forced sync (a request) reads the commit again, and still writes nothing */
+    do_sync(f, "fleet", 1, &res);
+    assert_int_equal(res.n_files_read, 2);
     json_object_put(t1);
     t1 = get(f, "tenants", "t1");
     assert_string_equal(cjson_get_string(t1, "metadata.resourceVersion"), rv);
