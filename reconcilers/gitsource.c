@@ -646,6 +646,10 @@ int gitsource_sync(const gitsource_deps *d, const char *name, int is_forced, git
         edit_init(&f, gen);
         edit_cond(&f, "Fetching", "True", "Fetching", "fetching %s",
                   cjson_get_string(r.src, "spec.url"));
+        /* the request is being handled: without this the write would read as a new request
+         * to the GitSource thread's watch and run a second sync */
+        if (req && *req)
+            edit_str(&f, "lastHandledSyncRequest", req);
         rc = status_write(d, name, &f, err);
         edit_release(&f);
         if (rc < 0)
