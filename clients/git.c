@@ -344,9 +344,11 @@ static int fetch_here(gitclient *g, const gitclient_creds *c, int timeout_ms, om
                                timeout_ms > 0 ? timeout_ms : GITCLIENT_DEFAULT_TIMEOUT_MS);
         else if (f.is_hostkey_refused)
             rc = omlop_err_set(err, OMLOP_EAUTH, "fetch %s: %s", g->safe_url, f.why);
+        else if (f.why[0] && git_error_last() && git_error_last()->message)
+            rc = omlop_err_set(err, OMLOP_EAUTH, "fetch %s: %s (%s)", g->safe_url, f.why,
+                               git_error_last()->message);
         else if (f.why[0])
-            rc =
-                omlop_err_set(err, OMLOP_EAUTH, "fetch %s: %s (%s)", g->safe_url, f.why, git_msg());
+            rc = omlop_err_set(err, OMLOP_EAUTH, "fetch %s: %s", g->safe_url, f.why);
         else
             rc = omlop_err_set(err, OMLOP_EIO, "fetch %s: %s", g->safe_url, git_msg());
     }

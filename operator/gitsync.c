@@ -104,9 +104,15 @@ static void run_one(gitsync *g, due *d)
     gitsource_result res;
     omlop_err err = OMLOP_ERR_INIT;
     char *name = xstrdup(d->name);
+    int64_t t0 = clock_now_ms();
 
     if (gitsource_sync(&g->deps, name, 0, &res, &err) < 0)
         log_warn("gitsource=%s sync failed: %s", name, err.msg);
+    else if (res.n_files_read > 0 || (res.is_found && !res.is_applied && !res.is_suspended))
+        /* a sync that read a commit or failed (an unchanged commit says nothing: every
+         * interval would log) */
+        log_info("gitsource=%s sync applied=%d files=%zu ms=%lld", name, res.is_applied,
+                 res.n_files_read, (long long)(clock_now_ms() - t0));
     atomic_fetch_add(&g->count, 1);
     d = find(g, name, 0);
     if (d)

@@ -599,12 +599,28 @@ int gitsource_sync(const gitsource_deps *d, const char *name, int is_forced, git
         res->interval_ms = gitsource_interval_ms(cjson_get_string(r.src, "spec.interval"));
     if (cjson_get(r.src, "metadata.deletionTimestamp"))
         goto out;
-    if (get_bool(r.src, "spec.suspend")) {
-        res->is_suspended = 1;
-        goto out;
-    }
     gen = cjson_get_int(r.src, "metadata.generation", 0);
     e.generation = gen;
+    if (get_bool(r.src, "spec.suspend")) {
+        /* said in the status, so that nobody reads an old Ready=True as "syncing"; no fetch,
+         * no Event (the write is a no-op on every later interval: nothing changed) */
+        const char *applied = cjson_get_string(r.src, "status.lastAppliedCommit");
+
+        res->is_suspended = 1;
+        if (applied)
+            strbuf_addf(&msg,
+                        "suspended (spec.suspend): no fetch, no apply; the objects of commit %s "
+                        "stay as they are",
+                        applied);
+        else
+            strbuf_adds(&msg,
+                        "suspended (spec.suspend): no fetch, no apply; no commit applied yet");
+        edit_cond(&e, "Ready", "False", "Suspended", "%s", msg.buf);
+        edit_cond(&e, "Stalled", "False", "Suspended", "suspended, not stalled");
+        edit_cond(&e, "Fetching", "False", "Suspended", "no fetch while suspended");
+        rc = status_write(d, name, &e, err);
+        goto out;
+    }
     req = map_str(r.src, "metadata.annotations", GITSOURCE_SYNC_ANNOTATION);
     if (req && *req) {
         if (!cjson_get_string(r.src, "status.lastHandledSyncRequest") ||
@@ -630,6 +646,10 @@ int gitsource_sync(const gitsource_deps *d, const char *name, int is_forced, git
         edit_init(&f, gen);
         edit_cond(&f, "Fetching", "True", "Fetching", "fetching %s",
                   cjson_get_string(r.src, "spec.url"));
+        /* the request is being handled: without this the write would read as a new request
+         * to the GitSource thread's watch and run a second sync */
+        if (req && *req)
+            edit_str(&f, "lastHandledSyncRequest", req);
         rc = status_write(d, name, &f, err);
         edit_release(&f);
         if (rc < 0)
@@ -674,6 +694,7 @@ int gitsource_sync(const gitsource_deps *d, const char *name, int is_forced, git
         rc = stall(&r, &e, "PathNotFound", msg.buf, err);
         goto out;
     }
+    res->n_files_read = files.n;
     decode_commit(&r, &files, diags);
     if (diag_list_count(diags) > 0) {
         size_t n = diag_list_count(diags);

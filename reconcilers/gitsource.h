@@ -30,6 +30,7 @@
 #define OMLOP_GITSOURCE_H
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "crds/schema.h"
@@ -60,6 +61,7 @@ typedef struct gitsource_result {
     int is_suspended;    /* spec.suspend: nothing was done */
     int is_applied;      /* the commit was applied (every valid object not in conflict) */
     int64_t interval_ms; /* the source's interval: when to sync again */
+    size_t n_files_read; /* manifest files read from the commit: 0 on the no-change path */
 } gitsource_result;
 
 /* "30s", "5m", "1h" in milliseconds; -1 when s is not such a duration (1s..24h). */

@@ -210,6 +210,7 @@ static void test_a_commit_with_two_tenants_applies_both(void **state)
     do_sync(f, "fleet", 0, &res);
     assert_true(res.is_applied);
     assert_int_equal(res.interval_ms, 5 * 60 * 1000);
+    assert_int_equal(res.n_files_read, 2); /* README.md is not read */
 
     t1 = get(f, "tenants", "t1");
     t2 = get(f, "tenants", "t2");
@@ -236,9 +237,17 @@ static void test_a_commit_with_two_tenants_applies_both(void **state)
         strbuf_release(&msgs);
     }
 
-    /* nothing new: nothing written to the tenants */
+    /* nothing new: nothing read or parsed, nothing written to the tenants */
     rv = strdup(cjson_get_string(t1, "metadata.resourceVersion"));
     do_sync(f, "fleet", 0, &res);
+    assert_true(res.is_applied);
+    assert_int_equal(res.n_files_read, 0);
+    json_object_put(t1);
+    t1 = get(f, "tenants", "t1");
+    assert_string_equal(cjson_get_string(t1, "metadata.resourceVersion"), rv);
+    /* a forced sync (a request) reads the commit again, and still writes nothing */
+    do_sync(f, "fleet", 1, &res);
+    assert_int_equal(res.n_files_read, 2);
     json_object_put(t1);
     t1 = get(f, "tenants", "t1");
     assert_string_equal(cjson_get_string(t1, "metadata.resourceVersion"), rv);
@@ -585,6 +594,69 @@ static void test_suspend_stops_syncing_and_a_request_is_handled_once(void **stat
     assert_true(res.is_suspended);
 }
 
+/* A suspended source says so in its status and fetches nothing: a new commit stays unseen. */
+static void test_a_suspended_source_says_so_and_does_not_fetch(void **state)
+{
+    fx *f = *state;
+    gitsource_result res;
+    json_object *src;
+    strbuf path = STRBUF_INIT, msgs = STRBUF_INIT;
+    char c1[41], c2[41];
+    int on = 1, off = 0;
+    struct stat sb;
+
+    /* suspended from the start: no copy made, no commit known, no Event */
+    write_tenant(f, "tenants/t1.yaml", "t1", "1.0");
+    assert_int_equal(gitfx_commit(&f->repo, "one", c1), 0);
+    make_source(f, "fleet", "\"suspend\":true");
+    do_sync(f, "fleet", 0, &res);
+    assert_true(res.is_suspended);
+    strbuf_addf(&path, "%s/gitsources/fleet", f->data);
+    assert_int_equal(stat(path.buf, &sb), -1);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Ready", "status"), "False");
+    assert_string_equal(cond_field(src, "Ready", "reason"), "Suspended");
+    assert_non_null(strstr(cond_field(src, "Ready", "message"), "no commit applied yet"));
+    assert_string_equal(cond_field(src, "Fetching", "reason"), "Suspended");
+    assert_string_equal(cond_field(src, "Stalled", "status"), "False");
+    assert_int_equal(cjson_get_int(src, "status.observedGeneration", 0),
+                     cjson_get_int(src, "metadata.generation", -1));
+    assert_null(cjson_get(src, "status.lastFetchedCommit"));
+    assert_false(gitsource_wants_sync(src)); /* the generation is seen: no sync loop */
+    json_object_put(src);
+    assert_int_equal(count_events(f, "fleet", "Synced", &msgs), 0);
+
+    /* applied, then suspended: a new commit is neither fetched nor applied */
+    update_source(f, "fleet", set_suspend, &off);
+    do_sync(f, "fleet", 0, &res);
+    assert_true(res.is_applied);
+    update_source(f, "fleet", set_suspend, &on);
+    write_tenant(f, "tenants/t1.yaml", "t1", "2.0");
+    assert_int_equal(gitfx_commit(&f->repo, "two", c2), 0);
+    do_sync(f, "fleet", 1, &res); /* even forced */
+    assert_true(res.is_suspended);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Ready", "reason"), "Suspended");
+    assert_non_null(strstr(cond_field(src, "Ready", "message"), c1));
+    assert_string_equal(cjson_get_string(src, "status.lastFetchedCommit"), c1);
+    assert_string_equal(cjson_get_string(src, "status.lastAppliedCommit"), c1);
+    json_object_put(src);
+    src = get(f, "tenants", "t1");
+    assert_string_equal(cjson_get_string(src, "spec.images.tags.omlapp"), "1.0");
+    json_object_put(src);
+
+    /* resumed: fetched and applied at once, Ready again */
+    update_source(f, "fleet", set_suspend, &off);
+    do_sync(f, "fleet", 0, &res);
+    assert_false(res.is_suspended);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Ready", "status"), "True");
+    assert_string_equal(cjson_get_string(src, "status.lastAppliedCommit"), c2);
+    json_object_put(src);
+    strbuf_release(&path);
+    strbuf_release(&msgs);
+}
+
 static void test_a_fetch_failure_stalls_and_changes_nothing(void **state)
 {
     fx *f = *state;
@@ -681,6 +753,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_merges_three_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspend_stops_syncing_and_a_request_is_handled_once,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_suspended_source_says_so_and_does_not_fetch, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_fetch_failure_stalls_and_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_credentials_stall_with_the_reason, setup,
