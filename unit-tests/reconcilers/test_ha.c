@@ -129,9 +129,26 @@ static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
         assert_has(s, "\tweight -60\n", "script");
         assert_has(s, "\t\tomlop_track\n", "script");
         assert_has(s, "exec keepalived -n -l -D -P -f", "script");
-        /* the RW and RO VIPs are not keepalived's yet (PostgreSQL roles: docs/ha.md) */
-        assert_lacks(s, "172.16.101.206", "script");
-        assert_lacks(s, "172.16.101.207", "script");
+        /* the RW and RO VIPs: an instance each, at the base priority on both nodes, raised by
+         * the track file omlopd writes from the PostgreSQL roles (ha_pg.h) */
+        assert_has(s,
+                   "track_file omlop_pg_rw {\n\tfile \"" HA_PG_RW_TRACK_FILE "\"\n\tweight 1\n}\n",
+                   "script");
+        assert_has(s,
+                   "\tstate BACKUP\n\tinterface ens18\n\tvirtual_router_id 52\n"
+                   "\tpriority 50\n",
+                   "script");
+        assert_has(s, "\t\t172.16.101.206/24 dev ens18\n", "script");
+        assert_has(s, "\ttrack_file {\n\t\tomlop_pg_rw weight 1\n\t}\n", "script");
+        assert_has(s,
+                   "\tstate BACKUP\n\tinterface ens18\n\tvirtual_router_id 53\n"
+                   "\tpriority 50\n",
+                   "script");
+        assert_has(s, "\t\t172.16.101.207/24 dev ens18\n", "script");
+        assert_has(s, "\ttrack_file {\n\t\tomlop_pg_ro weight 1\n\t}\n", "script");
+        /* no role before omlopd says: both files 0 when keepalived starts */
+        assert_has(s, "echo 0 >" HA_PG_RW_TRACK_FILE "\necho 0 >" HA_PG_RO_TRACK_FILE "\n",
+                   "script");
     }
     desired_free(ds);
 
@@ -291,7 +308,7 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ha_keepalived_params p = {"t", "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
-                                  1,   active, NULL};
+                                  1,   active, NULL,         NULL,         NULL};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
@@ -301,7 +318,8 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     {
         /* at the edges: /32 and /1 are prefixes, a container name with a quote is not */
         static const char *const bad[] = {"oml-x'server", NULL};
-        ha_keepalived_params p = {"t", "h", "eth0.10", "10.0.0.5", "10.0.0.5/32", 0, active, NULL};
+        ha_keepalived_params p = {"t", "h",    "eth0.10", "10.0.0.5", "10.0.0.5/32",
+                                  0,   active, NULL,      NULL,       NULL};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
