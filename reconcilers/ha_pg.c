@@ -22,6 +22,8 @@ const char *ha_pg_step_name(ha_pg_step s)
         return "fence";
     case HA_PG_REGISTER_STANDBY:
         return "register-standby";
+    case HA_PG_SWITCHOVER:
+        return "switchover";
     }
     return "?";
 }
@@ -95,13 +97,46 @@ static ha_pg_step follower_step(const ha_pg_obs *x, const ha_pg_obs *p)
     return HA_PG_NONE;
 }
 
+/* The standby t replayed everything primary p sent, as p saw it: a switchover loses nothing. */
+static int caught_up(const ha_pg_obs *p, const ha_pg_obs *t)
+{
+    return name_is(p->repl_name, t->name) && strcmp(p->repl_state, "streaming") == 0 &&
+           p->repl_lag == 0;
+}
+
+/* A switchover to wanted, when the pair is settled and wanted is the caught-up standby. */
+static void maybe_switchover(const ha_pg_obs *o, size_t n, const char *wanted, ha_pg_decision *d)
+{
+    int t = find(o, n, wanted);
+
+    if (t < 0 || t == d->primary || t != d->standby || d->failover_from >= 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (d->step[i] != HA_PG_NONE)
+            return;
+    if (!caught_up(&o[d->primary], &o[t]))
+        return;
+    d->step[t] = HA_PG_SWITCHOVER;
+    d->switchover_from = d->primary;
+}
+
+const char *ha_pg_wanted_primary(const char *annotation, const char *failback,
+                                 const char *preferred)
+{
+    if (annotation && *annotation)
+        return annotation;
+    if (failback && strcmp(failback, "Auto") == 0)
+        return preferred;
+    return NULL;
+}
+
 void ha_pg_decide(const ha_pg_obs *o, size_t n, const char *recorded, const char *preferred,
-                  ha_pg_decision *d)
+                  const char *wanted, ha_pg_decision *d)
 {
     int rec = find(o, n, recorded), p = -1;
 
     memset(d, 0, sizeof(*d));
-    d->primary = d->standby = d->failover_from = -1;
+    d->primary = d->standby = d->failover_from = d->switchover_from = -1;
     if (n > HA_PG_MAX_NODES)
         n = HA_PG_MAX_NODES;
     if (rec < 0) {
@@ -142,6 +177,7 @@ void ha_pg_decide(const ha_pg_obs *o, size_t n, const char *recorded, const char
         if (d->step[i] == HA_PG_NONE && d->standby < 0 && strcmp(o[i].receiver, "streaming") == 0)
             d->standby = (int)i;
     }
+    maybe_switchover(o, n, wanted, d);
 }
 
 /* --- parsing the observation -------------------------------------------------------------- */
@@ -365,12 +401,77 @@ int ha_pg_step_script(ha_pg_step s, const ha_pg_node_conf *c, const char *upstre
                     "fi\n");
         break;
     case HA_PG_FENCE:
-        strbuf_adds(out, HA_PG_ENTRYPOINT " ha-pg-stop\n");
+        /* a clean stop; its shutdown checkpoint is what a switchover's standby must replay */
+        strbuf_adds(out, HA_PG_ENTRYPOINT " ha-pg-stop\n"
+                                          "echo \"checkpoint=$(pg_controldata " HA_PG_DATA
+                                          " | sed -n 's/^Latest checkpoint location: *//p')\"\n");
         break;
     case HA_PG_REGISTER_STANDBY:
         strbuf_adds(out, "r standby register --force\n");
         break;
+    case HA_PG_SWITCHOVER:
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "postgres switchover of node %s: not one script (the shell runs "
+                             "fence, promote-after and rejoin)",
+                             c->name);
     }
+    return 0;
+}
+
+/* "X/Y" with X and Y hexadecimal, as PostgreSQL prints an LSN. */
+static int is_lsn(const char *s)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+
+    if (!slash || slash == s || !slash[1] || strlen(s) > 17)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (p != slash && !strchr("0123456789ABCDEFabcdef", *p))
+            return 0;
+    return 1;
+}
+
+int ha_pg_checkpoint_of(const char *fence_output, char *out, size_t size)
+{
+    const char *p = fence_output ? strstr(fence_output, "checkpoint=") : NULL;
+    size_t len;
+
+    if (!p)
+        return -1;
+    p += strlen("checkpoint=");
+    len = strcspn(p, "\n");
+    if (len == 0 || len >= size)
+        return -1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return is_lsn(out) ? 0 : -1;
+}
+
+int ha_pg_promote_after_script(const ha_pg_node_conf *c, const char *lsn, int wait_s, strbuf *out,
+                               omlop_err *err)
+{
+    int rc;
+
+    if (!is_lsn(lsn))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "postgres switchover to node %s: \"%s\" is not an LSN",
+                             c->name ? c->name : "?", lsn ? lsn : "");
+    if ((rc = ha_pg_step_script(HA_PG_NONE, c, NULL, out, err)) < 0)
+        return rc;
+    strbuf_addf(out,
+                "i=0\n"
+                "until [ \"$(psql -X -A -t -q -h /run/postgresql -U repmgr -d repmgr -c "
+                "\"SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn\")\" = t ]; do\n"
+                "\ti=$((i + 1))\n"
+                "\tif [ \"$i\" -gt %d ]; then\n"
+                "\t\techo 'omlop: the standby did not replay the old primary's last checkpoint "
+                "%s' >&2\n"
+                "\t\texit 3\n"
+                "\tfi\n"
+                "\tsleep 0.2\n"
+                "done\n"
+                "r standby promote\n",
+                lsn, wait_s * 5, lsn);
     return 0;
 }
 

@@ -64,7 +64,10 @@ typedef enum ha_pg_step {
     HA_PG_CLONE,            /* stop, empty PGDATA, repmgr standby clone, start, standby register */
     HA_PG_REJOIN,           /* repmgr node rejoin --force-rewind; a clone when it fails */
     HA_PG_FENCE,            /* stop the server: a second primary */
-    HA_PG_REGISTER_STANDBY  /* repmgr standby register */
+    HA_PG_REGISTER_STANDBY, /* repmgr standby register */
+    HA_PG_SWITCHOVER        /* (on the standby) the primary stopped cleanly, this one promoted once
+                               it replayed all, the old primary rejoined: roles swapped, no lost
+                               write */
 } ha_pg_step;
 
 /* "register-primary", "promote", ... ("none"). */
@@ -76,16 +79,29 @@ typedef struct ha_pg_decision {
     int primary;          /* index, or -1: none decided (nothing is done) */
     int standby;          /* a node streaming from the primary's cluster, or -1 */
     int failover_from;    /* the lost primary when step[primary] is PROMOTE, else -1 */
+    int switchover_from;  /* the primary handing over when a step is SWITCHOVER, else -1 */
     const char *why_lost; /* why the recorded primary counts as lost (static text) */
     ha_pg_step step[HA_PG_MAX_NODES];
 } ha_pg_decision;
 
 /*
  * Decide from n (<= HA_PG_MAX_NODES) observations, the primary status.ha.postgres recorded
- * (NULL: none yet) and spec.ha.preferredMain.
+ * (NULL: none yet), spec.ha.preferredMain and the wanted primary (NULL: none; see
+ * ha_pg_wanted_primary). A switchover to wanted happens only in a settled pair (nothing else to
+ * do, wanted the standby, streaming with no lag): a takeover never races a repair.
  */
 void ha_pg_decide(const ha_pg_obs *o, size_t n, const char *recorded, const char *preferred,
-                  ha_pg_decision *d);
+                  const char *wanted, ha_pg_decision *d);
+
+/* The annotation asking for a primary (omlctl ha switchover, kubectl annotate). */
+#define HA_PG_PRIMARY_ANNOTATION "omlop.io/ha-primary"
+
+/*
+ * The primary the tenant asks for: the annotation's node when set; else, with
+ * spec.ha.failback Auto, the preferred main; else NULL (Manual: the roles stay as they are).
+ */
+const char *ha_pg_wanted_primary(const char *annotation, const char *failback,
+                                 const char *preferred);
 
 /*
  * Parse what ha_pg_observe_script printed ("key=value" lines) into o (name and addr kept).
@@ -111,6 +127,17 @@ typedef struct ha_pg_node_conf {
  */
 int ha_pg_step_script(ha_pg_step s, const ha_pg_node_conf *c, const char *upstream, strbuf *out,
                       omlop_err *err);
+
+/*
+ * The script that, on the new primary of a switchover, waits (at most wait_s seconds) until it
+ * replayed the old primary's shutdown checkpoint at lsn ("X/Y"), then promotes it.
+ * -OMLOP_EINVAL when lsn is not an LSN or c cannot go into a script.
+ */
+int ha_pg_promote_after_script(const ha_pg_node_conf *c, const char *lsn, int wait_s, strbuf *out,
+                               omlop_err *err);
+
+/* The checkpoint location the FENCE script prints ("checkpoint=X/Y"), into out; -1 if none. */
+int ha_pg_checkpoint_of(const char *fence_output, char *out, size_t size);
 
 /*
  * The track file values (ha.h): the RW VIP goes to the primary, with the newer timeline winning

@@ -16,6 +16,7 @@
 #define STEP_TIMEOUT_MS    180000 /* a clone copies the whole cluster */
 #define TRACK_TIMEOUT_MS   5000
 #define CONFIRM_DELAY_MS   1000
+#define SWITCHOVER_WAIT_S  30 /* the standby replaying the old primary's last checkpoint */
 
 struct ha_pg_round {
     tenant_round *r;
@@ -26,6 +27,7 @@ struct ha_pg_round {
     ha_pg_failover fo;
     char fo_time[32];
     char fo_reason[160];
+    const char *why_switch; /* what asked for the wanted primary (static text) */
 };
 
 /* The container runs on h and is the tenant's. */
@@ -184,6 +186,67 @@ static void step_event(ha_pg_round *pg, size_t i, ha_pg_step s, const char *resu
     }
 }
 
+/* Run a bash script on node i's postgres container (name says what, for messages). */
+static int run_script(ha_pg_round *pg, size_t i, const char *script, strbuf *out, omlop_err *err)
+{
+    return run(pg->r, &pg->r->hosts[i], HA_PG_CONTAINER, "postgres", script, STEP_TIMEOUT_MS, out,
+               err);
+}
+
+/*
+ * Switchover from the primary p to the caught-up standby t: p stopped cleanly (its walsender
+ * sends everything, the shutdown checkpoint last), t promoted once it replayed that checkpoint,
+ * p rejoined as t's standby. When t does not catch up, p is started again: nothing changed.
+ */
+static void switchover(ha_pg_round *pg, size_t p, size_t t)
+{
+    tenant_round *r = pg->r;
+    strbuf out = STRBUF_INIT, script = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    ha_pg_node_conf c;
+    char lsn[32];
+    int rc;
+
+    log_info("tenant=%s ha: postgres switchover %s -> %s (%s)", r->tenant, pg->obs[p].name,
+             pg->obs[t].name, pg->why_switch);
+    rc = run_step(pg, p, HA_PG_FENCE, &out, &err);
+    if (rc == 0 && ha_pg_checkpoint_of(strbuf_str(&out), lsn, sizeof(lsn)) < 0)
+        rc = omlop_err_set(&err, OMLOP_EUNAVAIL, "no checkpoint location after stopping %s",
+                           pg->obs[p].name);
+    if (rc == 0) {
+        node_conf(pg, t, &c);
+        rc = ha_pg_promote_after_script(&c, lsn, SWITCHOVER_WAIT_S, &script, &err);
+        if (rc == 0)
+            rc = run_script(pg, t, strbuf_str(&script), NULL, &err);
+    }
+    if (rc < 0) {
+        omlop_err serr = OMLOP_ERR_INIT;
+
+        tenant_round_event(r, EVENT_TYPE_WARNING, "SwitchoverFailed",
+                           "PostgreSQL switchover from %s to %s failed: %s; %s stays the primary",
+                           pg->obs[p].name, pg->obs[t].name, err.msg, pg->obs[p].name);
+        if (run_script(pg, p, HA_PG_ENTRYPOINT " ha-pg-start", NULL, &serr) < 0)
+            log_warn("tenant=%s host=%s ha: cannot start postgres again: %s", r->tenant,
+                     pg->obs[p].name, serr.msg);
+        goto out;
+    }
+    pg->d.primary = (int)t; /* the rejoin's upstream */
+    tenant_round_event(r, EVENT_TYPE_NORMAL, "SwitchedOver",
+                       "PostgreSQL primary switched over from %s to %s (%s); %s rejoins as its "
+                       "standby",
+                       pg->obs[p].name, pg->obs[t].name, pg->why_switch, pg->obs[p].name);
+    strbuf_reset(&out);
+    rc = run_step(pg, p, HA_PG_REJOIN, &out, &err);
+    if (rc < 0)
+        log_warn("tenant=%s host=%s ha: rejoin after the switchover failed (the next round "
+                 "repairs it): %s",
+                 r->tenant, pg->obs[p].name, err.msg);
+    step_event(pg, p, HA_PG_REJOIN, strbuf_str(&out), rc, &err);
+out:
+    strbuf_release(&out);
+    strbuf_release(&script);
+}
+
 static void run_steps(ha_pg_round *pg)
 {
     size_t order[HA_PG_MAX_NODES], k = 0;
@@ -203,6 +266,11 @@ static void run_steps(ha_pg_round *pg)
 
         if (s == HA_PG_NONE)
             continue;
+        if (s == HA_PG_SWITCHOVER) {
+            switchover(pg, (size_t)pg->d.switchover_from, i);
+            strbuf_release(&out);
+            break; /* the switchover ran the old primary's part too */
+        }
         rc = run_step(pg, i, s, &out, &err);
         if (rc < 0)
             log_warn("tenant=%s host=%s ha: postgres %s failed: %s", pg->r->tenant, pg->obs[i].name,
@@ -244,9 +312,22 @@ static void write_weights(ha_pg_round *pg)
         }
 }
 
+/* metadata.annotations[HA_PG_PRIMARY_ANNOTATION] (a key with dots: no cjson path) */
+static const char *annotation(const json_object *obj)
+{
+    json_object *a = cjson_get(obj, "metadata.annotations"), *v = NULL;
+
+    if (!a || !json_object_object_get_ex(a, HA_PG_PRIMARY_ANNOTATION, &v))
+        return NULL;
+    return json_object_get_string(v);
+}
+
 ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred)
 {
     const char *recorded = cjson_get_string(r->obj, "status.ha.postgres.primary");
+    const char *asked = annotation(r->obj);
+    const char *wanted =
+        ha_pg_wanted_primary(asked, cjson_get_string(r->obj, "spec.ha.failback"), preferred);
     ha_pg_round *pg;
     int any = 0, any_observed = 0, acted = 0;
 
@@ -274,12 +355,14 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred)
         free(pg);
         return NULL;
     }
-    ha_pg_decide(pg->obs, pg->n, recorded, preferred, &pg->d);
+    pg->why_switch = asked && *asked ? "asked by the annotation " HA_PG_PRIMARY_ANNOTATION
+                                     : "failback Auto: the preferred main is back and caught up";
+    ha_pg_decide(pg->obs, pg->n, recorded, preferred, wanted, &pg->d);
     if (pg->d.failover_from >= 0) {
         /* confirm: a server restarting right now is not a lost primary */
         clock_sleep_ms(CONFIRM_DELAY_MS);
         observe_one(pg, (size_t)pg->d.failover_from);
-        ha_pg_decide(pg->obs, pg->n, recorded, preferred, &pg->d);
+        ha_pg_decide(pg->obs, pg->n, recorded, preferred, wanted, &pg->d);
     }
     if (pg->d.failover_from >= 0) {
         const char *from = pg->obs[pg->d.failover_from].name;
@@ -299,15 +382,17 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred)
     for (size_t i = 0; i < pg->n; i++)
         acted |= pg->d.step[i] != HA_PG_NONE;
     if (acted) {
-        const char *now_primary = pg->d.primary >= 0 ? pg->obs[pg->d.primary].name : recorded;
+        const char *now_primary;
         char keep[64] = "";
 
-        run_steps(pg);
+        run_steps(pg); /* a switchover moves d.primary */
+        now_primary = pg->d.primary >= 0 ? pg->obs[pg->d.primary].name : recorded;
         /* what runs now, for the weights and the status */
         if (now_primary)
             snprintf(keep, sizeof(keep), "%s", now_primary);
         observe_all(pg);
-        ha_pg_decide(pg->obs, pg->n, keep[0] ? keep : NULL, preferred, &pg->d);
+        /* no wanted primary: a switchover is the next round's, after a fresh look */
+        ha_pg_decide(pg->obs, pg->n, keep[0] ? keep : NULL, preferred, NULL, &pg->d);
         /* the next round's steps (a fence's rejoin) are the next round's: not reported here */
         if (pg->d.failover_from >= 0) {
             /* the promotion did not take (yet): the RW VIP stays where it is */

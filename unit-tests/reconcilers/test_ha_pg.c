@@ -50,8 +50,14 @@ static ha_pg_decision decide(ha_pg_obs a, ha_pg_obs b, const char *recorded, con
     ha_pg_obs o[2] = {a, b};
     ha_pg_decision d;
 
-    ha_pg_decide(o, 2, recorded, pref, &d);
+    ha_pg_decide(o, 2, recorded, pref, NULL, &d);
     return d;
+}
+
+static void assert_has(const char *text, const char *want)
+{
+    if (!strstr(text, want))
+        fail_msg("script lacks \"%s\":\n%s", want, text);
 }
 
 /* --- deciding ------------------------------------------------------------------------------- */
@@ -195,6 +201,131 @@ static void test_ha_pg_old_primary_back_is_never_a_second_primary(void **state)
     assert_int_equal(d.step[0], HA_PG_NONE);
 }
 
+/* A settled pair: h_p primary (timeline tl), h_s its standby streaming with lag bytes. */
+static void settled(ha_pg_obs o[2], int p, long long lag)
+{
+    o[p] = node(p ? "h2" : "h1", F_PRIMARY, 1, SYS_A, 2);
+    o[!p] = node(p ? "h1" : "h2", F_STANDBY, 1, SYS_A, 2);
+    snprintf(o[p].repl_name, sizeof(o[p].repl_name), "%s", o[!p].name);
+    snprintf(o[p].repl_state, sizeof(o[p].repl_state), "streaming");
+    o[p].repl_lag = lag;
+}
+
+static void test_ha_pg_switchover_only_when_settled_and_caught_up(void **state)
+{
+    ha_pg_obs o[2];
+    ha_pg_decision d;
+
+    (void)state;
+    /* h2 primary after a failover, h1 its caught-up standby, h1 wanted: a switchover on h1 */
+    settled(o, 1, 0);
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.primary, 1);
+    assert_int_equal(d.step[0], HA_PG_SWITCHOVER);
+    assert_int_equal(d.step[1], HA_PG_NONE);
+    assert_int_equal(d.switchover_from, 1);
+
+    /* nobody wants it (failback Manual, no annotation): the roles stay */
+    ha_pg_decide(o, 2, "h2", "h1", NULL, &d);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+    assert_int_equal(d.switchover_from, -1);
+    /* the wanted one is the primary already */
+    ha_pg_decide(o, 2, "h2", "h1", "h2", &d);
+    assert_int_equal(d.step[0] + d.step[1], HA_PG_NONE);
+    /* a name that is no node */
+    ha_pg_decide(o, 2, "h2", "h1", "h9", &d);
+    assert_int_equal(d.step[0] + d.step[1], HA_PG_NONE);
+
+    /* not caught up: one byte behind, not streaming, another standby's connection */
+    settled(o, 1, 1);
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+    settled(o, 1, -1);
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+    settled(o, 1, 0);
+    snprintf(o[1].repl_state, sizeof(o[1].repl_state), "catchup");
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+    settled(o, 1, 0);
+    snprintf(o[1].repl_name, sizeof(o[1].repl_name), "h3");
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+
+    /* a repair pending (the standby not registered): the repair first */
+    settled(o, 1, 0);
+    o[0].is_registered = 0;
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_REGISTER_STANDBY);
+    assert_int_equal(d.switchover_from, -1);
+
+    /* the primary's registration to repair: that first, the switchover a later round */
+    settled(o, 1, 0);
+    o[1].is_registered = 0;
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[1], HA_PG_REGISTER_PRIMARY);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+    /* the primary sees it streaming but h1's own receiver does not say so: not its standby */
+    settled(o, 1, 0);
+    o[0].receiver[0] = '\0';
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_NONE);
+    assert_int_equal(d.switchover_from, -1);
+
+    /* the wanted primary lost meanwhile: a failover, never a switchover */
+    settled(o, 1, 0);
+    o[1] = node("h2", F_DOWN, 0, "", 0);
+    ha_pg_decide(o, 2, "h2", "h1", "h1", &d);
+    assert_int_equal(d.step[0], HA_PG_PROMOTE);
+    assert_int_equal(d.switchover_from, -1);
+}
+
+static void test_ha_pg_wanted_primary(void **state)
+{
+    (void)state;
+    assert_string_equal(ha_pg_wanted_primary("h2", "Auto", "h1"), "h2"); /* asked wins */
+    assert_string_equal(ha_pg_wanted_primary("h2", "Manual", "h1"), "h2");
+    assert_string_equal(ha_pg_wanted_primary(NULL, "Auto", "h1"), "h1");
+    assert_string_equal(ha_pg_wanted_primary("", "Auto", "h1"), "h1");
+    assert_null(ha_pg_wanted_primary(NULL, "Manual", "h1"));
+    assert_null(ha_pg_wanted_primary(NULL, NULL, "h1")); /* the CRD's default: Manual */
+}
+
+static void test_ha_pg_switchover_scripts(void **state)
+{
+    ha_pg_node_conf c = {1, "h1", "10.0.0.1", "10.0.0.2"};
+    strbuf s = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    char lsn[32];
+
+    (void)state;
+    /* the stop prints the shutdown checkpoint, which the shell reads back */
+    assert_int_equal(ha_pg_step_script(HA_PG_FENCE, &c, NULL, &s, &err), 0);
+    assert_has(strbuf_str(&s), "Latest checkpoint location");
+    assert_int_equal(ha_pg_checkpoint_of("x\ncheckpoint=0/3000028\n", lsn, sizeof(lsn)), 0);
+    assert_string_equal(lsn, "0/3000028");
+    assert_int_equal(ha_pg_checkpoint_of("checkpoint=\n", lsn, sizeof(lsn)), -1);
+    assert_int_equal(ha_pg_checkpoint_of("checkpoint=0/30g\n", lsn, sizeof(lsn)), -1);
+    assert_int_equal(ha_pg_checkpoint_of("nothing", lsn, sizeof(lsn)), -1);
+    assert_int_equal(ha_pg_checkpoint_of(NULL, lsn, sizeof(lsn)), -1);
+    assert_int_equal(ha_pg_checkpoint_of("checkpoint=0/1", lsn, 3), -1); /* does not fit */
+    strbuf_reset(&s);
+
+    /* the new primary waits for that checkpoint (bounded), then promotes */
+    assert_int_equal(ha_pg_promote_after_script(&c, "0/3000028", 30, &s, &err), 0);
+    assert_has(strbuf_str(&s), "pg_last_wal_replay_lsn() >= '0/3000028'::pg_lsn");
+    assert_has(strbuf_str(&s), "if [ \"$i\" -gt 150 ]; then");
+    assert_has(strbuf_str(&s), "done\nr standby promote\n");
+    strbuf_reset(&s);
+    assert_int_equal(ha_pg_promote_after_script(&c, "0/30'; drop", 30, &s, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "not an LSN"));
+    assert_int_equal(ha_pg_promote_after_script(&c, "/1", 30, &s, &err), OMLOP_EINVAL);
+    assert_int_equal(ha_pg_promote_after_script(&c, "1/", 30, &s, &err), OMLOP_EINVAL);
+    /* SWITCHOVER is the shell's sequence, not one script */
+    assert_int_equal(ha_pg_step_script(HA_PG_SWITCHOVER, &c, NULL, &s, &err), OMLOP_EINVAL);
+    strbuf_release(&s);
+}
+
 /* --- parsing ---------------------------------------------------------------------------------- */
 
 static void test_ha_pg_parse_reads_the_observation(void **state)
@@ -248,12 +379,6 @@ static void test_ha_pg_parse_reads_the_observation(void **state)
 }
 
 /* --- scripts ---------------------------------------------------------------------------------- */
-
-static void assert_has(const char *text, const char *want)
-{
-    if (!strstr(text, want))
-        fail_msg("script lacks \"%s\":\n%s", want, text);
-}
 
 static void test_ha_pg_step_scripts(void **state)
 {
@@ -311,7 +436,7 @@ static void test_ha_pg_vip_weights(void **state)
     ha_pg_decision d;
 
     (void)state;
-    ha_pg_decide(o, 2, "h1", "h1", &d);
+    ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
     assert_int_equal(ha_pg_rw_weight(&d, o, 0), 101);
     assert_int_equal(ha_pg_rw_weight(&d, o, 1), 0);
     assert_int_equal(ha_pg_ro_weight(&d, o, 0), 10);
@@ -320,7 +445,7 @@ static void test_ha_pg_vip_weights(void **state)
     /* after a failover the newer timeline outbids the stale value an old primary keeps */
     o[1] = node("h2", F_PRIMARY, 1, SYS_A, 2);
     o[0] = node("h1", F_DOWN, 0, "", 0);
-    ha_pg_decide(o, 2, "h2", "h1", &d);
+    ha_pg_decide(o, 2, "h2", "h1", NULL, &d);
     assert_true(ha_pg_rw_weight(&d, o, 1) > 101);
     assert_int_equal(ha_pg_ro_weight(&d, o, 1), 10); /* no standby: the RO VIP too */
     assert_int_equal(ha_pg_rw_weight(&d, o, 0), 0);
@@ -333,7 +458,7 @@ static void test_ha_pg_vip_weights(void **state)
 
     /* nothing decided: nobody raises either VIP */
     o[1] = node("h2", F_STOPPED, 1, SYS_A, 1);
-    ha_pg_decide(o, 2, "h1", "h1", &d);
+    ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
     assert_int_equal(ha_pg_rw_weight(&d, o, 0) + ha_pg_rw_weight(&d, o, 1), 0);
     assert_int_equal(ha_pg_ro_weight(&d, o, 0) + ha_pg_ro_weight(&d, o, 1), 0);
 }
@@ -353,7 +478,7 @@ static void test_ha_pg_status(void **state)
     snprintf(o[0].repl_name, sizeof(o[0].repl_name), "h2");
     snprintf(o[0].repl_state, sizeof(o[0].repl_state), "streaming");
     o[0].repl_lag = 0;
-    ha_pg_decide(o, 2, "h1", "h1", &d);
+    ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
     st = ha_pg_status_json(&d, o, 2, NULL, NULL, &reason, &msg);
     assert_null(reason);
     assert_string_equal(cjson_get_string(st, "primary"), "h1");
@@ -376,7 +501,7 @@ static void test_ha_pg_status(void **state)
     /* no standby streaming: unhealthy, saying whose */
     o[1] = node("h2", F_DOWN, 0, "", 0);
     o[0].repl_state[0] = '\0';
-    ha_pg_decide(o, 2, "h1", "h1", &d);
+    ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
     st = ha_pg_status_json(&d, o, 2, old, NULL, &reason, &msg);
     assert_string_equal(reason, "StandbyNotStreaming");
     assert_non_null(strstr(strbuf_str(&msg), "h1"));
@@ -386,7 +511,7 @@ static void test_ha_pg_status(void **state)
 
     /* no primary: the record is kept (the next round needs it to fail over) */
     o[0] = node("h1", F_DOWN, 0, "", 0);
-    ha_pg_decide(o, 2, "h1", "h1", &d);
+    ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
     st = ha_pg_status_json(&d, o, 2, old, NULL, &reason, &msg);
     assert_string_equal(reason, "NoPrimary");
     assert_string_equal(cjson_get_string(st, "primary"), "h1");
@@ -402,6 +527,9 @@ int main(void)
         cmocka_unit_test(test_ha_pg_steady_and_repairs),
         cmocka_unit_test(test_ha_pg_failover_promotes_the_standby),
         cmocka_unit_test(test_ha_pg_old_primary_back_is_never_a_second_primary),
+        cmocka_unit_test(test_ha_pg_switchover_only_when_settled_and_caught_up),
+        cmocka_unit_test(test_ha_pg_wanted_primary),
+        cmocka_unit_test(test_ha_pg_switchover_scripts),
         cmocka_unit_test(test_ha_pg_parse_reads_the_observation),
         cmocka_unit_test(test_ha_pg_step_scripts),
         cmocka_unit_test(test_ha_pg_vip_weights),
