@@ -602,6 +602,8 @@ int main(int argc, char **argv)
     const char *quick = getenv("OMLOP_BENCH_QUICK");
     int rounds = (quick && *quick && strcmp(quick, "0") != 0) ? 2 : 5;
     double wall[8], cpu_thr[8], cpu_proc[8], base_wall[8], base_cpu[8], worst = 0, ratio;
+    double full_wall = 0, full_cpu = 0, full_base = 0;
+    int full_bad = 0;
     long reqs[8];
     int64_t rev0 = 0, rev1 = 0;
     omlop_err rerr = OMLOP_ERR_INIT;
@@ -638,6 +640,19 @@ int main(int argc, char **argv)
     }
     if (list_round(&b) < 0)
         goto out;
+    /* A full no-change round: the warm-up wrote every status, so no round is skipped yet
+     * (tenant_memo.h TENANT_MEMO_ROUND); it records what the measured rounds compare. */
+    {
+        double t0 = now_s(), c0 = cpu_s(RUSAGE_THREAD);
+
+        full_bad = resync_round(&b, &env, 1);
+        full_wall = now_s() - t0;
+        full_cpu = cpu_s(RUSAGE_THREAD) - c0;
+        t0 = now_s();
+        if (list_round(&b) < 0)
+            goto out;
+        full_base = now_s() - t0;
+    }
     for (int r = 0; r < rounds; r++) {
         double t0, c0, p0;
         long q0 = atomic_load(&b.stats->requests);
@@ -665,7 +680,7 @@ int main(int argc, char **argv)
         base_wall[r] = now_s() - t0;
         base_cpu[r] = cpu_s(RUSAGE_SELF) - c0;
     }
-    if (bad > 0 || atomic_load(&b.stats->changes) > 0) {
+    if (bad > 0 || full_bad > 0 || atomic_load(&b.stats->changes) > 0) {
         fprintf(stderr,
                 "resync_bench: the measured rounds were not all no-change (%d not converged, "
                 "%ld change requests)\n",
@@ -686,6 +701,11 @@ int main(int argc, char **argv)
            "round trips alone) %.3f s, ratio %.1fx\n",
            wall[rounds / 2], wall[rounds / 2] * 1000.0 / N_TENANTS, N_TENANTS,
            base_wall[rounds / 2], wall[rounds / 2] / base_wall[rounds / 2]);
+    printf("full round (no skip: the first after a Tenant or Secret changes, and one per "
+           "tenant every %d s): %.3f s wall, %.3f s cpu, %.2f ms per tenant, baseline %.3f s, "
+           "ratio %.1fx (informational)\n",
+           (int)(TENANT_MEMO_READY_MS / 1000), full_wall, full_cpu, full_wall * 1000.0 / N_TENANTS,
+           full_base, full_wall / full_base);
     printf("target: every round < %.1f s wall (worst %.3f s): %s\n", TARGET_WALL_S, worst,
            worst < TARGET_WALL_S ? "PASS" : "FAIL");
     ratio = wall[rounds / 2] / base_wall[rounds / 2];

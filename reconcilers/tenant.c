@@ -336,6 +336,49 @@ static void round_tls_placed(tenant_round *r)
     }
 }
 
+/*
+ * A round that finds what the last converged no-change round found may stop here (issue 11
+ * item 5): the same Tenant and Secret revisions, every host reachable, the tenant's containers
+ * as they were (tenant_memo.h, TENANT_MEMO_ROUND). That costs the store reads and one listing
+ * per host; the rest of a round (desired state, env files, the certificate, the plan, the
+ * status) would find nothing new. Layout ha is never skipped: who holds the VIP is observed on
+ * each round. *left_ms: when the certificate's next moment comes (0: none).
+ */
+static int round_is_unchanged(tenant_round *r, int64_t rev, char sig[CJSON_HASH_HEX_LEN + 1],
+                              int64_t *left_ms)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    const char *layout = cjson_get_string(r->obj, "spec.layout");
+
+    sig[0] = '\0';
+    if (!r->env->memo || (layout && strcmp(layout, "ha") == 0) || r->n_hosts == 0)
+        return 0;
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        tenant_host_round *h = &r->hosts[i];
+
+        if (!h->is_reachable)
+            return 0;
+        tenant_host_release_live(h);
+        if (podman_containers_list(h->pc, NULL, 1, &h->list, &err) < 0)
+            return 0; /* the full round reports it */
+    }
+    if (tenant_round_signature(r, rev, sig, &err) < 0) {
+        sig[0] = '\0';
+        return 0;
+    }
+    {
+        const char **hosts = xcalloc(r->n_hosts, sizeof(*hosts));
+        int is_fresh;
+
+        for (size_t i = 0; i < r->n_hosts; i++)
+            hosts[i] = r->hosts[i].name;
+        is_fresh = tenant_memo_round_fresh(r->env->memo, r->tenant, hosts, r->n_hosts, sig,
+                                           clock_now_ms(), left_ms);
+        free(hosts);
+        return is_fresh;
+    }
+}
+
 void tenant_round_release(tenant_round *r)
 {
     for (size_t i = 0; i < r->n_hosts; i++) {
@@ -363,6 +406,8 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     size_t n_live = 0, n_down = 0, n_not_ready = 0;
     omlop_err berr = OMLOP_ERR_INIT;
     desired_options dopts;
+    char sig[CJSON_HASH_HEX_LEN + 1] = "";
+    int64_t left_ms = 0;
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -394,6 +439,12 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
         goto out;
     }
     round_connect(&r);
+    if (round_is_unchanged(&r, kv.mod_revision, sig, &left_ms)) {
+        res->is_converged = 1;
+        res->is_unchanged = 1;
+        res->requeue_ms = left_ms > 0 ? left_ms : 0;
+        goto out;
+    }
     /* like the generated Secrets, the pair is made once a host is reached: a tenant no host of
      * which ever was has no finalizer, and nothing would delete its Secret */
     if (round_any_reachable(&r) && (rc = round_tls(&r, err)) < 0)
@@ -487,6 +538,15 @@ again:
 
         if (ms > 0 && (res->requeue_ms == 0 || ms < res->requeue_ms))
             res->requeue_ms = ms;
+    }
+    /* converged with nothing done: the next round may stop at the listing while it starts from
+     * the same (the signature taken at this round's start; a status written this round changed
+     * the Tenant's revision, so the next round is a full one and records afresh) */
+    if (res->is_converged && sig[0] && !r.ha && r.n_applied == 0) {
+        int64_t now = clock_now_ms();
+
+        tenant_memo_round_done(env->memo, name, sig, now,
+                               res->requeue_ms > 0 ? now + res->requeue_ms : 0);
     }
     if (r.failed.len)
         rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %s: %s", name, r.failed.buf,

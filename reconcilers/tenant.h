@@ -165,6 +165,8 @@ typedef struct tenant_env {
 typedef struct tenant_result {
     int is_gone;        /* the Tenant does not exist (deleted) */
     int is_converged;   /* every component runs as specified */
+    int is_unchanged;   /* the round stopped after listing: it started from what the last
+                           converged no-change round did (tenant_memo.h, TENANT_MEMO_ROUND) */
     int64_t requeue_ms; /* look again after this long (0: only on the next trigger); the
                            certificate's next renewal or warning, to the millisecond, when
                            that comes first */

@@ -14,6 +14,7 @@ typedef struct memo_entry {
     char *tenant, *host;
     char digest[TENANT_MEMO_KINDS][CJSON_HASH_HEX_LEN + 1];
     int64_t verified[TENANT_MEMO_KINDS]; /* 0: never */
+    int64_t until[TENANT_MEMO_KINDS];    /* 0: the cadence alone; else also before this */
     int64_t used;                        /* last lookup or record */
 } memo_entry;
 
@@ -33,6 +34,11 @@ tenant_memo *tenant_memo_new(int64_t images_ms, int64_t files_ms, int64_t ready_
     m->cadence[TENANT_MEMO_IMAGES] = images_ms > 0 ? images_ms : TENANT_MEMO_IMAGES_MS;
     m->cadence[TENANT_MEMO_FILES] = files_ms > 0 ? files_ms : TENANT_MEMO_FILES_MS;
     m->cadence[TENANT_MEMO_READY] = ready_ms > 0 ? ready_ms : TENANT_MEMO_READY_MS;
+    /* a round may be skipped only while none of the checks it would make is due */
+    m->cadence[TENANT_MEMO_ROUND] = m->cadence[TENANT_MEMO_IMAGES];
+    for (int k = TENANT_MEMO_FILES; k < TENANT_MEMO_ROUND; k++)
+        if (m->cadence[k] < m->cadence[TENANT_MEMO_ROUND])
+            m->cadence[TENANT_MEMO_ROUND] = m->cadence[k];
     m->n_buckets = BUCKETS_MIN;
     m->buckets = xcalloc(m->n_buckets, sizeof(*m->buckets));
     return m;
@@ -156,6 +162,7 @@ int tenant_memo_is_fresh(tenant_memo *m, const char *tenant, const char *host,
     if (e) {
         e->used = now;
         is_fresh = e->verified[kind] != 0 && now - e->verified[kind] < m->cadence[kind] &&
+                   (e->until[kind] == 0 || now < e->until[kind]) &&
                    strcmp(e->digest[kind], digest) == 0;
     }
     pthread_mutex_unlock(&m->lock);
@@ -174,6 +181,7 @@ void tenant_memo_verified(tenant_memo *m, const char *tenant, const char *host,
     e = find(m, tenant, host, 1);
     e->used = now;
     e->verified[kind] = now ? now : 1;
+    e->until[kind] = 0;
     strncpy(e->digest[kind], digest, CJSON_HASH_HEX_LEN);
     e->digest[kind][CJSON_HASH_HEX_LEN] = '\0';
     pthread_mutex_unlock(&m->lock);
@@ -190,7 +198,56 @@ void tenant_memo_invalidate(tenant_memo *m, const char *tenant, const char *host
     e = find(m, tenant, host, 0);
     if (e)
         e->verified[kind] = 0;
+    /* a check found drift (or is due): no round of the tenant may be skipped until a full one
+     * records again */
+    if ((e = find(m, tenant, "", 0)) != NULL)
+        e->verified[TENANT_MEMO_ROUND] = 0;
     pthread_mutex_unlock(&m->lock);
+}
+
+void tenant_memo_round_done(tenant_memo *m, const char *tenant, const char *signature, int64_t now,
+                            int64_t until_ms)
+{
+    memo_entry *e;
+
+    tenant_memo_verified(m, tenant, "", TENANT_MEMO_ROUND, signature, now);
+    if (!m || !signature || until_ms <= 0)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if ((e = find(m, tenant, "", 0)) != NULL)
+        e->until[TENANT_MEMO_ROUND] = until_ms;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Whether a check of an earlier round on the tenant's host comes due. Under m->lock. */
+static int is_check_due(tenant_memo *m, const char *tenant, const char *host, int64_t now)
+{
+    memo_entry *e = find(m, tenant, host, 0);
+
+    for (int k = 0; e && k < TENANT_MEMO_ROUND; k++)
+        if (e->verified[k] != 0 && now - e->verified[k] >= m->cadence[k])
+            return 1;
+    return 0;
+}
+
+int tenant_memo_round_fresh(tenant_memo *m, const char *tenant, const char *const *hosts,
+                            size_t n_hosts, const char *signature, int64_t now, int64_t *left_ms)
+{
+    memo_entry *e;
+    int is_fresh;
+
+    *left_ms = 0;
+    if (!tenant_memo_is_fresh(m, tenant, "", TENANT_MEMO_ROUND, signature, now))
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    e = find(m, tenant, "", 0);
+    is_fresh = e != NULL;
+    for (size_t i = 0; is_fresh && i < n_hosts; i++)
+        is_fresh = !is_check_due(m, tenant, hosts[i], now);
+    if (is_fresh && e->until[TENANT_MEMO_ROUND] > 0)
+        *left_ms = e->until[TENANT_MEMO_ROUND] - now;
+    pthread_mutex_unlock(&m->lock);
+    return is_fresh;
 }
 
 void tenant_memo_forget(tenant_memo *m, const char *tenant)

@@ -23,6 +23,7 @@
 #ifndef OMLOP_TENANT_MEMO_H
 #define OMLOP_TENANT_MEMO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/cjson.h"
@@ -32,6 +33,7 @@ typedef enum tenant_memo_kind {
     TENANT_MEMO_IMAGES = 0,
     TENANT_MEMO_FILES,
     TENANT_MEMO_READY,
+    TENANT_MEMO_ROUND, /* a whole no-change round (host ""): tenant_memo_round_* below */
     TENANT_MEMO_KINDS
 } tenant_memo_kind;
 
@@ -62,6 +64,20 @@ void tenant_memo_verified(tenant_memo *m, const char *tenant, const char *host,
 /* Forget kind (the observation found drift, or an action changed the host). m may be NULL. */
 void tenant_memo_invalidate(tenant_memo *m, const char *tenant, const char *host,
                             tenant_memo_kind kind);
+
+/*
+ * A whole round (issue 11 item 5): a round that found the tenant converged with nothing to do
+ * records the signature of everything it started from (the Tenant's and its Secrets'
+ * revisions, each host's containers as listed); a later round whose signature is the same
+ * may stop after listing. The record lasts the shortest cadence, or until until_ms when that
+ * is sooner (the certificate's next moment), and never past the moment a check above comes
+ * due on one of the tenant's hosts; any invalidation of the tenant ends it.
+ * tenant_memo_round_fresh answers 1 and the ms left until until_ms (0: none) when it may stop.
+ */
+void tenant_memo_round_done(tenant_memo *m, const char *tenant, const char *signature, int64_t now,
+                            int64_t until_ms);
+int tenant_memo_round_fresh(tenant_memo *m, const char *tenant, const char *const *hosts,
+                            size_t n_hosts, const char *signature, int64_t now, int64_t *left_ms);
 
 /* Forget everything about tenant (deleted). m may be NULL. */
 void tenant_memo_forget(tenant_memo *m, const char *tenant);

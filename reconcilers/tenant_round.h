@@ -228,6 +228,14 @@ int tenant_round_each_tcp_unconfirmed(tenant_round *r, tenant_tcp_visit_fn fn, v
  */
 void tenant_round_run_plan(tenant_round *r);
 
+/*
+ * The signature of what the round starts from (tenant_signature.c): the Tenant's revision,
+ * the revisions of the Secrets it may read, each host's reachability and the tenant's
+ * containers there as r->hosts[].list holds them. Only a store failure fails it.
+ */
+int tenant_round_signature(tenant_round *r, int64_t tenant_revision,
+                           char out[CJSON_HASH_HEX_LEN + 1], omlop_err *err);
+
 /* Write the round's .status (invalid: why the spec cannot be acted on, or NULL). */
 int tenant_round_write_status(tenant_round *r, const char *invalid, omlop_err *err);
 

@@ -93,6 +93,13 @@ void store_hub_publish(store_hub *h, store_event *evs, size_t n);
  */
 void store_hub_fail_all(store_hub *h, int code, const char *msg, int64_t new_position);
 
+/*
+ * The feed lost the revisions up to upto: close with code and msg every subscriber that has
+ * not seen all of them yet (its position is below upto) and, atomically with it, move the
+ * position to upto. Subscribers already at or past upto lose nothing and go on.
+ */
+void store_hub_fail_before(store_hub *h, int code, const char *msg, int64_t upto);
+
 /* Close every subscriber with OMLOP_EGONE (store closing), refuse new ones, drop a ref. */
 void store_hub_close(store_hub *h);
 

@@ -10,8 +10,8 @@
  * publishing every response's events; on a broken connection it reconnects
  * (next endpoint, bounded backoff) from the last published revision + 1, so no
  * event is lost or repeated. When etcd compacted past that point meanwhile,
- * every subscriber is closed with OMLOP_EGONE and the feed restarts at the
- * current revision.
+ * the subscribers that needed a lost revision are closed with OMLOP_EGONE and
+ * the feed resumes at the compaction point (the others lost nothing).
  *
  * A replay: a stream over one watch prefix from after + 1, queueing events up
  * to upto (bounded: the stream thread waits for the consumer) and ending at
@@ -49,7 +49,8 @@ typedef struct stream {
     size_t pending; /* bytes of the object being parsed */
     stream_fn fn;
     void *ctx;
-    int verdict; /* what fn or the parser decided; 0 while running */
+    int verdict;              /* what fn or the parser decided; 0 while running */
+    int64_t compact_revision; /* etcd's compaction point when verdict is OMLOP_EGONE from it */
     omlop_err err;
 } stream;
 
@@ -125,6 +126,7 @@ static void stream_message(stream *s, json_object *msg)
         return;
     }
     if (etcd_json_int(result, "compact_revision") > 0) {
+        s->compact_revision = etcd_json_int(result, "compact_revision");
         s->verdict = omlop_err_set(&s->err, OMLOP_EGONE,
                                    "etcd compacted the watched revisions (compaction point %" PRId64
                                    "); re-list and watch again",
@@ -193,6 +195,7 @@ static int stream_run(stream *s, size_t idx, const char *body, omlop_err *err)
     if (!h || !hdrs)
         abort();
     s->verdict = 0;
+    s->compact_revision = 0;
     s->pending = 0;
     omlop_err_clear(&s->err);
     json_tokener_reset(s->tok);
@@ -392,6 +395,23 @@ static void *feed_main(void *arg)
         if (f->connected) {
             backoff = STREAM_BACKOFF_MIN;
             f->failures = 0;
+        }
+        if (rc == OMLOP_EGONE && s.compact_revision > f->pos + 1) {
+            /*
+             * etcd compacted (pos, compact) before the feed read it: it lagged or reconnected
+             * while a compaction ran. Only subscribers that still need a revision below the
+             * compaction point lost something; the feed resumes at the point itself, which
+             * etcd still serves, so the others (a watch opened at the compaction point) go on.
+             */
+            int64_t resume = s.compact_revision - 1;
+
+            log_warn("store=etcd watch lost revisions %" PRId64 "..%" PRId64
+                     ": %s; watchers that needed them re-list",
+                     f->pos + 1, resume, err.msg);
+            store_hub_fail_before(f->hub, OMLOP_EGONE, err.msg, resume);
+            f->pos = resume;
+            s.compact_revision = 0;
+            continue;
         }
         if (rc == OMLOP_EGONE) {
             int64_t cur = feed_current_revision(f);

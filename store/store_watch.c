@@ -198,6 +198,20 @@ void store_hub_fail_all(store_hub *h, int code, const char *msg, int64_t new_pos
     pthread_mutex_unlock(&h->mu);
 }
 
+void store_hub_fail_before(store_hub *h, int code, const char *msg, int64_t upto)
+{
+    pthread_mutex_lock(&h->mu);
+    if (upto > h->position)
+        h->position = upto;
+    for (store_watch *w = h->subs; w; w = w->next) {
+        pthread_mutex_lock(&w->mu);
+        if (w->after < upto)
+            watch_fail(w, code, msg);
+        pthread_mutex_unlock(&w->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
 void store_hub_close(store_hub *h)
 {
     if (!h)

@@ -527,6 +527,119 @@ static void test_memo_a_hand_edited_file_is_put_back_after_its_cadence(void **st
     assert_true(find_event(fx, "Wrote", "content differs", NULL, 0));
 }
 
+/* Settle with a memo, then one more full no-change round: it records the round signature. */
+static void memo_settle_round(fixture *fx)
+{
+    tenant_result res;
+
+    memo_settle(fx, 60 * 1000);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_converged);
+}
+
+static void rotate_secret(fixture *fx, const char *password)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf text = STRBUF_INIT;
+    json_object *sec = json_tokener_parse("{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":"
+                                          "\"Secret\",\"metadata\":{\"name\":\"t1-postgres\"}}");
+
+    json_object_object_add(sec, "stringData", json_object_new_object());
+    json_object_object_add(cjson_get(sec, "stringData"), "password",
+                           json_object_new_string(password));
+    object_store_text(sec, &text);
+    if (store_update(fx->st, SECRETS_KEY_PREFIX "t1-postgres", text.buf, text.len, 0, NULL, &err) <
+        0)
+        fail_msg("store_update: %s", err.msg);
+    strbuf_release(&text);
+    json_object_put(sec);
+}
+
+static void test_unchanged_round_stops_after_the_listing(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    int writes, created;
+
+    memo_settle_round(fx);
+    writes = fx->n_writes;
+    created = fx->f.n_created;
+    reconcile_ok(fx, &res);
+    assert_true(res.is_unchanged);
+    assert_true(res.is_converged);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_unchanged);
+    assert_int_equal(fx->n_writes, writes);
+    assert_int_equal(fx->f.n_created, created);
+    /* without a memo no round is skipped */
+    tenant_memo_free(fx->env.memo);
+    fx->env.memo = NULL;
+    reconcile_ok(fx, &res);
+    assert_false(res.is_unchanged);
+}
+
+static void test_unchanged_round_sees_a_rotated_secret(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    char got[256];
+
+    memo_settle_round(fx);
+    rotate_secret(fx, "rotated-abcdefghij");
+    reconcile_ok(fx, &res);
+    assert_false(res.is_unchanged);
+    env_value(host_file(fx, PG_ENV), "POSTGRES_PASSWORD", got, sizeof(got));
+    assert_string_equal(got, "rotated-abcdefghij");
+}
+
+static void test_unchanged_round_sees_a_container_that_exited(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    int started;
+
+    memo_settle_round(fx);
+    pthread_mutex_lock(&fx->f.lock);
+    snprintf(find_ctr(&fx->f, "oml-redis-server")->state, sizeof(fx->f.c[0].state), "exited");
+    find_ctr(&fx->f, "oml-redis-server")->exit_code = 137;
+    started = fx->f.n_started;
+    pthread_mutex_unlock(&fx->f.lock);
+    reconcile_ok(fx, &res);
+    assert_false(res.is_unchanged);
+    assert_true(fx->f.n_started > started);
+    assert_string_equal(find_ctr(&fx->f, "oml-redis-server")->state, "running");
+}
+
+static void test_unchanged_round_sees_a_new_spec(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    json_object *t;
+
+    memo_settle_round(fx);
+    t = stored_tenant(fx);
+    json_object_object_add(cjson_get(t, "metadata"), "labels", json_object_new_object());
+    json_object_object_add(cjson_get(t, "metadata.labels"), "team", json_object_new_string("a"));
+    store_tenant(fx, t);
+    json_object_put(t);
+    reconcile_ok(fx, &res);
+    assert_false(res.is_unchanged);
+}
+
+static void test_unchanged_round_ends_when_a_check_comes_due(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+
+    memo_settle_round(fx);
+    /* a check that comes due (or found drift) on a host of the tenant ends the skipping */
+    tenant_memo_invalidate(fx->env.memo, "t1", "h1", TENANT_MEMO_READY);
+    reconcile_ok(fx, &res);
+    assert_false(res.is_unchanged);
+    reconcile_ok(fx, &res); /* that full round recorded again */
+    assert_true(res.is_unchanged);
+}
+
 static void test_memo_a_round_with_actions_checks_images_first(void **state)
 {
     fixture *fx = *state;
@@ -586,6 +699,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_memo_a_no_change_round_asks_the_host_only_for_its_list,
                                         setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_round_stops_after_the_listing, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_round_sees_a_rotated_secret, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_round_sees_a_container_that_exited,
+                                        setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_round_sees_a_new_spec, setup_ops, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_round_ends_when_a_check_comes_due, setup_ops,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_memo_a_hand_edited_file_is_put_back_after_its_cadence,
                                         setup_ops, teardown),
         cmocka_unit_test_setup_teardown(test_memo_a_round_with_actions_checks_images_first,

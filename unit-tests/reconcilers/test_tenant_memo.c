@@ -107,6 +107,42 @@ static void test_memo_null_remembers_nothing(void **state)
     assert_int_equal(tenant_memo_count(NULL), 0);
 }
 
+/* A round record lasts the shortest cadence, until until_ms when sooner, and never past a
+ * check that comes due on one of the tenant's hosts. */
+static void test_memo_round_record_bounds(void **state)
+{
+    tenant_memo *m = tenant_memo_new(300, 200, 100); /* shortest: ready, 100 */
+    const char *hosts[] = {"h1", "h2"};
+    int64_t left = -1;
+
+    (void)state;
+    assert_false(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 1000, &left));
+    tenant_memo_round_done(m, "t", D1, 1000, 0);
+    assert_true(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 1099, &left));
+    assert_int_equal(left, 0);
+    assert_false(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 1100, &left));
+    assert_false(tenant_memo_round_fresh(m, "t", hosts, 2, D2, 1050, &left)); /* another start */
+    /* until_ms sooner than the cadence: the certificate's moment */
+    tenant_memo_round_done(m, "t", D1, 2000, 2040);
+    assert_true(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 2039, &left));
+    assert_int_equal(left, 1);
+    assert_false(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 2040, &left));
+    /* a files check verified on h2 at 1950 comes due at 2150, within the record's cadence */
+    tenant_memo_verified(m, "t", "h2", TENANT_MEMO_FILES, D1, 1950);
+    tenant_memo_round_done(m, "t", D1, 2100, 0);
+    assert_true(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 2149, &left));
+    assert_false(tenant_memo_round_fresh(m, "t", hosts, 2, D1, 2150, &left));
+    /* the host not being one of the round's: not its business */
+    assert_true(tenant_memo_round_fresh(m, "t", hosts, 1, D1, 2150, &left));
+    /* any invalidation of the tenant ends it */
+    tenant_memo_invalidate(m, "t", "h1", TENANT_MEMO_IMAGES);
+    assert_false(tenant_memo_round_fresh(m, "t", hosts, 1, D1, 2150, &left));
+    tenant_memo_free(m);
+    /* a NULL memo never skips */
+    tenant_memo_round_done(NULL, "t", D1, 1000, 0);
+    assert_false(tenant_memo_round_fresh(NULL, "t", hosts, 2, D1, 1000, &left));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_memo_invalidate_and_forget),
         cmocka_unit_test(test_memo_unused_entries_age_out),
         cmocka_unit_test(test_memo_null_remembers_nothing),
+        cmocka_unit_test(test_memo_round_record_bounds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,86 @@
+/*
+ * tenant_signature: what a no-change round starts from, as one digest (tenant_memo.h's
+ * TENANT_MEMO_ROUND). Equal signatures mean the same inputs and the same containers: the
+ * Tenant's revision (its spec, annotations and status), the revision of every Secret it may
+ * read (so a rotated value counts), and, on each host, the tenant's containers as listed (id,
+ * state, image, exit code, labels: the labels carry the spec and env-file digests the plan
+ * compares). Podman's free-text fields ("Up 5 minutes") are left out: they change while
+ * nothing does.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/strbuf.h"
+#include "lib/xalloc.h"
+#include "reconcilers/secrets.h"
+#include "reconcilers/tenant_round.h"
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The host's containers of tenant, one line each, sorted (Podman's order is not promised). */
+static void host_lines(const tenant_host_round *h, const char *tenant, strbuf *out)
+{
+    char **lines = xcalloc(h->list.n + 1, sizeof(*lines));
+    size_t n = 0;
+
+    for (size_t i = 0; i < h->list.n; i++) {
+        const podman_container *c = &h->list.items[i];
+        json_object *owner = NULL;
+        strbuf line = STRBUF_INIT;
+
+        if (!c->labels || !json_object_object_get_ex(c->labels, OMLOP_LABEL_TENANT, &owner) ||
+            strcmp(json_object_get_string(owner), tenant) != 0)
+            continue;
+        strbuf_addf(&line, "c %s %s %s %s %d %s\n", c->name ? c->name : "", c->id ? c->id : "",
+                    c->state ? c->state : "", c->image ? c->image : "", c->exit_code,
+                    json_object_to_json_string_ext(c->labels, JSON_C_TO_STRING_PLAIN));
+        lines[n++] = strbuf_detach(&line, NULL);
+    }
+    qsort(lines, n, sizeof(*lines), cmp_line);
+    for (size_t i = 0; i < n; i++) {
+        strbuf_adds(out, lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
+int tenant_round_signature(tenant_round *r, int64_t tenant_revision,
+                           char out[CJSON_HASH_HEX_LEN + 1], omlop_err *err)
+{
+    strbuf text = STRBUF_INIT, key = STRBUF_INIT;
+    char **names = secrets_referenced(r->obj);
+    int rc = 0;
+
+    strbuf_addf(&text, "tenant %s %" PRId64 "\n", r->tenant, tenant_revision);
+    for (size_t i = 0; names && names[i]; i++) {
+        store_kv kv = {0};
+
+        strbuf_reset(&key);
+        strbuf_addf(&key, "%s%s", SECRETS_KEY_PREFIX, names[i]);
+        rc = store_get(r->env->st, key.buf, &kv, err);
+        if (rc == OMLOP_ENOTFOUND) {
+            omlop_err_clear(err);
+            rc = 0;
+        } else if (rc < 0) {
+            goto out;
+        }
+        strbuf_addf(&text, "secret %s %" PRId64 "\n", names[i], kv.mod_revision);
+        store_kv_release(&kv);
+    }
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        const tenant_host_round *h = &r->hosts[i];
+
+        strbuf_addf(&text, "host %s %d\n", h->name, h->is_reachable);
+        host_lines(h, r->tenant, &text);
+    }
+    cjson_sha256_hex(text.buf, text.len, out);
+out:
+    secrets_names_free(names);
+    strbuf_release(&text);
+    strbuf_release(&key);
+    return rc;
+}
