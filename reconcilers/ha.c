@@ -116,6 +116,7 @@ static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const ch
 int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err)
 {
     int prefix = netaddr_prefix(p->netaddr);
+    strbuf dels = STRBUF_INIT;
     int rc;
 
     if (!is_plain(p->nic, "_.:-"))
@@ -229,16 +230,31 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 p->tenant, p->host, HA_TRACK_WEIGHT, p->tenant,
                 p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
                 p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP, p->vip, prefix, p->nic);
+    /* a keepalived killed (SIGKILL) leaves its addresses behind: a restarted one starts from
+     * none, and takes back what the election gives it */
+    strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->vip, prefix, p->nic);
+    if (p->pg_rw_vip)
+        strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->pg_rw_vip, prefix,
+                    p->nic);
+    if (p->pg_ro_vip)
+        strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->pg_ro_vip, prefix,
+                    p->nic);
     add_pg_instance(out, p, "rw", HA_VRID_PG_RW, p->pg_rw_vip, prefix, HA_PG_RW_TRACK_FILE);
     add_pg_instance(out, p, "ro", HA_VRID_PG_RO, p->pg_ro_vip, prefix, HA_PG_RO_TRACK_FILE);
-    strbuf_adds(out,
+    strbuf_addf(out,
                 "OMLOP_EOF\n"
                 /* no role yet: both nodes at the base priority until omlopd writes */
                 "echo 0 >" HA_PG_RW_TRACK_FILE "\n"
                 "echo 0 >" HA_PG_RO_TRACK_FILE "\n"
                 "echo INIT >" HA_STATE_FILE "\n"
+                /* a restarted container keeps /run: keepalived would find its old pid files
+                 * naming a live pid (its own 1) and exit as "already running" */
+                "rm -f \"$d/keepalived.pid\" \"$d/vrrp.pid\"\n"
+                "%s"
                 "exec keepalived -n -l -D -P -f \"$d/keepalived.conf\" -p \"$d/keepalived.pid\" "
-                "-r \"$d/vrrp.pid\"\n");
+                "-r \"$d/vrrp.pid\"\n",
+                strbuf_str(&dels));
+    strbuf_release(&dels);
     return 0;
 }
 

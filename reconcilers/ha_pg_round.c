@@ -322,9 +322,25 @@ static const char *annotation(const json_object *obj)
     return json_object_get_string(v);
 }
 
-ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred)
+/* Carry prev's failover into pg (the strings copied or borrowed from the round's hosts). */
+static void carry_failover(ha_pg_round *pg, const ha_pg_round *prev)
 {
-    const char *recorded = cjson_get_string(r->obj, "status.ha.postgres.primary");
+    if (!prev || !prev->has_failover)
+        return;
+    pg->has_failover = 1;
+    snprintf(pg->fo_time, sizeof(pg->fo_time), "%s", prev->fo_time);
+    snprintf(pg->fo_reason, sizeof(pg->fo_reason), "%s", prev->fo_reason);
+    pg->fo.time = pg->fo_time;
+    pg->fo.reason = pg->fo_reason;
+    pg->fo.from = prev->fo.from;
+    pg->fo.to = prev->fo.to;
+}
+
+ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg_round *prev)
+{
+    const char *recorded = prev && prev->d.primary >= 0
+                               ? prev->obs[prev->d.primary].name
+                               : cjson_get_string(r->obj, "status.ha.postgres.primary");
     const char *asked = annotation(r->obj);
     const char *wanted =
         ha_pg_wanted_primary(asked, cjson_get_string(r->obj, "spec.ha.failback"), preferred);
@@ -335,6 +351,7 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred)
         return NULL;
     pg = xcalloc(1, sizeof(*pg));
     pg->r = r;
+    carry_failover(pg, prev);
     pg->n = r->n_hosts < HA_PG_MAX_NODES ? r->n_hosts : HA_PG_MAX_NODES;
     for (size_t i = 0; i < pg->n; i++) {
         const desired_host *dh = desired_host_find(r->ds, r->hosts[i].name);

@@ -18,11 +18,13 @@
 typedef struct ha_pg_round ha_pg_round;
 
 /*
- * Run the PostgreSQL part of r (layout ha, r->ds built, the plan run) with preferred the
- * preferred main. NULL when the tenant has no bundled PostgreSQL (spec.database.host) or no
- * host could be reached. Never fails the round: what fails is logged and an Event says so.
+ * Run the PostgreSQL part of r (layout ha, r->ds built) with preferred the preferred main.
+ * prev: this round's earlier run, or NULL: its primary counts as the recorded one and its
+ * failover is carried (a round runs this before and after its plan). NULL when the tenant has
+ * no bundled PostgreSQL (spec.database.host) or no host could be reached. Never fails the
+ * round: what fails is logged and an Event says so.
  */
-ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred);
+ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg_round *prev);
 
 /* Fill rp's PostgreSQL part (pg_*; borrowed from pg, which must outlive rp). */
 void ha_pg_round_report(const ha_pg_round *pg, ha_report *rp);

@@ -113,8 +113,13 @@ void ha_round_pg(tenant_round *r)
 {
     if (!r->ha)
         return;
-    ha_pg_round_free(r->ha->pg);
-    r->ha->pg = ha_pg_round_run(r, r->ha->report.preferred);
+    ha_pg_round *prev = r->ha->pg;
+
+    r->ha->pg = ha_pg_round_run(r, r->ha->report.preferred, prev);
+    ha_pg_round_free(prev);
+    r->ha->report.pg_d = NULL;
+    r->ha->report.pg_obs = NULL;
+    r->ha->report.pg_failover = NULL;
     ha_pg_round_report(r->ha->pg, &r->ha->report);
 }
 

@@ -508,6 +508,9 @@ again:
         round_observe(&r, 1);
         goto again;
     }
+    /* layout ha: the PostgreSQL roles before the plan too, so a stopped server is rejoined
+     * before the plan waits for it to answer (the start order) */
+    ha_round_pg(&r);
     r.res = xcalloc(plan_count(r.pl) + 1, sizeof(*r.res));
     if (plan_count(r.pl) > 0) {
         strbuf ptext = STRBUF_INIT;
@@ -518,8 +521,8 @@ again:
         tenant_round_run_plan(&r);
         round_tls_placed(&r);
         round_observe(&r, 1); /* the status reports what runs now, not what we meant to do */
+        ha_round_pg(&r);      /* layout ha: again, with the containers the plan started */
     }
-    ha_round_pg(&r); /* layout ha: the PostgreSQL roles, once the plan's containers run */
     n_not_ready = round_probe_ready(&r);
     rc = tenant_round_write_status(&r, NULL, err);
     if (rc < 0)
