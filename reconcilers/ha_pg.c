@@ -458,20 +458,21 @@ int ha_pg_promote_after_script(const ha_pg_node_conf *c, const char *lsn, int wa
                              c->name ? c->name : "?", lsn ? lsn : "");
     if ((rc = ha_pg_step_script(HA_PG_NONE, c, NULL, out, err)) < 0)
         return rc;
-    strbuf_addf(out,
-                "i=0\n"
-                "until [ \"$(psql -X -A -t -q -h /run/postgresql -U repmgr -d repmgr -c "
-                "\"SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn\")\" = t ]; do\n"
-                "\ti=$((i + 1))\n"
-                "\tif [ \"$i\" -gt %d ]; then\n"
-                "\t\techo 'omlop: the standby did not replay the old primary's last checkpoint "
-                "%s' >&2\n"
-                "\t\texit 3\n"
-                "\tfi\n"
-                "\tsleep 0.2\n"
-                "done\n"
-                "r standby promote\n",
-                lsn, wait_s * 5, lsn);
+    strbuf_addf(
+        out,
+        "i=0\n"
+        "until [ \"$(psql -X -A -t -q -h /run/postgresql -U repmgr -d repmgr -c "
+        "\"SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn\")\" = t ]; do\n"
+        "\ti=$((i + 1))\n"
+        "\tif [ \"$i\" -gt %d ]; then\n"
+        "\t\techo 'omlop: the standby did not replay the last checkpoint of the old primary "
+        "%s' >&2\n"
+        "\t\texit 3\n"
+        "\tfi\n"
+        "\tsleep 0.2\n"
+        "done\n"
+        "r standby promote\n",
+        lsn, wait_s * 5, lsn);
     return 0;
 }
 

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/cjson.h"
 #include "reconcilers/ha_pg.h"
@@ -428,6 +430,53 @@ static void test_ha_pg_step_scripts(void **state)
     strbuf_release(&s);
 }
 
+/* bash -n on a script: 0 when bash parses it */
+static int bash_parses(const char *script)
+{
+    char path[] = "/tmp/omlop-test-ha-pg-XXXXXX", cmd[256];
+    int fd = mkstemp(path), rc;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (!f)
+        fail_msg("mkstemp");
+    fputs(script, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "bash -n %s 2>/dev/null", path);
+    rc = system(cmd);
+    unlink(path);
+    return rc;
+}
+
+static void test_ha_pg_scripts_parse(void **state)
+{
+    static const ha_pg_step steps[] = {
+        HA_PG_NONE,  HA_PG_REGISTER_PRIMARY, HA_PG_PROMOTE, HA_PG_CLONE, HA_PG_REJOIN,
+        HA_PG_FENCE, HA_PG_REGISTER_STANDBY};
+    ha_pg_node_conf c = {2, "h2", "10.0.0.2", "10.0.0.1"};
+    strbuf s = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        strbuf_reset(&s);
+        assert_int_equal(ha_pg_step_script(steps[i], &c, "10.0.0.1", &s, &err), 0);
+        if (bash_parses(strbuf_str(&s)) != 0)
+            fail_msg("bash cannot parse the %s script:\n%s", ha_pg_step_name(steps[i]),
+                     strbuf_str(&s));
+    }
+    strbuf_reset(&s);
+    assert_int_equal(ha_pg_promote_after_script(&c, "0/3000028", 30, &s, &err), 0);
+    if (bash_parses(strbuf_str(&s)) != 0)
+        fail_msg("bash cannot parse the promote-after script:\n%s", strbuf_str(&s));
+    strbuf_reset(&s);
+    ha_pg_observe_script(2, &s);
+    if (bash_parses(strbuf_str(&s)) != 0)
+        fail_msg("bash cannot parse the observe script:\n%s", strbuf_str(&s));
+    /* the check itself can fail */
+    assert_int_not_equal(bash_parses("echo 'unterminated\n"), 0);
+    strbuf_release(&s);
+}
+
 /* --- weights ---------------------------------------------------------------------------------- */
 
 static void test_ha_pg_vip_weights(void **state)
@@ -532,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_ha_pg_switchover_scripts),
         cmocka_unit_test(test_ha_pg_parse_reads_the_observation),
         cmocka_unit_test(test_ha_pg_step_scripts),
+        cmocka_unit_test(test_ha_pg_scripts_parse),
         cmocka_unit_test(test_ha_pg_vip_weights),
         cmocka_unit_test(test_ha_pg_status),
     };
