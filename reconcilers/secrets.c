@@ -189,6 +189,17 @@ out:
     return rc;
 }
 
+/* The string at key of obj's member section; keys hold dots (tls.crt): no dotted path. */
+static const char *section_string(json_object *obj, const char *section, const char *key)
+{
+    json_object *sec = NULL, *v = NULL;
+
+    if (!json_object_object_get_ex(obj, section, &sec) ||
+        !json_object_object_get_ex(sec, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
 /* desired_secret_fn over the store: data (base64) or stringData (text). */
 int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, omlop_err *err)
 {
@@ -199,9 +210,9 @@ int secrets_lookup(void *vctx, const char *name, const char *key, strbuf *out, o
 
     if ((rc = secret_load(ctx, name, key, &obj, err)) < 0)
         return rc;
-    if ((v = cjson_get_string(cjson_get(obj, "stringData"), key)) != NULL) {
+    if ((v = section_string(obj, "stringData", key)) != NULL) {
         strbuf_adds(out, v);
-    } else if ((v = cjson_get_string(cjson_get(obj, "data"), key)) != NULL) {
+    } else if ((v = section_string(obj, "data", key)) != NULL) {
         rc = ssh_keys_base64_decode(v, out, err);
         if (rc < 0)
             omlop_err_set(err, rc, "Secret %s key %s: data is not valid base64", name, key);

@@ -2,10 +2,10 @@
  * tenant_signature: what a no-change round starts from, as one digest (tenant_memo.h's
  * TENANT_MEMO_ROUND). Equal signatures mean the same inputs and the same containers: the
  * Tenant's revision (its spec, annotations and status), the revision of every Secret it may
- * read (so a rotated value counts), and, on each host, the tenant's containers as listed (id,
- * state, image, exit code, labels: the labels carry the spec and env-file digests the plan
- * compares). Podman's free-text fields ("Up 5 minutes") are left out: they change while
- * nothing does.
+ * read (so a rotated value counts), and, on each host, the tenant's containers as listed (name,
+ * id, state, exit code). A container's image and labels (the spec and env-file digests the plan
+ * compares) are fixed when it is created, so its id stands for them; Podman's free-text fields
+ * ("Up 5 minutes") are left out: they change while nothing does.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -35,9 +35,8 @@ static void host_lines(const tenant_host_round *h, const char *tenant, strbuf *o
         if (!c->labels || !json_object_object_get_ex(c->labels, OMLOP_LABEL_TENANT, &owner) ||
             strcmp(json_object_get_string(owner), tenant) != 0)
             continue;
-        strbuf_addf(&line, "c %s %s %s %s %d %s\n", c->name ? c->name : "", c->id ? c->id : "",
-                    c->state ? c->state : "", c->image ? c->image : "", c->exit_code,
-                    json_object_to_json_string_ext(c->labels, JSON_C_TO_STRING_PLAIN));
+        strbuf_addf(&line, "c %s %s %s %d\n", c->name ? c->name : "", c->id ? c->id : "",
+                    c->state ? c->state : "", c->exit_code);
         lines[n++] = strbuf_detach(&line, NULL);
     }
     qsort(lines, n, sizeof(*lines), cmp_line);

@@ -31,8 +31,9 @@ static int setup(void **state)
     omlop_err err = OMLOP_ERR_INIT;
     static const char secret[] =
         "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s1\"},"
-        "\"data\":{\"b\":\"aGVsbG8gd29ybGQ=\",\"both\":\"ZnJvbWRhdGE=\",\"bad\":\"!!!\"},"
-        "\"stringData\":{\"both\":\"fromstring\"}}";
+        "\"data\":{\"b\":\"aGVsbG8gd29ybGQ=\",\"both\":\"ZnJvbWRhdGE=\",\"bad\":\"!!!\","
+        "\"ca.crt\":\"ZG90dGVk\"},"
+        "\"stringData\":{\"both\":\"fromstring\",\"tls.key\":\"dotted key\"}}";
 
     log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT, stderr);
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/omlop-secrets-XXXXXX");
@@ -74,6 +75,13 @@ static void test_secrets_reads_data_and_string_data(void **state)
     strbuf_reset(&v);
     assert_int_equal(secrets_lookup(&fx->sc, "s1", "both", &v, &err), 0);
     assert_string_equal(strbuf_str(&v), "fromstring");
+    /* keys with dots (tls.key, ca.crt) are keys, not paths */
+    strbuf_reset(&v);
+    assert_int_equal(secrets_lookup(&fx->sc, "s1", "tls.key", &v, &err), 0);
+    assert_string_equal(strbuf_str(&v), "dotted key");
+    strbuf_reset(&v);
+    assert_int_equal(secrets_lookup(&fx->sc, "s1", "ca.crt", &v, &err), 0);
+    assert_string_equal(strbuf_str(&v), "dotted");
     strbuf_release(&v);
 }
 
