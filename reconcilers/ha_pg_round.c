@@ -312,6 +312,14 @@ static void write_weights(ha_pg_round *pg)
         }
 }
 
+static int any_step(const ha_pg_decision *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d->step[i] != HA_PG_NONE)
+            return 1;
+    return 0;
+}
+
 /* metadata.annotations[HA_PG_PRIMARY_ANNOTATION] (a key with dots: no cjson path) */
 static const char *annotation(const json_object *obj)
 {
@@ -415,6 +423,13 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
             /* the promotion did not take (yet): the RW VIP stays where it is */
             memset(&pg->d, 0, sizeof(pg->d));
             pg->d.primary = pg->d.standby = pg->d.failover_from = -1;
+        } else if (pg->has_failover && pg->d.primary >= 0 && any_step(&pg->d, pg->n)) {
+            /* after a promotion: the RW VIP to the new primary first, then the old primary's
+             * repair (a stopped server rejoined) now, not after the plan waited for it */
+            write_weights(pg);
+            run_steps(pg);
+            observe_all(pg);
+            ha_pg_decide(pg->obs, pg->n, keep[0] ? keep : NULL, preferred, NULL, &pg->d);
         }
     }
     write_weights(pg);
