@@ -404,7 +404,7 @@ EOF
 
 omlop_skip() {
 	local k
-	for k in o_first o_nochange o_upgrade o_heal50 o_heal95; do RES[$k]="SKIP:$1"; done
+	for k in o_first o_nochange o_upgrade o_heal50 o_heal95 o_round_skip o_round_full; do RES[$k]="SKIP:$1"; done
 	say "omlop side SKIP: $1"
 }
 
@@ -522,6 +522,35 @@ EOF
 		RES[o_heal95]=${RES[o_heal50]}
 	fi
 	stop_omlopd
+	periodic_rounds
+}
+
+# Periodic rounds over SSH (issue 11: a no-change round of one lab tenant <= 30 ms): omlopd
+# again on the same data dir with a 1 s resync and debug logs, which time every round
+# (manager.c: "tenant=T round_us=N unchanged=U"); the medians of the rounds that stopped after
+# the listing (unchanged=1) and of the full ones (the first after the restart and one per
+# cadence).
+periodic_rounds() {
+	local secs=${OMLOP_BENCH_PERIODIC_S:-20} out n_skip n_full
+	"$OMLOPD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --reconcile --workers 2 --resync 1 \
+		--log-level debug >"$WORK/start2.txt" 2>"$LOGDIR/omlopd-periodic.log" &
+	PID=$!
+	sleep "$secs"
+	stop_omlopd
+	out=$(python3 - "$LOGDIR/omlopd-periodic.log" "$TENANT" <<'EOF'
+import re, statistics, sys
+skip, full = [], []
+for line in open(sys.argv[1]):
+    m = re.search(r"tenant=(\S+) round_us=(\d+) unchanged=(\d) converged=(\d) rc=(-?\d+)", line)
+    if not m or m.group(1) != sys.argv[2] or m.group(4) != "1" or m.group(5) != "0":
+        continue
+    (skip if m.group(3) == "1" else full).append(int(m.group(2)) / 1e6)
+med = lambda v: "%.4f" % statistics.median(v) if v else "FAIL:no-converged-round-logged"
+print(med(skip), len(skip), med(full), len(full))
+EOF
+	) || out="FAIL:log 0 FAIL:log 0"
+	read -r RES[o_round_skip] n_skip RES[o_round_full] n_full <<<"$out"
+	say "omlop periodic no-change round over SSH: median ${RES[o_round_skip]} s stopped after the listing ($n_skip rounds), ${RES[o_round_full]} s full ($n_full rounds)"
 }
 
 for side in $SIDES; do
@@ -579,6 +608,17 @@ for label, k in (("self-heal p50 (%s kills)" % kills, "o_heal50"), ("self-heal p
         verdict, target = ("-" if v is not None else res[k].split(":", 1)[0]), ""
     failed |= verdict == "FAIL"
     rows.append((label, "-", show(k), "-", target, verdict))
+for label, k, limit in (("no-change round over SSH, periodic (median)", "o_round_skip", 0.030),
+                        ("full no-change round over SSH (median)", "o_round_full", None)):
+    if k not in res:
+        continue
+    v = num(k)
+    if v is None:
+        verdict = res[k].split(":", 1)[0]
+    else:
+        verdict = ("PASS" if v <= limit else "FAIL") if limit else "-"
+    failed |= verdict == "FAIL"
+    rows.append((label, "-", show(k), "-", "<= %d ms" % (limit * 1000) if limit else "", verdict))
 hdr = ("measurement (%s containers)" % n, "ansible", "omlop", "ratio", "target", "result")
 w = [max(len(r[i]) for r in rows + [hdr]) for i in range(len(hdr))]
 fmt = "  ".join("%%-%ds" % x for x in w)

@@ -45,4 +45,29 @@ int podman_exec_stream(podman_client *p, const char *container, const char *cons
 int podman_archive_get(podman_client *p, const char *container, const char *path,
                        const podman_pipe_opts *o, podman_sink_fn sink, void *ctx, omlop_err *err);
 
+/*
+ * A streamed PUT /containers/{name}/archive?path=dir: a tar of exactly len bytes (announced in
+ * Content-Length) written piece by piece with podman_put_write, unpacked under dir by Podman.
+ * For a restore: a dump downloaded from S3 goes into the container without being held whole.
+ * It runs on a raw stream of the tunnel (tunnel_open_stream), outside libcurl, because the
+ * body is pushed by a producer (an S3 download's callbacks) rather than pulled. Writes block
+ * while the SSH channel's window is full (bounded memory); a stall of o->timeout_ms (0: 5 min)
+ * or *o->cancel ends it. Works on stopped containers too.
+ */
+typedef struct podman_put podman_put;
+
+int podman_archive_put_open(podman_client *p, const char *container, const char *dir,
+                            unsigned long long len, const podman_pipe_opts *o, podman_put **out,
+                            omlop_err *err);
+
+/* Write the next bytes of the body; more than announced is OMLOP_EINVAL. */
+int podman_put_write(podman_put *w, const void *data, size_t len, omlop_err *err);
+
+/* After the whole body: Podman's answer (an error names host and container); frees w. */
+int podman_put_finish(podman_put *w, omlop_err *err);
+
+/* Drop the request (the connection closes before the body's end: Podman refuses it); frees w.
+ * NULL is fine. */
+void podman_put_abort(podman_put *w);
+
 #endif

@@ -72,6 +72,20 @@ static int split_path(const char *path, char *name, char *prefix)
 
 int podman_tar_add(strbuf *tar, const podman_tar_entry *e, omlop_err *err)
 {
+    size_t size = e->is_dir ? 0 : e->len;
+    int rc = podman_tar_header(tar, e, err);
+
+    if (rc == 0 && size) {
+        size_t pad = (PODMAN_TAR_BLOCK - size % PODMAN_TAR_BLOCK) % PODMAN_TAR_BLOCK;
+
+        strbuf_add(tar, e->data, size);
+        strbuf_add(tar, zeros, pad);
+    }
+    return rc;
+}
+
+int podman_tar_header(strbuf *tar, const podman_tar_entry *e, omlop_err *err)
+{
     char h[PODMAN_TAR_BLOCK];
     strbuf path = STRBUF_INIT;
     unsigned mode = e->mode ? e->mode : (e->is_dir ? 0755 : 0644);
@@ -108,12 +122,6 @@ int podman_tar_add(strbuf *tar, const podman_tar_entry *e, omlop_err *err)
     snprintf(h + 148, 8, "%06o", sum);
     h[155] = ' ';
     strbuf_add(tar, h, sizeof(h));
-    if (size) {
-        size_t pad = (PODMAN_TAR_BLOCK - size % PODMAN_TAR_BLOCK) % PODMAN_TAR_BLOCK;
-
-        strbuf_add(tar, e->data, size);
-        strbuf_add(tar, zeros, pad);
-    }
 out:
     strbuf_release(&path);
     return rc;

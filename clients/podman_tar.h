@@ -28,6 +28,10 @@ typedef struct podman_tar_entry {
 /* Append one entry (header and padded data) to tar; errors name the path. */
 int podman_tar_add(strbuf *tar, const podman_tar_entry *e, omlop_err *err);
 
+/* Append only e's header block (e->len is the size it announces; e->data unused): for a file
+ * whose contents are streamed after it, padded to PODMAN_TAR_BLOCK by the caller. */
+int podman_tar_header(strbuf *tar, const podman_tar_entry *e, omlop_err *err);
+
 /* Append the end-of-archive marker (two zero blocks). */
 void podman_tar_finish(strbuf *tar);
 

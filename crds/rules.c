@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "crds/schema_format.h"
+#include "lib/cron.h"
 #include "lib/cjson.h"
 #include "lib/strbuf.h"
+#include "lib/tz.h"
 #include "lib/xalloc.h"
 
 typedef struct rctx {
@@ -365,111 +367,54 @@ static void check_stores(rctx *r, const json_object *obj)
         fail(r, "spec.observability.lokiURL", "needs observability.enabled true");
 }
 
-/* One cron field item list ("1,5-10/2,*"), each value within [lo, hi]. */
-static int cron_field_ok(const char *f, size_t len, int lo, int hi)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        long a = lo, b = hi, step = 1;
-        char *end;
-        char buf[32];
-        size_t item_end = i;
-
-        while (item_end < len && f[item_end] != ',')
-            item_end++;
-        if (item_end == i || item_end - i >= sizeof(buf))
-            return 0;
-        memcpy(buf, f + i, item_end - i);
-        buf[item_end - i] = '\0';
-        end = buf;
-        if (*end == '*') {
-            end++;
-        } else {
-            if (*end < '0' || *end > '9')
-                return 0;
-            a = b = strtol(end, &end, 10);
-            if (*end == '-') {
-                end++;
-                if (*end < '0' || *end > '9')
-                    return 0;
-                b = strtol(end, &end, 10);
-            }
-        }
-        if (*end == '/') {
-            end++;
-            if (*end < '0' || *end > '9')
-                return 0;
-            step = strtol(end, &end, 10);
-            if (buf[0] != '*' && !strchr(buf, '-'))
-                return 0; /* "5/2" means nothing portable */
-        }
-        if (*end != '\0' || a < lo || b > hi || a > b || step < 1 || step > hi)
-            return 0;
-        i = item_end + 1;
-        if (item_end + 1 == len)
-            return 0; /* trailing comma */
-    }
-    return 1;
-}
-
 int rules_cron_is_valid(const char *expr, char *why, size_t why_size)
 {
-    static const struct {
-        const char *name;
-        int lo, hi;
-    } fields[] = {{"minute", 0, 59},
-                  {"hour", 0, 23},
-                  {"day of month", 1, 31},
-                  {"month", 1, 12},
-                  {"day of week", 0, 7}};
-    static const char *const macros[] = {"@hourly", "@daily", "@weekly", "@monthly"};
-    static const char *const count_msg =
-        "needs 5 fields: minute hour day-of-month month day-of-week";
-    const char *p = expr;
+    omlop_err err = OMLOP_ERR_INIT;
+    cron_expr e;
 
-    for (size_t i = 0; i < sizeof(macros) / sizeof(macros[0]); i++) {
-        if (strcmp(expr, macros[i]) == 0)
-            return 1;
-    }
-    for (size_t k = 0; k < 5; k++) {
-        size_t len;
+    if (cron_parse(expr, &e, &err) == 0)
+        return 1;
+    snprintf(why, why_size, "%s", err.msg);
+    return 0;
+}
 
-        while (*p == ' ')
-            p++;
-        len = strcspn(p, " ");
-        if (len == 0) {
-            snprintf(why, why_size, "%s", count_msg);
-            return 0;
-        }
-        if (!cron_field_ok(p, len, fields[k].lo, fields[k].hi)) {
-            snprintf(why, why_size,
-                     "the %s field must be *, a number, a range a-b, a step */n or a-b/n, or a "
-                     "list of them, within %d-%d",
-                     fields[k].name, fields[k].lo, fields[k].hi);
-            return 0;
-        }
-        p += len;
-    }
-    while (*p == ' ')
-        p++;
-    if (*p != '\0') {
-        snprintf(why, why_size, "%s", count_msg);
-        return 0;
-    }
-    return 1;
+/*
+ * A scheduled Backup is named <tenant>-yyyymmdd-hhmm (14 more characters), so the tenant's name
+ * must leave room for them in a 63-character name.
+ */
+#define RULES_SCHEDULED_NAME_MAX (63 - 14)
+
+/* The time zone must be in the tz database the schedule is computed with (lib/tz.h). */
+static void check_time_zone(rctx *r, const json_object *obj)
+{
+    const char *name = str_at(obj, "spec.timeZone");
+    omlop_err err = OMLOP_ERR_INIT;
+    tz *z = NULL;
+
+    if (!name)
+        return;
+    if (tz_load(name, NULL, &z, &err) < 0)
+        fail(r, "spec.timeZone", "%s", err.msg);
+    tz_free(z);
 }
 
 static void check_tenant(rctx *r, const json_object *obj)
 {
     const char *schedule = str_at(obj, "spec.backup.schedule");
-    char why[160];
+    const char *name = str_at(obj, "metadata.name");
+    char why[OMLOP_ERR_MSG_MAX];
 
     check_hosts(r, obj);
     check_network_tls(r, obj);
     check_stores(r, obj);
+    check_time_zone(r, obj);
     if (schedule && !rules_cron_is_valid(schedule, why, sizeof(why)))
-        fail(r, "spec.backup.schedule", "invalid cron expression \"%s\": %s", schedule, why);
+        fail(r, "spec.backup.schedule", "%s", why);
+    if (schedule && name && strlen(name) > RULES_SCHEDULED_NAME_MAX)
+        fail(r, "spec.backup.schedule",
+             "a tenant with scheduled backups needs a name of at most %d characters (its "
+             "Backups are named <tenant>-yyyymmdd-hhmm); \"%s\" has %zu",
+             RULES_SCHEDULED_NAME_MAX, name, strlen(name));
 }
 
 /* --- Other kinds -------------------------------------------------------------------------- */
@@ -478,14 +423,24 @@ static void check_restore(rctx *r, const json_object *obj)
 {
     int has_ref = cjson_get(obj, "spec.backupRef") != NULL;
     int has_ts = str_at(obj, "spec.timestamp") != NULL;
+    int has_key = str_at(obj, "spec.source.objectKey") != NULL;
+    const char *key = str_at(obj, "spec.source.objectKey");
 
-    if (has_ref && has_ts)
-        fail(r, "spec.timestamp",
-             "set only one of backupRef and timestamp (both name the backup to restore)");
-    else if (!has_ref && !has_ts)
+    if (has_ref + has_ts + has_key > 1)
+        fail(r, has_key ? "spec.source.objectKey" : "spec.timestamp",
+             "set only one of backupRef, timestamp and source.objectKey (each names what to "
+             "restore)");
+    else if (!has_ref && !has_ts && !has_key)
         fail(r, "spec",
-             "set one of backupRef (a Backup's name) or timestamp (a backup identifier such as "
-             "1681319391)");
+             "set one of backupRef (a Backup's name), timestamp (a backup identifier such as "
+             "1681319391) or source.objectKey (a plain SQL dump's key)");
+    if (str_at(obj, "spec.source.tenant") && !has_ts)
+        fail(r, "spec.source.tenant",
+             "goes with timestamp (a backupRef names its tenant; an objectKey is a full key)");
+    if (key && (key[0] == '/' || strstr(key, "..")))
+        fail(r, "spec.source.objectKey",
+             "\"%s\": a key relative to the destination's prefix, without a leading '/' or '..'",
+             key);
 }
 
 static void check_secret_keys(rctx *r, const json_object *obj, const char *field)

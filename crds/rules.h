@@ -11,8 +11,11 @@
  * needs natIP, lan refuses it, and natIP is "auto" or a valid IPv4; an external
  * database needs its password Secret; external object storage (and a backup
  * destination with a bucketURL) need credentials; observability.lokiURL needs
- * observability enabled; backup.schedule fields are within cron's ranges;
- * ha.preferredMain names a host.
+ * observability enabled; backup.schedule parses as a 5-field cron schedule
+ * that can fire (lib/cron.h; the message names the field), and a tenant with
+ * one has a name of at most 49 characters (its Backups are <tenant>-yyyymmdd-
+ * hhmm); spec.timeZone is in the tz database (lib/tz.h); ha.preferredMain names
+ * a host.
  * Restore: exactly one of backupRef and timestamp.
  * Secret: keys of data and stringData are [-._a-zA-Z0-9]+, at most 253.
  * Event: lastTimestamp is not before firstTimestamp.
@@ -39,8 +42,8 @@ int rules_check(const char *kind, const json_object *obj, const ynode *doc, cons
                 diag_list *diags);
 
 /*
- * Whether expr is a valid 5-field cron expression (or @hourly, @daily, @weekly,
- * @monthly); when not, why (why_size bytes) says which field is wrong.
+ * Whether expr is a valid 5-field cron expression or macro (lib/cron.h); when
+ * not, why (why_size bytes) says which field is wrong.
  */
 int rules_cron_is_valid(const char *expr, char *why, size_t why_size);
 

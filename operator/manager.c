@@ -24,6 +24,8 @@
 #include "operator/config.h"
 #include "operator/workqueue.h"
 #include "reconcilers/backup.h"
+#include "reconcilers/backup_schedule.h"
+#include "reconcilers/restore.h"
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
@@ -63,12 +65,14 @@ struct manager {
     atomic_int stop; /* also the reconciles' cancel flag */
     pthread_t watch_thread;
     pthread_t secrets_thread;
-    pthread_t backups_thread; /* the store watch on Backups (backups_main) */
+    pthread_t backups_thread;  /* the store watch on Backups (backups_main) */
+    pthread_t restores_thread; /* the store watch on Restores (restores_main) */
     pthread_t *workers;
     int n_workers;
     int has_watch_thread;
     int has_secrets_thread;
     int has_backups_thread;
+    int has_restores_thread;
     /* lock protects hosts (the views), seen, tombs and refs; never held across host or store
      * I/O */
     pthread_mutex_t lock;
@@ -408,29 +412,80 @@ static void host_forget(void *ctx, const char *tenant, const char *const *keep)
 
 /* ---- workers ------------------------------------------------------------------------------ */
 
-/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts. */
+static void backup_env_of(manager *m, backup_env *be)
+{
+    memset(be, 0, sizeof(*be));
+    be->st = m->st;
+    be->ev = m->ev;
+    be->host_get = m->env.host_get;
+    be->host_ctx = m->env.host_ctx;
+    be->cancel = &m->stop;
+}
+
+/* The tenant's backup schedule, before its round so that a Backup is created at its fire time
+ * (reconcilers/backup_schedule.h); queues the tenant for the next fire (no polling). */
+static void schedule_one(manager *m, const char *name)
+{
+    backup_env be;
+    omlop_err err = OMLOP_ERR_INIT;
+    struct timespec now;
+    int64_t next_ms = -1;
+
+    backup_env_of(m, &be);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (backup_schedule_tenant(&be, name, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                               &next_ms, &err) < 0)
+        log_warn("tenant=%s backup schedule: %s", name, err.msg);
+    if (next_ms > 0)
+        workqueue_add_after(m->q, name, next_ms);
+}
+
+/* The tenant's Backups, after its round, in its worker (reconcilers/backup.h): same hosts;
+ * then retention, which counts the ones that just completed. */
 static void backups_one(manager *m, const char *name, int is_ready)
 {
     backup_env be;
     omlop_err err = OMLOP_ERR_INIT;
 
-    memset(&be, 0, sizeof(be));
-    be.st = m->st;
-    be.ev = m->ev;
-    be.host_get = m->env.host_get;
-    be.host_ctx = m->env.host_ctx;
-    be.cancel = &m->stop;
+    backup_env_of(m, &be);
     if (backup_reconcile_tenant(&be, name, is_ready, &err) < 0)
         log_warn("tenant=%s backups: %s", name, err.msg);
+    omlop_err_clear(&err);
+    if (backup_retention_tenant(&be, name, &err) < 0)
+        log_warn("tenant=%s backup retention: %s", name, err.msg);
+}
+
+/* The tenant's Restores, after its backups, in its worker (reconcilers/restore.h). */
+static void restores_one(manager *m, const char *name, int is_ready)
+{
+    restore_env re;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    memset(&re, 0, sizeof(re));
+    re.st = m->st;
+    re.ev = m->ev;
+    re.host_get = m->env.host_get;
+    re.host_ctx = m->env.host_ctx;
+    re.cancel = &m->stop;
+    if (restore_reconcile_tenant(&re, name, is_ready, &err) < 0)
+        log_warn("tenant=%s restores: %s", name, err.msg);
 }
 
 static void reconcile_one(manager *m, const char *name)
 {
     tenant_result res;
     omlop_err err = OMLOP_ERR_INIT;
-    int rc = tenant_reconcile(&m->env, name, &res, &err);
+    int64_t t0;
+    int rc;
 
+    schedule_one(m, name);
+    t0 = clock_now_ns();
+    rc = tenant_reconcile(&m->env, name, &res, &err);
+    /* what a round costs, for bench/tenant_bench.sh and whoever tunes the cadences */
+    log_debug("tenant=%s round_us=%lld unchanged=%d converged=%d rc=%d", name,
+              (long long)((clock_now_ns() - t0) / 1000), res.is_unchanged, res.is_converged, rc);
     backups_one(m, name, rc == 0 && !res.is_gone && res.is_converged);
+    restores_one(m, name, rc == 0 && !res.is_gone && res.is_converged);
 
     if (rc == 0 && res.is_gone) {
         char *tomb;
@@ -777,19 +832,18 @@ static void *secrets_main(void *arg)
     return NULL;
 }
 
-/* Follow /omlop/backups/: a new Backup queues its tenant (a missed one: the resync). */
-static void *backups_main(void *arg)
+/* Follow prefix (Backups, Restores): a new object queues its tenant (a missed one: the
+ * resync); with is_modified_too a change does as well (a Restore's retry annotation). */
+static void follow_prefix(manager *m, const char *prefix, int is_modified_too)
 {
-    manager *m = arg;
-
     while (!atomic_load(&m->stop)) {
         omlop_err err = OMLOP_ERR_INIT;
         store_watch *w = NULL;
         int64_t rev = 0;
 
         if (store_current_revision(m->st, &rev, &err) < 0 ||
-            store_watch_open(m->st, BACKUP_KEY_PREFIX, rev, &w, &err) < 0) {
-            log_warn("reconcile: watching backups failed, retrying: %s", err.msg);
+            store_watch_open(m->st, prefix, rev, &w, &err) < 0) {
+            log_warn("reconcile: watching %s failed, retrying: %s", prefix, err.msg);
             for (int i = 0; i < RELIST_PAUSE_MS / 100 && !atomic_load(&m->stop); i++)
                 clock_sleep_ms(100);
             continue;
@@ -802,7 +856,9 @@ static void *backups_main(void *arg)
             memset(&ev, 0, sizeof(ev));
             rc = store_watch_next(w, &ev, WATCH_POLL_MS, &err);
             if (rc == 0) {
-                if (ev.type == STORE_EVENT_ADDED && ev.kv.value &&
+                if ((ev.type == STORE_EVENT_ADDED ||
+                     (is_modified_too && ev.type == STORE_EVENT_MODIFIED)) &&
+                    ev.kv.value &&
                     backup_tenant_of(ev.kv.value, ev.kv.value_len, tenant, sizeof(tenant)) == 0)
                     workqueue_add(m->q, tenant);
                 store_event_release(&ev);
@@ -812,6 +868,17 @@ static void *backups_main(void *arg)
         }
         store_watch_close(w);
     }
+}
+
+static void *backups_main(void *arg)
+{
+    follow_prefix(arg, BACKUP_KEY_PREFIX, 0);
+    return NULL;
+}
+
+static void *restores_main(void *arg)
+{
+    follow_prefix(arg, RESTORE_KEY_PREFIX, 1);
     return NULL;
 }
 
@@ -889,6 +956,11 @@ int manager_start(manager *m, omlop_err *err)
         return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the backup watch");
     }
     m->has_backups_thread = 1;
+    if (pthread_create(&m->restores_thread, NULL, restores_main, m) != 0) {
+        manager_stop(m);
+        return omlop_err_set(err, OMLOP_EINTERNAL, "manager: cannot start the restore watch");
+    }
+    m->has_restores_thread = 1;
     for (int i = 0; i < m->opts.workers; i++) {
         if (pthread_create(&m->workers[i], NULL, worker_main, m) != 0) {
             manager_stop(m);
@@ -927,6 +999,9 @@ void manager_stop(manager *m)
     if (m->has_backups_thread)
         pthread_join(m->backups_thread, NULL);
     m->has_backups_thread = 0;
+    if (m->has_restores_thread)
+        pthread_join(m->restores_thread, NULL);
+    m->has_restores_thread = 0;
     for (int i = 0; i < m->n_workers; i++)
         pthread_join(m->workers[i], NULL);
     m->n_workers = 0;

@@ -111,13 +111,9 @@ static int write_failed(const backup_env *env, const json_object *bobj, const ch
 
 /* ---- the destination --------------------------------------------------------------------- */
 
-/* The s3_config of the tenant's backup destination; strings kept in sb (secret wiped later). */
-typedef struct dest {
-    s3_config cfg;
-    strbuf access, secret;
-} dest;
+typedef backup_dest dest;
 
-static void dest_release(dest *d)
+void backup_dest_release(backup_dest *d)
 {
     if (d->secret.buf)
         OPENSSL_cleanse(d->secret.buf, d->secret.len);
@@ -125,7 +121,8 @@ static void dest_release(dest *d)
     strbuf_release(&d->access);
 }
 
-static int dest_from_tenant(const json_object *tenant, secrets_ctx *sc, dest *d, omlop_err *err)
+int backup_dest_from_tenant(const json_object *tenant, secrets_ctx *sc, backup_dest *d,
+                            omlop_err *err)
 {
     const char *name = cjson_get_string(tenant, "metadata.name");
     const json_object *bd = cjson_get(tenant, "spec.backup.destination");
@@ -216,7 +213,7 @@ static void tenant_ctx_release(tenant_ctx *t)
         else
             backup_bucket_s3_close(NULL, &t->bk);
     }
-    dest_release(&t->d);
+    backup_dest_release(&t->d);
     secrets_ctx_release(&t->sc);
     json_object_put(t->tobj);
 }
@@ -238,8 +235,7 @@ static const json_object *host_spec(const json_object *tenant, const char *host)
     return NULL;
 }
 
-/* Where component runs: its host and container (borrowed from ds), or NULL. */
-static const desired_container *find_component(const desired_state *ds, const char *component,
+const desired_container *backup_find_component(const desired_state *ds, const char *component,
                                                const desired_host **host)
 {
     for (size_t i = 0; i < desired_host_count(ds); i++) {
@@ -255,24 +251,24 @@ static const desired_container *find_component(const desired_state *ds, const ch
     return NULL;
 }
 
-/* A connected Podman client for host (through the manager's cache); NULL with err. */
-static podman_client *host_connect(tenant_ctx *t, const char *host, omlop_err *err)
+podman_client *backup_host_connect(const backup_env *env, secrets_ctx *sc, const char *tenant,
+                                   const json_object *tobj, const char *host, omlop_err *err)
 {
     tenant_env te;
     tenant_host_round h;
-    const json_object *hs = host_spec(t->tobj, host);
+    const json_object *hs = host_spec(tobj, host);
 
     if (!hs) {
         omlop_err_set(err, OMLOP_EINVAL, "host %s is not in the tenant's spec.hosts", host);
         return NULL;
     }
     memset(&te, 0, sizeof(te));
-    te.st = t->env->st;
-    te.host_get = t->env->host_get;
-    te.host_ctx = t->env->host_ctx;
+    te.st = env->st;
+    te.host_get = env->host_get;
+    te.host_ctx = env->host_ctx;
     memset(&h, 0, sizeof(h));
     h.name = host;
-    tenant_round_host_connect(&te, &t->sc, t->tenant, hs, &h);
+    tenant_round_host_connect(&te, sc, tenant, hs, &h);
     if (!h.is_reachable) {
         *err = h.err;
         if (!err->code)
@@ -387,7 +383,7 @@ static int run_one(tenant_ctx *t, const json_object *bobj, const char *const *ta
         omlop_err_prefix(&e, "tenant spec: ");
         goto failed_early;
     }
-    pg = find_component(ds, PG_COMPONENT, &pg_host);
+    pg = backup_find_component(ds, PG_COMPONENT, &pg_host);
     if (!pg) {
         omlop_err_set(&e, OMLOP_EINVAL,
                       "tenant %s runs no %s (an external database is not "
@@ -397,14 +393,14 @@ static int run_one(tenant_ctx *t, const json_object *bobj, const char *const *ta
     }
     if (json_object_get_boolean(cjson_get(bobj, "spec.includeAsteriskCustom")) ||
         !cjson_get(bobj, "spec.includeAsteriskCustom"))
-        ast = find_component(ds, ASTERISK_COMPONENT, &ast_host);
+        ast = backup_find_component(ds, ASTERISK_COMPONENT, &ast_host);
     if (bucket_open(t, &e) < 0)
         goto failed_early;
     if (t->env->io) {
         io_pg = *t->env->io;
         io_ast = *t->env->io;
     } else {
-        bp_pg.pc = host_connect(t, pg_host->name, &e);
+        bp_pg.pc = backup_host_connect(t->env, &t->sc, t->tenant, t->tobj, pg_host->name, &e);
         bp_pg.cancel = t->env->cancel;
         if (!bp_pg.pc) {
             omlop_err_prefix(&e, "connect: ");
@@ -413,7 +409,7 @@ static int run_one(tenant_ctx *t, const json_object *bobj, const char *const *ta
         backup_io_podman(&bp_pg, &io_pg);
         io_ast = io_pg;
         if (ast && strcmp(ast_host->name, pg_host->name) != 0) {
-            bp_ast.pc = host_connect(t, ast_host->name, &e);
+            bp_ast.pc = backup_host_connect(t->env, &t->sc, t->tenant, t->tobj, ast_host->name, &e);
             bp_ast.cancel = t->env->cancel;
             if (!bp_ast.pc) {
                 omlop_err_prefix(&e, "connect: ");
@@ -493,6 +489,35 @@ out:
     return rc;
 }
 
+int backup_purge(const backup_env *env, const json_object *tobj, const char *timestamp, size_t *n,
+                 omlop_err *err)
+{
+    tenant_ctx t;
+    strbuf prefix = STRBUF_INIT;
+    size_t na = 0;
+    int rc;
+
+    *n = 0;
+    memset(&t, 0, sizeof(t));
+    t.env = env;
+    t.tenant = cjson_get_string(tobj, "metadata.name");
+    t.sc.st = env->st;
+    t.sc.tenant = t.tenant;
+    if ((rc = backup_dest_from_tenant(tobj, &t.sc, &t.d, err)) < 0)
+        goto out;
+    t.has_dest = 1;
+    if ((rc = bucket_open(&t, err)) < 0)
+        goto out;
+    backup_prefix(t.tenant, timestamp, &prefix);
+    if ((rc = t.bk.abort_pending(t.bk.ctx, prefix.buf, &na, err)) == 0)
+        rc = t.bk.delete_prefix(t.bk.ctx, prefix.buf, n, err);
+out:
+    strbuf_release(&prefix);
+    t.tobj = NULL; /* borrowed */
+    tenant_ctx_release(&t);
+    return rc;
+}
+
 /* ---- the entry point --------------------------------------------------------------------- */
 
 int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_tenant_ready,
@@ -543,7 +568,7 @@ int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_te
     }
     omlop_err_clear(&t.dest_err);
     if (t.tobj)
-        t.has_dest = dest_from_tenant(t.tobj, &t.sc, &t.d, &t.dest_err) == 0;
+        t.has_dest = backup_dest_from_tenant(t.tobj, &t.sc, &t.d, &t.dest_err) == 0;
     else
         omlop_err_set(&t.dest_err, OMLOP_ENOTFOUND, "tenant %s not found: no destination", tenant);
     for (size_t i = 0; i < n && rc == 0; i++) {

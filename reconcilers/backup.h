@@ -35,6 +35,8 @@
 #include "lib/err.h"
 #include "lib/strbuf.h"
 #include "objects/events.h"
+#include "reconcilers/desired.h"
+#include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
 #include "store/store.h"
 
@@ -171,6 +173,14 @@ typedef struct backup_env {
 int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_tenant_ready,
                             omlop_err *err);
 
+/*
+ * Delete what the backup with this timestamp wrote in tenant's bucket (tobj: the Tenant, for
+ * its destination): pending multipart uploads aborted, objects under its folder deleted; *n
+ * how many objects. For retention (backup_schedule.h).
+ */
+int backup_purge(const backup_env *env, const json_object *tobj, const char *timestamp, size_t *n,
+                 omlop_err *err);
+
 /* The tenant a stored Backup (JSON text) names, copied into out; 0 or OMLOP_EINVAL. */
 int backup_tenant_of(const char *value, size_t len, char *out, size_t cap);
 
@@ -184,5 +194,35 @@ typedef struct backup_podman {
     atomic_int *cancel;
 } backup_podman;
 void backup_io_podman(backup_podman *bp, backup_io *out);
+
+/* ---- shared with the Restore reconciler (reconcilers/restore.h) ------------------------------ */
+
+/* The s3_config of a tenant's backup destination; its strings live in access and secret (the
+ * secret wiped by backup_dest_release) or in the Tenant object (borrowed). */
+typedef struct backup_dest {
+    s3_config cfg;
+    strbuf access, secret;
+} backup_dest;
+
+/* spec.backup.destination when it has a bucketURL, else spec.objectStorage; errors name the
+ * field. Release d either way. */
+int backup_dest_from_tenant(const json_object *tenant, secrets_ctx *sc, backup_dest *d,
+                            omlop_err *err);
+void backup_dest_release(backup_dest *d);
+
+/* Where component runs: its host and container (borrowed from ds), or NULL. */
+const desired_container *backup_find_component(const desired_state *ds, const char *component,
+                                               const desired_host **host);
+
+/* A connected Podman client for host of tenant (tobj), through env's host cache (borrowed,
+ * valid until the worker's call ends); NULL with err. */
+podman_client *backup_host_connect(const backup_env *env, secrets_ctx *sc, const char *tenant,
+                                   const json_object *tobj, const char *host, omlop_err *err);
+
+/* The exact row count of every table of the container's database (psql, as the manifest
+ * takes them) into *tables ({"schema.table": rows}, owned by the caller); errors name the
+ * step "exec psql (row counts)". */
+int backup_table_counts(const backup_io *io, const char *container, json_object **tables,
+                        omlop_err *err);
 
 #endif

@@ -198,13 +198,10 @@ static json_object *jstr(const char *s)
     return json_object_new_string(s ? s : "");
 }
 
-int backup_manifest_build(const backup_job *job, const backup_outcome *out, const char *counts,
-                          const char *pg_dump_version, strbuf *json, omlop_err *err)
+/* psql's "schema.table|rows" lines into tables. */
+static int counts_parse(const char *counts, json_object *tables, omlop_err *err)
 {
-    json_object *m = json_object_new_object(), *parts = json_object_new_array();
-    json_object *tables = json_object_new_object();
     const char *line = counts ? counts : "";
-    int rc = 0;
 
     while (*line) {
         const char *nl = strchr(line, '\n');
@@ -217,17 +214,16 @@ int backup_manifest_build(const backup_job *job, const backup_outcome *out, cons
         if (len == 0)
             goto next;
         if (len >= sizeof(buf)) {
-            rc = omlop_err_set(err, OMLOP_EPROTO, "row counts: a line of %zu bytes", len);
-            goto out;
+            return omlop_err_set(err, OMLOP_EPROTO, "row counts: a line of %zu bytes", len);
         }
         memcpy(buf, line, len);
         buf[len] = '\0';
         bar = strrchr(buf, '|');
         rows = bar && bar != buf ? strtoll(bar + 1, &end, 10) : -1;
         if (!bar || bar == buf || bar[1] == '\0' || *end != '\0' || rows < 0) {
-            rc = omlop_err_set(err, OMLOP_EPROTO,
-                               "row counts: '%s' is not 'schema.table|rows' (psql's answer)", buf);
-            goto out;
+            return omlop_err_set(err, OMLOP_EPROTO,
+                                 "row counts: '%s' is not 'schema.table|rows' (psql's answer)",
+                                 buf);
         }
         *bar = '\0';
         json_object_object_add(tables, buf, json_object_new_int64(rows));
@@ -236,6 +232,18 @@ int backup_manifest_build(const backup_job *job, const backup_outcome *out, cons
         while (*line == '\r' || *line == '\n')
             line++;
     }
+    return 0;
+}
+
+int backup_manifest_build(const backup_job *job, const backup_outcome *out, const char *counts,
+                          const char *pg_dump_version, strbuf *json, omlop_err *err)
+{
+    json_object *m = json_object_new_object(), *parts = json_object_new_array();
+    json_object *tables = json_object_new_object();
+    int rc = counts_parse(counts, tables, err);
+
+    if (rc < 0)
+        goto out;
     for (size_t i = 0; i < out->n_parts; i++) {
         json_object *p = json_object_new_object();
 
@@ -292,17 +300,36 @@ static void cleanup(const backup_bucket *bk, const char *prefix, omlop_err *err)
     }
 }
 
+static const char *const counts_cmd[] = {
+    "sh",
+    "-c",
+    PG_ENV_PREFIX "exec psql -X -A -t -q -v ON_ERROR_STOP=1 -U \"$U\" -d \"$D\" -c \"$1\"",
+    "sh",
+    counts_sql,
+    NULL};
+
+int backup_table_counts(const backup_io *io, const char *container, json_object **tables,
+                        omlop_err *err)
+{
+    strbuf counts = STRBUF_INIT;
+    int rc = run_capture(io, container, "psql (row counts)", counts_cmd, &counts, err);
+
+    *tables = NULL;
+    if (rc == 0) {
+        *tables = json_object_new_object();
+        if ((rc = counts_parse(counts.buf, *tables, err)) < 0) {
+            json_object_put(*tables);
+            *tables = NULL;
+        }
+    }
+    strbuf_release(&counts);
+    return rc;
+}
+
 int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *bk,
                backup_outcome *out, omlop_err *err)
 {
     static const char *const version_cmd[] = {"pg_dump", "--version", NULL};
-    const char *const counts_cmd[] = {
-        "sh",
-        "-c",
-        PG_ENV_PREFIX "exec psql -X -A -t -q -v ON_ERROR_STOP=1 -U \"$U\" -d \"$D\" -c \"$1\"",
-        "sh",
-        counts_sql,
-        NULL};
     static const struct {
         const char *name, *path, *file;
     } dirs[] = {{"asterisk-custom", "/etc/asterisk/custom", "asterisk-custom.tar"},

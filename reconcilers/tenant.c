@@ -51,6 +51,15 @@ static int is_paused(const json_object *obj)
            strcmp(json_object_get_string(v), "true") == 0;
 }
 
+static int is_restore_held(const json_object *obj)
+{
+    json_object *v = NULL;
+
+    return json_object_object_get_ex(cjson_get(obj, "metadata.annotations"),
+                                     TENANT_RESTORE_HOLD_ANNOTATION, &v) &&
+           json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0;
+}
+
 /* desired_public_ip_fn: ask the round's host (connected first) for its public address. */
 static int round_public_ip(void *ctx, const char *host, strbuf *out)
 {
@@ -436,6 +445,11 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     if (is_paused(r.obj)) {
         log_info("tenant=%s paused (annotation %s), not reconciled", name,
                  TENANT_PAUSED_ANNOTATION);
+        goto out;
+    }
+    if (is_restore_held(r.obj)) {
+        log_info("tenant=%s held by a restore (annotation %s), not reconciled", name,
+                 TENANT_RESTORE_HOLD_ANNOTATION);
         goto out;
     }
     round_connect(&r);

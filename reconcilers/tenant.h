@@ -34,7 +34,8 @@
  * (retried).
  *
  * Paused tenants (annotation omlop.io/paused: "true") are left alone; a
- * deletion still tears them down (if they carry the finalizer).
+ * deletion still tears them down (if they carry the finalizer). So are tenants held by a
+ * restore (annotation omlop.io/restore-hold: <Restore>).
  *
  * Thread safety: tenant_reconcile may run for different tenants in parallel;
  * the caller (operator/manager.c's work queue) never runs one tenant twice at
@@ -56,6 +57,9 @@
 
 #define TENANT_KEY_PREFIX        "/omlop/tenants/"
 #define TENANT_PAUSED_ANNOTATION "omlop.io/paused"
+/* Set by a Restore (reconcilers/restore.h) while the database may be half restored: a round
+ * leaves the tenant alone as if paused (nothing restarts the components it stopped). */
+#define TENANT_RESTORE_HOLD_ANNOTATION "omlop.io/restore-hold"
 
 /* How to reach one host of a tenant (all borrowed; identity holds a private key). */
 typedef struct tenant_host_access {

@@ -33,6 +33,8 @@ typedef struct fake {
     int listen_fd;
     pthread_t thread;
     atomic_int stop;
+    strbuf put; /* the body of the last PUT archive into pg (read after the reply) */
+    char put_target[1024];
 } fake;
 
 static void respond(int fd, int status, const char *reason, const char *body)
@@ -62,14 +64,20 @@ static char dump_byte(size_t i)
     return (char)('a' + (i * 7) % 26);
 }
 
-static int serve(int fd, const char *target)
+static int serve(fake *fk, int fd, const char *method, const char *target, const strbuf *body)
 {
     if (strncmp(target, "/v4.0.0/libpod", 14) != 0) {
         respond(fd, 200, "OK", "OK"); /* _ping */
-        return 0;
+        /* one connection at a time: let the next (a raw stream's PUT) in */
+        return -1;
     }
     target += 14;
-    if (strcmp(target, "/containers/pg/exec") == 0) {
+    if (strcmp(method, "PUT") == 0 && strncmp(target, "/containers/pg/archive?", 23) == 0) {
+        strbuf_reset(&fk->put);
+        strbuf_add(&fk->put, body->buf ? body->buf : "", body->len);
+        snprintf(fk->put_target, sizeof(fk->put_target), "%s", target);
+        respond(fd, 200, "OK", "");
+    } else if (strcmp(target, "/containers/pg/exec") == 0) {
         respond(fd, 201, "Created", "{\"Id\":\"e1\"}");
     } else if (strcmp(target, "/exec/e1/start") == 0) {
         static const char hdr[] =
@@ -120,7 +128,7 @@ static void *fake_main(void *arg)
             continue;
         while (!atomic_load(&f->stop) &&
                fake_http_read_request(&f->stop, fd, &in, method, target, &body) == 0)
-            if (serve(fd, target) < 0)
+            if (serve(f, fd, method, target, &body) < 0)
                 break;
         close(fd);
         strbuf_release(&in);
@@ -168,6 +176,7 @@ static int teardown(void **state)
     close(fx->f.listen_fd);
     unlink(fx->f.path);
     rmdir(fx->f.dir);
+    strbuf_release(&fx->f.put);
     free(fx);
     return 0;
 }
@@ -267,6 +276,54 @@ static void test_archive_get_streams_and_missing_is_not_found(void **state)
     strbuf_release(&s.got);
 }
 
+/* A body pushed in pieces arrives whole, with the length announced; the bounds hold. */
+static void test_archive_put_streams_the_body(void **state)
+{
+    fixture *fx = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    podman_put *w = NULL;
+    char big[70000];
+
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = dump_byte(i);
+    assert_int_equal(podman_archive_put_open(fx->p, "pg", "/tmp", sizeof(big) + 4, NULL, &w, &err),
+                     0);
+    assert_int_equal(podman_put_write(w, "head", 4, &err), 0);
+    for (size_t off = 0; off < sizeof(big); off += 7000)
+        assert_int_equal(podman_put_write(w, big + off, 7000, &err), 0);
+    /* past the announced length: refused, nothing sent */
+    assert_int_equal(podman_put_write(w, "x", 1, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "more than announced"));
+    if (podman_put_finish(w, &err) < 0)
+        fail_msg("finish: %s", err.msg);
+    assert_string_equal(fx->f.put_target, "/containers/pg/archive?path=%2Ftmp");
+    assert_int_equal(fx->f.put.len, sizeof(big) + 4);
+    assert_memory_equal(fx->f.put.buf, "head", 4);
+    assert_memory_equal(fx->f.put.buf + 4, big, sizeof(big));
+}
+
+static void test_archive_put_short_body_and_podman_errors(void **state)
+{
+    fixture *fx = *state;
+    omlop_err err = OMLOP_ERR_INIT;
+    podman_put *w = NULL;
+
+    /* finishing before the announced end is an error, not a truncated file */
+    assert_int_equal(podman_archive_put_open(fx->p, "pg", "/tmp", 10, NULL, &w, &err), 0);
+    assert_int_equal(podman_put_write(w, "12345", 5, &err), 0);
+    assert_int_equal(podman_put_finish(w, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "5 bytes of the body missing"));
+    /* Podman's refusal, mapped and naming the container */
+    assert_int_equal(podman_archive_put_open(fx->p, "gone", "/tmp", 2, NULL, &w, &err), 0);
+    assert_int_equal(podman_put_write(w, "ab", 2, &err), 0);
+    assert_int_equal(podman_put_finish(w, &err), OMLOP_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "copy files into container 'gone'"));
+    /* a relative destination never leaves the client */
+    assert_int_equal(podman_archive_put_open(fx->p, "pg", "tmp", 2, NULL, &w, &err), OMLOP_EINVAL);
+    assert_null(w);
+    podman_put_abort(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +331,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_stream_bounds_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_stream_returns_the_sinks_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_get_streams_and_missing_is_not_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_archive_put_streams_the_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_put_short_body_and_podman_errors, setup,
                                         teardown),
     };
 

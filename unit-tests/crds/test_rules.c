@@ -176,11 +176,31 @@ static const rule_case cases[] = {
     /* backup schedule */
     {"cron ok", HEAD AIO "  backup: {schedule: \"*/15 0-23/2 1,15 * 1-5\"}\n", NULL, NULL, 0},
     {"cron minute 61", HEAD AIO "  backup: {schedule: \"61 * * * *\"}\n", "spec.backup.schedule",
-     "the minute field must be", 1},
+     "field 1 (minute): 61 out of range 0-59", 1},
+    {"cron hour 25", HEAD AIO "  backup: {schedule: \"0 25 * * *\"}\n", "spec.backup.schedule",
+     "field 2 (hour): 25 out of range 0-23", 1},
     {"cron reversed range", HEAD AIO "  backup: {schedule: \"0 5-1 * * *\"}\n",
-     "spec.backup.schedule", "the hour field must be", 1},
+     "spec.backup.schedule", "field 2 (hour): range 5-1 is backwards", 1},
     {"cron month 13", HEAD AIO "  backup: {schedule: \"0 0 1 13 *\"}\n", "spec.backup.schedule",
-     "the month field", 1},
+     "field 4 (month): 13 out of range 1-12", 1},
+    {"cron four fields", HEAD AIO "  backup: {schedule: \"0 0 1 *\"}\n", "spec.backup.schedule",
+     "expected 5 fields (minute hour day-of-month month day-of-week), got 4", 1},
+    {"cron names", HEAD AIO "  backup: {schedule: \"0 3 * JAN-JUN MON-FRI\"}\n", NULL, NULL, 0},
+    {"cron never", HEAD AIO "  backup: {schedule: \"0 3 30 2 *\"}\n", "spec.backup.schedule",
+     "never fires", 1},
+    {"time zone known", HEAD AIO "  timeZone: America/Argentina/Buenos_Aires\n", NULL, NULL, 0},
+    {"time zone unknown", HEAD AIO "  timeZone: Europe/Madird\n", "spec.timeZone",
+     "time zone \"Europe/Madird\": not in the tz database", 1},
+    {"scheduled tenant name too long",
+     "apiVersion: omlop.io/v1alpha1\nkind: Tenant\nmetadata: {name: "
+     "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdef}\nspec:\n" AIO
+     "  backup: {schedule: \"@daily\"}\n",
+     "spec.backup.schedule", "at most 49 characters", 1},
+    {"scheduled tenant name at the limit",
+     "apiVersion: omlop.io/v1alpha1\nkind: Tenant\nmetadata: {name: "
+     "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcde}\nspec:\n" AIO
+     "  backup: {schedule: \"@daily\"}\n",
+     NULL, NULL, 0},
     /* Restore */
     {"restore by backup",
      "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
@@ -193,11 +213,31 @@ static const rule_case cases[] = {
     {"restore both",
      "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
      "{name: t}, backupRef: {name: b}, timestamp: 1681319391}\n",
-     "spec.timestamp", "set only one of backupRef and timestamp", 1},
+     "spec.timestamp", "set only one of backupRef, timestamp and source.objectKey", 1},
     {"restore neither",
      "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
      "{name: t}}\n",
      "spec", "set one of backupRef", 1},
+    {"restore plain dump",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, source: {objectKey: pgsql-backup-old.sql}}\n",
+     NULL, NULL, 0},
+    {"restore another tenant's timestamp",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, timestamp: \"1681319391\", source: {tenant: other}}\n",
+     NULL, NULL, 0},
+    {"restore objectKey and backupRef",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, backupRef: {name: b}, source: {objectKey: x.sql}}\n",
+     "spec.source.objectKey", "set only one of", 1},
+    {"restore source tenant without timestamp",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, backupRef: {name: b}, source: {tenant: other}}\n",
+     "spec.source.tenant", "goes with timestamp", 1},
+    {"restore objectKey with ..",
+     "apiVersion: omlop.io/v1alpha1\nkind: Restore\nmetadata: {name: r}\nspec: {tenantRef: "
+     "{name: t}, source: {objectKey: a/../b.sql}}\n",
+     "spec.source.objectKey", "without a leading", 1},
     /* Secret */
     {"secret keys ok",
      "apiVersion: omlop.io/v1alpha1\nkind: Secret\nmetadata: {name: s}\nstringData: {tls.crt: "

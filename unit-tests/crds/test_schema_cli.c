@@ -93,7 +93,7 @@ static void test_validate_duplicate_key_and_rules(void **state)
                       "one host with role data");
     expect_in(&r.err, "spec.network.natIP: required when infraEnv is nat");
     expect_in(&r.err, "spec.tls.secretRef: required when tls.mode is custom");
-    expect_in(&r.err, "spec.timestamp: set only one of backupRef and timestamp");
+    expect_in(&r.err, "spec.timestamp: set only one of backupRef, timestamp and source.objectKey");
     omlctl_exec_release(&r);
 }
 

@@ -296,6 +296,39 @@ static void test_reconcile_leaves_a_paused_tenant_alone(void **state)
     json_object_put(t);
 }
 
+/* A restore's hold (reconcilers/restore.h): nothing is created or started, no status written;
+ * an empty value holds nothing. */
+static void test_reconcile_leaves_a_restore_held_tenant_alone(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    omlop_err err = OMLOP_ERR_INIT;
+    store_kv kv = {0};
+    json_object *t = stored_tenant(fx), *ann = json_object_new_object();
+    strbuf text = STRBUF_INIT;
+
+    json_object_object_add(ann, TENANT_RESTORE_HOLD_ANNOTATION, json_object_new_string("r1"));
+    json_object_object_add(cjson_get(t, "metadata"), "annotations", ann);
+    object_store_text(t, &text);
+    assert_int_equal(
+        store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err), 0);
+    reconcile_ok(fx, &res);
+    assert_int_equal(fx->f.n_created, 0);
+    assert_false(res.is_converged);
+    assert_int_equal(store_get(fx->st, TENANT_KEY_PREFIX "t1", &kv, &err), 0);
+    assert_null(strstr(kv.value, "\"status\""));
+    store_kv_release(&kv);
+    json_object_object_add(ann, TENANT_RESTORE_HOLD_ANNOTATION, json_object_new_string(""));
+    strbuf_reset(&text);
+    object_store_text(t, &text);
+    assert_int_equal(
+        store_update(fx->st, TENANT_KEY_PREFIX "t1", text.buf, text.len, 0, NULL, &err), 0);
+    reconcile_ok(fx, &res);
+    assert_true(fx->f.n_created > 0);
+    strbuf_release(&text);
+    json_object_put(t);
+}
+
 /* ---- deletion through the finalizer ------------------------------------------------------- */
 
 static void add_foreign_container(fixture *fx)
@@ -631,6 +664,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile_bad_pull_degrades_only_that_component, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_removes_orphans_and_tears_down, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_leaves_a_restore_held_tenant_alone, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_leaves_a_paused_tenant_alone, setup,
                                         teardown),
