@@ -247,8 +247,13 @@ static int http_do(acme_client *c, const char *method, const char *url, const ch
     curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_file)
+    if (c->ca_pem) {
+        struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+
+        curl_easy_setopt(c->easy, CURLOPT_CAINFO_BLOB, &blob);
+    } else if (c->ca_file) {
         curl_easy_setopt(c->easy, CURLOPT_CAINFO, c->ca_file);
+    }
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, r);
@@ -581,6 +586,9 @@ int acme_client_new(const acme_config *cfg, acme_client **out, omlop_err *err)
     if (cfg->ca_file && access(cfg->ca_file, R_OK) != 0)
         return omlop_err_set(err, OMLOP_EINVAL, "acme CA bundle %s: %s", cfg->ca_file,
                              strerror(errno));
+    if (cfg->ca_pem && !strstr(cfg->ca_pem, "-----BEGIN CERTIFICATE-----"))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "acme CA bundle (caBundle): no PEM certificate in it");
     c = xcalloc(1, sizeof(*c));
     c->key = acme_key_load(cfg->account_key_pem, 0);
     if (!c->key) {
@@ -593,6 +601,7 @@ int acme_client_new(const acme_config *cfg, acme_client **out, omlop_err *err)
     acme_thumbprint(&c->jwk, c->thumb);
     c->directory_url = xstrdup(cfg->directory_url);
     c->ca_file = xstrdup(cfg->ca_file);
+    c->ca_pem = xstrdup(cfg->ca_pem);
     c->email = xstrdup(cfg->email);
     c->account_url = xstrdup(cfg->account_url);
     c->terms_agreed = cfg->terms_agreed;
@@ -629,6 +638,7 @@ void acme_client_free(acme_client *c)
     strbuf_release(&c->jwk);
     free(c->directory_url);
     free(c->ca_file);
+    free(c->ca_pem);
     free(c->email);
     free(c->account_url);
     free(c->nonce);

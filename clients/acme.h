@@ -83,6 +83,7 @@ typedef struct acme_hooks {
 typedef struct acme_config {
     const char *directory_url;   /* required: https:// (http:// for lab servers) */
     const char *ca_file;         /* PEM bundle to verify the server with; NULL: system store */
+    const char *ca_pem;          /* the same as text (spec.tls.acme.caBundle); wins over ca_file */
     const char *account_key_pem; /* required: EC P-256 (ES256) or RSA >= 2048 (RS256) */
     const char *account_url;     /* a stored account URL, or NULL: look up / register */
     const char *email;           /* contact ("mailto:" is added); NULL: none */

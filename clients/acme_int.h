@@ -14,6 +14,7 @@
 struct acme_client {
     char *directory_url;
     char *ca_file;
+    char *ca_pem; /* CURLOPT_CAINFO_BLOB: a private CA's bundle held in memory */
     char *email;
     char *account_url; /* the kid; NULL until found or registered */
     int terms_agreed;

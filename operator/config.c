@@ -28,7 +28,8 @@ typedef enum opt_kind {
     OPT_COUNT,   /* int, a count */
     OPT_LEVEL,
     OPT_FORMAT,
-    OPT_BOOL /* int; as a flag --x (true), --no-x (false) or --x=true|false */
+    OPT_BOOL,    /* int; as a flag --x (true), --no-x (false) or --x=true|false */
+    OPT_FRACTION /* double in (0, 1): a decimal ("0.5") or a ratio ("1/3") */
 } opt_kind;
 
 typedef struct opt {
@@ -80,6 +81,9 @@ static const opt options[] = {
     {"verify-images", "verifyImages", OPT_SECONDS, OFF(reconcile.verify_images_s), 1, 24 * 3600},
     {"verify-files", "verifyFiles", OPT_SECONDS, OFF(reconcile.verify_files_s), 1, 24 * 3600},
     {"verify-ready", "verifyReady", OPT_SECONDS, OFF(reconcile.verify_ready_s), 1, 24 * 3600},
+    {"tls-renew-before-fraction", "tlsRenewBeforeFraction", OPT_FRACTION,
+     OFF(reconcile.tls_renew_fraction), 0, 0},
+    {"acme-solver-image", "acmeSolverImage", OPT_STR, OFF(reconcile.acme_solver_image), 0, 0},
     {NULL, NULL, OPT_STR, 0, 0, 0}};
 
 static void set_str(char **slot, const char *v)
@@ -156,6 +160,27 @@ static int set_value(omlopd_config *c, const opt *o, const char *v, const char *
             return 0;
         }
         return omlop_err_set(err, OMLOP_EINVAL, "%s: '%s' is not true or false", where, v);
+    case OPT_FRACTION: {
+        double f = -1, d;
+
+        /* strictly between 0 and 1: at 0 a certificate would be used until it expires, at 1
+         * renewed in every round */
+        errno = 0;
+        f = strtod(v, &end);
+        if (!errno && end != v && *end == '/') {
+            const char *den = end + 1;
+
+            d = strtod(den, &end);
+            f = end != den && d > 0 ? f / d : -1;
+        }
+        if (errno || end == v || *end || !(f > 0 && f < 1))
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "%s: '%s' is not a fraction of the certificate's lifetime "
+                                 "strictly between 0 and 1 (\"0.5\", \"1/3\")",
+                                 where, v);
+        *(double *)slot = f;
+        return 0;
+    }
     case OPT_MILLIS:
         errno = 0;
         n = strtoll(v, &end, 10);

@@ -29,6 +29,7 @@
 #include "reconcilers/desired.h"
 #include "reconcilers/secrets.h"
 #include "reconcilers/tenant.h"
+#include "reconcilers/tls_acme.h"
 #include "reconcilers/tenant_memo.h"
 #include "reconcilers/tenant_lifecycle.h"
 
@@ -123,7 +124,15 @@ void manager_usage(FILE *out)
                  "  --verify-ready SECONDS         verifyReady: ... repeats the TCP checks of\n"
                  "                                 unchanged running components this often (120)\n"
                  "  --ssh-threads N                sshThreads: threads that drive every host's\n"
-                 "                                 SSH session (default: one per CPU)\n");
+                 "                                 SSH session (default: one per CPU)\n"
+                 "  --tls-renew-before-fraction F  tlsRenewBeforeFraction: renew a certificate\n"
+                 "                                 omlop issues (selfsigned, acme) when this\n"
+                 "                                 fraction of its lifetime remains, strictly\n"
+                 "                                 between 0 and 1 (default \"1/3\"; \"0.5\")\n"
+                 "  --acme-solver-image IMAGE      acmeSolverImage: the http-01 solver of\n"
+                 "                                 tls.mode acme, on port 80 during an order\n"
+                 "                                 (its /bin/busybox httpd serves the token;\n"
+                 "                                 default " TLS_ACME_DEFAULT_SOLVER_IMAGE ")\n");
 }
 
 /* ---- small tables ------------------------------------------------------------------------- */
@@ -932,6 +941,8 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
     m->env.host_ctx = m;
     m->env.ready_timeout_ms = m->opts.ready_timeout_ms;
     m->env.cancel = &m->stop;
+    m->env.tls_renew_fraction = m->opts.tls_renew_fraction;
+    m->env.acme_solver_image = m->opts.acme_solver_image;
     /* cadences of the costly observations of a no-change round (docs/reconcile.md) */
     m->env.memo = tenant_memo_new((int64_t)m->opts.verify_images_s * 1000,
                                   (int64_t)m->opts.verify_files_s * 1000,

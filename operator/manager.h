@@ -80,6 +80,10 @@ typedef struct manager_options {
     /* how old a verification of a host's images, files and readiness may be before a
      * no-change round repeats it (reconcilers/tenant_memo.h); 0: the defaults 600, 300, 120 */
     int verify_images_s, verify_files_s, verify_ready_s;
+    /* renew a certificate omlop issues when this fraction of its lifetime remains, in (0, 1);
+     * 0: 1/3 (--tls-renew-before-fraction) */
+    double tls_renew_fraction;
+    char *acme_solver_image; /* tls.mode acme's http-01 solver image; NULL: the default */
 } manager_options;
 
 /* Where hosts learn their public IPv4 address (plain text answer), unless configured. */

@@ -29,6 +29,7 @@
 #include "reconcilers/tenant_round.h"
 #include "reconcilers/tenant_status.h"
 #include "reconcilers/tls.h"
+#include "reconcilers/tls_acme.h"
 
 #define READY_TIMEOUT_MS_DEFAULT 30000
 #define READY_POLL_MS            200
@@ -298,6 +299,9 @@ static size_t round_probe_ready(tenant_round *r)
 static int round_tls(tenant_round *r, omlop_err *err)
 {
     tls_options o;
+    tls_acme_env acme;
+    tls_acme_host *hosts = xcalloc(r->n_hosts + 1, sizeof(*hosts));
+    const char *kind;
     json_object *old = tenant_condition_find(cjson_get(r->obj, "status"), TLS_REASON_EXPIRING);
     const char *was = old ? cjson_get_string(old, "status") : NULL;
     tls_result *t = &r->tls;
@@ -308,17 +312,32 @@ static int round_tls(tenant_round *r, omlop_err *err)
     o.now = (int64_t)time(NULL); /* certificates are dated in wall-clock time */
     o.renew_fraction = r->env->tls_renew_fraction;
     o.lifetime_s = r->env->tls_lifetime_s;
-    if ((rc = tls_resolve(r->env->st, r->obj, &o, t, err)) < 0)
+    /* mode acme: the reachable hosts answer http-01 (tls_acme.h) */
+    memset(&acme, 0, sizeof(acme));
+    for (size_t i = 0; i < r->n_hosts; i++)
+        if (r->hosts[i].is_reachable && r->hosts[i].pc) {
+            hosts[acme.n_hosts].name = r->hosts[i].name;
+            hosts[acme.n_hosts].pc = r->hosts[i].pc;
+            hosts[acme.n_hosts].ops = r->hosts[i].ops;
+            hosts[acme.n_hosts++].ops_ctx = r->hosts[i].ops_ctx;
+        }
+    acme.hosts = hosts;
+    acme.solver_image = r->env->acme_solver_image;
+    acme.cancel = r->env->cancel;
+    o.acme = &acme;
+    rc = tls_resolve(r->env->st, r->obj, &o, t, err);
+    free(hosts);
+    if (rc < 0)
         return rc;
     r->has_tls = 1;
+    kind = strcmp(t->mode, "acme") == 0 ? "an ACME" : "a self-signed";
     if (t->has_info)
         object_time_format((time_t)t->info.not_after, until);
     if (t->issued != TLS_KEEP && t->has_info)
         tenant_round_event(r, EVENT_TYPE_NORMAL,
                            t->issued == TLS_ISSUE_MISSING ? "Issued" : "Renewed",
-                           "%s a self-signed certificate (%s) in Secret %s: serial %s, valid until "
-                           "%s",
-                           t->issued == TLS_ISSUE_MISSING ? "Issued" : "Renewed",
+                           "%s %s certificate (%s) in Secret %s: serial %s, valid until %s",
+                           t->issued == TLS_ISSUE_MISSING ? "Issued" : "Renewed", kind,
                            tls_issue_why_text(t->issued), t->secret, t->info.serial, until);
     if (t->fail_reason)
         tenant_round_event(r, EVENT_TYPE_WARNING, TLS_REASON_ISSUE_FAILED, "%s: %s", t->fail_reason,
@@ -556,6 +575,9 @@ again:
         if (ms > 0 && (res->requeue_ms == 0 || ms < res->requeue_ms))
             res->requeue_ms = ms;
     }
+    /* acme: a failed order's next attempt, at the back-off's end (never sooner) */
+    if (r.tls.retry_ms > 0 && (res->requeue_ms == 0 || r.tls.retry_ms < res->requeue_ms))
+        res->requeue_ms = r.tls.retry_ms;
     /* converged with nothing done: the next round may stop at the listing while it starts from
      * the same (the signature taken at this round's start; a status written this round changed
      * the Tenant's revision, so the next round is a full one and records afresh) */

@@ -162,8 +162,10 @@ typedef struct tenant_env {
     atomic_int *cancel;        /* shutdown: stop between actions; may be NULL */
     double tls_renew_fraction; /* renew a certificate with this much lifetime left; 0: 1/3 */
     int64_t tls_lifetime_s;    /* of a self-signed certificate; 0: 365 days */
-    struct tenant_memo *memo;  /* what earlier rounds verified (tenant_memo.h); NULL: verify
-                                  images, files and readiness in every round */
+    const char *acme_solver_image; /* tls.mode acme's http-01 solver without
+                                      spec.tls.acme.solverImage; NULL: tls_acme.h's default */
+    struct tenant_memo *memo;      /* what earlier rounds verified (tenant_memo.h); NULL: verify
+                                      images, files and readiness in every round */
 } tenant_env;
 
 typedef struct tenant_result {

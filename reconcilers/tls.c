@@ -2,6 +2,7 @@
  * tls: the certificate reconciler - which pair a tenant's readers get (see tls.h).
  */
 #include "reconcilers/tls.h"
+#include "reconcilers/tls_int.h"
 
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -21,6 +22,7 @@
 #include "lib/xalloc.h"
 #include "objects/objects.h"
 #include "reconcilers/desired.h"
+#include "reconcilers/tls_acme.h"
 
 /* ---- SANs ---------------------------------------------------------------------------------- */
 
@@ -90,6 +92,8 @@ const char *tls_issue_why_text(tls_issue_why why)
         return "the names to cover changed";
     case TLS_ISSUE_NOT_OWNED:
         return "the Secret is not omlop's";
+    case TLS_ISSUE_SOURCE:
+        return "the pair is not from the tenant's ACME server";
     }
     return "?";
 }
@@ -119,7 +123,7 @@ static int sans_equal(const tlspair_info *cur, const tls_sans *want)
     return 1;
 }
 
-static double fraction_of(double f)
+double tls_fraction_of(double f)
 {
     return f > 0 && f < 1 ? f : TLSPAIR_RENEW_FRACTION;
 }
@@ -134,7 +138,7 @@ tls_issue_why tls_selfsigned_decide(const tlspair_info *cur, const tls_sans *wan
         return TLS_ISSUE_MISSING;
     if (!sans_equal(cur, want))
         return TLS_ISSUE_SANS;
-    if (tlspair_renew_at(cur->not_before, cur->not_after, fraction_of(fraction), &at, &err) < 0)
+    if (tlspair_renew_at(cur->not_before, cur->not_after, tls_fraction_of(fraction), &at, &err) < 0)
         return TLS_ISSUE_MISSING; /* notAfter <= notBefore: not a pair to keep */
     return now >= at ? TLS_ISSUE_DUE : TLS_KEEP;
 }
@@ -147,8 +151,8 @@ int64_t tls_requeue_ms(const tlspair_info *info, int is_renewable, double fracti
 
     if (!info)
         return 0;
-    if (is_renewable &&
-        tlspair_renew_at(info->not_before, info->not_after, fraction_of(fraction), &at, &err) == 0)
+    if (is_renewable && tlspair_renew_at(info->not_before, info->not_after,
+                                         tls_fraction_of(fraction), &at, &err) == 0)
         cand[n++] = at;
     cand[n++] = info->not_after - TLS_EXPIRING_SOON_S;
     cand[n++] = info->not_after;
@@ -173,7 +177,7 @@ int64_t tls_wall_now_ms(void)
 /* ---- Secrets ------------------------------------------------------------------------------- */
 
 /* The string member key of object o (keys hold dots: "tls.crt"; no dotted-path getter), or NULL. */
-static const char *member_string(const json_object *o, const char *key)
+const char *tls_member_string(const json_object *o, const char *key)
 {
     json_object *v = NULL;
 
@@ -183,16 +187,16 @@ static const char *member_string(const json_object *o, const char *key)
 }
 
 /* Append Secret obj's value of key (stringData, else data in base64) to out; ENOTFOUND. */
-static int secret_value(const json_object *obj, const char *name, const char *key, strbuf *out,
-                        omlop_err *err)
+int tls_secret_value(const json_object *obj, const char *name, const char *key, strbuf *out,
+                     omlop_err *err)
 {
     const char *v;
 
-    if ((v = member_string(cjson_get(obj, "stringData"), key)) != NULL) {
+    if ((v = tls_member_string(cjson_get(obj, "stringData"), key)) != NULL) {
         strbuf_adds(out, v);
         return 0;
     }
-    if ((v = member_string(cjson_get(obj, "data"), key)) != NULL) {
+    if ((v = tls_member_string(cjson_get(obj, "data"), key)) != NULL) {
         if (ssh_keys_base64_decode(v, out, err) < 0)
             return omlop_err_set(err, OMLOP_EINVAL, "Secret %s key %s: data is not valid base64",
                                  name, key);
@@ -201,14 +205,14 @@ static int secret_value(const json_object *obj, const char *name, const char *ke
     return omlop_err_set(err, OMLOP_ENOTFOUND, "Secret %s has no key %s", name, key);
 }
 
-static void wipe(strbuf *sb)
+void tls_wipe(strbuf *sb)
 {
     if (sb->buf)
         OPENSSL_cleanse(sb->buf, sb->len);
     strbuf_release(sb);
 }
 
-static int has_label(const json_object *obj, const char *key, const char *value)
+int tls_has_label(const json_object *obj, const char *key, const char *value)
 {
     json_object *v = NULL;
 
@@ -218,13 +222,13 @@ static int has_label(const json_object *obj, const char *key, const char *value)
            strcmp(json_object_get_string(v), value) == 0;
 }
 
-static int is_generated(const json_object *secret, const char *tenant)
+int tls_is_generated(const json_object *secret, const char *tenant)
 {
-    return has_label(secret, OMLOP_LABEL_TENANT, tenant) &&
-           has_label(secret, OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME);
+    return tls_has_label(secret, OMLOP_LABEL_TENANT, tenant) &&
+           tls_has_label(secret, OMLOP_LABEL_MANAGED_BY, OMLOP_MANAGER_NAME);
 }
 
-static json_object *b64_json(const char *s)
+json_object *tls_b64_json(const char *s)
 {
     size_t len = strlen(s);
     unsigned char *b = xmalloc(4 * ((len + 2) / 3) + 1);
@@ -237,16 +241,11 @@ static json_object *b64_json(const char *s)
     return j;
 }
 
-typedef struct pair_write {
-    const char *tenant;
-    const char *name;
-    const char *cert, *key;
-} pair_write;
-
 /* Fill obj (a Secret) with the pair and the labels of a generated Secret. */
 static void pair_fill(json_object *obj, const pair_write *pw)
 {
-    json_object *meta = cjson_get(obj, "metadata"), *labels, *data = json_object_new_object();
+    json_object *meta = cjson_get(obj, "metadata"), *labels, *annotations;
+    json_object *data = json_object_new_object();
 
     if (!meta) {
         meta = json_object_new_object();
@@ -261,9 +260,20 @@ static void pair_fill(json_object *obj, const pair_write *pw)
     json_object_object_add(labels, OMLOP_LABEL_TENANT, json_object_new_string(pw->tenant));
     json_object_object_add(labels, OMLOP_LABEL_MANAGED_BY,
                            json_object_new_string(OMLOP_MANAGER_NAME));
+    annotations = cjson_get(meta, "annotations");
+    if (pw->source) {
+        if (!annotations || !json_object_is_type(annotations, json_type_object)) {
+            annotations = json_object_new_object();
+            json_object_object_add(meta, "annotations", annotations);
+        }
+        json_object_object_add(annotations, TLS_ANNOTATION_SOURCE,
+                               json_object_new_string(pw->source));
+    } else if (annotations && json_object_is_type(annotations, json_type_object)) {
+        json_object_object_del(annotations, TLS_ANNOTATION_SOURCE);
+    }
     json_object_object_add(obj, "type", json_object_new_string("kubernetes.io/tls"));
-    json_object_object_add(data, "tls.crt", b64_json(pw->cert));
-    json_object_object_add(data, "tls.key", b64_json(pw->key));
+    json_object_object_add(data, "tls.crt", tls_b64_json(pw->cert));
+    json_object_object_add(data, "tls.key", tls_b64_json(pw->key));
     json_object_object_add(obj, "data", data);
     json_object_object_del(obj, "stringData");
 }
@@ -273,7 +283,7 @@ static int pair_mutate(json_object *next, const json_object *cur, void *ctx, oml
 {
     const pair_write *pw = ctx;
 
-    if (!is_generated(cur, pw->tenant))
+    if (!tls_is_generated(cur, pw->tenant))
         return omlop_err_set(err, OMLOP_EEXIST,
                              "Secret %s exists and was not generated by omlop for tenant %s "
                              "(labels %s, %s): remove or rename it",
@@ -283,8 +293,7 @@ static int pair_mutate(json_object *next, const json_object *cur, void *ctx, oml
 }
 
 /* Store the pair in the tenant's generated Secret: created, or updated when it exists. */
-static int pair_store(store *st, const pair_write *pw, int exists, int64_t *revision,
-                      omlop_err *err)
+int tls_pair_store(store *st, const pair_write *pw, int exists, int64_t *revision, omlop_err *err)
 {
     obj_result res = {0};
     int rc;
@@ -308,9 +317,7 @@ static int pair_store(store *st, const pair_write *pw, int exists, int64_t *revi
 
 /* ---- the modes ----------------------------------------------------------------------------- */
 
-static void set_fail(tls_result *r, const char *reason, const char *fmt, ...) OMLOP_PRINTF(3, 4);
-
-static void set_fail(tls_result *r, const char *reason, const char *fmt, ...)
+void tls_set_fail(tls_result *r, const char *reason, const char *fmt, ...)
 {
     va_list ap;
 
@@ -326,8 +333,8 @@ static void set_fail(tls_result *r, const char *reason, const char *fmt, ...)
  * a private key costs milliseconds with OpenSSL 3's decoders; a no-change round must not pay
  * that for every tenant.
  */
-static int is_accepted(const json_object *tenant, const char *secret, int64_t revision,
-                       const char *cert)
+int tls_is_accepted(const json_object *tenant, const char *secret, int64_t revision,
+                    const char *cert)
 {
     const char *digest = cjson_get_string(tenant, "status.tls.digest");
     const char *name = cjson_get_string(tenant, "status.tls.secretName");
@@ -341,22 +348,27 @@ static int is_accepted(const json_object *tenant, const char *secret, int64_t re
 }
 
 /* Take the pair: digest, inspection, when to look again. */
-static int pair_take(tls_result *r, strbuf *cert, strbuf *key, int is_renewable,
-                     const tls_options *o, omlop_err *err)
+int tls_pair_take(tls_result *r, strbuf *cert, strbuf *key, int is_renewable, const tls_options *o,
+                  tlspair_info *known, omlop_err *err)
 {
     int rc;
 
     r->cert_pem = strbuf_detach(cert, NULL);
     r->key_pem = strbuf_detach(key, NULL);
     cjson_sha256_hex(r->cert_pem, strlen(r->cert_pem), r->digest);
-    if ((rc = tlspair_inspect(r->cert_pem, &r->info, err)) < 0)
+    if (known) {
+        /* parsing the chain again would double the cost of a no-change round's check */
+        r->info = *known;
+        memset(known, 0, sizeof(*known));
+    } else if ((rc = tlspair_inspect(r->cert_pem, &r->info, err)) < 0) {
         return rc;
+    }
     r->has_info = 1;
     if (is_renewable) {
         omlop_err e = OMLOP_ERR_INIT;
 
-        if (tlspair_renew_at(r->info.not_before, r->info.not_after, fraction_of(o->renew_fraction),
-                             &r->next_renewal, &e) < 0)
+        if (tlspair_renew_at(r->info.not_before, r->info.not_after,
+                             tls_fraction_of(o->renew_fraction), &r->next_renewal, &e) < 0)
             r->next_renewal = 0;
     }
     r->requeue_ms = tls_requeue_ms(&r->info, is_renewable, o->renew_fraction, o->now * 1000);
@@ -370,7 +382,7 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
     strbuf name = STRBUF_INIT, cert = STRBUF_INIT, key = STRBUF_INIT;
     json_object *secret = NULL;
     tlspair_info cur;
-    int has_cur = 0, exists = 0, rc;
+    int has_cur = 0, exists = 0, is_new = 0, rc;
     tls_sans sans;
     omlop_err e = OMLOP_ERR_INIT;
 
@@ -386,18 +398,19 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
         goto out;
     } else {
         exists = 1;
-        if (!is_generated(secret, tenant)) {
+        if (!tls_is_generated(secret, tenant)) {
             r->issued = TLS_KEEP;
-            set_fail(r, TLS_REASON_NOT_OWNED,
-                     "Secret %s exists and was not generated by omlop for tenant %s (labels %s, "
-                     "%s): remove or rename it, or use tls.mode custom with it",
-                     name.buf, tenant, OMLOP_LABEL_TENANT, OMLOP_LABEL_MANAGED_BY);
+            tls_set_fail(
+                r, TLS_REASON_NOT_OWNED,
+                "Secret %s exists and was not generated by omlop for tenant %s (labels %s, "
+                "%s): remove or rename it, or use tls.mode custom with it",
+                name.buf, tenant, OMLOP_LABEL_TENANT, OMLOP_LABEL_MANAGED_BY);
             goto out;
         }
         /* a pair that does not parse or whose key is not the certificate's is issued again */
-        if (secret_value(secret, name.buf, "tls.crt", &cert, &e) == 0 &&
-            secret_value(secret, name.buf, "tls.key", &key, &e) == 0 &&
-            (is_accepted(obj, name.buf, r->secret_revision, cert.buf) ||
+        if (tls_secret_value(secret, name.buf, "tls.crt", &cert, &e) == 0 &&
+            tls_secret_value(secret, name.buf, "tls.key", &key, &e) == 0 &&
+            (tls_is_accepted(obj, name.buf, r->secret_revision, cert.buf) ||
              tlspair_validate(cert.buf, key.buf, NULL, NULL, &e) == 0) &&
             tlspair_inspect(cert.buf, &cur, &e) == 0)
             has_cur = 1;
@@ -417,21 +430,24 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
         so.now = o->now;
         so.lifetime_s = o->lifetime_s;
         if (tlspair_selfsigned(&so, &ncert, &nkey, &e) < 0) {
-            set_fail(r, TLS_REASON_ISSUE_FAILED, "issuing a self-signed certificate: %s", e.msg);
+            tls_set_fail(r, TLS_REASON_ISSUE_FAILED, "issuing a self-signed certificate: %s",
+                         e.msg);
             r->issued = TLS_KEEP;
             goto keep; /* the pair there (if any) stays */
         }
+        memset(&pw, 0, sizeof(pw)); /* no source annotation: a self-signed pair */
         pw.tenant = tenant;
         pw.name = name.buf;
         pw.cert = ncert;
         pw.key = nkey;
-        rc = pair_store(st, &pw, exists, &r->secret_revision, err);
+        rc = tls_pair_store(st, &pw, exists, &r->secret_revision, err);
         if (rc == 0) {
-            wipe(&cert);
-            wipe(&key);
+            tls_wipe(&cert);
+            tls_wipe(&key);
             strbuf_adds(&cert, ncert);
             strbuf_adds(&key, nkey);
             has_cur = 1;
+            is_new = 1; /* cur describes the old pair */
         }
         free(ncert);
         tlspair_free_secret(nkey);
@@ -442,13 +458,13 @@ static int resolve_selfsigned(store *st, const char *tenant, const json_object *
     }
 keep:
     if (has_cur)
-        rc = pair_take(r, &cert, &key, 1, o, err);
+        rc = tls_pair_take(r, &cert, &key, 1, o, is_new ? NULL : &cur, err);
 out:
     tlspair_info_release(&cur);
     tls_sans_release(&sans);
     json_object_put(secret);
-    wipe(&cert);
-    wipe(&key);
+    tls_wipe(&cert);
+    tls_wipe(&key);
     strbuf_release(&name);
     return rc;
 }
@@ -465,31 +481,32 @@ static int resolve_custom(store *st, const json_object *obj, const tls_options *
     int rc, is_known;
 
     if (!name || !*name) {
-        set_fail(r, TLS_REASON_NO_SECRETREF,
-                 "spec.tls.secretRef.name is required with tls.mode custom");
+        tls_set_fail(r, TLS_REASON_NO_SECRETREF,
+                     "spec.tls.secretRef.name is required with tls.mode custom");
         return 0;
     }
     r->secret = xstrdup(name);
     rc = obj_get(st, "secrets", name, &secret, &r->secret_revision, err);
     if (rc == OMLOP_ENOTFOUND) {
         omlop_err_clear(err);
-        set_fail(r, "SecretNotFound",
-                 "Secret %s (spec.tls.secretRef) not found: create it with tls.crt and tls.key; "
-                 "the pair placed before stays on the hosts",
-                 name);
+        tls_set_fail(
+            r, "SecretNotFound",
+            "Secret %s (spec.tls.secretRef) not found: create it with tls.crt and tls.key; "
+            "the pair placed before stays on the hosts",
+            name);
         rc = 0;
         goto out;
     }
     if (rc < 0)
         goto out;
-    if (secret_value(secret, name, "tls.crt", &cert, &e) < 0 ||
-        secret_value(secret, name, "tls.key", &key, &e) < 0) {
-        set_fail(r, e.code == OMLOP_ENOTFOUND ? "SecretNotFound" : "InvalidSecret",
-                 "%s; the pair placed before stays on the hosts", e.msg);
+    if (tls_secret_value(secret, name, "tls.crt", &cert, &e) < 0 ||
+        tls_secret_value(secret, name, "tls.key", &key, &e) < 0) {
+        tls_set_fail(r, e.code == OMLOP_ENOTFOUND ? "SecretNotFound" : "InvalidSecret",
+                     "%s; the pair placed before stays on the hosts", e.msg);
         goto out;
     }
-    if (secret_value(secret, name, "ca.crt", &ca, &e) < 0 && e.code != OMLOP_ENOTFOUND) {
-        set_fail(r, "InvalidSecret", "%s; the pair placed before stays on the hosts", e.msg);
+    if (tls_secret_value(secret, name, "ca.crt", &ca, &e) < 0 && e.code != OMLOP_ENOTFOUND) {
+        tls_set_fail(r, "InvalidSecret", "%s; the pair placed before stays on the hosts", e.msg);
         goto out;
     }
     memset(&vo, 0, sizeof(vo));
@@ -500,23 +517,23 @@ static int resolve_custom(store *st, const json_object *obj, const tls_options *
         vo.fqdn = NULL;
     /* the key was checked when this revision was accepted; dates, names and the chain are
      * checked every round (they change with time and the spec) */
-    is_known = cert.buf && is_accepted(obj, name, r->secret_revision, cert.buf);
+    is_known = cert.buf && tls_is_accepted(obj, name, r->secret_revision, cert.buf);
     if (tlspair_validate(cert.buf ? cert.buf : "",
                          is_known  ? NULL
                          : key.buf ? key.buf
                                    : "",
                          &vo, &failed, &e) < 0) {
-        set_fail(r, tlspair_check_reason(failed),
-                 "Secret %s fails the check %s: %s; the pair placed before stays on the hosts",
-                 name, tlspair_check_reason(failed), e.msg);
+        tls_set_fail(r, tlspair_check_reason(failed),
+                     "Secret %s fails the check %s: %s; the pair placed before stays on the hosts",
+                     name, tlspair_check_reason(failed), e.msg);
         goto out;
     }
-    rc = pair_take(r, &cert, &key, 0, o, err);
+    rc = tls_pair_take(r, &cert, &key, 0, o, NULL, err);
 out:
     json_object_put(secret);
-    wipe(&cert);
-    wipe(&key);
-    wipe(&ca);
+    tls_wipe(&cert);
+    tls_wipe(&key);
+    tls_wipe(&ca);
     return rc;
 }
 
@@ -536,7 +553,8 @@ int tls_resolve(store *st, const json_object *tenant, const tls_options *o, tls_
         rc = resolve_selfsigned(st, name, tenant, o, out, err);
     else if (strcmp(out->mode, "custom") == 0)
         rc = resolve_custom(st, tenant, o, out, err);
-    /* acme: not acted on yet */
+    else if (strcmp(out->mode, "acme") == 0)
+        rc = tls_acme_resolve(st, name, tenant, o, out, err);
     if (rc == 0 && !out->cert_pem && placed && strlen(placed) == CJSON_HASH_HEX_LEN)
         snprintf(out->digest, sizeof(out->digest), "%s", placed); /* the last good pair stays */
     if (rc < 0)

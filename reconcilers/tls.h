@@ -11,7 +11,8 @@
  *     with tlspair_validate before it is used. A pair that fails is never placed: the round
  *     reports the check's reason (Degraded) and keeps the digest of the pair placed before
  *     (status.tls.digest), so the readers are not recreated and the hosts keep the old files;
- *   acme: not acted on yet (no pair, nothing placed, status.tls.mode only).
+ *   acme: a pair from an ACME CA with http-01 validation, kept in "<tenant>-tls" and renewed
+ *     like a self-signed one (tls_acme.h).
  *
  * The round places the chosen pair as host files (DESIRED_CERT_FILE 0644, DESIRED_KEY_FILE
  * 0600) on every host with a reader, and its digest (SHA-256 of the chain's PEM) is the
@@ -62,11 +63,12 @@ void tls_sans_release(tls_sans *s);
 
 /* Why a self-signed pair is (re-)issued. */
 typedef enum tls_issue_why {
-    TLS_KEEP = 0,       /* the pair stays */
-    TLS_ISSUE_MISSING,  /* no pair, or one that does not parse or whose key does not match */
-    TLS_ISSUE_DUE,      /* now >= tlspair_renew_at */
-    TLS_ISSUE_SANS,     /* its SANs are not exactly what the spec asks for */
-    TLS_ISSUE_NOT_OWNED /* never issued: the Secret is someone else's (not generated) */
+    TLS_KEEP = 0,        /* the pair stays */
+    TLS_ISSUE_MISSING,   /* no pair, or one that does not parse or whose key does not match */
+    TLS_ISSUE_DUE,       /* now >= tlspair_renew_at */
+    TLS_ISSUE_SANS,      /* its SANs are not exactly what the spec asks for */
+    TLS_ISSUE_NOT_OWNED, /* never issued: the Secret is someone else's (not generated) */
+    TLS_ISSUE_SOURCE     /* acme: the pair is not from the tenant's ACME directory */
 } tls_issue_why;
 
 /* What each tls_issue_why means, for events ("renewal due"); never NULL. */
@@ -90,11 +92,15 @@ int64_t tls_requeue_ms(const tlspair_info *info, int is_renewable, double fracti
 /* The wall clock in epoch milliseconds (what tls_requeue_ms counts from). */
 int64_t tls_wall_now_ms(void);
 
+struct tls_acme_env;
+
 /* How the round resolves the pair. */
 typedef struct tls_options {
-    int64_t now;           /* epoch seconds */
-    double renew_fraction; /* 0: TLSPAIR_RENEW_FRACTION */
-    int64_t lifetime_s;    /* of a self-signed pair; 0: TLSPAIR_DEFAULT_LIFETIME_S */
+    int64_t now;                     /* epoch seconds */
+    double renew_fraction;           /* 0: TLSPAIR_RENEW_FRACTION */
+    int64_t lifetime_s;              /* of a self-signed pair; 0: TLSPAIR_DEFAULT_LIFETIME_S */
+    const struct tls_acme_env *acme; /* mode acme: the hosts for the solver (tls_acme.h); NULL:
+                                        no order can run this round (nothing reachable) */
 } tls_options;
 
 /* What the certificate reconciler decided this round. */
@@ -110,6 +116,7 @@ typedef struct tls_result {
     tlspair_info info;
     int64_t next_renewal;    /* epoch seconds when omlop issues again; 0: not omlop's */
     int64_t requeue_ms;      /* tls_requeue_ms of the pair; 0: none */
+    int64_t retry_ms;        /* acme: the next attempt after a failed order, ms from now; 0 */
     tls_issue_why issued;    /* != TLS_KEEP: a pair was issued this round, and why */
     int is_expiring_soon;    /* fewer than TLS_EXPIRING_SOON_S left */
     const char *fail_reason; /* the pair cannot be used (Degraded), or NULL */

@@ -602,6 +602,56 @@ static void test_acme_pebble_is_refused_without_its_ca(void **state)
     tlspair_free_secret(key);
 }
 
+static void test_acme_pebble_ca_bundle_as_text(void **state)
+{
+    env *e = *state;
+    acme_config cfg = {0};
+    acme_client *c = NULL;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf ca = STRBUF_INIT, other = STRBUF_INIT;
+    char *key = NULL, *ocert = NULL, *okey = NULL;
+    tlspair_selfsigned_opts so;
+
+    if (e->why[0])
+        fail_msg("%s", e->why);
+    /* spec.tls.acme.caBundle: pebble's CA as text verifies it (a file is not needed) */
+    assert_int_equal(strbuf_read_file(&ca, e->ca_file, 65536, &err), 0);
+    assert_int_equal(tlspair_key_generate(TLSPAIR_KEY_EC_P256, &key, NULL), 0);
+    cfg.directory_url = e->dirurl;
+    cfg.ca_pem = ca.buf;
+    cfg.account_key_pem = key;
+    cfg.email = "ops@omlop.test";
+    cfg.terms_agreed = 1;
+    cfg.timeout_ms = 10000;
+    assert_int_equal(acme_client_new(&cfg, &c, &err), 0);
+    if (acme_client_account(c, &err) < 0)
+        fail_msg("account with ca_pem: %s", err.msg);
+    assert_non_null(acme_client_account_url(c));
+    acme_client_free(c);
+    c = NULL;
+    /* another CA as text: refused like the system store; text without a certificate: EINVAL */
+    memset(&so, 0, sizeof(so));
+    so.common_name = "other ca";
+    so.now = 1800000000;
+    assert_int_equal(tlspair_selfsigned(&so, &ocert, &okey, &err), 0);
+    strbuf_adds(&other, ocert);
+    cfg.ca_pem = other.buf;
+    assert_int_equal(acme_client_new(&cfg, &c, &err), 0);
+    assert_int_equal(acme_client_account(c, &err), OMLOP_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "certificate"));
+    acme_client_free(c);
+    c = NULL;
+    cfg.ca_pem = "not a bundle";
+    assert_int_equal(acme_client_new(&cfg, &c, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "caBundle"));
+    assert_null(c);
+    free(ocert);
+    tlspair_free_secret(okey);
+    tlspair_free_secret(key);
+    strbuf_release(&ca);
+    strbuf_release(&other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_acme_pebble_unserved_challenge_fails_with_its_problem),
         cmocka_unit_test(test_acme_pebble_forgotten_account_is_registered_again),
         cmocka_unit_test(test_acme_pebble_is_refused_without_its_ca),
+        cmocka_unit_test(test_acme_pebble_ca_bundle_as_text),
     };
 
     curl_global_init(CURL_GLOBAL_ALL);

@@ -181,7 +181,7 @@ static void test_tls_selfsigned_issued_kept_and_renewed(void **state)
 {
     fixture *fx = *state;
     json_object *t = tenant("oml.example.com", "{\"mode\":\"selfsigned\"}", NULL), *s;
-    tls_options o = {NOW, 0, 90 * DAY};
+    tls_options o = {NOW, 0, 90 * DAY, NULL};
     tls_result r;
     omlop_err err = OMLOP_ERR_INIT;
     char first[CJSON_HASH_HEX_LEN + 1], serial[64];
@@ -296,7 +296,7 @@ static void test_tls_selfsigned_never_takes_a_users_secret(void **state)
 {
     fixture *fx = *state;
     json_object *t = tenant(NULL, NULL, NULL), *s;
-    tls_options o = {NOW, 0, 0};
+    tls_options o = {NOW, 0, 0, NULL};
     tls_result r;
     omlop_err err = OMLOP_ERR_INIT;
 
@@ -340,7 +340,7 @@ static void test_tls_custom_checks_and_keeps_the_placed_digest(void **state)
         "}";
     json_object *t = tenant("oml.example.com",
                             "{\"mode\":\"custom\",\"secretRef\":{\"name\":\"user-cert\"}}", placed);
-    tls_options o = {NOW, 0, 0};
+    tls_options o = {NOW, 0, 0, NULL};
     tls_result r;
     omlop_err err = OMLOP_ERR_INIT;
     char *crt, *key, *crt2, *key2, *old_crt, *old_key, *other_crt, *other_key;
@@ -423,7 +423,7 @@ static void test_tls_custom_checks_and_keeps_the_placed_digest(void **state)
 static void test_tls_custom_key_checked_once_per_secret_revision(void **state)
 {
     fixture *fx = *state;
-    tls_options o = {NOW, 0, 0};
+    tls_options o = {NOW, 0, 0, NULL};
     tls_result r;
     omlop_err err = OMLOP_ERR_INIT;
     char *crt, *key, *crt2, *key2, digest[CJSON_HASH_HEX_LEN + 1], status[512];
