@@ -475,6 +475,8 @@ static int render_keepalived(const tv_tenant *t, const desired_host *h, strbuf *
     p.is_preferred = ha_preferred(t) && strcmp(ha_preferred(t), h->name) == 0;
     p.active_only = active;
     p.tracked = tracked;
+    p.pg_rw_vip = tv_spec_string(t, "ha.postgresRWVIP");
+    p.pg_ro_vip = tv_spec_string(t, "ha.postgresROVIP");
     rc = ha_keepalived_render(&p, out, err);
     free(active);
     free(tracked);

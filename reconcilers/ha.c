@@ -81,9 +81,42 @@ static void add_list(strbuf *out, const char *const *v, int is_reverse)
         strbuf_addf(out, " %s", v[is_reverse ? n - 1 - i : i]);
 }
 
+/* A PostgreSQL VIP's instance: no preference of its own, the track file decides (ha.h). */
+static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const char *what, int vrid,
+                            const char *vip, int prefix, const char *file)
+{
+    if (!vip)
+        return;
+    strbuf_addf(out,
+                "track_file omlop_pg_%s {\n"
+                "\tfile \"%s\"\n"
+                "\tweight 1\n"
+                "}\n"
+                "vrrp_instance omlop_%s_pg_%s {\n"
+                "\tstate BACKUP\n"
+                "\tinterface %s\n"
+                "\tvirtual_router_id %d\n"
+                "\tpriority %d\n"
+                "\tadvert_int 1\n"
+                "\tauthentication {\n"
+                "\t\tauth_type PASS\n"
+                "\t\tauth_pass $pass\n"
+                "\t}\n"
+                "\tvirtual_ipaddress {\n"
+                "\t\t%s/%d dev %s\n"
+                "\t}\n"
+                "\ttrack_file {\n"
+                "\t\tomlop_pg_%s weight 1\n"
+                "\t}\n"
+                "}\n",
+                what, file, p->tenant, what, p->nic, vrid, HA_PG_PRIORITY_BASE, vip, prefix, p->nic,
+                what);
+}
+
 int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err)
 {
     int prefix = netaddr_prefix(p->netaddr);
+    strbuf dels = STRBUF_INIT;
     int rc;
 
     if (!is_plain(p->nic, "_.:-"))
@@ -99,6 +132,12 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                              p->netaddr ? p->netaddr : "");
     if (!is_plain(p->tenant, "_.-") || !is_plain(p->host, "_.-"))
         return omlop_err_set(err, OMLOP_EINVAL, "keepalived: tenant or host name is not plain");
+    if (p->pg_rw_vip && !is_ipv4(p->pg_rw_vip))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "spec.ha.postgresRWVIP: \"%s\" is not an IPv4 address", p->pg_rw_vip);
+    if (p->pg_ro_vip && !is_ipv4(p->pg_ro_vip))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "spec.ha.postgresROVIP: \"%s\" is not an IPv4 address", p->pg_ro_vip);
     if ((rc = check_names(p->active_only, "active-only", err)) < 0 ||
         (rc = check_names(p->tracked, "tracked", err)) < 0)
         return rc;
@@ -187,14 +226,35 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\t\tomlop_track\n"
                 "\t}\n"
                 "\tnotify \"$d/notify.sh\"\n"
-                "}\n"
-                "OMLOP_EOF\n"
-                "echo INIT >" HA_STATE_FILE "\n"
-                "exec keepalived -n -l -D -P -f \"$d/keepalived.conf\" -p \"$d/keepalived.pid\" "
-                "-r \"$d/vrrp.pid\"\n",
+                "}\n",
                 p->tenant, p->host, HA_TRACK_WEIGHT, p->tenant,
                 p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
                 p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP, p->vip, prefix, p->nic);
+    /* a keepalived killed (SIGKILL) leaves its addresses behind: a restarted one starts from
+     * none, and takes back what the election gives it */
+    strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->vip, prefix, p->nic);
+    if (p->pg_rw_vip)
+        strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->pg_rw_vip, prefix,
+                    p->nic);
+    if (p->pg_ro_vip)
+        strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->pg_ro_vip, prefix,
+                    p->nic);
+    add_pg_instance(out, p, "rw", HA_VRID_PG_RW, p->pg_rw_vip, prefix, HA_PG_RW_TRACK_FILE);
+    add_pg_instance(out, p, "ro", HA_VRID_PG_RO, p->pg_ro_vip, prefix, HA_PG_RO_TRACK_FILE);
+    strbuf_addf(out,
+                "OMLOP_EOF\n"
+                /* no role yet: both nodes at the base priority until omlopd writes */
+                "echo 0 >" HA_PG_RW_TRACK_FILE "\n"
+                "echo 0 >" HA_PG_RO_TRACK_FILE "\n"
+                "echo INIT >" HA_STATE_FILE "\n"
+                /* a restarted container keeps /run: keepalived would find its old pid files
+                 * naming a live pid (its own 1) and exit as "already running" */
+                "rm -f \"$d/keepalived.pid\" \"$d/vrrp.pid\"\n"
+                "%s"
+                "exec keepalived -n -l -D -P -f \"$d/keepalived.conf\" -p \"$d/keepalived.pid\" "
+                "-r \"$d/vrrp.pid\"\n",
+                strbuf_str(&dels));
+    strbuf_release(&dels);
     return 0;
 }
 
@@ -275,6 +335,8 @@ json_object *ha_status_json(const ha_report *rp, const char **cond_status, const
     const char *active = rp->active >= 0 ? rp->nodes[rp->active].name : NULL;
     const char *old_active = json_object_get_string(
         json_object_object_get_ex(rp->old_ha, "activeNode", &old_change) ? old_change : NULL);
+    const char *pg_reason = NULL;
+    strbuf pg_msg = STRBUF_INIT;
     size_t n_holders = 0;
 
     old_change = NULL;
@@ -307,6 +369,14 @@ json_object *ha_status_json(const ha_report *rp, const char **cond_status, const
     } else if (json_object_object_get_ex(rp->old_ha, "lastActiveChange", &old_change)) {
         json_object_object_add(ha, "lastActiveChange", json_object_get(old_change));
     }
+    old_change = NULL;
+    json_object_object_get_ex(rp->old_ha, "postgres", &old_change);
+    if (rp->pg_d)
+        json_object_object_add(ha, "postgres",
+                               ha_pg_status_json(rp->pg_d, rp->pg_obs, rp->pg_n, old_change,
+                                                 rp->pg_failover, &pg_reason, &pg_msg));
+    else if (old_change)
+        json_object_object_add(ha, "postgres", json_object_get(old_change));
 
     *cond_status = "False";
     strbuf_reset(msg);
@@ -314,24 +384,29 @@ json_object *ha_status_json(const ha_report *rp, const char **cond_status, const
         if (!rp->nodes[i].is_reachable) {
             *reason = "NodeUnreachable";
             strbuf_addf(msg, "node %s is unreachable: it cannot take over", rp->nodes[i].name);
-            return ha;
+            goto out;
         }
         if (!rp->nodes[i].is_observed) {
             *reason = "KeepalivedNotRunning";
             strbuf_addf(msg, "keepalived does not run on node %s", rp->nodes[i].name);
-            return ha;
+            goto out;
         }
     }
     if (n_holders == 0) {
         *reason = "VIPNotHeld";
         strbuf_addf(msg, "no node holds the OMniLeads VIP %s", rp->addr[HA_VIP_OMNILEADS]);
-        return ha;
+        goto out;
     }
     if (n_holders > 1) {
         *reason = "VIPHeldTwice";
         strbuf_addf(msg, "both nodes hold the OMniLeads VIP %s; the active node stays %s",
                     rp->addr[HA_VIP_OMNILEADS], active ? active : "(none)");
-        return ha;
+        goto out;
+    }
+    if (pg_reason) {
+        *reason = pg_reason;
+        strbuf_adds(msg, strbuf_str(&pg_msg));
+        goto out;
     }
     *cond_status = "True";
     *reason = name_is(active, rp->preferred) ? "ActiveOnPreferredMain" : "ActiveOnBackup";
@@ -340,5 +415,7 @@ json_object *ha_status_json(const ha_report *rp, const char **cond_status, const
     if (!name_is(active, rp->preferred))
         strbuf_addf(msg, " (the preferred main %s is standing by)",
                     rp->preferred ? rp->preferred : "");
+out:
+    strbuf_release(&pg_msg);
     return ha;
 }

@@ -20,7 +20,7 @@
  * keepalived container) and converges to it (ha_decide_active; ha_round.h gives the plan its
  * live_ha): the active-only components run on the node holding it and are stopped on the other;
  * while no node holds it, omlopd neither starts nor stops them (keepalived decides). The
- * PostgreSQL VIPs are observed and reported, not yet managed (docs/ha.md).
+ * PostgreSQL roles and their VIPs are ha_pg.h's (docs/ha.md).
  */
 #ifndef OMLOP_HA_H
 #define OMLOP_HA_H
@@ -30,6 +30,7 @@
 
 #include "lib/err.h"
 #include "lib/strbuf.h"
+#include "reconcilers/ha_pg.h"
 
 #define HA_VRID            51 /* 2.X's virtual_router_id */
 #define HA_PRIORITY_MAIN   100
@@ -38,6 +39,16 @@
 #define HA_CONTAINER       "oml-keepalived"
 /* where the notify script records the last VRRP state, inside the container */
 #define HA_STATE_FILE "/run/omlop-keepalived/state"
+/*
+ * The PostgreSQL VIPs: one VRRP instance each, both nodes at HA_PG_PRIORITY_BASE, raised by a
+ * keepalived track_file (weight 1) that omlopd writes from the roles it decided (ha_pg.h):
+ * keepalived moves the address and announces it (gratuitous ARP), omlopd says where it goes.
+ */
+#define HA_VRID_PG_RW       52
+#define HA_VRID_PG_RO       53
+#define HA_PG_PRIORITY_BASE 50
+#define HA_PG_RW_TRACK_FILE "/run/omlop-keepalived/pg-rw"
+#define HA_PG_RO_TRACK_FILE "/run/omlop-keepalived/pg-ro"
 
 /* What the start script of one node says (all borrowed). */
 typedef struct ha_keepalived_params {
@@ -49,6 +60,8 @@ typedef struct ha_keepalived_params {
     int is_preferred;               /* this node is spec.ha.preferredMain */
     const char *const *active_only; /* containers keepalived moves, start order; NULL-ended */
     const char *const *tracked;     /* containers the track script checks; NULL-ended */
+    const char *pg_rw_vip;          /* spec.ha.postgresRWVIP, or NULL: no instance */
+    const char *pg_ro_vip;          /* spec.ha.postgresROVIP, or NULL: no instance */
 } ha_keepalived_params;
 
 /*
@@ -99,12 +112,19 @@ typedef struct ha_report {
     int active;                /* ha_decide_active */
     const json_object *old_ha; /* the stored status.ha, or NULL */
     const char *now;           /* RFC 3339 */
+    /* the PostgreSQL roles this round (ha_pg_round.h); pg_d NULL when not observed */
+    const ha_pg_decision *pg_d;
+    const ha_pg_obs *pg_obs;
+    size_t pg_n;
+    const ha_pg_failover *pg_failover; /* a failover this round, or NULL */
 } ha_report;
 
 /*
  * status.ha (new object: activeNode, preferredMain, vips[] {name, address, holders[]},
- * lastActiveChange {time, from, to} kept or set when activeNode changed) and the HAHealthy
- * condition's status ("True"/"False"), reason and message (into msg).
+ * lastActiveChange {time, from, to} kept or set when activeNode changed, postgres: see
+ * ha_pg_status_json, the stored one kept while not observed) and the HAHealthy condition's
+ * status ("True"/"False"), reason and message (into msg): the VIP's problems first, then the
+ * PostgreSQL roles'.
  */
 json_object *ha_status_json(const ha_report *rp, const char **cond_status, const char **reason,
                             strbuf *msg);

@@ -8,6 +8,7 @@
 #include "lib/cjson.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "reconcilers/ha_pg_round.h"
 
 #define HA_EXEC_TIMEOUT_MS 5000
 
@@ -15,6 +16,7 @@ struct ha_round {
     ha_node_obs *nodes; /* one per round host, same order */
     size_t n;
     ha_report report;
+    ha_pg_round *pg; /* after the plan (ha_round_pg); NULL before or without roles */
 };
 
 /* `ip -o -4 addr show` in h's keepalived container; NULL when it cannot be read. */
@@ -107,6 +109,27 @@ int ha_round_holds_now(tenant_round *r, tenant_host_round *h)
     return held;
 }
 
+void ha_round_pg(tenant_round *r)
+{
+    if (!r->ha)
+        return;
+    ha_pg_round *prev = r->ha->pg;
+
+    r->ha->pg = ha_pg_round_run(r, r->ha->report.preferred, prev);
+    ha_pg_round_free(prev);
+    r->ha->report.pg_d = NULL;
+    r->ha->report.pg_obs = NULL;
+    r->ha->report.pg_failover = NULL;
+    ha_pg_round_report(r->ha->pg, &r->ha->report);
+}
+
+int ha_round_is_settled(const tenant_round *r)
+{
+    if (!r->ha)
+        return 1;
+    return r->ha->report.active >= 0 && ha_pg_round_is_settled(r->ha->pg);
+}
+
 const char *ha_round_active(const tenant_round *r)
 {
     if (!r->ha || r->ha->report.active < 0)
@@ -123,6 +146,7 @@ void ha_round_free(ha_round *ha)
 {
     if (!ha)
         return;
+    ha_pg_round_free(ha->pg);
     free(ha->nodes);
     free(ha);
 }

@@ -24,6 +24,16 @@ live_ha ha_node_role(int active, size_t i);
  */
 void ha_round_observe(tenant_round *r);
 
+/*
+ * After the plan ran: layout ha's PostgreSQL roles (ha_pg_round.h): observe, decide, act, move
+ * the PostgreSQL VIPs. Does nothing when ha_round_observe did not run.
+ */
+void ha_round_pg(tenant_round *r);
+
+/* Whether nothing waits to be looked at again soon: a node holds the OMniLeads VIP and the
+ * PostgreSQL roles are settled (1 when not ha). */
+int ha_round_is_settled(const tenant_round *r);
+
 /* Whether h holds the OMniLeads VIP right now (read again): 1, 0, or -1 when unknown. Checked
  * before a stop, so omlopd never stops what keepalived's notify has just started. */
 int ha_round_holds_now(tenant_round *r, tenant_host_round *h);

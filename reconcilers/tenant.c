@@ -541,6 +541,9 @@ again:
         round_observe(&r, 1);
         goto again;
     }
+    /* layout ha: the PostgreSQL roles before the plan too, so a stopped server is rejoined
+     * before the plan waits for it to answer (the start order) */
+    ha_round_pg(&r);
     r.res = xcalloc(plan_count(r.pl) + 1, sizeof(*r.res));
     if (plan_count(r.pl) > 0) {
         strbuf ptext = STRBUF_INIT;
@@ -551,6 +554,7 @@ again:
         tenant_round_run_plan(&r);
         round_tls_placed(&r);
         round_observe(&r, 1); /* the status reports what runs now, not what we meant to do */
+        ha_round_pg(&r);      /* layout ha: again, with the containers the plan started */
     }
     n_not_ready = round_probe_ready(&r);
     rc = tenant_round_write_status(&r, NULL, err);
@@ -558,9 +562,10 @@ again:
         goto out;
     res->is_converged = r.failed.len == 0 && n_down == 0 && r.n_pending == 0 &&
                         (plan_count(r.pl) == 0) && n_not_ready == 0;
-    if (r.n_applied > 0 || n_not_ready > 0 || (r.ha && !ha_round_active(&r)))
+    if (r.n_applied > 0 || n_not_ready > 0 || !ha_round_is_settled(&r))
         res->requeue_ms = REQUEUE_AFTER_CHANGE_MS; /* confirm it holds: a crash loop shows;
-                                                     ha: look for the VIP again soon */
+                                                     ha: look for the VIP and the
+                                                     PostgreSQL roles again soon */
     /* the certificate's next moment (renewal, the 7-day warning, expiry), exactly: no polling */
     if (r.tls.has_info) {
         /* from the end of the round, not its start: the round itself took time */

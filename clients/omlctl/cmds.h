@@ -31,6 +31,7 @@ int cmd_edit(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_host(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
+int cmd_ha(int argc, char **argv);
 int cmd_gitsource(int argc, char **argv);
 
 #endif

@@ -340,7 +340,8 @@ static void describe_host_status(const json_object *obj)
     strbuf_release(&errors);
 }
 
-/* Layout ha: the active node and who holds each VIP, as omlop observed them (docs/ha.md). */
+/* Layout ha: the active node, who holds each VIP and the PostgreSQL roles, as omlop observed
+ * them (docs/ha.md). */
 static void describe_ha_status(const json_object *obj)
 {
     json_object *ha = cjson_get(obj, "status.ha"), *vips = cjson_get(ha, "vips");
@@ -377,6 +378,27 @@ static void describe_ha_status(const json_object *obj)
                     str_or(cjson_get_string(ha, "lastActiveChange.to"), "?"),
                     str_or(cjson_get_string(ha, "lastActiveChange.time"), "?"));
         kv(2, "Last move", sb.buf);
+    }
+    if (cjson_get(ha, "postgres")) {
+        json_object *lag = cjson_get(ha, "postgres.replication.lagBytes");
+
+        kv(2, "PG primary", str_or(cjson_get_string(ha, "postgres.primary"), "<none>"));
+        strbuf_reset(&sb);
+        strbuf_adds(&sb, str_or(cjson_get_string(ha, "postgres.standby"), "<none streaming>"));
+        if (cjson_get(ha, "postgres.replication"))
+            strbuf_addf(&sb, " (%s, lag %s bytes)",
+                        str_or(cjson_get_string(ha, "postgres.replication.state"), "?"),
+                        lag ? json_object_get_string(lag) : "?");
+        kv(2, "PG standby", sb.buf);
+    }
+    if (cjson_get(ha, "postgres.lastFailover")) {
+        strbuf_reset(&sb);
+        strbuf_addf(&sb, "%s -> %s at %s: %s",
+                    str_or(cjson_get_string(ha, "postgres.lastFailover.from"), "?"),
+                    str_or(cjson_get_string(ha, "postgres.lastFailover.to"), "?"),
+                    str_or(cjson_get_string(ha, "postgres.lastFailover.time"), "?"),
+                    str_or(cjson_get_string(ha, "postgres.lastFailover.reason"), "?"));
+        kv(2, "PG failover", sb.buf);
     }
     strbuf_release(&sb);
 }

@@ -15,6 +15,7 @@ static const omlctl_cmd commands[] = {
     {"wait", cmd_wait, "Wait for a condition on objects, or for their deletion"},
     {"edit", cmd_edit, "Edit an object in $EDITOR and save it"},
     {"rollout", cmd_rollout, "Show a tenant's spec history; roll it back (undo)"},
+    {"ha", cmd_ha, "Layout ha requests: switchover of the PostgreSQL primary"},
     {"gitsource", cmd_gitsource, "Ask omlopd to sync a GitSource now"},
     {"config", cmd_config, "Show or change the server, token and CA settings"},
     {"version", cmd_version, "Print the client and server versions"},

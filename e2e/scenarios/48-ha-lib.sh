@@ -1,15 +1,17 @@
 # shellcheck shell=bash
-# e2e/scenarios/48-ha-lib.sh: what 48-ha-vip and 49-ha-vip-move share (sourced after lib.sh;
-# not executable, so e2e/run does not run it). Layout ha on lab hosts 1 (main) and 2 (backup),
-# the OMniLeads VIP HA_VIP on eth0 of the lab bridge (keepalived, reconcilers/ha.h).
+# e2e/scenarios/48-ha-lib.sh: what the ha scenarios (48, 49, 61-63) share (sourced after
+# lib.sh; not executable, so e2e/run does not run it). Layout ha on lab hosts 1 (main) and 2
+# (backup), the OMniLeads VIP HA_VIP on eth0 of the lab bridge (keepalived, reconcilers/ha.h);
+# the PostgreSQL roles (reconcilers/ha_pg.h) with the lab's real PostgreSQL + repmgr image.
 
 HA_VIP=10.237.0.200
 HA_RW=10.237.0.201
 HA_RO=10.237.0.202
 
-# write_ha_tenant FILE TENANT: an ha tenant, h1 main on lab host 1, h2 backup on lab host 2
+# write_ha_tenant FILE TENANT [TAGS]: an ha tenant, h1 main on lab host 1, h2 backup on lab
+# host 2 (TAGS as write_tenant's: "postgresHA=$E2E_PG_TAG" for the real PostgreSQL)
 write_ha_tenant() {
-	write_tenant "$1" "$2" ha "" h1:main:1 h2:backup:2
+	write_tenant "$1" "$2" ha "${3:-}" h1:main:1 h2:backup:2
 	cat >>"$1" <<EOF2
   ha:
     vipNIC: eth0
@@ -105,5 +107,75 @@ wait_ha_status() {
 		[[ $s == $2 ]] && return 0
 		((SECONDS < deadline)) || fail "status.ha of $1 is \"$s\", want \"$2\" (after $3 s)"
 		sleep 0.5
+	done
+}
+
+# ---- PostgreSQL roles (61-63) ------------------------------------------------------------------
+
+PG_C=oml-postgresql-server
+
+holds_addr() { # N ADDR: lab host N has ADDR on a link
+	lab "$1" ip -o -4 addr show | grep -q " inet $2/"
+}
+
+# wait_addr N ADDR SECONDS: until ADDR is on lab host N (polled every 0.1 s); prints the seconds
+wait_addr() {
+	local t0 limit
+	t0=$(usec)
+	limit=$(($3 * 1000000))
+	while ! holds_addr "$1" "$2"; do
+		(($(usec) - t0 < limit)) || return 1
+		sleep 0.1
+	done
+	python3 -c "print(round(($(usec) - $t0) / 1e6, 2))"
+}
+
+# pg_roles TENANT: "PRIMARY STANDBY REPL-STATE LAG TIMELINE" from status.ha.postgres ("-" absent)
+pg_roles() {
+	"$OMLCTL" get tenant "$1" -o json >"$WORK/pg.json" || fail "omlctl get tenant $1"
+	json_get "$WORK/pg.json" '" ".join(str(x) for x in [
+        ((o.get("status", {}).get("ha") or {}).get("postgres") or {}).get("primary", "-"),
+        ((o.get("status", {}).get("ha") or {}).get("postgres") or {}).get("standby", "-"),
+        (((o.get("status", {}).get("ha") or {}).get("postgres") or {}).get("replication") or {}).get("state", "-"),
+        (((o.get("status", {}).get("ha") or {}).get("postgres") or {}).get("replication") or {}).get("lagBytes", "-"),
+        ((o.get("status", {}).get("ha") or {}).get("postgres") or {}).get("timeline", "-")])'
+}
+
+# wait_pg_roles TENANT PATTERN SECONDS: until pg_roles matches the glob PATTERN
+wait_pg_roles() {
+	local deadline=$((SECONDS + $3)) s
+	while :; do
+		s=$(pg_roles "$1")
+		# shellcheck disable=SC2053 # a glob on purpose
+		[[ $s == $2 ]] && return 0
+		((SECONDS < deadline)) || fail "status.ha.postgres of $1 is \"$s\", want \"$2\" (after $3 s)"
+		sleep 0.5
+	done
+}
+
+# pg_q N SQL: run SQL on lab host N's server (unix socket, as repmgr on database omnileads)
+pg_q() {
+	lab "$1" podman exec -u postgres "$PG_C" psql -X -q -A -t -v ON_ERROR_STOP=1 -U repmgr \
+		-d omnileads -c "$2"
+}
+
+# pg_q_at N ADDR SQL: the same through the network to ADDR (a VIP), from lab host N's postgres
+# container; the repmgr role's password is in its ~/.pgpass (no password on a command line)
+pg_q_at() {
+	lab "$1" podman exec -u postgres "$PG_C" psql -X -q -A -t -v ON_ERROR_STOP=1 \
+		"host=$2 user=repmgr dbname=omnileads connect_timeout=2" -c "$3"
+}
+
+# is_primary N: lab host N's server runs and is not in recovery
+is_primary() {
+	[[ $(pg_q "$1" 'SELECT pg_is_in_recovery()' 2>/dev/null) == f ]]
+}
+
+# wait_row N ID SECONDS: the row ID of e2e_ha is on lab host N's server
+wait_row() {
+	local deadline=$((SECONDS + $3))
+	until [[ $(pg_q "$1" "SELECT count(*) FROM e2e_ha WHERE id = $2" 2>/dev/null) == 1 ]]; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.2
 	done
 }

@@ -129,9 +129,30 @@ static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
         assert_has(s, "\tweight -60\n", "script");
         assert_has(s, "\t\tomlop_track\n", "script");
         assert_has(s, "exec keepalived -n -l -D -P -f", "script");
-        /* the RW and RO VIPs are not keepalived's yet (PostgreSQL roles: docs/ha.md) */
-        assert_lacks(s, "172.16.101.206", "script");
-        assert_lacks(s, "172.16.101.207", "script");
+        /* the RW and RO VIPs: an instance each, at the base priority on both nodes, raised by
+         * the track file omlopd writes from the PostgreSQL roles (ha_pg.h) */
+        assert_has(s,
+                   "track_file omlop_pg_rw {\n\tfile \"" HA_PG_RW_TRACK_FILE "\"\n\tweight 1\n}\n",
+                   "script");
+        assert_has(s,
+                   "\tstate BACKUP\n\tinterface ens18\n\tvirtual_router_id 52\n"
+                   "\tpriority 50\n",
+                   "script");
+        assert_has(s, "\t\t172.16.101.206/24 dev ens18\n", "script");
+        assert_has(s, "\ttrack_file {\n\t\tomlop_pg_rw weight 1\n\t}\n", "script");
+        assert_has(s,
+                   "\tstate BACKUP\n\tinterface ens18\n\tvirtual_router_id 53\n"
+                   "\tpriority 50\n",
+                   "script");
+        assert_has(s, "\t\t172.16.101.207/24 dev ens18\n", "script");
+        assert_has(s, "\ttrack_file {\n\t\tomlop_pg_ro weight 1\n\t}\n", "script");
+        /* a restart starts from no VIP (a SIGKILL leaves them behind) */
+        assert_has(s, "ip addr del 172.16.101.205/24 dev ens18 2>/dev/null || true\n", "script");
+        assert_has(s, "ip addr del 172.16.101.206/24 dev ens18 2>/dev/null || true\n", "script");
+        assert_has(s, "ip addr del 172.16.101.207/24 dev ens18 2>/dev/null || true\n", "script");
+        /* no role before omlopd says: both files 0 when keepalived starts */
+        assert_has(s, "echo 0 >" HA_PG_RW_TRACK_FILE "\necho 0 >" HA_PG_RO_TRACK_FILE "\n",
+                   "script");
     }
     desired_free(ds);
 
@@ -207,7 +228,7 @@ static void test_ha_keepalived_script_runs(void **state)
     json_object *t = example("tenant-ha.yaml");
     desired_state *ds = build(t);
     const char *s = keepalived_of(ds, "aio-a")->files[0].content;
-    char dir[] = "/tmp/omlop-test-ha-XXXXXX", path[512], cmd[2048], conf[8192];
+    char dir[] = "/tmp/omlop-test-ha-XXXXXX", path[512], cmd[2048], conf[8192], ips[1024];
     strbuf script = STRBUF_INIT;
     FILE *f;
     size_t n;
@@ -232,13 +253,26 @@ static void test_ha_keepalived_script_runs(void **state)
     snprintf(path, sizeof(path), "%s/keepalived", dir);
     f = fopen(path, "w");
     assert_non_null(f);
-    /* the fake: copy the file after -f to conf.out */
+    /* the fake: copy the file after -f to conf.out; say whether pid files were left */
     fprintf(f,
             "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" %s/conf.out; "
-            "shift; done\n",
-            dir);
+            "shift; done\n"
+            "if [ -e %s/run/keepalived.pid ] || [ -e %s/run/vrrp.pid ]; then touch %s/stale; fi\n",
+            dir, dir, dir, dir);
     fclose(f);
     chmod(path, 0755);
+    /* a fake ip too: the script must not touch this machine's addresses */
+    snprintf(path, sizeof(path), "%s/ip", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\necho \"$*\" >>%s/ip.out\n", dir);
+    fclose(f);
+    chmod(path, 0755);
+    /* a restarted container: the killed keepalived's pid files are still there */
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/run && echo 1 >%s/run/keepalived.pid && echo 7 >%s/run/vrrp.pid", dir,
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof(cmd),
              "env -i PATH=%s:/usr/bin:/bin VRRP_AUTH_PASS=0123456789abcdef bash %s/run.sh", dir,
              dir);
@@ -250,6 +284,16 @@ static void test_ha_keepalived_script_runs(void **state)
     conf[n] = '\0';
     fclose(f);
     assert_has(conf, "\t\tauth_pass 01234567\n", "config");
+    snprintf(path, sizeof(path), "%s/ip.out", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(ips, 1, sizeof(ips) - 1, f);
+    ips[n] = '\0';
+    fclose(f);
+    assert_has(ips, "addr del 172.16.101.205/24 dev ens18\n", "the ip calls");
+    snprintf(path, sizeof(path), "%s/stale", dir);
+    if (access(path, F_OK) == 0)
+        fail_msg("keepalived started with the old pid files: it would exit as already running");
     assert_lacks(conf, "89abcdef", "config");
     snprintf(path, sizeof(path), "\tscript \"%s/run/check.sh\"\n", dir);
     assert_has(conf, path, "config");
@@ -291,7 +335,7 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ha_keepalived_params p = {"t", "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
-                                  1,   active, NULL};
+                                  1,   active, NULL,         NULL,         NULL};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
@@ -301,7 +345,8 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     {
         /* at the edges: /32 and /1 are prefixes, a container name with a quote is not */
         static const char *const bad[] = {"oml-x'server", NULL};
-        ha_keepalived_params p = {"t", "h", "eth0.10", "10.0.0.5", "10.0.0.5/32", 0, active, NULL};
+        ha_keepalived_params p = {"t", "h",    "eth0.10", "10.0.0.5", "10.0.0.5/32",
+                                  0,   active, NULL,      NULL,       NULL};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
