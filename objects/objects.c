@@ -302,6 +302,36 @@ int obj_update(store *st, const char *plural, const char *name, const obj_update
     return rc;
 }
 
+static int status_replace_mutate(json_object *next, const json_object *cur, void *ctx,
+                                 omlop_err *err)
+{
+    (void)cur;
+    (void)err;
+    json_object_object_add(next, "status", cjson_copy(ctx));
+    return 0;
+}
+
+int obj_status_replace(store *st, const char *plural, const json_object *obj, json_object *status,
+                       omlop_err *err)
+{
+    obj_update_opts o = {0};
+    obj_result res = {0};
+    int rc;
+
+    o.expect_uid = cjson_get_string(obj, "metadata.uid");
+    o.is_status = 1;
+    json_object_object_add(status, "observedGeneration",
+                           json_object_new_int64(cjson_get_int(obj, "metadata.generation", 0)));
+    rc = obj_update(st, plural, cjson_get_string(obj, "metadata.name"), &o, status_replace_mutate,
+                    status, &res, err);
+    obj_result_release(&res);
+    if (rc == OMLOP_ENOTFOUND) {
+        omlop_err_clear(err);
+        rc = 0; /* deleted (or re-created) meanwhile */
+    }
+    return rc;
+}
+
 int obj_delete(store *st, const char *plural, const char *name, const obj_delete_opts *o,
                obj_result *res, omlop_err *err)
 {

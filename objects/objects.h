@@ -99,6 +99,15 @@ typedef struct obj_update_opts {
 int obj_update(store *st, const char *plural, const char *name, const obj_update_opts *o,
                obj_mutate_fn fn, void *ctx, obj_result *res, omlop_err *err);
 
+/*
+ * Replace the .status of obj (an object as read, of plural) with status (taken: the caller's
+ * reference is kept, a copy is written), its observedGeneration set to obj's generation, only
+ * while the stored object is still obj (same uid). An object deleted or re-created meanwhile is
+ * not an error: nothing is written and 0 is returned.
+ */
+int obj_status_replace(store *st, const char *plural, const json_object *obj, json_object *status,
+                       omlop_err *err);
+
 typedef struct obj_delete_opts {
     int64_t expect_revision; /* > 0: precondition on the resourceVersion (no retry) */
     const char *expect_uid;  /* non-NULL: precondition on the uid (res->is_uid_mismatch) */

@@ -36,36 +36,11 @@ int backup_tenant_of(const char *value, size_t len, char *out, size_t cap)
 
 /* ---- status ------------------------------------------------------------------------------ */
 
-static int status_mutate(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
-{
-    const json_object *status = ctx;
-
-    (void)cur;
-    (void)err;
-    json_object_object_add(next, "status", cjson_copy(status));
-    return 0;
-}
-
 /* Replace the Backup's status (only if it is still the object read: same uid). */
 static int status_write(const backup_env *env, const json_object *bobj, json_object *status,
                         omlop_err *err)
 {
-    obj_update_opts o = {0};
-    obj_result res = {0};
-    int rc;
-
-    o.expect_uid = cjson_get_string(bobj, "metadata.uid");
-    o.is_status = 1;
-    json_object_object_add(status, "observedGeneration",
-                           json_object_new_int64(cjson_get_int(bobj, "metadata.generation", 0)));
-    rc = obj_update(env->st, "backups", cjson_get_string(bobj, "metadata.name"), &o, status_mutate,
-                    status, &res, err);
-    obj_result_release(&res);
-    if (rc == OMLOP_ENOTFOUND) {
-        omlop_err_clear(err);
-        rc = 0; /* deleted (or re-created) meanwhile */
-    }
-    return rc;
+    return obj_status_replace(env->st, "backups", bobj, status, err);
 }
 
 /* The status as read, copied (or a new object), for a change of some fields. */

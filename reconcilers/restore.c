@@ -53,34 +53,11 @@ static const char *annotation(const json_object *obj, const char *key)
 
 /* ---- writes ------------------------------------------------------------------------------ */
 
-static int status_mutate(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
-{
-    (void)cur;
-    (void)err;
-    json_object_object_add(next, "status", cjson_copy(ctx));
-    return 0;
-}
-
 /* Replace the Restore's status (only if it is still the object read: same uid). */
 static int status_write(const restore_env *env, const json_object *robj, json_object *status,
                         omlop_err *err)
 {
-    obj_update_opts o = {0};
-    obj_result res = {0};
-    int rc;
-
-    o.expect_uid = cjson_get_string(robj, "metadata.uid");
-    o.is_status = 1;
-    json_object_object_add(status, "observedGeneration",
-                           json_object_new_int64(cjson_get_int(robj, "metadata.generation", 0)));
-    rc = obj_update(env->st, "restores", cjson_get_string(robj, "metadata.name"), &o, status_mutate,
-                    status, &res, err);
-    obj_result_release(&res);
-    if (rc == OMLOP_ENOTFOUND) {
-        omlop_err_clear(err);
-        rc = 0; /* deleted (or re-created) meanwhile */
-    }
-    return rc;
+    return obj_status_replace(env->st, "restores", robj, status, err);
 }
 
 typedef struct hold_ctx {

@@ -316,6 +316,36 @@ static void test_update_status_only(void **state)
     obj_result_release(&c);
 }
 
+/* obj_status_replace: the whole status, observedGeneration stamped, only over the same object. */
+static void test_status_replace_same_object_only(void **state)
+{
+    fixture *f = *state;
+    obj_result c = {0}, again = {0};
+    omlop_err err = OMLOP_ERR_INIT;
+    json_object *status = json_tokener_parse("{\"phase\":\"Running\"}"), *got = NULL;
+    int64_t rv = 0;
+
+    create_tenant(f, "sr", "{\"a\":1}", &c);
+    assert_int_equal(obj_status_replace(f->st, "tenants", c.obj, status, &err), 0);
+    assert_int_equal(obj_get(f->st, "tenants", "sr", &got, &rv, &err), 0);
+    assert_string_equal(cjson_get_string(got, "status.phase"), "Running");
+    assert_int_equal(cjson_get_int(got, "status.observedGeneration", 0), 1);
+    assert_int_equal(cjson_get_int(got, "spec.a", 0), 1);
+    json_object_put(got);
+    /* deleted and created again: the old object's status is not written over the new one */
+    assert_int_equal(obj_delete(f->st, "tenants", "sr", NULL, &again, &err), 0);
+    obj_result_release(&again);
+    create_tenant(f, "sr", "{\"a\":2}", &again);
+    json_object_object_add(status, "phase", json_object_new_string("Failed"));
+    assert_int_equal(obj_status_replace(f->st, "tenants", c.obj, status, &err), 0);
+    assert_int_equal(obj_get(f->st, "tenants", "sr", &got, &rv, &err), 0);
+    assert_null(cjson_get(got, "status.phase"));
+    json_object_put(got);
+    json_object_put(status);
+    obj_result_release(&again);
+    obj_result_release(&c);
+}
+
 static int add_finalizer(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
 {
     json_object *fin = json_object_new_array();
@@ -450,6 +480,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_update_uid_guard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_status_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_replace_same_object_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_finalizer_then_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_preconditions_and_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_mutate_error_writes_nothing, setup, teardown),
