@@ -12,12 +12,19 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
+# ccache, when installed (make deps installs it), keeps rebuilds short, and so CI on a machine
+# that built before. Paths are made relative to the tree so that another clone hits the cache.
+ifeq ($(origin CC),default)
+CC := $(if $(shell command -v ccache 2>/dev/null),ccache cc,cc)
+endif
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= true
 V       ?= 0
 
 PKGS := libcurl json-c yaml-0.1 libwebsockets libssh sqlite3 openssl libxml-2.0 libgit2
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyaml-dev \
 	libwebsockets-dev libssh-dev libcmocka-dev libsqlite3-dev libssl-dev libxml2-dev libgit2-dev \
-	clang-format cppcheck git ca-certificates curl tzdata
+	clang-format cppcheck git ca-certificates curl tzdata ccache
 
 # Test dependencies: the e2e lab's peers (see e2e/README.md), etcd for the store tests, pebble
 # for the ACME client's integration test, and the tools the scenarios use (python3, openssl,
