@@ -493,13 +493,48 @@ out:
     return rc;
 }
 
+int backup_objects_of_tenant(store *st, const char *prefix, const char *tenant, json_object ***objs,
+                             size_t *n, omlop_err *err)
+{
+    store_list_opts lo = {0};
+    store_list_result lr;
+    int rc;
+
+    *objs = NULL;
+    *n = 0;
+    memset(&lr, 0, sizeof(lr));
+    lo.prefix = prefix;
+    if ((rc = store_list(st, &lo, &lr, err)) < 0)
+        return rc;
+    *objs = xcalloc(lr.items.n + 1, sizeof(**objs));
+    for (size_t i = 0; i < lr.items.n; i++) {
+        json_object *o = NULL;
+        const char *tn;
+
+        if (obj_from_kv(&lr.items.items[i], &o, NULL) < 0)
+            continue;
+        tn = cjson_get_string(o, "spec.tenantRef.name");
+        if (tn && strcmp(tn, tenant) == 0)
+            (*objs)[(*n)++] = o;
+        else
+            json_object_put(o);
+    }
+    store_list_result_release(&lr);
+    return 0;
+}
+
+void backup_objects_free(json_object **objs, size_t n)
+{
+    for (size_t i = 0; objs && i < n; i++)
+        json_object_put(objs[i]);
+    free(objs);
+}
+
 /* ---- the entry point --------------------------------------------------------------------- */
 
 int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_tenant_ready,
                             omlop_err *err)
 {
-    store_list_opts lo = {0};
-    store_list_result lr;
     json_object **objs = NULL;
     const char **taken = NULL;
     tenant_ctx t;
@@ -511,26 +546,11 @@ int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_te
     t.tenant = tenant;
     t.sc.st = env->st;
     t.sc.tenant = tenant;
-    memset(&lr, 0, sizeof(lr));
-    lo.prefix = BACKUP_KEY_PREFIX;
-    if ((rc = store_list(env->st, &lo, &lr, err)) < 0)
+    if ((rc = backup_objects_of_tenant(env->st, BACKUP_KEY_PREFIX, tenant, &objs, &n, err)) < 0)
         return rc;
-    objs = xcalloc(lr.items.n + 1, sizeof(*objs));
-    taken = xcalloc(lr.items.n + 1, sizeof(*taken));
-    for (size_t i = 0; i < lr.items.n; i++) {
-        json_object *o = NULL;
-        const char *tn;
-
-        if (obj_from_kv(&lr.items.items[i], &o, NULL) < 0)
-            continue;
-        tn = cjson_get_string(o, "spec.tenantRef.name");
-        if (!tn || strcmp(tn, tenant) != 0) {
-            json_object_put(o);
-            continue;
-        }
-        taken[n] = cjson_get_string(o, "status.timestamp");
-        objs[n++] = o;
-    }
+    taken = xcalloc(n + 1, sizeof(*taken));
+    for (size_t i = 0; i < n; i++)
+        taken[i] = cjson_get_string(objs[i], "status.timestamp");
     if (n == 0)
         goto out;
     if (obj_get(env->st, "tenants", tenant, &t.tobj, NULL, err) < 0) {
@@ -582,11 +602,8 @@ int backup_reconcile_tenant(const backup_env *env, const char *tenant, int is_te
         }
     }
 out:
-    for (size_t i = 0; objs && i < n; i++)
-        json_object_put(objs[i]);
-    free(objs);
+    backup_objects_free(objs, n);
     free(taken);
-    store_list_result_release(&lr);
     tenant_ctx_release(&t);
     return rc;
 }

@@ -204,6 +204,15 @@ typedef struct backup_dest {
     strbuf access, secret;
 } backup_dest;
 
+/*
+ * The objects stored under prefix (BACKUP_KEY_PREFIX, RESTORE_KEY_PREFIX) whose
+ * spec.tenantRef.name is tenant, in store order: *objs (n of them, NULL-ended) is the caller's,
+ * freed with backup_objects_free. Objects that do not parse are left out.
+ */
+int backup_objects_of_tenant(store *st, const char *prefix, const char *tenant, json_object ***objs,
+                             size_t *n, omlop_err *err);
+void backup_objects_free(json_object **objs, size_t n);
+
 /* spec.backup.destination when it has a bucketURL, else spec.objectStorage; errors name the
  * field. Release d either way. */
 int backup_dest_from_tenant(const json_object *tenant, secrets_ctx *sc, backup_dest *d,

@@ -153,39 +153,15 @@ typedef struct backup_list {
 
 static void backup_list_release(backup_list *l)
 {
-    for (size_t i = 0; i < l->n; i++)
-        json_object_put(l->objs[i]);
-    free(l->objs);
+    backup_objects_free(l->objs, l->n);
     memset(l, 0, sizeof(*l));
 }
 
 static int list_of_tenant(const backup_env *env, const char *tenant, backup_list *out,
                           omlop_err *err)
 {
-    store_list_opts lo = {0};
-    store_list_result lr;
-    int rc;
-
     memset(out, 0, sizeof(*out));
-    memset(&lr, 0, sizeof(lr));
-    lo.prefix = BACKUP_KEY_PREFIX;
-    if ((rc = store_list(env->st, &lo, &lr, err)) < 0)
-        return rc;
-    out->objs = xcalloc(lr.items.n + 1, sizeof(*out->objs));
-    for (size_t i = 0; i < lr.items.n; i++) {
-        json_object *o = NULL;
-        const char *tn;
-
-        if (obj_from_kv(&lr.items.items[i], &o, NULL) < 0)
-            continue;
-        tn = cjson_get_string(o, "spec.tenantRef.name");
-        if (tn && strcmp(tn, tenant) == 0)
-            out->objs[out->n++] = o;
-        else
-            json_object_put(o);
-    }
-    store_list_result_release(&lr);
-    return 0;
+    return backup_objects_of_tenant(env->st, BACKUP_KEY_PREFIX, tenant, &out->objs, &out->n, err);
 }
 
 /* ---- creating ---------------------------------------------------------------------------- */

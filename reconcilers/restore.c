@@ -556,8 +556,6 @@ static int interrupted(tenant_ctx *t, const json_object *robj, omlop_err *err)
 int restore_reconcile_tenant(const restore_env *env, const char *tenant, int is_tenant_ready,
                              omlop_err *err)
 {
-    store_list_opts lo = {0};
-    store_list_result lr;
     json_object **objs = NULL;
     tenant_ctx t;
     const char *hold = NULL;
@@ -569,24 +567,8 @@ int restore_reconcile_tenant(const restore_env *env, const char *tenant, int is_
     t.tenant = tenant;
     t.sc.st = env->st;
     t.sc.tenant = tenant;
-    memset(&lr, 0, sizeof(lr));
-    lo.prefix = RESTORE_KEY_PREFIX;
-    if ((rc = store_list(env->st, &lo, &lr, err)) < 0)
+    if ((rc = backup_objects_of_tenant(env->st, RESTORE_KEY_PREFIX, tenant, &objs, &n, err)) < 0)
         return rc;
-    objs = xcalloc(lr.items.n + 1, sizeof(*objs));
-    for (size_t i = 0; i < lr.items.n; i++) {
-        json_object *o = NULL;
-        const char *tn;
-
-        if (obj_from_kv(&lr.items.items[i], &o, NULL) < 0)
-            continue;
-        tn = cjson_get_string(o, "spec.tenantRef.name");
-        if (!tn || strcmp(tn, tenant) != 0) {
-            json_object_put(o);
-            continue;
-        }
-        objs[n++] = o;
-    }
     if (n == 0)
         goto out;
     if (obj_get(env->st, "tenants", tenant, &t.tobj, NULL, err) < 0) {
@@ -644,10 +626,7 @@ int restore_reconcile_tenant(const restore_env *env, const char *tenant, int is_
         }
     }
 out:
-    for (size_t i = 0; objs && i < n; i++)
-        json_object_put(objs[i]);
-    free(objs);
-    store_list_result_release(&lr);
+    backup_objects_free(objs, n);
     secrets_ctx_release(&t.sc);
     json_object_put(t.tobj);
     return rc;
