@@ -75,15 +75,16 @@ lab_down() {
 	return 0
 }
 trap lab_down EXIT
+trap 'exit 130' INT TERM # the EXIT trap then takes down what this run brought up
 if ! "$ROOT/e2e/lab" status >/dev/null 2>&1; then
 	why=$("$ROOT/e2e/lab" check 2>&1) || skip "${why#e2e/lab: error: } (make deps installs the lab's packages)"
 	say "bringing the lab up (3 hosts)"
+	LAB_BROUGHT_UP=1 # also a lab half up when this run is stopped meanwhile
 	"$ROOT/e2e/lab" up 3 >"$LOGDIR/lab-up.log" 2>&1 || {
 		tail -n 20 "$LOGDIR/lab-up.log" >&2
 		say "error: the lab did not come up" >&2
 		exit 1
 	}
-	LAB_BROUGHT_UP=1
 fi
 
 TENANTS=(bkbench)
@@ -116,7 +117,6 @@ e2e_init
 trap bench_cleanup EXIT
 # shellcheck source=e2e/parts/restore-common.sh
 source "$ROOT/e2e/parts/restore-common.sh"
-trap 'exit 130' INT TERM
 s3_bucket "$BUCKET"
 s3_clear "$BUCKET" "backup/$T/"
 s3_clear "$BUCKET" "baseline/$T/"
