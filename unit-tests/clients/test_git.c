@@ -7,8 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <pthread.h>
 
 #include "clients/git.h"
+#include "clients/git_fetch.h"
 #include "unit-tests/clients/git_fixture.h"
 #include "unit-tests/clients/sshd_fixture.h"
 
@@ -243,6 +246,131 @@ static void test_a_silent_server_times_out(void **state)
     strbuf_release(&url);
 }
 
+/* A fetch on another thread, so that this one can look at the fetch process meanwhile. */
+typedef struct bg_fetch {
+    gitclient *g;
+    const gitclient_creds *c;
+    int timeout_ms;
+    int rc;
+    omlop_err err;
+} bg_fetch;
+
+static void *bg_fetch_run(void *arg)
+{
+    bg_fetch *b = arg;
+
+    b->rc = gitclient_fetch(b->g, b->c, b->timeout_ms, &b->err);
+    return NULL;
+}
+
+/* The first child process of this one found in /proc, or 0. */
+static pid_t find_child(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+
+    while (d && !found && (e = readdir(d)) != NULL) {
+        strbuf path = STRBUF_INIT, stat = STRBUF_INIT;
+        omlop_err err = OMLOP_ERR_INIT;
+        const char *paren;
+        long ppid = 0;
+
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        strbuf_addf(&path, "/proc/%s/stat", e->d_name);
+        /* "pid (comm) state ppid ...": comm may hold spaces, so count from its last ')' */
+        if (strbuf_read_file(&stat, path.buf, 4096, &err) == 0 &&
+            (paren = strrchr(stat.buf, ')')) != NULL && sscanf(paren + 1, " %*c %ld", &ppid) == 1 &&
+            ppid == (long)getpid())
+            found = (pid_t)atol(e->d_name);
+        strbuf_release(&path);
+        strbuf_release(&stat);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static int proc_read(pid_t pid, const char *what, strbuf *out)
+{
+    strbuf path = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    int rc;
+
+    strbuf_reset(out);
+    strbuf_addf(&path, "/proc/%ld/%s", (long)pid, what);
+    rc = strbuf_read_file(out, path.buf, 1 << 20, &err);
+    strbuf_release(&path);
+    return rc;
+}
+
+/*
+ * The fetch runs in a process started afresh from this program (not a bare fork of a
+ * threaded caller, which may deadlock), and the credentials reach it neither through its
+ * arguments nor through its environment (which holds none of the caller's variables).
+ */
+static void test_the_fetch_process_is_exec_d_and_holds_no_secret_in_argv_or_env(void **state)
+{
+    fx *f = *state;
+    gitclient_creds c = {0};
+    strbuf url = STRBUF_INIT, cmdline = STRBUF_INIT, env = STRBUF_INIT;
+    char self[512] = "", exe[512] = "";
+    int port = 0, fd = fixture_listen(&port), is_seen = 0;
+    bg_fetch b;
+    pthread_t t;
+    int64_t until;
+
+    assert_true(fd >= 0);
+    assert_true(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+    setenv("OMLOP_TEST_CALLER_VAR", "ENV-MARK-5d1e", 1);
+    c.known_host_keys =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    c.ssh_identity = "-----BEGIN OPENSSH PRIVATE KEY-----\nKEY-MARK-7f3a\n-----END OPENSSH "
+                     "PRIVATE KEY-----\n";
+    c.username = "git";
+    c.token = "TOKEN-MARK-91c2";
+    strbuf_addf(&url, "ssh://git@127.0.0.1:%d/x", port);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(gitclient_open(f->copy, url.buf, &b.g, &b.err), 0);
+    b.c = &c;
+    b.timeout_ms = 3000;
+    assert_int_equal(pthread_create(&t, NULL, bg_fetch_run, &b), 0);
+    /* until the child has exec'd (right after the spawn it may still be the caller's image) */
+    for (until = clock_now_ms() + 2500; !is_seen && clock_now_ms() < until; fixture_sleep_ms(20)) {
+        pid_t pid = find_child();
+
+        if (!pid || proc_read(pid, "cmdline", &cmdline) < 0 ||
+            proc_read(pid, "environ", &env) < 0 ||
+            !memmem(cmdline.buf, cmdline.len, GITFETCH_CHILD_ARG, strlen(GITFETCH_CHILD_ARG)))
+            continue;
+        is_seen = 1;
+        strbuf_reset(&env);
+        strbuf_addf(&env, "/proc/%ld/exe", (long)pid);
+        assert_true(readlink(env.buf, exe, sizeof(exe) - 1) > 0);
+        assert_int_equal(proc_read(pid, "environ", &env), 0);
+        assert_string_equal(exe, self);
+        for (size_t i = 0; i < 4; i++) {
+            const char *mark[] = {"KEY-MARK-7f3a", "TOKEN-MARK-91c2", "ENV-MARK-5d1e", "BEGIN"};
+
+            assert_null(memmem(cmdline.buf, cmdline.len, mark[i], strlen(mark[i])));
+            assert_null(memmem(env.buf, env.len, mark[i], strlen(mark[i])));
+        }
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(is_seen);
+    assert_int_equal(b.rc, OMLOP_ETIMEOUT);
+    assert_null(strstr(b.err.msg, "MARK"));
+    /* reaped: no child left behind */
+    assert_int_equal(find_child(), 0);
+    unsetenv("OMLOP_TEST_CALLER_VAR");
+    gitclient_free(b.g);
+    close(fd);
+    strbuf_release(&url);
+    strbuf_release(&cmdline);
+    strbuf_release(&env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +381,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_urls_and_missing_repositories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ssh_host_key_is_checked_strictly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_server_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_the_fetch_process_is_exec_d_and_holds_no_secret_in_argv_or_env, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
