@@ -9,6 +9,9 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "clients/git.h"
 #include "clients/git_fetch.h"
@@ -371,6 +374,104 @@ static void test_the_fetch_process_is_exec_d_and_holds_no_secret_in_argv_or_env(
     strbuf_release(&env);
 }
 
+/* Append a request field: its 4-byte length (UINT32_MAX: absent) and bytes. */
+static void req_field(strbuf *r, const char *v)
+{
+    uint32_t n = v ? (uint32_t)strlen(v) : UINT32_MAX;
+
+    strbuf_add(r, &n, sizeof(n));
+    if (v)
+        strbuf_adds(r, v);
+}
+
+/*
+ * Start this program as the fetch process, send it req (len bytes), and return the code of its
+ * answer (msg gets the message), or 1 when it answered nothing.
+ */
+static int ask_fetch_process(const char *req, size_t len, strbuf *msg)
+{
+    int sv[2], status = 0;
+    char ppid[24], answer[4 + OMLOP_ERR_MSG_MAX];
+    char *argv[] = {"test", GITFETCH_CHILD_ARG, ppid, NULL};
+    char *envp[] = {NULL};
+    posix_spawn_file_actions_t fa;
+    size_t got = 0;
+    int32_t code = 1;
+    pid_t pid;
+
+    strbuf_reset(msg);
+    snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return 2;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp) != 0)
+        return 2;
+    posix_spawn_file_actions_destroy(&fa);
+    close(sv[1]);
+    if (len)
+        assert_int_equal(send(sv[0], req, len, MSG_NOSIGNAL), (ssize_t)len);
+    shutdown(sv[0], SHUT_WR);
+    for (ssize_t n;
+         got < sizeof(answer) && (n = read(sv[0], answer + got, sizeof(answer) - got)) > 0;)
+        got += (size_t)n;
+    close(sv[0]);
+    waitpid(pid, &status, 0);
+    if (got == sizeof(answer)) {
+        memcpy(&code, answer, 4);
+        answer[sizeof(answer) - 1] = '\0';
+        strbuf_adds(msg, answer + 4);
+    }
+    return code;
+}
+
+/* The fetch process reads its request strictly: a field running past the end is refused. */
+static void test_the_fetch_process_refuses_a_malformed_request(void **state)
+{
+    fx *f = *state;
+    strbuf req = STRBUF_INIT, msg = STRBUF_INIT, absent = STRBUF_INIT;
+    uint32_t timeout = 2000, zero = 0;
+
+    (void)f;
+    /* well formed: the copy named does not exist, so the fetch itself fails */
+    strbuf_adds(&req, "OGF1");
+    strbuf_add(&req, &timeout, 4);
+    req_field(&req, "/nonexistent/copy");
+    req_field(&req, "file:///nonexistent/repo");
+    req_field(&req, "file:///nonexistent/repo");
+    for (int i = 0; i < 4; i++)
+        req_field(&req, NULL);
+    req_field(&req, "x"); /* the last field, one byte */
+    assert_int_equal(ask_fetch_process(req.buf, req.len, &msg), OMLOP_EIO);
+    assert_non_null(strstr(msg.buf, "cannot open the copy in /nonexistent/copy"));
+    /* its last field one byte short, or one byte too long */
+    assert_int_equal(ask_fetch_process(req.buf, req.len - 1, &msg), OMLOP_EPROTO);
+    assert_non_null(strstr(msg.buf, "malformed request"));
+    strbuf_addch(&req, 'y');
+    assert_int_equal(ask_fetch_process(req.buf, req.len, &msg), OMLOP_EPROTO);
+    /* a zero deadline, another magic, nothing at all */
+    memcpy(req.buf + 4, &zero, 4);
+    assert_int_equal(ask_fetch_process(req.buf, req.len - 1, &msg), OMLOP_EPROTO);
+    assert_int_equal(ask_fetch_process("OGF2", 4, &msg), OMLOP_EPROTO);
+    assert_int_equal(ask_fetch_process("", 0, &msg), OMLOP_EPROTO);
+    /* a first field longer than the whole request */
+    strbuf_reset(&req);
+    strbuf_adds(&req, "OGF1");
+    strbuf_add(&req, &timeout, 4);
+    strbuf_add(&req, &(uint32_t){1u << 20}, 4);
+    strbuf_adds(&req, "/short");
+    assert_int_equal(ask_fetch_process(req.buf, req.len, &msg), OMLOP_EPROTO);
+    /* the copy's path absent */
+    strbuf_adds(&absent, "OGF1");
+    strbuf_add(&absent, &timeout, 4);
+    for (int i = 0; i < 8; i++)
+        req_field(&absent, i == 1 || i == 2 ? "file:///x" : NULL);
+    assert_int_equal(ask_fetch_process(absent.buf, absent.len, &msg), OMLOP_EPROTO);
+    strbuf_release(&req);
+    strbuf_release(&msg);
+    strbuf_release(&absent);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +484,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_silent_server_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_the_fetch_process_is_exec_d_and_holds_no_secret_in_argv_or_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_fetch_process_refuses_a_malformed_request, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
