@@ -123,6 +123,7 @@ scen() { # DIR NAME EXIT: a fake scenario exiting EXIT
 scen "$T/ok" 10-a 0
 scen "$T/ok" 20-b 0
 printf 'not executable\n' >"$T/ok/README.md"
+printf '#!/bin/sh\nexit 1\n' >"$T/ok/30-kept-out" # a scenario not executable: named, not run
 scen "$T/skip" 10-a 0
 scen "$T/skip" 20-skip 77
 scen "$T/fail" 10-a 0
@@ -138,6 +139,13 @@ e2e() { # DIR [ARG...]: e2e/run on fake scenarios with the fake lab
 
 if [[ $(id -u) -eq 0 ]]; then
 	expect "e2e: all pass" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/ok"
+	if e2e "$T/ok" 2>&1 | grep -qx "e2e: not executable, so not run (their headers say why): 30-kept-out"; then
+		passed=$((passed + 1))
+		echo "ok   e2e: a scenario that is not executable is named"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: a scenario that is not executable is not named"
+	fi
 	expect "e2e: a pattern selects" 0 "e2e: 1 passed, 0 failed, 0 skipped" e2e "$T/ok" 20-
 	expect "e2e: a skipped scenario fails the run" 1 "e2e: 1 passed, 0 failed, 1 skipped" \
 		e2e "$T/skip"
