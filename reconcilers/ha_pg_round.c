@@ -14,7 +14,7 @@
 
 #define OBSERVE_TIMEOUT_MS 10000
 #define STEP_TIMEOUT_MS    180000 /* a clone copies the whole cluster */
-#define TRACK_TIMEOUT_MS   5000
+#define TRACK_TIMEOUT_MS   10000  /* a loaded host answered an exec in over 5 s */
 #define CONFIRM_DELAY_MS   1000
 #define SWITCHOVER_WAIT_S  30 /* the standby replaying the old primary's last checkpoint */
 
@@ -28,6 +28,8 @@ struct ha_pg_round {
     char fo_time[32];
     char fo_reason[160];
     const char *why_switch; /* what asked for the wanted primary (static text) */
+    int record_pending;     /* a failover detected by this run: the status says so before the
+                               followers' steps (a rejoin may take a whole clone) */
 };
 
 /* The container runs on h and is the tenant's. */
@@ -167,14 +169,23 @@ static void step_event(ha_pg_round *pg, size_t i, ha_pg_step s, const char *resu
                            "standby",
                            node, primary);
         break;
-    case HA_PG_REJOIN:
-        tenant_round_event(r, EVENT_TYPE_NORMAL, "Rejoined",
-                           "Node %s rejoined as standby of the PostgreSQL primary %s (%s)", node,
-                           primary,
-                           result && strstr(result, "omlop-result=rejoined")
-                               ? "pg_rewind"
-                               : "a fresh clone: pg_rewind could not");
+    case HA_PG_REJOIN: {
+        /* pg_rewind's last line when it failed (the script prints it before the clone) */
+        const char *why = result ? strstr(result, "omlop-rewind-error=") : NULL;
+        int why_len = why ? (int)strcspn(why += strlen("omlop-rewind-error="), "\n") : 0;
+
+        if (result && strstr(result, "omlop-result=rejoined"))
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Rejoined",
+                               "Node %s rejoined as standby of the PostgreSQL primary %s "
+                               "(pg_rewind)",
+                               node, primary);
+        else
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Rejoined",
+                               "Node %s rejoined as standby of the PostgreSQL primary %s (a fresh "
+                               "clone: pg_rewind could not: %.*s)",
+                               node, primary, why_len > 200 ? 200 : why_len, why ? why : "");
         break;
+    }
     case HA_PG_FENCE:
         tenant_round_event(r, EVENT_TYPE_WARNING, "Fenced",
                            "Stopped PostgreSQL on node %s: it ran as a second primary (the "
@@ -247,43 +258,6 @@ out:
     strbuf_release(&script);
 }
 
-static void run_steps(ha_pg_round *pg)
-{
-    size_t order[HA_PG_MAX_NODES], k = 0;
-
-    /* the primary's step first: a standby clones from a registered primary */
-    if (pg->d.primary >= 0)
-        order[k++] = (size_t)pg->d.primary;
-    for (size_t i = 0; i < pg->n; i++)
-        if ((int)i != pg->d.primary)
-            order[k++] = i;
-    for (size_t j = 0; j < k; j++) {
-        size_t i = order[j];
-        ha_pg_step s = pg->d.step[i];
-        strbuf out = STRBUF_INIT;
-        omlop_err err = OMLOP_ERR_INIT;
-        int rc;
-
-        if (s == HA_PG_NONE)
-            continue;
-        if (s == HA_PG_SWITCHOVER) {
-            switchover(pg, (size_t)pg->d.switchover_from, i);
-            strbuf_release(&out);
-            break; /* the switchover ran the old primary's part too */
-        }
-        rc = run_step(pg, i, s, &out, &err);
-        if (rc < 0)
-            log_warn("tenant=%s host=%s ha: postgres %s failed: %s", pg->r->tenant, pg->obs[i].name,
-                     ha_pg_step_name(s), err.msg);
-        step_event(pg, i, s, strbuf_str(&out), rc, &err);
-        if (s == HA_PG_PROMOTE && rc < 0)
-            pg->has_failover = 0; /* not happened: the next round tries again */
-        strbuf_release(&out);
-        if (s == HA_PG_PROMOTE && rc < 0)
-            break; /* no follower of a primary that is not one */
-    }
-}
-
 /* Write the RW and RO track files of every node whose keepalived runs: the losers first. */
 static void write_weights(ha_pg_round *pg)
 {
@@ -310,6 +284,79 @@ static void write_weights(ha_pg_round *pg)
                          pg->r->tenant, h->name, err.msg);
             strbuf_release(&script);
         }
+}
+
+/* A tenant_status_fn: the stored status with the failover of ctx (an ha_pg_round). */
+static int status_promoted(const json_object *old_status, const void *ctx, const char *now,
+                           json_object **out, omlop_err *err)
+{
+    const ha_pg_round *pg = ctx;
+
+    (void)now;
+    (void)err;
+    *out = ha_pg_status_promoted(old_status, &pg->fo, pg->obs[pg->d.primary].timeline);
+    return 0;
+}
+
+/*
+ * Right after a promotion (or a primary found promoted already), before any follower's step:
+ * the RW VIP to the new primary, and status.ha.postgres saying what happened, written now: the
+ * round's own status comes only at its end, after the old primary's rejoin (a whole clone when
+ * pg_rewind cannot) and the plan.
+ */
+static void record_failover(ha_pg_round *pg)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+
+    pg->record_pending = 0;
+    if (!pg->has_failover || pg->d.primary < 0)
+        return;
+    observe_one(pg, (size_t)pg->d.primary); /* its new timeline */
+    write_weights(pg);
+    if (tenant_round_status_write(pg->r, status_promoted, pg, &err) < 0)
+        log_warn("tenant=%s ha: cannot record the failover in the status yet: %s", pg->r->tenant,
+                 err.msg);
+}
+
+static void run_steps(ha_pg_round *pg)
+{
+    size_t order[HA_PG_MAX_NODES], k = 0;
+
+    /* the primary's step first: a standby clones from a registered primary */
+    if (pg->d.primary >= 0)
+        order[k++] = (size_t)pg->d.primary;
+    for (size_t i = 0; i < pg->n; i++)
+        if ((int)i != pg->d.primary)
+            order[k++] = i;
+    for (size_t j = 0; j < k; j++) {
+        size_t i = order[j];
+        ha_pg_step s = pg->d.step[i];
+        strbuf out = STRBUF_INIT;
+        omlop_err err = OMLOP_ERR_INIT;
+        int rc;
+
+        if ((int)i != pg->d.primary && pg->record_pending)
+            record_failover(pg);
+        if (s == HA_PG_NONE)
+            continue;
+        if (s == HA_PG_SWITCHOVER) {
+            switchover(pg, (size_t)pg->d.switchover_from, i);
+            strbuf_release(&out);
+            break; /* the switchover ran the old primary's part too */
+        }
+        rc = run_step(pg, i, s, &out, &err);
+        if (rc < 0)
+            log_warn("tenant=%s host=%s ha: postgres %s failed: %s", pg->r->tenant, pg->obs[i].name,
+                     ha_pg_step_name(s), err.msg);
+        step_event(pg, i, s, strbuf_str(&out), rc, &err);
+        if (s == HA_PG_PROMOTE && rc < 0)
+            pg->has_failover = 0; /* not happened: the next round tries again */
+        strbuf_release(&out);
+        if (s == HA_PG_PROMOTE && rc < 0)
+            break; /* no follower of a primary that is not one */
+    }
+    if (pg->record_pending)
+        record_failover(pg);
 }
 
 static int any_step(const ha_pg_decision *d, size_t n)
@@ -400,6 +447,7 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
         pg->fo.reason = pg->fo_reason;
         pg->fo.from = from;
         pg->fo.to = to;
+        pg->record_pending = 1;
         tenant_round_event(r, EVENT_TYPE_WARNING, "FailoverDetected",
                            "PostgreSQL primary %s lost (%s): promoting the standby %s", from,
                            pg->d.why_lost, to);
