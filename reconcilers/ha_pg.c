@@ -386,16 +386,25 @@ int ha_pg_step_script(ha_pg_step s, const ha_pg_node_conf *c, const char *upstre
         strbuf_adds(out, "{\n" CLONE_STEPS "}\necho omlop-result=cloned\n");
         break;
     case HA_PG_REJOIN:
-        /* pg_rewind itself, not `repmgr node rejoin --force-rewind`: after a killed primary's
+        /* A CHECKPOINT on the primary first: one just promoted has not written its new
+         * timeline into its control file yet, and pg_rewind, which reads it there, would find
+         * both on the same timeline and rewind nothing. Then pg_rewind itself, not `repmgr node
+         * rejoin --force-rewind`: after a killed primary's
          * crash recovery repmgr took its data as able to follow (no rewind) although it held
          * WAL past the fork, so the server never streamed and the rejoin ended in a clone a
          * minute later. pg_rewind runs the crash recovery itself (single-user mode, listening on
          * nothing), then copies what changed since the fork, or nothing when nothing diverged.
          * The standby's settings are written as `standby clone` writes them: primary_conninfo
          * with the node name as application_name (the primary's pg_stat_replication shows it),
-         * the one pg_rewind copied from the primary removed. */
+         * the one pg_rewind copied from the primary removed. When pg_rewind fails, or the server
+         * does not start after it, a fresh clone in the same step (a half-done rewind left
+         * for the next round would need crash recovery that a standby cannot have in
+         * single-user mode). */
         strbuf_adds(out, HA_PG_ENTRYPOINT
                     " ha-pg-stop || true\n"
+                    "ok=0\n"
+                    "psql -X -q -c CHECKPOINT \"host=$up port=5432 user=repmgr "
+                    "dbname=repmgr connect_timeout=2\" >/dev/null 2>&1 || true\n"
                     "if " HA_PG_BINDIR "/pg_rewind -D " HA_PG_DATA
                     " --source-server=\"host=$up port=5432 user=repmgr dbname=repmgr "
                     "connect_timeout=2\" >" HA_PG_HOME "/omlop-rewind.log 2>&1; then\n"
@@ -404,12 +413,21 @@ int ha_pg_step_script(ha_pg_step s, const ha_pg_node_conf *c, const char *upstre
                     "application_name=$me connect_timeout=2'\" >>" HA_PG_DATA
                     "/postgresql.auto.conf\n"
                     "\ttouch " HA_PG_DATA "/standby.signal\n"
-                    "\t" HA_PG_ENTRYPOINT " ha-pg-start\n"
+                    "\tif " HA_PG_ENTRYPOINT " ha-pg-start; then\n"
+                    "\t\tok=1\n"
+                    "\telse\n"
+                    "\t\twhy=\"the server did not start after pg_rewind: $(grep -E "
+                    "'FATAL|PANIC' " HA_PG_HOME "/postgres.log | tail -n 1)\"\n"
+                    "\tfi\n"
+                    "else\n"
+                    "\twhy=$(tail -n 1 " HA_PG_HOME "/omlop-rewind.log)\n"
+                    "fi\n"
+                    "if [ \"$ok\" = 1 ]; then\n"
                     "\tr standby register --force\n"
                     "\techo omlop-result=rejoined\n"
                     "else\n"
-                    "\techo \"omlop-rewind-error=$(tail -n 1 " HA_PG_HOME "/omlop-rewind.log)\"\n"
-                    "\techo 'omlop: pg_rewind failed: a fresh clone' >&2\n" CLONE_STEPS
+                    "\techo \"omlop-rewind-error=$why\"\n"
+                    "\techo 'omlop: no rejoin by pg_rewind: a fresh clone' >&2\n" CLONE_STEPS
                     "\techo omlop-result=cloned\n"
                     "fi\n");
         break;

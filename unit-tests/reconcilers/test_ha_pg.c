@@ -401,9 +401,13 @@ static void test_ha_pg_step_scripts(void **state)
     strbuf_reset(&s);
 
     assert_int_equal(ha_pg_step_script(HA_PG_REJOIN, &c, "10.0.0.1", &s, &err), 0);
-    /* pg_rewind from the primary (it runs a killed server's crash recovery itself), not
-     * repmgr's node rejoin, which skipped the rewind a killed primary needed */
-    assert_has(strbuf_str(&s), "if " HA_PG_BINDIR "/pg_rewind -D " HA_PG_DATA
+    /* a checkpoint on the primary first (a just promoted one has its new timeline in its
+     * control file only then: pg_rewind reads it there), then pg_rewind from it (it runs a
+     * killed server's crash recovery itself), not repmgr's node rejoin, which skipped the rewind
+     * a killed primary needed */
+    assert_has(strbuf_str(&s), "psql -X -q -c CHECKPOINT \"host=$up port=5432 user=repmgr "
+                               "dbname=repmgr connect_timeout=2\" >/dev/null 2>&1 || true\n"
+                               "if " HA_PG_BINDIR "/pg_rewind -D " HA_PG_DATA
                                " --source-server=\"host=$up port=5432 user=repmgr");
     assert_null(strstr(strbuf_str(&s), "node rejoin"));
     assert_null(strstr(strbuf_str(&s), "--single")); /* pg_rewind's own, not a second one */
@@ -415,11 +419,13 @@ static void test_ha_pg_step_scripts(void **state)
                "\techo \"primary_conninfo = 'host=$up port=5432 user=repmgr "
                "application_name=$me connect_timeout=2'\" >>" HA_PG_DATA "/postgresql.auto.conf\n"
                "\ttouch " HA_PG_DATA "/standby.signal\n"
-               "\t" HA_PG_ENTRYPOINT " ha-pg-start\n"
-               "\tr standby register --force\n"
-               "\techo omlop-result=rejoined\n");
-    /* the fallback: a fresh clone, saying why */
-    assert_has(strbuf_str(&s), "else\n\techo \"omlop-rewind-error=$(tail -n 1 ");
+               "\tif " HA_PG_ENTRYPOINT " ha-pg-start; then\n\t\tok=1\n");
+    assert_has(strbuf_str(&s), "if [ \"$ok\" = 1 ]; then\n\tr standby register --force\n"
+                               "\techo omlop-result=rejoined\n");
+    /* pg_rewind failed, or the server did not start after it: a fresh clone in the same step,
+     * saying why (a standby left crashed would need a crash recovery it cannot have) */
+    assert_has(strbuf_str(&s), "the server did not start after pg_rewind: $(grep -E 'FATAL|PANIC'");
+    assert_has(strbuf_str(&s), "else\n\techo \"omlop-rewind-error=$why\"\n");
     assert_has(strbuf_str(&s), "standby clone --fast-checkpoint\n");
     strbuf_reset(&s);
 
