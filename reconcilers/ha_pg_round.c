@@ -30,6 +30,9 @@ struct ha_pg_round {
     const char *why_switch; /* what asked for the wanted primary (static text) */
     int record_pending;     /* a failover detected by this run: the status says so before the
                                followers' steps (a rejoin may take a whole clone) */
+    /* the track file values this run wrote per node (1 + value; 0: none yet): one exec each
+     * fewer when a later write in the run has the same (an exec takes seconds on a loaded host) */
+    int written_rw[HA_PG_MAX_NODES], written_ro[HA_PG_MAX_NODES];
 };
 
 /* The container runs on h and is the tenant's. */
@@ -271,6 +274,8 @@ static void write_weights(ha_pg_round *pg)
 
             if ((pass == 0) != (rw == 0) || !container_runs(pg->r, h, HA_CONTAINER))
                 continue;
+            if (pg->written_rw[i] == rw + 1 && pg->written_ro[i] == ro + 1)
+                continue;
             /* unchanged values are not written: keepalived re-reads a file on every write */
             strbuf_addf(&script,
                         "w() { [ \"$(cat \"$1\" 2>/dev/null)\" = \"$2\" ] || echo \"$2\" >\"$1\"; "
@@ -279,9 +284,13 @@ static void write_weights(ha_pg_round *pg)
                         "w " HA_PG_RO_TRACK_FILE " %d\n",
                         rw, ro);
             if (run(pg->r, h, HA_CONTAINER, NULL, strbuf_str(&script), TRACK_TIMEOUT_MS, NULL,
-                    &err) < 0)
+                    &err) < 0) {
                 log_warn("tenant=%s host=%s ha: cannot write the PostgreSQL VIP weights: %s",
                          pg->r->tenant, h->name, err.msg);
+            } else {
+                pg->written_rw[i] = rw + 1;
+                pg->written_ro[i] = ro + 1;
+            }
             strbuf_release(&script);
         }
 }
