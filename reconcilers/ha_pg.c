@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cjson.h"
+
 const char *ha_pg_step_name(ha_pg_step s)
 {
     switch (s) {
@@ -367,8 +369,9 @@ int ha_pg_step_script(ha_pg_step s, const ha_pg_node_conf *c, const char *upstre
                 "OMLOP_EOF\n"
                 "echo '%s' >" HA_PG_HOME "/omlop-peer\n"
                 "r() { repmgr -f \"$conf\" \"$@\"; }\n"
+                "me='%s'\n"
                 "up='%s'\n",
-                c->node_id, c->name, c->addr, HA_PG_PORT, c->peer_addr ? c->peer_addr : "",
+                c->node_id, c->name, c->addr, HA_PG_PORT, c->peer_addr ? c->peer_addr : "", c->name,
                 needs_up ? upstream : "");
     switch (s) {
     case HA_PG_NONE:
@@ -383,20 +386,48 @@ int ha_pg_step_script(ha_pg_step s, const ha_pg_node_conf *c, const char *upstre
         strbuf_adds(out, "{\n" CLONE_STEPS "}\necho omlop-result=cloned\n");
         break;
     case HA_PG_REJOIN:
-        /* pg_rewind wants a cleanly stopped server: a killed primary gets its crash recovery
-         * in single-user mode first (it listens on nothing meanwhile) */
+        /* A CHECKPOINT on the primary first: one just promoted has not written its new
+         * timeline into its control file yet, and pg_rewind, which reads it there, would find
+         * both on the same timeline and rewind nothing. Then pg_rewind itself, not `repmgr node
+         * rejoin --force-rewind`: after a killed primary's
+         * crash recovery repmgr took its data as able to follow (no rewind) although it held
+         * WAL past the fork, so the server never streamed and the rejoin ended in a clone a
+         * minute later. pg_rewind runs the crash recovery itself (single-user mode, listening on
+         * nothing), then copies what changed since the fork, or nothing when nothing diverged.
+         * The standby's settings are written as `standby clone` writes them: primary_conninfo
+         * with the node name as application_name (the primary's pg_stat_replication shows it),
+         * the one pg_rewind copied from the primary removed. When pg_rewind fails, or the server
+         * does not start after it, a fresh clone in the same step (a half-done rewind left
+         * for the next round would need crash recovery that a standby cannot have in
+         * single-user mode). */
         strbuf_adds(out, HA_PG_ENTRYPOINT
                     " ha-pg-stop || true\n"
-                    "if ! pg_controldata " HA_PG_DATA
-                    " | grep -q '^Database cluster state: *shut down'; then\n"
-                    "\tpostgres --single -D " HA_PG_DATA
-                    " repmgr </dev/null >/dev/null 2>&1 || true\n"
+                    "ok=0\n"
+                    "psql -X -q -c CHECKPOINT \"host=$up port=5432 user=repmgr "
+                    "dbname=repmgr connect_timeout=2\" >/dev/null 2>&1 || true\n"
+                    "if " HA_PG_BINDIR "/pg_rewind -D " HA_PG_DATA
+                    " --source-server=\"host=$up port=5432 user=repmgr dbname=repmgr "
+                    "connect_timeout=2\" >" HA_PG_HOME "/omlop-rewind.log 2>&1; then\n"
+                    "\tsed -i '/^primary_conninfo/d' " HA_PG_DATA "/postgresql.auto.conf\n"
+                    "\techo \"primary_conninfo = 'host=$up port=5432 user=repmgr "
+                    "application_name=$me connect_timeout=2'\" >>" HA_PG_DATA
+                    "/postgresql.auto.conf\n"
+                    "\ttouch " HA_PG_DATA "/standby.signal\n"
+                    "\tif " HA_PG_ENTRYPOINT " ha-pg-start; then\n"
+                    "\t\tok=1\n"
+                    "\telse\n"
+                    "\t\twhy=\"the server did not start after pg_rewind: $(grep -E "
+                    "'FATAL|PANIC' " HA_PG_HOME "/postgres.log | tail -n 1)\"\n"
+                    "\tfi\n"
+                    "else\n"
+                    "\twhy=$(tail -n 1 " HA_PG_HOME "/omlop-rewind.log)\n"
                     "fi\n"
-                    "if r node rejoin -d \"host=$up port=5432 user=repmgr dbname=repmgr "
-                    "connect_timeout=2\" --force-rewind; then\n"
+                    "if [ \"$ok\" = 1 ]; then\n"
+                    "\tr standby register --force\n"
                     "\techo omlop-result=rejoined\n"
                     "else\n"
-                    "\techo 'omlop: the rejoin failed: a fresh clone' >&2\n" CLONE_STEPS
+                    "\techo \"omlop-rewind-error=$why\"\n"
+                    "\techo 'omlop: no rejoin by pg_rewind: a fresh clone' >&2\n" CLONE_STEPS
                     "\techo omlop-result=cloned\n"
                     "fi\n");
         break;
@@ -565,4 +596,30 @@ json_object *ha_pg_status_json(const ha_pg_decision *d, const ha_pg_obs *o, size
         strbuf_addf(msg, "PostgreSQL primary %s has no standby streaming from it", p->name);
     }
     return pg;
+}
+
+json_object *ha_pg_status_promoted(const json_object *old_status, const ha_pg_failover *fo, long tl)
+{
+    json_object *st = old_status ? cjson_copy(old_status) : NULL, *ha = NULL, *pg = NULL;
+    json_object *f = json_object_new_object();
+
+    if (!st || !json_object_is_type(st, json_type_object)) {
+        json_object_put(st);
+        st = json_object_new_object();
+    }
+    if (!json_object_object_get_ex(st, "ha", &ha) || !json_object_is_type(ha, json_type_object)) {
+        ha = json_object_new_object();
+        json_object_object_add(st, "ha", ha);
+    }
+    pg = json_object_new_object();
+    json_object_object_add(ha, "postgres", pg);
+    add_str(pg, "primary", fo->to);
+    if (tl > 0)
+        json_object_object_add(pg, "timeline", json_object_new_int64(tl));
+    add_str(f, "time", fo->time);
+    add_str(f, "reason", fo->reason);
+    add_str(f, "from", fo->from);
+    add_str(f, "to", fo->to);
+    json_object_object_add(pg, "lastFailover", f);
+    return st;
 }

@@ -161,4 +161,14 @@ json_object *ha_pg_status_json(const ha_pg_decision *d, const ha_pg_obs *o, size
                                const json_object *old, const ha_pg_failover *fo,
                                const char **reason, strbuf *msg);
 
+/*
+ * The status to write right after a promotion, before the round's other steps (the old
+ * primary's rejoin may clone the whole cluster, and the round's status is written only at its
+ * end): a copy of old_status (NULL: none) with status.ha.postgres.primary fo->to, its timeline
+ * tl (0: unknown, left out), no standby nor replication (nothing streams from the new primary
+ * yet) and lastFailover fo; everything else as it was. The round's own status later replaces it.
+ */
+json_object *ha_pg_status_promoted(const json_object *old_status, const ha_pg_failover *fo,
+                                   long tl);
+
 #endif

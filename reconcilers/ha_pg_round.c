@@ -14,7 +14,7 @@
 
 #define OBSERVE_TIMEOUT_MS 10000
 #define STEP_TIMEOUT_MS    180000 /* a clone copies the whole cluster */
-#define TRACK_TIMEOUT_MS   5000
+#define TRACK_TIMEOUT_MS   10000  /* a loaded host answered an exec in over 5 s */
 #define CONFIRM_DELAY_MS   1000
 #define SWITCHOVER_WAIT_S  30 /* the standby replaying the old primary's last checkpoint */
 
@@ -28,6 +28,11 @@ struct ha_pg_round {
     char fo_time[32];
     char fo_reason[160];
     const char *why_switch; /* what asked for the wanted primary (static text) */
+    int record_pending;     /* a failover detected by this run: the status says so before the
+                               followers' steps (a rejoin may take a whole clone) */
+    /* the track file values this run wrote per node (1 + value; 0: none yet): one exec each
+     * fewer when a later write in the run has the same (an exec takes seconds on a loaded host) */
+    int written_rw[HA_PG_MAX_NODES], written_ro[HA_PG_MAX_NODES];
 };
 
 /* The container runs on h and is the tenant's. */
@@ -167,14 +172,23 @@ static void step_event(ha_pg_round *pg, size_t i, ha_pg_step s, const char *resu
                            "standby",
                            node, primary);
         break;
-    case HA_PG_REJOIN:
-        tenant_round_event(r, EVENT_TYPE_NORMAL, "Rejoined",
-                           "Node %s rejoined as standby of the PostgreSQL primary %s (%s)", node,
-                           primary,
-                           result && strstr(result, "omlop-result=rejoined")
-                               ? "pg_rewind"
-                               : "a fresh clone: pg_rewind could not");
+    case HA_PG_REJOIN: {
+        /* pg_rewind's last line when it failed (the script prints it before the clone) */
+        const char *why = result ? strstr(result, "omlop-rewind-error=") : NULL;
+        int why_len = why ? (int)strcspn(why += strlen("omlop-rewind-error="), "\n") : 0;
+
+        if (result && strstr(result, "omlop-result=rejoined"))
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Rejoined",
+                               "Node %s rejoined as standby of the PostgreSQL primary %s "
+                               "(pg_rewind)",
+                               node, primary);
+        else
+            tenant_round_event(r, EVENT_TYPE_NORMAL, "Rejoined",
+                               "Node %s rejoined as standby of the PostgreSQL primary %s (a fresh "
+                               "clone: pg_rewind could not: %.*s)",
+                               node, primary, why_len > 200 ? 200 : why_len, why ? why : "");
         break;
+    }
     case HA_PG_FENCE:
         tenant_round_event(r, EVENT_TYPE_WARNING, "Fenced",
                            "Stopped PostgreSQL on node %s: it ran as a second primary (the "
@@ -247,6 +261,72 @@ out:
     strbuf_release(&script);
 }
 
+/* Write the RW and RO track files of every node whose keepalived runs: the losers first. */
+static void write_weights(ha_pg_round *pg)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < pg->n; i++) {
+            tenant_host_round *h = &pg->r->hosts[i];
+            int rw = ha_pg_rw_weight(&pg->d, pg->obs, i);
+            int ro = ha_pg_ro_weight(&pg->d, pg->obs, i);
+            strbuf script = STRBUF_INIT;
+            omlop_err err = OMLOP_ERR_INIT;
+
+            if ((pass == 0) != (rw == 0) || !container_runs(pg->r, h, HA_CONTAINER))
+                continue;
+            if (pg->written_rw[i] == rw + 1 && pg->written_ro[i] == ro + 1)
+                continue;
+            /* unchanged values are not written: keepalived re-reads a file on every write */
+            strbuf_addf(&script,
+                        "w() { [ \"$(cat \"$1\" 2>/dev/null)\" = \"$2\" ] || echo \"$2\" >\"$1\"; "
+                        "}\n"
+                        "w " HA_PG_RW_TRACK_FILE " %d\n"
+                        "w " HA_PG_RO_TRACK_FILE " %d\n",
+                        rw, ro);
+            if (run(pg->r, h, HA_CONTAINER, NULL, strbuf_str(&script), TRACK_TIMEOUT_MS, NULL,
+                    &err) < 0) {
+                log_warn("tenant=%s host=%s ha: cannot write the PostgreSQL VIP weights: %s",
+                         pg->r->tenant, h->name, err.msg);
+            } else {
+                pg->written_rw[i] = rw + 1;
+                pg->written_ro[i] = ro + 1;
+            }
+            strbuf_release(&script);
+        }
+}
+
+/* A tenant_status_fn: the stored status with the failover of ctx (an ha_pg_round). */
+static int status_promoted(const json_object *old_status, const void *ctx, const char *now,
+                           json_object **out, omlop_err *err)
+{
+    const ha_pg_round *pg = ctx;
+
+    (void)now;
+    (void)err;
+    *out = ha_pg_status_promoted(old_status, &pg->fo, pg->obs[pg->d.primary].timeline);
+    return 0;
+}
+
+/*
+ * Right after a promotion (or a primary found promoted already), before any follower's step:
+ * the RW VIP to the new primary, and status.ha.postgres saying what happened, written now: the
+ * round's own status comes only at its end, after the old primary's rejoin (a whole clone when
+ * pg_rewind cannot) and the plan.
+ */
+static void record_failover(ha_pg_round *pg)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+
+    pg->record_pending = 0;
+    if (!pg->has_failover || pg->d.primary < 0)
+        return;
+    observe_one(pg, (size_t)pg->d.primary); /* its new timeline */
+    write_weights(pg);
+    if (tenant_round_status_write(pg->r, status_promoted, pg, &err) < 0)
+        log_warn("tenant=%s ha: cannot record the failover in the status yet: %s", pg->r->tenant,
+                 err.msg);
+}
+
 static void run_steps(ha_pg_round *pg)
 {
     size_t order[HA_PG_MAX_NODES], k = 0;
@@ -264,6 +344,8 @@ static void run_steps(ha_pg_round *pg)
         omlop_err err = OMLOP_ERR_INIT;
         int rc;
 
+        if ((int)i != pg->d.primary && pg->record_pending)
+            record_failover(pg);
         if (s == HA_PG_NONE)
             continue;
         if (s == HA_PG_SWITCHOVER) {
@@ -282,34 +364,8 @@ static void run_steps(ha_pg_round *pg)
         if (s == HA_PG_PROMOTE && rc < 0)
             break; /* no follower of a primary that is not one */
     }
-}
-
-/* Write the RW and RO track files of every node whose keepalived runs: the losers first. */
-static void write_weights(ha_pg_round *pg)
-{
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < pg->n; i++) {
-            tenant_host_round *h = &pg->r->hosts[i];
-            int rw = ha_pg_rw_weight(&pg->d, pg->obs, i);
-            int ro = ha_pg_ro_weight(&pg->d, pg->obs, i);
-            strbuf script = STRBUF_INIT;
-            omlop_err err = OMLOP_ERR_INIT;
-
-            if ((pass == 0) != (rw == 0) || !container_runs(pg->r, h, HA_CONTAINER))
-                continue;
-            /* unchanged values are not written: keepalived re-reads a file on every write */
-            strbuf_addf(&script,
-                        "w() { [ \"$(cat \"$1\" 2>/dev/null)\" = \"$2\" ] || echo \"$2\" >\"$1\"; "
-                        "}\n"
-                        "w " HA_PG_RW_TRACK_FILE " %d\n"
-                        "w " HA_PG_RO_TRACK_FILE " %d\n",
-                        rw, ro);
-            if (run(pg->r, h, HA_CONTAINER, NULL, strbuf_str(&script), TRACK_TIMEOUT_MS, NULL,
-                    &err) < 0)
-                log_warn("tenant=%s host=%s ha: cannot write the PostgreSQL VIP weights: %s",
-                         pg->r->tenant, h->name, err.msg);
-            strbuf_release(&script);
-        }
+    if (pg->record_pending)
+        record_failover(pg);
 }
 
 static int any_step(const ha_pg_decision *d, size_t n)
@@ -400,6 +456,7 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
         pg->fo.reason = pg->fo_reason;
         pg->fo.from = from;
         pg->fo.to = to;
+        pg->record_pending = 1;
         tenant_round_event(r, EVENT_TYPE_WARNING, "FailoverDetected",
                            "PostgreSQL primary %s lost (%s): promoting the standby %s", from,
                            pg->d.why_lost, to);

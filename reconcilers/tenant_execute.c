@@ -382,6 +382,11 @@ static int wait_if_earlier(tenant_round *r, tenant_host_round *h, size_t j, void
 
     if (c->component->order >= a->order)
         return 0;
+    /* layout ha: an active-only component is stopped on the standby node by design (this
+     * round's plan may just have stopped it, after the observation that says it runs): waiting
+     * for it there would hold a later start (keepalived's) for the whole ready timeout */
+    if (c->is_ha_active_only && h->ha == LIVE_HA_STANDBY)
+        return 0;
     rc = tenant_wait_tcp_ready(r->env, h, c, err);
     if (rc < 0)
         return omlop_err_prefix(err, "waiting for %s on host %s: ", c->component->name, h->name);

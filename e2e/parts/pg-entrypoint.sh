@@ -200,6 +200,10 @@ if [[ ${1:-} == postgres ]]; then
 	if is_ha; then
 		ha_pgpass
 		unset POSTGRES_PASSWORD
+		# libpq finds ~postgres/.pgpass through HOME, which setpriv left at the container's
+		# (/root): without this the peer check below cannot log in (a node back after a
+		# failover would start as a second primary) nor can a standby it starts stream
+		export HOME=$HA_HOME
 		ha_supervise
 	fi
 	# the password is only needed by initdb: keep it out of the server's environment

@@ -401,10 +401,31 @@ static void test_ha_pg_step_scripts(void **state)
     strbuf_reset(&s);
 
     assert_int_equal(ha_pg_step_script(HA_PG_REJOIN, &c, "10.0.0.1", &s, &err), 0);
-    assert_has(strbuf_str(&s), "node rejoin -d \"host=$up port=5432");
-    assert_has(strbuf_str(&s), "--force-rewind; then\n\techo omlop-result=rejoined\n");
-    /* the fallback: a fresh clone */
-    assert_has(strbuf_str(&s), "else\n\techo 'omlop: the rejoin failed: a fresh clone'");
+    /* a checkpoint on the primary first (a just promoted one has its new timeline in its
+     * control file only then: pg_rewind reads it there), then pg_rewind from it (it runs a
+     * killed server's crash recovery itself), not repmgr's node rejoin, which skipped the rewind
+     * a killed primary needed */
+    assert_has(strbuf_str(&s), "psql -X -q -c CHECKPOINT \"host=$up port=5432 user=repmgr "
+                               "dbname=repmgr connect_timeout=2\" >/dev/null 2>&1 || true\n"
+                               "if " HA_PG_BINDIR "/pg_rewind -D " HA_PG_DATA
+                               " --source-server=\"host=$up port=5432 user=repmgr");
+    assert_null(strstr(strbuf_str(&s), "node rejoin"));
+    assert_null(strstr(strbuf_str(&s), "--single")); /* pg_rewind's own, not a second one */
+    /* then a standby of it, as a clone would be: the primary's copied conninfo replaced by one
+     * naming this node (the primary's pg_stat_replication), standby.signal, start, register */
+    assert_has(strbuf_str(&s), "me='h2'\n");
+    assert_has(strbuf_str(&s),
+               "\tsed -i '/^primary_conninfo/d' " HA_PG_DATA "/postgresql.auto.conf\n"
+               "\techo \"primary_conninfo = 'host=$up port=5432 user=repmgr "
+               "application_name=$me connect_timeout=2'\" >>" HA_PG_DATA "/postgresql.auto.conf\n"
+               "\ttouch " HA_PG_DATA "/standby.signal\n"
+               "\tif " HA_PG_ENTRYPOINT " ha-pg-start; then\n\t\tok=1\n");
+    assert_has(strbuf_str(&s), "if [ \"$ok\" = 1 ]; then\n\tr standby register --force\n"
+                               "\techo omlop-result=rejoined\n");
+    /* pg_rewind failed, or the server did not start after it: a fresh clone in the same step,
+     * saying why (a standby left crashed would need a crash recovery it cannot have) */
+    assert_has(strbuf_str(&s), "the server did not start after pg_rewind: $(grep -E 'FATAL|PANIC'");
+    assert_has(strbuf_str(&s), "else\n\techo \"omlop-rewind-error=$why\"\n");
     assert_has(strbuf_str(&s), "standby clone --fast-checkpoint\n");
     strbuf_reset(&s);
 
@@ -569,6 +590,42 @@ static void test_ha_pg_status(void **state)
     strbuf_release(&msg);
 }
 
+static void test_ha_pg_status_promoted(void **state)
+{
+    ha_pg_failover fo = {"2026-12-05T08:00:00Z", "primary h1 lost", "h1", "h2"};
+    json_object *old = json_tokener_parse(
+        "{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
+        "\"ha\":{\"activeNode\":\"h1\",\"postgres\":{\"primary\":\"h1\",\"standby\":\"h2\","
+        "\"timeline\":1,\"replication\":{\"state\":\"streaming\"}}}}");
+    json_object *st;
+
+    (void)state;
+    assert_non_null(old);
+    /* the failover replaces status.ha.postgres; the rest of the status stays as it was */
+    st = ha_pg_status_promoted(old, &fo, 2);
+    assert_string_equal(cjson_get_string(st, "ha.postgres.primary"), "h2");
+    assert_int_equal(cjson_get_int(st, "ha.postgres.timeline", 0), 2);
+    assert_null(cjson_get(st, "ha.postgres.standby")); /* nothing streams from h2 yet */
+    assert_null(cjson_get(st, "ha.postgres.replication"));
+    assert_string_equal(cjson_get_string(st, "ha.postgres.lastFailover.from"), "h1");
+    assert_string_equal(cjson_get_string(st, "ha.postgres.lastFailover.to"), "h2");
+    assert_string_equal(cjson_get_string(st, "ha.postgres.lastFailover.time"), fo.time);
+    assert_string_equal(cjson_get_string(st, "ha.postgres.lastFailover.reason"), fo.reason);
+    assert_string_equal(cjson_get_string(st, "ha.activeNode"), "h1");
+    assert_non_null(cjson_get(st, "conditions"));
+    /* old itself is not changed (the round's object) */
+    assert_string_equal(cjson_get_string(old, "ha.postgres.primary"), "h1");
+    json_object_put(st);
+
+    /* timeline unknown: left out; no status (or no ha part) yet: made */
+    st = ha_pg_status_promoted(NULL, &fo, 0);
+    assert_string_equal(cjson_get_string(st, "ha.postgres.primary"), "h2");
+    assert_null(cjson_get(st, "ha.postgres.timeline"));
+    assert_string_equal(cjson_get_string(st, "ha.postgres.lastFailover.from"), "h1");
+    json_object_put(st);
+    json_object_put(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_ha_pg_scripts_parse),
         cmocka_unit_test(test_ha_pg_vip_weights),
         cmocka_unit_test(test_ha_pg_status),
+        cmocka_unit_test(test_ha_pg_status_promoted),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
