@@ -170,18 +170,20 @@ build/asan/unit-tests/%: build/asan/unit-tests/%.o $(call obj,asan,$(TEST_HELPER
 	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 unit: $(TEST_BINS) asan-bins
-	@OMLOP_TEST_REQUIRE="$(OMLOP_TEST_REQUIRE)" sh unit-tests/run.sh $(TEST_BINS)
+	@OMLOP_TEST_REQUIRE="$(OMLOP_TEST_REQUIRE)" OMLOP_UNIT_NO_SKIP="$(OMLOP_UNIT_NO_SKIP)" \
+		sh unit-tests/run.sh $(TEST_BINS)
 
 # --- the test command CI runs ------------------------------------------------------------
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Stricter than `make deps`: every test dependency must be installed, etcd tests fail rather
+# Stricter than `make deps`: every test dependency must be installed, a skipped unit test fails
+# the run (OMLOP_UNIT_NO_SKIP), etcd tests fail rather
 # than skip (OMLOP_TEST_REQUIRE), the runners' own test runs, and e2e/run fails on a skipped
 # scenario, a lab that does not come up, or not being root.
 test:
 	@sh deploy/deps.sh $(DEB_PKGS) $(DEB_PKGS_E2E)
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all asan-bins
-	$(Q)$(MAKE) --no-print-directory -j$(JOBS) unit OMLOP_TEST_REQUIRE=etcd
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) unit OMLOP_TEST_REQUIRE=etcd OMLOP_UNIT_NO_SKIP=1
 	$(Q)bash unit-tests/runners_test.sh
 	$(Q)$(MAKE) --no-print-directory e2e OMLOP_E2E_ALLOW_SKIP=0
 

@@ -9,6 +9,7 @@
 # etcd): `make test` and CI set it, and a test that needs one then fails
 # instead of skipping (unit-tests/operator/store_test_etcd.h). A developer's
 # `make unit` leaves it empty: those tests may skip, and the count says so.
+# OMLOP_UNIT_NO_SKIP=1 (set by `make test`) makes any skipped test fail the run.
 # unit-tests/runners_test.sh tests this runner.
 set -u
 export OMLOP_SRCDIR="${OMLOP_SRCDIR:-$(pwd)}"
@@ -82,5 +83,10 @@ if [ $# -gt 0 ] && [ $((passed + failed + skipped)) -eq 0 ]; then
 fi
 [ -n "$crashed" ] && echo "unit: crashed or exited non-zero:$crashed"
 [ -n "$skippers" ] && echo "unit: skipped tests in:$skippers"
+# `make test` (CI) sets OMLOP_UNIT_NO_SKIP=1: a test that did not run is not a pass there
+if [ "${OMLOP_UNIT_NO_SKIP:-0}" = 1 ] && [ "$skipped" -gt 0 ]; then
+	echo "unit: $skipped test(s) skipped, and OMLOP_UNIT_NO_SKIP=1: a run that skips is not a pass"
+	failed=$((failed + 1))
+fi
 echo "unit: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

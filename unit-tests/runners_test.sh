@@ -67,6 +67,8 @@ expect "unit: passes are summed" 0 "unit: 5 passed, 0 failed, 0 skipped" \
 	sh unit-tests/run.sh "$u_pass" "$u_pass2"
 expect "unit: skips are counted" 0 "unit: 4 passed, 0 failed, 2 skipped" \
 	sh unit-tests/run.sh "$u_pass" "$u_skip"
+expect "unit: a skip fails under OMLOP_UNIT_NO_SKIP=1 (make test)" 1 \
+	"unit: 4 passed, 1 failed, 2 skipped" env OMLOP_UNIT_NO_SKIP=1 sh unit-tests/run.sh "$u_pass" "$u_skip"
 expect "unit: a failure fails" 1 "unit: 4 passed, 1 failed, 0 skipped" \
 	sh unit-tests/run.sh "$u_pass" "$u_fail"
 expect "unit: a crash without a cmocka summary fails" 1 "unit: 3 passed, 1 failed, 0 skipped" \
