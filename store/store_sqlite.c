@@ -26,16 +26,12 @@
 #include "lib/xalloc.h"
 #include "store/store_sqlite.h"
 
-static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
+/* Step ST_GET (bound to key) on c: 0 with out filled, ENOTFOUND, or EIO. Resets the statement. */
+static int sq_get_on(sq_be *b, sq_conn *c, const char *key, store_kv *out, omlop_err *err)
 {
-    sq_be *b = be;
-    sq_conn *c;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = sq_stmt(c, ST_GET);
     int rc;
 
-    if ((rc = sq_reader_get(b, &c, err)) < 0)
-        return rc;
-    st = sq_stmt(c, ST_GET);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -51,6 +47,18 @@ static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
         rc = sq_fail(b, c->db, OMLOP_EIO, "get failed", err);
     }
     sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
+{
+    sq_be *b = be;
+    sq_conn *c;
+    int rc;
+
+    if ((rc = sq_reader_get(b, &c, err)) < 0)
+        return rc;
+    rc = sq_get_on(b, c, key, out, err);
     sq_reader_put(b, c);
     return rc;
 }
@@ -60,29 +68,18 @@ static int sq_get_many(void *be, const char *const *keys, size_t n, store_kv *ou
 {
     sq_be *b = be;
     sq_conn *c;
-    sqlite3_stmt *st;
     int rc;
 
     if ((rc = sq_reader_get(b, &c, err)) < 0)
         return rc;
     if ((rc = sq_step_done(b, c, sq_stmt(c, ST_BEGIN), "begin", err)) < 0)
         goto out_put;
-    st = sq_stmt(c, ST_GET);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        int step;
-
-        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
-        step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            sq_row_to_kv(st, -1, 0, &out[i]);
-            out[i].key = xstrdup(keys[i]);
-            out[i].create_revision = sqlite3_column_int64(st, 1);
-            out[i].mod_revision = sqlite3_column_int64(st, 2);
-            out[i].version = sqlite3_column_int64(st, 3);
-        } else if (step != SQLITE_DONE) {
-            rc = sq_fail(b, c->db, OMLOP_EIO, "get failed", err);
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        rc = sq_get_on(b, c, keys[i], &out[i], err);
+        if (rc == OMLOP_ENOTFOUND) { /* absent: its entry stays zeroed */
+            omlop_err_clear(err);
+            rc = 0;
         }
-        sqlite3_reset(st);
     }
     sq_step_done(b, c, sq_stmt(c, ST_COMMIT), "end read", NULL);
 out_put:
