@@ -253,6 +253,8 @@ static int parse_line(const char *key, const char *v, ha_pg_obs *o)
     }
     if (strcmp(key, "repl") == 0)
         return parse_repl(v, o);
+    if (strcmp(key, "complete") == 0)
+        return parse_flag(v, &o->is_complete);
     return 0; /* a key this omlopd does not know: a newer script */
 }
 
@@ -291,6 +293,14 @@ int ha_pg_parse(const char *text, ha_pg_obs *o, omlop_err *err)
                                  "postgres observation of node %s: bad value \"%s\" for %s",
                                  name ? name : "?", eq + 1, line);
     }
+    /* a running server read only in part (it stopped answering between the queries) is no
+     * observation: deciding from it once made a dying primary "unregistered" and its standby a
+     * clone of it (e2e 62) */
+    if (o->is_running && !o->is_complete)
+        return omlop_err_set(err, OMLOP_EUNAVAIL,
+                             "postgres observation of node %s is incomplete (the server stopped "
+                             "answering while it was read)",
+                             name ? name : "?");
     o->is_observed = 1;
     return 0;
 }
@@ -319,6 +329,9 @@ void ha_pg_observe_script(int node_id, strbuf *out)
         "pg_is_in_recovery() THEN -1 ELSE coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), "
         "replay_lsn)::bigint, -1) END FROM pg_stat_replication ORDER BY application_name LIMIT "
         "1\"\n"
+        /* last: a server that stopped answering while it was read printed defaults above (no
+         * recovery=, registered=0), which read as an unregistered primary of no known cluster */
+        "q \"SELECT 'complete=1'\"\n"
         "exit 0\n",
         node_id);
 }

@@ -54,6 +54,7 @@ typedef struct ha_pg_obs {
     char repl_name[64]; /* application_name: repmgr sets the standby's node name */
     char repl_state[16];
     long long repl_lag; /* bytes between the primary's WAL and the standby's replay; -1 unknown */
+    int is_complete;    /* the script's last query answered (complete=1): every line is real */
 } ha_pg_obs;
 
 /* What a node does next. */
@@ -105,7 +106,9 @@ const char *ha_pg_wanted_primary(const char *annotation, const char *failback,
 
 /*
  * Parse what ha_pg_observe_script printed ("key=value" lines) into o (name and addr kept).
- * Unknown keys are ignored; -OMLOP_EINVAL naming the line when a value is malformed.
+ * Unknown keys are ignored; -OMLOP_EINVAL naming the line when a value is malformed;
+ * OMLOP_EUNAVAIL when a running server's observation lacks its last line (complete=1): it
+ * stopped answering while it was read, so its other lines may be defaults.
  */
 int ha_pg_parse(const char *text, ha_pg_obs *o, omlop_err *err);
 

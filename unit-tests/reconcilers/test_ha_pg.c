@@ -353,7 +353,7 @@ static void test_ha_pg_parse_reads_the_observation(void **state)
     o.addr = "10.0.0.1";
     assert_int_equal(ha_pg_parse("data=1\nrunning=1\nrecovery=0\nsysid=" SYS_A
                                  "\ntimeline=3\nregistered=1\n\nfuture=thing\n"
-                                 "repl=h2 streaming 4096\n",
+                                 "repl=h2 streaming 4096\ncomplete=1\n",
                                  &o, &err),
                      0);
     assert_string_equal(o.name, "h1");
@@ -365,6 +365,18 @@ static void test_ha_pg_parse_reads_the_observation(void **state)
     assert_string_equal(o.repl_name, "h2");
     assert_string_equal(o.repl_state, "streaming");
     assert_int_equal(o.repl_lag, 4096);
+
+    /* a server that stopped answering while it was read: its lines after running=1 are the
+     * script's defaults (registered=0, no recovery=), never an unregistered primary */
+    err = (omlop_err)OMLOP_ERR_INIT;
+    assert_int_equal(ha_pg_parse("data=1\nrunning=1\nregistered=0\n", &o, &err), OMLOP_EUNAVAIL);
+    assert_false(o.is_observed);
+    assert_non_null(strstr(err.msg, "h1"));
+    assert_non_null(strstr(err.msg, "incomplete"));
+    assert_int_equal(ha_pg_parse("data=1\nrunning=1\nrecovery=1\nsysid=" SYS_A
+                                 "\ntimeline=3\nregistered=1\ncomplete=0\n",
+                                 &o, &err),
+                     OMLOP_EUNAVAIL);
 
     /* a stopped server: only data= and running= */
     assert_int_equal(ha_pg_parse("data=1\nrunning=0\n", &o, &err), 0);
@@ -493,6 +505,9 @@ static void test_ha_pg_scripts_parse(void **state)
     ha_pg_observe_script(2, &s);
     if (bash_parses(strbuf_str(&s)) != 0)
         fail_msg("bash cannot parse the observe script:\n%s", strbuf_str(&s));
+    /* complete=1 is its last query: every other line came from a server that still answered */
+    assert_non_null(strstr(strbuf_str(&s), "q \"SELECT 'complete=1'\"\nexit 0\n"));
+    assert_true(strstr(strbuf_str(&s), "'complete=1'") > strstr(strbuf_str(&s), "'repl='"));
     /* the check itself can fail */
     assert_int_not_equal(bash_parses("echo 'unterminated\n"), 0);
     strbuf_release(&s);
