@@ -130,6 +130,10 @@ scen "$T/skip" 10-a 0
 scen "$T/skip" 20-skip 77
 scen "$T/fail" 10-a 0
 scen "$T/fail" 20-fail 3
+# a failing scenario whose verdict is followed by a long log (omlopd's tail)
+mkdir -p "$T/longfail"
+printf '#!/bin/sh\necho "FAIL: the verdict line"\nseq 1 100\nexit 1\n' >"$T/longfail/10-long"
+chmod +x "$T/longfail/10-long"
 mkdir -p "$T/none"
 
 e2e() { # DIR [ARG...]: e2e/run on fake scenarios with the fake lab
@@ -156,6 +160,13 @@ if [[ $(id -u) -eq 0 ]]; then
 		OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/skip" OMLOP_E2E_LOGDIR="$T/log" e2e/run
 	expect "e2e: a failed scenario fails the run" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
 		e2e "$T/fail"
+	if e2e "$T/longfail" 2>&1 | grep -qx "    FAIL: the verdict line"; then
+		passed=$((passed + 1))
+		echo "ok   e2e: a failed scenario's verdict is shown above its log's tail"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: a failed scenario's verdict is not shown when its log is long"
+	fi
 	expect "e2e: no scenario fails the run" 1 "e2e: 0 passed, 0 failed, 0 skipped" e2e "$T/none"
 	expect "e2e: a pattern matching nothing fails" 1 "e2e: 0 passed, 0 failed, 0 skipped" \
 		e2e "$T/ok" no-such
