@@ -7,6 +7,10 @@
 # ROOT, say (a line to stdout) and skip (SKIP and exit 0).
 
 LAB_BROUGHT_UP=
+# the system's tools first, as e2e/run does: a pyenv shim in front of /usr/bin/python3 costs
+# 0.6 s of CPU a call, and the benches poll through python3
+PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export PATH
 
 # bench_lab_acquire LOGFILE: the lock, then a lab (e2e/lab up's output in LOGFILE)
 bench_lab_acquire() {
