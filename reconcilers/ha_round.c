@@ -204,7 +204,6 @@ void ha_round_pg(tenant_round *r)
 {
     if (!r->ha)
         return;
-    on_active_round(r);
     ha_pg_round *prev = r->ha->pg;
 
     r->ha->pg = ha_pg_round_run(r, r->ha->report.preferred, prev);
@@ -213,6 +212,7 @@ void ha_round_pg(tenant_round *r)
     r->ha->report.pg_obs = NULL;
     r->ha->report.pg_failover = NULL;
     ha_pg_round_report(r->ha->pg, &r->ha->report);
+    on_active_round(r); /* after the PostgreSQL roles: a failover never waits for the sync */
 }
 
 int ha_round_is_settled(const tenant_round *r)
