@@ -97,12 +97,14 @@ VIP2X=10.237.0.210
 KA2X=bench-keepalived-2x
 LOGDIR=$ROOT/build/bench/ha_bench
 mkdir -p "$LOGDIR"
+rm -f "$LOGDIR"/*.txt "$LOGDIR"/*.log
 e2e_init
 ka2x_down() {
 	local n
 	for n in 1 2; do
 		lab "$n" podman rm -f -t 0 "$KA2X" >/dev/null 2>&1 || true
 		lab "$n" ip addr del "$VIP2X/24" dev eth0 >/dev/null 2>&1 || true
+		lab "$n" rm -f "/run/omlop-bench/ka2x-$n.conf" >/dev/null 2>&1 || true
 	done
 }
 cleanup() {
@@ -218,6 +220,7 @@ psql -X -q "host=$HA_RW user=repmgr dbname=omnileads connect_timeout=2" \
 vip=()
 for ((i = 1; i <= N; i++)); do
 	wait_steady 120 || fail "VIP move $i: not steady within 120 s"
+	sleep 1 # the last move's notify scripts (start/stop of the active-only ones) settle
 	x=$(vip_holder "$HA_VIP")
 	t0=$(usec)
 	kill_keepalived "$x" || fail "VIP move $i: kill keepalived on h$x"
@@ -259,8 +262,9 @@ done
 ka_image=$(lab 1 podman inspect -f '{{.ImageName}}' oml-keepalived) || fail "keepalived's image"
 for n in 1 2; do
 	if ((n == 1)); then st=MASTER pr=100; else st=BACKUP pr=50; fi
+	# one file per host: the lab hosts may share this machine's /run
 	lab "$n" mkdir -p /run/omlop-bench
-	lab "$n" bash -c "cat >/run/omlop-bench/ka2x.conf" <<EOF
+	lab "$n" bash -c "cat >/run/omlop-bench/ka2x-$n.conf" <<EOF
 global_defs {
 	router_id bench_2x_$n
 }
@@ -281,7 +285,7 @@ vrrp_instance bench_2x {
 EOF
 	# /run a fresh tmpfs on every start: a killed keepalived's pid files would stop the next
 	lab "$n" podman run -d --name "$KA2X" --network host --tmpfs /run \
-		--cap-add NET_ADMIN,NET_BROADCAST,NET_RAW -v /run/omlop-bench/ka2x.conf:/ka.conf:ro \
+		--cap-add NET_ADMIN,NET_BROADCAST,NET_RAW -v "/run/omlop-bench/ka2x-$n.conf:/ka.conf:ro" \
 		"$ka_image" keepalived -n -l -D -P -f /ka.conf -p /run/ka.pid -r /run/vrrp.pid >/dev/null ||
 		fail "start the 2.X keepalived on h$n"
 done
@@ -320,15 +324,14 @@ if ((N2X > 0)); then
 		stop_omlopd || true
 		for n in 1 2; do
 			# omlop's repmgr.conf plus 2.X's repmgrd settings; repmgr's defaults otherwise
-			lab "$n" podman exec -u postgres "$PG_C" bash -c '
-				c=$HOME/repmgr-2x.conf
-				cp "$HOME/repmgr.conf" "$c"
-				cat >>"$c" <<EOF
+			lab "$n" podman exec -i -u postgres "$PG_C" \
+				bash -c 'cp ~/repmgr.conf ~/repmgr-2x.conf && cat >>~/repmgr-2x.conf' <<'EOF' ||
 failover=automatic
-promote_command='\''repmgr standby promote -f '\''"$c"'\'' --log-to-file'\''
-follow_command='\''repmgr standby follow -f '\''"$c"'\'' --log-to-file --upstream-node-id=%n'\''
-log_file='\''$HOME/repmgrd-2x.log'\''
-EOF' || fail "2.X: repmgr.conf on h$n"
+promote_command='repmgr standby promote -f /var/lib/postgresql/repmgr-2x.conf --log-to-file'
+follow_command='repmgr standby follow -f /var/lib/postgresql/repmgr-2x.conf --log-to-file --upstream-node-id=%n'
+log_file='/var/lib/postgresql/repmgrd-2x.log'
+EOF
+				fail "2.X: repmgr.conf on h$n"
 			lab "$n" podman exec -d -u postgres "$PG_C" repmgrd -f /var/lib/postgresql/repmgr-2x.conf \
 				--daemonize=false >/dev/null || fail "2.X: start repmgrd on h$n"
 		done
