@@ -24,7 +24,9 @@
  *
  * Targets: every round < 1 s wall (issue 6); the median round <= 2x the baseline (issue 11).
  *
- * Usage: resync_bench   (OMLOP_BENCH_QUICK=1: 2 measured rounds instead of 5)
+ * Usage: resync_bench   (OMLOP_BENCH_QUICK=1: 2 measured rounds instead of 5;
+ *        OMLOP_BENCH_PROFILE=N: N more no-change rounds after the measured ones, not measured,
+ *        so that `perf record` sees mostly the steady-state round)
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -680,6 +682,10 @@ int main(int argc, char **argv)
         base_wall[r] = now_s() - t0;
         base_cpu[r] = cpu_s(RUSAGE_SELF) - c0;
     }
+    for (int r = 0,
+             extra = atoi(getenv("OMLOP_BENCH_PROFILE") ? getenv("OMLOP_BENCH_PROFILE") : "0");
+         r < extra && r < 10000; r++)
+        bad += resync_round(&b, &env, 1);
     if (bad > 0 || full_bad > 0 || atomic_load(&b.stats->changes) > 0) {
         fprintf(stderr,
                 "resync_bench: the measured rounds were not all no-change (%d not converged, "

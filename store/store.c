@@ -400,6 +400,38 @@ int store_get(store *s, const char *key, store_kv *out, omlop_err *err)
     return rc;
 }
 
+int store_get_many(store *s, const char *const *keys, size_t n, store_kv *out, omlop_err *err)
+{
+    int rc = 0;
+
+    if (n > STORE_GET_MANY_MAX)
+        return omlop_err_set(err, OMLOP_EINVAL, "store_get_many: %zu keys, at most %d", n,
+                             STORE_GET_MANY_MAX);
+    memset(out, 0, n * sizeof(*out));
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_key("key", keys[i], err)) < 0)
+            return rc;
+    if (n == 0 || (rc = store_enter(s, err)) < 0)
+        return rc;
+    if (s->ops->get_many) {
+        rc = s->ops->get_many(s->be, keys, n, out, err);
+    } else {
+        for (size_t i = 0; i < n && rc >= 0; i++) {
+            rc = s->ops->get(s->be, keys[i], &out[i], err);
+            if (rc == OMLOP_ENOTFOUND) {
+                memset(&out[i], 0, sizeof(out[i]));
+                omlop_err_clear(err);
+                rc = 0;
+            }
+        }
+    }
+    store_leave(s);
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++)
+            store_kv_release(&out[i]);
+    return rc;
+}
+
 int store_list(store *s, const store_list_opts *opts, store_list_result *out, omlop_err *err)
 {
     store_list_opts o;

@@ -99,6 +99,16 @@ const char *store_describe(const store *s);
 /* Read one key. OMLOP_ENOTFOUND when absent. */
 int store_get(store *s, const char *key, store_kv *out, omlop_err *err);
 
+/*
+ * Read n keys (n <= STORE_GET_MANY_MAX) into out[0..n-1]: a present key fills its entry, an
+ * absent one leaves it zeroed (key NULL, mod_revision 0), which is not an error. The embedded
+ * backend reads them in one read transaction (one snapshot, and one lock round instead of n:
+ * a no-change round reads a Tenant's eight Secrets this way); etcd reads them one by one.
+ * On an error every entry is released. Release each entry with store_kv_release.
+ */
+#define STORE_GET_MANY_MAX 256
+int store_get_many(store *s, const char *const *keys, size_t n, store_kv *out, omlop_err *err);
+
 /* Range read over a prefix, sorted by key. */
 int store_list(store *s, const store_list_opts *opts, store_list_result *out, omlop_err *err);
 

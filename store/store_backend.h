@@ -42,6 +42,9 @@ struct store_replay {
 typedef struct store_backend_ops {
     const char *name;
     int (*get)(void *be, const char *key, store_kv *out, omlop_err *err);
+    /* Several keys from one snapshot; an absent key leaves its out[i] zeroed. May be NULL:
+     * store.c then reads them one by one. */
+    int (*get_many)(void *be, const char *const *keys, size_t n, store_kv *out, omlop_err *err);
     int (*list)(void *be, const store_list_opts *opts, store_list_result *out, omlop_err *err);
     int (*create)(void *be, const char *key, const char *value, size_t len, int64_t *revision,
                   omlop_err *err);

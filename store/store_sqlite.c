@@ -55,6 +55,41 @@ static int sq_get(void *be, const char *key, store_kv *out, omlop_err *err)
     return rc;
 }
 
+/* The keys from one read transaction: one snapshot, and the WAL read lock taken once. */
+static int sq_get_many(void *be, const char *const *keys, size_t n, store_kv *out, omlop_err *err)
+{
+    sq_be *b = be;
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = sq_reader_get(b, &c, err)) < 0)
+        return rc;
+    if ((rc = sq_step_done(b, c, sq_stmt(c, ST_BEGIN), "begin", err)) < 0)
+        goto out_put;
+    st = sq_stmt(c, ST_GET);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int step;
+
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            sq_row_to_kv(st, -1, 0, &out[i]);
+            out[i].key = xstrdup(keys[i]);
+            out[i].create_revision = sqlite3_column_int64(st, 1);
+            out[i].mod_revision = sqlite3_column_int64(st, 2);
+            out[i].version = sqlite3_column_int64(st, 3);
+        } else if (step != SQLITE_DONE) {
+            rc = sq_fail(b, c->db, OMLOP_EIO, "get failed", err);
+        }
+        sqlite3_reset(st);
+    }
+    sq_step_done(b, c, sq_stmt(c, ST_COMMIT), "end read", NULL);
+out_put:
+    sq_reader_put(b, c);
+    return rc;
+}
+
 static int sq_list(void *be, const store_list_opts *opts, store_list_result *out, omlop_err *err)
 {
     sq_be *b = be;
@@ -499,6 +534,7 @@ static void sq_close(void *be)
 static const store_backend_ops sq_ops = {
     .name = "sqlite",
     .get = sq_get,
+    .get_many = sq_get_many,
     .list = sq_list,
     .create = sq_create,
     .update = sq_update,

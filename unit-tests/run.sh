@@ -44,11 +44,26 @@ sum_of() {
 	sed -n "s/^\[ *$1 *\] \([0-9][0-9]*\) test(s).*/\1/p" "$2" | awk '{s+=$1} END {print s+0}'
 }
 
+# The binaries run OMLOP_UNIT_JOBS at a time (default 2: CI's time is bounded and most of a
+# test's time is waiting on sshd, etcd or a timer); each writes its own log, and the logs are
+# read back in the order given so the output reads the same as a serial run. Tests that need a
+# port pick a free one (the pebble test's fixed ports are used by that binary alone).
+jobs=${OMLOP_UNIT_JOBS:-2}
+case $jobs in '' | *[!0-9]* | 0) echo "unit: OMLOP_UNIT_JOBS must be a positive number, not '$jobs'"; exit 2 ;; esac
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+i=0
 for t in "$@"; do
-	log=$(mktemp)
-	timeout 300 "$t" >"$log" 2>&1
-	rc=$?
-	cat "$log"
+	i=$((i + 1))
+	printf '%s\n%s\n' "$i" "$t"
+done | xargs -r -d '\n' -n 2 -P "$jobs" sh -c 'timeout 300 "$2" >"$0/$1.log" 2>&1; echo $? >"$0/$1.rc"' "$logdir"
+
+i=0
+for t in "$@"; do
+	i=$((i + 1))
+	log=$logdir/$i.log
+	rc=$(cat "$logdir/$i.rc" 2>/dev/null || echo 127)
+	cat "$log" 2>/dev/null
 	p=$(sum_of PASSED "$log")
 	f=$(sum_of FAILED "$log")
 	s=$(sum_of SKIPPED "$log")
@@ -56,11 +71,10 @@ for t in "$@"; do
 	failed=$((failed + f))
 	skipped=$((skipped + s))
 	[ "$s" -gt 0 ] && skippers="$skippers ${t##*/}($s)"
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		crashed="$crashed $t(rc=$rc)"
 		failed=$((failed + 1))
 	fi
-	rm -f "$log"
 done
 if [ $# -gt 0 ] && [ $((passed + failed + skipped)) -eq 0 ]; then
 	echo "unit: the $# binaries ran no test (has cmocka's output format changed?)"

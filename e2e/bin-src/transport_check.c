@@ -1038,8 +1038,9 @@ static void hostexec_one(const lab *l, size_t i)
     for (int k = 0; k < 50; k++)
         CHECK(test, run_on(c, "true", NULL, &err) == 0, "command %d: %s", k, err.msg);
     fds1 = count_dir("/proc/self/fd");
-    CHECK(test, fds1 == fds0, "fds: %d before 50 commands, %d after", fds0, fds1);
-    report(1, test, "50 more commands, fds %d = %d", fds0, fds1);
+    /* Fewer is fine: a descriptor of an earlier step may close late. More is a leak. */
+    CHECK(test, fds1 <= fds0, "fds: %d before 50 commands, %d after", fds0, fds1);
+    report(1, test, "50 more commands, fds %d before, %d after", fds0, fds1);
 out:
     if (c) {
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -175,6 +175,61 @@ static void test_create_if_absent_and_get(void **state)
     close_store(state, s);
 }
 
+/* store_get_many: what store_get gives for each present key, zeroed entries for absent ones,
+ * the order of the keys kept; and its bound at and past the edge. */
+static void test_get_many(void **state)
+{
+    store *s = open_store(state);
+    omlop_err err = OMLOP_ERR_INIT;
+    const char *keys[] = {"/omlop/s/b", "/omlop/s/none", "/omlop/s/a", "/omlop/s/b"};
+    const char *many[STORE_GET_MANY_MAX + 1];
+    store_kv kv[4], one, *big;
+    int64_t ra, rb;
+
+    ra = put(s, "/omlop/s/a", "{\"a\":1}");
+    put(s, "/omlop/s/b", "{\"b\":1}");
+    rb = put(s, "/omlop/s/b", "{\"b\":2}"); /* created before: mod != create, version 2 */
+    assert_int_equal(store_get_many(s, keys, 4, kv, &err), 0);
+    assert_string_equal(kv[0].key, "/omlop/s/b");
+    assert_string_equal(kv[0].value, "{\"b\":2}");
+    assert_int_equal(kv[0].mod_revision, rb);
+    assert_null(kv[1].key);
+    assert_null(kv[1].value);
+    assert_int_equal(kv[1].mod_revision, 0);
+    assert_string_equal(kv[2].value, "{\"a\":1}");
+    assert_int_equal(kv[2].mod_revision, ra);
+    assert_int_equal(store_get(s, "/omlop/s/a", &one, &err), 0);
+    assert_int_equal(kv[2].create_revision, one.create_revision);
+    assert_int_equal(kv[2].version, one.version);
+    assert_int_equal(kv[2].value_len, one.value_len);
+    store_kv_release(&one);
+    assert_int_equal(kv[3].mod_revision, rb);
+    assert_int_equal(kv[3].create_revision, rb - 1);
+    assert_int_equal(kv[3].version, 2);
+    for (int i = 0; i < 4; i++)
+        store_kv_release(&kv[i]);
+    /* nothing asked: nothing read */
+    assert_int_equal(store_get_many(s, keys, 0, kv, &err), 0);
+    /* the bound: STORE_GET_MANY_MAX keys are read, one more is refused */
+    for (int i = 0; i <= STORE_GET_MANY_MAX; i++)
+        many[i] = (i % 2) ? "/omlop/s/a" : "/omlop/s/missing";
+    big = calloc(STORE_GET_MANY_MAX + 1, sizeof(*big));
+    assert_non_null(big);
+    assert_int_equal(store_get_many(s, many, STORE_GET_MANY_MAX, big, &err), 0);
+    assert_int_equal(big[STORE_GET_MANY_MAX - 1].mod_revision, ra);
+    assert_int_equal(big[STORE_GET_MANY_MAX - 2].mod_revision, 0);
+    for (int i = 0; i < STORE_GET_MANY_MAX; i++)
+        store_kv_release(&big[i]);
+    assert_int_equal(store_get_many(s, many, STORE_GET_MANY_MAX + 1, big, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "at most"));
+    free(big);
+    /* a bad key is named, and nothing is read */
+    keys[1] = "relative/key";
+    assert_int_equal(store_get_many(s, keys, 2, kv, &err), OMLOP_EINVAL);
+    assert_null(kv[0].key);
+    close_store(state, s);
+}
+
 static void test_update_compare_and_swap(void **state)
 {
     store *s = open_store(state);
@@ -749,6 +804,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_if_absent_and_get),
+        cmocka_unit_test(test_get_many),
         cmocka_unit_test(test_update_compare_and_swap),
         cmocka_unit_test(test_delete_compare_and_swap),
         cmocka_unit_test(test_revisions_contiguous_and_ordered),
