@@ -177,23 +177,42 @@ wait_write() {
 	done
 	secs_since "$3"
 }
-# wait_steady SECONDS: keepalived runs on both nodes, the OMniLeads VIP on one of them, a
-# primary with a streaming standby
+# pair_ok: status.ha says a primary with a streaming standby and HAHealthy True, and the
+# servers agree (the status may lag behind a failover)
+pair_ok() {
+	local p s _
+	[[ $(ha_status "$T") == *\ True\ * ]] || return 1
+	read -r p s _ <<<"$(pg_roles "$T")"
+	[[ $p == h[12] && $s == h[12] && $p != "$s" ]] || return 1
+	is_primary "${p#h}" && [[ $(pg_q "${s#h}" 'SELECT pg_is_in_recovery()' 2>/dev/null) == t ]] &&
+		[[ $(pg_q "${p#h}" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null) == 1 ]]
+}
+# wait_steady SECONDS: keepalived runs on both nodes, the OMniLeads and RW VIPs on one node
+# each, the pair settled (pair_ok)
 wait_steady() {
 	local deadline=$((SECONDS + $1))
 	until [[ $(state_of 1 oml-keepalived) == running && $(state_of 2 oml-keepalived) == running &&
-		-n $(vip_holder "$HA_VIP") && -n $(vip_holder "$HA_RW") ]] &&
-		[[ $(pg_roles "$T") == h[12]\ h[12]\ streaming\ * ]]; do
+		-n $(vip_holder "$HA_VIP") && -n $(vip_holder "$HA_RW") ]] && pair_ok; do
 		((SECONDS < deadline)) || return 1
 		sleep 0.5
 	done
 }
-# kill_keepalived N: what a crashed node leaves: no keepalived, none of the tenant's VIPs
-kill_keepalived() {
-	lab "$1" podman kill oml-keepalived >/dev/null 2>&1 || return 1
-	lab "$1" ip addr del "$HA_VIP/24" dev eth0 >/dev/null 2>&1 || true
-	lab "$1" ip addr del "$HA_RW/24" dev eth0 >/dev/null 2>&1 || true
-	lab "$1" ip addr del "$HA_RO/24" dev eth0 >/dev/null 2>&1 || true
+# pid_of N CONTAINER: the host PID of CONTAINER's PID 1 on lab host N (the lab hosts share
+# this machine's PID namespace)
+pid_of() {
+	local p
+	p=$(lab "$1" podman inspect -f '{{.State.Pid}}' "$2" 2>/dev/null) && [[ $p =~ ^[1-9][0-9]*$ ]] &&
+		echo "$p"
+}
+# crash N PID ADDR...: what a crashed node does: PID (a container's PID 1: the kernel kills the
+# rest of its container with it) SIGKILLed at once from here, no podman CLI in between, then
+# the node answers for none of ADDR
+crash() {
+	local n=$1 pid=$2 a cmd=""
+	shift 2
+	kill -KILL "$pid" || return 1
+	for a in "$@"; do cmd="$cmd ip addr del $a/24 dev eth0 2>/dev/null;"; done
+	lab "$n" sh -c "$cmd true"
 }
 kill_postmaster() {
 	lab "$1" podman exec "$PG_C" bash -c 'kill -KILL "$(head -n 1 "$PGDATA/postmaster.pid")"'
@@ -222,8 +241,9 @@ for ((i = 1; i <= N; i++)); do
 	wait_steady 120 || fail "VIP move $i: not steady within 120 s"
 	sleep 1 # the last move's notify scripts (start/stop of the active-only ones) settle
 	x=$(vip_holder "$HA_VIP")
+	pid=$(pid_of "$x" oml-keepalived) || fail "VIP move $i: no keepalived PID on h$x"
 	t0=$(usec)
-	kill_keepalived "$x" || fail "VIP move $i: kill keepalived on h$x"
+	crash "$x" "$pid" "$HA_VIP" "$HA_RW" "$HA_RO" || fail "VIP move $i: kill keepalived on h$x"
 	if s=$(wait_answers "$HA_VIP" 20 "$t0"); then
 		holds_addr "$(other "$x")" "$HA_VIP" || fail "VIP move $i: the VIP answers but h$(other "$x") does not hold it"
 		vip+=("$s")
@@ -246,7 +266,11 @@ for ((i = 1; i <= N; i++)); do
 	read -r p _ <<<"$(pg_roles "$T")"
 	p=${p#h}
 	t0=$(usec)
-	kill_postmaster "$p" || fail "failover $i: kill the postmaster on h$p"
+	if ! kill_postmaster "$p"; then
+		say "failover $i: cannot kill the postmaster on h$p; no more failovers"
+		fo+=(FAIL)
+		break
+	fi
 	if s=$(wait_write "$HA_RW" 60 "$t0"); then
 		fo+=("$s")
 		say "omlop failover $i: h$p lost, a write through the RW VIP succeeded after $s s"
@@ -297,9 +321,9 @@ for ((i = 1; i <= N; i++)); do
 		sleep 0.2
 	done
 	sleep 1
+	pid=$(pid_of 1 "$KA2X") || fail "2.X VIP move $i: no keepalived PID on h1"
 	t0=$(usec)
-	lab 1 podman kill "$KA2X" >/dev/null || fail "2.X VIP move $i: kill keepalived on h1"
-	lab 1 ip addr del "$VIP2X/24" dev eth0 >/dev/null 2>&1 || true
+	crash 1 "$pid" "$VIP2X" || fail "2.X VIP move $i: kill keepalived on h1"
 	if s=$(wait_answers "$VIP2X" 20 "$t0"); then
 		vip2x+=("$s")
 		say "2.X VIP move $i: h1 -> h2 answers after $s s"
@@ -338,7 +362,7 @@ EOF
 		sleep 5 # repmgrd's first monitoring round
 		t0=$(usec)
 		kill_postmaster "$p" || fail "2.X failover: kill the postmaster on h$p"
-		if s2=$(wait_write "$(host_ip "$s")" 180 "$t0"); then
+		if s2=$(wait_write "$(host_ip "${s#h}")" 180 "$t0"); then
 			fo2x+=("$s2")
 			say "2.X failover: h$p lost, a write on h$s succeeded after $s2 s (repmgrd)"
 		else
