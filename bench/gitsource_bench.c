@@ -7,7 +7,7 @@
  * tenants/tNNNN.yaml, 1,000 aio Tenants) fetched over file://. A warm-up sync applies the
  * commit (1,000 Tenants created); each measured round is then:
  *
- *   - the no-change sync: fetch (in the forked child gitclient_fetch uses), resolve the branch,
+ *   - the no-change sync: fetch (in the process gitclient_fetch starts), resolve the branch,
  *     see the commit is the applied one, write the status; it must read no file (the result's
  *     n_files_read) and touch no Tenant (the store's revision moves by the status writes only);
  *   - the baseline, same process, same store and copy: a forced sync of the same commit (what

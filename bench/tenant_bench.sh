@@ -13,8 +13,9 @@
 # Between the sides the host is cleaned (containers, volumes, env files, and the images the
 # run pulled), so both first applies pull the same images. bench/README.md has the details.
 #
-# Needs root and the e2e lab (e2e/lab up 3; it is reused, never torn down). Without them it
-# prints SKIP and exits 0. Exit 1 when a measurement fails or misses its target.
+# Needs root and the e2e lab: like e2e/run it takes the lab's lock (/run/lock/omlop-e2e.lock,
+# waiting up to 30 min); a lab that is up is reused, else one is brought up (3 hosts) and taken
+# down at the end. Without root or the lab's packages it prints SKIP and exits 0. Exit 1 when a measurement fails or misses its target.
 # Knobs: OMLOP_BENCH_KILLS (default 20), OMLOP_BENCH_POKES (no-change samples, default 5),
 # OMLOP_BENCH_SIDES ("ansible omlop", the default, or one of them),
 # OMLOP_BENCH_LOGDIR (default build/bench/tenant_bench: playbook and omlopd logs).
@@ -43,10 +44,26 @@ die() {
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (the e2e lab)"
 for t in python3 curl; do command -v "$t" >/dev/null || skip "$t is not installed"; done
-env_text=$("$ROOT/e2e/lab" env 2>/dev/null) || skip "no lab (run: e2e/lab up 3)"
+# the lab is one per machine: wait for an e2e run or another bench to let go of it
+mkdir -p /run/lock
+exec 9>/run/lock/omlop-e2e.lock
+if ! flock -n 9; then
+	say "the lab is in use (an e2e run or another bench): waiting up to 30 min"
+	flock -w 1800 9 || die "the lab stayed busy for 30 min"
+fi
+LAB_BROUGHT_UP=
+if ! "$ROOT/e2e/lab" status >/dev/null 2>&1; then
+	why=$("$ROOT/e2e/lab" check 2>&1) || skip "${why#e2e/lab: error: } (make deps installs the lab's packages)"
+	say "bringing the lab up (3 hosts)"
+	"$ROOT/e2e/lab" up 3 >/tmp/omlop-tenant-bench-lab-up.log 2>&1 || {
+		cat /tmp/omlop-tenant-bench-lab-up.log >&2
+		die "the lab did not come up"
+	}
+	LAB_BROUGHT_UP=1
+fi
+env_text=$("$ROOT/e2e/lab" env 2>/dev/null) || die "e2e/lab env failed"
 eval "$env_text"
 ((OMLOP_LAB_N >= HOSTNUM)) || skip "the lab has $OMLOP_LAB_N host(s); host $HOSTNUM is needed (e2e/lab up 3)"
-"$ROOT/e2e/lab" status >/dev/null 2>&1 || skip "the lab is not healthy (e2e/lab status)"
 ADDR=$OMLOP_LAB_HOST2
 SOCK=$OMLOP_LAB_HOST2_PODMAN_SOCKET
 R=$OMLOP_LAB_REGISTRY
@@ -131,6 +148,7 @@ cleanup() {
 		host_clean # now the bases of the derived images can go too
 	fi
 	rm -rf "$WORK"
+	[[ -n $LAB_BROUGHT_UP ]] && "$ROOT/e2e/lab" down >/dev/null 2>&1
 	exit $rc
 }
 trap cleanup EXIT

@@ -15,9 +15,11 @@
  * (a wrong key or token fails the fetch instead of looping) and never appear in messages.
  *
  * Bounds: a fetch stops at its deadline: libgit2 1.5 has no network timeout, so the fetch runs
- * in a forked child process (this module's own code, not `git`) killed at the deadline, and
- * stops earlier by itself when a progress callback sees the deadline pass; the tree read stops
- * at GITCLIENT_MAX_FILES files and GITCLIENT_MAX_FILE_BYTES per file.
+ * in a process of its own - the caller's executable started afresh (clients/git_fetch.h), never
+ * `git`, never a bare fork of a threaded caller - killed at the deadline; it stops earlier by
+ * itself when a callback sees the deadline pass. Credentials reach it over a socket, never
+ * argv or the environment. The tree read stops at GITCLIENT_MAX_FILES files and
+ * GITCLIENT_MAX_FILE_BYTES per file.
  *
  * Threads: a gitclient is used by one thread at a time; different ones may be used at once.
  */

@@ -78,9 +78,10 @@ static int round_public_ip(void *ctx, const char *host, strbuf *out)
 }
 
 /* Connect to every host of the spec (hosts with no connection stay unreachable). */
-static void round_connect(tenant_round *r)
+/* Connect to each host of hosts (spec.hosts); is_quiet: no event for an unreachable one (a
+ * round that may stop early: the full round that follows reports it). */
+static void round_connect(tenant_round *r, json_object *hosts, int is_quiet)
 {
-    json_object *hosts = cjson_get(r->obj, "spec.hosts");
     size_t n =
         hosts && json_object_is_type(hosts, json_type_array) ? json_object_array_length(hosts) : 0;
 
@@ -94,7 +95,7 @@ static void round_connect(tenant_round *r)
             continue;
         r->n_hosts++;
         tenant_round_host_connect(r->env, &r->sc, r->tenant, hs, h);
-        if (!h->is_reachable)
+        if (!h->is_reachable && !is_quiet)
             tenant_round_event(r, EVENT_TYPE_WARNING, h->reason ? h->reason : "HostUnreachable",
                                "%s", h->err.msg);
     }
@@ -372,11 +373,11 @@ static void round_tls_placed(tenant_round *r)
  * status) would find nothing new. Layout ha is never skipped: who holds the VIP is observed on
  * each round. *left_ms: when the certificate's next moment comes (0: none).
  */
-static int round_is_unchanged(tenant_round *r, int64_t rev, char sig[CJSON_HASH_HEX_LEN + 1],
-                              int64_t *left_ms)
+static int round_is_unchanged(tenant_round *r, int64_t rev, char *const *secret_names,
+                              char sig[CJSON_HASH_HEX_LEN + 1], int64_t *left_ms)
 {
     omlop_err err = OMLOP_ERR_INIT;
-    const char *layout = cjson_get_string(r->obj, "spec.layout");
+    const char *layout = r->obj ? cjson_get_string(r->obj, "spec.layout") : NULL;
 
     sig[0] = '\0';
     if (!r->env->memo || (layout && strcmp(layout, "ha") == 0) || r->n_hosts == 0)
@@ -390,7 +391,7 @@ static int round_is_unchanged(tenant_round *r, int64_t rev, char sig[CJSON_HASH_
         if (podman_containers_list(h->pc, NULL, 1, &h->list, &err) < 0)
             return 0; /* the full round reports it */
     }
-    if (tenant_round_signature(r, rev, sig, &err) < 0) {
+    if (tenant_round_signature(r, rev, secret_names, sig, &err) < 0) {
         sig[0] = '\0';
         return 0;
     }
@@ -407,6 +408,74 @@ static int round_is_unchanged(tenant_round *r, int64_t rev, char sig[CJSON_HASH_
     }
 }
 
+/*
+ * The facts a stopped round needs from the Tenant (tenant_memo_round_facts_keep): its hosts'
+ * access (spec.hosts) and the Secrets it may read, as JSON text.
+ */
+static void round_facts(const tenant_round *r, strbuf *out)
+{
+    json_object *facts = json_object_new_object(), *names = json_object_new_array();
+    json_object *hosts = cjson_get(r->obj, "spec.hosts");
+    char **v = secrets_referenced(r->obj);
+
+    for (size_t i = 0; v && v[i]; i++)
+        json_object_array_add(names, json_object_new_string(v[i]));
+    secrets_names_free(v);
+    json_object_object_add(facts, "hosts", hosts ? json_object_get(hosts) : NULL);
+    json_object_object_add(facts, "secrets", names);
+    strbuf_adds(out, json_object_to_json_string_ext(facts, JSON_C_TO_STRING_PLAIN));
+    json_object_put(facts);
+}
+
+/* Drop what round_connect and a listing left in r (the full round connects afresh). */
+static void round_disconnect(tenant_round *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        tenant_host_release_live(&r->hosts[i]);
+    free(r->hosts);
+    r->hosts = NULL;
+    r->n_hosts = 0;
+}
+
+/*
+ * A round that stops before the Tenant is even parsed: the last round that recorded a
+ * no-change round (tenant_memo_round_done) kept the facts it needs for this very revision, so
+ * the Tenant is as it was then (not deleting, not paused, not ha). Connect, list and compare
+ * the signature as round_is_unchanged does. On 0 nothing of it is left in r.
+ */
+static int round_is_unchanged_fast(tenant_round *r, int64_t rev, char sig[CJSON_HASH_HEX_LEN + 1],
+                                   int64_t *left_ms)
+{
+    strbuf text = STRBUF_INIT;
+    json_object *facts = NULL, *jnames;
+    char **names = NULL;
+    size_t n = 0;
+    int is_unchanged = 0;
+
+    if (!tenant_memo_round_facts(r->env->memo, r->tenant, rev, &text) ||
+        !(facts = json_tokener_parse(text.buf)) ||
+        !json_object_object_get_ex(facts, "secrets", &jnames) ||
+        !json_object_is_type(jnames, json_type_array))
+        goto out;
+    n = json_object_array_length(jnames);
+    names = xcalloc(n + 1, sizeof(*names));
+    for (size_t i = 0; i < n; i++)
+        names[i] = xstrdup(json_object_get_string(json_object_array_get_idx(jnames, i)));
+    round_connect(r, cjson_get(facts, "hosts"), 1);
+    is_unchanged = round_is_unchanged(r, rev, names, sig, left_ms);
+out:
+    secrets_names_free(names);
+    strbuf_release(&text);
+    if (is_unchanged) {
+        r->facts = facts; /* the hosts' names point into it */
+    } else {
+        round_disconnect(r);
+        json_object_put(facts);
+        sig[0] = '\0';
+    }
+    return is_unchanged;
+}
+
 void tenant_round_release(tenant_round *r)
 {
     for (size_t i = 0; i < r->n_hosts; i++) {
@@ -420,6 +489,7 @@ void tenant_round_release(tenant_round *r)
     desired_free(r->ds);
     secrets_ctx_release(&r->sc);
     json_object_put(r->obj);
+    json_object_put(r->facts);
     strbuf_release(&r->failed);
     strbuf_release(&r->failure);
     tls_result_release(&r->tls);
@@ -435,8 +505,9 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     omlop_err berr = OMLOP_ERR_INIT;
     desired_options dopts;
     char sig[CJSON_HASH_HEX_LEN + 1] = "";
+    char **names;
     int64_t left_ms = 0;
-    int rc;
+    int rc, is_unchanged;
 
     memset(&r, 0, sizeof(r));
     memset(res, 0, sizeof(*res));
@@ -455,6 +526,12 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
     }
     if (rc < 0)
         goto out;
+    if (round_is_unchanged_fast(&r, kv.mod_revision, sig, &left_ms)) {
+        res->is_converged = 1;
+        res->is_unchanged = 1;
+        res->requeue_ms = left_ms > 0 ? left_ms : 0;
+        goto out;
+    }
     if ((rc = obj_from_kv(&kv, &r.obj, err)) < 0)
         goto out;
     if (tenant_is_deleting(r.obj)) {
@@ -471,8 +548,11 @@ int tenant_reconcile(const tenant_env *env, const char *name, tenant_result *res
                  TENANT_RESTORE_HOLD_ANNOTATION);
         goto out;
     }
-    round_connect(&r);
-    if (round_is_unchanged(&r, kv.mod_revision, sig, &left_ms)) {
+    round_connect(&r, cjson_get(r.obj, "spec.hosts"), 0);
+    names = secrets_referenced(r.obj);
+    is_unchanged = round_is_unchanged(&r, kv.mod_revision, names, sig, &left_ms);
+    secrets_names_free(names);
+    if (is_unchanged) {
         res->is_converged = 1;
         res->is_unchanged = 1;
         res->requeue_ms = left_ms > 0 ? left_ms : 0;
@@ -584,8 +664,13 @@ again:
     if (res->is_converged && sig[0] && !r.ha && r.n_applied == 0) {
         int64_t now = clock_now_ms();
 
+        strbuf facts = STRBUF_INIT;
+
         tenant_memo_round_done(env->memo, name, sig, now,
                                res->requeue_ms > 0 ? now + res->requeue_ms : 0);
+        round_facts(&r, &facts);
+        tenant_memo_round_facts_keep(env->memo, name, kv.mod_revision, facts.buf);
+        strbuf_release(&facts);
     }
     if (r.failed.len)
         rc = omlop_err_set(err, OMLOP_EUNAVAIL, "tenant %s: %s: %s", name, r.failed.buf,

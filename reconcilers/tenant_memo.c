@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/strbuf.h"
 #include "lib/xalloc.h"
 
 #define BUCKETS_MIN 64
@@ -16,6 +17,8 @@ typedef struct memo_entry {
     int64_t verified[TENANT_MEMO_KINDS]; /* 0: never */
     int64_t until[TENANT_MEMO_KINDS];    /* 0: the cadence alone; else also before this */
     int64_t used;                        /* last lookup or record */
+    char *facts;                         /* host "": tenant_memo_round_facts_keep's text */
+    int64_t facts_revision;
 } memo_entry;
 
 struct tenant_memo {
@@ -46,6 +49,7 @@ tenant_memo *tenant_memo_new(int64_t images_ms, int64_t files_ms, int64_t ready_
 
 static void entry_free(memo_entry *e)
 {
+    free(e->facts);
     free(e->tenant);
     free(e->host);
     free(e);
@@ -217,6 +221,39 @@ void tenant_memo_round_done(tenant_memo *m, const char *tenant, const char *sign
     if ((e = find(m, tenant, "", 0)) != NULL)
         e->until[TENANT_MEMO_ROUND] = until_ms;
     pthread_mutex_unlock(&m->lock);
+}
+
+void tenant_memo_round_facts_keep(tenant_memo *m, const char *tenant, int64_t revision,
+                                  const char *facts)
+{
+    memo_entry *e;
+
+    if (!m || !facts)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if ((e = find(m, tenant, "", 1)) != NULL) {
+        free(e->facts);
+        e->facts = xstrdup(facts);
+        e->facts_revision = revision;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+int tenant_memo_round_facts(tenant_memo *m, const char *tenant, int64_t revision, strbuf *out)
+{
+    memo_entry *e;
+    int is_kept = 0;
+
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    e = find(m, tenant, "", 0);
+    if (e && e->facts && e->facts_revision == revision) {
+        strbuf_adds(out, e->facts);
+        is_kept = 1;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return is_kept;
 }
 
 /* Whether a check of an earlier round on the tenant's host comes due. Under m->lock. */

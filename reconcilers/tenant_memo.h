@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "lib/cjson.h"
+#include "lib/strbuf.h"
 
 /* What is remembered. */
 typedef enum tenant_memo_kind {
@@ -78,6 +79,18 @@ void tenant_memo_round_done(tenant_memo *m, const char *tenant, const char *sign
                             int64_t until_ms);
 int tenant_memo_round_fresh(tenant_memo *m, const char *tenant, const char *const *hosts,
                             size_t n_hosts, const char *signature, int64_t now, int64_t *left_ms);
+
+/*
+ * What a round needs from the Tenant to stop after the listing, kept by a round that recorded
+ * tenant_memo_round_done, as text the caller makes (tenant.c: the hosts' access and the Secrets
+ * the Tenant names) for the Tenant's revision. tenant_memo_round_facts appends it to out and
+ * answers 1 when it was kept for revision (else 0): a later round of the same revision then
+ * does not parse the Tenant (a third of a stopped round's cost). A Tenant that changes gets a
+ * new revision, so nothing kept for an older one is used.
+ */
+void tenant_memo_round_facts_keep(tenant_memo *m, const char *tenant, int64_t revision,
+                                  const char *facts);
+int tenant_memo_round_facts(tenant_memo *m, const char *tenant, int64_t revision, strbuf *out);
 
 /* Forget everything about tenant (deleted). m may be NULL. */
 void tenant_memo_forget(tenant_memo *m, const char *tenant);

@@ -74,7 +74,8 @@ typedef struct tenant_action_result {
 typedef struct tenant_round {
     const tenant_env *env;
     const char *tenant;
-    json_object *obj; /* the Tenant as read (with resourceVersion), for events; owned */
+    json_object *obj;   /* the Tenant as read (with resourceVersion), for events; owned */
+    json_object *facts; /* a round stopped before parsing it: what it used instead; owned */
     secrets_ctx sc;
     desired_state *ds;
     tenant_host_round *hosts;
@@ -230,10 +231,11 @@ void tenant_round_run_plan(tenant_round *r);
 
 /*
  * The signature of what the round starts from (tenant_signature.c): the Tenant's revision,
- * the revisions of the Secrets it may read, each host's reachability and the tenant's
- * containers there as r->hosts[].list holds them. Only a store failure fails it.
+ * the revisions of the Secrets it may read (secret_names: secrets_referenced), each host's
+ * reachability and the tenant's containers there as r->hosts[].list holds them. Only a store
+ * failure fails it.
  */
-int tenant_round_signature(tenant_round *r, int64_t tenant_revision,
+int tenant_round_signature(tenant_round *r, int64_t tenant_revision, char *const *secret_names,
                            char out[CJSON_HASH_HEX_LEN + 1], omlop_err *err);
 
 /* Write the round's .status (invalid: why the spec cannot be acted on, or NULL). */

@@ -47,11 +47,11 @@ static void host_lines(const tenant_host_round *h, const char *tenant, strbuf *o
     free(lines);
 }
 
-int tenant_round_signature(tenant_round *r, int64_t tenant_revision,
+int tenant_round_signature(tenant_round *r, int64_t tenant_revision, char *const *names,
                            char out[CJSON_HASH_HEX_LEN + 1], omlop_err *err)
 {
     strbuf text = STRBUF_INIT, key = STRBUF_INIT;
-    char **names = secrets_referenced(r->obj), **keys = NULL;
+    char **keys = NULL;
     store_kv *kvs = NULL;
     size_t n = 0;
     int rc = 0;
@@ -91,7 +91,6 @@ out:
         free(keys[i]);
     free(keys);
     free(kvs);
-    secrets_names_free(names);
     strbuf_release(&text);
     strbuf_release(&key);
     return rc;

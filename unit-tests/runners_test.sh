@@ -81,6 +81,25 @@ printf '#!/bin/sh\nexit 0\n' >"$T/etcd"
 chmod +x "$T/etcd"
 expect "unit: etcd required and present passes" 0 "unit: 3 passed, 0 failed, 0 skipped" \
 	env OMLOP_TEST_REQUIRE=etcd OMLOP_ETCD="$T/etcd" sh unit-tests/run.sh "$u_pass"
+expect "unit: two at a time, every result summed" 1 "unit: 6 passed, 1 failed, 0 skipped" \
+	env OMLOP_UNIT_JOBS=2 sh unit-tests/run.sh "$u_fail" "$u_pass" "$u_pass2"
+expect "unit: one at a time works too" 1 "unit: 6 passed, 2 failed, 0 skipped" \
+	env OMLOP_UNIT_JOBS=1 sh unit-tests/run.sh "$u_pass" "$u_crash" "$u_pass2" "$u_fail"
+expect "unit: a bad OMLOP_UNIT_JOBS is named" 2 "unit: OMLOP_UNIT_JOBS must be a positive number, not '0'" \
+	env OMLOP_UNIT_JOBS=0 sh unit-tests/run.sh "$u_pass"
+# the output reads in the order given, whichever binary ends first
+u_slow=$T/bin/slow
+printf '#!/bin/sh\nsleep 0.5\necho slow-output\necho "[  PASSED  ] 1 test(s)."\n' >"$u_slow"
+chmod +x "$u_slow"
+order=$(env OMLOP_UNIT_JOBS=2 sh unit-tests/run.sh "$u_slow" "$u_pass" 2>&1 |
+	grep -n -e '^slow-output$' -e 'PASSED  \] 3 ' | cut -d: -f2 | tr '\n' ' ')
+if [[ $order == "slow-output [  PASSED  ] 3 test(s). " ]]; then
+	passed=$((passed + 1))
+	echo "ok   unit: output in the order given"
+else
+	failed=$((failed + 1))
+	echo "FAIL unit: output in the order given: '$order'"
+fi
 
 # --- e2e/run ------------------------------------------------------------------------------
 # The fake lab: FAKE_LAB_CHECK / FAKE_LAB_UP = exit status of `check` / `up`.
@@ -104,6 +123,7 @@ scen() { # DIR NAME EXIT: a fake scenario exiting EXIT
 scen "$T/ok" 10-a 0
 scen "$T/ok" 20-b 0
 printf 'not executable\n' >"$T/ok/README.md"
+printf '#!/bin/sh\nexit 1\n' >"$T/ok/30-kept-out" # a scenario not executable: named, not run
 scen "$T/skip" 10-a 0
 scen "$T/skip" 20-skip 77
 scen "$T/fail" 10-a 0
@@ -119,6 +139,13 @@ e2e() { # DIR [ARG...]: e2e/run on fake scenarios with the fake lab
 
 if [[ $(id -u) -eq 0 ]]; then
 	expect "e2e: all pass" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/ok"
+	if e2e "$T/ok" 2>&1 | grep -qx "e2e: not executable, so not run (their headers say why): 30-kept-out"; then
+		passed=$((passed + 1))
+		echo "ok   e2e: a scenario that is not executable is named"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: a scenario that is not executable is not named"
+	fi
 	expect "e2e: a pattern selects" 0 "e2e: 1 passed, 0 failed, 0 skipped" e2e "$T/ok" 20-
 	expect "e2e: a skipped scenario fails the run" 1 "e2e: 1 passed, 0 failed, 1 skipped" \
 		e2e "$T/skip"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "clients/git.h"
 #include "crds/mergepatch.h"
 #include "crds/object.h"
 #include "crds/yamlio.h"
@@ -17,6 +18,7 @@
 #include "objects/objects.h"
 #include "reconcilers/gitsource.h"
 #include "unit-tests/clients/git_fixture.h"
+#include "unit-tests/clients/sshd_fixture.h"
 
 typedef struct fx {
     git_fixture repo;
@@ -725,6 +727,60 @@ static void test_missing_credentials_stall_with_the_reason(void **state)
     json_object_put(src);
 }
 
+static int set_ssh_url(json_object *next, const json_object *cur, void *ctx, omlop_err *err)
+{
+    json_object *spec = json_object_object_get(next, "spec"), *ref = json_object_new_object();
+
+    (void)cur;
+    (void)err;
+    json_object_object_add(spec, "url", json_object_new_string(ctx));
+    json_object_object_add(ref, "name", json_object_new_string("git-creds"));
+    json_object_object_add(spec, "secretRef", ref);
+    return 0;
+}
+
+/* A server that accepts the connection and never answers: Stalled, FetchTimeout, at the deadline.
+ */
+static void test_a_silent_server_stalls_at_the_deadline(void **state)
+{
+    fx *f = *state;
+    gitsource_result res;
+    json_object *src;
+    obj_result r = {0};
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf url = STRBUF_INIT;
+    int port = 0, fd = fixture_listen(&port); /* listening, never accepting */
+    int64_t start;
+    json_object *secret = json_tokener_parse(
+        "{\"apiVersion\":\"omlop.io/v1alpha1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+        "\"git-creds\"},\"stringData\":{\"identity\":\"-----BEGIN OPENSSH PRIVATE KEY-----\","
+        "\"knownHostKey\":\"ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\"}}");
+
+    assert_true(fd >= 0);
+    assert_int_equal(obj_create(f->st, "secrets", secret, 0, &r, &err), 0);
+    obj_result_release(&r);
+    json_object_put(secret);
+    strbuf_addf(&url, "ssh://git@127.0.0.1:%d/fleet.git", port);
+    make_source(f, "fleet", "");
+    update_source(f, "fleet", set_ssh_url, url.buf);
+    f->deps.fetch_timeout_ms = 1000;
+    start = clock_now_ms();
+    do_sync(f, "fleet", 0, &res);
+    assert_true(clock_now_ms() - start < 1000 + GITCLIENT_KILL_GRACE_MS + 1500);
+    src = get(f, GITSOURCE_PLURAL, "fleet");
+    assert_string_equal(cond_field(src, "Stalled", "status"), "True");
+    assert_string_equal(cond_field(src, "Stalled", "reason"), "FetchTimeout");
+    assert_string_equal(cond_field(src, "Ready", "status"), "False");
+    assert_string_equal(cond_field(src, "Fetching", "status"), "False");
+    assert_non_null(strstr(cond_field(src, "Ready", "message"), "no answer within 1000 ms"));
+    assert_null(strstr(cond_field(src, "Ready", "message"), "PRIVATE KEY"));
+    assert_null(cjson_get(src, "status.lastFetchedCommit"));
+    json_object_put(src);
+    close(fd);
+    strbuf_release(&url);
+}
+
 static void test_interval_parsing(void **state)
 {
     (void)state;
@@ -758,6 +814,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_fetch_failure_stalls_and_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_credentials_stall_with_the_reason, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_silent_server_stalls_at_the_deadline, setup,
                                         teardown),
         cmocka_unit_test(test_interval_parsing),
     };

@@ -578,6 +578,56 @@ static void test_unchanged_round_stops_after_the_listing(void **state)
     assert_false(res.is_unchanged);
 }
 
+/* The revision of the stored Tenant t1. */
+static int64_t tenant_revision(fixture *fx)
+{
+    omlop_err err = OMLOP_ERR_INIT;
+    store_kv kv = {0};
+    int64_t rev;
+
+    if (store_get(fx->st, TENANT_KEY_PREFIX "t1", &kv, &err) < 0)
+        fail_msg("store_get: %s", err.msg);
+    rev = kv.mod_revision;
+    store_kv_release(&kv);
+    return rev;
+}
+
+/* What a stopped round uses instead of parsing the Tenant: the facts the recording round kept
+ * for the Tenant's revision (its hosts and the Secrets it reads), and only for that revision. */
+static void test_unchanged_round_keeps_the_tenants_facts(void **state)
+{
+    fixture *fx = *state;
+    tenant_result res;
+    strbuf text = STRBUF_INIT;
+    json_object *facts, *t;
+    int64_t rev;
+
+    memo_settle_round(fx);
+    rev = tenant_revision(fx);
+    assert_true(tenant_memo_round_facts(fx->env.memo, "t1", rev, &text));
+    facts = json_tokener_parse(text.buf);
+    assert_non_null(facts);
+    assert_string_equal(
+        cjson_get_string(json_object_array_get_idx(cjson_get(facts, "hosts"), 0), "name"), "h1");
+    assert_non_null(
+        strstr(json_object_to_json_string(cjson_get(facts, "secrets")), "\"t1-postgres\""));
+    json_object_put(facts);
+    reconcile_ok(fx, &res);
+    assert_true(res.is_unchanged);
+    /* a new spec: a new revision, a full round, and facts kept for that revision only */
+    t = stored_tenant(fx);
+    json_object_object_add(cjson_get(t, "metadata"), "labels", json_object_new_object());
+    store_tenant(fx, t);
+    json_object_put(t);
+    reconcile_ok(fx, &res);
+    assert_false(res.is_unchanged);
+    reconcile_ok(fx, &res);
+    strbuf_reset(&text);
+    assert_false(tenant_memo_round_facts(fx->env.memo, "t1", rev, &text));
+    assert_true(tenant_memo_round_facts(fx->env.memo, "t1", tenant_revision(fx), &text));
+    strbuf_release(&text);
+}
+
 static void test_unchanged_round_sees_a_rotated_secret(void **state)
 {
     fixture *fx = *state;
@@ -702,6 +752,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unchanged_round_stops_after_the_listing, setup_ops,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_round_sees_a_rotated_secret, setup_ops,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_round_keeps_the_tenants_facts, setup_ops,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_round_sees_a_container_that_exited,
                                         setup_ops, teardown),

@@ -143,10 +143,42 @@ static void test_memo_round_record_bounds(void **state)
     assert_false(tenant_memo_round_fresh(NULL, "t", hosts, 2, D1, 1000, &left));
 }
 
+/* The facts kept with a round record answer only for their revision; a newer keep replaces
+ * them; forgetting the tenant drops them. */
+static void test_memo_round_facts_by_revision(void **state)
+{
+    tenant_memo *m = tenant_memo_new(0, 0, 0);
+    strbuf out = STRBUF_INIT;
+
+    (void)state;
+    assert_false(tenant_memo_round_facts(m, "t", 7, &out));
+    tenant_memo_round_done(m, "t", D1, 1000, 0);
+    tenant_memo_round_facts_keep(m, "t", 7, "{\"a\":1}");
+    assert_true(tenant_memo_round_facts(m, "t", 7, &out));
+    assert_string_equal(out.buf, "{\"a\":1}");
+    strbuf_reset(&out);
+    assert_false(tenant_memo_round_facts(m, "t", 8, &out));
+    assert_false(tenant_memo_round_facts(m, "t", 6, &out));
+    assert_false(tenant_memo_round_facts(m, "u", 7, &out));
+    assert_int_equal(out.len, 0);
+    tenant_memo_round_facts_keep(m, "t", 9, "{\"a\":2}");
+    assert_false(tenant_memo_round_facts(m, "t", 7, &out));
+    assert_true(tenant_memo_round_facts(m, "t", 9, &out));
+    assert_string_equal(out.buf, "{\"a\":2}");
+    strbuf_reset(&out);
+    tenant_memo_forget(m, "t");
+    assert_false(tenant_memo_round_facts(m, "t", 9, &out));
+    tenant_memo_free(m);
+    tenant_memo_round_facts_keep(NULL, "t", 1, "x");
+    assert_false(tenant_memo_round_facts(NULL, "t", 1, &out));
+    strbuf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memo_fresh_strictly_within_the_cadence),
+        cmocka_unit_test(test_memo_round_facts_by_revision),
         cmocka_unit_test(test_memo_only_the_digest_verified_on_that_host),
         cmocka_unit_test(test_memo_invalidate_and_forget),
         cmocka_unit_test(test_memo_unused_entries_age_out),
