@@ -33,6 +33,12 @@
 # it down again at the end only then. Uses bin/omlopd and bin/omlctl (make). Without root or the
 # lab's packages: SKIP, exit 0. Exit 1 when a step fails or a target is missed.
 # OMLOP_BENCH_QUICK=1: 3 of each instead of 10.
+#
+# Known (bench/README.md): the catalog runs oml-keepalived with --restart always, so Podman
+# starts a killed keepalived again within a second or two and the preferred main takes the VIP
+# back before the backup's timer ran out: part (a) then stops with "the VIP answers but h2
+# does not hold it". It needs a node loss Podman does not undo (the lab's link cut, as
+# e2e/scenarios/49-ha-vip-move does); not changed yet.
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
