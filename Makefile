@@ -34,6 +34,8 @@ DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins opens
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
 	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap \
 	swift-proxy swift-account swift-container swift-object
+# The benches' peers: bench/backup_bench.sh's baseline is Debian's aws (pg_dump | aws s3 cp -).
+DEB_PKGS_BENCH := awscli
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wno-format-nonliteral -Werror
@@ -97,7 +99,7 @@ run: deps
 	./bin/omlopd --data-dir ./.omlop-data $(ARGS)
 
 deps:
-	@sh deploy/deps.sh $(DEB_PKGS) -- $(DEB_PKGS_E2E)
+	@sh deploy/deps.sh $(DEB_PKGS) -- $(DEB_PKGS_E2E) $(DEB_PKGS_BENCH)
 
 # --- generated: CRDs compiled in ---------------------------------------------------------
 build/gen/crds_embed.c: $(CRD_FILES) deploy/embed.sh

@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "crds/object.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "reconcilers/backup.h"
 
@@ -191,6 +193,16 @@ static int archive_part(const backup_job *job, const backup_io *io, const backup
     return part_finish(bk, ps.w, name, key, part, err);
 }
 
+/* A part written: its size and time in the debug log (bench/backup_bench.sh reads them). */
+static void part_logged(const backup_job *job, const backup_part *part, int64_t *t)
+{
+    int64_t now = clock_now_ms();
+
+    log_debug("tenant=%s backup=%s backup_part=%s bytes=%llu ms=%lld", job->tenant, job->backup,
+              part->name, (unsigned long long)part->size, (long long)(now - *t));
+    *t = now;
+}
+
 /* ---- the manifest ------------------------------------------------------------------------ */
 
 static json_object *jstr(const char *s)
@@ -337,6 +349,7 @@ int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *
     strbuf prefix = STRBUF_INIT, key = STRBUF_INIT, counts = STRBUF_INIT, version = STRBUF_INIT;
     strbuf manifest = STRBUF_INIT;
     s3_object_info info;
+    int64_t t = clock_now_ms();
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -353,12 +366,16 @@ int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *
     /* counts that do not parse stop the backup before anything is uploaded */
     if ((rc = backup_manifest_build(job, out, counts.buf, version.buf, &manifest, err)) < 0)
         goto out;
+    log_debug("tenant=%s backup=%s backup_step=\"version and row counts\" ms=%lld", job->tenant,
+              job->backup, (long long)(clock_now_ms() - t));
 
     strbuf_reset(&key);
     strbuf_addf(&key, "%spgsql-backup-%s.sql", prefix.buf, job->timestamp);
+    t = clock_now_ms();
     rc = dump_part(job, io, bk, key.buf, &out->parts[out->n_parts], err);
     if (rc < 0)
         goto fail;
+    part_logged(job, &out->parts[out->n_parts], &t);
     out->n_parts++;
     for (size_t i = 0; job->asterisk_container && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
         int is_absent = 0;
@@ -370,7 +387,7 @@ int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *
         if (rc < 0)
             goto fail;
         if (!is_absent)
-            out->n_parts++;
+            part_logged(job, &out->parts[out->n_parts++], &t);
     }
 
     object_time_format(time(NULL), out->finished_at);
@@ -383,6 +400,8 @@ int backup_run(const backup_job *job, const backup_io *io, const backup_bucket *
     rc = bk->put(bk->ctx, key.buf, manifest.buf, manifest.len, &info, err);
     if (rc < 0)
         goto fail;
+    log_debug("tenant=%s backup=%s backup_step=manifest ms=%lld", job->tenant, job->backup,
+              (long long)(clock_now_ms() - t));
     snprintf(out->manifest_key, sizeof(out->manifest_key), "%s", key.buf);
     out->manifest_size = info.size;
     snprintf(out->manifest_sha256, sizeof(out->manifest_sha256), "%s", info.sha256);

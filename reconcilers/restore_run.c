@@ -6,6 +6,8 @@
 
 #include "clients/podman_tar.h"
 #include "lib/cjson.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "reconcilers/restore.h"
 
@@ -27,6 +29,17 @@ static const char *const step_names[RESTORE_STEP_COUNT] = {"download",
 const char *restore_step_name(restore_step s)
 {
     return s < RESTORE_STEP_COUNT ? step_names[s] : "?";
+}
+
+/* Mark step done; its duration goes to the debug log (bench/backup_bench.sh reads it). */
+static void step_done(const restore_job *job, restore_outcome *out, restore_step step, int64_t *t)
+{
+    int64_t now = clock_now_ms();
+
+    out->done |= 1u << step;
+    log_debug("tenant=%s restore_step=\"%s\" ms=%lld", job->tenant, step_names[step],
+              (long long)(now - *t));
+    *t = now;
 }
 
 void restore_outcome_release(restore_outcome *o)
@@ -251,6 +264,7 @@ out:
 static int step_download(const restore_job *job, const restore_io *io, const restore_bucket *bk,
                          source *src, const char *dump_path, omlop_err *err)
 {
+    int64_t t;
     int rc;
 
     if (job->manifest) {
@@ -272,9 +286,13 @@ static int step_download(const restore_job *job, const restore_io *io, const res
             (rc = sha_check(&src->ast[i], &info, err)) < 0)
             return rc;
     }
+    t = clock_now_ms();
     rc = stream_in(io, bk, &src->db, job->pg_container, DUMP_DIR, strrchr(dump_path, '/') + 1, err);
     if (rc < 0)
         remove_file(io, job->pg_container, dump_path);
+    else
+        log_debug("tenant=%s restore_part=database bytes=%llu ms=%lld", job->tenant,
+                  (unsigned long long)src->db.size, (long long)(clock_now_ms() - t));
     return rc;
 }
 
@@ -400,6 +418,7 @@ int restore_run(const restore_job *job, const restore_io *io, const restore_buck
     source src;
     char dump_path[256];
     size_t n_stopped = 0;
+    int64_t t = clock_now_ms();
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -416,7 +435,7 @@ int restore_run(const restore_job *job, const restore_io *io, const restore_buck
              cjson_get_string(src.manifest, "pgDumpVersion")
                  ? cjson_get_string(src.manifest, "pgDumpVersion")
                  : "");
-    out->done |= 1u << RESTORE_STEP_DOWNLOAD;
+    step_done(job, out, RESTORE_STEP_DOWNLOAD, &t);
 
     out->failed = RESTORE_STEP_STOP;
     for (; n_stopped < job->n_stop; n_stopped++)
@@ -429,7 +448,7 @@ int restore_run(const restore_job *job, const restore_io *io, const restore_buck
             remove_file(io, job->pg_container, dump_path);
             goto out;
         }
-    out->done |= 1u << RESTORE_STEP_STOP;
+    step_done(job, out, RESTORE_STEP_STOP, &t);
 
     out->failed = RESTORE_STEP_DROP;
     out->is_after_drop = 1;
@@ -437,12 +456,12 @@ int restore_run(const restore_job *job, const restore_io *io, const restore_buck
         remove_file(io, job->pg_container, dump_path);
         goto out;
     }
-    out->done |= 1u << RESTORE_STEP_DROP;
+    step_done(job, out, RESTORE_STEP_DROP, &t);
 
     out->failed = RESTORE_STEP_RESTORE_DB;
     if ((rc = step_restore_db(job, io, src.is_plain, dump_path, err)) < 0)
         goto out;
-    out->done |= 1u << RESTORE_STEP_RESTORE_DB;
+    step_done(job, out, RESTORE_STEP_RESTORE_DB, &t);
 
     out->failed = RESTORE_STEP_ASTERISK;
     for (size_t i = 0; job->asterisk_container && i < src.n_ast; i++)
@@ -451,19 +470,19 @@ int restore_run(const restore_job *job, const restore_io *io, const restore_buck
             omlop_err_prefix(err, "restore asterisk files: ");
             goto out;
         }
-    out->done |= 1u << RESTORE_STEP_ASTERISK;
+    step_done(job, out, RESTORE_STEP_ASTERISK, &t);
 
     out->failed = RESTORE_STEP_START;
     if ((rc = start_all(job, io, job->n_stop, err)) < 0) {
         omlop_err_prefix(err, "start components: ");
         goto out;
     }
-    out->done |= 1u << RESTORE_STEP_START;
+    step_done(job, out, RESTORE_STEP_START, &t);
 
     out->failed = RESTORE_STEP_VERIFY;
     if ((rc = step_verify(job, io, &src, out, err)) < 0)
         goto out;
-    out->done |= 1u << RESTORE_STEP_VERIFY;
+    step_done(job, out, RESTORE_STEP_VERIFY, &t);
 out:
     json_object_put(src.manifest);
     return rc;

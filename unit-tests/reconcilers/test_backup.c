@@ -405,6 +405,44 @@ static void test_run_streams_parts_and_writes_manifest(void **state)
     fb_release(&fb);
 }
 
+/* The debug log times the dump part and the manifest: bench/backup_bench.sh reads them. */
+static void test_run_logs_part_times(void **state)
+{
+    fbucket fb;
+    fio f;
+    backup_bucket bk;
+    backup_io io;
+    backup_job job;
+    backup_outcome out;
+    omlop_err err = OMLOP_ERR_INIT;
+    char *logbuf = NULL, want[128];
+    size_t loglen = 0;
+    FILE *lf = open_memstream(&logbuf, &loglen);
+    int rc;
+
+    (void)state;
+    assert_non_null(lf);
+    memset(&fb, 0, sizeof(fb));
+    memset(&f, 0, sizeof(f));
+    fb_init(&fb, &bk);
+    fio_init(&f, &io);
+    job_init(&job);
+    log_configure(LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, lf);
+    rc = backup_run(&job, &io, &bk, &out, &err);
+    log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT, stderr);
+    fclose(lf);
+    if (rc < 0)
+        fail_msg("backup_run: %s", err.msg);
+    snprintf(want, sizeof(want),
+             " tenant=t1 backup=b1 backup_part=database bytes=%zu ms=", strlen(DUMP_TEXT));
+    assert_non_null(strstr(logbuf, want));
+    assert_non_null(
+        strstr(logbuf, " tenant=t1 backup=b1 backup_part=asterisk-custom bytes=10 ms="));
+    assert_non_null(strstr(logbuf, " tenant=t1 backup=b1 backup_step=manifest ms="));
+    free(logbuf);
+    fb_release(&fb);
+}
+
 static void test_manifest_refuses_bad_counts(void **state)
 {
     backup_job job;
@@ -772,6 +810,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide_table),
         cmocka_unit_test(test_run_streams_parts_and_writes_manifest),
+        cmocka_unit_test(test_run_logs_part_times),
         cmocka_unit_test(test_manifest_refuses_bad_counts),
         cmocka_unit_test(test_run_pg_dump_failure_names_step_and_leaves_nothing),
         cmocka_unit_test(test_run_upload_failure_names_part_and_leaves_nothing),

@@ -419,6 +419,34 @@ static void test_run_all_steps_in_order(void **state)
     assert_memory_equal(fx->f.put.buf + 512, DUMP_TEXT, strlen(DUMP_TEXT));
 }
 
+/* The debug log times the dump's download and every step: bench/backup_bench.sh reads them. */
+static void test_run_logs_step_times(void **state)
+{
+    run_fx *fx = *state;
+    char *logbuf = NULL, want[128];
+    size_t loglen = 0;
+    FILE *lf = open_memstream(&logbuf, &loglen);
+    int rc;
+
+    assert_non_null(lf);
+    log_configure(LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, lf);
+    rc = run(fx);
+    log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT, stderr);
+    fclose(lf);
+    if (rc < 0)
+        fail_msg("run: %s", fx->err.msg);
+    snprintf(want, sizeof(want),
+             " tenant=t1 restore_part=database bytes=%zu ms=", strlen(DUMP_TEXT));
+    assert_non_null(strstr(logbuf, want));
+    for (int i = 0; i < RESTORE_STEP_COUNT; i++) {
+        snprintf(want, sizeof(want),
+                 " tenant=t1 restore_step=\"%s\" ms=", restore_step_name((restore_step)i));
+        if (!strstr(logbuf, want))
+            fail_msg("no '%s' in the log: %s", want, logbuf);
+    }
+    free(logbuf);
+}
+
 static void test_run_damaged_dump_changes_nothing(void **state)
 {
     run_fx *fx = *state;
@@ -1000,6 +1028,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide_table),
         cmocka_unit_test_setup_teardown(test_run_all_steps_in_order, run_setup, run_teardown),
+        cmocka_unit_test_setup_teardown(test_run_logs_step_times, run_setup, run_teardown),
         cmocka_unit_test_setup_teardown(test_run_damaged_dump_changes_nothing, run_setup,
                                         run_teardown),
         cmocka_unit_test_setup_teardown(test_run_damaged_tar_fails_before_anything_is_put,
