@@ -518,6 +518,10 @@ static const catalog_component components[] = {
         .order = 120,
         .groups = CATALOG_GROUP_APP,
         .is_ha_active_only = 1,
+        /* 2.X's MASTER transition ran `oml_manage --redis_sync`, which is this in the app
+         * container: Redis' Asterisk data regenerated from the database */
+        .ha_on_active = (const char *const[]){"python3", "/opt/omnileads/ominicontacto/manage.py",
+                                              "regenerar_asterisk", NULL},
         .ready = CATALOG_READY_TCP,
         .ready_addr = "{lan_ip}",
         .ready_port = 8099,

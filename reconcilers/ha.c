@@ -81,6 +81,42 @@ static void add_list(strbuf *out, const char *const *v, int is_reverse)
         strbuf_addf(out, " %s", v[is_reverse ? n - 1 - i : i]);
 }
 
+/*
+ * The notify script's on_active function: Podman's exec API on the host's socket (create, start
+ * attached, so it returns when the command ended, then its exit code). Success only on exit 0;
+ * without a command, success at once. The words are plain (checked): JSON and single quotes
+ * take them as they are.
+ */
+static void add_on_active(strbuf *out, const ha_keepalived_params *p)
+{
+    if (!p->on_active || !p->on_active[0]) {
+        strbuf_adds(out, "on_active() { return 0; }\n");
+        return;
+    }
+    strbuf_adds(out, "on_active() {\n"
+                     "\tlocal s=/run/podman/podman.sock id code\n"
+                     "\tid=$(curl -sf --max-time 10 --unix-socket $s -H 'Content-Type: "
+                     "application/json' \\\n"
+                     "\t\t-d '{\"AttachStdout\":true,\"AttachStderr\":true,\"Cmd\":[");
+    for (size_t i = 0; p->on_active[i]; i++)
+        strbuf_addf(out, "%s\"%s\"", i ? "," : "", p->on_active[i]);
+    strbuf_addf(
+        out,
+        "]}' \\\n"
+        "\t\t\"http://d/v4.0.0/libpod/containers/%s/exec\" |\n"
+        "\t\tsed -n 's/.*\"Id\": *\"\\([0-9a-f]*\\)\".*/\\1/p') || return 1\n"
+        "\t[ -n \"$id\" ] || return 1\n"
+        "\tcurl -sf --max-time 300 -o /dev/null --unix-socket $s -H 'Content-Type: "
+        "application/json' \\\n"
+        "\t\t-d '{\"Detach\":false}' \"http://d/v4.0.0/libpod/exec/$id/start\" || return 1\n"
+        "\tcode=$(curl -sf --max-time 10 --unix-socket $s \"http://d/v4.0.0/libpod/exec/$id/json\" "
+        "|\n"
+        "\t\tsed -n 's/.*\"ExitCode\": *\\(-\\{0,1\\}[0-9]*\\).*/\\1/p')\n"
+        "\t[ \"$code\" = 0 ]\n"
+        "}\n",
+        p->on_active_container);
+}
+
 /* A PostgreSQL VIP's instance: no preference of its own, the track file decides (ha.h). */
 static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const char *what, int vrid,
                             const char *vip, int prefix, const char *file)
@@ -97,11 +133,7 @@ static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const ch
                 "\tinterface %s\n"
                 "\tvirtual_router_id %d\n"
                 "\tpriority %d\n"
-                "\tadvert_int 1\n"
-                "\tauthentication {\n"
-                "\t\tauth_type PASS\n"
-                "\t\tauth_pass $pass\n"
-                "\t}\n"
+                "\tadvert_int " HA_ADVERT_INT "\n"
                 "\tvirtual_ipaddress {\n"
                 "\t\t%s/%d dev %s\n"
                 "\t}\n"
@@ -141,18 +173,25 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
     if ((rc = check_names(p->active_only, "active-only", err)) < 0 ||
         (rc = check_names(p->tracked, "tracked", err)) < 0)
         return rc;
+    if (p->on_active && !is_plain(p->on_active_container, "_.-"))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "keepalived: the on-active container name is not a plain name");
+    for (size_t i = 0; p->on_active && p->on_active[i]; i++)
+        if (!is_plain(p->on_active[i], "_.-/=:,+@"))
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "keepalived: the on-active command's word \"%s\" has characters "
+                                 "the notify script cannot pass",
+                                 p->on_active[i]);
 
     strbuf_addf(out,
                 "#!/bin/bash\n"
                 "# Written by omlop for tenant %s on host %s; changes are overwritten.\n"
                 "# keepalived for layout ha (docs/ha.md): writes its config, notify and track\n"
-                "# scripts, then runs it. The VRRP password comes from the env (VRRP_AUTH_PASS).\n"
+                "# scripts, then runs it.\n"
                 "set -eu\n"
                 "umask 077\n"
                 "d=/run/omlop-keepalived\n"
-                "mkdir -p \"$d\"\n"
-                "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set}\n"
-                "pass=${pass:0:8} # VRRP PASS authentication carries 8 characters\n",
+                "mkdir -p \"$d\"\n",
                 p->tenant, p->host);
 
     /* notify: MASTER starts the active-only containers, anything else stops them */
@@ -165,13 +204,17 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "api() {\n"
                 "\tcurl -s -o /dev/null --max-time 40 --unix-socket /run/podman/podman.sock \\\n"
                 "\t\t-X POST \"http://d/v4.0.0/libpod/containers/$1/$2\" || true\n"
-                "}\n"
-                "case $state in\n"
-                "MASTER)\n"
-                "\tfor c in");
+                "}\n");
+    add_on_active(out, p);
+    strbuf_adds(out, "case $state in\n"
+                     "MASTER)\n"
+                     "\trm -f " HA_ON_ACTIVE_FILE "\n"
+                     "\tfor c in");
     add_list(out, p->active_only, 0);
-    strbuf_adds(out, "; do api \"$c\" start; done ;;\n"
+    strbuf_adds(out, "; do api \"$c\" start; done\n"
+                     "\tif on_active; then echo ok >" HA_ON_ACTIVE_FILE "; fi ;;\n"
                      "BACKUP | FAULT | STOP)\n"
+                     "\trm -f " HA_ON_ACTIVE_FILE "\n"
                      "\tfor c in");
     add_list(out, p->active_only, 1);
     strbuf_adds(out, "; do api \"$c\" 'stop?timeout=10'; done ;;\n"
@@ -200,6 +243,7 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\tenable_script_security\n"
                 "\tscript_user root\n"
                 "\trouter_id omlop_%s_%s\n"
+                "\tvrrp_version %d\n"
                 "}\n"
                 "vrrp_script omlop_track {\n"
                 "\tscript \"$d/check.sh\"\n"
@@ -214,11 +258,7 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\tinterface %s\n"
                 "\tvirtual_router_id %d\n"
                 "\tpriority %d\n"
-                "\tadvert_int 1\n"
-                "\tauthentication {\n"
-                "\t\tauth_type PASS\n"
-                "\t\tauth_pass $pass\n"
-                "\t}\n"
+                "\tadvert_int " HA_ADVERT_INT "\n"
                 "\tvirtual_ipaddress {\n"
                 "\t\t%s/%d dev %s\n"
                 "\t}\n"
@@ -227,7 +267,7 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\t}\n"
                 "\tnotify \"$d/notify.sh\"\n"
                 "}\n",
-                p->tenant, p->host, HA_TRACK_WEIGHT, p->tenant,
+                p->tenant, p->host, HA_VRRP_VERSION, HA_TRACK_WEIGHT, p->tenant,
                 p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
                 p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP, p->vip, prefix, p->nic);
     /* a keepalived killed (SIGKILL) leaves its addresses behind: a restarted one starts from
@@ -247,6 +287,7 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "echo 0 >" HA_PG_RW_TRACK_FILE "\n"
                 "echo 0 >" HA_PG_RO_TRACK_FILE "\n"
                 "echo INIT >" HA_STATE_FILE "\n"
+                "rm -f " HA_ON_ACTIVE_FILE "\n"
                 /* a restarted container keeps /run: keepalived would find its old pid files
                  * naming a live pid (its own 1) and exit as "already running" */
                 "rm -f \"$d/keepalived.pid\" \"$d/vrrp.pid\"\n"

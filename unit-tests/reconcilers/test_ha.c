@@ -124,8 +124,25 @@ static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
         assert_has(s, "\tvirtual_router_id 51\n", "script");
         assert_has(s, "\tinterface ens18\n", "script");
         assert_has(s, "\t\t172.16.101.205/24 dev ens18\n", "script");
-        assert_has(s, "\t\tauth_type PASS\n\t\tauth_pass $pass\n", "script");
-        assert_has(s, "pass=${VRRP_AUTH_PASS:?", "script");
+        /* VRRPv3 with half-second adverts on all three instances: a backup takes over 1.9 s
+         * after the last advert (3 x 0.5 + (256 - 50) / 256 x 0.5); v3 has no authentication,
+         * so none is written (keepalived would ignore it with a warning) */
+        assert_has(s, "global_defs {\n", "script");
+        assert_has(s, "\tvrrp_version 3\n}\n", "script");
+        {
+            int n_adv = 0;
+
+            for (const char *q = strstr(s, "\tadvert_int "); q;
+                 q = strstr(q + 1, "\tadvert_int ")) {
+                n_adv++;
+                if (strncmp(q, "\tadvert_int 0.5\n", 16) != 0)
+                    fail_msg("an instance has another advert_int: %.20s", q);
+            }
+            assert_int_equal(n_adv, 3);
+        }
+        assert_lacks(s, "authentication", "script");
+        assert_lacks(s, "auth_pass", "script");
+        assert_lacks(s, "VRRP_AUTH_PASS", "script");
         assert_has(s, "\tweight -60\n", "script");
         assert_has(s, "\t\tomlop_track\n", "script");
         assert_has(s, "exec keepalived -n -l -D -P -f", "script");
@@ -199,10 +216,20 @@ static void test_ha_keepalived_container_password_moves_and_tracks(void **state)
     assert_string_equal(k->files[0].path, "/etc/omnileads/keepalived-run.sh");
 
     /* notify: MASTER starts the active-only ones in start order, the others stop in reverse */
-    line_after(s, "MASTER)\n\tfor c in", start, sizeof(start));
+    line_after(s, "MASTER)\n\trm -f " HA_ON_ACTIVE_FILE "\n\tfor c in", start, sizeof(start));
     assert_string_equal(start, " oml-asterisk-server oml-asterisk-retrieve-conf oml-ami-server "
                                "oml-uwsgi-server oml-nginx-server oml-cron-server");
-    line_after(s, "BACKUP | FAULT | STOP)\n\tfor c in", stop, sizeof(stop));
+    /* then the app's Redis sync (catalog: omlapp's ha_on_active, 2.X's oml_manage
+     * --redis_sync), recorded only when it succeeded; a move away forgets it */
+    assert_has(s, "; do api \"$c\" start; done\n\tif on_active; then echo ok >" HA_ON_ACTIVE_FILE,
+               "script");
+    assert_has(s,
+               "\"Cmd\":[\"python3\",\"/opt/omnileads/ominicontacto/manage.py\","
+               "\"regenerar_asterisk\"]",
+               "script");
+    assert_has(s, "/libpod/containers/oml-uwsgi-server/exec", "script");
+    line_after(s, "BACKUP | FAULT | STOP)\n\trm -f " HA_ON_ACTIVE_FILE "\n\tfor c in", stop,
+               sizeof(stop));
     assert_string_equal(stop, " oml-cron-server oml-nginx-server oml-uwsgi-server oml-ami-server "
                               "oml-asterisk-retrieve-conf oml-asterisk-server");
     /* track: what serves on both nodes; not the active-only ones, keepalived or monitoring */
@@ -283,7 +310,7 @@ static void test_ha_keepalived_script_runs(void **state)
     n = fread(conf, 1, sizeof(conf) - 1, f);
     conf[n] = '\0';
     fclose(f);
-    assert_has(conf, "\t\tauth_pass 01234567\n", "config");
+    assert_has(conf, "\tvrrp_version 3\n", "config");
     snprintf(path, sizeof(path), "%s/ip.out", dir);
     f = fopen(path, "r");
     assert_non_null(f);
@@ -294,7 +321,7 @@ static void test_ha_keepalived_script_runs(void **state)
     snprintf(path, sizeof(path), "%s/stale", dir);
     if (access(path, F_OK) == 0)
         fail_msg("keepalived started with the old pid files: it would exit as already running");
-    assert_lacks(conf, "89abcdef", "config");
+    assert_lacks(conf, "0123456", "config");
     snprintf(path, sizeof(path), "\tscript \"%s/run/check.sh\"\n", dir);
     assert_has(conf, path, "config");
     snprintf(path, sizeof(path), "%s/run/notify.sh", dir);
@@ -305,9 +332,55 @@ static void test_ha_keepalived_script_runs(void **state)
     fclose(f);
     assert_has(conf, "state=${3:-UNKNOWN}", "notify.sh");
     assert_has(conf, "api \"$c\" start", "notify.sh");
-    /* without the password: refused before keepalived runs */
-    snprintf(cmd, sizeof(cmd), "env -i PATH=%s:/usr/bin:/bin bash %s/run.sh 2>/dev/null", dir, dir);
-    assert_int_not_equal(system(cmd), 0);
+    /* the notify run for real against a fake curl (Podman's API): MASTER starts the six in
+     * order, then the Redis sync (exec create in the app, start, its exit code), recorded */
+    snprintf(path, sizeof(path), "%s/curl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(
+        f,
+        "#!/bin/bash\nurl=${*: -1}\necho \"${url#http://d/v4.0.0/libpod/}\" >>%s/curl.out\n"
+        "case $url in\n*/exec) echo '{\"Id\":\"ab12\"}' ;;\n"
+        "*/exec/ab12/json) echo \"{\\\"ExitCode\\\": $(cat %s/code),\\\"Running\\\":false}\" ;;\n"
+        "esac\nexit 0\n",
+        dir, dir);
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && echo 0 >code && env -i PATH=%s:/usr/bin:/bin bash run/notify.sh "
+             "INSTANCE omlop_x MASTER 100 && cat run/on-active >ok.out",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/curl.out", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(conf, 1, sizeof(conf) - 1, f);
+    conf[n] = '\0';
+    fclose(f);
+    assert_string_equal(conf, "containers/oml-asterisk-server/start\n"
+                              "containers/oml-asterisk-retrieve-conf/start\n"
+                              "containers/oml-ami-server/start\n"
+                              "containers/oml-uwsgi-server/start\n"
+                              "containers/oml-nginx-server/start\n"
+                              "containers/oml-cron-server/start\n"
+                              "containers/oml-uwsgi-server/exec\n"
+                              "exec/ab12/start\n"
+                              "exec/ab12/json\n");
+    /* BACKUP forgets it; a sync that exits 1 is not recorded (omlopd runs it then) */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && grep -qx ok ok.out && env -i PATH=%s:/usr/bin:/bin bash run/notify.sh "
+             "INSTANCE omlop_x BACKUP 50 && test ! -e run/on-active",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && echo 1 >code && env -i PATH=%s:/usr/bin:/bin bash run/notify.sh "
+             "INSTANCE omlop_x MASTER 100 && test ! -e run/on-active && "
+             "test \"$(grep -c ab12/start curl.out)\" = 2",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    /* no password needed any more (VRRPv3 carries none) */
+    snprintf(cmd, sizeof(cmd), "env -i PATH=%s:/usr/bin:/bin bash %s/run.sh", dir, dir);
+    assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     strbuf_release(&script);
@@ -334,8 +407,9 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ha_keepalived_params p = {"t", "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
-                                  1,   active, NULL,         NULL,         NULL};
+        ha_keepalived_params p = {"t",  "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
+                                  1,    active, NULL,         NULL,         NULL,
+                                  NULL, NULL};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
@@ -345,8 +419,8 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     {
         /* at the edges: /32 and /1 are prefixes, a container name with a quote is not */
         static const char *const bad[] = {"oml-x'server", NULL};
-        ha_keepalived_params p = {"t", "h",    "eth0.10", "10.0.0.5", "10.0.0.5/32",
-                                  0,   active, NULL,      NULL,       NULL};
+        ha_keepalived_params p = {"t",    "h",  "eth0.10", "10.0.0.5", "10.0.0.5/32", 0,
+                                  active, NULL, NULL,      NULL,       NULL,          NULL};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
@@ -356,6 +430,32 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
         p.tracked = bad;
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
         assert_non_null(strstr(err.msg, "oml-x'server"));
+        p.tracked = NULL;
+    }
+    {
+        /* the on-active command goes into JSON inside single quotes: a quote, a space or a
+         * backslash in a word is refused (naming the word); paths and options are not */
+        static const char *const ok[] = {"python3", "/opt/x/manage.py", "--a=b,c:d", NULL};
+        static const char *const quote[] = {"sh", "-c", "x'y", NULL};
+        static const char *const space[] = {"echo", "a b", NULL};
+        static const char *const dq[] = {"echo", "a\"b", NULL};
+        ha_keepalived_params p = {"t",    "h",  "eth0", "10.0.0.5", "10.0.0.0/24", 0,
+                                  active, NULL, NULL,   NULL,       "oml-app",     ok};
+        omlop_err err = OMLOP_ERR_INIT;
+
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
+        assert_has(strbuf_str(&out), "\"Cmd\":[\"python3\",\"/opt/x/manage.py\",\"--a=b,c:d\"]",
+                   "script");
+        p.on_active = quote;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        assert_non_null(strstr(err.msg, "\"x'y\""));
+        p.on_active = space;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        p.on_active = dq;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        p.on_active = ok;
+        p.on_active_container = "oml app";
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
     }
     strbuf_release(&out);
 }
