@@ -114,8 +114,9 @@ static const catalog_var vars[] = {
     VAR("certs_dir", "/etc/omnileads/certs (written by the TLS reconciler)"),
     VAR("podman_socket", "spec.hosts[].podmanSocket"),
     VAR_OPT("loki_url", "spec.observability.lokiURL"),
-    SECRET_OPT("vrrp_password", "ha only: the generated Secret <tenant>-vrrp key password (VRRP "
-                                "PASS authentication: keepalived uses its first 8 characters)"),
+    SECRET_OPT("vrrp_password", "ha with spec.ha.vrrpVersion 2 only: the generated Secret "
+                                "<tenant>-vrrp key password (VRRP PASS authentication: keepalived "
+                                "uses its first 8 characters)"),
 };
 
 /* --- shared env sets --------------------------------------------------------------------- */

@@ -481,6 +481,7 @@ static int render_keepalived(const tv_tenant *t, const desired_host *h, strbuf *
     p.tracked = tracked;
     p.pg_rw_vip = tv_spec_string(t, "ha.postgresRWVIP");
     p.pg_ro_vip = tv_spec_string(t, "ha.postgresROVIP");
+    p.vrrp_version = ha_vrrp_version(t->spec);
     rc = ha_keepalived_render(&p, out, err);
     free(active);
     free(tracked);

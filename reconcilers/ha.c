@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cjson.h"
 #include "lib/xalloc.h"
 #include "reconcilers/ha_round.h"
 
@@ -117,9 +118,33 @@ static void add_on_active(strbuf *out, const ha_keepalived_params *p)
         p->on_active_container);
 }
 
+int ha_vrrp_version(const json_object *spec)
+{
+    return (int)cjson_get_int(spec, "ha.vrrpVersion", HA_VRRP_VERSION_DEFAULT);
+}
+
+/*
+ * An instance's advert_int and, for VRRPv2, its PASS authentication: $pass is the start
+ * script's variable (the env's password cut to 8 characters), expanded by the unquoted heredoc
+ * that writes keepalived.conf, so the password is never in the host file.
+ */
+static void add_advert_auth(strbuf *out, int version)
+{
+    if (version != 2) {
+        strbuf_adds(out, "\tadvert_int " HA_ADVERT_INT_V3 "\n");
+        return;
+    }
+    strbuf_adds(out, "\tadvert_int " HA_ADVERT_INT_V2 "\n"
+                     "\tauthentication {\n"
+                     "\t\tauth_type PASS\n"
+                     "\t\tauth_pass $pass\n"
+                     "\t}\n");
+}
+
 /* A PostgreSQL VIP's instance: no preference of its own, the track file decides (ha.h). */
-static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const char *what, int vrid,
-                            const char *vip, int prefix, const char *file)
+static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, int version,
+                            const char *what, int vrid, const char *vip, int prefix,
+                            const char *file)
 {
     if (!vip)
         return;
@@ -132,8 +157,10 @@ static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const ch
                 "\tstate BACKUP\n"
                 "\tinterface %s\n"
                 "\tvirtual_router_id %d\n"
-                "\tpriority %d\n"
-                "\tadvert_int " HA_ADVERT_INT "\n"
+                "\tpriority %d\n",
+                what, file, p->tenant, what, p->nic, vrid, HA_PG_PRIORITY_BASE);
+    add_advert_auth(out, version);
+    strbuf_addf(out,
                 "\tvirtual_ipaddress {\n"
                 "\t\t%s/%d dev %s\n"
                 "\t}\n"
@@ -141,16 +168,18 @@ static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const ch
                 "\t\tomlop_pg_%s weight 1\n"
                 "\t}\n"
                 "}\n",
-                what, file, p->tenant, what, p->nic, vrid, HA_PG_PRIORITY_BASE, vip, prefix, p->nic,
-                what);
+                vip, prefix, p->nic, what);
 }
 
 int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err)
 {
     int prefix = netaddr_prefix(p->netaddr);
+    int version = p->vrrp_version;
     strbuf dels = STRBUF_INIT;
     int rc;
 
+    if (version != 2 && version != 3)
+        return omlop_err_set(err, OMLOP_EINVAL, "spec.ha.vrrpVersion: %d is not 2 or 3", version);
     if (!is_plain(p->nic, "_.:-"))
         return omlop_err_set(err, OMLOP_EINVAL, "spec.ha.vipNIC: \"%s\" is not an interface name",
                              p->nic ? p->nic : "");
@@ -193,6 +222,19 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "d=/run/omlop-keepalived\n"
                 "mkdir -p \"$d\"\n",
                 p->tenant, p->host);
+    /* VRRPv2's password from the env, cut to what PASS carries; a character keepalived's
+     * config would read as syntax is refused, without showing the value */
+    if (version == 2)
+        strbuf_addf(out,
+                    "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set: the Secret %s-vrrp key "
+                    "password}\n"
+                    "pass=${pass:0:%d}\n"
+                    "case $pass in *[!A-Za-z0-9._~+=@%%-]*)\n"
+                    "\techo 'the Secret %s-vrrp key password: its first %d characters must be "
+                    "letters, digits or ._~+=@%%-' >&2\n"
+                    "\texit 1 ;;\n"
+                    "esac\n",
+                    p->tenant, HA_VRRP_PASS_LEN, p->tenant, HA_VRRP_PASS_LEN);
 
     /* notify: MASTER starts the active-only containers, anything else stops them */
     strbuf_adds(out,
@@ -257,8 +299,12 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\tstate %s\n"
                 "\tinterface %s\n"
                 "\tvirtual_router_id %d\n"
-                "\tpriority %d\n"
-                "\tadvert_int " HA_ADVERT_INT "\n"
+                "\tpriority %d\n",
+                p->tenant, p->host, version, HA_TRACK_WEIGHT, p->tenant,
+                p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
+                p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP);
+    add_advert_auth(out, version);
+    strbuf_addf(out,
                 "\tvirtual_ipaddress {\n"
                 "\t\t%s/%d dev %s\n"
                 "\t}\n"
@@ -267,9 +313,7 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\t}\n"
                 "\tnotify \"$d/notify.sh\"\n"
                 "}\n",
-                p->tenant, p->host, HA_VRRP_VERSION, HA_TRACK_WEIGHT, p->tenant,
-                p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
-                p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP, p->vip, prefix, p->nic);
+                p->vip, prefix, p->nic);
     /* a keepalived killed (SIGKILL) leaves its addresses behind: a restarted one starts from
      * none, and takes back what the election gives it */
     strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->vip, prefix, p->nic);
@@ -279,8 +323,10 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
     if (p->pg_ro_vip)
         strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->pg_ro_vip, prefix,
                     p->nic);
-    add_pg_instance(out, p, "rw", HA_VRID_PG_RW, p->pg_rw_vip, prefix, HA_PG_RW_TRACK_FILE);
-    add_pg_instance(out, p, "ro", HA_VRID_PG_RO, p->pg_ro_vip, prefix, HA_PG_RO_TRACK_FILE);
+    add_pg_instance(out, p, version, "rw", HA_VRID_PG_RW, p->pg_rw_vip, prefix,
+                    HA_PG_RW_TRACK_FILE);
+    add_pg_instance(out, p, version, "ro", HA_VRID_PG_RO, p->pg_ro_vip, prefix,
+                    HA_PG_RO_TRACK_FILE);
     strbuf_addf(out,
                 "OMLOP_EOF\n"
                 /* no role yet: both nodes at the base priority until omlopd writes */

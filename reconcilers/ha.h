@@ -4,12 +4,16 @@
  * keepalived runs on both nodes as the catalog component "keepalived" (host network, NET_ADMIN,
  * NET_BROADCAST, NET_RAW). omlop writes one host file, a start script (ha_keepalived_render): it
  * writes keepalived.conf, a notify script and a track script inside the container, then execs
- * keepalived. VRRPv3 carries no password: the Secret <tenant>-vrrp still reaches the container's
- * env (VRRP_AUTH_PASS) but the configuration does not use it (docs/ha.md says why).
+ * keepalived. spec.ha.vrrpVersion chooses the protocol (docs/ha.md says why it is a choice):
+ * 3 (the default), VRRPv3 with half-second adverts and no authentication (RFC 5798 has none);
+ * 2, 2.X's VRRPv2 with one-second adverts and PASS authentication on every instance, its
+ * password the first 8 characters of the Secret <tenant>-vrrp (key password), which reaches the
+ * container's env (VRRP_AUTH_PASS) and never the host file. Only version 2 references (and so
+ * generates) that Secret.
  *
  *   - vrrp_instance: virtual_router_id HA_VRID, priority HA_PRIORITY_MAIN on spec.ha.preferredMain
- *     (default: the host with role main) and HA_PRIORITY_BACKUP on the other, VRRPv3 with
- *     advert_int HA_ADVERT_INT, the OMniLeads VIP on spec.ha.vipNIC with netaddr's prefix;
+ *     (default: the host with role main) and HA_PRIORITY_BACKUP on the other, the version's
+ *     advert_int, the OMniLeads VIP on spec.ha.vipNIC with netaddr's prefix;
  *   - track script: every tracked container of the node runs (Podman's API over the bind-mounted
  *     socket); a failing node loses HA_TRACK_WEIGHT of priority, so the main with failing
  *     components falls below the backup and gives the VIP up;
@@ -39,13 +43,16 @@
 #define HA_PRIORITY_BACKUP 50
 #define HA_TRACK_WEIGHT    (-60) /* below the backup's priority: a failing main yields */
 /*
- * VRRPv3 (RFC 5798) with half-second adverts: a backup declares the master dead after
- * 3 x advert_int + skew ((256 - priority) / 256 x advert_int), 1.9 s for the backup's 50, where
- * VRRPv2 (whole seconds only) took 3.8 s. The price: VRRPv3 has no authentication (docs/ha.md).
+ * A backup declares the master dead after 3 x advert_int + skew ((256 - priority) / 256 x
+ * advert_int). VRRPv3 (RFC 5798) allows half-second adverts: 1.9 s for the backup's 50, but it
+ * has no authentication. VRRPv2 (2.X's) takes whole seconds only: 3.8 s with one-second adverts,
+ * and carries PASS authentication (8 characters, in clear on the wire).
  */
-#define HA_VRRP_VERSION 3
-#define HA_ADVERT_INT   "0.5"
-#define HA_CONTAINER    "oml-keepalived"
+#define HA_VRRP_VERSION_DEFAULT 3
+#define HA_ADVERT_INT_V3        "0.5"
+#define HA_ADVERT_INT_V2        "1"
+#define HA_VRRP_PASS_LEN        8 /* what VRRPv2 PASS authentication carries */
+#define HA_CONTAINER            "oml-keepalived"
 /* where the notify script records the last VRRP state, inside the container */
 #define HA_STATE_FILE "/run/omlop-keepalived/state"
 /* "ok" once the on-active command (the app's Redis sync) ran since this node became MASTER;
@@ -78,12 +85,20 @@ typedef struct ha_keepalived_params {
      * the app's Redis sync (catalog.h ha_on_active); NULL: none */
     const char *on_active_container;
     const char *const *on_active; /* NULL-ended argv */
+    /* spec.ha.vrrpVersion (ha_vrrp_version): 3 or 2, nothing else; 2 needs VRRP_AUTH_PASS in
+     * the container's env */
+    int vrrp_version;
 } ha_keepalived_params;
+
+/* spec.ha.vrrpVersion of a Tenant's spec (an object), HA_VRRP_VERSION_DEFAULT when absent; the
+ * value as written otherwise (the schema allows only 2 and 3; ha_keepalived_render refuses
+ * others). */
+int ha_vrrp_version(const json_object *spec);
 
 /*
  * Render the start script of p into out. -OMLOP_EINVAL naming the field when a value cannot go
  * into it (an interface, address or container name with characters a shell or keepalived would
- * read otherwise, a netaddr without a prefix).
+ * read otherwise, a netaddr without a prefix, a vrrp_version other than 2 and 3).
  */
 int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err);
 

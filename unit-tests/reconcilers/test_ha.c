@@ -1,9 +1,10 @@
 /*
  * Tests for reconcilers/ha: keepalived's start script as desired.c renders it for the ha example
- * (priorities by preferredMain, vrid, the VIP, the password from the Secret, what notify moves
- * and what the track script checks), the script run for real by bash with a fake keepalived, the
- * errors naming spec.ha's fields, the VIP holders read from `ip -o -4 addr show`, the
- * active-node decision and status.ha with the HAHealthy condition.
+ * (priorities by preferredMain, vrid, the VIP, spec.ha.vrrpVersion's VRRPv3 without and VRRPv2
+ * with the password from the Secret, what notify moves and what the track script checks), the
+ * script run for real by bash with a fake keepalived, the errors naming spec.ha's fields, the VIP
+ * holders read from `ip -o -4 addr show`, the active-node decision and status.ha with the HAHealthy
+ * condition.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crds/schema.h"
@@ -190,22 +192,19 @@ static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
     json_object_put(t);
 }
 
-static void test_ha_keepalived_container_password_moves_and_tracks(void **state)
+static void test_ha_keepalived_container_moves_and_tracks(void **state)
 {
     json_object *t = example("tenant-ha.yaml");
     desired_state *ds = build(t);
     const desired_container *k = keepalived_of(ds, "aio-a");
-    const desired_env *pw = desired_container_env(k, "VRRP_AUTH_PASS");
     const char *s = k->files[0].content;
     char start[512], stop[512], track[1024];
     int caps = 0;
 
     (void)state;
-    /* the password is a Secret reference, never in the file, never a literal */
-    assert_non_null(pw);
-    assert_null(pw->value);
-    assert_string_equal(pw->secret_name, "tenant-example-7-vrrp");
-    assert_string_equal(pw->secret_key, "password");
+    /* VRRPv3 (the default): no password, so no reference to the Secret <tenant>-vrrp, which
+     * is then never generated (test_ha_keepalived_vrrp_versions has version 2's) */
+    assert_null(desired_container_env(k, "VRRP_AUTH_PASS"));
     for (size_t i = 0; i < k->n_cap_add; i++)
         caps |= (strcmp(k->cap_add[i], "NET_ADMIN") == 0) << 0 |
                 (strcmp(k->cap_add[i], "NET_BROADCAST") == 0) << 1 |
@@ -388,6 +387,237 @@ static void test_ha_keepalived_script_runs(void **state)
     json_object_put(t);
 }
 
+/* Every instance's advert_int and authentication block in s: n_inst instances, each with
+ * advert_int want_adv and (with_auth) the PASS block right after it, never another. */
+static void assert_instances(const char *s, const char *want_adv, int with_auth, int n_inst)
+{
+    static const char auth[] = "\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass $pass\n"
+                               "\t}\n\tvirtual_ipaddress {\n";
+    char want[64];
+    int n_adv = 0, n_auth = 0, n_vrrp = 0;
+
+    snprintf(want, sizeof(want), "\tadvert_int %s\n", want_adv);
+    for (const char *q = strstr(s, "vrrp_instance "); q; q = strstr(q + 1, "vrrp_instance "))
+        n_vrrp++;
+    for (const char *q = strstr(s, "\tadvert_int "); q; q = strstr(q + 1, "\tadvert_int ")) {
+        n_adv++;
+        if (strncmp(q, want, strlen(want)) != 0)
+            fail_msg("an instance has another advert_int: %.20s (want %s)", q, want_adv);
+        if (with_auth && strncmp(q + strlen(want), auth, strlen(auth)) != 0)
+            fail_msg("an instance lacks the PASS block after its advert_int: %.80s", q);
+    }
+    for (const char *q = strstr(s, "authentication"); q; q = strstr(q + 1, "authentication"))
+        n_auth++;
+    assert_int_equal(n_vrrp, n_inst);
+    assert_int_equal(n_adv, n_inst);
+    assert_int_equal(n_auth, with_auth ? n_inst : 0);
+}
+
+/* spec.ha.vrrpVersion: 3 (absent or set) VRRPv3, 0.5 s, no authentication, no Secret; 2 VRRPv2,
+ * 1 s, PASS on all three instances from the Secret <tenant>-vrrp; nothing else renders. */
+static void test_ha_keepalived_vrrp_versions(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    json_object *ha = cjson_get(t, "spec.ha");
+    desired_state *ds;
+    const desired_container *k;
+    const desired_env *pw;
+    omlop_err err = OMLOP_ERR_INIT;
+    desired_options opts = {fixed_ip, NULL, 0, NULL};
+    static const int bad[] = {1, 4, 0, -3, 23};
+    char v3_hash[sizeof(k->spec_hash)];
+
+    (void)state;
+    /* the example leaves it out: the schema's default, 3 */
+    assert_int_equal(cjson_get_int(t, "spec.ha.vrrpVersion", -1), 3);
+    json_object_object_del(ha, "vrrpVersion"); /* a tenant stored before the field: also 3 */
+    for (int round = 0; round < 2; round++) {
+        ds = build(t);
+        for (int h = 0; h < 2; h++) {
+            k = keepalived_of(ds, h ? "aio-b" : "aio-a");
+            assert_has(k->files[0].content, "\tvrrp_version 3\n}\n", "v3 script");
+            assert_instances(k->files[0].content, "0.5", 0, 3);
+            assert_lacks(k->files[0].content, "auth_pass", "v3 script");
+            assert_lacks(k->files[0].content, "VRRP_AUTH_PASS", "v3 script");
+            assert_null(desired_container_env(k, "VRRP_AUTH_PASS"));
+        }
+        memcpy(v3_hash, k->spec_hash, sizeof(v3_hash));
+        desired_free(ds);
+        json_object_object_add(ha, "vrrpVersion", json_object_new_int(3));
+    }
+
+    json_object_object_add(ha, "vrrpVersion", json_object_new_int(2));
+    ds = build(t);
+    for (int h = 0; h < 2; h++) {
+        const char *s;
+
+        k = keepalived_of(ds, h ? "aio-b" : "aio-a");
+        s = k->files[0].content;
+        assert_has(s, "\tvrrp_version 2\n}\n", "v2 script");
+        assert_instances(s, "1", 1, 3);
+        /* the password from the env, cut to 8 characters before the config is written */
+        assert_has(s,
+                   "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set: the Secret "
+                   "tenant-example-7-vrrp key password}\npass=${pass:0:8}\n",
+                   "v2 script");
+        assert_true(strstr(s, "pass=${pass:0:8}") < strstr(s, "keepalived.conf\" <<OMLOP_EOF"));
+        /* a Secret reference, never a literal, never in the file */
+        pw = desired_container_env(k, "VRRP_AUTH_PASS");
+        assert_non_null(pw);
+        assert_null(pw->value);
+        assert_string_equal(pw->secret_name, "tenant-example-7-vrrp");
+        assert_string_equal(pw->secret_key, "password");
+    }
+    /* a change of version changes keepalived's spec hash: it is recreated with the new script */
+    assert_string_not_equal(k->spec_hash, v3_hash);
+    desired_free(ds);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ds = NULL;
+        json_object_object_add(ha, "vrrpVersion", json_object_new_int(bad[i]));
+        assert_int_equal(desired_build(t, &opts, &ds, &err), OMLOP_EINVAL);
+        if (!strstr(err.msg, "spec.ha.vrrpVersion"))
+            fail_msg("vrrpVersion %d: \"%s\" does not name spec.ha.vrrpVersion", bad[i], err.msg);
+        desired_free(ds);
+        omlop_err_clear(&err);
+    }
+    json_object_put(t);
+}
+
+/* dir/run.sh: script s writing into dir/run instead of /run/omlop-keepalived, with a fake
+ * keepalived (copies its config to dir/conf.out) and a fake ip in dir. */
+static void stage_script(const char *s, const char *dir)
+{
+    strbuf script = STRBUF_INIT;
+    char path[512];
+    FILE *f;
+
+    for (const char *p = s, *q; *p; p = q + strlen("/run/omlop-keepalived")) {
+        q = strstr(p, "/run/omlop-keepalived");
+        if (!q) {
+            strbuf_adds(&script, p);
+            break;
+        }
+        strbuf_add(&script, p, (size_t)(q - p));
+        strbuf_addf(&script, "%s/run", dir);
+    }
+    snprintf(path, sizeof(path), "%s/run.sh", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(strbuf_str(&script), f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/keepalived", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" %s/conf.out; "
+            "shift; done\n",
+            dir);
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(path, sizeof(path), "%s/ip", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexit 0\n", f);
+    fclose(f);
+    chmod(path, 0755);
+    strbuf_release(&script);
+}
+
+/* Run dir/run.sh with env (NAME=value words, or ""); its exit status; the config into conf
+ * (empty when none was written), stderr into errs. */
+static int run_script(const char *dir, const char *env, char *conf, size_t size, char *errs,
+                      size_t esize)
+{
+    char cmd[2048], path[512];
+    FILE *f;
+    size_t n;
+    int rc;
+
+    snprintf(cmd, sizeof(cmd),
+             "rm -f %s/conf.out; env -i PATH=%s:/usr/bin:/bin %s bash %s/run.sh "
+             "2>%s/err.out",
+             dir, dir, env, dir, dir);
+    rc = system(cmd);
+    conf[0] = errs[0] = '\0';
+    snprintf(path, sizeof(path), "%s/conf.out", dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        n = fread(conf, 1, size - 1, f);
+        conf[n] = '\0';
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "%s/err.out", dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        n = fread(errs, 1, esize - 1, f);
+        errs[n] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* VRRPv2's script run by bash: the env's password cut to 8 characters lands in all three
+ * instances of the config (not in the script); no password, or one keepalived's config would
+ * read as syntax in its first 8 characters, stops it before keepalived starts, without showing
+ * the value. */
+static void test_ha_keepalived_v2_script_runs(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds;
+    const char *s;
+    char dir[] = "/tmp/omlop-test-ha2-XXXXXX", cmd[600], conf[8192], errs[1024];
+    int n = 0;
+
+    (void)state;
+    json_object_object_add(cjson_get(t, "spec.ha"), "vrrpVersion", json_object_new_int(2));
+    ds = build(t);
+    s = keepalived_of(ds, "aio-b")->files[0].content;
+    assert_non_null(mkdtemp(dir));
+    stage_script(s, dir);
+
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS=0123456789abcdef", conf, sizeof(conf), errs, sizeof(errs)),
+        0);
+    for (const char *q = strstr(conf, "\t\tauth_pass 01234567\n"); q;
+         q = strstr(q + 1, "\t\tauth_pass 01234567\n"))
+        n++;
+    assert_int_equal(n, 3);
+    assert_lacks(conf, "012345678", "config");
+    assert_lacks(conf, "$pass", "config");
+    assert_has(conf, "\tvrrp_version 2\n", "config");
+    /* exactly 8, and a bad character past the 8th is cut off before the check */
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS=abcdefgh", conf, sizeof(conf), errs, sizeof(errs)), 0);
+    assert_has(conf, "\t\tauth_pass abcdefgh\n", "config");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS='ab.-_x=Z}{ $'", conf, sizeof(conf), errs, sizeof(errs)),
+        0);
+    assert_has(conf, "\t\tauth_pass ab.-_x=Z\n", "config");
+    /* shorter than 8: all of it */
+    assert_int_equal(run_script(dir, "VRRP_AUTH_PASS=abc", conf, sizeof(conf), errs, sizeof(errs)),
+                     0);
+    assert_has(conf, "\t\tauth_pass abc\n", "config");
+    /* no password, an empty one, one with a brace or a space in its first 8 characters */
+    assert_int_equal(run_script(dir, "", conf, sizeof(conf), errs, sizeof(errs)) != 0, 1);
+    assert_string_equal(conf, "");
+    assert_has(errs, "tenant-example-7-vrrp", "stderr");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS=", conf, sizeof(conf), errs, sizeof(errs)) != 0, 1);
+    assert_string_equal(conf, "");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS='secr}t99'", conf, sizeof(conf), errs, sizeof(errs)) != 0,
+        1);
+    assert_string_equal(conf, "");
+    assert_has(errs, "the Secret tenant-example-7-vrrp key password", "stderr");
+    assert_lacks(errs, "secr", "stderr");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS='pa ss'", conf, sizeof(conf), errs, sizeof(errs)) != 0, 1);
+    assert_string_equal(conf, "");
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    desired_free(ds);
+    json_object_put(t);
+}
+
 static void test_ha_keepalived_bad_values_name_the_field(void **state)
 {
     static const char *const active[] = {"oml-asterisk-server", NULL};
@@ -407,9 +637,19 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ha_keepalived_params p = {"t",  "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
-                                  1,    active, NULL,         NULL,         NULL,
-                                  NULL, NULL};
+        ha_keepalived_params p = {"t",
+                                  "h",
+                                  cases[i].nic,
+                                  cases[i].vip,
+                                  cases[i].netaddr,
+                                  1,
+                                  active,
+                                  NULL,
+                                  NULL,
+                                  NULL,
+                                  NULL,
+                                  NULL,
+                                  3};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
@@ -419,8 +659,8 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     {
         /* at the edges: /32 and /1 are prefixes, a container name with a quote is not */
         static const char *const bad[] = {"oml-x'server", NULL};
-        ha_keepalived_params p = {"t",    "h",  "eth0.10", "10.0.0.5", "10.0.0.5/32", 0,
-                                  active, NULL, NULL,      NULL,       NULL,          NULL};
+        ha_keepalived_params p = {"t",  "h",  "eth0.10", "10.0.0.5", "10.0.0.5/32", 0, active,
+                                  NULL, NULL, NULL,      NULL,       NULL,          3};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
@@ -439,8 +679,9 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
         static const char *const quote[] = {"sh", "-c", "x'y", NULL};
         static const char *const space[] = {"echo", "a b", NULL};
         static const char *const dq[] = {"echo", "a\"b", NULL};
-        ha_keepalived_params p = {"t",    "h",  "eth0", "10.0.0.5", "10.0.0.0/24", 0,
-                                  active, NULL, NULL,   NULL,       "oml-app",     ok};
+        ha_keepalived_params p = {"t",       "h",    "eth0", "10.0.0.5", "10.0.0.0/24",
+                                  0,         active, NULL,   NULL,       NULL,
+                                  "oml-app", ok,     3};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
@@ -623,7 +864,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ha_keepalived_priorities_follow_preferred_main),
-        cmocka_unit_test(test_ha_keepalived_container_password_moves_and_tracks),
+        cmocka_unit_test(test_ha_keepalived_container_moves_and_tracks),
+        cmocka_unit_test(test_ha_keepalived_vrrp_versions),
+        cmocka_unit_test(test_ha_keepalived_v2_script_runs),
         cmocka_unit_test(test_ha_keepalived_script_runs),
         cmocka_unit_test(test_ha_keepalived_bad_values_name_the_field),
         cmocka_unit_test(test_ha_addr_held_reads_ip_output),
