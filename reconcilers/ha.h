@@ -42,6 +42,10 @@
 #define HA_PRIORITY_MAIN   100
 #define HA_PRIORITY_BACKUP 50
 #define HA_TRACK_WEIGHT    (-60) /* below the backup's priority: a failing main yields */
+/* the track script's bound (keepalived counts a timeout as a failure) and its one Podman API
+ * call's, below it: an API that does not answer in time is not counted (ha.c) */
+#define HA_TRACK_TIMEOUT     "8"
+#define HA_TRACK_API_TIMEOUT "5"
 /*
  * A backup declares the master dead after 3 x advert_int + skew ((256 - priority) / 256 x
  * advert_int). VRRPv3 (RFC 5798) allows half-second adverts: 1.9 s for the backup's 50, but it

@@ -232,7 +232,7 @@ static void test_ha_keepalived_container_moves_and_tracks(void **state)
     assert_string_equal(stop, " oml-cron-server oml-nginx-server oml-uwsgi-server oml-ami-server "
                               "oml-asterisk-retrieve-conf oml-asterisk-server");
     /* track: what serves on both nodes; not the active-only ones, keepalived or monitoring */
-    line_after(s, "container runs\nfor c in", track, sizeof(track));
+    line_after(s, "not counted\" >&2\n\texit 0\n}\nfor c in", track, sizeof(track));
     assert_string_equal(track, " oml-postgresql-server oml-redis-server oml-rabbitmq-server "
                                "oml-rtpengine-server oml-fastagi-server oml-kamailio-server "
                                "oml-websockets-server oml-daphne-server "
@@ -618,6 +618,98 @@ static void test_ha_keepalived_v2_script_runs(void **state)
     json_object_put(t);
 }
 
+/* The track script run by bash against a fake curl (Podman's list of running containers):
+ * one call; every tracked container must be listed by its exact name; an API that does not
+ * answer is not counted against the node. keepalived's bound on it is above the call's. */
+static void test_ha_track_script_runs(void **state)
+{
+    static const char *const tracked[] = {
+        "oml-postgresql-server", "oml-redis-server",   "oml-rabbitmq-server",
+        "oml-rtpengine-server",  "oml-fastagi-server", "oml-kamailio-server",
+        "oml-websockets-server", "oml-daphne-server",  "oml-interaction_processor-server",
+    };
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds = build(t);
+    const char *s = keepalived_of(ds, "aio-a")->files[0].content;
+    char dir[] = "/tmp/omlop-test-hat-XXXXXX", path[512], cmd[1024], conf[8192], errs[1024];
+    strbuf list = STRBUF_INIT;
+    FILE *f;
+
+    (void)state;
+    assert_has(s, "\ttimeout " HA_TRACK_TIMEOUT "\n", "script");
+    assert_true(atoi(HA_TRACK_API_TIMEOUT) < atoi(HA_TRACK_TIMEOUT));
+    assert_non_null(mkdtemp(dir));
+    stage_script(s, dir);
+    assert_int_equal(run_script(dir, "", conf, sizeof(conf), errs, sizeof(errs)), 0);
+    /* the fake curl: counts its calls, prints dir/list, fails (as on a timeout) without it */
+    snprintf(path, sizeof(path), "%s/curl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\necho x >>%s/calls\ncase \"$*\" in *containers/json*) ;; *) exit 9 ;; "
+            "esac\n[ -e %s/list ] || exit 28\ncat %s/list\n",
+            dir, dir, dir);
+    fclose(f);
+    chmod(path, 0755);
+    for (int round = 0; round < 7; round++) {
+        int want;
+
+        strbuf_reset(&list);
+        strbuf_adds(&list, "[");
+        for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++) {
+            const char *name = tracked[i];
+            char other[128];
+
+            if (i == 4 && round == 2)
+                continue; /* one not running */
+            if (i == 4 && round == 3) {
+                snprintf(other, sizeof(other), "%s-old", name); /* a longer name is not it */
+                name = other;
+            }
+            if (i == 4 && round == 4)
+                name = "oml-fastagi"; /* nor a shorter one */
+            strbuf_addf(&list, "%s{\"Id\":\"%zu\",\"Names\":%s[\"%s\"],\"State\":\"running\"}",
+                        i ? "," : "", i, round == 1 ? " " : "", name);
+        }
+        strbuf_adds(&list, ",{\"Names\":[\"oml-nginx-server\"]}]\n");
+        snprintf(path, sizeof(path), "%s/list", dir);
+        if (round == 5) {
+            unlink(path); /* the API does not answer: not counted */
+        } else {
+            f = fopen(path, "w");
+            assert_non_null(f);
+            fputs(strbuf_str(&list), f);
+            fclose(f);
+        }
+        if (round == 6) { /* no list at all (an empty answer): every tracked one is missing */
+            f = fopen(path, "w");
+            assert_non_null(f);
+            fclose(f);
+        }
+        want = round == 2 || round == 3 || round == 4 || round == 6;
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && rm -f calls && env -i PATH=%s:/usr/bin:/bin bash run/check.sh "
+                 "2>err.out; rc=$?; [ \"$(wc -l <calls)\" = 1 ] || exit 99; exit $rc",
+                 dir, dir);
+        {
+            int rc = system(cmd);
+
+            assert_true(WIFEXITED(rc));
+            if (WEXITSTATUS(rc) != want)
+                fail_msg("round %d: check.sh exited %d, want %d", round, WEXITSTATUS(rc), want);
+        }
+        if (round == 5) { /* it says why it passed */
+            snprintf(cmd, sizeof(cmd), "grep -q 'did not answer: not counted' %s/err.out", dir);
+            assert_int_equal(system(cmd), 0);
+        }
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    strbuf_release(&list);
+    desired_free(ds);
+    json_object_put(t);
+}
+
 static void test_ha_keepalived_bad_values_name_the_field(void **state)
 {
     static const char *const active[] = {"oml-asterisk-server", NULL};
@@ -867,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_ha_keepalived_container_moves_and_tracks),
         cmocka_unit_test(test_ha_keepalived_vrrp_versions),
         cmocka_unit_test(test_ha_keepalived_v2_script_runs),
+        cmocka_unit_test(test_ha_track_script_runs),
         cmocka_unit_test(test_ha_keepalived_script_runs),
         cmocka_unit_test(test_ha_keepalived_bad_values_name_the_field),
         cmocka_unit_test(test_ha_addr_held_reads_ip_output),
