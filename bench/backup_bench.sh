@@ -59,33 +59,12 @@ for t in python3 curl flock; do command -v "$t" >/dev/null || skip "$t is not in
 	say "error: no $AWS: the baseline needs Debian's awscli (make deps, or apt-get install awscli)" >&2
 	exit 1
 }
-mkdir -p /run/lock "$LOGDIR"
-exec 9>/run/lock/omlop-e2e.lock
-if ! flock -n 9; then
-	say "the lab is in use (an e2e run or another bench): waiting up to 30 min"
-	flock -w 1800 9 || {
-		say "error: the lab stayed busy for 30 min" >&2
-		exit 1
-	}
-fi
-LAB_BROUGHT_UP=
-# shellcheck disable=SC2317 # called by the EXIT trap
-lab_down() {
-	[[ -n $LAB_BROUGHT_UP ]] && "$ROOT/e2e/lab" down >/dev/null 2>&1
-	return 0
-}
-trap lab_down EXIT
+mkdir -p "$LOGDIR"
+# shellcheck source=bench/lablock.sh
+source "$ROOT/bench/lablock.sh"
+trap bench_lab_release EXIT
 trap 'exit 130' INT TERM # the EXIT trap then takes down what this run brought up
-if ! "$ROOT/e2e/lab" status >/dev/null 2>&1; then
-	why=$("$ROOT/e2e/lab" check 2>&1) || skip "${why#e2e/lab: error: } (make deps installs the lab's packages)"
-	say "bringing the lab up (3 hosts)"
-	LAB_BROUGHT_UP=1 # also a lab half up when this run is stopped meanwhile
-	"$ROOT/e2e/lab" up 3 >"$LOGDIR/lab-up.log" 2>&1 || {
-		tail -n 20 "$LOGDIR/lab-up.log" >&2
-		say "error: the lab did not come up" >&2
-		exit 1
-	}
-fi
+bench_lab_acquire "$LOGDIR/lab-up.log"
 
 TENANTS=(bkbench)
 LAB_HOSTS_USED=(1)
@@ -110,7 +89,7 @@ bench_cleanup() {
 		s3curl -o /dev/null -X DELETE "$OMLOP_LAB_S3_URL/$BUCKET" 2>/dev/null || true
 	fi
 	e2e_cleanup # omlopd, the tenant's containers and volumes on host 1, WORK
-	lab_down
+	bench_lab_release
 	exit "$rc"
 }
 e2e_init

@@ -39,31 +39,11 @@ for t in python3 git ssh-keygen; do command -v "$t" >/dev/null || skip "$t is no
 	say "error: no bin/omlopd or bin/omlctl: run make first" >&2
 	exit 1
 }
-mkdir -p /run/lock
-exec 9>/run/lock/omlop-e2e.lock
-if ! flock -n 9; then
-	say "the lab is in use (an e2e run or another bench): waiting up to 30 min"
-	flock -w 1800 9 || {
-		say "error: the lab stayed busy for 30 min" >&2
-		exit 1
-	}
-fi
-LAB_BROUGHT_UP=
-lab_down() {
-	[[ -n $LAB_BROUGHT_UP ]] && "$ROOT/e2e/lab" down >/dev/null 2>&1
-	return 0
-}
-trap lab_down EXIT
-if ! "$ROOT/e2e/lab" status >/dev/null 2>&1; then
-	why=$("$ROOT/e2e/lab" check 2>&1) || skip "${why#e2e/lab: error: } (make deps installs the lab's packages)"
-	say "bringing the lab up (3 hosts)"
-	"$ROOT/e2e/lab" up 3 >"/tmp/omlop-gitsource-bench-lab-up.log" 2>&1 || {
-		cat /tmp/omlop-gitsource-bench-lab-up.log >&2
-		say "error: the lab did not come up" >&2
-		exit 1
-	}
-	LAB_BROUGHT_UP=1
-fi
+# shellcheck source=bench/lablock.sh
+source "$ROOT/bench/lablock.sh"
+trap bench_lab_release EXIT
+trap 'exit 130' INT TERM # the EXIT trap then takes down what this run brought up
+bench_lab_acquire "$ROOT/build/bench/gitsource_bench_converge/lab-up.log"
 
 TENANTS=(gsbench)
 LAB_HOSTS_USED=(1)
@@ -78,7 +58,7 @@ SRC=gsbench
 NEW=250301.01
 e2e_init
 gitserver_up "$SRC"
-trap 'gitserver_down; e2e_cleanup; lab_down' EXIT
+trap 'gitserver_down; e2e_cleanup; bench_lab_release' EXIT
 start_omlopd
 apply_secret "$T"
 gitserver_secret "$SRC-git"

@@ -44,23 +44,11 @@ die() {
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (the e2e lab)"
 for t in python3 curl; do command -v "$t" >/dev/null || skip "$t is not installed"; done
-# the lab is one per machine: wait for an e2e run or another bench to let go of it
-mkdir -p /run/lock
-exec 9>/run/lock/omlop-e2e.lock
-if ! flock -n 9; then
-	say "the lab is in use (an e2e run or another bench): waiting up to 30 min"
-	flock -w 1800 9 || die "the lab stayed busy for 30 min"
-fi
-LAB_BROUGHT_UP=
-if ! "$ROOT/e2e/lab" status >/dev/null 2>&1; then
-	why=$("$ROOT/e2e/lab" check 2>&1) || skip "${why#e2e/lab: error: } (make deps installs the lab's packages)"
-	say "bringing the lab up (3 hosts)"
-	"$ROOT/e2e/lab" up 3 >/tmp/omlop-tenant-bench-lab-up.log 2>&1 || {
-		cat /tmp/omlop-tenant-bench-lab-up.log >&2
-		die "the lab did not come up"
-	}
-	LAB_BROUGHT_UP=1
-fi
+# shellcheck source=bench/lablock.sh
+source "$ROOT/bench/lablock.sh"
+trap bench_lab_release EXIT # until the cleanup below takes over
+trap 'exit 130' INT TERM
+bench_lab_acquire "$LOGDIR/lab-up.log"
 env_text=$("$ROOT/e2e/lab" env 2>/dev/null) || die "e2e/lab env failed"
 eval "$env_text"
 ((OMLOP_LAB_N >= HOSTNUM)) || skip "the lab has $OMLOP_LAB_N host(s); host $HOSTNUM is needed (e2e/lab up 3)"
@@ -148,7 +136,7 @@ cleanup() {
 		host_clean # now the bases of the derived images can go too
 	fi
 	rm -rf "$WORK"
-	[[ -n $LAB_BROUGHT_UP ]] && "$ROOT/e2e/lab" down >/dev/null 2>&1
+	bench_lab_release
 	exit $rc
 }
 trap cleanup EXIT
@@ -567,7 +555,7 @@ med = lambda v: "%.4f" % statistics.median(v) if v else "FAIL:no-converged-round
 print(med(skip), len(skip), med(full), len(full))
 EOF
 	) || out="FAIL:log 0 FAIL:log 0"
-	read -r RES[o_round_skip] n_skip RES[o_round_full] n_full <<<"$out"
+	read -r "RES[o_round_skip]" n_skip "RES[o_round_full]" n_full <<<"$out"
 	say "omlop periodic no-change round over SSH: median ${RES[o_round_skip]} s stopped after the listing ($n_skip rounds), ${RES[o_round_full]} s full ($n_full rounds)"
 }
 

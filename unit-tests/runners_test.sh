@@ -105,14 +105,19 @@ fi
 
 # --- e2e/run ------------------------------------------------------------------------------
 # The fake lab: FAKE_LAB_CHECK / FAKE_LAB_UP = exit status of `check` / `up`.
+# The lab size asked for goes to $T/lab-up.n; env honours --host-offset as e2e/lab does.
 cat >"$T/lab" <<'EOF'
 #!/bin/sh
+off=0
+if [ "$1" = --host-offset ]; then off=$2; shift 2; fi
 case $1 in
 check) [ "${FAKE_LAB_CHECK:-0}" = 0 ] || echo "e2e/lab: error: missing tools: podman"
 	exit "${FAKE_LAB_CHECK:-0}" ;;
-up) [ "${FAKE_LAB_UP:-0}" = 0 ] || echo "mount: /var/lib/containers: mount point does not exist"
+up) echo "$2" >"${0%/*}/lab-up.n"
+	[ "${FAKE_LAB_UP:-0}" = 0 ] || echo "mount: /var/lib/containers: mount point does not exist"
 	exit "${FAKE_LAB_UP:-0}" ;;
-env) echo "export OMLOP_LAB_HOST1=10.237.0.11" ;;
+env) echo "export OMLOP_LAB_HOST1=10.237.0.$((11 + off))"
+	echo "export FAKE_LAB_COUNT=$2" ;;
 down) exit 0 ;;
 esac
 EOF
@@ -135,11 +140,35 @@ mkdir -p "$T/longfail"
 printf '#!/bin/sh\necho "FAIL: the verdict line"\nseq 1 100\nexit 1\n' >"$T/longfail/10-long"
 chmod +x "$T/longfail/10-long"
 mkdir -p "$T/none"
+# two lanes: 10-a in lane 1, 20-b in lane 2 ("# e2e-lane: 2"); each records the host 1 it
+# sees and waits (bounded) for the other to have started, so they pass only side by side
+lane_scen() { # DIR NAME ME OTHER [LANE-HEADER]
+	mkdir -p "$1"
+	cat >"$1/$2" <<EOF
+#!/bin/sh
+${5:-}
+echo "\$OMLOP_LAB_HOST1 \$FAKE_LAB_COUNT" >"$T/$3.host1"
+touch "$T/$3.started"
+i=0
+while [ ! -e "$T/$4.started" ]; do
+	i=\$((i + 1))
+	[ \$i -le 50 ] || { echo "FAIL: $4 did not run beside $3"; exit 1; }
+	sleep 0.1
+done
+exit 0
+EOF
+	chmod +x "$1/$2"
+}
+lane_scen "$T/lanes" 10-a a b
+lane_scen "$T/lanes" 20-b b a "# e2e-lane: 2"
+scen "$T/lanefail" 10-a 0
+printf '#!/bin/sh\n# e2e-lane: 2\necho "FAIL: lane 2 verdict"\nexit 1\n' >"$T/lanefail/20-b"
+chmod +x "$T/lanefail/20-b"
 
 e2e() { # DIR [ARG...]: e2e/run on fake scenarios with the fake lab
 	local d=$1
 	shift
-	env OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$d" OMLOP_E2E_LOGDIR="$T/log" \
+	env OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$d" OMLOP_E2E_LOGDIR="$T/log" \
 		OMLOP_E2E_TIMEOUT=20 e2e/run "$@"
 }
 
@@ -157,7 +186,7 @@ if [[ $(id -u) -eq 0 ]]; then
 		e2e "$T/skip"
 	expect "e2e: OMLOP_E2E_ALLOW_SKIP=1 lets a skip pass" 0 \
 		"e2e: 1 passed, 0 failed, 1 skipped" env OMLOP_E2E_ALLOW_SKIP=1 \
-		OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/skip" OMLOP_E2E_LOGDIR="$T/log" e2e/run
+		OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$T/skip" OMLOP_E2E_LOGDIR="$T/log" e2e/run
 	expect "e2e: a failed scenario fails the run" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
 		e2e "$T/fail"
 	if e2e "$T/longfail" 2>&1 | grep -qx "    FAIL: the verdict line"; then
@@ -167,21 +196,51 @@ if [[ $(id -u) -eq 0 ]]; then
 		failed=$((failed + 1))
 		echo "FAIL e2e: a failed scenario's verdict is not shown when its log is long"
 	fi
+	rm -f "$T"/*.started "$T"/*.host1
+	expect "e2e: two lanes run side by side" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/lanes"
+	if [[ $(cat "$T/lab-up.n") == 5 && $(cat "$T/a.host1") == "10.237.0.11 3" &&
+		$(cat "$T/b.host1") == "10.237.0.14 2" ]]; then
+		passed=$((passed + 1))
+		echo "ok   e2e: lane 1 sees hosts 1-3, lane 2 the two after them (lab of 5)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: lanes: lab of $(cat "$T/lab-up.n"), lane 1 host1 $(cat "$T/a.host1"), lane 2 host1 $(cat "$T/b.host1")"
+	fi
+	rm -f "$T"/*.started
+	expect "e2e: OMLOP_E2E_LANES=1 runs one after the other" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
+		env OMLOP_E2E_LANES=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$T/lanes" \
+		OMLOP_E2E_LOGDIR="$T/log" OMLOP_E2E_TIMEOUT=20 e2e/run
+	if [[ $(cat "$T/lab-up.n") == 3 ]]; then
+		passed=$((passed + 1))
+		echo "ok   e2e: OMLOP_E2E_LANES=1 brings up the first lane's hosts only"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: OMLOP_E2E_LANES=1 brought up $(cat "$T/lab-up.n") hosts, want 3"
+	fi
+	expect "e2e: a failure in lane 2 fails the run" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
+		e2e "$T/lanefail"
+	if e2e "$T/lanefail" 2>&1 | grep -qx "    FAIL: lane 2 verdict"; then
+		passed=$((passed + 1))
+		echo "ok   e2e: a lane 2 failure's verdict is shown"
+	else
+		failed=$((failed + 1))
+		echo "FAIL e2e: a lane 2 failure's verdict is not shown"
+	fi
 	expect "e2e: no scenario fails the run" 1 "e2e: 0 passed, 0 failed, 0 skipped" e2e "$T/none"
 	expect "e2e: a pattern matching nothing fails" 1 "e2e: 0 passed, 0 failed, 0 skipped" \
 		e2e "$T/ok" no-such
 	expect "e2e: a lab that does not come up fails" 1 "e2e: 0 passed, 1 failed, 0 skipped" \
-		env FAKE_LAB_UP=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/ok" \
+		env FAKE_LAB_UP=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$T/ok" \
 		OMLOP_E2E_LOGDIR="$T/log" e2e/run
 	expect "e2e: a lab missing tools fails" 1 "e2e: 0 passed, 0 failed, 2 skipped" \
-		env FAKE_LAB_CHECK=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_SCENARIOS="$T/ok" \
+		env FAKE_LAB_CHECK=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$T/ok" \
 		OMLOP_E2E_LOGDIR="$T/log" e2e/run
 	# not root: as nobody, on a copy of e2e/run it can read
 	if command -v setpriv >/dev/null; then
 		cp e2e/run "$T/run"
 		chmod 0755 "$T/run"
 		expect "e2e: not root fails" 1 "e2e: 0 passed, 0 failed, 2 skipped" \
-			setpriv --reuid=65534 --regid=65534 --clear-groups env OMLOP_E2E_LAB="$T/lab" \
+			setpriv --reuid=65534 --regid=65534 --clear-groups env OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" \
 			OMLOP_E2E_SCENARIOS="$T/ok" OMLOP_E2E_LOGDIR="$T/log" "$T/run"
 	else
 		failed=$((failed + 1))
