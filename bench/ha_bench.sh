@@ -35,9 +35,9 @@
 # rejoin and the switchover back), about 2.5 min per 2.X one (repmgrd's 60 s, then omlopd's
 # repair). OMLOP_BENCH_QUICK=1: 3 of each.
 #
-# Needs root and the lab's packages: like e2e/run it takes the lab's lock
-# (/run/lock/omlop-e2e.lock, waiting up to 60 min), brings a 3-host lab up when none is and takes
-# it down again at the end only then. Uses bin/omlopd and bin/omlctl (make). Without root or the
+# Needs root and the lab's packages: like e2e/run it takes the lab's lock (bench/lablock.sh:
+# OMLOP_E2E_LOCK, default /run/lock/omlop-e2e.lock, waiting up to 30 min), brings a 3-host lab
+# up when none is and takes it down again at the end only then. Uses bin/omlopd and bin/omlctl (make). Without root or the
 # lab's packages: SKIP, exit 0. Exit 1 when a step fails or a target is missed.
 set -euo pipefail
 
@@ -68,31 +68,12 @@ for t in python3 psql flock; do command -v "$t" >/dev/null || skip "$t is not in
 	say "error: no bin/omlopd or bin/omlctl: run make first" >&2
 	exit 1
 }
-mkdir -p /run/lock
-exec 9>/run/lock/omlop-e2e.lock
-if ! flock -n 9; then
-	say "the lab is in use (an e2e run or another bench): waiting up to 60 min"
-	flock -w 3600 9 || {
-		say "error: the lab stayed busy for 60 min" >&2
-		exit 1
-	}
-fi
-LAB_BROUGHT_UP=
-lab_down() {
-	[[ -n $LAB_BROUGHT_UP ]] && "$ROOT/e2e/lab" down >/dev/null 2>&1
-	return 0
-}
-trap lab_down EXIT
-if ! "$ROOT/e2e/lab" status >/dev/null 2>&1; then
-	why=$("$ROOT/e2e/lab" check 2>&1) || skip "${why#e2e/lab: error: } (make deps installs the lab's packages)"
-	say "bringing the lab up (3 hosts)"
-	"$ROOT/e2e/lab" up 3 >"/tmp/omlop-ha-bench-lab-up.log" 2>&1 || {
-		cat /tmp/omlop-ha-bench-lab-up.log >&2
-		say "error: the lab did not come up" >&2
-		exit 1
-	}
-	LAB_BROUGHT_UP=1
-fi
+LOGDIR=$ROOT/build/bench/ha_bench
+mkdir -p "$LOGDIR"
+# shellcheck source=bench/lablock.sh
+source "$ROOT/bench/lablock.sh"
+trap bench_lab_release EXIT # until the cleanup below takes over
+bench_lab_acquire "$LOGDIR/lab-up.log"
 
 TENANTS=(habench)
 LAB_HOSTS_USED=(1 2)
@@ -103,12 +84,10 @@ source "$ROOT/e2e/scenarios/lib.sh"
 # shellcheck source=e2e/scenarios/48-ha-lib.sh
 source "$ROOT/e2e/scenarios/48-ha-lib.sh"
 T=habench
-LOGDIR=$ROOT/build/bench/ha_bench
 REPMGRD_CONF=/var/lib/postgresql/repmgr-2x.conf
 REPMGRD_PID=/var/lib/postgresql/repmgrd-2x.pid
 REPMGRD_LOG=/var/lib/postgresql/repmgrd-2x.log
-mkdir -p "$LOGDIR"
-rm -f "$LOGDIR"/*.txt "$LOGDIR"/*.log
+rm -f "$LOGDIR"/*.txt "$LOGDIR"/repmgrd-*.log "$LOGDIR"/omlopd.log
 e2e_init
 # repmgrd_stop: the repmgrd this bench started on each node, by the PID it wrote
 repmgrd_stop() {
@@ -125,7 +104,7 @@ cleanup() {
 	[[ -n $WORK && -f $WORK/omlopd.log ]] && cp "$WORK/omlopd.log" "$LOGDIR/omlopd.log"
 	e2e_cleanup
 	ha_cleanup
-	lab_down
+	bench_lab_release
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
