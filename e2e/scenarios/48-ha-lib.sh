@@ -63,7 +63,9 @@ active_only() {
 }
 
 state_of() { # N NAME: podman's state of NAME on lab host N ("missing" when absent)
-	lab "$1" podman inspect -f '{{.State.Status}}' "$2" 2>/dev/null || echo missing
+	local st
+	st=$(pod_state "$1" "$2") # the socket, not the CLI: wait_ao polls six every 0.2 s
+	echo "${st%% *}"
 }
 
 # wait_ao N running|stopped SECONDS: every active-only container on host N is running, or
