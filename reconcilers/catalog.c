@@ -114,8 +114,9 @@ static const catalog_var vars[] = {
     VAR("certs_dir", "/etc/omnileads/certs (written by the TLS reconciler)"),
     VAR("podman_socket", "spec.hosts[].podmanSocket"),
     VAR_OPT("loki_url", "spec.observability.lokiURL"),
-    SECRET_OPT("vrrp_password", "ha only: the generated Secret <tenant>-vrrp key password (VRRP "
-                                "PASS authentication: keepalived uses its first 8 characters)"),
+    SECRET_OPT("vrrp_password", "ha with spec.ha.vrrpVersion 2 only: the generated Secret "
+                                "<tenant>-vrrp key password (VRRP PASS authentication: keepalived "
+                                "uses its first 8 characters)"),
 };
 
 /* --- shared env sets --------------------------------------------------------------------- */
@@ -518,6 +519,10 @@ static const catalog_component components[] = {
         .order = 120,
         .groups = CATALOG_GROUP_APP,
         .is_ha_active_only = 1,
+        /* 2.X's MASTER transition ran `oml_manage --redis_sync`, which is this in the app
+         * container: Redis' Asterisk data regenerated from the database */
+        .ha_on_active = (const char *const[]){"python3", "/opt/omnileads/ominicontacto/manage.py",
+                                              "regenerar_asterisk", NULL},
         .ready = CATALOG_READY_TCP,
         .ready_addr = "{lan_ip}",
         .ready_port = 8099,

@@ -120,6 +120,9 @@ typedef struct catalog_component {
     unsigned groups;       /* catalog_group bits */
     unsigned off_when;     /* catalog_off bits */
     int is_ha_active_only; /* 2.X keepalived runs it only on the node holding the VIP */
+    /* layout ha: argv run in this container once its node became the active one and the
+     * active-only components started (2.X: `oml_manage --redis_sync`); NULL-ended, or NULL */
+    const char *const *ha_on_active;
     catalog_ready ready;
     const char *ready_addr; /* template, for CATALOG_READY_TCP */
     int ready_port;

@@ -456,17 +456,21 @@ static int render_keepalived(const tv_tenant *t, const desired_host *h, strbuf *
     ha_keepalived_params p;
     int rc;
 
+    memset(&p, 0, sizeof(p));
     for (size_t i = 0; i < h->n_containers; i++) {
         const desired_container *c = &h->containers[i];
         unsigned obs = CATALOG_OFF_NO_METRICS | CATALOG_OFF_NO_LOKI;
 
+        if (c->is_ha_active_only && c->component->ha_on_active && !p.on_active) {
+            p.on_active_container = c->name; /* the app's Redis sync (catalog.h) */
+            p.on_active = c->component->ha_on_active;
+        }
         if (c->is_ha_active_only)
             active[na++] = c->name;
         else if (c->component->file_kind != CATALOG_FILE_KEEPALIVED &&
                  !(c->component->off_when & obs))
             tracked[nt++] = c->name; /* what the node needs to serve; not its monitoring */
     }
-    memset(&p, 0, sizeof(p));
     p.tenant = t->name;
     p.host = h->name;
     p.nic = tv_spec_string(t, "ha.vipNIC");
@@ -477,6 +481,7 @@ static int render_keepalived(const tv_tenant *t, const desired_host *h, strbuf *
     p.tracked = tracked;
     p.pg_rw_vip = tv_spec_string(t, "ha.postgresRWVIP");
     p.pg_ro_vip = tv_spec_string(t, "ha.postgresROVIP");
+    p.vrrp_version = ha_vrrp_version(t->spec);
     rc = ha_keepalived_render(&p, out, err);
     free(active);
     free(tracked);

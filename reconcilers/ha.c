@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cjson.h"
 #include "lib/xalloc.h"
 #include "reconcilers/ha_round.h"
 
@@ -81,9 +82,69 @@ static void add_list(strbuf *out, const char *const *v, int is_reverse)
         strbuf_addf(out, " %s", v[is_reverse ? n - 1 - i : i]);
 }
 
+/*
+ * The notify script's on_active function: Podman's exec API on the host's socket (create, start
+ * attached, so it returns when the command ended, then its exit code). Success only on exit 0;
+ * without a command, success at once. The words are plain (checked): JSON and single quotes
+ * take them as they are.
+ */
+static void add_on_active(strbuf *out, const ha_keepalived_params *p)
+{
+    if (!p->on_active || !p->on_active[0]) {
+        strbuf_adds(out, "on_active() { return 0; }\n");
+        return;
+    }
+    strbuf_adds(out, "on_active() {\n"
+                     "\tlocal s=/run/podman/podman.sock id code\n"
+                     "\tid=$(curl -sf --max-time 10 --unix-socket $s -H 'Content-Type: "
+                     "application/json' \\\n"
+                     "\t\t-d '{\"AttachStdout\":true,\"AttachStderr\":true,\"Cmd\":[");
+    for (size_t i = 0; p->on_active[i]; i++)
+        strbuf_addf(out, "%s\"%s\"", i ? "," : "", p->on_active[i]);
+    strbuf_addf(
+        out,
+        "]}' \\\n"
+        "\t\t\"http://d/v4.0.0/libpod/containers/%s/exec\" |\n"
+        "\t\tsed -n 's/.*\"Id\": *\"\\([0-9a-f]*\\)\".*/\\1/p') || return 1\n"
+        "\t[ -n \"$id\" ] || return 1\n"
+        "\tcurl -sf --max-time 300 -o /dev/null --unix-socket $s -H 'Content-Type: "
+        "application/json' \\\n"
+        "\t\t-d '{\"Detach\":false}' \"http://d/v4.0.0/libpod/exec/$id/start\" || return 1\n"
+        "\tcode=$(curl -sf --max-time 10 --unix-socket $s \"http://d/v4.0.0/libpod/exec/$id/json\" "
+        "|\n"
+        "\t\tsed -n 's/.*\"ExitCode\": *\\(-\\{0,1\\}[0-9]*\\).*/\\1/p')\n"
+        "\t[ \"$code\" = 0 ]\n"
+        "}\n",
+        p->on_active_container);
+}
+
+int ha_vrrp_version(const json_object *spec)
+{
+    return (int)cjson_get_int(spec, "ha.vrrpVersion", HA_VRRP_VERSION_DEFAULT);
+}
+
+/*
+ * An instance's advert_int and, for VRRPv2, its PASS authentication: $pass is the start
+ * script's variable (the env's password cut to 8 characters), expanded by the unquoted heredoc
+ * that writes keepalived.conf, so the password is never in the host file.
+ */
+static void add_advert_auth(strbuf *out, int version)
+{
+    if (version != 2) {
+        strbuf_adds(out, "\tadvert_int " HA_ADVERT_INT_V3 "\n");
+        return;
+    }
+    strbuf_adds(out, "\tadvert_int " HA_ADVERT_INT_V2 "\n"
+                     "\tauthentication {\n"
+                     "\t\tauth_type PASS\n"
+                     "\t\tauth_pass $pass\n"
+                     "\t}\n");
+}
+
 /* A PostgreSQL VIP's instance: no preference of its own, the track file decides (ha.h). */
-static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const char *what, int vrid,
-                            const char *vip, int prefix, const char *file)
+static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, int version,
+                            const char *what, int vrid, const char *vip, int prefix,
+                            const char *file)
 {
     if (!vip)
         return;
@@ -96,12 +157,10 @@ static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const ch
                 "\tstate BACKUP\n"
                 "\tinterface %s\n"
                 "\tvirtual_router_id %d\n"
-                "\tpriority %d\n"
-                "\tadvert_int 1\n"
-                "\tauthentication {\n"
-                "\t\tauth_type PASS\n"
-                "\t\tauth_pass $pass\n"
-                "\t}\n"
+                "\tpriority %d\n",
+                what, file, p->tenant, what, p->nic, vrid, HA_PG_PRIORITY_BASE);
+    add_advert_auth(out, version);
+    strbuf_addf(out,
                 "\tvirtual_ipaddress {\n"
                 "\t\t%s/%d dev %s\n"
                 "\t}\n"
@@ -109,16 +168,18 @@ static void add_pg_instance(strbuf *out, const ha_keepalived_params *p, const ch
                 "\t\tomlop_pg_%s weight 1\n"
                 "\t}\n"
                 "}\n",
-                what, file, p->tenant, what, p->nic, vrid, HA_PG_PRIORITY_BASE, vip, prefix, p->nic,
-                what);
+                vip, prefix, p->nic, what);
 }
 
 int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err)
 {
     int prefix = netaddr_prefix(p->netaddr);
+    int version = p->vrrp_version;
     strbuf dels = STRBUF_INIT;
     int rc;
 
+    if (version != 2 && version != 3)
+        return omlop_err_set(err, OMLOP_EINVAL, "spec.ha.vrrpVersion: %d is not 2 or 3", version);
     if (!is_plain(p->nic, "_.:-"))
         return omlop_err_set(err, OMLOP_EINVAL, "spec.ha.vipNIC: \"%s\" is not an interface name",
                              p->nic ? p->nic : "");
@@ -141,19 +202,39 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
     if ((rc = check_names(p->active_only, "active-only", err)) < 0 ||
         (rc = check_names(p->tracked, "tracked", err)) < 0)
         return rc;
+    if (p->on_active && !is_plain(p->on_active_container, "_.-"))
+        return omlop_err_set(err, OMLOP_EINVAL,
+                             "keepalived: the on-active container name is not a plain name");
+    for (size_t i = 0; p->on_active && p->on_active[i]; i++)
+        if (!is_plain(p->on_active[i], "_.-/=:,+@"))
+            return omlop_err_set(err, OMLOP_EINVAL,
+                                 "keepalived: the on-active command's word \"%s\" has characters "
+                                 "the notify script cannot pass",
+                                 p->on_active[i]);
 
     strbuf_addf(out,
                 "#!/bin/bash\n"
                 "# Written by omlop for tenant %s on host %s; changes are overwritten.\n"
                 "# keepalived for layout ha (docs/ha.md): writes its config, notify and track\n"
-                "# scripts, then runs it. The VRRP password comes from the env (VRRP_AUTH_PASS).\n"
+                "# scripts, then runs it.\n"
                 "set -eu\n"
                 "umask 077\n"
                 "d=/run/omlop-keepalived\n"
-                "mkdir -p \"$d\"\n"
-                "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set}\n"
-                "pass=${pass:0:8} # VRRP PASS authentication carries 8 characters\n",
+                "mkdir -p \"$d\"\n",
                 p->tenant, p->host);
+    /* VRRPv2's password from the env, cut to what PASS carries; a character keepalived's
+     * config would read as syntax is refused, without showing the value */
+    if (version == 2)
+        strbuf_addf(out,
+                    "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set: the Secret %s-vrrp key "
+                    "password}\n"
+                    "pass=${pass:0:%d}\n"
+                    "case $pass in *[!A-Za-z0-9._~+=@%%-]*)\n"
+                    "\techo 'the Secret %s-vrrp key password: its first %d characters must be "
+                    "letters, digits or ._~+=@%%-' >&2\n"
+                    "\texit 1 ;;\n"
+                    "esac\n",
+                    p->tenant, HA_VRRP_PASS_LEN, p->tenant, HA_VRRP_PASS_LEN);
 
     /* notify: MASTER starts the active-only containers, anything else stops them */
     strbuf_adds(out,
@@ -165,13 +246,17 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "api() {\n"
                 "\tcurl -s -o /dev/null --max-time 40 --unix-socket /run/podman/podman.sock \\\n"
                 "\t\t-X POST \"http://d/v4.0.0/libpod/containers/$1/$2\" || true\n"
-                "}\n"
-                "case $state in\n"
-                "MASTER)\n"
-                "\tfor c in");
+                "}\n");
+    add_on_active(out, p);
+    strbuf_adds(out, "case $state in\n"
+                     "MASTER)\n"
+                     "\trm -f " HA_ON_ACTIVE_FILE "\n"
+                     "\tfor c in");
     add_list(out, p->active_only, 0);
-    strbuf_adds(out, "; do api \"$c\" start; done ;;\n"
+    strbuf_adds(out, "; do api \"$c\" start; done\n"
+                     "\tif on_active; then echo ok >" HA_ON_ACTIVE_FILE "; fi ;;\n"
                      "BACKUP | FAULT | STOP)\n"
+                     "\trm -f " HA_ON_ACTIVE_FILE "\n"
                      "\tfor c in");
     add_list(out, p->active_only, 1);
     strbuf_adds(out, "; do api \"$c\" 'stop?timeout=10'; done ;;\n"
@@ -179,16 +264,30 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                      "exit 0\n"
                      "OMLOP_EOF\n");
 
-    /* track: every tracked container runs */
+    /*
+     * track: every tracked container runs. One call of Podman's API for the list of running
+     * containers: one call per container took longer than the script's timeout on a loaded
+     * host (e2e 48 on a busy machine: "VRRP_Script(omlop_track) timed_out" twice, the main gave
+     * the VIP up to a backup whose components all ran, and took it back 13 s later). An API
+     * that does not answer is not counted against the node: its containers may well run
+     * (conmon keeps them), and a flap on a slow API costs more than a late demotion.
+     */
     strbuf_adds(out, "cat >\"$d/check.sh\" <<'OMLOP_EOF'\n"
                      "#!/bin/bash\n"
                      "# keepalived track script: exit 0 when every tracked container runs\n"
+                     "list=$(curl -sf --max-time " HA_TRACK_API_TIMEOUT
+                     " --unix-socket /run/podman/podman.sock \\\n"
+                     "\t\"http://d/v4.0.0/libpod/containers/json\") || {\n"
+                     "\techo \"omlop track: Podman's API did not answer: not counted\" >&2\n"
+                     "\texit 0\n"
+                     "}\n"
                      "for c in");
     add_list(out, p->tracked, 0);
     strbuf_adds(out, "; do\n"
-                     "\tcurl -sf --max-time 3 --unix-socket /run/podman/podman.sock \\\n"
-                     "\t\t\"http://d/v4.0.0/libpod/containers/$c/json\" |\n"
-                     "\t\tgrep -Eq '\"Running\": ?true' || exit 1\n"
+                     "\tcase $list in\n"
+                     "\t*\"\\\"Names\\\":[\\\"$c\\\"]\"* | *\"\\\"Names\\\": [\\\"$c\\\"]\"*) ;;\n"
+                     "\t*) exit 1 ;;\n"
+                     "\tesac\n"
                      "done\n"
                      "exit 0\n"
                      "OMLOP_EOF\n"
@@ -200,11 +299,12 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\tenable_script_security\n"
                 "\tscript_user root\n"
                 "\trouter_id omlop_%s_%s\n"
+                "\tvrrp_version %d\n"
                 "}\n"
                 "vrrp_script omlop_track {\n"
                 "\tscript \"$d/check.sh\"\n"
                 "\tinterval 2\n"
-                "\ttimeout 5\n"
+                "\ttimeout " HA_TRACK_TIMEOUT "\n"
                 "\tfall 2\n"
                 "\trise 2\n"
                 "\tweight %d\n"
@@ -213,12 +313,12 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\tstate %s\n"
                 "\tinterface %s\n"
                 "\tvirtual_router_id %d\n"
-                "\tpriority %d\n"
-                "\tadvert_int 1\n"
-                "\tauthentication {\n"
-                "\t\tauth_type PASS\n"
-                "\t\tauth_pass $pass\n"
-                "\t}\n"
+                "\tpriority %d\n",
+                p->tenant, p->host, version, HA_TRACK_WEIGHT, p->tenant,
+                p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
+                p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP);
+    add_advert_auth(out, version);
+    strbuf_addf(out,
                 "\tvirtual_ipaddress {\n"
                 "\t\t%s/%d dev %s\n"
                 "\t}\n"
@@ -227,9 +327,7 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
                 "\t}\n"
                 "\tnotify \"$d/notify.sh\"\n"
                 "}\n",
-                p->tenant, p->host, HA_TRACK_WEIGHT, p->tenant,
-                p->is_preferred ? "MASTER" : "BACKUP", p->nic, HA_VRID,
-                p->is_preferred ? HA_PRIORITY_MAIN : HA_PRIORITY_BACKUP, p->vip, prefix, p->nic);
+                p->vip, prefix, p->nic);
     /* a keepalived killed (SIGKILL) leaves its addresses behind: a restarted one starts from
      * none, and takes back what the election gives it */
     strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->vip, prefix, p->nic);
@@ -239,14 +337,17 @@ int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *
     if (p->pg_ro_vip)
         strbuf_addf(&dels, "ip addr del %s/%d dev %s 2>/dev/null || true\n", p->pg_ro_vip, prefix,
                     p->nic);
-    add_pg_instance(out, p, "rw", HA_VRID_PG_RW, p->pg_rw_vip, prefix, HA_PG_RW_TRACK_FILE);
-    add_pg_instance(out, p, "ro", HA_VRID_PG_RO, p->pg_ro_vip, prefix, HA_PG_RO_TRACK_FILE);
+    add_pg_instance(out, p, version, "rw", HA_VRID_PG_RW, p->pg_rw_vip, prefix,
+                    HA_PG_RW_TRACK_FILE);
+    add_pg_instance(out, p, version, "ro", HA_VRID_PG_RO, p->pg_ro_vip, prefix,
+                    HA_PG_RO_TRACK_FILE);
     strbuf_addf(out,
                 "OMLOP_EOF\n"
                 /* no role yet: both nodes at the base priority until omlopd writes */
                 "echo 0 >" HA_PG_RW_TRACK_FILE "\n"
                 "echo 0 >" HA_PG_RO_TRACK_FILE "\n"
                 "echo INIT >" HA_STATE_FILE "\n"
+                "rm -f " HA_ON_ACTIVE_FILE "\n"
                 /* a restarted container keeps /run: keepalived would find its old pid files
                  * naming a live pid (its own 1) and exit as "already running" */
                 "rm -f \"$d/keepalived.pid\" \"$d/vrrp.pid\"\n"

@@ -2,19 +2,25 @@
  * ha: layout ha's virtual IP and its active node (issue 14, first part; docs/ha.md).
  *
  * keepalived runs on both nodes as the catalog component "keepalived" (host network, NET_ADMIN,
- * NET_BROADCAST, NET_RAW). Its configuration cannot hold the VRRP password (host files carry no
- * secrets), so omlop writes one host file, a start script (ha_keepalived_render): it writes
- * keepalived.conf, a notify script and a track script inside the container, the password taken
- * from the env (VRRP_AUTH_PASS, the generated Secret <tenant>-vrrp), then execs keepalived.
+ * NET_BROADCAST, NET_RAW). omlop writes one host file, a start script (ha_keepalived_render): it
+ * writes keepalived.conf, a notify script and a track script inside the container, then execs
+ * keepalived. spec.ha.vrrpVersion chooses the protocol (docs/ha.md says why it is a choice):
+ * 3 (the default), VRRPv3 with half-second adverts and no authentication (RFC 5798 has none);
+ * 2, 2.X's VRRPv2 with one-second adverts and PASS authentication on every instance, its
+ * password the first 8 characters of the Secret <tenant>-vrrp (key password), which reaches the
+ * container's env (VRRP_AUTH_PASS) and never the host file. Only version 2 references (and so
+ * generates) that Secret.
  *
  *   - vrrp_instance: virtual_router_id HA_VRID, priority HA_PRIORITY_MAIN on spec.ha.preferredMain
- *     (default: the host with role main) and HA_PRIORITY_BACKUP on the other, advert_int 1, PASS
- *     authentication, the OMniLeads VIP on spec.ha.vipNIC with netaddr's prefix;
+ *     (default: the host with role main) and HA_PRIORITY_BACKUP on the other, the version's
+ *     advert_int, the OMniLeads VIP on spec.ha.vipNIC with netaddr's prefix;
  *   - track script: every tracked container of the node runs (Podman's API over the bind-mounted
  *     socket); a failing node loses HA_TRACK_WEIGHT of priority, so the main with failing
  *     components falls below the backup and gives the VIP up;
- *   - notify script: MASTER starts the active-only containers (start order), BACKUP, FAULT and
- *     STOP stop them (reverse order): they move in seconds without omlopd, as 2.X's did.
+ *   - notify script: MASTER starts the active-only containers (start order), then runs the
+ *     on-active command (the app's Redis sync, 2.X's `oml_manage --redis_sync`) in its container
+ *     and records it (HA_ON_ACTIVE_FILE); BACKUP, FAULT and STOP stop them (reverse order): they
+ *     move in seconds without omlopd, as 2.X's did.
  *
  * omlopd then observes, each round, which node holds the VIP (`ip -o -4 addr show` run in the
  * keepalived container) and converges to it (ha_decide_active; ha_round.h gives the plan its
@@ -36,9 +42,26 @@
 #define HA_PRIORITY_MAIN   100
 #define HA_PRIORITY_BACKUP 50
 #define HA_TRACK_WEIGHT    (-60) /* below the backup's priority: a failing main yields */
-#define HA_CONTAINER       "oml-keepalived"
+/* the track script's bound (keepalived counts a timeout as a failure) and its one Podman API
+ * call's, below it: an API that does not answer in time is not counted (ha.c) */
+#define HA_TRACK_TIMEOUT     "8"
+#define HA_TRACK_API_TIMEOUT "5"
+/*
+ * A backup declares the master dead after 3 x advert_int + skew ((256 - priority) / 256 x
+ * advert_int). VRRPv3 (RFC 5798) allows half-second adverts: 1.9 s for the backup's 50, but it
+ * has no authentication. VRRPv2 (2.X's) takes whole seconds only: 3.8 s with one-second adverts,
+ * and carries PASS authentication (8 characters, in clear on the wire).
+ */
+#define HA_VRRP_VERSION_DEFAULT 3
+#define HA_ADVERT_INT_V3        "0.5"
+#define HA_ADVERT_INT_V2        "1"
+#define HA_VRRP_PASS_LEN        8 /* what VRRPv2 PASS authentication carries */
+#define HA_CONTAINER            "oml-keepalived"
 /* where the notify script records the last VRRP state, inside the container */
 #define HA_STATE_FILE "/run/omlop-keepalived/state"
+/* "ok" once the on-active command (the app's Redis sync) ran since this node became MASTER;
+ * absent otherwise: omlopd runs it then (ha_round.h) */
+#define HA_ON_ACTIVE_FILE "/run/omlop-keepalived/on-active"
 /*
  * The PostgreSQL VIPs: one VRRP instance each, both nodes at HA_PG_PRIORITY_BASE, raised by a
  * keepalived track_file (weight 1) that omlopd writes from the roles it decided (ha_pg.h):
@@ -62,12 +85,24 @@ typedef struct ha_keepalived_params {
     const char *const *tracked;     /* containers the track script checks; NULL-ended */
     const char *pg_rw_vip;          /* spec.ha.postgresRWVIP, or NULL: no instance */
     const char *pg_ro_vip;          /* spec.ha.postgresROVIP, or NULL: no instance */
+    /* run (Podman exec) in on_active_container after MASTER started the active-only ones:
+     * the app's Redis sync (catalog.h ha_on_active); NULL: none */
+    const char *on_active_container;
+    const char *const *on_active; /* NULL-ended argv */
+    /* spec.ha.vrrpVersion (ha_vrrp_version): 3 or 2, nothing else; 2 needs VRRP_AUTH_PASS in
+     * the container's env */
+    int vrrp_version;
 } ha_keepalived_params;
+
+/* spec.ha.vrrpVersion of a Tenant's spec (an object), HA_VRRP_VERSION_DEFAULT when absent; the
+ * value as written otherwise (the schema allows only 2 and 3; ha_keepalived_render refuses
+ * others). */
+int ha_vrrp_version(const json_object *spec);
 
 /*
  * Render the start script of p into out. -OMLOP_EINVAL naming the field when a value cannot go
  * into it (an interface, address or container name with characters a shell or keepalived would
- * read otherwise, a netaddr without a prefix).
+ * read otherwise, a netaddr without a prefix, a vrrp_version other than 2 and 3).
  */
 int ha_keepalived_render(const ha_keepalived_params *p, strbuf *out, omlop_err *err);
 

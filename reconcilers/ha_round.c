@@ -10,13 +10,15 @@
 #include "lib/xalloc.h"
 #include "reconcilers/ha_pg_round.h"
 
-#define HA_EXEC_TIMEOUT_MS 5000
+#define HA_EXEC_TIMEOUT_MS      5000
+#define HA_ON_ACTIVE_TIMEOUT_MS 120000 /* the app's Redis sync reads the database */
 
 struct ha_round {
     ha_node_obs *nodes; /* one per round host, same order */
     size_t n;
     ha_report report;
-    ha_pg_round *pg; /* after the plan (ha_round_pg); NULL before or without roles */
+    ha_pg_round *pg;     /* after the plan (ha_round_pg); NULL before or without roles */
+    int is_on_active_ok; /* the active node's on-active command ran (or there is none) */
 };
 
 /* `ip -o -4 addr show` in h's keepalived container; NULL when it cannot be read. */
@@ -109,6 +111,95 @@ int ha_round_holds_now(tenant_round *r, tenant_host_round *h)
     return held;
 }
 
+/* Run argv in h's container name; 0 when it exited 0. */
+static int exec_ok(tenant_host_round *h, const char *name, const char *const *argv, long timeout_ms,
+                   strbuf *why)
+{
+    podman_exec_result res = PODMAN_EXEC_RESULT_INIT;
+    podman_exec_opts o;
+    omlop_err err = OMLOP_ERR_INIT;
+    int rc = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = timeout_ms;
+    o.max_output = 256 * 1024;
+    if (podman_exec(h->pc, name, argv, &o, &res, &err) < 0) {
+        strbuf_adds(why, err.msg);
+        rc = -1;
+    } else if (res.exit_code != 0) {
+        strbuf_addf(why, "exit status %d", res.exit_code); /* not its output: it may be long */
+        rc = -1;
+    }
+    podman_exec_result_release(&res);
+    return rc;
+}
+
+/*
+ * The active node's on-active command (the app's Redis sync, catalog.h ha_on_active), when
+ * keepalived's notify has not recorded it (HA_ON_ACTIVE_FILE): omlopd was down during the move,
+ * or the notify ran before the app container existed or could answer. Only once the container
+ * runs; a failure is retried the next round (the tenant is not settled meanwhile).
+ */
+static void on_active_round(tenant_round *r)
+{
+    static const char *const read_cmd[] = {"cat", HA_ON_ACTIVE_FILE, NULL};
+    static const char *const mark_cmd[] = {"sh", "-c", "echo ok >" HA_ON_ACTIVE_FILE, NULL};
+    int active = r->ha->report.active;
+    const desired_host *dh;
+    const desired_container *dc = NULL;
+    const live_container *lc;
+    tenant_host_round *h;
+    podman_exec_result res = PODMAN_EXEC_RESULT_INIT;
+    podman_exec_opts o;
+    omlop_err err = OMLOP_ERR_INIT;
+    strbuf why = STRBUF_INIT;
+    int is_done;
+
+    if (r->ha->is_on_active_ok || active < 0)
+        return;
+    h = &r->hosts[active];
+    dh = desired_host_find(r->ds, h->name);
+    for (size_t i = 0; dh && i < dh->n_containers && !dc; i++)
+        if (dh->containers[i].is_ha_active_only && dh->containers[i].component->ha_on_active)
+            dc = &dh->containers[i];
+    if (!dc) {
+        r->ha->is_on_active_ok = 1; /* nothing to run */
+        return;
+    }
+    lc = tenant_host_find(h, dc->name);
+    if (!h->is_reachable || !h->pc || !lc || lc->state != LIVE_STATE_RUNNING)
+        return; /* not yet: after the plan started it */
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = HA_EXEC_TIMEOUT_MS;
+    is_done = podman_exec(h->pc, HA_CONTAINER, read_cmd, &o, &res, &err) == 0 &&
+              res.exit_code == 0 && strncmp(strbuf_str(&res.out), "ok", 2) == 0;
+    podman_exec_result_release(&res);
+    if (is_done) {
+        r->ha->is_on_active_ok = 1;
+        return;
+    }
+    if (exec_ok(h, dc->name, dc->component->ha_on_active, HA_ON_ACTIVE_TIMEOUT_MS, &why) < 0) {
+        log_warn("tenant=%s host=%s ha: the on-active command in %s failed: %s", r->tenant, h->name,
+                 dc->name, strbuf_str(&why));
+        tenant_round_event(r, EVENT_TYPE_WARNING, "OnActiveFailed",
+                           "Node %s is active but `%s ...` in %s failed (%s): tried again next "
+                           "round",
+                           h->name, dc->component->ha_on_active[0], dc->name, strbuf_str(&why));
+        goto out;
+    }
+    strbuf_reset(&why);
+    if (exec_ok(h, HA_CONTAINER, mark_cmd, HA_EXEC_TIMEOUT_MS, &why) < 0)
+        log_warn("tenant=%s host=%s ha: cannot record the on-active command: %s", r->tenant,
+                 h->name, strbuf_str(&why));
+    r->ha->is_on_active_ok = 1;
+    tenant_round_event(r, EVENT_TYPE_NORMAL, "OnActiveRan",
+                       "Node %s is active: ran the app's Redis sync (%s in %s), which its "
+                       "keepalived had not recorded",
+                       h->name, dc->component->ha_on_active[0], dc->name);
+out:
+    strbuf_release(&why);
+}
+
 void ha_round_pg(tenant_round *r)
 {
     if (!r->ha)
@@ -121,13 +212,14 @@ void ha_round_pg(tenant_round *r)
     r->ha->report.pg_obs = NULL;
     r->ha->report.pg_failover = NULL;
     ha_pg_round_report(r->ha->pg, &r->ha->report);
+    on_active_round(r); /* after the PostgreSQL roles: a failover never waits for the sync */
 }
 
 int ha_round_is_settled(const tenant_round *r)
 {
     if (!r->ha)
         return 1;
-    return r->ha->report.active >= 0 && ha_pg_round_is_settled(r->ha->pg);
+    return r->ha->report.active >= 0 && r->ha->is_on_active_ok && ha_pg_round_is_settled(r->ha->pg);
 }
 
 const char *ha_round_active(const tenant_round *r)

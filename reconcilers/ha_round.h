@@ -26,7 +26,10 @@ void ha_round_observe(tenant_round *r);
 
 /*
  * After the plan ran: layout ha's PostgreSQL roles (ha_pg_round.h): observe, decide, act, move
- * the PostgreSQL VIPs. Does nothing when ha_round_observe did not run.
+ * the PostgreSQL VIPs. Then, on the active node, the app's Redis sync (catalog.h ha_on_active)
+ * when keepalived's notify has not recorded it there (ha.h HA_ON_ACTIVE_FILE) and the app
+ * container runs: event OnActiveRan, or OnActiveFailed and the next round tries again. Does
+ * nothing when ha_round_observe did not run.
  */
 void ha_round_pg(tenant_round *r);
 

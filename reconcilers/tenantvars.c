@@ -9,6 +9,7 @@
 
 #include "lib/cjson.h"
 #include "lib/xalloc.h"
+#include "reconcilers/ha.h"
 
 const char *tv_spec_string(const tv_tenant *t, const char *path)
 {
@@ -429,10 +430,12 @@ static void set_telephony(tv_vars *vars, const tv_tenant *t)
     set_text(vars, "homer_enable", homer ? "true" : "false");
     set_text(vars, "homer_host", homer);
     set_text(vars, "deploy_ha", t->layout == TV_LAYOUT_HA ? "True" : "false");
-    if (t->layout == TV_LAYOUT_HA) {
+    if (t->layout == TV_LAYOUT_HA && ha_vrrp_version(t->spec) == 2) {
         strbuf vrrp = STRBUF_INIT;
 
-        /* always generated: the spec has no field for it (nothing outside omlop reads it) */
+        /* VRRPv2's PASS authentication only (reconcilers/ha.h): with VRRPv3 nothing references
+         * the Secret, so it is not generated. Always the generated name: the spec has no field
+         * for it (nothing outside omlop reads it) */
         strbuf_addf(&vrrp, "%s%s", t->name, DESIRED_SECRET_VRRP);
         set_secret(vars, "vrrp_password", strbuf_str(&vrrp), "password");
         strbuf_release(&vrrp);

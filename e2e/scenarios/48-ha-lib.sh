@@ -8,8 +8,9 @@ HA_VIP=10.237.0.200
 HA_RW=10.237.0.201
 HA_RO=10.237.0.202
 
-# write_ha_tenant FILE TENANT [TAGS]: an ha tenant, h1 main on lab host 1, h2 backup on lab
-# host 2 (TAGS as write_tenant's: "postgresHA=$E2E_PG_TAG" for the real PostgreSQL)
+# write_ha_tenant FILE TENANT [TAGS [VRRP]]: an ha tenant, h1 main on lab host 1, h2 backup on
+# lab host 2 (TAGS as write_tenant's: "postgresHA=$E2E_PG_TAG" for the real PostgreSQL; VRRP:
+# spec.ha.vrrpVersion, absent when empty: the default, 3)
 write_ha_tenant() {
 	write_tenant "$1" "$2" ha "${3:-}" h1:main:1 h2:backup:2
 	cat >>"$1" <<EOF2
@@ -21,6 +22,7 @@ write_ha_tenant() {
     postgresROVIP: $HA_RO
     preferredMain: h1
 EOF2
+	if [[ -n ${4:-} ]]; then echo "    vrrpVersion: $4" >>"$1"; fi
 }
 
 # ha_cleanup: no VIP left on a host (a keepalived killed keeps its address), the link up

@@ -104,6 +104,21 @@ static const rule_case cases[] = {
     {"ha preferredMain ok", HEAD HA_HOSTS HA_SPEC(", preferredMain: b"), NULL, NULL, 0},
     {"ha preferredMain unknown", HEAD HA_HOSTS HA_SPEC(", preferredMain: c"),
      "spec.ha.preferredMain", "\"c\" is not the name of a host", 1},
+    /* spec.ha.vrrpVersion: 2 and 3 only, an integer (the schema's enum and type) */
+    {"ha vrrpVersion 2", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: 2"), NULL, NULL, 0},
+    {"ha vrrpVersion 3", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: 3"), NULL, NULL, 0},
+    {"ha vrrpVersion 1", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: 1"), "spec.ha.vrrpVersion",
+     "unsupported value 1; must be one of: 2, 3", 1},
+    {"ha vrrpVersion 4", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: 4"), "spec.ha.vrrpVersion",
+     "unsupported value 4; must be one of: 2, 3", 1},
+    {"ha vrrpVersion 0", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: 0"), "spec.ha.vrrpVersion",
+     "unsupported value 0", 1},
+    {"ha vrrpVersion x", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: x"), "spec.ha.vrrpVersion",
+     "must be an integer", 1},
+    {"ha vrrpVersion 2.5", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: 2.5"), "spec.ha.vrrpVersion",
+     "must be an integer, got the number 2.5", 1},
+    {"ha vrrpVersion quoted", HEAD HA_HOSTS HA_SPEC(", vrrpVersion: \"2\""), "spec.ha.vrrpVersion",
+     "must be an integer", 1},
     {"spec.ha without layout ha", HEAD AIO HA_SPEC(""), "spec.ha",
      "only used with layout ha (layout is aio)", 1},
     /* hosts */
@@ -333,6 +348,42 @@ static void test_rule_positions(void **state)
     diag_list_free(dl);
 }
 
+/* spec.ha.vrrpVersion: 3 when absent; a bad one reported as file:line:col at its value */
+static void test_ha_vrrp_version_default_and_position(void **state)
+{
+    const schema_set *set = *state;
+    static const char good[] = HEAD HA_HOSTS HA_SPEC("");
+    static const char bad[] = HEAD HA_HOSTS /* lines 5-8 */
+        "  ha:\n"                           /* line 9 */
+        "    vipNIC: ens18\n"
+        "    netaddr: 172.16.101.0/24\n"
+        "    omnileadsVIP: 172.16.101.205\n"
+        "    postgresRWVIP: 172.16.101.206\n"
+        "    postgresROVIP: 172.16.101.207\n"
+        "    vrrpVersion: 4\n"; /* line 15 */
+    ydoc_list docs = YDOC_LIST_INIT;
+    diag_list *dl = diag_list_new();
+    json_object *out = NULL;
+    strbuf text = STRBUF_INIT;
+
+    assert_int_equal(yaml_load_buffer("v.yaml", good, strlen(good), NULL, &docs, dl), 0);
+    assert_int_equal(schema_set_decode(set, docs.docs[0].root, "v.yaml", &out, dl), 0);
+    assert_int_equal(cjson_get_int(out, "spec.ha.vrrpVersion", -1), 3);
+    json_object_put(out);
+    out = NULL;
+    ydoc_list_release(&docs);
+
+    assert_int_equal(yaml_load_buffer("v.yaml", bad, strlen(bad), NULL, &docs, dl), 0);
+    assert_int_equal(schema_set_decode(set, docs.docs[0].root, "v.yaml", &out, dl), OMLOP_EINVAL);
+    assert_null(out);
+    diag_list_format(dl, &text);
+    assert_string_equal(strbuf_str(&text), "v.yaml:15:18: spec.ha.vrrpVersion: unsupported value "
+                                           "4; must be one of: 2, 3\n");
+    strbuf_release(&text);
+    ydoc_list_release(&docs);
+    diag_list_free(dl);
+}
+
 static void test_rules_without_tree(void **state)
 {
     json_object *obj =
@@ -376,6 +427,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_table),
         cmocka_unit_test(test_rule_positions),
+        cmocka_unit_test(test_ha_vrrp_version_default_and_position),
         cmocka_unit_test(test_rules_without_tree),
         cmocka_unit_test(test_cron),
     };

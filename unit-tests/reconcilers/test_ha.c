@@ -1,9 +1,10 @@
 /*
  * Tests for reconcilers/ha: keepalived's start script as desired.c renders it for the ha example
- * (priorities by preferredMain, vrid, the VIP, the password from the Secret, what notify moves
- * and what the track script checks), the script run for real by bash with a fake keepalived, the
- * errors naming spec.ha's fields, the VIP holders read from `ip -o -4 addr show`, the
- * active-node decision and status.ha with the HAHealthy condition.
+ * (priorities by preferredMain, vrid, the VIP, spec.ha.vrrpVersion's VRRPv3 without and VRRPv2
+ * with the password from the Secret, what notify moves and what the track script checks), the
+ * script run for real by bash with a fake keepalived, the errors naming spec.ha's fields, the VIP
+ * holders read from `ip -o -4 addr show`, the active-node decision and status.ha with the HAHealthy
+ * condition.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crds/schema.h"
@@ -124,8 +126,25 @@ static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
         assert_has(s, "\tvirtual_router_id 51\n", "script");
         assert_has(s, "\tinterface ens18\n", "script");
         assert_has(s, "\t\t172.16.101.205/24 dev ens18\n", "script");
-        assert_has(s, "\t\tauth_type PASS\n\t\tauth_pass $pass\n", "script");
-        assert_has(s, "pass=${VRRP_AUTH_PASS:?", "script");
+        /* VRRPv3 with half-second adverts on all three instances: a backup takes over 1.9 s
+         * after the last advert (3 x 0.5 + (256 - 50) / 256 x 0.5); v3 has no authentication,
+         * so none is written (keepalived would ignore it with a warning) */
+        assert_has(s, "global_defs {\n", "script");
+        assert_has(s, "\tvrrp_version 3\n}\n", "script");
+        {
+            int n_adv = 0;
+
+            for (const char *q = strstr(s, "\tadvert_int "); q;
+                 q = strstr(q + 1, "\tadvert_int ")) {
+                n_adv++;
+                if (strncmp(q, "\tadvert_int 0.5\n", 16) != 0)
+                    fail_msg("an instance has another advert_int: %.20s", q);
+            }
+            assert_int_equal(n_adv, 3);
+        }
+        assert_lacks(s, "authentication", "script");
+        assert_lacks(s, "auth_pass", "script");
+        assert_lacks(s, "VRRP_AUTH_PASS", "script");
         assert_has(s, "\tweight -60\n", "script");
         assert_has(s, "\t\tomlop_track\n", "script");
         assert_has(s, "exec keepalived -n -l -D -P -f", "script");
@@ -173,22 +192,19 @@ static void test_ha_keepalived_priorities_follow_preferred_main(void **state)
     json_object_put(t);
 }
 
-static void test_ha_keepalived_container_password_moves_and_tracks(void **state)
+static void test_ha_keepalived_container_moves_and_tracks(void **state)
 {
     json_object *t = example("tenant-ha.yaml");
     desired_state *ds = build(t);
     const desired_container *k = keepalived_of(ds, "aio-a");
-    const desired_env *pw = desired_container_env(k, "VRRP_AUTH_PASS");
     const char *s = k->files[0].content;
     char start[512], stop[512], track[1024];
     int caps = 0;
 
     (void)state;
-    /* the password is a Secret reference, never in the file, never a literal */
-    assert_non_null(pw);
-    assert_null(pw->value);
-    assert_string_equal(pw->secret_name, "tenant-example-7-vrrp");
-    assert_string_equal(pw->secret_key, "password");
+    /* VRRPv3 (the default): no password, so no reference to the Secret <tenant>-vrrp, which
+     * is then never generated (test_ha_keepalived_vrrp_versions has version 2's) */
+    assert_null(desired_container_env(k, "VRRP_AUTH_PASS"));
     for (size_t i = 0; i < k->n_cap_add; i++)
         caps |= (strcmp(k->cap_add[i], "NET_ADMIN") == 0) << 0 |
                 (strcmp(k->cap_add[i], "NET_BROADCAST") == 0) << 1 |
@@ -199,14 +215,24 @@ static void test_ha_keepalived_container_password_moves_and_tracks(void **state)
     assert_string_equal(k->files[0].path, "/etc/omnileads/keepalived-run.sh");
 
     /* notify: MASTER starts the active-only ones in start order, the others stop in reverse */
-    line_after(s, "MASTER)\n\tfor c in", start, sizeof(start));
+    line_after(s, "MASTER)\n\trm -f " HA_ON_ACTIVE_FILE "\n\tfor c in", start, sizeof(start));
     assert_string_equal(start, " oml-asterisk-server oml-asterisk-retrieve-conf oml-ami-server "
                                "oml-uwsgi-server oml-nginx-server oml-cron-server");
-    line_after(s, "BACKUP | FAULT | STOP)\n\tfor c in", stop, sizeof(stop));
+    /* then the app's Redis sync (catalog: omlapp's ha_on_active, 2.X's oml_manage
+     * --redis_sync), recorded only when it succeeded; a move away forgets it */
+    assert_has(s, "; do api \"$c\" start; done\n\tif on_active; then echo ok >" HA_ON_ACTIVE_FILE,
+               "script");
+    assert_has(s,
+               "\"Cmd\":[\"python3\",\"/opt/omnileads/ominicontacto/manage.py\","
+               "\"regenerar_asterisk\"]",
+               "script");
+    assert_has(s, "/libpod/containers/oml-uwsgi-server/exec", "script");
+    line_after(s, "BACKUP | FAULT | STOP)\n\trm -f " HA_ON_ACTIVE_FILE "\n\tfor c in", stop,
+               sizeof(stop));
     assert_string_equal(stop, " oml-cron-server oml-nginx-server oml-uwsgi-server oml-ami-server "
                               "oml-asterisk-retrieve-conf oml-asterisk-server");
     /* track: what serves on both nodes; not the active-only ones, keepalived or monitoring */
-    line_after(s, "container runs\nfor c in", track, sizeof(track));
+    line_after(s, "not counted\" >&2\n\texit 0\n}\nfor c in", track, sizeof(track));
     assert_string_equal(track, " oml-postgresql-server oml-redis-server oml-rabbitmq-server "
                                "oml-rtpengine-server oml-fastagi-server oml-kamailio-server "
                                "oml-websockets-server oml-daphne-server "
@@ -283,7 +309,7 @@ static void test_ha_keepalived_script_runs(void **state)
     n = fread(conf, 1, sizeof(conf) - 1, f);
     conf[n] = '\0';
     fclose(f);
-    assert_has(conf, "\t\tauth_pass 01234567\n", "config");
+    assert_has(conf, "\tvrrp_version 3\n", "config");
     snprintf(path, sizeof(path), "%s/ip.out", dir);
     f = fopen(path, "r");
     assert_non_null(f);
@@ -294,7 +320,7 @@ static void test_ha_keepalived_script_runs(void **state)
     snprintf(path, sizeof(path), "%s/stale", dir);
     if (access(path, F_OK) == 0)
         fail_msg("keepalived started with the old pid files: it would exit as already running");
-    assert_lacks(conf, "89abcdef", "config");
+    assert_lacks(conf, "0123456", "config");
     snprintf(path, sizeof(path), "\tscript \"%s/run/check.sh\"\n", dir);
     assert_has(conf, path, "config");
     snprintf(path, sizeof(path), "%s/run/notify.sh", dir);
@@ -305,12 +331,381 @@ static void test_ha_keepalived_script_runs(void **state)
     fclose(f);
     assert_has(conf, "state=${3:-UNKNOWN}", "notify.sh");
     assert_has(conf, "api \"$c\" start", "notify.sh");
-    /* without the password: refused before keepalived runs */
-    snprintf(cmd, sizeof(cmd), "env -i PATH=%s:/usr/bin:/bin bash %s/run.sh 2>/dev/null", dir, dir);
-    assert_int_not_equal(system(cmd), 0);
+    /* the notify run for real against a fake curl (Podman's API): MASTER starts the six in
+     * order, then the Redis sync (exec create in the app, start, its exit code), recorded */
+    snprintf(path, sizeof(path), "%s/curl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(
+        f,
+        "#!/bin/bash\nurl=${*: -1}\necho \"${url#http://d/v4.0.0/libpod/}\" >>%s/curl.out\n"
+        "case $url in\n*/exec) echo '{\"Id\":\"ab12\"}' ;;\n"
+        "*/exec/ab12/json) echo \"{\\\"ExitCode\\\": $(cat %s/code),\\\"Running\\\":false}\" ;;\n"
+        "esac\nexit 0\n",
+        dir, dir);
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && echo 0 >code && env -i PATH=%s:/usr/bin:/bin bash run/notify.sh "
+             "INSTANCE omlop_x MASTER 100 && cat run/on-active >ok.out",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/curl.out", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(conf, 1, sizeof(conf) - 1, f);
+    conf[n] = '\0';
+    fclose(f);
+    assert_string_equal(conf, "containers/oml-asterisk-server/start\n"
+                              "containers/oml-asterisk-retrieve-conf/start\n"
+                              "containers/oml-ami-server/start\n"
+                              "containers/oml-uwsgi-server/start\n"
+                              "containers/oml-nginx-server/start\n"
+                              "containers/oml-cron-server/start\n"
+                              "containers/oml-uwsgi-server/exec\n"
+                              "exec/ab12/start\n"
+                              "exec/ab12/json\n");
+    /* BACKUP forgets it; a sync that exits 1 is not recorded (omlopd runs it then) */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && grep -qx ok ok.out && env -i PATH=%s:/usr/bin:/bin bash run/notify.sh "
+             "INSTANCE omlop_x BACKUP 50 && test ! -e run/on-active",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && echo 1 >code && env -i PATH=%s:/usr/bin:/bin bash run/notify.sh "
+             "INSTANCE omlop_x MASTER 100 && test ! -e run/on-active && "
+             "test \"$(grep -c ab12/start curl.out)\" = 2",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    /* no password needed any more (VRRPv3 carries none) */
+    snprintf(cmd, sizeof(cmd), "env -i PATH=%s:/usr/bin:/bin bash %s/run.sh", dir, dir);
+    assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     strbuf_release(&script);
+    desired_free(ds);
+    json_object_put(t);
+}
+
+/* Every instance's advert_int and authentication block in s: n_inst instances, each with
+ * advert_int want_adv and (with_auth) the PASS block right after it, never another. */
+static void assert_instances(const char *s, const char *want_adv, int with_auth, int n_inst)
+{
+    static const char auth[] = "\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass $pass\n"
+                               "\t}\n\tvirtual_ipaddress {\n";
+    char want[64];
+    int n_adv = 0, n_auth = 0, n_vrrp = 0;
+
+    snprintf(want, sizeof(want), "\tadvert_int %s\n", want_adv);
+    for (const char *q = strstr(s, "vrrp_instance "); q; q = strstr(q + 1, "vrrp_instance "))
+        n_vrrp++;
+    for (const char *q = strstr(s, "\tadvert_int "); q; q = strstr(q + 1, "\tadvert_int ")) {
+        n_adv++;
+        if (strncmp(q, want, strlen(want)) != 0)
+            fail_msg("an instance has another advert_int: %.20s (want %s)", q, want_adv);
+        if (with_auth && strncmp(q + strlen(want), auth, strlen(auth)) != 0)
+            fail_msg("an instance lacks the PASS block after its advert_int: %.80s", q);
+    }
+    for (const char *q = strstr(s, "authentication"); q; q = strstr(q + 1, "authentication"))
+        n_auth++;
+    assert_int_equal(n_vrrp, n_inst);
+    assert_int_equal(n_adv, n_inst);
+    assert_int_equal(n_auth, with_auth ? n_inst : 0);
+}
+
+/* spec.ha.vrrpVersion: 3 (absent or set) VRRPv3, 0.5 s, no authentication, no Secret; 2 VRRPv2,
+ * 1 s, PASS on all three instances from the Secret <tenant>-vrrp; nothing else renders. */
+static void test_ha_keepalived_vrrp_versions(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    json_object *ha = cjson_get(t, "spec.ha");
+    desired_state *ds;
+    const desired_container *k;
+    const desired_env *pw;
+    omlop_err err = OMLOP_ERR_INIT;
+    desired_options opts = {fixed_ip, NULL, 0, NULL};
+    static const int bad[] = {1, 4, 0, -3, 23};
+    char v3_hash[sizeof(k->spec_hash)];
+
+    (void)state;
+    /* the example leaves it out: the schema's default, 3 */
+    assert_int_equal(cjson_get_int(t, "spec.ha.vrrpVersion", -1), 3);
+    json_object_object_del(ha, "vrrpVersion"); /* a tenant stored before the field: also 3 */
+    for (int round = 0; round < 2; round++) {
+        ds = build(t);
+        for (int h = 0; h < 2; h++) {
+            k = keepalived_of(ds, h ? "aio-b" : "aio-a");
+            assert_has(k->files[0].content, "\tvrrp_version 3\n}\n", "v3 script");
+            assert_instances(k->files[0].content, "0.5", 0, 3);
+            assert_lacks(k->files[0].content, "auth_pass", "v3 script");
+            assert_lacks(k->files[0].content, "VRRP_AUTH_PASS", "v3 script");
+            assert_null(desired_container_env(k, "VRRP_AUTH_PASS"));
+        }
+        memcpy(v3_hash, k->spec_hash, sizeof(v3_hash));
+        desired_free(ds);
+        json_object_object_add(ha, "vrrpVersion", json_object_new_int(3));
+    }
+
+    json_object_object_add(ha, "vrrpVersion", json_object_new_int(2));
+    ds = build(t);
+    for (int h = 0; h < 2; h++) {
+        const char *s;
+
+        k = keepalived_of(ds, h ? "aio-b" : "aio-a");
+        s = k->files[0].content;
+        assert_has(s, "\tvrrp_version 2\n}\n", "v2 script");
+        assert_instances(s, "1", 1, 3);
+        /* the password from the env, cut to 8 characters before the config is written */
+        assert_has(s,
+                   "pass=${VRRP_AUTH_PASS:?VRRP_AUTH_PASS is not set: the Secret "
+                   "tenant-example-7-vrrp key password}\npass=${pass:0:8}\n",
+                   "v2 script");
+        assert_true(strstr(s, "pass=${pass:0:8}") < strstr(s, "keepalived.conf\" <<OMLOP_EOF"));
+        /* a Secret reference, never a literal, never in the file */
+        pw = desired_container_env(k, "VRRP_AUTH_PASS");
+        assert_non_null(pw);
+        assert_null(pw->value);
+        assert_string_equal(pw->secret_name, "tenant-example-7-vrrp");
+        assert_string_equal(pw->secret_key, "password");
+    }
+    /* a change of version changes keepalived's spec hash: it is recreated with the new script */
+    assert_string_not_equal(k->spec_hash, v3_hash);
+    desired_free(ds);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ds = NULL;
+        json_object_object_add(ha, "vrrpVersion", json_object_new_int(bad[i]));
+        assert_int_equal(desired_build(t, &opts, &ds, &err), OMLOP_EINVAL);
+        if (!strstr(err.msg, "spec.ha.vrrpVersion"))
+            fail_msg("vrrpVersion %d: \"%s\" does not name spec.ha.vrrpVersion", bad[i], err.msg);
+        desired_free(ds);
+        omlop_err_clear(&err);
+    }
+    json_object_put(t);
+}
+
+/* dir/run.sh: script s writing into dir/run instead of /run/omlop-keepalived, with a fake
+ * keepalived (copies its config to dir/conf.out) and a fake ip in dir. */
+static void stage_script(const char *s, const char *dir)
+{
+    strbuf script = STRBUF_INIT;
+    char path[512];
+    FILE *f;
+
+    for (const char *p = s, *q; *p; p = q + strlen("/run/omlop-keepalived")) {
+        q = strstr(p, "/run/omlop-keepalived");
+        if (!q) {
+            strbuf_adds(&script, p);
+            break;
+        }
+        strbuf_add(&script, p, (size_t)(q - p));
+        strbuf_addf(&script, "%s/run", dir);
+    }
+    snprintf(path, sizeof(path), "%s/run.sh", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(strbuf_str(&script), f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/keepalived", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" %s/conf.out; "
+            "shift; done\n",
+            dir);
+    fclose(f);
+    chmod(path, 0755);
+    snprintf(path, sizeof(path), "%s/ip", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexit 0\n", f);
+    fclose(f);
+    chmod(path, 0755);
+    strbuf_release(&script);
+}
+
+/* Run dir/run.sh with env (NAME=value words, or ""); its exit status; the config into conf
+ * (empty when none was written), stderr into errs. */
+static int run_script(const char *dir, const char *env, char *conf, size_t size, char *errs,
+                      size_t esize)
+{
+    char cmd[2048], path[512];
+    FILE *f;
+    size_t n;
+    int rc;
+
+    snprintf(cmd, sizeof(cmd),
+             "rm -f %s/conf.out; env -i PATH=%s:/usr/bin:/bin %s bash %s/run.sh "
+             "2>%s/err.out",
+             dir, dir, env, dir, dir);
+    rc = system(cmd);
+    conf[0] = errs[0] = '\0';
+    snprintf(path, sizeof(path), "%s/conf.out", dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        n = fread(conf, 1, size - 1, f);
+        conf[n] = '\0';
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "%s/err.out", dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        n = fread(errs, 1, esize - 1, f);
+        errs[n] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* VRRPv2's script run by bash: the env's password cut to 8 characters lands in all three
+ * instances of the config (not in the script); no password, or one keepalived's config would
+ * read as syntax in its first 8 characters, stops it before keepalived starts, without showing
+ * the value. */
+static void test_ha_keepalived_v2_script_runs(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds;
+    const char *s;
+    char dir[] = "/tmp/omlop-test-ha2-XXXXXX", cmd[600], conf[8192], errs[1024];
+    int n = 0;
+
+    (void)state;
+    json_object_object_add(cjson_get(t, "spec.ha"), "vrrpVersion", json_object_new_int(2));
+    ds = build(t);
+    s = keepalived_of(ds, "aio-b")->files[0].content;
+    assert_non_null(mkdtemp(dir));
+    stage_script(s, dir);
+
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS=0123456789abcdef", conf, sizeof(conf), errs, sizeof(errs)),
+        0);
+    for (const char *q = strstr(conf, "\t\tauth_pass 01234567\n"); q;
+         q = strstr(q + 1, "\t\tauth_pass 01234567\n"))
+        n++;
+    assert_int_equal(n, 3);
+    assert_lacks(conf, "012345678", "config");
+    assert_lacks(conf, "$pass", "config");
+    assert_has(conf, "\tvrrp_version 2\n", "config");
+    /* exactly 8, and a bad character past the 8th is cut off before the check */
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS=abcdefgh", conf, sizeof(conf), errs, sizeof(errs)), 0);
+    assert_has(conf, "\t\tauth_pass abcdefgh\n", "config");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS='ab.-_x=Z}{ $'", conf, sizeof(conf), errs, sizeof(errs)),
+        0);
+    assert_has(conf, "\t\tauth_pass ab.-_x=Z\n", "config");
+    /* shorter than 8: all of it */
+    assert_int_equal(run_script(dir, "VRRP_AUTH_PASS=abc", conf, sizeof(conf), errs, sizeof(errs)),
+                     0);
+    assert_has(conf, "\t\tauth_pass abc\n", "config");
+    /* no password, an empty one, one with a brace or a space in its first 8 characters */
+    assert_int_equal(run_script(dir, "", conf, sizeof(conf), errs, sizeof(errs)) != 0, 1);
+    assert_string_equal(conf, "");
+    assert_has(errs, "tenant-example-7-vrrp", "stderr");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS=", conf, sizeof(conf), errs, sizeof(errs)) != 0, 1);
+    assert_string_equal(conf, "");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS='secr}t99'", conf, sizeof(conf), errs, sizeof(errs)) != 0,
+        1);
+    assert_string_equal(conf, "");
+    assert_has(errs, "the Secret tenant-example-7-vrrp key password", "stderr");
+    assert_lacks(errs, "secr", "stderr");
+    assert_int_equal(
+        run_script(dir, "VRRP_AUTH_PASS='pa ss'", conf, sizeof(conf), errs, sizeof(errs)) != 0, 1);
+    assert_string_equal(conf, "");
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    desired_free(ds);
+    json_object_put(t);
+}
+
+/* The track script run by bash against a fake curl (Podman's list of running containers):
+ * one call; every tracked container must be listed by its exact name; an API that does not
+ * answer is not counted against the node. keepalived's bound on it is above the call's. */
+static void test_ha_track_script_runs(void **state)
+{
+    static const char *const tracked[] = {
+        "oml-postgresql-server", "oml-redis-server",   "oml-rabbitmq-server",
+        "oml-rtpengine-server",  "oml-fastagi-server", "oml-kamailio-server",
+        "oml-websockets-server", "oml-daphne-server",  "oml-interaction_processor-server",
+    };
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds = build(t);
+    const char *s = keepalived_of(ds, "aio-a")->files[0].content;
+    char dir[] = "/tmp/omlop-test-hat-XXXXXX", path[512], cmd[1024], conf[8192], errs[1024];
+    strbuf list = STRBUF_INIT;
+    FILE *f;
+
+    (void)state;
+    assert_has(s, "\ttimeout " HA_TRACK_TIMEOUT "\n", "script");
+    assert_true(atoi(HA_TRACK_API_TIMEOUT) < atoi(HA_TRACK_TIMEOUT));
+    assert_non_null(mkdtemp(dir));
+    stage_script(s, dir);
+    assert_int_equal(run_script(dir, "", conf, sizeof(conf), errs, sizeof(errs)), 0);
+    /* the fake curl: counts its calls, prints dir/list, fails (as on a timeout) without it */
+    snprintf(path, sizeof(path), "%s/curl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\necho x >>%s/calls\ncase \"$*\" in *containers/json*) ;; *) exit 9 ;; "
+            "esac\n[ -e %s/list ] || exit 28\ncat %s/list\n",
+            dir, dir, dir);
+    fclose(f);
+    chmod(path, 0755);
+    for (int round = 0; round < 7; round++) {
+        int want;
+
+        strbuf_reset(&list);
+        strbuf_adds(&list, "[");
+        for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++) {
+            const char *name = tracked[i];
+            char other[128];
+
+            if (i == 4 && round == 2)
+                continue; /* one not running */
+            if (i == 4 && round == 3) {
+                snprintf(other, sizeof(other), "%s-old", name); /* a longer name is not it */
+                name = other;
+            }
+            if (i == 4 && round == 4)
+                name = "oml-fastagi"; /* nor a shorter one */
+            strbuf_addf(&list, "%s{\"Id\":\"%zu\",\"Names\":%s[\"%s\"],\"State\":\"running\"}",
+                        i ? "," : "", i, round == 1 ? " " : "", name);
+        }
+        strbuf_adds(&list, ",{\"Names\":[\"oml-nginx-server\"]}]\n");
+        snprintf(path, sizeof(path), "%s/list", dir);
+        if (round == 5) {
+            unlink(path); /* the API does not answer: not counted */
+        } else {
+            f = fopen(path, "w");
+            assert_non_null(f);
+            fputs(strbuf_str(&list), f);
+            fclose(f);
+        }
+        if (round == 6) { /* no list at all (an empty answer): every tracked one is missing */
+            f = fopen(path, "w");
+            assert_non_null(f);
+            fclose(f);
+        }
+        want = round == 2 || round == 3 || round == 4 || round == 6;
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && rm -f calls && env -i PATH=%s:/usr/bin:/bin bash run/check.sh "
+                 "2>err.out; rc=$?; [ \"$(wc -l <calls)\" = 1 ] || exit 99; exit $rc",
+                 dir, dir);
+        {
+            int rc = system(cmd);
+
+            assert_true(WIFEXITED(rc));
+            if (WEXITSTATUS(rc) != want)
+                fail_msg("round %d: check.sh exited %d, want %d", round, WEXITSTATUS(rc), want);
+        }
+        if (round == 5) { /* it says why it passed */
+            snprintf(cmd, sizeof(cmd), "grep -q 'did not answer: not counted' %s/err.out", dir);
+            assert_int_equal(system(cmd), 0);
+        }
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    strbuf_release(&list);
     desired_free(ds);
     json_object_put(t);
 }
@@ -334,8 +729,19 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ha_keepalived_params p = {"t", "h",    cases[i].nic, cases[i].vip, cases[i].netaddr,
-                                  1,   active, NULL,         NULL,         NULL};
+        ha_keepalived_params p = {"t",
+                                  "h",
+                                  cases[i].nic,
+                                  cases[i].vip,
+                                  cases[i].netaddr,
+                                  1,
+                                  active,
+                                  NULL,
+                                  NULL,
+                                  NULL,
+                                  NULL,
+                                  NULL,
+                                  3};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
@@ -345,8 +751,8 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
     {
         /* at the edges: /32 and /1 are prefixes, a container name with a quote is not */
         static const char *const bad[] = {"oml-x'server", NULL};
-        ha_keepalived_params p = {"t", "h",    "eth0.10", "10.0.0.5", "10.0.0.5/32",
-                                  0,   active, NULL,      NULL,       NULL};
+        ha_keepalived_params p = {"t",  "h",  "eth0.10", "10.0.0.5", "10.0.0.5/32", 0, active,
+                                  NULL, NULL, NULL,      NULL,       NULL,          3};
         omlop_err err = OMLOP_ERR_INIT;
 
         assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
@@ -356,6 +762,33 @@ static void test_ha_keepalived_bad_values_name_the_field(void **state)
         p.tracked = bad;
         assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
         assert_non_null(strstr(err.msg, "oml-x'server"));
+        p.tracked = NULL;
+    }
+    {
+        /* the on-active command goes into JSON inside single quotes: a quote, a space or a
+         * backslash in a word is refused (naming the word); paths and options are not */
+        static const char *const ok[] = {"python3", "/opt/x/manage.py", "--a=b,c:d", NULL};
+        static const char *const quote[] = {"sh", "-c", "x'y", NULL};
+        static const char *const space[] = {"echo", "a b", NULL};
+        static const char *const dq[] = {"echo", "a\"b", NULL};
+        ha_keepalived_params p = {"t",       "h",    "eth0", "10.0.0.5", "10.0.0.0/24",
+                                  0,         active, NULL,   NULL,       NULL,
+                                  "oml-app", ok,     3};
+        omlop_err err = OMLOP_ERR_INIT;
+
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), 0);
+        assert_has(strbuf_str(&out), "\"Cmd\":[\"python3\",\"/opt/x/manage.py\",\"--a=b,c:d\"]",
+                   "script");
+        p.on_active = quote;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        assert_non_null(strstr(err.msg, "\"x'y\""));
+        p.on_active = space;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        p.on_active = dq;
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
+        p.on_active = ok;
+        p.on_active_container = "oml app";
+        assert_int_equal(ha_keepalived_render(&p, &out, &err), OMLOP_EINVAL);
     }
     strbuf_release(&out);
 }
@@ -523,7 +956,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ha_keepalived_priorities_follow_preferred_main),
-        cmocka_unit_test(test_ha_keepalived_container_password_moves_and_tracks),
+        cmocka_unit_test(test_ha_keepalived_container_moves_and_tracks),
+        cmocka_unit_test(test_ha_keepalived_vrrp_versions),
+        cmocka_unit_test(test_ha_keepalived_v2_script_runs),
+        cmocka_unit_test(test_ha_track_script_runs),
         cmocka_unit_test(test_ha_keepalived_script_runs),
         cmocka_unit_test(test_ha_keepalived_bad_values_name_the_field),
         cmocka_unit_test(test_ha_addr_held_reads_ip_output),
