@@ -38,7 +38,7 @@ ha_cleanup() {
 }
 
 holds_vip() { # N: lab host N has HA_VIP on a link
-	lab "$1" ip -o -4 addr show | grep -q " inet $HA_VIP/"
+	holds_addr "$1" "$HA_VIP"
 }
 
 # wait_vip N SECONDS: until HA_VIP is on lab host N (polled every 0.1 s); prints the seconds
@@ -119,7 +119,11 @@ wait_ha_status() {
 PG_C=oml-postgresql-server
 
 holds_addr() { # N ADDR: lab host N has ADDR on a link
-	lab "$1" ip -o -4 addr show | grep -q " inet $2/"
+	local out
+	# read whole, then searched: under pipefail, `ip | grep -q` fails when grep stops at the
+	# match before ip has written the rest (SIGPIPE), though the address is there
+	out=$(lab "$1" ip -o -4 addr show) || return 1
+	grep -q " inet $2/" <<<"$out"
 }
 
 # wait_addr N ADDR SECONDS: until ADDR is on lab host N (polled every 0.1 s); prints the seconds
