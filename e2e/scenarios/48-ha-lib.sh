@@ -37,6 +37,16 @@ ha_cleanup() {
 	done
 }
 
+# vip_report: where HA_VIP is and what each node's keepalived said last (for a failure)
+vip_report() {
+	local n
+	for n in 1 2; do
+		if holds_vip "$n"; then echo "lab host $n holds $HA_VIP"; else echo "lab host $n does not hold $HA_VIP"; fi
+		echo "keepalived on lab host $n, last lines:"
+		lab "$n" podman logs --tail 12 oml-keepalived 2>&1 | sed 's/^/    /' || true
+	done
+}
+
 holds_vip() { # N: lab host N has HA_VIP on a link
 	holds_addr "$1" "$HA_VIP"
 }
