@@ -247,21 +247,16 @@ static void test_ha_keepalived_container_moves_and_tracks(void **state)
     json_object_put(t);
 }
 
-/* The script run by bash with a fake keepalived that keeps its config: the heredocs expand
- * what they must ($d, $pass cut to 8 characters) and keep the rest literal ($3, $c). */
-static void test_ha_keepalived_script_runs(void **state)
+/* dir/run.sh: script s writing into dir/run instead of /run/omlop-keepalived, with a fake
+ * keepalived (copies its config to dir/conf.out; touches dir/stale when the pid files of a
+ * killed one were left) and a fake ip that only logs its arguments to dir/ip.out (the script
+ * must not touch this machine's addresses). */
+static void stage_script(const char *s, const char *dir)
 {
-    json_object *t = example("tenant-ha.yaml");
-    desired_state *ds = build(t);
-    const char *s = keepalived_of(ds, "aio-a")->files[0].content;
-    char dir[] = "/tmp/omlop-test-ha-XXXXXX", path[512], cmd[2048], conf[8192], ips[1024];
     strbuf script = STRBUF_INIT;
+    char path[512];
     FILE *f;
-    size_t n;
 
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    /* the same script, writing into dir instead of /run/omlop-keepalived */
     for (const char *p = s, *q; *p; p = q + strlen("/run/omlop-keepalived")) {
         q = strstr(p, "/run/omlop-keepalived");
         if (!q) {
@@ -279,7 +274,6 @@ static void test_ha_keepalived_script_runs(void **state)
     snprintf(path, sizeof(path), "%s/keepalived", dir);
     f = fopen(path, "w");
     assert_non_null(f);
-    /* the fake: copy the file after -f to conf.out; say whether pid files were left */
     fprintf(f,
             "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" %s/conf.out; "
             "shift; done\n"
@@ -287,13 +281,29 @@ static void test_ha_keepalived_script_runs(void **state)
             dir, dir, dir, dir);
     fclose(f);
     chmod(path, 0755);
-    /* a fake ip too: the script must not touch this machine's addresses */
     snprintf(path, sizeof(path), "%s/ip", dir);
     f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f, "#!/bin/sh\necho \"$*\" >>%s/ip.out\n", dir);
     fclose(f);
     chmod(path, 0755);
+    strbuf_release(&script);
+}
+
+/* The script run by bash with a fake keepalived that keeps its config: the heredocs expand
+ * what they must ($d, $pass cut to 8 characters) and keep the rest literal ($3, $c). */
+static void test_ha_keepalived_script_runs(void **state)
+{
+    json_object *t = example("tenant-ha.yaml");
+    desired_state *ds = build(t);
+    const char *s = keepalived_of(ds, "aio-a")->files[0].content;
+    char dir[] = "/tmp/omlop-test-ha-XXXXXX", path[512], cmd[2048], conf[8192], ips[1024];
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    stage_script(s, dir);
     /* a restarted container: the killed keepalived's pid files are still there */
     snprintf(cmd, sizeof(cmd),
              "mkdir -p %s/run && echo 1 >%s/run/keepalived.pid && echo 7 >%s/run/vrrp.pid", dir,
@@ -382,7 +392,6 @@ static void test_ha_keepalived_script_runs(void **state)
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-    strbuf_release(&script);
     desired_free(ds);
     json_object_put(t);
 }
@@ -482,46 +491,6 @@ static void test_ha_keepalived_vrrp_versions(void **state)
         omlop_err_clear(&err);
     }
     json_object_put(t);
-}
-
-/* dir/run.sh: script s writing into dir/run instead of /run/omlop-keepalived, with a fake
- * keepalived (copies its config to dir/conf.out) and a fake ip in dir. */
-static void stage_script(const char *s, const char *dir)
-{
-    strbuf script = STRBUF_INIT;
-    char path[512];
-    FILE *f;
-
-    for (const char *p = s, *q; *p; p = q + strlen("/run/omlop-keepalived")) {
-        q = strstr(p, "/run/omlop-keepalived");
-        if (!q) {
-            strbuf_adds(&script, p);
-            break;
-        }
-        strbuf_add(&script, p, (size_t)(q - p));
-        strbuf_addf(&script, "%s/run", dir);
-    }
-    snprintf(path, sizeof(path), "%s/run.sh", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(strbuf_str(&script), f);
-    fclose(f);
-    snprintf(path, sizeof(path), "%s/keepalived", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" %s/conf.out; "
-            "shift; done\n",
-            dir);
-    fclose(f);
-    chmod(path, 0755);
-    snprintf(path, sizeof(path), "%s/ip", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("#!/bin/sh\nexit 0\n", f);
-    fclose(f);
-    chmod(path, 0755);
-    strbuf_release(&script);
 }
 
 /* Run dir/run.sh with env (NAME=value words, or ""); its exit status; the config into conf
