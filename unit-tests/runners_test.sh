@@ -172,15 +172,29 @@ e2e() { # DIR [ARG...]: e2e/run on fake scenarios with the fake lab
 		OMLOP_E2E_TIMEOUT=20 e2e/run "$@"
 }
 
-if [[ $(id -u) -eq 0 ]]; then
-	expect "e2e: all pass" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/ok"
-	if e2e "$T/ok" 2>&1 | grep -qx "e2e: not executable, so not run (their headers say why): 30-kept-out"; then
+# tally NAME WHY RC: one case, passed when RC is 0, else failed, saying WHY
+tally() {
+	if (($3 == 0)); then
 		passed=$((passed + 1))
-		echo "ok   e2e: a scenario that is not executable is named"
+		echo "ok   $1"
 	else
 		failed=$((failed + 1))
-		echo "FAIL e2e: a scenario that is not executable is not named"
+		echo "FAIL $1: $2"
 	fi
+}
+
+# e2e_prints NAME LINE DIR [ARG...]: e2e/run on fake scenarios prints the whole line LINE
+e2e_prints() {
+	local name=$1 line=$2 rc=0
+	shift 2
+	e2e "$@" 2>&1 | grep -qx -- "$line" || rc=1
+	tally "$name" "no line '$line'" "$rc"
+}
+
+if [[ $(id -u) -eq 0 ]]; then
+	expect "e2e: all pass" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/ok"
+	e2e_prints "e2e: a scenario that is not executable is named" \
+		"e2e: not executable, so not run (their headers say why): 30-kept-out" "$T/ok"
 	expect "e2e: a pattern selects" 0 "e2e: 1 passed, 0 failed, 0 skipped" e2e "$T/ok" 20-
 	expect "e2e: a skipped scenario fails the run" 1 "e2e: 1 passed, 0 failed, 1 skipped" \
 		e2e "$T/skip"
@@ -189,43 +203,26 @@ if [[ $(id -u) -eq 0 ]]; then
 		OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$T/skip" OMLOP_E2E_LOGDIR="$T/log" e2e/run
 	expect "e2e: a failed scenario fails the run" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
 		e2e "$T/fail"
-	if e2e "$T/longfail" 2>&1 | grep -qx "    FAIL: the verdict line"; then
-		passed=$((passed + 1))
-		echo "ok   e2e: a failed scenario's verdict is shown above its log's tail"
-	else
-		failed=$((failed + 1))
-		echo "FAIL e2e: a failed scenario's verdict is not shown when its log is long"
-	fi
+	e2e_prints "e2e: a failed scenario's verdict is shown above its log's tail" \
+		"    FAIL: the verdict line" "$T/longfail"
 	rm -f "$T"/*.started "$T"/*.host1
 	expect "e2e: two lanes run side by side" 0 "e2e: 2 passed, 0 failed, 0 skipped" e2e "$T/lanes"
-	if [[ $(cat "$T/lab-up.n") == 5 && $(cat "$T/a.host1") == "10.237.0.11 3" &&
-		$(cat "$T/b.host1") == "10.237.0.14 2" ]]; then
-		passed=$((passed + 1))
-		echo "ok   e2e: lane 1 sees hosts 1-3, lane 2 the two after them (lab of 5)"
-	else
-		failed=$((failed + 1))
-		echo "FAIL e2e: lanes: lab of $(cat "$T/lab-up.n"), lane 1 host1 $(cat "$T/a.host1"), lane 2 host1 $(cat "$T/b.host1")"
-	fi
+	rc=0
+	[[ $(cat "$T/lab-up.n") == 5 && $(cat "$T/a.host1") == "10.237.0.11 3" &&
+		$(cat "$T/b.host1") == "10.237.0.14 2" ]] || rc=1
+	tally "e2e: lane 1 sees hosts 1-3, lane 2 the two after them (lab of 5)" \
+		"lab of $(cat "$T/lab-up.n"), lane 1 host1 $(cat "$T/a.host1"), lane 2 host1 $(cat "$T/b.host1")" "$rc"
 	rm -f "$T"/*.started
 	expect "e2e: OMLOP_E2E_LANES=1 runs one after the other" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
 		env OMLOP_E2E_LANES=1 OMLOP_E2E_LAB="$T/lab" OMLOP_E2E_LOCK="$T/e2e.lock" OMLOP_E2E_SCENARIOS="$T/lanes" \
 		OMLOP_E2E_LOGDIR="$T/log" OMLOP_E2E_TIMEOUT=20 e2e/run
-	if [[ $(cat "$T/lab-up.n") == 3 ]]; then
-		passed=$((passed + 1))
-		echo "ok   e2e: OMLOP_E2E_LANES=1 brings up the first lane's hosts only"
-	else
-		failed=$((failed + 1))
-		echo "FAIL e2e: OMLOP_E2E_LANES=1 brought up $(cat "$T/lab-up.n") hosts, want 3"
-	fi
+	rc=0
+	[[ $(cat "$T/lab-up.n") == 3 ]] || rc=1
+	tally "e2e: OMLOP_E2E_LANES=1 brings up the first lane's hosts only" \
+		"it brought up $(cat "$T/lab-up.n") hosts, want 3" "$rc"
 	expect "e2e: a failure in lane 2 fails the run" 1 "e2e: 1 passed, 1 failed, 0 skipped" \
 		e2e "$T/lanefail"
-	if e2e "$T/lanefail" 2>&1 | grep -qx "    FAIL: lane 2 verdict"; then
-		passed=$((passed + 1))
-		echo "ok   e2e: a lane 2 failure's verdict is shown"
-	else
-		failed=$((failed + 1))
-		echo "FAIL e2e: a lane 2 failure's verdict is not shown"
-	fi
+	e2e_prints "e2e: a lane 2 failure's verdict is shown" "    FAIL: lane 2 verdict" "$T/lanefail"
 	expect "e2e: no scenario fails the run" 1 "e2e: 0 passed, 0 failed, 0 skipped" e2e "$T/none"
 	expect "e2e: a pattern matching nothing fails" 1 "e2e: 0 passed, 0 failed, 0 skipped" \
 		e2e "$T/ok" no-such
