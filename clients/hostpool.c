@@ -183,7 +183,13 @@ static void watch_end(void *ud, const omlop_err *why)
 
 /* ---- hosts ---------------------------------------------------------------------------- */
 
-static void access_key(const hostpool_access *a, char out[CJSON_HASH_HEX_LEN + 1])
+static int access_keepalive_ms(const hostpool *p, const hostpool_access *a)
+{
+    return a->keepalive_interval_ms > 0 ? a->keepalive_interval_ms : p->o.keepalive_interval_ms;
+}
+
+static void access_key(const hostpool *p, const hostpool_access *a,
+                       char out[CJSON_HASH_HEX_LEN + 1])
 {
     json_object *o = json_object_new_object();
 
@@ -195,6 +201,7 @@ static void access_key(const hostpool_access *a, char out[CJSON_HASH_HEX_LEN + 1
     json_object_object_add(o, "hostKey",
                            json_object_new_string(a->known_host_key ? a->known_host_key : ""));
     json_object_object_add(o, "socket", json_object_new_string(a->socket ? a->socket : ""));
+    json_object_object_add(o, "keepalive", json_object_new_int(access_keepalive_ms(p, a)));
     cjson_hash(o, out);
     json_object_put(o);
 }
@@ -252,6 +259,8 @@ static int host_new(hostpool *p, const hostpool_access *a, const char *key, host
     cfg.connect_timeout_ms = p->o.connect_timeout_ms;
     cfg.is_spec_advice = 1; /* the user fixes the Tenant's spec or omlopd's config, not flags */
     cfg.backoff_max_ms = p->o.retry_max_ms;
+    cfg.keepalive_interval_ms = access_keepalive_ms(p, a);
+    cfg.keepalive_count_max = p->o.keepalive_count_max;
     cfg.loop = p->loop;
     cfg.on_state = on_state;
     cfg.state_ud = h;
@@ -299,7 +308,7 @@ int hostpool_acquire(hostpool *p, const char *tenant, const hostpool_access *a, 
     int rc;
 
     *out = NULL;
-    access_key(a, key);
+    access_key(p, a, key);
     pthread_mutex_lock(&p->lock);
     h = host_find(p, key);
     if (h)
@@ -362,7 +371,7 @@ int hostpool_host_matches(const hostpool_host *h, const hostpool_access *a)
 {
     char key[CJSON_HASH_HEX_LEN + 1];
 
-    access_key(a, key);
+    access_key(h->pool, a, key);
     return strcmp(key, h->key) == 0;
 }
 

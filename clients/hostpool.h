@@ -60,6 +60,10 @@ typedef struct hostpool_options {
     int linger_ms;          /* a pool host without users is closed after this; 0: 30000 */
     int connect_timeout_ms; /* TCP connect + handshake + auth; 0: ssh.h's default */
     int retry_max_ms;       /* cap of the reconnect backoff; 0: 5000 (a host back is seen soon) */
+    /* SSH liveness (ssh.h): a keepalive after this long without a sign of life, the host lost
+     * after keepalive_count_max such intervals; 0: ssh.h's defaults (10000, 3) */
+    int keepalive_interval_ms;
+    int keepalive_count_max;
     const char *known_hosts_file; /* verifies hosts without a host key; NULL: refused (copied) */
     const char *tenant_label;     /* the container label naming its tenant (copied) */
     const char *filter_label;     /* "key=value" every followed container has; NULL: none */
@@ -77,6 +81,9 @@ typedef struct hostpool_access {
     const char *identity;       /* private key text or its base64 */
     const char *known_host_key; /* expected host key(s), or NULL: known_hosts_file decides */
     const char *socket;         /* Podman socket on the host; NULL: the default */
+    /* this user's keepalive interval (a layout ha tenant's shorter one); 0: the pool's. Part of
+     * the settings: users asking for another interval get a pool host of their own */
+    int keepalive_interval_ms;
 } hostpool_access;
 
 /* What the pool holds (tests, benchmarks). */

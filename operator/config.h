@@ -26,6 +26,9 @@
  *   --connect-timeout D     connectTimeout   10s (a host's SSH connection, per round)
  *   --known-hosts FILE      knownHostsFile   (none) verifies hosts without knownHostKey
  *   --public-ip-url URL     publicIPURL      https://ipinfo.io/ip (hosts ask it their public IP)
+ *   --ssh-keepalive D       sshKeepalive     10s (a keepalive to a host silent this long)
+ *   --ssh-keepalive-count N sshKeepaliveCount 3 (silent intervals before a host is lost)
+ *   --ha-ssh-keepalive D    haSSHKeepalive   2s (the interval for layout ha tenants' hosts)
  *
  * The security rule (config_check): listening anywhere but loopback needs TLS
  * (--tls-cert and --tls-key) and --tokens; without --tokens only loopback and

@@ -94,6 +94,9 @@ void manager_options_default(manager_options *o)
     o->workers = MANAGER_DEFAULT_WORKERS;
     o->resync_s = MANAGER_DEFAULT_RESYNC_S;
     o->event_ttl_s = MANAGER_DEFAULT_EVENT_TTL_S;
+    o->ssh_keepalive_ms = MANAGER_DEFAULT_SSH_KEEPALIVE_MS;
+    o->ssh_keepalive_count = MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT;
+    o->ha_ssh_keepalive_ms = MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS;
 }
 
 void manager_usage(FILE *out)
@@ -125,6 +128,15 @@ void manager_usage(FILE *out)
                  "                                 unchanged running components this often (120)\n"
                  "  --ssh-threads N                sshThreads: threads that drive every host's\n"
                  "                                 SSH session (default: one per CPU)\n"
+                 "  --ssh-keepalive DURATION       sshKeepalive: a keepalive goes to a host\n"
+                 "                                 silent this long (10s; 500ms..600s)\n"
+                 "  --ssh-keepalive-count N        sshKeepaliveCount: a host silent for N such\n"
+                 "                                 intervals is lost: its rounds stop waiting\n"
+                 "                                 and it is reconnected (3; 1..100)\n"
+                 "  --ha-ssh-keepalive DURATION    haSSHKeepalive: the interval for the hosts\n"
+                 "                                 of layout ha tenants, whose PostgreSQL\n"
+                 "                                 failover waits for a cut-off primary's\n"
+                 "                                 host to count as lost (2s; 500ms..600s)\n"
                  "  --tls-renew-before-fraction F  tlsRenewBeforeFraction: renew a certificate\n"
                  "                                 omlop issues (selfsigned, acme) when this\n"
                  "                                 fraction of its lifetime remains, strictly\n"
@@ -233,7 +245,7 @@ static void host_view_free(manager *m, host_view *v)
     free(v);
 }
 
-static hostpool_access pool_access(const tenant_host_access *a)
+static hostpool_access pool_access(const manager *m, const tenant_host_access *a)
 {
     hostpool_access pa = {
         .name = a->host,
@@ -243,6 +255,7 @@ static hostpool_access pool_access(const tenant_host_access *a)
         .identity = a->identity,
         .known_host_key = a->known_host_key,
         .socket = a->socket,
+        .keepalive_interval_ms = a->is_ha ? m->opts.ha_ssh_keepalive_ms : 0,
     };
 
     return pa;
@@ -334,7 +347,7 @@ static int host_get(void *ctx, const tenant_host_access *a, tenant_host_conn *ou
                     tenant_host_info *info, omlop_err *err)
 {
     manager *m = ctx;
-    hostpool_access pa = pool_access(a);
+    hostpool_access pa = pool_access(m, a);
     host_view **p, *v = NULL, *stale = NULL;
     ssh_conn_status st;
     int timeout =
@@ -914,6 +927,12 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
         m->opts.resync_s = MANAGER_DEFAULT_RESYNC_S;
     if (m->opts.event_ttl_s < 1)
         m->opts.event_ttl_s = MANAGER_DEFAULT_EVENT_TTL_S;
+    if (m->opts.ssh_keepalive_ms < 1)
+        m->opts.ssh_keepalive_ms = MANAGER_DEFAULT_SSH_KEEPALIVE_MS;
+    if (m->opts.ssh_keepalive_count < 1)
+        m->opts.ssh_keepalive_count = MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT;
+    if (m->opts.ha_ssh_keepalive_ms < 1)
+        m->opts.ha_ssh_keepalive_ms = MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS;
     workqueue_options_default(&qo);
     qo.backoff_base_ms = QUEUE_BACKOFF_BASE_MS;
     qo.backoff_max_ms = QUEUE_BACKOFF_MAX_MS;
@@ -921,6 +940,8 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
     memset(&po, 0, sizeof(po));
     po.shards = m->opts.ssh_threads;
     po.connect_timeout_ms = m->opts.connect_timeout_ms;
+    po.keepalive_interval_ms = m->opts.ssh_keepalive_ms;
+    po.keepalive_count_max = m->opts.ssh_keepalive_count;
     po.known_hosts_file = m->opts.known_hosts_file;
     po.tenant_label = OMLOP_LABEL_TENANT;
     po.filter_label = OMLOP_LABEL_MANAGED_BY "=" OMLOP_MANAGER_NAME;

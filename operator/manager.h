@@ -64,6 +64,10 @@
 #define MANAGER_MAX_WORKERS      64
 /* Events are kept this long after they were last raised (kube-apiserver's --event-ttl). */
 #define MANAGER_DEFAULT_EVENT_TTL_S 3600
+/* 30 s of silence before a host counts as lost; 6 s for the hosts of a layout ha tenant */
+#define MANAGER_DEFAULT_SSH_KEEPALIVE_MS    10000
+#define MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT 3
+#define MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS 2000
 
 typedef struct manager manager;
 
@@ -77,6 +81,13 @@ typedef struct manager_options {
     char *known_hosts_file; /* verifies hosts whose spec has no knownHostKey; NULL: refused */
     int event_ttl_s;        /* an Event not raised again for this long is deleted; 0: 3600 */
     int ssh_threads;        /* SSH pump threads shared by every host; 0: one per CPU */
+    /* SSH liveness: a keepalive after ssh_keepalive_ms without a sign of life from a host, the
+     * host lost after ssh_keepalive_count such intervals (clients/ssh.h); the hosts of layout
+     * ha tenants use ha_ssh_keepalive_ms instead: a primary cut off is failed over only once
+     * omlopd counts its host lost (reconcilers/ha_pg.h) */
+    int ssh_keepalive_ms;    /* 0: MANAGER_DEFAULT_SSH_KEEPALIVE_MS */
+    int ssh_keepalive_count; /* 0: MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT */
+    int ha_ssh_keepalive_ms; /* 0: MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS */
     /* how old a verification of a host's images, files and readiness may be before a
      * no-change round repeats it (reconcilers/tenant_memo.h); 0: the defaults 600, 300, 120 */
     int verify_images_s, verify_files_s, verify_ready_s;

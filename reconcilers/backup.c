@@ -243,7 +243,7 @@ podman_client *backup_host_connect(const backup_env *env, secrets_ctx *sc, const
     te.host_ctx = env->host_ctx;
     memset(&h, 0, sizeof(h));
     h.name = host;
-    tenant_round_host_connect(&te, sc, tenant, hs, &h);
+    tenant_round_host_connect(&te, sc, tobj, tenant, hs, &h);
     if (!h.is_reachable) {
         *err = h.err;
         if (!err->code)

@@ -138,7 +138,7 @@ void ha_pg_decide(const ha_pg_obs *o, size_t n, const char *recorded, const char
     int rec = find(o, n, recorded), p = -1;
 
     memset(d, 0, sizeof(*d));
-    d->primary = d->standby = d->failover_from = d->switchover_from = -1;
+    d->primary = d->standby = d->failover_from = d->switchover_from = d->held_by_witness = -1;
     if (n > HA_PG_MAX_NODES)
         n = HA_PG_MAX_NODES;
     if (rec < 0) {
@@ -154,6 +154,11 @@ void ha_pg_decide(const ha_pg_obs *o, size_t n, const char *recorded, const char
         for (size_t i = 0; i < n && p < 0; i++)
             if ((int)i != rec && o[i].is_observed && o[i].is_running && o[i].is_recovery &&
                 o[i].is_registered) {
+                if (o[rec].is_unreachable && o[i].rw_vip == HA_PG_RW_NOT_HELD) {
+                    /* it still hears the primary: omlopd's link broke, not the primary */
+                    d->held_by_witness = (int)i;
+                    continue;
+                }
                 p = (int)i;
                 d->step[i] = HA_PG_PROMOTE;
             }
@@ -601,7 +606,13 @@ json_object *ha_pg_status_json(const ha_pg_decision *d, const ha_pg_obs *o, size
         json_object_object_add(pg, "lastFailover", json_object_get(x));
     }
 
-    if (!p) {
+    if (!p && d->held_by_witness >= 0 && json_object_object_get_ex(pg, "primary", &x)) {
+        *reason = "PrimaryUnreachable";
+        strbuf_addf(msg,
+                    "PostgreSQL primary %s does not answer omlopd, but the standby %s still "
+                    "hears it: no failover",
+                    json_object_get_string(x), o[d->held_by_witness].name);
+    } else if (!p) {
         *reason = "NoPrimary";
         strbuf_adds(msg, "no PostgreSQL node runs as the primary");
     } else if (!s) {

@@ -39,6 +39,14 @@
 #define HA_PG_PORT       5432
 
 /* One node's PostgreSQL as a round saw it. */
+/* What keepalived on a node says about the RW VIP. A standby holding it no longer hears the
+ * primary's VRRP adverts: a second witness, besides omlopd, that the primary is gone. */
+typedef enum ha_pg_rw_vip {
+    HA_PG_RW_UNKNOWN = 0, /* not read (keepalived not running, no VIP configured, node lost) */
+    HA_PG_RW_HELD,
+    HA_PG_RW_NOT_HELD
+} ha_pg_rw_vip;
+
 typedef struct ha_pg_obs {
     const char *name;
     const char *addr;  /* its lanIP: repmgr's conninfo */
@@ -55,6 +63,9 @@ typedef struct ha_pg_obs {
     char repl_state[16];
     long long repl_lag; /* bytes between the primary's WAL and the standby's replay; -1 unknown */
     int is_complete;    /* the script's last query answered (complete=1): every line is real */
+    /* set by the round, not the script: */
+    int is_unreachable;  /* omlopd lost the node's host (SSH): it saw nothing of it */
+    ha_pg_rw_vip rw_vip; /* whether the node's keepalived holds the PostgreSQL RW VIP */
 } ha_pg_obs;
 
 /* What a node does next. */
@@ -82,6 +93,10 @@ typedef struct ha_pg_decision {
     int failover_from;    /* the lost primary when step[primary] is PROMOTE, else -1 */
     int switchover_from;  /* the primary handing over when a step is SWITCHOVER, else -1 */
     const char *why_lost; /* why the recorded primary counts as lost (static text) */
+    /* the recorded primary's host is lost to omlopd but the standby that would take over still
+     * hears it (its keepalived does not hold the RW VIP): no failover; the index of that
+     * standby, else -1 */
+    int held_by_witness;
     ha_pg_step step[HA_PG_MAX_NODES];
 } ha_pg_decision;
 
@@ -90,6 +105,10 @@ typedef struct ha_pg_decision {
  * (NULL: none yet), spec.ha.preferredMain and the wanted primary (NULL: none; see
  * ha_pg_wanted_primary). A switchover to wanted happens only in a settled pair (nothing else to
  * do, wanted the standby, streaming with no lag): a takeover never races a repair.
+ * A recorded primary whose host omlopd lost (is_unreachable) is failed over only when the
+ * standby's keepalived holds the RW VIP or cannot say (rw_vip HA_PG_RW_UNKNOWN, as before the
+ * witness existed): with HA_PG_RW_NOT_HELD the standby still hears the primary, so omlopd's
+ * own link is what broke, and d->held_by_witness names the standby.
  */
 void ha_pg_decide(const ha_pg_obs *o, size_t n, const char *recorded, const char *preferred,
                   const char *wanted, ha_pg_decision *d);

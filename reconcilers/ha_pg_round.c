@@ -45,9 +45,11 @@ static int container_runs(const tenant_round *r, const tenant_host_round *h, con
            strcmp(owner, r->tenant) == 0;
 }
 
-/* bash -c script in container on h; stdout into out (when not NULL). */
-static int run(tenant_round *r, tenant_host_round *h, const char *container, const char *user,
-               const char *script, long timeout_ms, strbuf *out, omlop_err *err)
+/* bash -c script in container on h; stdout into out (when not NULL). *answered (when not NULL)
+ * is 0 when the host gave no answer at all (the exec call itself failed). */
+static int run_answered(tenant_round *r, tenant_host_round *h, const char *container,
+                        const char *user, const char *script, long timeout_ms, strbuf *out,
+                        int *answered, omlop_err *err)
 {
     const char *cmd[] = {"bash", "-c", script, NULL};
     podman_exec_result res = PODMAN_EXEC_RESULT_INIT;
@@ -59,6 +61,8 @@ static int run(tenant_round *r, tenant_host_round *h, const char *container, con
     o.timeout_ms = timeout_ms;
     o.max_output = 256 * 1024;
     rc = podman_exec(h->pc, container, cmd, &o, &res, err);
+    if (answered)
+        *answered = rc == 0;
     if (rc == 0 && res.exit_code != 0) {
         /* the last line of stderr says what failed (repmgr's ERROR line) */
         const char *e = strbuf_str(&res.err);
@@ -82,6 +86,12 @@ static int run(tenant_round *r, tenant_host_round *h, const char *container, con
     return rc;
 }
 
+static int run(tenant_round *r, tenant_host_round *h, const char *container, const char *user,
+               const char *script, long timeout_ms, strbuf *out, omlop_err *err)
+{
+    return run_answered(r, h, container, user, script, timeout_ms, out, NULL, err);
+}
+
 static void observe_one(ha_pg_round *pg, size_t i)
 {
     tenant_round *r = pg->r;
@@ -90,20 +100,23 @@ static void observe_one(ha_pg_round *pg, size_t i)
     strbuf script = STRBUF_INIT, out = STRBUF_INIT;
     omlop_err err = OMLOP_ERR_INIT;
     const char *name = o->name, *addr = o->addr;
+    int answered = 1;
 
     memset(o, 0, sizeof(*o));
     o->name = name;
     o->addr = addr;
     o->repl_lag = -1;
+    o->is_unreachable = !h->is_reachable;
     if (!container_runs(r, h, HA_PG_CONTAINER))
         goto out;
     ha_pg_observe_script((int)i + 1, &script);
-    if (run(r, h, HA_PG_CONTAINER, "postgres", strbuf_str(&script), OBSERVE_TIMEOUT_MS, &out,
-            &err) < 0 ||
+    if (run_answered(r, h, HA_PG_CONTAINER, "postgres", strbuf_str(&script), OBSERVE_TIMEOUT_MS,
+                     &out, &answered, &err) < 0 ||
         ha_pg_parse(strbuf_str(&out), o, &err) < 0) {
         log_warn("tenant=%s host=%s ha: cannot observe PostgreSQL: %s", r->tenant, h->name,
                  err.msg);
         o->is_observed = 0;
+        o->is_unreachable = !answered; /* the host went silent during the round */
     }
 out:
     strbuf_release(&script);
@@ -114,6 +127,43 @@ static void observe_all(ha_pg_round *pg)
 {
     for (size_t i = 0; i < pg->n; i++)
         observe_one(pg, i);
+}
+
+/* Whether node i's keepalived holds the RW VIP, read now (a VIP moves within the round). */
+static ha_pg_rw_vip read_rw_vip(ha_pg_round *pg, size_t i)
+{
+    tenant_round *r = pg->r;
+    tenant_host_round *h = &r->hosts[i];
+    const char *vip = cjson_get_string(r->obj, "spec.ha.postgresRWVIP");
+    strbuf out = STRBUF_INIT;
+    omlop_err err = OMLOP_ERR_INIT;
+    ha_pg_rw_vip v = HA_PG_RW_UNKNOWN;
+
+    if (!vip || !*vip || !container_runs(r, h, HA_CONTAINER))
+        return v;
+    if (run(r, h, HA_CONTAINER, NULL, "ip -o -4 addr show", TRACK_TIMEOUT_MS, &out, &err) < 0)
+        log_warn("tenant=%s host=%s ha: cannot read the host's addresses: %s", r->tenant, h->name,
+                 err.msg);
+    else
+        v = ha_addr_held(strbuf_str(&out), vip) ? HA_PG_RW_HELD : HA_PG_RW_NOT_HELD;
+    strbuf_release(&out);
+    return v;
+}
+
+/* The recorded primary's host gave no answer: ask every other node's keepalived whether it
+ * still hears the primary (ha_pg_decide's witness). */
+static void observe_witnesses(ha_pg_round *pg, const char *recorded)
+{
+    int rec = -1;
+
+    for (size_t i = 0; recorded && i < pg->n; i++)
+        if (strcmp(pg->obs[i].name, recorded) == 0)
+            rec = (int)i;
+    if (rec < 0 || !pg->obs[rec].is_unreachable)
+        return;
+    for (size_t i = 0; i < pg->n; i++)
+        if ((int)i != rec)
+            pg->obs[i].rw_vip = read_rw_vip(pg, i);
 }
 
 static void node_conf(const ha_pg_round *pg, size_t i, ha_pg_node_conf *c)
@@ -264,6 +314,8 @@ out:
 /* Write the RW and RO track files of every node whose keepalived runs: the losers first. */
 static void write_weights(ha_pg_round *pg)
 {
+    if (pg->d.primary < 0 && pg->d.held_by_witness >= 0)
+        return; /* the primary is out of omlopd's sight only: the VIPs stay where they are */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < pg->n; i++) {
             tenant_host_round *h = &pg->r->hosts[i];
@@ -429,6 +481,7 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
         return NULL;
     }
     observe_all(pg);
+    observe_witnesses(pg, recorded);
     for (size_t i = 0; i < pg->n; i++)
         any_observed |= pg->obs[i].is_observed;
     if (!any_observed && !recorded) {
@@ -443,8 +496,15 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
         /* confirm: a server restarting right now is not a lost primary */
         clock_sleep_ms(CONFIRM_DELAY_MS);
         observe_one(pg, (size_t)pg->d.failover_from);
+        observe_witnesses(pg, recorded);
         ha_pg_decide(pg->obs, pg->n, recorded, preferred, wanted, &pg->d);
     }
+    if (pg->d.held_by_witness >= 0)
+        tenant_round_event(r, EVENT_TYPE_WARNING, "FailoverHeld",
+                           "PostgreSQL primary %s does not answer omlopd, but the standby %s "
+                           "still hears it (its keepalived does not hold the RW VIP): no "
+                           "failover while only omlopd's link to %s is down",
+                           recorded, pg->obs[pg->d.held_by_witness].name, recorded);
     if (pg->d.failover_from >= 0) {
         const char *from = pg->obs[pg->d.failover_from].name;
         const char *to = pg->obs[pg->d.primary].name;

@@ -94,7 +94,7 @@ static void round_connect(tenant_round *r, json_object *hosts, int is_quiet)
         if (!h->name)
             continue;
         r->n_hosts++;
-        tenant_round_host_connect(r->env, &r->sc, r->tenant, hs, h);
+        tenant_round_host_connect(r->env, &r->sc, r->obj, r->tenant, hs, h);
         if (!h->is_reachable && !is_quiet)
             tenant_round_event(r, EVENT_TYPE_WARNING, h->reason ? h->reason : "HostUnreachable",
                                "%s", h->err.msg);

@@ -71,6 +71,8 @@ typedef struct tenant_host_access {
     const char *identity;       /* private key text or its base64 */
     const char *known_host_key; /* spec.hosts[].ssh.knownHostKey, or NULL */
     const char *socket;         /* Podman socket path on the host */
+    int is_ha; /* the tenant's layout is ha: the provider watches the host's SSH link closer
+                  (omlopd --ha-ssh-keepalive), so a cut-off primary is failed over sooner */
 } tenant_host_access;
 
 /* What a host connection tells the status: its host key fingerprint. */

@@ -511,9 +511,10 @@ const live_container *tenant_host_find(const tenant_host_round *h, const char *n
 }
 
 /* Connect to host i of the spec through the provider; failures go to h->err. */
-void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,
-                               const json_object *hspec, tenant_host_round *h)
+void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const json_object *tobj,
+                               const char *tenant, const json_object *hspec, tenant_host_round *h)
 {
+    const char *layout = tobj ? cjson_get_string(tobj, "spec.layout") : NULL;
     const char *sname = cjson_get_string(hspec, "ssh.identitySecretRef.name");
     const char *skey = cjson_get_string(hspec, "ssh.identitySecretRef.key");
     strbuf identity = STRBUF_INIT;
@@ -528,6 +529,7 @@ void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const cha
     a.user = cjson_get_string(hspec, "ssh.user");
     a.known_host_key = cjson_get_string(hspec, "ssh.knownHostKey");
     a.socket = cjson_get_string(hspec, "podmanSocket");
+    a.is_ha = layout && strcmp(layout, "ha") == 0;
     if (!sname) {
         omlop_err_set(&h->err, OMLOP_EINVAL, "spec.hosts[%s].ssh.identitySecretRef.name is empty",
                       h->name);

@@ -128,9 +128,10 @@ const char *tenant_held_owner(const tenant_held *held, const char *name);
 
 void tenant_held_release(tenant_held *held);
 
-/* Connect to the host of spec.hosts[] entry hspec through the provider; failures go to h->err. */
-void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const char *tenant,
-                               const json_object *hspec, tenant_host_round *h);
+/* Connect to the host of spec.hosts[] entry hspec of Tenant tobj (its name tenant) through the
+ * provider; failures go to h->err. */
+void tenant_round_host_connect(const tenant_env *env, secrets_ctx *sc, const json_object *tobj,
+                               const char *tenant, const json_object *hspec, tenant_host_round *h);
 
 /* Log and record an Event about r->obj (when the env has a recorder). */
 void tenant_round_event(tenant_round *r, const char *type, const char *reason, const char *fmt, ...)

@@ -465,7 +465,7 @@ static int round_teardown(tenant_round *r, int is_purge, int is_status, size_t *
         if (!h->name)
             continue;
         r->n_hosts++;
-        tenant_round_host_connect(r->env, &r->sc, r->tenant, hs, h);
+        tenant_round_host_connect(r->env, &r->sc, r->obj, r->tenant, hs, h);
         if (!h->is_reachable) {
             hrc = h->err.code ? h->err.code : OMLOP_EUNAVAIL;
             omlop_err_set(&herr, hrc, "%s", h->err.msg); /* names the host (lib/err.h) */

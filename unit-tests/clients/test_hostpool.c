@@ -182,7 +182,8 @@ typedef struct env {
     strbuf host_key; /* the host's public key line */
 } env;
 
-static void env_open(env *e, sshd_fixture *f)
+/* keepalive_ms, keepalive_count: the pool's SSH liveness (0: ssh.h's defaults) */
+static void env_open_keepalive(env *e, sshd_fixture *f, int keepalive_ms, int keepalive_count)
 {
     hostpool_options o;
     omlop_err err = OMLOP_ERR_INIT;
@@ -205,7 +206,14 @@ static void env_open(env *e, sshd_fixture *f)
     o.on_event = on_event;
     o.on_link = on_link;
     o.ud = &e->s;
+    o.keepalive_interval_ms = keepalive_ms;
+    o.keepalive_count_max = keepalive_count;
     assert_int_equal(hostpool_new(&o, &e->pool, &err), 0);
+}
+
+static void env_open(env *e, sshd_fixture *f)
+{
+    env_open_keepalive(e, f, 0, 0);
 }
 
 static void env_close(env *e)
@@ -307,7 +315,7 @@ static void test_last_release_closes_the_session_after_the_linger(void **state)
     hostpool_get_stats(e.pool, &st);
     assert_int_equal(st.hosts, 1);
     assert_int_equal(st.idle, 1);
-    while (fixture_now_ms() - t0 < 5000) {
+    while (fixture_now_ms() - t0 < 6000) {
         if (pool_hosts(e.pool) == 0) {
             closed_after = fixture_now_ms() - t0;
             break;
@@ -583,6 +591,65 @@ static void test_a_down_host_is_reported_once_to_each_tenant(void **state)
     env_close(&e);
 }
 
+static int links_have(env *e, const char *what)
+{
+    int found;
+
+    pthread_mutex_lock(&e->s.lock);
+    found = e->s.links.buf && strstr(e->s.links.buf, what) != NULL;
+    pthread_mutex_unlock(&e->s.lock);
+    return found;
+}
+
+/* A host that stops answering (sshd and its sessions frozen with SIGSTOP: no FIN, no RST, as a
+ * cut cable) is lost after the keepalive interval times the count: the access's own interval
+ * (a layout ha tenant's) for its users, the pool's for the others. */
+static void test_a_silent_host_is_lost_after_its_keepalive(void **state)
+{
+    sshd_fixture *f = *state;
+    env e;
+    hostpool_host *slow = NULL, *fast = NULL;
+    hostpool_access a, quick;
+    omlop_err err = OMLOP_ERR_INIT;
+    long long t0, lost_after = -1;
+    int slow_lost;
+
+    env_open_keepalive(&e, f, 20000, 2); /* the pool's: 40 s of silence */
+    a = access_of(&e, "h1");
+    quick = a;
+    quick.keepalive_interval_ms = 300; /* 600 ms of silence */
+    assert_int_equal(hostpool_acquire(e.pool, "slow", &a, &slow, &err), 0);
+    assert_int_equal(hostpool_host_wait(e.pool, slow, 10000, &err), 0);
+    assert_false(hostpool_host_matches(slow, &quick)); /* another interval: other settings */
+    assert_int_equal(hostpool_acquire(e.pool, "fast", &quick, &fast, &err), 0);
+    assert_int_equal(hostpool_host_wait(e.pool, fast, 10000, &err), 0);
+    assert_ptr_not_equal(slow, fast);
+    assert_true(hostpool_host_matches(fast, &quick));
+    assert_int_equal(pool_hosts(e.pool), 2);
+    t0 = fixture_now_ms();
+    assert_int_equal(kill(-f->pid, SIGSTOP), 0);
+    while (fixture_now_ms() - t0 < 6000) {
+        if (links_have(&e, "fast/h1/lost")) {
+            lost_after = fixture_now_ms() - t0;
+            break;
+        }
+        fixture_sleep_ms(20);
+    }
+    fixture_sleep_ms(300);
+    slow_lost = links_have(&e, "slow/h1/lost"); /* 40 s of silence for the pool's */
+    /* cleaned up before anything can fail: the other tests need sshd and the socket path */
+    kill(-f->pid, SIGCONT);
+    hostpool_release(e.pool, slow, "slow", "h1");
+    hostpool_release(e.pool, fast, "fast", "h1");
+    env_close(&e);
+    if (lost_after < 0)
+        fail_msg("the host was not lost within 6 s of silence (keepalive 300 ms x 2)");
+    /* at least most of the 600 ms (the last sign of life came just before the freeze) */
+    if (lost_after < 400 || lost_after > 4000)
+        fail_msg("lost after %lld ms, want about 600 (300 ms x 2)", lost_after);
+    assert_false(slow_lost);
+}
+
 static void test_link_reports_loss_and_recovery_once(void **state)
 {
     static const struct {
@@ -636,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_last_release_closes_the_session_after_the_linger),
         cmocka_unit_test(test_a_returning_tenant_finds_the_lingering_session),
         cmocka_unit_test(test_changed_access_settings_give_a_new_session),
+        cmocka_unit_test(test_a_silent_host_is_lost_after_its_keepalive),
         cmocka_unit_test(test_an_event_reaches_only_the_tenant_of_the_container),
         cmocka_unit_test(test_threads_stay_flat_with_50_tenants_on_5_hosts),
         cmocka_unit_test(test_dead_hosts_do_not_delay_a_healthy_one_on_the_shard),

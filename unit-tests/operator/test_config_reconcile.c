@@ -185,6 +185,63 @@ static void test_config_reconcile_flag_forms_and_errors(void **state)
     config_release(&c);
 }
 
+/* The SSH liveness settings: defaults, flags and keys at their bounds, one past each refused
+ * naming the setting. */
+static void test_config_ssh_keepalive_bounds(void **state)
+{
+    char *at[] = {"omlopd", "--ssh-keepalive",         "500ms", "--ssh-keepalive-count",
+                  "100",    "--ha-ssh-keepalive=600s", NULL};
+    static const struct {
+        const char *text, *want1, *want2;
+    } bad[] = {
+        {"sshKeepalive: 499ms\n", "sshKeepalive", "between 500ms and 600s"},
+        {"sshKeepalive: 601s\n", "sshKeepalive", "between 500ms and 600s"},
+        {"haSSHKeepalive: 499ms\n", "haSSHKeepalive", "between 500ms and 600s"},
+        {"haSSHKeepalive: 600001ms\n", "haSSHKeepalive", "between 500ms and 600s"},
+        {"sshKeepaliveCount: 0\n", "sshKeepaliveCount", "between 1 and 100"},
+        {"sshKeepaliveCount: 101\n", "sshKeepaliveCount", "between 1 and 100"},
+        {"listen: 127.0.0.1:1\nsshKeepalive: never\n", "omlopd.yaml:2:", "'never'"},
+    };
+    char *past[] = {"omlopd", "--ha-ssh-keepalive", "499ms", NULL};
+    static const char keys[] = "sshKeepalive: 600s\nsshKeepaliveCount: 1\nhaSSHKeepalive: 1500ms\n";
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    (void)state;
+    config_init(&c);
+    assert_int_equal(c.reconcile.ssh_keepalive_ms, MANAGER_DEFAULT_SSH_KEEPALIVE_MS);
+    assert_int_equal(c.reconcile.ssh_keepalive_count, MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT);
+    assert_int_equal(c.reconcile.ha_ssh_keepalive_ms, MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS);
+    if (config_parse_args(&c, 6, at, &err) != 0)
+        fail_msg("parse: %s", err.msg);
+    assert_int_equal(c.reconcile.ssh_keepalive_ms, 500);
+    assert_int_equal(c.reconcile.ssh_keepalive_count, 100);
+    assert_int_equal(c.reconcile.ha_ssh_keepalive_ms, 600000);
+    config_release(&c);
+    config_init(&c);
+    if (config_load_text(&c, "omlopd.yaml", keys, strlen(keys), &err) != 0)
+        fail_msg("load: %s", err.msg);
+    assert_int_equal(c.reconcile.ssh_keepalive_ms, 600000);
+    assert_int_equal(c.reconcile.ssh_keepalive_count, 1);
+    assert_int_equal(c.reconcile.ha_ssh_keepalive_ms, 1500);
+    config_release(&c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        config_init(&c);
+        assert_int_equal(
+            config_load_text(&c, "omlopd.yaml", bad[i].text, strlen(bad[i].text), &err),
+            OMLOP_EINVAL);
+        if (!strstr(err.msg, bad[i].want1) || !strstr(err.msg, bad[i].want2))
+            fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, bad[i].want1, bad[i].want2);
+        /* the refused value is not taken */
+        assert_int_equal(c.reconcile.ssh_keepalive_ms, MANAGER_DEFAULT_SSH_KEEPALIVE_MS);
+        config_release(&c);
+    }
+    config_init(&c);
+    assert_int_equal(config_parse_args(&c, 3, past, &err), OMLOP_EINVAL);
+    assert_non_null(strstr(err.msg, "--ha-ssh-keepalive"));
+    config_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_config_known_hosts_must_exist),
         cmocka_unit_test(test_config_verify_cadences),
         cmocka_unit_test(test_config_reconcile_flag_forms_and_errors),
+        cmocka_unit_test(test_config_ssh_keepalive_bounds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

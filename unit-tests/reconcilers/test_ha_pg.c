@@ -176,6 +176,70 @@ static void test_ha_pg_failover_promotes_the_standby(void **state)
     assert_int_equal(d.failover_from, 0);
 }
 
+/* A primary whose host omlopd lost is failed over only when the standby's keepalived does not
+ * still hear it: every combination of how it was lost and what the witness says. */
+static void test_ha_pg_failover_needs_the_standby_as_witness(void **state)
+{
+    static const struct {
+        int unreachable; /* omlopd lost h1's host (else: h1 answered, its server is down) */
+        ha_pg_rw_vip rw; /* h2's keepalived and the RW VIP */
+        int want_failover;
+    } cases[] = {
+        {1, HA_PG_RW_NOT_HELD, 0}, /* h2 still hears h1: only omlopd's link is down */
+        {1, HA_PG_RW_HELD, 1},     /* h2 lost h1 too */
+        {1, HA_PG_RW_UNKNOWN, 1},  /* no witness to ask (no RW VIP, keepalived down): as before */
+        {0, HA_PG_RW_NOT_HELD, 1}, /* seen down by omlopd itself: no witness needed */
+        {0, HA_PG_RW_HELD, 1},     {0, HA_PG_RW_UNKNOWN, 1},
+    };
+    strbuf msg = STRBUF_INIT;
+    const char *reason = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ha_pg_obs o[2] = {node("h1", cases[i].unreachable ? F_DOWN : F_STOPPED, 1, SYS_A, 1),
+                          node("h2", F_STANDBY, 1, SYS_A, 1)};
+        json_object *old = json_tokener_parse("{\"primary\": \"h1\", \"timeline\": 1}");
+        json_object *st;
+        ha_pg_decision d;
+
+        o[0].is_unreachable = cases[i].unreachable;
+        o[1].rw_vip = cases[i].rw;
+        ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
+        st = ha_pg_status_json(&d, o, 2, old, NULL, &reason, &msg);
+        if (cases[i].want_failover) {
+            if (d.primary != 1 || d.step[1] != HA_PG_PROMOTE || d.failover_from != 0)
+                fail_msg("case %zu: no failover to h2 (primary %d)", i, d.primary);
+            assert_int_equal(d.held_by_witness, -1);
+        } else {
+            assert_int_equal(d.primary, -1);
+            assert_int_equal(d.failover_from, -1);
+            assert_int_equal(d.step[1], HA_PG_NONE); /* h2 untouched: never cloned or fenced */
+            assert_int_equal(d.held_by_witness, 1);
+            assert_string_equal(reason, "PrimaryUnreachable");
+            assert_non_null(strstr(strbuf_str(&msg), "h1 does not answer omlopd"));
+            assert_non_null(strstr(strbuf_str(&msg), "standby h2 still hears it"));
+            assert_string_equal(cjson_get_string(st, "primary"), "h1"); /* the record stays */
+            /* held: nothing moves the VIPs, h2 gets no RW weight */
+            assert_int_equal(ha_pg_rw_weight(&d, o, 1), 0);
+        }
+        json_object_put(st);
+        json_object_put(old);
+    }
+    /* the witness is only asked about a standby that could take over: an unregistered one
+     * is not promoted whatever it hears */
+    {
+        ha_pg_obs o[2] = {node("h1", F_DOWN, 0, "", 0), node("h2", F_STANDBY, 0, SYS_A, 1)};
+        ha_pg_decision d;
+
+        o[0].is_unreachable = 1;
+        o[1].rw_vip = HA_PG_RW_HELD;
+        ha_pg_decide(o, 2, "h1", "h1", NULL, &d);
+        assert_int_equal(d.primary, -1);
+        assert_int_equal(d.held_by_witness, -1);
+    }
+    strbuf_release(&msg);
+}
+
 static void test_ha_pg_old_primary_back_is_never_a_second_primary(void **state)
 {
     ha_pg_decision d;
@@ -647,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_ha_pg_bootstrap_keeps_the_preferred_main),
         cmocka_unit_test(test_ha_pg_steady_and_repairs),
         cmocka_unit_test(test_ha_pg_failover_promotes_the_standby),
+        cmocka_unit_test(test_ha_pg_failover_needs_the_standby_as_witness),
         cmocka_unit_test(test_ha_pg_old_primary_back_is_never_a_second_primary),
         cmocka_unit_test(test_ha_pg_switchover_only_when_settled_and_caught_up),
         cmocka_unit_test(test_ha_pg_wanted_primary),
