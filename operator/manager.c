@@ -906,6 +906,13 @@ static void *restores_main(void *arg)
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+/* An option left at 0 (or set below 1) takes its default. */
+static void positive_or(int *v, int def)
+{
+    if (*v < 1)
+        *v = def;
+}
+
 int manager_new(store *st, events *ev, const manager_options *o, manager **out, omlop_err *err)
 {
     manager *m = xcalloc(1, sizeof(*m));
@@ -921,18 +928,12 @@ int manager_new(store *st, events *ev, const manager_options *o, manager **out, 
         m->opts = *o;
     else
         manager_options_default(&m->opts);
-    if (m->opts.workers < 1)
-        m->opts.workers = MANAGER_DEFAULT_WORKERS;
-    if (m->opts.resync_s < 1)
-        m->opts.resync_s = MANAGER_DEFAULT_RESYNC_S;
-    if (m->opts.event_ttl_s < 1)
-        m->opts.event_ttl_s = MANAGER_DEFAULT_EVENT_TTL_S;
-    if (m->opts.ssh_keepalive_ms < 1)
-        m->opts.ssh_keepalive_ms = MANAGER_DEFAULT_SSH_KEEPALIVE_MS;
-    if (m->opts.ssh_keepalive_count < 1)
-        m->opts.ssh_keepalive_count = MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT;
-    if (m->opts.ha_ssh_keepalive_ms < 1)
-        m->opts.ha_ssh_keepalive_ms = MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS;
+    positive_or(&m->opts.workers, MANAGER_DEFAULT_WORKERS);
+    positive_or(&m->opts.resync_s, MANAGER_DEFAULT_RESYNC_S);
+    positive_or(&m->opts.event_ttl_s, MANAGER_DEFAULT_EVENT_TTL_S);
+    positive_or(&m->opts.ssh_keepalive_ms, MANAGER_DEFAULT_SSH_KEEPALIVE_MS);
+    positive_or(&m->opts.ssh_keepalive_count, MANAGER_DEFAULT_SSH_KEEPALIVE_COUNT);
+    positive_or(&m->opts.ha_ssh_keepalive_ms, MANAGER_DEFAULT_HA_SSH_KEEPALIVE_MS);
     workqueue_options_default(&qo);
     qo.backoff_base_ms = QUEUE_BACKOFF_BASE_MS;
     qo.backoff_max_ms = QUEUE_BACKOFF_MAX_MS;

@@ -129,30 +129,9 @@ static void observe_all(ha_pg_round *pg)
         observe_one(pg, i);
 }
 
-/* Whether node i's keepalived holds the RW VIP, read now (a VIP moves within the round). */
-static ha_pg_rw_vip read_rw_vip(ha_pg_round *pg, size_t i)
-{
-    tenant_round *r = pg->r;
-    tenant_host_round *h = &r->hosts[i];
-    const char *vip = cjson_get_string(r->obj, "spec.ha.postgresRWVIP");
-    strbuf out = STRBUF_INIT;
-    omlop_err err = OMLOP_ERR_INIT;
-    ha_pg_rw_vip v = HA_PG_RW_UNKNOWN;
-
-    if (!vip || !*vip || !container_runs(r, h, HA_CONTAINER))
-        return v;
-    if (run(r, h, HA_CONTAINER, NULL, "ip -o -4 addr show", TRACK_TIMEOUT_MS, &out, &err) < 0)
-        log_warn("tenant=%s host=%s ha: cannot read the host's addresses: %s", r->tenant, h->name,
-                 err.msg);
-    else
-        v = ha_addr_held(strbuf_str(&out), vip) ? HA_PG_RW_HELD : HA_PG_RW_NOT_HELD;
-    strbuf_release(&out);
-    return v;
-}
-
 /* The recorded primary's host gave no answer: ask every other node's keepalived whether it
  * still hears the primary (ha_pg_decide's witness). */
-static void observe_witnesses(ha_pg_round *pg, const char *recorded)
+static void observe_witnesses(ha_pg_round *pg, const char *recorded, ha_pg_rw_reader read_rw)
 {
     int rec = -1;
 
@@ -161,9 +140,13 @@ static void observe_witnesses(ha_pg_round *pg, const char *recorded)
             rec = (int)i;
     if (rec < 0 || !pg->obs[rec].is_unreachable)
         return;
-    for (size_t i = 0; i < pg->n; i++)
-        if ((int)i != rec)
-            pg->obs[i].rw_vip = read_rw_vip(pg, i);
+    for (size_t i = 0; i < pg->n; i++) {
+        int held = (int)i != rec ? read_rw(pg->r, &pg->r->hosts[i]) : -1;
+
+        pg->obs[i].rw_vip = held == 1   ? HA_PG_RW_HELD
+                            : held == 0 ? HA_PG_RW_NOT_HELD
+                                        : HA_PG_RW_UNKNOWN;
+    }
 }
 
 static void node_conf(const ha_pg_round *pg, size_t i, ha_pg_node_conf *c)
@@ -452,7 +435,8 @@ static void carry_failover(ha_pg_round *pg, const ha_pg_round *prev)
     pg->fo.to = prev->fo.to;
 }
 
-ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg_round *prev)
+ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg_round *prev,
+                             ha_pg_rw_reader read_rw)
 {
     const char *recorded = prev && prev->d.primary >= 0
                                ? prev->obs[prev->d.primary].name
@@ -481,7 +465,7 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
         return NULL;
     }
     observe_all(pg);
-    observe_witnesses(pg, recorded);
+    observe_witnesses(pg, recorded, read_rw);
     for (size_t i = 0; i < pg->n; i++)
         any_observed |= pg->obs[i].is_observed;
     if (!any_observed && !recorded) {
@@ -496,7 +480,7 @@ ha_pg_round *ha_pg_round_run(tenant_round *r, const char *preferred, const ha_pg
         /* confirm: a server restarting right now is not a lost primary */
         clock_sleep_ms(CONFIRM_DELAY_MS);
         observe_one(pg, (size_t)pg->d.failover_from);
-        observe_witnesses(pg, recorded);
+        observe_witnesses(pg, recorded, read_rw);
         ha_pg_decide(pg->obs, pg->n, recorded, preferred, wanted, &pg->d);
     }
     if (pg->d.held_by_witness >= 0)

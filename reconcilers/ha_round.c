@@ -96,19 +96,31 @@ void ha_round_observe(tenant_round *r)
     log_info("tenant=%s ha: active node %s", r->tenant, active ? active : "(none holds the VIP)");
 }
 
-int ha_round_holds_now(tenant_round *r, tenant_host_round *h)
+/* Whether h holds VIP v right now (read again): 1, 0, or -1 when unknown. */
+static int holds_vip_now(tenant_round *r, tenant_host_round *h, ha_vip v)
 {
     char *addrs;
     int held;
 
-    if (!r->ha)
+    if (!r->ha || !r->ha->report.addr[v] || !r->ha->report.addr[v][0])
         return -1;
     addrs = host_addrs(r, h);
     if (!addrs)
         return -1;
-    held = ha_addr_held(addrs, r->ha->report.addr[HA_VIP_OMNILEADS]);
+    held = ha_addr_held(addrs, r->ha->report.addr[v]);
     free(addrs);
     return held;
+}
+
+int ha_round_holds_now(tenant_round *r, tenant_host_round *h)
+{
+    return holds_vip_now(r, h, HA_VIP_OMNILEADS);
+}
+
+/* ha_pg_rw_reader: the PostgreSQL RW VIP */
+static int holds_rw_now(tenant_round *r, tenant_host_round *h)
+{
+    return holds_vip_now(r, h, HA_VIP_POSTGRES_RW);
 }
 
 /* Run argv in h's container name; 0 when it exited 0. */
@@ -206,7 +218,7 @@ void ha_round_pg(tenant_round *r)
         return;
     ha_pg_round *prev = r->ha->pg;
 
-    r->ha->pg = ha_pg_round_run(r, r->ha->report.preferred, prev);
+    r->ha->pg = ha_pg_round_run(r, r->ha->report.preferred, prev, holds_rw_now);
     ha_pg_round_free(prev);
     r->ha->report.pg_d = NULL;
     r->ha->report.pg_obs = NULL;

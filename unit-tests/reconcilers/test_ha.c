@@ -251,6 +251,23 @@ static void test_ha_keepalived_container_moves_and_tracks(void **state)
  * keepalived (copies its config to dir/conf.out; touches dir/stale when the pid files of a
  * killed one were left) and a fake ip that only logs its arguments to dir/ip.out (the script
  * must not touch this machine's addresses). */
+/* dir/name's text into buf (size bytes at most, NUL included); "" and -1 when it is absent. */
+static int read_text(const char *dir, const char *name, char *buf, size_t size)
+{
+    char path[512];
+    FILE *f;
+    size_t n;
+
+    buf[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return 0;
+}
+
 static void stage_script(const char *s, const char *dir)
 {
     strbuf script = STRBUF_INIT;
@@ -299,7 +316,6 @@ static void test_ha_keepalived_script_runs(void **state)
     const char *s = keepalived_of(ds, "aio-a")->files[0].content;
     char dir[] = "/tmp/omlop-test-ha-XXXXXX", path[512], cmd[2048], conf[8192], ips[1024];
     FILE *f;
-    size_t n;
 
     (void)state;
     assert_non_null(mkdtemp(dir));
@@ -313,19 +329,9 @@ static void test_ha_keepalived_script_runs(void **state)
              "env -i PATH=%s:/usr/bin:/bin VRRP_AUTH_PASS=0123456789abcdef bash %s/run.sh", dir,
              dir);
     assert_int_equal(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/conf.out", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(conf, 1, sizeof(conf) - 1, f);
-    conf[n] = '\0';
-    fclose(f);
+    assert_int_equal(read_text(dir, "conf.out", conf, sizeof(conf)), 0);
     assert_has(conf, "\tvrrp_version 3\n", "config");
-    snprintf(path, sizeof(path), "%s/ip.out", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(ips, 1, sizeof(ips) - 1, f);
-    ips[n] = '\0';
-    fclose(f);
+    assert_int_equal(read_text(dir, "ip.out", ips, sizeof(ips)), 0);
     assert_has(ips, "addr del 172.16.101.205/24 dev ens18\n", "the ip calls");
     snprintf(path, sizeof(path), "%s/stale", dir);
     if (access(path, F_OK) == 0)
@@ -333,12 +339,7 @@ static void test_ha_keepalived_script_runs(void **state)
     assert_lacks(conf, "0123456", "config");
     snprintf(path, sizeof(path), "\tscript \"%s/run/check.sh\"\n", dir);
     assert_has(conf, path, "config");
-    snprintf(path, sizeof(path), "%s/run/notify.sh", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(conf, 1, sizeof(conf) - 1, f);
-    conf[n] = '\0';
-    fclose(f);
+    assert_int_equal(read_text(dir, "run/notify.sh", conf, sizeof(conf)), 0);
     assert_has(conf, "state=${3:-UNKNOWN}", "notify.sh");
     assert_has(conf, "api \"$c\" start", "notify.sh");
     /* the notify run for real against a fake curl (Podman's API): MASTER starts the six in
@@ -360,12 +361,7 @@ static void test_ha_keepalived_script_runs(void **state)
              "INSTANCE omlop_x MASTER 100 && cat run/on-active >ok.out",
              dir, dir);
     assert_int_equal(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/curl.out", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(conf, 1, sizeof(conf) - 1, f);
-    conf[n] = '\0';
-    fclose(f);
+    assert_int_equal(read_text(dir, "curl.out", conf, sizeof(conf)), 0);
     assert_string_equal(conf, "containers/oml-asterisk-server/start\n"
                               "containers/oml-asterisk-retrieve-conf/start\n"
                               "containers/oml-ami-server/start\n"
@@ -498,9 +494,7 @@ static void test_ha_keepalived_vrrp_versions(void **state)
 static int run_script(const char *dir, const char *env, char *conf, size_t size, char *errs,
                       size_t esize)
 {
-    char cmd[2048], path[512];
-    FILE *f;
-    size_t n;
+    char cmd[2048];
     int rc;
 
     snprintf(cmd, sizeof(cmd),
@@ -508,19 +502,8 @@ static int run_script(const char *dir, const char *env, char *conf, size_t size,
              "2>%s/err.out",
              dir, dir, env, dir, dir);
     rc = system(cmd);
-    conf[0] = errs[0] = '\0';
-    snprintf(path, sizeof(path), "%s/conf.out", dir);
-    if ((f = fopen(path, "r")) != NULL) {
-        n = fread(conf, 1, size - 1, f);
-        conf[n] = '\0';
-        fclose(f);
-    }
-    snprintf(path, sizeof(path), "%s/err.out", dir);
-    if ((f = fopen(path, "r")) != NULL) {
-        n = fread(errs, 1, esize - 1, f);
-        errs[n] = '\0';
-        fclose(f);
-    }
+    read_text(dir, "conf.out", conf, size);
+    read_text(dir, "err.out", errs, esize);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
