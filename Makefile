@@ -32,7 +32,7 @@ DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libjson-c-dev libyam
 # one (a test that cannot run is not a pass).
 DEB_PKGS_E2E := podman runc uidmap slirp4netns containernetworking-plugins openssh-server \
 	openssh-client iproute2 busybox-static docker-registry etcd-server etcd-client \
-	psmisc procps kubectl ansible python3 openssl util-linux pebble debootstrap \
+	psmisc procps iptables kubectl ansible python3 openssl util-linux pebble debootstrap \
 	swift-proxy swift-account swift-container swift-object
 # The benches' peers: bench/backup_bench.sh's baseline is Debian's aws (pg_dump | aws s3 cp -).
 DEB_PKGS_BENCH := awscli
