@@ -349,18 +349,22 @@ wait_event() { # TENANT TEXT [SECONDS]: an Event on TENANT whose message contain
 	done
 }
 
-# delete_tenant TENANT N...: delete it and wait (bounded) until its containers are gone
+# delete_tenant TENANT N...: delete it and wait (bounded) until its containers are gone.
+# omlopd tears hosts down one after another, each within its longest stop timeout (postgres:
+# 30 s) plus the removals, so the bound is 15 s + 35 s per host.
 delete_tenant() {
-	local t=$1 n deadline
+	local t=$1 n deadline t0=$SECONDS
 	shift
 	"$OMLCTL" delete tenant "$t" >/dev/null || fail "delete tenant $t"
-	deadline=$((SECONDS + 30))
+	deadline=$((SECONDS + 15 + 35 * $#))
 	for n in "$@"; do
 		while [[ -n $(tenant_ids "$n" "$t") ]]; do
-			((SECONDS < deadline)) || fail "containers of the deleted tenant $t still on host $n"
+			((SECONDS < deadline)) || fail "containers of the deleted tenant $t still on host $n $((SECONDS - t0)) s after the delete: $(lab "$n" podman ps -a --filter "label=omlop.io/tenant=$t" --format '{{.Names}} ({{.Status}})' | tr '\n' ' ')
+$(grep -E "verb=delete resource=tenants name=$t |tenant=$t .*(reason=Stopping|configs removed \(tenant deleted)" "$WORK/omlopd.log" 2>/dev/null | cut -c1-200 | tail -n 12)"
 			sleep 0.5
 		done
 	done
+	echo "ok: tenant $t deleted, its containers gone from host(s) $* within $((SECONDS - t0)) s"
 }
 
 # ---- files omlop writes on the hosts -------------------------------------------------------
