@@ -102,3 +102,13 @@ rs_hold() {
 	"$OMLCTL" get tenant "$1" -o json >"$WORK/tenant-$1.json" || fail "get tenant $1"
 	json_get "$WORK/tenant-$1.json" 'o["metadata"].get("annotations", {}).get("omlop.io/restore-hold", "")'
 }
+
+# rs_unheld TENANT: the hold is lifted within 10 s (omlopd writes the phase first, then lifts
+# the hold on the tenant: a read right after Succeeded may see it still)
+rs_unheld() {
+	local deadline=$((SECONDS + 10))
+	while [[ -n $(rs_hold "$1") ]]; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.3
+	done
+}

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# e2e/parts/s3curl.sh: an independent S3 client for the backup scenarios (52, 53): curl's own
+# e2e/parts/s3curl.sh: an independent S3 client for the backup scenarios (46, 47, 52-55): curl's own
 # SigV4 against the lab's Swift (e2e/lab env: OMLOP_LAB_S3_*). Source it after lib.sh and
 # e2e_init (it uses WORK and fail) with BUCKET set; s3_bucket creates the bucket.
 
@@ -23,6 +23,24 @@ s3_pending() { # PREFIX: keys of the multipart uploads pending under PREFIX
 	s3curl -f "$OMLOP_LAB_S3_URL/$BUCKET?prefix=$(urlq "$1")&uploads=" >"$WORK/uploads.xml" ||
 		fail "list the uploads of $BUCKET/$1"
 	grep -o '<Key>[^<]*</Key>' "$WORK/uploads.xml" | sed 's/<[^>]*>//g' || true
+}
+# s3_wait_keys PREFIX FILE SECONDS: until the sorted keys under PREFIX are FILE's lines (a
+# listing may lag a moment behind the writes on a loaded Swift); 1 on timeout, the last
+# listing in $WORK/keys.txt
+s3_wait_keys() {
+	local deadline=$((SECONDS + $3))
+	until s3_keys "$1" | sort >"$WORK/keys.txt" && diff -q "$2" "$WORK/keys.txt" >/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.5
+	done
+}
+# s3_wait_empty PREFIX SECONDS: until nothing is listed under PREFIX, objects or pending uploads
+s3_wait_empty() {
+	local deadline=$((SECONDS + $2))
+	until [[ -z $(s3_keys "$1") && -z $(s3_pending "$1") ]]; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.5
+	done
 }
 s3_clear() { # PREFIX: delete every object under PREFIX
 	local k

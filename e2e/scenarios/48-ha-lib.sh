@@ -148,6 +148,16 @@ wait_addr() {
 	python3 -c "print(round(($(usec) - $t0) / 1e6, 2))"
 }
 
+# wait_no_addr N ADDR SECONDS: until ADDR is not on lab host N (the old holder drops it once it
+# hears the new holder's advert: a moment after the move)
+wait_no_addr() {
+	local deadline=$((SECONDS + $3))
+	while holds_addr "$1" "$2"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
 # pg_roles TENANT: "PRIMARY STANDBY REPL-STATE LAG TIMELINE" from status.ha.postgres ("-" absent)
 pg_roles() {
 	"$OMLCTL" get tenant "$1" -o json >"$WORK/pg.json" || fail "omlctl get tenant $1"

@@ -90,12 +90,15 @@ host_cleanup() { # N: remove the scenario's tenants' containers and volumes from
 	fi
 }
 
-stop_omlopd() { # stop omlopd (TERM, then KILL after 10 s); returns its exit status
+# stop_omlopd: TERM, then KILL after 30 s (a worker ends its round first: a teardown's last
+# removals, and ASan's leak check at exit, can take seconds on a loaded machine); returns its
+# exit status
+stop_omlopd() {
 	local rc=0
 	[[ -n $PID ]] || return 0
 	if kill -0 "$PID" 2>/dev/null; then
 		kill -TERM "$PID" 2>/dev/null || true
-		for _ in $(seq 1 100); do
+		for _ in $(seq 1 300); do
 			kill -0 "$PID" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -349,7 +352,8 @@ wait_event() { # TENANT TEXT [SECONDS]: an Event on TENANT whose message contain
 	done
 }
 
-# delete_tenant TENANT N...: delete it and wait (bounded) until its containers are gone.
+# delete_tenant TENANT N...: delete it and wait (bounded) until its containers are gone from
+# hosts N..., then until the tenant is (its finalizer goes last, after the files and Secrets).
 # omlopd tears hosts down one after another, each within its longest stop timeout (postgres:
 # 30 s) plus the removals, so the bound is 15 s + 35 s per host.
 delete_tenant() {
@@ -364,6 +368,9 @@ $(grep -E "verb=delete resource=tenants name=$t |tenant=$t .*(reason=Stopping|co
 			sleep 0.5
 		done
 	done
+	# then the rest of the teardown (env files, generated Secrets) and the finalizer, last
+	"$OMLCTL" wait tenant "$t" --for=delete --timeout=60s >/dev/null ||
+		fail "the deleted tenant $t is still there $((SECONDS - t0)) s after the delete (its containers are gone)"
 	echo "ok: tenant $t deleted, its containers gone from host(s) $* within $((SECONDS - t0)) s"
 }
 
@@ -375,7 +382,9 @@ host_files() {
 	shift
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	lab "$n" sh -c 'for f; do
-		if [ -f "$f" ]; then printf "%s %s %s\n" "$f" "$(stat -c "%a %u" "$f")" "$(base64 -w0 "$f")"
+		# a file removed between the test and the reads (a teardown under way) counts as missing
+		if [ -f "$f" ] && m=$(stat -c "%a %u" "$f" 2>/dev/null) && b=$(base64 -w0 "$f" 2>/dev/null); then
+			printf "%s %s %s\n" "$f" "$m" "$b"
 		else printf "%s missing\n" "$f"; fi
 	done' sh "$@"
 }
