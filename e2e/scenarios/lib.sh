@@ -340,6 +340,21 @@ wait_running() { # N NAME SECONDS [NOT-ID]: NAME runs on host N (with another ID
 	return 1
 }
 
+started_at() { # N NAME: when container NAME on host N last started (podman's State.StartedAt)
+	lab "$1" podman inspect -f '{{.State.StartedAt}}' "$2"
+}
+
+# wait_restarted N NAME STARTED SECONDS: NAME runs on host N again, started after STARTED (a
+# killed container reads "running" for a moment; omlop starts the same container again)
+wait_restarted() {
+	local deadline=$((SECONDS + $4)) st
+	until st=$(lab "$1" podman inspect -f '{{.State.Status}} {{.State.StartedAt}}' "$2" 2>/dev/null) &&
+		[[ $st == "running "* && $st != "running $3" ]]; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
 events_json() { # TENANT FILE
 	"$OMLCTL" get events --field-selector "involvedObject.name=$1" -o json >"$2"
 }
