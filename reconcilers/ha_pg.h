@@ -38,7 +38,6 @@
 #define HA_PG_ENTRYPOINT "docker-entrypoint.sh"
 #define HA_PG_PORT       5432
 
-/* One node's PostgreSQL as a round saw it. */
 /* What keepalived on a node says about the RW VIP. A standby holding it no longer hears the
  * primary's VRRP adverts: a second witness, besides omlopd, that the primary is gone. */
 typedef enum ha_pg_rw_vip {
@@ -47,6 +46,7 @@ typedef enum ha_pg_rw_vip {
     HA_PG_RW_NOT_HELD
 } ha_pg_rw_vip;
 
+/* One node's PostgreSQL as a round saw it. */
 typedef struct ha_pg_obs {
     const char *name;
     const char *addr;  /* its lanIP: repmgr's conninfo */

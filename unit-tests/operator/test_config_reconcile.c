@@ -18,16 +18,27 @@
 #include "operator/manager.h"
 
 /* text, loaded as omlopd.yaml, is refused with a message holding want1 and want2 (case i) */
-static void assert_file_refused(size_t i, const char *text, const char *want1, const char *want2)
-{
-    omlopd_config c;
-    omlop_err err = OMLOP_ERR_INIT;
+/* A config file refused: its text and two strings the error must name. */
+typedef struct refused_file {
+    const char *text, *want1, *want2;
+} refused_file;
 
-    config_init(&c);
-    assert_int_equal(config_load_text(&c, "omlopd.yaml", text, strlen(text), &err), OMLOP_EINVAL);
-    if (!strstr(err.msg, want1) || !strstr(err.msg, want2))
-        fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, want1, want2);
-    config_release(&c);
+/* Each of the n files is refused with an error naming both of its strings. */
+static void assert_files_refused(const refused_file *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        omlopd_config c;
+        omlop_err err = OMLOP_ERR_INIT;
+
+        config_init(&c);
+        assert_int_equal(
+            config_load_text(&c, "omlopd.yaml", cases[i].text, strlen(cases[i].text), &err),
+            OMLOP_EINVAL);
+        if (!strstr(err.msg, cases[i].want1) || !strstr(err.msg, cases[i].want2))
+            fail_msg("case %zu: '%s' lacks '%s' or '%s'", i, err.msg, cases[i].want1,
+                     cases[i].want2);
+        config_release(&c);
+    }
 }
 
 static void test_config_reconcile_defaults(void **state)
@@ -71,9 +82,7 @@ static void test_config_reconcile_keys_from_yaml(void **state)
 
 static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
 {
-    static const struct {
-        const char *text, *want1, *want2;
-    } cases[] = {
+    static const refused_file cases[] = {
         {"listen: 127.0.0.1:1\nworkers: 0\n", "omlopd.yaml:2:", "workers"},
         {"workers: 65\n", "workers", "between 1 and 64"},
         {"resync: soon\n", "resync", "'soon'"},
@@ -88,8 +97,7 @@ static void test_config_reconcile_bad_keys_name_file_line_and_key(void **state)
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_file_refused(i, cases[i].text, cases[i].want1, cases[i].want2);
+    assert_files_refused(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* The cadences of a no-change round's checks: flags and keys, at their bounds. */
@@ -193,9 +201,7 @@ static void test_config_ssh_keepalive_bounds(void **state)
 {
     char *at[] = {"omlopd", "--ssh-keepalive",         "500ms", "--ssh-keepalive-count",
                   "100",    "--ha-ssh-keepalive=600s", NULL};
-    static const struct {
-        const char *text, *want1, *want2;
-    } bad[] = {
+    static const refused_file bad[] = {
         {"sshKeepalive: 499ms\n", "sshKeepalive", "between 500ms and 600s"},
         {"sshKeepalive: 601s\n", "sshKeepalive", "between 500ms and 600s"},
         {"haSSHKeepalive: 499ms\n", "haSSHKeepalive", "between 500ms and 600s"},
@@ -227,8 +233,7 @@ static void test_config_ssh_keepalive_bounds(void **state)
     assert_int_equal(c.reconcile.ssh_keepalive_count, 1);
     assert_int_equal(c.reconcile.ha_ssh_keepalive_ms, 1500);
     config_release(&c);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_file_refused(i, bad[i].text, bad[i].want1, bad[i].want2);
+    assert_files_refused(bad, sizeof(bad) / sizeof(bad[0]));
     config_init(&c);
     assert_int_equal(config_parse_args(&c, 3, past, &err), OMLOP_EINVAL);
     assert_non_null(strstr(err.msg, "--ha-ssh-keepalive"));
